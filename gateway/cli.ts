@@ -1,0 +1,108 @@
+#!/usr/bin/env bun
+// The command line: `sluice [--config PATH] [--workers N]` runs the gateway; `sluice check --config PATH`
+// validates a config. Startup problems print one clear line each and exit 1.
+import { cwd } from "node:process";
+import { parseArgs } from "node:util";
+import { getRuntime } from "./runtime/current.ts";
+import { findDefaultConfig } from "./config/load.ts";
+import { checkConfig } from "./config/check.ts";
+import { ConfigError } from "./config/errors.ts";
+import { PluginLoadError } from "./plugin/load.ts";
+import { balancerNames } from "./balancing/registry.ts";
+import { startGateway, type Gateway } from "./gateway.ts";
+import { demoBanner, demoConfig } from "./demo/demo.ts";
+
+const USAGE = `Usage:
+  sluice [--config PATH] [--workers N]   run the gateway (no config: ./sluice.config.ts, ./sluice.config.json, else the demo)
+  sluice check --config PATH             validate a config: prints "ok", or one line per problem
+  sluice --version | --help`;
+
+const VERSION = "0.1.0";
+
+async function main(): Promise<number> {
+  const runtime = await getRuntime();
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: runtime.args,
+      allowPositionals: true,
+      options: {
+        config: { type: "string", short: "c" },
+        workers: { type: "string", short: "w" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "v" },
+      },
+    });
+  } catch (error) {
+    console.error(`sluice: ${(error as Error).message}\n${USAGE}`);
+    return 1;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return void console.log(USAGE), 0;
+  if (values.version) return void console.log(`sluice ${VERSION} (${runtime.name} ${runtime.version})`), 0;
+
+  const command = positionals[0] ?? "run";
+  if (command === "check") {
+    const path = values.config ?? findDefaultConfig(cwd());
+    if (!path) {
+      console.error("sluice check: no config: pass --config PATH");
+      return 1;
+    }
+    const result = await checkConfig(path, balancerNames as string[]);
+    console.log(result.ok ? "ok" : result.lines.join("\n"));
+    return result.ok ? 0 : 1;
+  }
+  if (command !== "run") {
+    console.error(`sluice: unknown command "${command}"\n${USAGE}`);
+    return 1;
+  }
+  return run(values.config, runtime);
+}
+
+async function run(configFlag: string | undefined, runtime: Awaited<ReturnType<typeof getRuntime>>): Promise<number> {
+  const configPath = configFlag ?? findDefaultConfig(cwd());
+  let gateway: Gateway;
+  try {
+    gateway = configPath
+      ? await startGateway({ configPath, runtime })
+      : await startGateway({ config: await demoConfig(runtime, runtime.env("SLUICE_DEMO_LISTEN") ?? ":8080"), runtime });
+  } catch (error) {
+    console.error(startupMessage(error, configPath));
+    return 1;
+  }
+  if (configPath) console.error(`sluice: serving ${gateway.listeners().map((l) => `${l.kind} ${l.address}`).join(", ")} (config ${configPath})`);
+  else console.log(demoBanner(gateway.url.replace("127.0.0.1", "localhost"), gateway.adminUrl));
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.error("sluice: stopping: finishing in-flight requests");
+    await gateway.stop();
+    runtime.exit(0);
+  };
+  runtime.onSignal("SIGTERM", stop);
+  runtime.onSignal("SIGINT", stop);
+  runtime.onSignal("SIGHUP", async () => {
+    if (!configPath) return;
+    try {
+      await gateway.reload();
+      console.error(`sluice: reloaded ${configPath}`);
+    } catch (error) {
+      console.error(`sluice: reload refused, the running config stays:\n${startupMessage(error, configPath)}`);
+    }
+  });
+  return -1; // keep running
+}
+
+function startupMessage(error: unknown, configPath: string | undefined): string {
+  if (error instanceof ConfigError || error instanceof PluginLoadError) return error.message;
+  const e = error as { code?: string; message?: string; syscall?: string; port?: number };
+  if (e?.code === "EADDRINUSE" || /in use|EADDRINUSE/i.test(e?.message ?? "")) {
+    return `sluice: cannot listen: address already in use (${e.message})`;
+  }
+  return `sluice: cannot start${configPath ? ` with ${configPath}` : ""}: ${e?.message ?? String(error)}`;
+}
+
+const code = await main();
+if (code >= 0) (await getRuntime()).exit(code);

@@ -1,0 +1,245 @@
+// The one schema of a Sluice config, for TypeScript and JSON configs alike.
+// Parsing fills every default once; the rest of the gateway reads `Config` (the output type) and never
+// has to ask "was this set?". Unknown keys are rejected everywhere so that a typo is an error, not a no-op.
+import { z } from "zod";
+import { parseDuration } from "./duration.ts";
+import { parseAddress } from "./address.ts";
+import { parseSize } from "./size.ts";
+
+/** A duration as milliseconds: 250, "500ms", "2s", "1m", "1h". */
+const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === null) {
+    ctx.addIssue({ code: "custom", message: 'not a duration: use milliseconds or a number with ms, s, m, h or d, like "2s"' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** A size as bytes: 1048576, "16kb", "8mb". */
+const size = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === null) {
+    ctx.addIssue({ code: "custom", message: 'not a size: use bytes or a number with kb, mb or gb, like "8mb"' });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const address = z.string().refine((text) => parseAddress(text) !== null, {
+  message: 'not an address: use "host:port" or ":port"',
+});
+
+const positiveInt = z.number().int().min(1);
+const count = z.number().int().min(0);
+
+/** "any of": a single value or an array of them. */
+const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]);
+
+// ── plugins ────────────────────────────────────────────────────────────────────────────────────────
+
+/** A plugin by built-in name, file path or package name, with its options (checked by the plugin). */
+export const pluginRefSchema = z.union([
+  z.string().min(1).transform((use) => ({ use, options: undefined as unknown })),
+  z.strictObject({ use: z.string().min(1), options: z.unknown().optional() }),
+]);
+
+// ── pools ──────────────────────────────────────────────────────────────────────────────────────────
+
+const serverOptions = {
+  id: z.string().min(1).optional(),
+  weight: z.number().int().min(1).max(1000).default(1),
+  maxFails: count.default(1),
+  failTimeout: duration.default(10_000),
+  backup: z.boolean().default(false),
+  down: z.boolean().default(false),
+  maxConns: count.default(0),
+  slowStart: duration.default(0),
+};
+
+const httpServer = z.strictObject({
+  url: z.string().refine((text) => {
+    try {
+      const u = new URL(text);
+      return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+    } catch {
+      return false;
+    }
+  }, { message: 'not an upstream URL: use "http://host:port" or "https://host:port"' }),
+  ...serverOptions,
+});
+
+const tcpServer = z.strictObject({ address, ...serverOptions });
+
+const healthTiming = {
+  interval: duration.default(2_000),
+  timeout: duration.default(1_000),
+  rise: positiveInt.default(2),
+  fall: positiveInt.default(2),
+};
+
+const statusRange = z.string().regex(/^[1-5]\d\d(-[1-5]\d\d)?(,\s*[1-5]\d\d(-[1-5]\d\d)?)*$/, {
+  message: 'not a status range: use "200-399" or "200,204"',
+});
+
+const httpHealth = z.strictObject({
+  path: z.string().startsWith("/").default("/"),
+  host: z.string().optional(),
+  expect: statusRange.default("200-399"),
+  ...healthTiming,
+});
+
+const tcpHealth = z.strictObject(healthTiming);
+
+const sticky = z.strictObject({
+  cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { message: "not a cookie name" }).default("SLUICE"),
+  key: z.string().min(16).optional(),
+  maxAge: duration.nullable().default(null),
+  path: z.string().default("/"),
+  secure: z.boolean().default(false),
+  httpOnly: z.boolean().default(true),
+  sameSite: z.enum(["Strict", "Lax", "None"]).default("Lax"),
+});
+
+const balanceFields = {
+  balance: z.string().default("round-robin"),
+  hash: z.string().regex(/^(ip|uri|path|(header|cookie|query):.+)$/, {
+    message: "not a hash key: use ip, uri, path, header:NAME, cookie:NAME or query:NAME",
+  }).default("ip"),
+};
+
+const httpPool = z.strictObject({
+  mode: z.literal("http").default("http"),
+  ...balanceFields,
+  servers: z.array(httpServer).min(1),
+  health: httpHealth.optional(),
+  sticky: sticky.optional(),
+  retries: count.default(1),
+  preserveHost: z.boolean().default(true),
+  timeouts: z.strictObject({ connect: duration.default(3_000), response: duration.default(60_000) }).default({ connect: 3_000, response: 60_000 }),
+  cache: z.strictObject({ maxBytes: size.default(64 * 1024 * 1024) }).optional(),
+});
+
+const tcpPool = z.strictObject({
+  mode: z.literal("tcp"),
+  ...balanceFields,
+  servers: z.array(tcpServer).min(1),
+  health: tcpHealth.optional(),
+});
+
+const pool = z.discriminatedUnion("mode", [tcpPool, httpPool]);
+
+// ── routes ─────────────────────────────────────────────────────────────────────────────────────────
+
+const valueMatch = z.record(z.string(), oneOrMany(z.string()));
+
+export const BROWSER_CLASSES = ["mobile", "tablet", "desktop", "bot"] as const;
+export const BROWSER_FAMILIES = ["chrome", "firefox", "safari", "edge", "opera", "samsung", "ie"] as const;
+
+const match = z.strictObject({
+  host: oneOrMany(z.string().min(1)).optional(),
+  path: oneOrMany(z.string().min(1)).optional(),
+  methods: oneOrMany(z.string().regex(/^[A-Za-z]+$/, { message: "not an HTTP method" })).optional(),
+  headers: valueMatch.optional(),
+  query: valueMatch.optional(),
+  cookies: valueMatch.optional(),
+  browser: oneOrMany(z.enum([...BROWSER_CLASSES, ...BROWSER_FAMILIES])).optional(),
+});
+
+const redirect = z.strictObject({
+  to: z.string().min(1),
+  status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(302),
+});
+
+const staticFiles = z.strictObject({
+  root: z.string().min(1),
+  maxAge: duration.optional(),
+  index: z.string().default("index.html"),
+});
+
+const route = z.strictObject({
+  name: z.string().min(1).optional(),
+  match: match.optional(),
+  pool: z.string().min(1).optional(),
+  static: staticFiles.optional(),
+  redirect: redirect.optional(),
+  stripPrefix: z.string().startsWith("/").optional(),
+  rewrite: z.strictObject({
+    path: z.string().regex(/^~.+\s->\s.*$/, { message: 'not a rewrite: use "~REGEX -> /replacement/$1"' }),
+  }).optional(),
+  preserveHost: z.boolean().optional(),
+  plugins: z.array(pluginRefSchema).default([]),
+}).superRefine((r, ctx) => {
+  const actions = (["pool", "static", "redirect"] as const).filter((k) => r[k] !== undefined);
+  if (actions.length !== 1) {
+    ctx.addIssue({
+      code: "custom",
+      message: actions.length === 0 ? "a route needs one of pool, static or redirect" : `a route takes only one of pool, static or redirect (has ${actions.join(", ")})`,
+    });
+  }
+});
+
+// ── L4 listeners ───────────────────────────────────────────────────────────────────────────────────
+
+const tcpListener = z.strictObject({
+  listen: address,
+  pool: z.string().min(1).optional(),
+  sni: z.record(z.string(), z.string()).optional(),
+  proxyProtocol: z.enum(["v1", "v2"]).optional(),
+  acceptProxy: z.boolean().default(false),
+  idleTimeout: duration.default(600_000),
+  connectTimeout: duration.default(3_000),
+  maxConns: count.default(0),
+}).refine((l) => (l.pool === undefined) !== (l.sni === undefined), { message: "a tcp listener needs one of pool or sni" });
+
+const udpListener = z.strictObject({
+  listen: address,
+  pool: z.string().min(1),
+  idleTimeout: duration.default(30_000),
+});
+
+// ── the whole file ─────────────────────────────────────────────────────────────────────────────────
+
+const admin = z.strictObject({
+  listen: address.default("127.0.0.1:9901"),
+  token: z.string().min(1).optional(),
+});
+
+const limits = z.strictObject({
+  maxBodySize: size.default(128 * 1024 * 1024),
+  maxHeaderSize: size.default(16 * 1024),
+  maxUriLength: positiveInt.default(8 * 1024),
+});
+
+export const configSchema = z.strictObject({
+  listen: oneOrMany(address).default(":8080").transform((v) => (Array.isArray(v) ? v : [v])),
+  admin: z.union([z.literal(false), admin]).default({ listen: "127.0.0.1:9901" }),
+  workers: z.union([positiveInt, z.literal("auto")]).default(1),
+  limits: limits.default({ maxBodySize: 128 * 1024 * 1024, maxHeaderSize: 16 * 1024, maxUriLength: 8 * 1024 }),
+  shutdownTimeout: duration.default(10_000),
+  accessLog: z.boolean().default(true),
+  pools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "not a pool name: use letters, digits, _ . -" }), pool).default({}),
+  routes: z.array(route).default([]),
+  tcp: z.array(tcpListener).default([]),
+  udp: z.array(udpListener).default([]),
+  plugins: z.array(pluginRefSchema).default([]),
+  telemetry: z.strictObject({ otlp: z.string().url().optional(), serviceName: z.string().default("sluice") }).optional(),
+});
+
+/** What a config file may contain (durations as strings, defaults left out). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** A validated config with every default filled in and durations in milliseconds. */
+export type Config = z.output<typeof configSchema>;
+export type PoolConfig = Config["pools"][string];
+export type HttpPoolConfig = Extract<PoolConfig, { mode: "http" }>;
+export type TcpPoolConfig = Extract<PoolConfig, { mode: "tcp" }>;
+export type HttpServerConfig = HttpPoolConfig["servers"][number];
+export type TcpServerConfig = TcpPoolConfig["servers"][number];
+export type RouteConfig = Config["routes"][number];
+export type MatchConfig = NonNullable<RouteConfig["match"]>;
+export type PluginRef = Config["plugins"][number];
+export type StickyConfig = NonNullable<HttpPoolConfig["sticky"]>;
+export type HttpHealthConfig = NonNullable<HttpPoolConfig["health"]>;
+export type TcpListenerConfig = Config["tcp"][number];
+export type UdpListenerConfig = Config["udp"][number];
+export type LimitsConfig = Config["limits"];

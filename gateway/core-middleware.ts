@@ -1,0 +1,56 @@
+// The first middleware of every request: assigns the request ID, enforces the request limits, and
+// after the answer writes the access-log line and runs the plugins' onLog hooks.
+import type { MiddlewareHandler } from "hono";
+import type { LimitsConfig } from "./config/schema.ts";
+import type { LoadedPlugin } from "./plugin/load.ts";
+import type { GatewayEnv, LogEntry, RequestLog } from "./plugin/types.ts";
+import type { AccessLog } from "./access-log.ts";
+import { checkLimits } from "./limits.ts";
+import { requestIdFor } from "./proxy/headers.ts";
+import { errorResponse } from "./proxy/errors.ts";
+import { pathAndQueryOf, splitQuery } from "./proxy/upstream-path.ts";
+
+export function coreMiddleware(limits: LimitsConfig, plugins: readonly LoadedPlugin[], accessLog: AccessLog): MiddlewareHandler<GatewayEnv> {
+  const logHooks = plugins.flatMap((p) => (p.hooks.onLog ? [p.hooks.onLog] : []));
+  return async (c, next) => {
+    const request = c.req.raw;
+    const started = performance.now();
+    const log: RequestLog = {};
+    c.set("requestId", requestIdFor(request.headers.get("x-request-id")));
+    c.set("log", log);
+    const pathAndQuery = pathAndQueryOf(request.url);
+
+    const violation = checkLimits(request, pathAndQuery.length, limits);
+    if (violation) c.res = errorResponse(violation.status, violation.error, c.get("requestId"));
+    else await next();
+
+    const requestId = c.get("requestId");
+    const response = c.res;
+    try {
+      response.headers.set("x-request-id", requestId);
+    } catch {
+      // A plugin answered with immutable headers (Response.redirect): keep its answer as it is.
+    }
+    if (logHooks.length === 0 && !accessLog.enabled) return;
+    const entry: LogEntry = {
+      time: new Date().toISOString(),
+      requestId,
+      clientIp: c.env.sluice.client.address,
+      method: request.method,
+      host: request.headers.get("host") ?? "",
+      path: splitQuery(pathAndQuery)[0],
+      status: response.status,
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+      ...log,
+      userAgent: request.headers.get("user-agent") ?? undefined,
+    };
+    accessLog.add(entry);
+    for (const hook of logHooks) {
+      try {
+        hook(entry);
+      } catch (error) {
+        console.error("onLog hook failed:", error);
+      }
+    }
+  };
+}

@@ -1,0 +1,165 @@
+// The composition root: config → snapshot → listeners. Owns the lifecycle: start, reload (build a new
+// snapshot and swap one reference), and graceful stop.
+import type { Config, ConfigInput } from "./config/schema.ts";
+import { configSchema } from "./config/schema.ts";
+import { ConfigError, parseWithProblems } from "./config/errors.ts";
+import { checkReferences } from "./config/references.ts";
+import { loadConfig } from "./config/load.ts";
+import { formatAddress, parseAddress } from "./config/address.ts";
+import { balancerNames } from "./balancing/registry.ts";
+import type { HttpListener, Runtime } from "./runtime/types.ts";
+import { getRuntime } from "./runtime/current.ts";
+import { buildSnapshot, type Snapshot } from "./snapshot.ts";
+import { AccessLog } from "./access-log.ts";
+import { cwd } from "node:process";
+import { createAdminApp } from "./admin/app.ts";
+import { statusDocument, type ListenerInfo } from "./admin/status.ts";
+
+export interface StartOptions {
+  /** A config file to load (JSON or TS); reloads re-read it. */
+  configPath?: string;
+  /** Or a config given as an object (tests, embedding). */
+  config?: ConfigInput;
+  /** Where relative paths of an object config resolve; defaults to the working directory. */
+  configDir?: string;
+  runtime?: Runtime;
+  /** Several processes share the listen ports (workers). */
+  reusePort?: boolean;
+  /** Whether this process serves the admin listener (only one worker does). */
+  admin?: boolean;
+}
+
+/** Validate a config object the same way a file is validated. */
+export function validateConfig(input: unknown): Config {
+  const parsed = parseWithProblems(configSchema, input);
+  if (!parsed.ok) throw new ConfigError(parsed.problems);
+  const problems = checkReferences(parsed.value, balancerNames as string[]);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return parsed.value;
+}
+
+async function readConfig(options: StartOptions): Promise<{ config: Config; dir: string }> {
+  if (options.configPath) {
+    const loaded = await loadConfig(options.configPath, { knownBalancers: balancerNames as string[] });
+    return { config: loaded.config, dir: loaded.dir };
+  }
+  return { config: validateConfig(options.config ?? {}), dir: options.configDir ?? cwd() };
+}
+
+/** Seconds a downstream connection may idle: above every pool's response timeout, so a slow upstream is ours to time out. */
+function idleTimeoutFor(config: Config): number {
+  let longest = 0;
+  for (const pool of Object.values(config.pools)) if (pool.mode === "http") longest = Math.max(longest, pool.timeouts.response);
+  return Math.min(255, Math.max(30, Math.ceil(longest / 1000) + 10));
+}
+
+export class Gateway {
+  private snapshot: Snapshot;
+  private readonly http: HttpListener[] = [];
+  private admin: HttpListener | undefined;
+  private draining = false;
+  private readonly startedAt = Date.now();
+
+  private constructor(
+    private readonly runtime: Runtime,
+    private readonly options: StartOptions,
+    snapshot: Snapshot,
+    private readonly accessLog: AccessLog,
+  ) {
+    this.snapshot = snapshot;
+  }
+
+  static async start(options: StartOptions): Promise<Gateway> {
+    const runtime = options.runtime ?? (await getRuntime());
+    const { config, dir } = await readConfig(options);
+    const accessLog = new AccessLog(config.accessLog);
+    const snapshot = await buildSnapshot(runtime, config, dir, accessLog);
+    const gateway = new Gateway(runtime, options, snapshot, accessLog);
+    try {
+      await gateway.listen(config);
+    } catch (error) {
+      await gateway.stop(0);
+      throw error;
+    }
+    return gateway;
+  }
+
+  private async listen(config: Config): Promise<void> {
+    const idleTimeoutSeconds = idleTimeoutFor(config);
+    for (const text of config.listen) {
+      const address = parseAddress(text)!;
+      this.http.push(await this.runtime.serveHttp({
+        ...address,
+        idleTimeoutSeconds,
+        // A little above the gateway's own limit, which answers first with a JSON 413.
+        maxRequestBodySize: config.limits.maxBodySize + 1,
+        reusePort: this.options.reusePort,
+        handler: (request, context) => this.snapshot.app.fetch(request, { sluice: context }),
+      }));
+    }
+    if (config.admin !== false && this.options.admin !== false) {
+      const app = createAdminApp({
+        token: config.admin.token,
+        ready: () => !this.draining,
+        status: () => statusDocument(this.snapshot, this.listeners(), this.startedAt),
+      });
+      this.admin = await this.runtime.serveHttp({
+        ...parseAddress(config.admin.listen)!,
+        idleTimeoutSeconds: 30,
+        maxRequestBodySize: 1024 * 1024,
+        handler: (request) => app.fetch(request),
+      });
+    }
+  }
+
+  listeners(): ListenerInfo[] {
+    return [
+      ...this.http.map((l) => ({ kind: "http" as const, address: formatAddress(l) })),
+      ...(this.admin ? [{ kind: "admin" as const, address: formatAddress(this.admin) }] : []),
+    ];
+  }
+
+  /** The first HTTP listener as a URL, e.g. "http://127.0.0.1:8080". */
+  get url(): string {
+    return urlOf(this.http[0]!);
+  }
+
+  get adminUrl(): string | undefined {
+    return this.admin ? urlOf(this.admin) : undefined;
+  }
+
+  get current(): Snapshot {
+    return this.snapshot;
+  }
+
+  /**
+   * Re-read the config and swap in a new snapshot. A config that fails validation is refused and the
+   * running one stays. Listen addresses are fixed at start: changing them needs a restart.
+   */
+  async reload(config?: ConfigInput): Promise<void> {
+    const next = await readConfig(config ? { ...this.options, config, configPath: undefined } : this.options);
+    this.snapshot = await buildSnapshot(this.runtime, next.config, next.dir, this.accessLog);
+  }
+
+  /** Stop accepting, let in-flight requests finish for up to `graceMs`, then cut what is left. */
+  async stop(graceMs = this.snapshot.config.shutdownTimeout): Promise<void> {
+    this.draining = true;
+    const all = [...this.http, ...(this.admin ? [this.admin] : [])];
+    const graceful = Promise.all(all.map((l) => l.stop(false)));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)));
+    if ((await Promise.race([graceful, deadline])) === "timeout") await Promise.all(all.map((l) => l.stop(true)));
+    clearTimeout(timer);
+    this.accessLog.flush();
+  }
+}
+
+function urlOf(listener: HttpListener): string {
+  const host = listener.hostname === "0.0.0.0" || listener.hostname === "::" ? "127.0.0.1" : listener.hostname;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${listener.port}`;
+}
+
+/** Start a gateway: the entry point for the CLI, tests and embedding. */
+export function startGateway(options: StartOptions): Promise<Gateway> {
+  return Gateway.start(options);
+}

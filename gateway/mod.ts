@@ -1,0 +1,15 @@
+// The public API of Sluice, for config files and plugin authors. Kept small on purpose: what is
+// exported here is a promise.
+export { defineConfig } from "./config/define.ts";
+export type { Config, ConfigInput } from "./config/schema.ts";
+export { definePlugin } from "./plugin/types.ts";
+export type {
+  GatewayEnv,
+  LogEntry,
+  OptionsSchema,
+  Plugin,
+  PluginHooks,
+  PluginSetupContext,
+  ProxyContext,
+  ProxyError,
+} from "./plugin/types.ts";

@@ -1,0 +1,5 @@
+// Built-in plugins by the name users write in `use`. Loaded lazily: a config pays only for what it names.
+export const builtinPlugins: Record<string, () => Promise<unknown>> = {
+  "request-id": async () => (await import("../../plugins/request-id/index.ts")).default,
+  headers: async () => (await import("../../plugins/headers/index.ts")).default,
+};

@@ -1,0 +1,109 @@
+// The plugin API. A plugin is a module whose default export is `definePlugin({ name, options?, setup })`;
+// `setup` runs once per config load and returns the hooks it wants. Hooks are a closed list: a typo in a
+// hook name is an error at load, not a hook that silently never runs.
+import type { Hono, MiddlewareHandler } from "hono";
+import type { RequestContext } from "../runtime/types.ts";
+
+/** Hono environment of every Sluice app: plugin middleware reads these through `c.env` and `c.var`. */
+export type GatewayEnv = {
+  Bindings: { sluice: RequestContext };
+  Variables: { requestId: string; log: RequestLog };
+};
+
+/** What the access log will say about the request beyond its status; phases may fill it in. */
+export interface RequestLog {
+  route?: string;
+  pool?: string;
+  server?: string;
+  error?: string;
+}
+
+/** One proxied exchange, as the phases see it. Mutate `upstream` before the request is sent. */
+export interface ProxyContext {
+  readonly request: Request;
+  readonly requestId: string;
+  readonly clientIp: string;
+  readonly route: string;
+  readonly pool: string;
+  /** What will be sent upstream: headers and path may be changed in `beforeUpstream`. */
+  readonly upstream: { headers: Headers; pathAndQuery: string };
+  /** The server chosen, once one is. */
+  server?: string;
+  readonly startedAt: number;
+  /** Room for plugins to pass facts from one phase to a later one. */
+  readonly vars: Map<string, unknown>;
+}
+
+/** Why a proxied request failed, as the `onError` phase sees it. */
+export interface ProxyError {
+  status: number;
+  /** What the client is told. */
+  message: string;
+  /** What went wrong in detail (addresses, error codes): for logs, never for clients. */
+  detail?: string;
+  kind: string;
+}
+
+/** One line of the access log, handed to every `onLog` hook. */
+export interface LogEntry {
+  time: string;
+  requestId: string;
+  clientIp: string;
+  method: string;
+  host: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  route?: string;
+  pool?: string;
+  server?: string;
+  userAgent?: string;
+  error?: string;
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+export interface PluginHooks {
+  /** hono middleware wrapped around the request (global plugins: every request; route plugins: that route's). */
+  middleware?: MiddlewareHandler<GatewayEnv>;
+  /** Add routes of the plugin's own to the gateway's hono app (global plugins only); they win over proxy routes. */
+  routes?(app: Hono<GatewayEnv>): void;
+  /** Before the upstream request is sent: change `ctx.upstream`, or return a Response to answer without the upstream. */
+  beforeUpstream?(ctx: ProxyContext): MaybePromise<Response | void>;
+  /** When the upstream's response headers arrive: return a different Response, or change this one's headers. */
+  afterUpstream?(ctx: ProxyContext, response: Response): MaybePromise<Response | void>;
+  /** When the exchange failed: return a Response to answer with instead of the JSON error. */
+  onError?(ctx: ProxyContext, error: ProxyError): MaybePromise<Response | void>;
+  /** Once per request, after the answer is decided. */
+  onLog?(entry: LogEntry): void;
+}
+
+export const HOOK_NAMES: ReadonlyArray<keyof PluginHooks> = ["middleware", "routes", "beforeUpstream", "afterUpstream", "onError", "onLog"];
+
+/** Any Standard Schema validator (zod, valibot, arktype…) can describe a plugin's options. */
+export interface OptionsSchema<Output> {
+  readonly "~standard": {
+    validate(value: unknown): StandardResult<Output> | Promise<StandardResult<Output>>;
+  };
+}
+type StandardResult<Output> =
+  | { value: Output; issues?: undefined }
+  | { issues: ReadonlyArray<{ message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }> };
+
+/** What setup() may use besides its options. */
+export interface PluginSetupContext {
+  /** Directory of the config file: resolve the plugin's relative paths against it. */
+  configDir: string;
+  log(message: string): void;
+}
+
+export interface Plugin<Options = unknown> {
+  name: string;
+  options?: OptionsSchema<Options>;
+  setup(options: Options, context: PluginSetupContext): MaybePromise<PluginHooks>;
+}
+
+/** Typed helper for plugin modules: `export default definePlugin({ name, setup })`. */
+export function definePlugin<Options = undefined>(plugin: Plugin<Options>): Plugin<Options> {
+  return plugin;
+}

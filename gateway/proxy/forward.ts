@@ -1,0 +1,111 @@
+// Sends one request to a pool: picks a server, applies the connect and response timeouts, and retries
+// connection failures of idempotent, bodiless requests on another server. Returns the upstream's
+// Response with its body still streaming, or throws an UpstreamFailure.
+import type { Runtime } from "../runtime/types.ts";
+import type { Pool } from "../pool/pool.ts";
+import type { UpstreamServer } from "../pool/server.ts";
+import type { SelectionInput } from "../balancing/selector.ts";
+import { classifyFetchError, UpstreamFailure } from "./errors.ts";
+
+export interface ForwardPolicy {
+  retries: number;
+  connectTimeout: number;
+  responseTimeout: number;
+}
+
+export interface OutgoingRequest {
+  method: string;
+  /** Path and query to request from the server. */
+  pathAndQuery: string;
+  headers: Headers;
+  /** Host header for the upstream; undefined means the server's own host. */
+  host: string | undefined;
+  body: ReadableStream<Uint8Array> | null;
+  /** Aborts when the client goes away. */
+  clientSignal: AbortSignal;
+  selection: SelectionInput;
+}
+
+export interface ForwardResult {
+  response: Response;
+  server: UpstreamServer;
+  attempts: number;
+}
+
+const RETRYABLE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+/** A server that answered this recently has a pooled connection open: no need to test the connect path first. */
+const WARM_MS = 5_000;
+
+export class NoServerAvailable extends Error {}
+
+export async function forward(runtime: Runtime, pool: Pool, policy: ForwardPolicy, out: OutgoingRequest): Promise<ForwardResult> {
+  const mayRetry = out.body === null && RETRYABLE_METHODS.has(out.method);
+  const maxAttempts = mayRetry ? 1 + policy.retries : 1;
+  let tried: Set<UpstreamServer> | undefined;
+  let lastFailure: UpstreamFailure | undefined;
+
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const server = pool.select(out.selection, tried);
+    if (!server) break;
+    server.active++;
+    server.requests++;
+    try {
+      const response = await attemptOnce(runtime, server, policy, out);
+      server.succeeded(Date.now());
+      return { response, server, attempts: attempt };
+    } catch (error) {
+      const failure = error instanceof UpstreamFailure ? error : new UpstreamFailure(classifyFetchError(error), describe(error), { cause: error });
+      if (failure.kind === "aborted") throw failure;
+      server.failed(Date.now());
+      lastFailure = failure;
+      if (failure.kind !== "connect") throw failure;
+      (tried ??= new Set()).add(server);
+    } finally {
+      server.active--;
+    }
+  }
+  if (lastFailure) throw lastFailure;
+  throw new NoServerAvailable(`no server of pool "${pool.name}" is available`);
+}
+
+async function attemptOnce(runtime: Runtime, server: UpstreamServer, policy: ForwardPolicy, out: OutgoingRequest): Promise<Response> {
+  if (out.clientSignal.aborted) throw new UpstreamFailure("aborted", "client went away");
+  if (Date.now() - server.lastOkAt > WARM_MS) {
+    // fetch has no connect timeout of its own: prove the server accepts connections within the limit first.
+    try {
+      await runtime.probeTcp(server.hostname, server.port, policy.connectTimeout);
+    } catch (error) {
+      throw new UpstreamFailure("connect", `cannot connect to ${server.id}: ${describe(error)}`, { cause: error });
+    }
+  }
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, policy.responseTimeout);
+  const onClientAbort = () => controller.abort();
+  out.clientSignal.addEventListener("abort", onClientAbort, { once: true });
+  if (out.host === undefined) out.headers.delete("host");
+  else out.headers.set("host", out.host);
+  try {
+    return await runtime.fetchUpstream(server.target + out.pathAndQuery, {
+      method: out.method,
+      headers: out.headers,
+      body: out.body,
+      signal: controller.signal,
+    });
+  } catch (error) {
+    if (timedOut) throw new UpstreamFailure("timeout", `${server.id} did not answer within ${policy.responseTimeout}ms`);
+    if (out.clientSignal.aborted) throw new UpstreamFailure("aborted", "client went away");
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    out.clientSignal.removeEventListener("abort", onClientAbort);
+  }
+}
+
+function describe(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  return [e?.code, e?.message].filter(Boolean).join(": ") || String(error);
+}

@@ -1,0 +1,86 @@
+// What a matched route does, compiled once per route at load: proxy to a pool (with its plugins),
+// redirect, or serve static files.
+import type { Context, MiddlewareHandler } from "hono";
+import type { Config, RouteConfig } from "./config/schema.ts";
+import type { Runtime } from "./runtime/types.ts";
+import type { Pool } from "./pool/pool.ts";
+import type { LoadedPlugin } from "./plugin/load.ts";
+import type { GatewayEnv } from "./plugin/types.ts";
+import type { RequestView } from "./routing/view.ts";
+import { compilePathRewrite } from "./routing/rewrite.ts";
+import { compileRedirect } from "./routing/redirect.ts";
+import { proxyHttp, type IncomingExchange, type ProxyRoute } from "./proxy/http-proxy.ts";
+import { isWebSocketUpgrade, proxyWebSocket } from "./proxy/websocket.ts";
+import { serveStatic } from "./static/serve.ts";
+import { runMiddleware } from "./plugin/run-middleware.ts";
+
+type Ctx = Context<GatewayEnv>;
+
+export interface RouteAction {
+  readonly name: string;
+  readonly kind: "proxy" | "redirect" | "static";
+  readonly pool?: string;
+  handle(c: Ctx, view: RequestView, params: Readonly<Record<string, string>>): Response | Promise<Response>;
+}
+
+export interface RouteDeps {
+  pools: ReadonlyMap<string, Pool>;
+  config: Config;
+  configDir: string;
+  runtime: Runtime;
+  globalPlugins: readonly LoadedPlugin[];
+  routePlugins: readonly LoadedPlugin[];
+}
+
+export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps): RouteAction {
+  const name = route.name ?? `#${index}`;
+  const middleware: MiddlewareHandler<GatewayEnv>[] = deps.routePlugins.flatMap((p) => (p.hooks.middleware ? [p.hooks.middleware] : []));
+  const withPlugins = (handler: (c: Ctx) => Promise<Response> | Response) =>
+    middleware.length === 0 ? handler : (c: Ctx) => runMiddleware(c, middleware, () => handler(c));
+
+  if (route.redirect) {
+    const redirect = compileRedirect(route.redirect);
+    return { name, kind: "redirect", handle: (c, view) => withPlugins(() => redirect(view))(c) };
+  }
+  if (route.static) {
+    const options = { ...route.static, configDir: deps.configDir };
+    return { name, kind: "static", handle: (c, view) => withPlugins(() => serveStatic(c.req.raw, view.path, options))(c) };
+  }
+
+  const pool = deps.pools.get(route.pool!)!;
+  const poolConfig = deps.config.pools[route.pool!]!;
+  if (poolConfig.mode !== "http") throw new Error(`route ${name} names tcp pool ${route.pool}`);
+  const proxyRoute: ProxyRoute = {
+    name,
+    pool,
+    policy: { retries: poolConfig.retries, connectTimeout: poolConfig.timeouts.connect, responseTimeout: poolConfig.timeouts.response },
+    preserveHost: route.preserveHost ?? poolConfig.preserveHost,
+    plugins: [...deps.globalPlugins, ...deps.routePlugins],
+    maxBodySize: deps.config.limits.maxBodySize,
+  };
+  const upstreamPath = compilePathRewrite(route);
+  const runtime = deps.runtime;
+  return {
+    name,
+    kind: "proxy",
+    pool: pool.name,
+    handle(c, view) {
+      const log = c.get("log");
+      log.route = name;
+      log.pool = pool.name;
+      const exchange: IncomingExchange = {
+        request: c.req.raw,
+        pathAndQuery: (upstreamPath ? upstreamPath(view.path) : view.path) + view.search,
+        host: c.req.raw.headers.get("host") ?? "",
+        clientIp: c.env.sluice.client.address,
+        requestId: c.get("requestId"),
+        log,
+      };
+      const run = () =>
+        isWebSocketUpgrade(exchange.request)
+          ? proxyWebSocket(runtime, proxyRoute, exchange, c.env.sluice)
+          : proxyHttp(runtime, proxyRoute, exchange);
+      return withPlugins(run)(c);
+    },
+  };
+}

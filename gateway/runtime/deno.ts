@@ -1,0 +1,107 @@
+// The Deno adapter: Deno.serve for listeners, fetch with a Host-preserving client, Deno.connect for probes.
+// Deno's fetch always decodes compressed bodies, so responses lose Content-Encoding here (keepsContentEncoding).
+import type {
+  HttpListener,
+  Runtime,
+  ServeOptions,
+  UpstreamInit,
+  UpstreamSocketHandlers,
+} from "./types.ts";
+
+// deno-lint-ignore no-explicit-any
+declare const Deno: any;
+
+// Without allowHost Deno replaces the Host header with the URL's host.
+const upstreamClient = Deno.createHttpClient({ allowHost: true });
+
+async function serveHttp(options: ServeOptions): Promise<HttpListener> {
+  const ready = Promise.withResolvers<{ hostname: string; port: number }>();
+  const server = Deno.serve({
+    hostname: options.hostname,
+    port: options.port,
+    reusePort: options.reusePort ?? false,
+    onListen: (addr: { hostname: string; port: number }) => ready.resolve(addr),
+    // deno-lint-ignore no-explicit-any
+    handler(request: Request, info: any) {
+      return options.handler(request, {
+        client: { address: info.remoteAddr.hostname, port: info.remoteAddr.port },
+        upgrade(handlers, { protocol }) {
+          const { socket, response } = Deno.upgradeWebSocket(request, { protocol, idleTimeout: 0 });
+          socket.binaryType = "arraybuffer";
+          socket.onopen = () =>
+            handlers.open({
+              send: (data: string | Uint8Array) => socket.send(data),
+              close: (code?: number, reason?: string) => socket.close(code, reason),
+              // Deno answers pings itself and exposes neither frame.
+              ping: () => {},
+              pong: () => {},
+            });
+          socket.onmessage = (event: MessageEvent) =>
+            handlers.message(typeof event.data === "string" ? event.data : new Uint8Array(event.data));
+          socket.onclose = (event: CloseEvent) => handlers.close(event.code, event.reason);
+          return response;
+        },
+      });
+    },
+  });
+  const addr = await ready.promise;
+  return {
+    hostname: addr.hostname,
+    port: addr.port,
+    async stop(force) {
+      if (force) await server.shutdown();
+      else await server.shutdown();
+    },
+  };
+}
+
+function fetchUpstream(url: string, init: UpstreamInit): Promise<Response> {
+  return fetch(url, {
+    method: init.method,
+    headers: init.headers,
+    body: init.body,
+    signal: init.signal,
+    redirect: "manual",
+    // @ts-ignore Deno-only option
+    client: upstreamClient,
+  });
+}
+
+async function probeTcp(hostname: string, port: number, timeoutMs: number): Promise<void> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const conn = await Deno.connect({ hostname, port, signal });
+  conn.close();
+}
+
+function connectWebSocket(url: string, options: { protocols: string[]; headers: Headers }, handlers: UpstreamSocketHandlers) {
+  const headers: Record<string, string> = {};
+  options.headers.forEach((value, name) => (headers[name] = value));
+  // deno-lint-ignore no-explicit-any
+  const ws: WebSocket = new (WebSocket as any)(url, { protocols: options.protocols, headers });
+  ws.binaryType = "arraybuffer";
+  ws.onopen = () => handlers.open();
+  ws.onmessage = (event) => handlers.message(typeof event.data === "string" ? event.data : new Uint8Array(event.data));
+  ws.onclose = (event) => handlers.close(event.code, event.reason);
+  ws.onerror = () => handlers.error(new Error("upstream WebSocket error"));
+  return {
+    get protocol() {
+      return ws.protocol;
+    },
+    send: (data: string | Uint8Array) => ws.send(data),
+    close: (code?: number, reason?: string) => ws.close(code, reason),
+  };
+}
+
+export const denoRuntime: Runtime = {
+  name: "deno",
+  version: Deno.version.deno,
+  serveHttp,
+  fetchUpstream,
+  keepsContentEncoding: false,
+  probeTcp,
+  connectWebSocket,
+  onSignal: (signal, listener) => Deno.addSignalListener(signal, listener),
+  exit: (code) => Deno.exit(code),
+  args: Deno.args,
+  env: (name) => Deno.env.get(name),
+};

@@ -1,0 +1,55 @@
+// Builds everything a config describes into one immutable Snapshot: pools, the compiled route table,
+// loaded plugins and the hono app that serves requests. A reload builds a new Snapshot and swaps one
+// reference; requests in flight finish on the snapshot they started with.
+import { Hono } from "hono";
+import type { Config } from "./config/schema.ts";
+import type { Runtime } from "./runtime/types.ts";
+import { Pool } from "./pool/pool.ts";
+import { loadPlugins, type LoadedPlugin } from "./plugin/load.ts";
+import type { GatewayEnv } from "./plugin/types.ts";
+import { compileRouteTable } from "./routing/table.ts";
+import { compileRoute, type RouteAction } from "./route-action.ts";
+import { coreMiddleware } from "./core-middleware.ts";
+import type { AccessLog } from "./access-log.ts";
+import { errorResponse } from "./proxy/errors.ts";
+import { RequestView } from "./routing/view.ts";
+
+export interface Snapshot {
+  readonly config: Config;
+  readonly configDir: string;
+  readonly pools: ReadonlyMap<string, Pool>;
+  readonly app: Hono<GatewayEnv>;
+  readonly routes: readonly RouteAction[];
+}
+
+export async function buildSnapshot(runtime: Runtime, config: Config, configDir: string, accessLog: AccessLog): Promise<Snapshot> {
+  const pools = new Map<string, Pool>();
+  for (const [name, poolConfig] of Object.entries(config.pools)) pools.set(name, new Pool(name, poolConfig));
+
+  const globalPlugins = await loadPlugins(config.plugins, "plugins", configDir);
+  const routes: RouteAction[] = [];
+  for (const [i, route] of config.routes.entries()) {
+    const own: LoadedPlugin[] = await loadPlugins(route.plugins, `routes[${i}].plugins`, configDir);
+    routes.push(compileRoute(route, i, { pools, config, configDir, runtime, globalPlugins, routePlugins: own }));
+  }
+  const table = compileRouteTable(config.routes.map((route, i) => ({ route, value: routes[i]! })));
+
+  const app = new Hono<GatewayEnv>();
+  app.use(coreMiddleware(config.limits, globalPlugins, accessLog));
+  for (const plugin of globalPlugins) if (plugin.hooks.middleware) app.use(plugin.hooks.middleware);
+  for (const plugin of globalPlugins) plugin.hooks.routes?.(app);
+  app.all("*", (c) => {
+    const view = RequestView.fromRequest(c.req.raw);
+    const found = table.match(view);
+    if (!found) return errorResponse(404, "no route matched", c.get("requestId"));
+    return found.value.handle(c, view, found.params);
+  });
+  // Nothing a plugin or the proxy throws may take the process down: it becomes a 500 for that request.
+  app.onError((error, c) => {
+    c.get("log").error = `internal error: ${error.message}`;
+    console.error(`request ${c.get("requestId")} failed:`, error);
+    return errorResponse(500, "internal gateway error", c.get("requestId"));
+  });
+
+  return { config, configDir, pools, app, routes };
+}
