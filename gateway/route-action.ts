@@ -11,7 +11,7 @@ import { compilePathRewrite } from "./routing/rewrite.ts";
 import { compileRedirect } from "./routing/redirect.ts";
 import { proxyHttp, type IncomingExchange, type ProxyRoute } from "./proxy/http-proxy.ts";
 import { isWebSocketUpgrade, proxyWebSocket } from "./proxy/websocket.ts";
-import { serveStatic } from "./static/serve.ts";
+import { createStaticHandler } from "./static/serve.ts";
 import { runMiddleware } from "./plugin/run-middleware.ts";
 
 type Ctx = Context<GatewayEnv>;
@@ -43,8 +43,8 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
     return { name, kind: "redirect", handle: (c, view) => withPlugins(() => redirect(view))(c) };
   }
   if (route.static) {
-    const options = { ...route.static, configDir: deps.configDir };
-    return { name, kind: "static", handle: (c, view) => withPlugins(() => serveStatic(c.req.raw, view.path, options))(c) };
+    const serve = createStaticHandler({ ...route.static, configDir: deps.configDir });
+    return { name, kind: "static", handle: (c, view) => withPlugins(() => serve(c.req.raw, view.path, c.get("requestId")))(c) };
   }
 
   const pool = deps.pools.get(route.pool!)!;
