@@ -6,9 +6,7 @@ import type { Runtime } from "./runtime/types.ts";
 import type { Pool } from "./pool/pool.ts";
 import type { LoadedPlugin } from "./plugin/load.ts";
 import type { GatewayEnv } from "./plugin/types.ts";
-import type { RequestView } from "./routing/view.ts";
-import { compilePathRewrite } from "./routing/rewrite.ts";
-import { compileRedirect } from "./routing/redirect.ts";
+import type { RouteMatch } from "./routing/table.ts";
 import { proxyHttp, type IncomingExchange, type ProxyRoute } from "./proxy/http-proxy.ts";
 import { isWebSocketUpgrade, proxyWebSocket } from "./proxy/websocket.ts";
 import { createStaticHandler } from "./static/serve.ts";
@@ -20,7 +18,8 @@ export interface RouteAction {
   readonly name: string;
   readonly kind: "proxy" | "redirect" | "static";
   readonly pool?: string;
-  handle(c: Ctx, view: RequestView, params: Readonly<Record<string, string>>): Response | Promise<Response>;
+  /** Answer a request this route won; `match` knows the upstream path, params and redirect target. */
+  handle(c: Ctx, match: RouteMatch<RouteAction>): Response | Promise<Response>;
 }
 
 export interface RouteDeps {
@@ -39,12 +38,13 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
     middleware.length === 0 ? handler : (c: Ctx) => runMiddleware(c, middleware, () => handler(c));
 
   if (route.redirect) {
-    const redirect = compileRedirect(route.redirect);
-    return { name, kind: "redirect", handle: (c, view) => withPlugins(() => redirect(view))(c) };
+    const status = route.redirect.status;
+    const redirect = (match: RouteMatch<RouteAction>) => new Response(null, { status, headers: { location: match.redirectLocation! } });
+    return { name, kind: "redirect", handle: (c, match) => withPlugins(() => redirect(match))(c) };
   }
   if (route.static) {
     const serve = createStaticHandler({ ...route.static, configDir: deps.configDir });
-    return { name, kind: "static", handle: (c, view) => withPlugins(() => serve(c.req.raw, view.path, c.get("requestId")))(c) };
+    return { name, kind: "static", handle: (c, match) => withPlugins(() => serve(c.req.raw, match.view.path, c.get("requestId")))(c) };
   }
 
   const pool = deps.pools.get(route.pool!)!;
@@ -58,19 +58,17 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
     plugins: [...deps.globalPlugins, ...deps.routePlugins],
     maxBodySize: deps.config.limits.maxBodySize,
   };
-  const upstreamPath = compilePathRewrite(route);
   const runtime = deps.runtime;
   return {
     name,
     kind: "proxy",
     pool: pool.name,
-    handle(c, view) {
+    handle(c, match) {
       const log = c.get("log");
-      log.route = name;
       log.pool = pool.name;
       const exchange: IncomingExchange = {
         request: c.req.raw,
-        pathAndQuery: (upstreamPath ? upstreamPath(view.path) : view.path) + view.search,
+        pathAndQuery: match.upstreamTarget,
         host: c.req.raw.headers.get("host") ?? "",
         clientIp: c.env.sluice.client.address,
         requestId: c.get("requestId"),

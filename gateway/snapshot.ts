@@ -42,7 +42,8 @@ export async function buildSnapshot(runtime: Runtime, config: Config, configDir:
     const view = RequestView.fromRequest(c.req.raw);
     const found = table.match(view);
     if (!found) return errorResponse(404, "no route matched", c.get("requestId"));
-    return found.value.handle(c, view, found.params);
+    c.get("log").route = found.value.name;
+    return found.value.handle(c, found);
   });
   // Nothing a plugin or the proxy throws may take the process down: it becomes a 500 for that request.
   app.onError((error, c) => {

@@ -62,7 +62,7 @@ export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: I
     if (early) return early;
   }
 
-  let body = request.body;
+  let body: ReadableStream<Uint8Array> | null = request.body;
   if (body && !request.headers.has("content-length")) body = limitBody(body, route.maxBodySize);
 
   let upstream: Response;

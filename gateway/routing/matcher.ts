@@ -54,26 +54,24 @@ export function within<T>(path: ReadonlyArray<string | number>, compile: () => T
   }
 }
 
-/** Is this pattern a regular expression (`~regex`, or `~*regex` for case-insensitive, as in nginx)? */
+/** Is this pattern a regular expression (`~regex`)? */
 export function isRegexPattern(pattern: string): boolean {
   return pattern.charCodeAt(0) === 126; // "~"
 }
 
 /**
- * Compiles `~regex` / `~*regex` (nginx's case-insensitive form; a regex cannot start with `*`, so the two never
- * clash). No `g`/`y` flag ever: `test` must stay stateless between requests.
+ * Compiles `~regex`. No `g`/`y` flag ever: `test` must stay stateless between requests. (nginx's `~*` for
+ * case-insensitive is deliberately not supported: config validation checks `~` patterns as plain JS regexes.)
  */
 export function compileRegex(pattern: string, flags = ""): RegExp {
-  let source = pattern.slice(1);
-  if (source.startsWith("*")) {
-    source = source.slice(1);
-    if (!flags.includes("i")) flags += "i";
-  }
+  const source = pattern.slice(1);
   if (source === "") throw new PatternError("empty regular expression after ~", pattern);
   try {
     return new RegExp(source, flags);
   } catch (e) {
-    throw new PatternError(`not a regular expression: ${(e as Error).message}`, pattern);
+    // Engines phrase it differently (JSC vs V8): keep the reason only.
+    const reason = String((e as Error).message).replace(/^Invalid regular expression:\s*/, "").replace(/^\/.*\/[a-z]*:\s*/s, "");
+    throw new PatternError(`not a valid regular expression: ${reason}`, pattern);
   }
 }
 

@@ -6,7 +6,8 @@
 //   "/prefix*"      a plain string prefix: "/api*" matches /api, /apix, /api/x ("/*" matches every path)
 //   "*.css"         a suffix ("*" alone matches every path)
 //   "/users/:id"    a parameter takes one whole, non-empty segment; may end with "/*" ("/users/:id/*")
-//   "~^/v[0-9]+/"   a regular expression after "~" ("~*" for case-insensitive); named groups become params
+//   "~^/v[0-9]+/"   a regular expression after "~"; its named groups become params. A regex anchored with "^"
+//                   and starting with a literal segment ("~^/v1/…") is indexed like a prefix.
 // A "*" anywhere else is refused rather than guessed at.
 //
 // Params are captured only for the route that wins (`params`, called once), so testing routes that lose
@@ -72,7 +73,7 @@ function parsePathPattern(pattern: string): PathPattern {
       test: (path) => re.test(path),
       capture: names.length === 0 ? null : (path) => groupsOf(re.exec(path)),
       names,
-      segment: null,
+      segment: regexFirstSegment(re.source),
     };
   }
 
@@ -134,6 +135,54 @@ function paramPattern(pattern: string, parts: string[], tail: boolean, segment: 
     names,
     segment,
   };
+}
+
+/**
+ * The first path segment every match of an anchored regex must have, read from its literal start, so regex
+ * routes can be indexed too: "^/v1/" → "v1", "^/health$" → "health"; "^/v[0-9]+/", "^/a|^/b", "/x/" → null.
+ * Conservative: any doubt (a class, group, quantifier or escape sequence) ends the literal run early, and
+ * an early end only ever means "not indexed", never a wrong key.
+ */
+export function regexFirstSegment(source: string): string | null {
+  if (source.charCodeAt(0) !== 94 /* ^ */ || hasTopLevelAlternation(source)) return null;
+  let literal = "";
+  let i = 1;
+  while (i < source.length) {
+    let char = source[i]!;
+    let width = 1;
+    if (char === "\\") {
+      const next = source[i + 1];
+      // An escaped punctuation mark is that mark; an escaped letter or digit is a class or a reference.
+      if (next === undefined || /[A-Za-z0-9]/.test(next)) break;
+      char = next;
+      width = 2;
+    } else if ("^$.|?*+()[]{}".includes(char)) break;
+    const after = source[i + width];
+    if (after === "?" || after === "*" || after === "+" || after === "{") break; // this char may be absent or repeated
+    literal += char;
+    i += width;
+  }
+  if (literal.charCodeAt(0) !== 47) return null;
+  const slash = literal.indexOf("/", 1);
+  if (slash > 0) return literal.slice(1, slash);
+  // The whole regex was literal up to a final "$": an exact path.
+  return i === source.length - 1 && source[i] === "$" ? literal.slice(1) : null;
+}
+
+/** Does the regex have an "|" outside every group and class (which would escape the leading "^")? */
+function hasTopLevelAlternation(source: string): boolean {
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === "\\") i++;
+    else if (inClass) inClass = c !== "]";
+    else if (c === "[") inClass = true;
+    else if (c === "(") depth++;
+    else if (c === ")") depth--;
+    else if (c === "|" && depth === 0) return true;
+  }
+  return false;
 }
 
 function groupsOf(m: RegExpExecArray | null): Params {

@@ -34,7 +34,7 @@ const BUILTINS: Record<string, Part> = {
 const PLACEHOLDER = /\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g;
 const ABSOLUTE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
-export function compileRedirect(redirect: { readonly to: string; readonly status: number }, paramNames: readonly string[]): CompiledRedirect {
+export function compileRedirect(redirect: { readonly to: string; readonly status: number }, paramNames: readonly string[] = []): CompiledRedirect {
   const { to, status } = redirect;
   const parts: Part[] = [];
   let literal = "";

@@ -22,8 +22,8 @@ export function compileStripPrefix(prefix: string): PathRewriter {
   return (path) => (path === base ? "/" : path.startsWith(under) ? path.slice(base.length) : path);
 }
 
-// "~REGEX -> REPLACEMENT": split at the last " -> " (regexes may contain spaces, paths do not).
-const REWRITE = /^(~.+)\s+->\s+(.*)$/s;
+// "~REGEX -> REPLACEMENT", split at the first arrow (as config validation, config/references.ts, splits it).
+const REWRITE = /^(~.+?)\s+->\s+(.*)$/s;
 // References in a replacement: $$, $1..$9, $<name>, ${name}. Anything else after "$" is literal.
 const REFERENCE = /\$(?:(\$)|([1-9])|<([^>]*)>|\{([^}]*)\})/g;
 

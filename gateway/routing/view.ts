@@ -17,17 +17,33 @@ export interface HeaderLookup {
  * the brackets of an IPv6 literal (`[::1]:8080` → `::1`) and a trailing FQDN dot (`example.com.`).
  */
 export function normaliseHost(raw: string): string {
-  let host = raw;
-  if (host.charCodeAt(0) === 91 /* [ */) {
-    const end = host.indexOf("]");
-    host = end > 0 ? host.slice(1, end) : host.slice(1);
+  // One pass, one slice at most, and toLowerCase only when there is an upper-case letter: this runs per request.
+  let start = 0;
+  let end = raw.length;
+  let upper = false;
+  if (raw.charCodeAt(0) === 91 /* [ */) {
+    start = 1;
+    const close = raw.indexOf("]");
+    if (close > 0) end = close;
+    for (let i = start; i < end; i++) {
+      const c = raw.charCodeAt(i);
+      if (c >= 65 && c <= 90) upper = true;
+    }
   } else {
-    const colon = host.indexOf(":");
+    let colon = -1;
+    let colons = 0;
+    for (let i = 0; i < end; i++) {
+      const c = raw.charCodeAt(i);
+      if (c === 58 /* : */) {
+        if (colons++ === 0) colon = i;
+      } else if (c >= 65 && c <= 90) upper = true;
+    }
     // One colon is host:port; several without brackets is a bare IPv6 literal, kept whole.
-    if (colon >= 0 && host.indexOf(":", colon + 1) < 0) host = host.slice(0, colon);
+    if (colons === 1) end = colon;
   }
-  if (host.charCodeAt(host.length - 1) === 46 /* . */) host = host.slice(0, -1);
-  return host.toLowerCase();
+  if (end > start && raw.charCodeAt(end - 1) === 46 /* . */) end--;
+  const host = start === 0 && end === raw.length ? raw : raw.slice(start, end);
+  return upper ? host.toLowerCase() : host;
 }
 
 const EMPTY_QUERY: ReadonlyMap<string, string[]> = new Map();
@@ -67,18 +83,18 @@ export class RequestView {
    */
   static fromUrl(method: string, url: string, headers: HeaderLookup): RequestView {
     let scheme = "http";
-    let authority = "";
+    let authStart = 0;
     let i = 0; // where the path (or "?" / "#") starts
     if (url.charCodeAt(0) !== 47 /* / */) {
       const colon = url.indexOf(":");
-      scheme = url.slice(0, colon).toLowerCase();
-      const authStart = colon + 3; // skip "://"
-      i = authStart;
+      // The two schemes a gateway sees, without allocating; anything else as written, lower-cased.
+      if (colon === 5 && url.startsWith("https")) scheme = "https";
+      else if (colon !== 4 || !url.startsWith("http")) scheme = url.slice(0, colon).toLowerCase();
+      authStart = i = colon + 3; // skip "://"
       for (; i < url.length; i++) {
         const c = url.charCodeAt(i);
         if (c === 47 || c === 63 || c === 35) break; // / ? #
       }
-      authority = url.slice(authStart, i);
     }
     // A "#fragment" never takes part in routing (clients do not send one; a hand-built Request may have one).
     let end = url.indexOf("#", i);
@@ -87,7 +103,8 @@ export class RequestView {
     if (q < 0 || q > end) q = end;
     const path = q > i ? url.slice(i, q) : "/"; // "http://host?x" has an empty path, which means "/"
     const search = q < end ? url.slice(q, end) : ""; // kept byte for byte, even a lone "?"
-    const host = headers.get("host") ?? authority;
+    // The Host header names the host; the URL's authority stands in when there is none (HTTP/1.0, hand-built).
+    const host = headers.get("host") ?? url.slice(authStart, i);
     return new RequestView(method, scheme, host, path, search, headers);
   }
 

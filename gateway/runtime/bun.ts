@@ -9,7 +9,8 @@ import type {
 } from "./types.ts";
 
 interface SocketData {
-  handlers: DownstreamHandlers;
+  // `drain` (backpressure over) is Bun-only, so it is not part of DownstreamHandlers; the proxy offers it.
+  handlers: DownstreamHandlers & { drain?(): void };
 }
 
 type BunSocket = import("bun").ServerWebSocket<SocketData>;
@@ -21,10 +22,13 @@ function toBytes(data: string | Buffer | ArrayBuffer | Uint8Array): string | Uin
 
 function downstream(ws: BunSocket) {
   return {
-    send: (data: string | Uint8Array) => void ws.send(data),
+    // The result is kept for flow control: -1 means queued under backpressure (see `drain`).
+    send: (data: string | Uint8Array) => ws.send(data),
     close: (code?: number, reason?: string) => ws.close(code, reason),
     ping: (data?: Uint8Array) => void ws.ping(data),
     pong: (data?: Uint8Array) => void ws.pong(data),
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
   };
 }
 
@@ -56,6 +60,7 @@ async function serveHttp(options: ServeOptions): Promise<HttpListener> {
       open: (ws) => ws.data.handlers.open(downstream(ws)),
       message: (ws, message) => ws.data.handlers.message(toBytes(message)),
       close: (ws, code, reason) => ws.data.handlers.close(code, reason),
+      drain: (ws) => ws.data.handlers.drain?.(),
       ping: (ws, data) => ws.data.handlers.ping?.(toBytes(data) as Uint8Array),
       pong: (ws, data) => ws.data.handlers.pong?.(toBytes(data) as Uint8Array),
     },
@@ -78,9 +83,9 @@ function fetchUpstream(url: string, init: UpstreamInit): Promise<Response> {
     decompress: false,
     // The gateway runs its own response timeout; Bun's idle timer would cut long polls and slow streams.
     timeout: false,
-    // @ts-expect-error duplex is needed for streaming request bodies and is missing from some typings
+    // Needed for streaming request bodies.
     duplex: "half",
-  });
+  } as RequestInit);
 }
 
 function probeTcp(hostname: string, port: number, timeoutMs: number): Promise<void> {
@@ -113,25 +118,47 @@ function probeTcp(hostname: string, port: number, timeoutMs: number): Promise<vo
   });
 }
 
+/** Bun reports a refused handshake as "... failed: Expected 101 status code: 403". */
+function upstreamError(event: Event): Error {
+  const e = event as ErrorEvent;
+  const message = e.message || "upstream WebSocket error";
+  const error = new Error(message) as Error & { code?: string; status?: number };
+  const code = (e.error as { code?: string } | undefined)?.code;
+  if (code) error.code = code;
+  const status = /Expected 101 status code: (\d{3})/.exec(message);
+  if (status) error.status = Number(status[1]);
+  return error;
+}
+
 function connectWebSocket(url: string, options: { protocols: string[]; headers: Headers }, handlers: UpstreamSocketHandlers) {
   const headers: Record<string, string> = {};
   options.headers.forEach((value, name) => (headers[name] = value));
-  const ws = new WebSocket(url, { headers, protocols: options.protocols } as unknown as string[]);
+  // Bun's client takes headers (Host included) in an options object. No permessage-deflate on the
+  // upstream hop: the gateway would pay to inflate and deflate every message (the client side has none either).
+  const init: Bun.WebSocketOptions = { headers, protocols: options.protocols, perMessageDeflate: false };
+  // The DOM lib's WebSocket type shadows Bun's, which has the options, ping/pong and pause/resume.
+  const ws = new WebSocket(url, init as unknown as string[]) as unknown as Bun.WebSocket;
   ws.binaryType = "arraybuffer";
   ws.onopen = () => handlers.open();
   ws.onmessage = (event) => handlers.message(typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer));
   ws.onclose = (event) => handlers.close(event.code, event.reason);
-  ws.onerror = (event) => handlers.error(new Error((event as ErrorEvent).message || "upstream WebSocket error"));
-  ws.addEventListener("ping" as "open", (event) => handlers.ping?.(new Uint8Array((event as unknown as MessageEvent).data as ArrayBuffer)));
-  ws.addEventListener("pong" as "open", (event) => handlers.pong?.(new Uint8Array((event as unknown as MessageEvent).data as ArrayBuffer)));
+  ws.onerror = (event) => handlers.error(upstreamError(event));
+  // Ping/pong payloads follow binaryType ("arraybuffer") like messages do.
+  ws.addEventListener("ping", (event) => handlers.ping?.(new Uint8Array((event as MessageEvent).data as ArrayBuffer)));
+  ws.addEventListener("pong", (event) => handlers.pong?.(new Uint8Array((event as MessageEvent).data as ArrayBuffer)));
   return {
     get protocol() {
       return ws.protocol;
     },
-    send: (data: string | Uint8Array) => ws.send(data),
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    send: (data: string | Uint8Array) => ws.send(data as string | Uint8Array<ArrayBuffer>),
     close: (code?: number, reason?: string) => ws.close(code, reason),
     ping: (data?: Uint8Array) => ws.ping(data),
     pong: (data?: Uint8Array) => ws.pong(data),
+    pause: () => void ws.pause(),
+    resume: () => void ws.resume(),
   };
 }
 
