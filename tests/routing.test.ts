@@ -124,11 +124,12 @@ describe("host matcher", () => {
     expect(compileHostMatcher(spec).test(view("/", host ? { host } : { host: "" }))).toBe(want);
   });
 
-  test("only all-exact host lists are offered to the index", () => {
-    expect(compileHostMatcher(["A.test", "b.test", "a.test"]).exact).toEqual(["a.test", "b.test"]);
-    expect(compileHostMatcher(["a.test", "*.b.test"]).exact).toBeNull();
-    expect(compileHostMatcher("~a").exact).toBeNull();
-    expect(compileHostMatcher("*").exact).toBeNull();
+  test("index keys: exact hosts and wildcard domains, none for * or a regex", () => {
+    expect(compileHostMatcher(["A.test", "b.test", "a.test"]).keys).toEqual({ exact: ["a.test", "b.test"], domains: [] });
+    expect(compileHostMatcher(["a.test", "*.b.test", "*.B.test"]).keys).toEqual({ exact: ["a.test"], domains: ["b.test"] });
+    expect(compileHostMatcher(".c.test").keys).toEqual({ exact: ["c.test"], domains: ["c.test"] });
+    expect(compileHostMatcher(["a.test", "~a"]).keys).toBeNull();
+    expect(compileHostMatcher(["a.test", "*"]).keys).toBeNull();
   });
 
   test.each(["example.com:8080", "[::1]:80", "www.*.com", "exa*mple.com", "a/b", "~(", "~", "."])("refuses %p", (spec) => {
@@ -460,13 +461,16 @@ describe("browser detection", () => {
 
 // ── the table ──────────────────────────────────────────────────────────────────────────────────────
 
-/** Headers that count how often the User-Agent is read. */
-function countingHeaders(init: Record<string, string>): HeaderLookup & { uaReads: number } {
+/** Headers that count how often each name is read. */
+function countingHeaders(init: Record<string, string>): HeaderLookup & { reads: Record<string, number>; uaReads: number } {
   const headers = new Headers(init);
   return {
-    uaReads: 0,
+    reads: {},
+    get uaReads() {
+      return this.reads["user-agent"] ?? 0;
+    },
     get(name: string) {
-      if (name === "user-agent") this.uaReads++;
+      this.reads[name] = (this.reads[name] ?? 0) + 1;
       return headers.get(name);
     },
   };
@@ -520,6 +524,37 @@ describe("route table", () => {
       ["http://A.TEST:8443/only-a", "r0"],
     ];
     for (const [url, want] of cases) expect([url, winner(t, view(url))]).toEqual([url, want]);
+  });
+
+  test("wildcard hosts are found through their parent domains, in written order", () => {
+    const t = table([
+      { host: "*.example.com", path: "/w" }, // r0
+      { host: "a.example.com" }, // r1
+      { host: ["a.example.com", "*.example.com"], methods: "POST" }, // r2: reachable through two keys
+      { host: "*.a.example.com" }, // r3
+      { host: ".example.com", path: "/apex" }, // r4
+      { host: "*.com" }, // r5
+    ]);
+    const cases: Array<[string, string, string | null]> = [
+      ["GET", "http://a.example.com/w", "r0"],
+      ["GET", "http://a.example.com/x", "r1"],
+      ["POST", "http://b.example.com/x", "r2"],
+      ["GET", "http://b.example.com/x", "r5"],
+      ["GET", "http://x.a.example.com/x", "r3"],
+      ["POST", "http://x.a.example.com/x", "r2"],
+      ["GET", "http://example.com/apex", "r4"],
+      ["GET", "http://example.com/w", "r5"], // *.example.com is not the apex; *.com is
+      ["GET", "http://com/x", null],
+      ["GET", "http://Deep.A.Example.COM:8443/w", "r0"],
+    ];
+    for (const [method, url, want] of cases) expect([method, url, winner(t, view(url, {}, method))]).toEqual([method, url, want]);
+  });
+
+  test("a route reached through two host keys is tested once", () => {
+    const t = table([{ host: ["a.example.com", "*.example.com"], headers: { "x-probe": "1" } }, {}]);
+    const h = countingHeaders({ host: "a.example.com" });
+    expect(t.match(RequestView.fromUrl("GET", "http://a.example.com/", h))!.value).toBe("r1");
+    expect(h.reads["x-probe"]).toBe(1);
   });
 
   test("segment-indexed and unindexed paths keep their written order", () => {
@@ -583,9 +618,9 @@ describe("route table", () => {
     const rand = mulberry32(0x5111ce);
     const pick = <X>(list: readonly X[]): X => list[Math.floor(rand() * list.length)]!;
     const maybe = <X>(p: number, make: () => X): X | undefined => (rand() < p ? make() : undefined);
-    const HOSTS = ["a.test", "b.test", "*.a.test", ".b.test", "~^c", "*", "A.Test"];
+    const HOSTS = ["a.test", "b.test", "*.a.test", ".b.test", "~^c", "*", "A.Test", "*.test", "s.a.test", "*.s.a.test", ".a.test"];
     const PATHS = ["/x", "/x/*", "/y/*", "/x/:id", "*.css", "~^/y", "/", "/*", "/xy*", "/x/:id/*", "/y/z.css", "~^/x/", "~^/x$", "~^/(x|y)/", "~^/y/z\\."];
-    const REQ_HOSTS = ["a.test", "b.test", "s.a.test", "c.org", "x.b.test", "d.test"];
+    const REQ_HOSTS = ["a.test", "b.test", "s.a.test", "c.org", "x.b.test", "d.test", "t.s.a.test", "test", ""];
     const REQ_PATHS = ["/x", "/x/1", "/y", "/y/z.css", "/xy", "/", "/x/1/2", "/z.css", "/x/", "/q"];
     let checked = 0;
     for (let round = 0; round < 300; round++) {

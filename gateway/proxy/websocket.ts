@@ -67,7 +67,7 @@ const encoder = new TextEncoder();
 function fitReason(reason: string): string {
   if (encoder.encode(reason).length <= 123) return reason;
   let cut = reason;
-  while (encoder.encode(cut).length > 120) cut = cut.slice(0, -1);
+  while (encoder.encode(cut).length > 123) cut = cut.slice(0, -1);
   if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
   return cut;
 }

@@ -8,16 +8,18 @@
 //   "*"               any host, including a request without one
 //   "~regex"          a regular expression, tested case-insensitively against the lower-case host
 //
-// Exact hosts are also reported (`exact`) so the table can find a route by a Map lookup on the host instead of
-// testing it; a route is indexed that way only when every one of its patterns is exact.
+// Exact hosts and wildcard domains are also reported (`keys`) so the table can find a route by Map lookups on
+// the host and its parent domains instead of testing it; a route is indexed that way only when none of its
+// patterns is "*" or a regex.
+import type { HostKeys } from "./buckets.ts";
 import type { Matcher, StringTest } from "./matcher.ts";
 import { MATCH_ALL, PatternError, anyTest, compileEach, compileRegex, exactTest, isRegexPattern, regexTest } from "./matcher.ts";
 import { normaliseHost } from "./view.ts";
 
 export interface HostMatcher {
   readonly test: Matcher;
-  /** Every pattern as a normalised exact host, or null when any pattern is not exact. */
-  readonly exact: readonly string[] | null;
+  /** The index keys that imply this matcher holds, or null when a "*" or regex pattern cannot be keyed. */
+  readonly keys: HostKeys | null;
 }
 
 type HostPattern =
@@ -29,17 +31,17 @@ type HostPattern =
 export function compileHostMatcher(spec: string | readonly string[]): HostMatcher {
   const patterns = compileEach(spec, parseHostPattern);
   const exact = patterns.flatMap((p) => (p.kind === "exact" ? [p.host] : []));
-  if (patterns.some((p) => p.kind === "any")) return { test: MATCH_ALL, exact: null };
+  if (patterns.some((p) => p.kind === "any")) return { test: MATCH_ALL, keys: null };
 
   // Suffixes are tested with endsWith; their apexes (from ".example.com") join the exact set.
   const suffixes = patterns.flatMap((p) => (p.kind === "suffix" ? [p.suffix] : []));
   const apexes = patterns.flatMap((p) => (p.kind === "suffix" && p.apex !== null ? [p.apex] : []));
   const regexes = patterns.flatMap((p) => (p.kind === "regex" ? [p.re] : []));
   const test = anyTest(exactTest([...exact, ...apexes]), suffixTest(suffixes), regexTest(regexes))!;
-  return {
-    test: (view) => test(view.host),
-    exact: exact.length === patterns.length ? [...new Set(exact)] : null,
-  };
+  const keys: HostKeys | null = regexes.length > 0
+    ? null
+    : { exact: [...new Set([...exact, ...apexes])], domains: [...new Set(suffixes.map((s) => s.slice(1)))] };
+  return { test: (view) => test(view.host), keys };
 }
 
 function parseHostPattern(pattern: string): HostPattern {

@@ -7,7 +7,7 @@
 // ones last (headers, query, cookies, browser — which parse lazily, so they are only parsed if reached).
 import type { RouteConfig } from "../config/schema.ts";
 import { compileBrowserMatcher } from "./browser.ts";
-import { RouteIndex } from "./buckets.ts";
+import { RouteIndex, type HostKeys } from "./buckets.ts";
 import { compileHostMatcher } from "./host.ts";
 import type { Matcher } from "./matcher.ts";
 import { PatternError, allMatchers, within } from "./matcher.ts";
@@ -143,11 +143,11 @@ function compileRoute<T>(entry: RouteEntry<T>, index: number, report: (e: Patter
   };
 
   const matchers: Array<Matcher | null> = [];
-  let hostKeys: readonly string[] | null = null;
+  let hostKeys: HostKeys | null = null;
   if (m.methods !== undefined) matchers.push(field(["match", "methods"], () => compileMethodsMatcher(m.methods!)));
   const host = m.host !== undefined ? field(["match", "host"], () => compileHostMatcher(m.host!)) : null;
-  // A route filed under its exact hosts is only ever reached through them: its host already holds.
-  if (host !== null && host.exact !== null) hostKeys = host.exact;
+  // A route filed under host keys is only ever reached through them: its host already holds.
+  if (host !== null && host.keys !== null) hostKeys = host.keys;
   else if (host !== null) matchers.push(host.test);
   const path = m.path !== undefined ? field(["match", "path"], () => compilePathMatcher(m.path!)) : null;
   if (path !== null) matchers.push(path.test);
