@@ -141,15 +141,18 @@ export class Gateway {
     this.snapshot = await buildSnapshot(this.runtime, next.config, next.dir, this.accessLog);
   }
 
-  /** Stop accepting, let in-flight requests finish for up to `graceMs`, then cut what is left. */
+  /**
+   * Stop accepting, let in-flight requests finish for up to `graceMs`, then cut what is left. The admin
+   * listener stays up until the end so that /readyz can tell load balancers the gateway is draining.
+   */
   async stop(graceMs = this.snapshot.config.shutdownTimeout): Promise<void> {
     this.draining = true;
-    const all = [...this.http, ...(this.admin ? [this.admin] : [])];
-    const graceful = Promise.all(all.map((l) => l.stop(false)));
+    const graceful = Promise.all(this.http.map((l) => l.stop(false)));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)));
-    if ((await Promise.race([graceful, deadline])) === "timeout") await Promise.all(all.map((l) => l.stop(true)));
+    if ((await Promise.race([graceful, deadline])) === "timeout") await Promise.all(this.http.map((l) => l.stop(true)));
     clearTimeout(timer);
+    await this.admin?.stop(true);
     this.accessLog.flush();
   }
 }

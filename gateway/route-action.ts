@@ -66,18 +66,20 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
     handle(c, match) {
       const log = c.get("log");
       log.pool = pool.name;
-      const exchange: IncomingExchange = {
-        request: c.req.raw,
-        pathAndQuery: match.upstreamTarget,
-        host: c.req.raw.headers.get("host") ?? "",
-        clientIp: c.env.sluice.client.address,
-        requestId: c.get("requestId"),
-        log,
-      };
-      const run = () =>
-        isWebSocketUpgrade(exchange.request)
+      // Built when the route's middleware has run: a plugin there may have changed the request ID.
+      const run = () => {
+        const exchange: IncomingExchange = {
+          request: c.req.raw,
+          pathAndQuery: match.upstreamTarget,
+          host: c.req.raw.headers.get("host") ?? "",
+          clientIp: c.env.sluice.client.address,
+          requestId: c.get("requestId"),
+          log,
+        };
+        return isWebSocketUpgrade(exchange.request)
           ? proxyWebSocket(runtime, proxyRoute, exchange, c.env.sluice)
           : proxyHttp(runtime, proxyRoute, exchange);
+      };
       return withPlugins(run)(c);
     },
   };
