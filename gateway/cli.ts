@@ -65,7 +65,7 @@ async function run(configFlag: string | undefined, runtime: Awaited<ReturnType<t
   try {
     gateway = configPath
       ? await startGateway({ configPath, runtime })
-      : await startGateway({ config: await demoConfig(runtime, runtime.env("SLUICE_DEMO_LISTEN") ?? ":8080"), runtime });
+      : await startGateway({ config: await demoConfig(runtime, runtime.env("SLUICE_DEMO_LISTEN") ?? ":8080", runtime.env("SLUICE_DEMO_ADMIN") ?? "127.0.0.1:9901"), runtime });
   } catch (error) {
     console.error(startupMessage(error, configPath));
     return 1;

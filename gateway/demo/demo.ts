@@ -5,11 +5,11 @@ import type { Runtime } from "../runtime/types.ts";
 import { demoRoutes } from "../../routes/demo.ts";
 import { startDemoUpstreams } from "./upstreams.ts";
 
-export async function demoConfig(runtime: Runtime, listen: string): Promise<ConfigInput> {
+export async function demoConfig(runtime: Runtime, listen: string, adminListen: string): Promise<ConfigInput> {
   const { urls } = await startDemoUpstreams(runtime);
   return {
     listen,
-    admin: { listen: "127.0.0.1:9901" },
+    admin: { listen: adminListen },
     pools: {
       web: { servers: [{ url: urls.web!, id: "web" }] },
       api: { servers: [{ url: urls.api!, id: "api" }] },

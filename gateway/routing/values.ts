@@ -18,7 +18,7 @@ export function compileHeadersMatcher(spec: ValueSpec): Matcher {
     if (!HEADER_NAME.test(name)) throw new PatternError("not a header name", name);
     const lower = name.toLowerCase(); // Headers.get lower-cases anyway; passing it lower-cased saves that work
     return (view) => {
-      const value = view.headers.get(lower);
+      const value = view.header(lower);
       return value !== null && test(value);
     };
   });

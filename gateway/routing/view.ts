@@ -56,6 +56,8 @@ export class RequestView {
   private _query: ReadonlyMap<string, string[]> | undefined = undefined;
   private _cookies: ReadonlyMap<string, string> | undefined = undefined;
   private _browser = -1;
+  private _headerName: string | undefined = undefined;
+  private _headerValue: string | null = null;
 
   constructor(
     /** As received; methods are case-sensitive (RFC 9110), standard ones arrive upper-case. */
@@ -121,6 +123,18 @@ export class RequestView {
       this._segment = seg;
     }
     return seg;
+  }
+
+  /**
+   * A header's value (lower-case name), remembering the last one read: routes told apart by one header's value
+   * all read the same name, and Headers.get costs more than a string compare.
+   */
+  header(name: string): string | null {
+    if (name !== this._headerName) {
+      this._headerValue = this.headers.get(name);
+      this._headerName = name;
+    }
+    return this._headerValue;
   }
 
   /**

@@ -251,3 +251,49 @@ function expectJson(response: Response): void {
   const type = response.headers.get("content-type") ?? "";
   if (!type.startsWith("application/json")) throw new Error(`expected JSON, got content-type ${type}`);
 }
+
+export interface Blackhole {
+  readonly port: number;
+  readonly url: string;
+  close(): void;
+}
+
+/**
+ * A loopback port where TCP handshakes never complete: a socket that listens with backlog 0 and never
+ * accepts (made through libc, since every runtime server accepts on its own), with its one queue slot
+ * filled by a first connection. Linux then drops further SYNs, so a connect just waits — what a
+ * firewalled or overloaded upstream looks like.
+ */
+export async function startBlackhole(): Promise<Blackhole> {
+  const { dlopen, FFIType, ptr } = await import("bun:ffi");
+  const libc = dlopen(process.platform === "darwin" ? "libc.dylib" : "libc.so.6", {
+    socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+    listen: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    getsockname: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    close: { args: [FFIType.i32], returns: FFIType.i32 },
+  });
+  const fd = libc.symbols.socket(2 /* AF_INET */, 1 /* SOCK_STREAM */, 0);
+  if (fd < 0) throw new Error("socket() failed");
+  const addr = new Uint8Array(16); // struct sockaddr_in, port 0 = any
+  const view = new DataView(addr.buffer);
+  view.setUint16(0, 2, true);
+  addr.set([127, 0, 0, 1], 4);
+  if (libc.symbols.bind(fd, ptr(addr), 16) !== 0 || libc.symbols.listen(fd, 0) !== 0) throw new Error("bind/listen failed");
+  const len = new Uint32Array([16]);
+  libc.symbols.getsockname(fd, ptr(addr), ptr(len));
+  const port = view.getUint16(2, false);
+  // Fill the accept queue: this one completes, every later handshake hangs.
+  const filler = connect({ host: "127.0.0.1", port });
+  filler.on("error", () => {});
+  await new Promise<void>((resolve) => filler.once("connect", () => resolve()));
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    close() {
+      filler.destroy();
+      libc.symbols.close(fd);
+      libc.close();
+    },
+  };
+}

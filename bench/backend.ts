@@ -1,0 +1,36 @@
+// The backend every target ends at: nginx answering `GET /` with a fixed ~100-byte body (`return 200`,
+// no file access) and `GET /1mb.bin` with a 1 MB static file (sendfile). nginx rather than a Bun.serve
+// backend: a C event loop that costs the least CPU per request on this 2-core machine (the CPU the
+// proxy under test and wrk compete for) and is neither Bun nor one of the compared proxies' own code.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { httpPrelude, prelude, startNginx } from "./nginx.ts";
+import type { Child } from "./procs.ts";
+
+export const SMALL_PATH = "/";
+export const LARGE_PATH = "/1mb.bin";
+/** Exactly 100 bytes, letters and spaces only (it sits inside an nginx string). */
+export const SMALL_BODY = "sluice bench backend: a fixed small response body for the small scenario ".padEnd(99, "x") + "\n";
+export const LARGE_BYTES = 1024 * 1024;
+
+export function startBackend(dir: string, port: number, workers: number): Child {
+  const www = join(dir, "www");
+  mkdirSync(www, { recursive: true });
+  const large = new Uint8Array(LARGE_BYTES);
+  for (let i = 0; i < large.length; i++) large[i] = 97 + (i % 26);
+  writeFileSync(join(www, LARGE_PATH.slice(1)), large);
+  return startNginx("backend", dir, `${prelude("backend", dir, workers)}
+http {
+${httpPrelude("backend", dir)}
+  sendfile on;
+  tcp_nopush on;
+  server {
+    listen 127.0.0.1:${port}${workers > 1 ? " reuseport" : ""} backlog=4096;
+    location = ${SMALL_PATH} { default_type text/plain; return 200 "${SMALL_BODY.trimEnd()}\\n"; }
+    location = ${LARGE_PATH} { root ${www}; default_type application/octet-stream; }
+    location / { return 404; }
+  }
+}
+`);
+}
+

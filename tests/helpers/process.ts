@@ -1,0 +1,68 @@
+// Runs Sluice as a user does, as a child process, and reads what it prints.
+import { resolve } from "node:path";
+import type { Subprocess } from "bun";
+
+export const repoRoot = resolve(import.meta.dir, "../..");
+export const cliPath = resolve(repoRoot, "gateway/cli.ts");
+
+export interface RunningProcess {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  /** Everything printed so far, stdout and stderr interleaved as they arrived. */
+  output(): string;
+  /** Wait until the output matches, or fail after `timeoutMs` with what was printed. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+/** Start a command and collect its output. */
+export function spawnCommand(cmd: string[], options: { cwd?: string; env?: Record<string, string> } = {}): RunningProcess {
+  const proc = Bun.spawn(cmd, {
+    cwd: options.cwd ?? repoRoot,
+    env: { ...process.env, ...options.env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let text = "";
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  void pump(proc.stdout);
+  void pump(proc.stderr);
+  return {
+    proc,
+    output: () => text,
+    async waitFor(pattern, timeoutMs = 15_000) {
+      const until = Date.now() + timeoutMs;
+      while (Date.now() < until) {
+        const m = text.match(pattern);
+        if (m) return m;
+        if (proc.exitCode !== null) break;
+        await Bun.sleep(25);
+      }
+      const m = text.match(pattern);
+      if (m) return m;
+      throw new Error(`output never matched ${pattern} (exit ${proc.exitCode}):\n${text}`);
+    },
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode === null) proc.kill(signal);
+      return await proc.exited;
+    },
+  };
+}
+
+/** Run the CLI with Bun and wait for it to exit. */
+export async function runCli(args: string[], cwd?: string): Promise<{ code: number; out: string }> {
+  const p = spawnCommand([process.execPath, cliPath, ...args], { cwd });
+  const code = await p.proc.exited;
+  await Bun.sleep(10);
+  return { code, out: p.output() };
+}
+
+/** Start the gateway CLI with Bun; resolves once it says it is serving. */
+export async function startCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<RunningProcess> {
+  const p = spawnCommand([process.execPath, cliPath, ...args], options);
+  await p.waitFor(/serving|demo is running/);
+  return p;
+}

@@ -1,0 +1,126 @@
+// The same gateway on every way it ships: the compiled single binary (run from another directory,
+// loading JSON and TS configs and a plugin file from disk) and Deno.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { repoRoot, spawnCommand } from "./helpers/process.ts";
+import { deadPort, startUpstream, type Upstream } from "./helpers/upstream.ts";
+
+let work: string;
+let up: Upstream;
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "sluice-ship-"));
+  up = startUpstream("up");
+  // A user's plugin next to their config, importing only types from Sluice.
+  await mkdir(join(work, "plugins"));
+  await copyFile(join(repoRoot, "tests/fixtures/plugins/tagger.ts"), join(work, "plugins/tagger.ts"));
+});
+afterAll(async () => {
+  await up.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+async function configFile(name: string, port: number): Promise<string> {
+  const config = {
+    listen: `127.0.0.1:${port}`,
+    admin: false,
+    pools: { app: { servers: [{ url: up.url }] } },
+    routes: [{ pool: "app", plugins: [{ use: "./plugins/tagger.ts", options: { tag: name } }] }],
+  };
+  const path = join(work, name);
+  await writeFile(path, name.endsWith(".json") ? JSON.stringify(config) : `export default ${JSON.stringify(config)};\n`);
+  return path;
+}
+
+async function expectProxies(port: number, tag: string) {
+  const res = await fetch(`http://127.0.0.1:${port}/hello?x=1`);
+  expect(res.status).toBe(200);
+  expect(await res.text()).toBe("up");
+  expect(res.headers.get("x-tagged-by")).toBe(tag);
+  expect(res.headers.get("x-request-id")).toBeTruthy();
+  expect(up.seen.at(-1)!.url).toBe("/hello?x=1");
+  expect(up.seen.at(-1)!.headers.get("x-forwarded-for")).toBe("127.0.0.1");
+}
+
+describe("the compiled binary", () => {
+  let binary: string;
+  beforeAll(async () => {
+    binary = join(work, "sluice");
+    const build = spawnCommand([process.execPath, "build", "--compile", "--no-compile-autoload-bunfig", "--no-compile-autoload-dotenv", "gateway/cli.ts", "--outfile", binary]);
+    expect(await build.proc.exited).toBe(0);
+  }, 120_000);
+
+  for (const name of ["bin-config.json", "bin-config.ts"]) {
+    test(`runs from another directory with ${name} and its plugin file`, async () => {
+      const port = await deadPort();
+      const path = await configFile(name, port);
+      const elsewhere = await mkdtemp(join(tmpdir(), "sluice-cwd-"));
+      const gw = spawnCommand([binary, "--config", path], { cwd: elsewhere });
+      try {
+        await gw.waitFor(/serving/);
+        await expectProxies(port, name);
+      } finally {
+        expect(await gw.stop()).toBe(0);
+        await rm(elsewhere, { recursive: true, force: true });
+      }
+    });
+  }
+
+  test("check works from the binary", async () => {
+    const bad = join(work, "bad.json");
+    await writeFile(bad, JSON.stringify({ routes: [{ pool: "x" }] }));
+    const p = spawnCommand([binary, "check", "--config", bad], { cwd: work });
+    expect(await p.proc.exited).toBe(1);
+    expect(p.output().trim()).toBe('routes[0].pool: no such pool (got "x")');
+  });
+
+  test("serves the demo with no config", async () => {
+    const port = await deadPort();
+    const adminPort = await deadPort();
+    const demo = spawnCommand([binary], { cwd: work, env: { SLUICE_DEMO_LISTEN: `127.0.0.1:${port}`, SLUICE_DEMO_ADMIN: `127.0.0.1:${adminPort}` } });
+    try {
+      await demo.waitFor(/demo is running/);
+      const body = (await (await fetch(`http://127.0.0.1:${port}/api/x`)).json()) as { upstream: string };
+      expect(body.upstream).toBe("api");
+    } finally {
+      expect(await demo.stop()).toBe(0);
+    }
+  });
+});
+
+describe("Deno", () => {
+  const deno = resolve(repoRoot, "node_modules/.bin/deno");
+  const denoRun = [deno, "run", "--unstable-no-legacy-abort", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", "gateway/cli.ts"];
+
+  test("deno is installed (npm ci brings it)", () => {
+    if (!existsSync(deno)) throw new Error("deno is missing: run `npm ci` (the deno npm package is a devDependency)");
+  });
+
+  test("runs the gateway with a config file: HTTP proxying with a plugin", async () => {
+    const port = await deadPort();
+    const path = await configFile("deno-config.json", port);
+    const gw = spawnCommand([...denoRun, "--config", path]);
+    try {
+      await gw.waitFor(/serving/, 30_000);
+      await expectProxies(port, "deno-config.json");
+    } finally {
+      expect(await gw.stop()).toBe(0);
+    }
+  }, 40_000);
+
+  test("deno task start serves the demo", async () => {
+    const port = await deadPort();
+    const adminPort = await deadPort();
+    const demo = spawnCommand([deno, "task", "start"], { env: { SLUICE_DEMO_LISTEN: `127.0.0.1:${port}`, SLUICE_DEMO_ADMIN: `127.0.0.1:${adminPort}` } });
+    try {
+      await demo.waitFor(/demo is running/, 30_000);
+      const iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+      const body = (await (await fetch(`http://127.0.0.1:${port}/`, { headers: { "user-agent": iphone } })).json()) as { upstream: string };
+      expect(body.upstream).toBe("mobile");
+    } finally {
+      await demo.stop();
+    }
+  }, 40_000);
+});
