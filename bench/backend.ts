@@ -13,7 +13,8 @@ export const LARGE_PATH = "/1mb.bin";
 export const SMALL_BODY = "sluice bench backend: a fixed small response body for the small scenario ".padEnd(99, "x") + "\n";
 export const LARGE_BYTES = 1024 * 1024;
 
-export function startBackend(dir: string, port: number, workers: number): Child {
+/** One listener per target (`ports`), so TIME_WAIT sockets towards the backend can be told apart per proxy. */
+export function startBackend(dir: string, ports: number[], workers: number): Child {
   const www = join(dir, "www");
   mkdirSync(www, { recursive: true });
   const large = new Uint8Array(LARGE_BYTES);
@@ -25,7 +26,7 @@ ${httpPrelude("backend", dir)}
   sendfile on;
   tcp_nopush on;
   server {
-    listen 127.0.0.1:${port}${workers > 1 ? " reuseport" : ""} backlog=4096;
+${ports.map((port) => `    listen 127.0.0.1:${port}${workers > 1 ? " reuseport" : ""} backlog=4096;`).join("\n")}
     location = ${SMALL_PATH} { default_type text/plain; return 200 "${SMALL_BODY.trimEnd()}\\n"; }
     location = ${LARGE_PATH} { root ${www}; default_type application/octet-stream; }
     location / { return 404; }

@@ -9,7 +9,7 @@ export function startHaproxy(dir: string, port: number, backendPort: number): Ch
   const path = join(dir, "haproxy.cfg");
   writeFileSync(path, `global
   nbthread 1
-  maxconn 10000
+  maxconn 4096
 
 defaults
   mode http

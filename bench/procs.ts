@@ -92,7 +92,7 @@ export async function waitForHttp(child: Child, url: string, expectBytes: number
 }
 
 /** The direct children of `pid` (nginx workers of a master), from /proc. */
-function childPids(pid: number): number[] {
+export function childPids(pid: number): number[] {
   try {
     const tids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
     return tids ? tids.split(/\s+/).map(Number) : [];
@@ -163,11 +163,10 @@ export function memoryOf(pid: number): { rssMB: number; peakMB: number } | null 
   }
 }
 
-/** TIME_WAIT sockets right now: all of them, and those with `port` at either end. */
-export function timeWait(port: number): { all: number; port: number } {
-  const count = (filter: string[]) => {
-    const out = spawnSync("ss", ["-tanH", "state", "time-wait", ...filter], { encoding: "utf8" });
-    return out.status === 0 ? out.stdout.split("\n").filter((l) => l.trim()).length : NaN;
-  };
-  return { all: count([]), port: count([`( sport = :${port} or dport = :${port} )`]) };
+/** TIME_WAIT TCP sockets right now: all of them (the `ss -tan state time-wait` count without its header
+ *  line), or only those with one of `ports` at either end. NaN when `ss` is missing. */
+export function timeWait(ports?: number[]): number {
+  const filter = ports ? [`( ${ports.map((p) => `sport = :${p} or dport = :${p}`).join(" or ")} )`] : [];
+  const out = spawnSync("ss", ["-tanH", "state", "time-wait", ...filter], { encoding: "utf8" });
+  return out.status === 0 ? out.stdout.split("\n").filter((l) => l.trim()).length : NaN;
 }

@@ -11,6 +11,8 @@ import { PluginLoadError } from "./plugin/load.ts";
 import { balancerNames } from "./balancing/registry.ts";
 import { startGateway, type Gateway } from "./gateway.ts";
 import { demoBanner, demoConfig } from "./demo/demo.ts";
+import { exitWithPrimary, startWorkers, WORKER_ENV, workerCount } from "./workers.ts";
+import type { Runtime } from "./runtime/types.ts";
 
 const USAGE = `Usage:
   sluice [--config PATH] [--workers N]   run the gateway (no config: ./sluice.config.ts, ./sluice.config.json, else the demo)
@@ -56,38 +58,52 @@ async function main(): Promise<number> {
     console.error(`sluice: unknown command "${command}"\n${USAGE}`);
     return 1;
   }
-  return run(values.config, runtime);
+  let workers: number | undefined;
+  if (values.workers !== undefined) {
+    workers = values.workers === "auto" ? workerCount("auto") : Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 1) {
+      console.error(`sluice: --workers: expected a whole number of at least 1 or "auto" (got ${values.workers})`);
+      return 1;
+    }
+  }
+  return run(values.config, workers, runtime);
 }
 
-async function run(configFlag: string | undefined, runtime: Awaited<ReturnType<typeof getRuntime>>): Promise<number> {
+async function run(configFlag: string | undefined, workersFlag: number | undefined, runtime: Runtime): Promise<number> {
   const configPath = configFlag ?? findDefaultConfig(cwd());
+  const isWorker = runtime.env(WORKER_ENV) !== undefined;
   let gateway: Gateway;
   try {
     gateway = configPath
-      ? await startGateway({ configPath, runtime })
+      ? await startGateway({ configPath, runtime, workers: workersFlag, admin: !isWorker })
       : await startGateway({ config: await demoConfig(runtime, runtime.env("SLUICE_DEMO_LISTEN") ?? ":8080", runtime.env("SLUICE_DEMO_ADMIN") ?? "127.0.0.1:9901"), runtime });
   } catch (error) {
     console.error(startupMessage(error, configPath));
     return 1;
   }
-  if (configPath) console.error(`sluice: serving ${gateway.listeners().map((l) => `${l.kind} ${l.address}`).join(", ")} (config ${configPath})`);
+  // The demo's upstreams live in this process: it always runs as one.
+  const workers = configPath && !isWorker && gateway.workers > 1 ? startWorkers(runtime, gateway.workers - 1, runtime.args) : undefined;
+  if (isWorker) exitWithPrimary(runtime);
+  else if (configPath) console.error(`sluice: serving ${gateway.listeners().map((l) => `${l.kind} ${l.address}`).join(", ")} (config ${configPath}${gateway.workers > 1 ? `, ${gateway.workers} workers` : ""})`);
   else console.log(demoBanner(gateway.url.replace("127.0.0.1", "localhost"), gateway.adminUrl));
 
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    console.error("sluice: stopping: finishing in-flight requests");
-    await gateway.stop();
+    if (!isWorker) console.error("sluice: stopping: finishing in-flight requests");
+    workers?.signal("SIGTERM");
+    await Promise.all([gateway.stop(), workers?.exited()]);
     runtime.exit(0);
   };
   runtime.onSignal("SIGTERM", stop);
   runtime.onSignal("SIGINT", stop);
   runtime.onSignal("SIGHUP", async () => {
     if (!configPath) return;
+    workers?.signal("SIGHUP");
     try {
       await gateway.reload();
-      console.error(`sluice: reloaded ${configPath}`);
+      if (!isWorker) console.error(`sluice: reloaded ${configPath}`);
     } catch (error) {
       console.error(`sluice: reload refused, the running config stays:\n${startupMessage(error, configPath)}`);
     }

@@ -14,6 +14,7 @@ import { AccessLog } from "./access-log.ts";
 import { cwd } from "node:process";
 import { createAdminApp } from "./admin/app.ts";
 import { statusDocument, type ListenerInfo } from "./admin/status.ts";
+import { workerCount } from "./workers.ts";
 
 export interface StartOptions {
   /** A config file to load (JSON or TS); reloads re-read it. */
@@ -23,8 +24,8 @@ export interface StartOptions {
   /** Where relative paths of an object config resolve; defaults to the working directory. */
   configDir?: string;
   runtime?: Runtime;
-  /** Several processes share the listen ports (workers). */
-  reusePort?: boolean;
+  /** Worker processes sharing the listen ports; overrides the config's `workers` (the --workers flag). */
+  workers?: number;
   /** Whether this process serves the admin listener (only one worker does). */
   admin?: boolean;
 }
@@ -93,7 +94,7 @@ export class Gateway {
         idleTimeoutSeconds,
         // A little above the gateway's own limit, which answers first with a JSON 413.
         maxRequestBodySize: config.limits.maxBodySize + 1,
-        reusePort: this.options.reusePort,
+        reusePort: this.workers > 1,
         handler: (request, context) => this.snapshot.app.fetch(request, { sluice: context }),
       }));
     }
@@ -110,6 +111,11 @@ export class Gateway {
         handler: (request) => app.fetch(request),
       });
     }
+  }
+
+  /** How many processes serve this config (this one included). */
+  get workers(): number {
+    return this.options.workers ?? workerCount(this.snapshot.config.workers);
   }
 
   listeners(): ListenerInfo[] {

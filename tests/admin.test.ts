@@ -51,7 +51,7 @@ describe("admin listener with a token", () => {
     expect(res.status).toBe(200);
     const status = (await res.json()) as {
       pools: Record<string, { servers: Array<{ id: string; state: string; weight: number; active: number; requests: number; failures: number }> }>;
-      routes: Array<{ name: string; pool: string }>;
+      routes: Array<{ name: string; kind: string; pool: string }>;
       listeners: Array<{ kind: string; address: string }>;
     };
     const servers = Object.fromEntries(status.pools.app!.servers.map((s) => [s.id, s]));

@@ -181,3 +181,47 @@ describe("the built-in demo", () => {
     }
   });
 });
+
+describe("--workers", () => {
+  test("starts worker processes on the same port, and SIGTERM stops them all", async () => {
+    const port = await deadPort();
+    const path = await writeConfig("workers.json", {
+      listen: `127.0.0.1:${port}`,
+      admin: false,
+      accessLog: false,
+      routes: [{ redirect: { to: "/elsewhere" } }],
+    });
+    const gw = await startCli(["--config", path, "--workers", "3"]);
+    try {
+      expect(gw.output()).toContain("3 workers");
+      const children = async () => {
+        const p = Bun.spawn(["pgrep", "-P", String(gw.proc.pid)], { stdout: "pipe" });
+        return (await new Response(p.stdout).text()).trim().split("\n").filter(Boolean);
+      };
+      const workerPids = await children();
+      expect(workerPids).toHaveLength(2);
+      const statuses = await Promise.all(Array.from({ length: 60 }, () => fetch(`http://127.0.0.1:${port}/`, { redirect: "manual" }).then((r) => r.status)));
+      expect(new Set(statuses)).toEqual(new Set([302]));
+      gw.proc.kill("SIGTERM");
+      expect(await gw.proc.exited).toBe(0);
+      const alive = (pid: string) => {
+        try {
+          process.kill(Number(pid), 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      await Bun.sleep(300);
+      expect(workerPids.filter(alive)).toEqual([]);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  test("a bad --workers value is refused", async () => {
+    const { code, out } = await runCli(["--workers", "zero"]);
+    expect(code).toBe(1);
+    expect(out).toContain('--workers: expected a whole number of at least 1 or "auto" (got zero)');
+  });
+});

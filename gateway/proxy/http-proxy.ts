@@ -98,10 +98,22 @@ export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: I
   });
   if (bodyless) void upstream.body?.cancel().catch(() => {});
 
-  for (const plugin of route.plugins) {
-    const replaced = await plugin.hooks.afterUpstream?.(ctx, response);
-    if (replaced) response = replaced;
+  // A plugin that answers with a response of its own (or throws) leaves the upstream body unread: let the
+  // upstream go then — its connection, and the server's in-flight count forward() holds until the body ends.
+  const relayed = response;
+  const letGo = () => {
+    if (relayed.body && !relayed.body.locked) void relayed.body.cancel().catch(() => {});
+  };
+  try {
+    for (const plugin of route.plugins) {
+      const replaced = await plugin.hooks.afterUpstream?.(ctx, response);
+      if (replaced) response = replaced;
+    }
+  } catch (error) {
+    letGo();
+    throw error;
   }
+  if (response !== relayed) letGo();
   return response;
 }
 

@@ -170,6 +170,8 @@ export const bunRuntime: Runtime = {
   keepsContentEncoding: true,
   probeTcp,
   connectWebSocket,
+  // A compiled binary runs its embedded entry point by itself; otherwise bun needs the script again.
+  selfCommand: () => (Bun.main.startsWith("/$bunfs/") ? [process.execPath] : [process.execPath, Bun.main]),
   onSignal: (signal, listener) => void process.on(signal, listener),
   exit: (code) => process.exit(code),
   args: process.argv.slice(2),

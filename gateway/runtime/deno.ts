@@ -130,6 +130,7 @@ export const denoRuntime: Runtime = {
   keepsContentEncoding: false,
   probeTcp,
   connectWebSocket,
+  selfCommand: () => [Deno.execPath(), "run", "-A", "--unstable-no-legacy-abort", Deno.mainModule],
   onSignal: (signal, listener) => Deno.addSignalListener(signal, listener),
   exit: (code) => Deno.exit(code) as never,
   args: Deno.args,

@@ -96,6 +96,8 @@ export interface Runtime {
   /** Open a TCP connection and close it: resolves when connected, rejects on refusal or after `timeoutMs`. */
   probeTcp(hostname: string, port: number, timeoutMs: number): Promise<void>;
   connectWebSocket(url: string, options: { protocols: string[]; headers: Headers }, handlers: UpstreamSocketHandlers): UpstreamSocket;
+  /** The command that starts this same program again (for worker processes). */
+  selfCommand(): string[];
   onSignal(signal: "SIGINT" | "SIGTERM" | "SIGHUP", listener: () => void): void;
   exit(code: number): never;
   readonly args: string[];
