@@ -163,6 +163,12 @@ export function memoryOf(pid: number): { rssMB: number; peakMB: number } | null 
   }
 }
 
+/** Established TCP connections towards `port` (the client ends only: `dport`). NaN when `ss` is missing. */
+export function establishedTo(port: number): number {
+  const out = spawnSync("ss", ["-tanH", "state", "established", `( dport = :${port} )`], { encoding: "utf8" });
+  return out.status === 0 ? out.stdout.split("\n").filter((l) => l.trim()).length : NaN;
+}
+
 /** TIME_WAIT TCP sockets right now: all of them (the `ss -tan state time-wait` count without its header
  *  line), or only those with one of `ports` at either end. NaN when `ss` is missing. */
 export function timeWait(ports?: number[]): number {

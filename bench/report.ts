@@ -14,6 +14,8 @@ export interface RunRecord {
   timeWaitDelta: number;
   /** All TIME_WAIT sockets on the machine right after the run. */
   timeWaitAll: number;
+  /** Connections open to this target's backend listener, sampled mid-run (the proxy's upstream pool; wrk's own for direct). */
+  upstreamConns: number;
 }
 
 export interface Scenario {
@@ -45,6 +47,7 @@ interface Summary {
   p99ms: number;
   errors: number;
   timeWaitMax: number;
+  upstreamConns: number;
 }
 
 export function summarize(scenario: Scenario, targets: TargetName[]): Summary[] {
@@ -61,6 +64,7 @@ export function summarize(scenario: Scenario, targets: TargetName[]): Summary[] 
       p99ms: median(runs.map((r) => r.result.p99ms)),
       errors: runs.reduce((sum, r) => sum + r.result.errors, 0),
       timeWaitMax: Math.max(...runs.map((r) => r.timeWaitDelta)),
+      upstreamConns: median(runs.map((r) => r.upstreamConns)),
     };
   });
 }
@@ -84,6 +88,7 @@ export function renderScenario(scenario: Scenario, targets: TargetName[]): strin
     "p50 ms",
     "p99 ms",
     "errors",
+    "upstream conns",
     "TIME_WAIT",
   ];
   const body = rows.map((r) => [
@@ -94,6 +99,7 @@ export function renderScenario(scenario: Scenario, targets: TargetName[]): strin
     ms(r.p50ms),
     ms(r.p99ms),
     String(r.errors),
+    fmt(r.upstreamConns),
     fmt(r.timeWaitMax),
   ]);
   const of = (t: TargetName) => rows.find((r) => r.target === t)?.throughput ?? NaN;
@@ -106,4 +112,5 @@ export function renderScenario(scenario: Scenario, targets: TargetName[]): strin
 
 export const LEGEND = `spread: half the max−min range over rounds, relative to the median. p50/p99: median over rounds of wrk --latency.
 errors: wrk socket errors plus non-2xx/3xx responses, summed over rounds.
+upstream conns: connections open to the backend, sampled mid-run (median over rounds); for direct these are wrk's own.
 TIME_WAIT: most TIME_WAIT sockets a single run of that target added on its own ports (client side and its backend listener).`;

@@ -10,7 +10,7 @@ import { LARGE_BYTES, LARGE_PATH, SMALL_BODY, SMALL_PATH, startBackend } from ".
 import { startHaproxy } from "./haproxy.ts";
 import { startNginxProxy } from "./nginx.ts";
 import { parseOptions, USAGE, type BenchOptions, type ScenarioName } from "./options.ts";
-import { childPids, freePort, killAllNow, memoryOf, missingTools, stopAll, tail, timeWait, waitForHttp, type Child } from "./procs.ts";
+import { childPids, establishedTo, freePort, killAllNow, memoryOf, missingTools, stopAll, tail, timeWait, waitForHttp, type Child } from "./procs.ts";
 import { LEGEND, renderScenario, TARGET_LABELS, type RunRecord, type Scenario, type TargetName } from "./report.ts";
 import { startSluice } from "./sluice.ts";
 import { runningWrk, runWrk } from "./wrk.ts";
@@ -88,13 +88,26 @@ const SCENARIOS: Record<ScenarioName, { path: string; title: (o: BenchOptions) =
   },
 };
 
+/** wrk's duration syntax ("5s", "2m", "500" = seconds) in milliseconds. */
+function durationMs(text: string): number {
+  const m = /^([\d.]+)([smh]?)$/.exec(text);
+  return m ? Number(m[1]) * ({ "": 1000, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[m[2]!]! : 0;
+}
+
 function checkAlive(targets: Target[]): void {
   for (const t of targets) {
     if (t.child.exited) throw new Error(`${t.child.name} exited (code ${t.child.exitCode}) during the run:\n${tail(t.child.logPath)}`);
   }
 }
 
-async function runScenario(name: ScenarioName, targets: Target[], options: BenchOptions): Promise<{ scenario: Scenario; timeWaitAfterSluice: number[] }> {
+interface ScenarioResult {
+  scenario: Scenario;
+  timeWaitAfterSluice: number[];
+  /** Sluice's memory right after the scenario's last run. */
+  sluiceMemory: string;
+}
+
+async function runScenario(name: ScenarioName, targets: Target[], sluice: Child, options: BenchOptions): Promise<ScenarioResult> {
   const spec = SCENARIOS[name];
   const wrk = { threads: options.threads, connections: options.connections, duration: options.duration };
   const scenario: Scenario = { name, title: spec.title(options), bytes: spec.bytes, runs: [] };
@@ -110,15 +123,17 @@ async function runScenario(name: ScenarioName, targets: Target[], options: Bench
       checkAlive(targets);
       const ports = [t.port, t.backendPort];
       const before = timeWait(ports);
-      const result = await runWrk(`http://127.0.0.1:${t.port}${spec.path}`, wrk);
-      const record: RunRecord = { round, target: t.name, result, timeWaitDelta: timeWait(ports) - before, timeWaitAll: timeWait() };
+      let upstreamConns = NaN;
+      const sampler = setTimeout(() => (upstreamConns = establishedTo(t.backendPort)), durationMs(options.duration) / 2);
+      const result = await runWrk(`http://127.0.0.1:${t.port}${spec.path}`, wrk).finally(() => clearTimeout(sampler));
+      const record: RunRecord = { round, target: t.name, result, timeWaitDelta: timeWait(ports) - before, timeWaitAll: timeWait(), upstreamConns };
       scenario.runs.push(record);
       if (t.name === "sluice") timeWaitAfterSluice.push(record.timeWaitAll);
       const rate = spec.bytes ? `${(result.bytesPerSec / 1024 / 1024).toFixed(1)} MiB/s` : `${result.requestsPerSec.toFixed(0)} req/s`;
-      log(`[${name}] round ${round}/${options.rounds} ${TARGET_LABELS[t.name].padEnd(7)} ${rate.padStart(13)}  p50 ${result.p50ms.toFixed(2)} ms  p99 ${result.p99ms.toFixed(2)} ms  errors ${result.errors}  TIME_WAIT +${record.timeWaitDelta} (all ${record.timeWaitAll})`);
+      log(`[${name}] round ${round}/${options.rounds} ${TARGET_LABELS[t.name].padEnd(7)} ${rate.padStart(13)}  p50 ${result.p50ms.toFixed(2)} ms  p99 ${result.p99ms.toFixed(2)} ms  errors ${result.errors}  upstream conns ${upstreamConns}  TIME_WAIT +${record.timeWaitDelta} (all ${record.timeWaitAll})`);
     }
   }
-  return { scenario, timeWaitAfterSluice };
+  return { scenario, timeWaitAfterSluice, sluiceMemory: memoryLine("Sluice", [sluice.pid]) };
 }
 
 function memoryLine(label: string, pids: number[]): string {
@@ -154,8 +169,8 @@ async function main(): Promise<number> {
   const { targets, sluice, backend } = await startAll(tempDir, options);
   log(`bench: all targets up; ${options.rounds} rounds × ${options.duration} per target per scenario`);
 
-  const results: Array<{ scenario: Scenario; timeWaitAfterSluice: number[] }> = [];
-  for (const name of options.scenarios) results.push(await runScenario(name, targets, options));
+  const results: ScenarioResult[] = [];
+  for (const name of options.scenarios) results.push(await runScenario(name, targets, sluice, options));
   checkAlive(targets);
 
   // Memory after the run, before anything is stopped.
@@ -169,9 +184,10 @@ async function main(): Promise<number> {
   ];
 
   console.log("");
-  for (const { scenario, timeWaitAfterSluice } of results) {
+  for (const { scenario, timeWaitAfterSluice, sluiceMemory } of results) {
     console.log(renderScenario(scenario, TARGETS));
-    console.log(`TIME_WAIT sockets on the machine after each Sluice run (ss -tan state time-wait, header excluded): ${timeWaitAfterSluice.join(", ")}`);
+    console.log(`TIME_WAIT sockets on the whole machine after each Sluice run (ss -tan state time-wait, header excluded): ${timeWaitAfterSluice.join(", ")}`);
+    console.log(`${sluiceMemory} after this scenario`);
     console.log("");
   }
   console.log(LEGEND);
@@ -181,11 +197,16 @@ async function main(): Promise<number> {
   return 0;
 }
 
+let interrupted = false;
 process.on("SIGINT", () => {
+  interrupted = true;
   log("bench: interrupted, stopping children");
   void cleanup().then(() => process.exit(130));
 });
-process.on("SIGTERM", () => void cleanup().then(() => process.exit(143)));
+process.on("SIGTERM", () => {
+  interrupted = true;
+  void cleanup().then(() => process.exit(143));
+});
 // Last resort if something exits without going through cleanup (it cannot wait here).
 process.on("exit", () => {
   killAllNow();
@@ -196,7 +217,8 @@ let code = 1;
 try {
   code = await main();
 } catch (error) {
-  console.error(`bench: ${(error as Error).message ?? error}`);
+  // After SIGINT the killed wrk run fails too: that is not worth a message.
+  if (!interrupted) console.error(`bench: ${(error as Error).message ?? error}`);
   code = 1;
 } finally {
   await cleanup();

@@ -4,6 +4,7 @@ import type { Config, ConfigInput } from "./config/schema.ts";
 import { configSchema } from "./config/schema.ts";
 import { ConfigError, parseWithProblems } from "./config/errors.ts";
 import { checkReferences } from "./config/references.ts";
+import { checkUnsupported } from "./config/unsupported.ts";
 import { loadConfig } from "./config/load.ts";
 import { formatAddress, parseAddress } from "./config/address.ts";
 import { balancerNames } from "./balancing/registry.ts";
@@ -34,7 +35,7 @@ export interface StartOptions {
 export function validateConfig(input: unknown): Config {
   const parsed = parseWithProblems(configSchema, input);
   if (!parsed.ok) throw new ConfigError(parsed.problems);
-  const problems = checkReferences(parsed.value, balancerNames as string[]);
+  const problems = [...checkReferences(parsed.value, balancerNames as string[]), ...checkUnsupported(parsed.value)];
   if (problems.length > 0) throw new ConfigError(problems);
   return parsed.value;
 }

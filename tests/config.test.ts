@@ -362,3 +362,35 @@ describe("loading files", () => {
     expect(findDefaultConfig(join(dir, "empty"))).toBeUndefined();
   });
 });
+
+describe("features this version does not have yet", () => {
+  test("are refused with a clear line instead of being ignored", async () => {
+    const { validateConfig } = await import("../gateway/gateway.ts");
+    let problems: string[] = [];
+    try {
+      validateConfig({
+        pools: {
+          app: { servers: [{ url: "http://127.0.0.1:9001", slowStart: "30s" }], health: { path: "/up" }, sticky: {}, cache: {} },
+          redis: { mode: "tcp", servers: [{ address: "127.0.0.1:6379" }] },
+        },
+        routes: [{ pool: "app" }],
+        tcp: [{ listen: "127.0.0.1:6380", pool: "redis" }],
+        udp: [{ listen: "127.0.0.1:5353", pool: "redis" }],
+        telemetry: { otlp: "http://127.0.0.1:4318" },
+      });
+    } catch (error) {
+      problems = (error as { problems: string[] }).problems;
+    }
+    expect(problems.map((p) => p.slice(0, p.indexOf(":")))).toEqual([
+      "pools.app.servers[0].slowStart",
+      "pools.app.health",
+      "pools.app.sticky",
+      "pools.app.cache",
+      "pools.redis.mode",
+      "tcp[0]",
+      "udp[0]",
+      "telemetry",
+    ]);
+    for (const line of problems) expect(line).toContain("not supported in this version of Sluice");
+  });
+});

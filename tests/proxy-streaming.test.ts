@@ -96,6 +96,25 @@ describe("client aborts mid-download", () => {
     after.abort();
   });
 
+  test("a plugin that replaces (or throws over) the upstream's response lets the upstream go", async () => {
+    const g = await gateway({
+      pools: { app: [up.url] },
+      routes: [{ pool: "app", plugins: [{ use: `${import.meta.dir}/helpers/replace-plugin.ts` }] }],
+    });
+    try {
+      const replaced = await fetch(g.url + "/forever", { headers: { "x-request-id": "replaced", "x-replace": "1" } });
+      expect(replaced.status).toBe(203);
+      expect(await replaced.text()).toBe("replaced by plugin");
+      const thrown = await fetch(g.url + "/forever", { headers: { "x-request-id": "thrown", "x-throw": "1" } });
+      expect(thrown.status).toBe(500);
+      await thrown.text();
+      expect(await eventually(() => streams.get("replaced")!.cancelled && streams.get("thrown")!.cancelled, 2_000)).toBe(true);
+      expect(await eventually(() => g.current.pools.get("app")!.servers[0]!.active === 0, 2_000)).toBe(true);
+    } finally {
+      await g.stop(0);
+    }
+  });
+
   test("a finished response releases the server too", async () => {
     const small = startUpstream("small");
     const g = await gateway({ pools: { s: [small.url] }, routes: [{ pool: "s" }] });

@@ -6,6 +6,7 @@ import { dirname, extname, join, resolve } from "node:path";
 import { configSchema, type Config } from "./schema.ts";
 import { ConfigError, parseWithProblems } from "./errors.ts";
 import { checkReferences } from "./references.ts";
+import { checkUnsupported } from "./unsupported.ts";
 
 export interface LoadedConfig {
   config: Config;
@@ -57,7 +58,7 @@ export async function loadConfig(path: string, opts: { knownBalancers: string[] 
   const parsed = parseWithProblems(configSchema, input);
   if (!parsed.ok) throw new ConfigError(parsed.problems);
   // Reference checks assume the schema held (every pool has servers, every route one action...).
-  const problems = checkReferences(parsed.value, opts.knownBalancers);
+  const problems = [...checkReferences(parsed.value, opts.knownBalancers), ...checkUnsupported(parsed.value)];
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: parsed.value, path: abs, dir: dirname(abs) };
 }

@@ -5,6 +5,7 @@ import type { PoolConfig } from "../config/schema.ts";
 import { createSelector } from "../balancing/registry.ts";
 import type { SelectionInput, Selector } from "../balancing/selector.ts";
 import { UpstreamServer } from "./server.ts";
+import { defaultServerId } from "../config/references.ts";
 
 export class Pool {
   readonly name: string;
@@ -21,12 +22,12 @@ export class Pool {
       ? config.servers.map((s) => {
         const i = s.address.lastIndexOf(":");
         const hostname = s.address.slice(0, i).replace(/^\[|\]$/g, "") || "127.0.0.1";
-        return new UpstreamServer(s.address, hostname, Number(s.address.slice(i + 1)), { ...s, id: s.id ?? s.address });
+        return new UpstreamServer(s.address, hostname, Number(s.address.slice(i + 1)), { ...s, id: s.id ?? defaultServerId(s.address) });
       })
       : config.servers.map((s) => {
         const url = new URL(s.url);
         const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-        return new UpstreamServer(url.origin, url.hostname.replace(/^\[|\]$/g, ""), port, { ...s, id: s.id ?? url.host });
+        return new UpstreamServer(url.origin, url.hostname.replace(/^\[|\]$/g, ""), port, { ...s, id: s.id ?? defaultServerId(s.url) });
       });
     this.primaries = this.servers.filter((s) => !s.backup);
     this.backups = this.servers.filter((s) => s.backup);

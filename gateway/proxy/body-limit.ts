@@ -1,17 +1,52 @@
-// Enforces the request body limit on bodies whose size is not announced (chunked uploads): bytes are
-// counted as they stream through, and the stream fails once the limit is passed. Bodies with a
-// Content-Length are checked up front and need no wrapper.
+// Watches a request body on its way upstream: enforces the body limit on bodies whose size is not announced
+// (chunked uploads) by counting bytes as they stream through, and remembers when the body failed on the
+// client's side (over the limit, client gone, runtime cut it). A failed upload is then the client's fault:
+// forward() must not count it against the upstream server, or one client could eject every server of a pool
+// by sending oversized or truncated bodies.
 import { UpstreamFailure } from "./errors.ts";
 
-export function limitBody(body: ReadableStream<Uint8Array>, maxBytes: number): ReadableStream<Uint8Array> {
+export interface WatchedBody {
+  readonly stream: ReadableStream<Uint8Array>;
+  /** Why the client's side of the body failed, once it has; undefined while it is fine. */
+  readonly failure: UpstreamFailure | undefined;
+}
+
+/**
+ * Relay `body`, failing once more than `maxBytes` have passed (undefined: no counting, the size was checked
+ * up front from Content-Length).
+ */
+export function watchBody(body: ReadableStream<Uint8Array>, maxBytes?: number): WatchedBody {
   let seen = 0;
-  return body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        seen += chunk.byteLength;
-        if (seen > maxBytes) controller.error(new UpstreamFailure("body-too-large", `request body over ${maxBytes} bytes`));
-        else controller.enqueue(chunk);
-      },
-    }),
-  );
+  let failure: UpstreamFailure | undefined;
+  const reader = body.getReader();
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        failure ??= new UpstreamFailure("aborted", `request body failed: ${(error as Error)?.message ?? error}`, { cause: error });
+        controller.error(failure);
+        return;
+      }
+      if (result.done) return controller.close();
+      seen += result.value.byteLength;
+      if (maxBytes !== undefined && seen > maxBytes) {
+        failure = new UpstreamFailure("body-too-large", `request body over ${maxBytes} bytes`);
+        controller.error(failure);
+        void reader.cancel(failure).catch(() => {});
+        return;
+      }
+      controller.enqueue(result.value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+  return {
+    stream,
+    get failure() {
+      return failure;
+    },
+  };
 }

@@ -21,6 +21,8 @@ export interface OutgoingRequest {
   /** Host header for the upstream; undefined means the server's own host. */
   host: string | undefined;
   body: ReadableStream<Uint8Array> | null;
+  /** Why the request body failed on the client's side (too large, client gone), if it did. */
+  clientBodyFailure?: () => UpstreamFailure | undefined;
   /** Aborts when the client goes away. */
   clientSignal: AbortSignal;
   selection: SelectionInput;
@@ -55,7 +57,8 @@ export async function forward(runtime: Runtime, pool: Pool, policy: ForwardPolic
     } catch (error) {
       server.active--;
       const failure = error instanceof UpstreamFailure ? error : new UpstreamFailure(classifyFetchError(error), describe(error), { cause: error });
-      if (failure.kind === "aborted") throw failure;
+      // The client's doing (gone, body over the limit): not the server's failure, and nothing to retry.
+      if (failure.kind === "aborted" || failure.kind === "body-too-large") throw failure;
       server.failed(Date.now());
       lastFailure = failure;
       if (failure.kind !== "connect") throw failure;
@@ -99,8 +102,11 @@ async function attemptOnce(runtime: Runtime, server: UpstreamServer, policy: For
       signal: controller.signal,
     });
   } catch (error) {
-    if (timedOut) throw new UpstreamFailure("timeout", `${server.id} did not answer within ${policy.responseTimeout}ms`);
     if (out.clientSignal.aborted) throw new UpstreamFailure("aborted", "client went away");
+    // fetch failed because the upload did (client gone mid-body, body over the limit): blame the client.
+    const bodyFailure = out.clientBodyFailure?.();
+    if (bodyFailure) throw bodyFailure;
+    if (timedOut) throw new UpstreamFailure("timeout", `${server.id} did not answer within ${policy.responseTimeout}ms`);
     throw error;
   } finally {
     clearTimeout(timer);

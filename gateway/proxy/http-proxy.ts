@@ -7,7 +7,7 @@ import type { ProxyContext, ProxyError } from "../plugin/types.ts";
 import { addForwarded, stripHopByHop } from "./headers.ts";
 import { errorResponse, UpstreamFailure } from "./errors.ts";
 import { forward, NoServerAvailable, type ForwardPolicy } from "./forward.ts";
-import { limitBody } from "./body-limit.ts";
+import { watchBody } from "./body-limit.ts";
 
 export interface ProxyRoute {
   name: string;
@@ -62,8 +62,8 @@ export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: I
     if (early) return early;
   }
 
-  let body: ReadableStream<Uint8Array> | null = request.body;
-  if (body && !request.headers.has("content-length")) body = limitBody(body, route.maxBodySize);
+  // Every body is watched (so a failed upload is not blamed on the server); one of unannounced size is also counted.
+  const body = request.body ? watchBody(request.body, request.headers.has("content-length") ? undefined : route.maxBodySize) : undefined;
 
   let upstream: Response;
   try {
@@ -72,7 +72,8 @@ export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: I
       pathAndQuery: ctx.upstream.pathAndQuery,
       headers,
       host: route.preserveHost ? request.headers.get("host") ?? undefined : undefined,
-      body,
+      body: body?.stream ?? null,
+      clientBodyFailure: () => body?.failure,
       clientSignal: request.signal,
       selection: { clientIp: exchange.clientIp },
     });

@@ -58,7 +58,8 @@ export class RouteIndex<V extends { readonly host: string; readonly segment: str
       if (bucket !== undefined) this.collect(bucket, view);
     }
     if (this.domains.size !== 0) {
-      for (let dot = host.indexOf("."); dot >= 0; dot = host.indexOf(".", dot + 1)) {
+      // From index 1: a label before the dot must be non-empty, as for the "*.D" test itself.
+      for (let dot = host.indexOf(".", 1); dot >= 0; dot = host.indexOf(".", dot + 1)) {
         const bucket = this.domains.get(host.slice(dot + 1));
         if (bucket !== undefined) this.collect(bucket, view);
       }

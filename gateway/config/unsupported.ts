@@ -1,0 +1,26 @@
+// Config keys the contract names whose feature this version does not have yet. They are refused with a
+// clear line rather than accepted and ignored: a health check that silently never runs is worse than none.
+import type { Config } from "./schema.ts";
+import { ProblemList } from "./errors.ts";
+
+const NOT_YET = "not supported in this version of Sluice";
+
+export function checkUnsupported(config: Config): string[] {
+  const problems = new ProblemList(config);
+  for (const [name, pool] of Object.entries(config.pools)) {
+    if (pool.mode === "tcp") {
+      problems.add(["pools", name, "mode"], `${NOT_YET}: tcp pools`);
+      continue;
+    }
+    if (pool.health) problems.add(["pools", name, "health"], `${NOT_YET}: active health checks (passive maxFails/failTimeout work)`);
+    if (pool.sticky) problems.add(["pools", name, "sticky"], `${NOT_YET}: sticky sessions`);
+    if (pool.cache) problems.add(["pools", name, "cache"], `${NOT_YET}: response caching`);
+    pool.servers.forEach((server, i) => {
+      if (server.slowStart > 0) problems.add(["pools", name, "servers", i, "slowStart"], `${NOT_YET}: slow start`);
+    });
+  }
+  config.tcp.forEach((_, i) => problems.add(["tcp", i], `${NOT_YET}: tcp listeners`));
+  config.udp.forEach((_, i) => problems.add(["udp", i], `${NOT_YET}: udp listeners`));
+  if (config.telemetry) problems.add(["telemetry"], `${NOT_YET}: OpenTelemetry export`);
+  return problems.lines();
+}
