@@ -1,10 +1,7 @@
 // The composition root: config → snapshot → listeners. Owns the lifecycle: start, reload (build a new
 // snapshot and swap one reference), and graceful stop.
 import type { Config, ConfigInput } from "./config/schema.ts";
-import { configSchema } from "./config/schema.ts";
-import { ConfigError, parseWithProblems } from "./config/errors.ts";
-import { checkReferences } from "./config/references.ts";
-import { checkUnsupported } from "./config/unsupported.ts";
+import { validateConfig as validateAgainstSchema } from "./config/validate.ts";
 import { loadConfig } from "./config/load.ts";
 import { formatAddress, parseAddress } from "./config/address.ts";
 import { balancerNames } from "./balancing/registry.ts";
@@ -33,11 +30,7 @@ export interface StartOptions {
 
 /** Validate a config object the same way a file is validated. */
 export function validateConfig(input: unknown): Config {
-  const parsed = parseWithProblems(configSchema, input);
-  if (!parsed.ok) throw new ConfigError(parsed.problems);
-  const problems = [...checkReferences(parsed.value, balancerNames as string[]), ...checkUnsupported(parsed.value)];
-  if (problems.length > 0) throw new ConfigError(problems);
-  return parsed.value;
+  return validateAgainstSchema(input, balancerNames);
 }
 
 async function readConfig(options: StartOptions): Promise<{ config: Config; dir: string }> {

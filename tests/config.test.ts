@@ -394,3 +394,25 @@ describe("features this version does not have yet", () => {
     for (const line of problems) expect(line).toContain("not supported in this version of Sluice");
   });
 });
+
+describe("route patterns are checked at load, as the router compiles them", () => {
+  test("a misplaced * and an unknown redirect placeholder are config problems", async () => {
+    const { validateConfig } = await import("../gateway/gateway.ts");
+    let problems: string[] = [];
+    try {
+      validateConfig({
+        pools: { app: { servers: [{ url: "http://127.0.0.1:9001" }] } },
+        routes: [
+          { match: { path: ["/ok/*", "/a*b"] }, pool: "app" },
+          { redirect: { to: "https://$hots$path" } },
+        ],
+      });
+    } catch (error) {
+      problems = (error as { problems: string[] }).problems;
+    }
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toStartWith("routes[0].match.path[1]: ");
+    expect(problems[0]).toEndWith('(got "/a*b")');
+    expect(problems[1]).toStartWith("routes[1].redirect.to: unknown placeholder $hots");
+  });
+});

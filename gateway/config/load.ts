@@ -3,10 +3,9 @@
 import { readFile } from "node:fs/promises";
 import { statSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
-import { configSchema, type Config } from "./schema.ts";
-import { ConfigError, parseWithProblems } from "./errors.ts";
-import { checkReferences } from "./references.ts";
-import { checkUnsupported } from "./unsupported.ts";
+import type { Config } from "./schema.ts";
+import { ConfigError } from "./errors.ts";
+import { validateConfig } from "./validate.ts";
 
 export interface LoadedConfig {
   config: Config;
@@ -55,12 +54,7 @@ export async function loadConfig(path: string, opts: { knownBalancers: string[] 
     input = await importDefault(abs, path);
   }
 
-  const parsed = parseWithProblems(configSchema, input);
-  if (!parsed.ok) throw new ConfigError(parsed.problems);
-  // Reference checks assume the schema held (every pool has servers, every route one action...).
-  const problems = [...checkReferences(parsed.value, opts.knownBalancers), ...checkUnsupported(parsed.value)];
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { config: parsed.value, path: abs, dir: dirname(abs) };
+  return { config: validateConfig(input, opts.knownBalancers), path: abs, dir: dirname(abs) };
 }
 
 /**
