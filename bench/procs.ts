@@ -173,6 +173,6 @@ export function establishedTo(port: number): number {
  *  line), or only those with one of `ports` at either end. NaN when `ss` is missing. */
 export function timeWait(ports?: number[]): number {
   const filter = ports ? [`( ${ports.map((p) => `sport = :${p} or dport = :${p}`).join(" or ")} )`] : [];
-  const out = spawnSync("ss", ["-tanH", "state", "time-wait", ...filter], { encoding: "utf8" });
+  const out = spawnSync("ss", ["-tanH", "state", "time-wait", ...filter], { encoding: "utf8", maxBuffer: 1 << 28 });
   return out.status === 0 ? out.stdout.split("\n").filter((l) => l.trim()).length : NaN;
 }

@@ -10,8 +10,10 @@ export interface RunRecord {
   round: number;
   target: TargetName;
   result: WrkResult;
-  /** TIME_WAIT sockets on this target's own ports (its client side and its backend listener), after minus before the run. */
-  timeWaitDelta: number;
+  /** TIME_WAIT sockets on this target's own listening port (wrk's connections), after minus before the run. */
+  timeWaitClient: number;
+  /** TIME_WAIT sockets on this target's own backend listener (the proxy's upstream connections), after minus before. */
+  timeWaitUpstream: number;
   /** All TIME_WAIT sockets on the machine right after the run. */
   timeWaitAll: number;
   /** Connections open to this target's backend listener, sampled mid-run (the proxy's upstream pool; wrk's own for direct). */
@@ -46,7 +48,8 @@ interface Summary {
   p50ms: number;
   p99ms: number;
   errors: number;
-  timeWaitMax: number;
+  timeWaitClient: number;
+  timeWaitUpstream: number;
   upstreamConns: number;
 }
 
@@ -63,7 +66,8 @@ export function summarize(scenario: Scenario, targets: TargetName[]): Summary[] 
       p50ms: median(runs.map((r) => r.result.p50ms)),
       p99ms: median(runs.map((r) => r.result.p99ms)),
       errors: runs.reduce((sum, r) => sum + r.result.errors, 0),
-      timeWaitMax: Math.max(...runs.map((r) => r.timeWaitDelta)),
+      timeWaitClient: Math.max(...runs.map((r) => r.timeWaitClient)),
+      timeWaitUpstream: Math.max(...runs.map((r) => r.timeWaitUpstream)),
       upstreamConns: median(runs.map((r) => r.upstreamConns)),
     };
   });
@@ -89,7 +93,8 @@ export function renderScenario(scenario: Scenario, targets: TargetName[]): strin
     "p99 ms",
     "errors",
     "upstream conns",
-    "TIME_WAIT",
+    "TW client",
+    "TW upstream",
   ];
   const body = rows.map((r) => [
     TARGET_LABELS[r.target],
@@ -100,7 +105,8 @@ export function renderScenario(scenario: Scenario, targets: TargetName[]): strin
     ms(r.p99ms),
     String(r.errors),
     fmt(r.upstreamConns),
-    fmt(r.timeWaitMax),
+    r.target === "direct" ? "-" : fmt(r.timeWaitClient),
+    fmt(r.timeWaitUpstream),
   ]);
   const of = (t: TargetName) => rows.find((r) => r.target === t)?.throughput ?? NaN;
   const ratio = (t: TargetName) => (of("sluice") / of(t)).toFixed(2);
@@ -113,4 +119,6 @@ export function renderScenario(scenario: Scenario, targets: TargetName[]): strin
 export const LEGEND = `spread: half the max−min range over rounds, relative to the median. p50/p99: median over rounds of wrk --latency.
 errors: wrk socket errors plus non-2xx/3xx responses, summed over rounds.
 upstream conns: connections open to the backend, sampled mid-run (median over rounds); for direct these are wrk's own.
-TIME_WAIT: most TIME_WAIT sockets a single run of that target added on its own ports (client side and its backend listener).`;
+TW client / TW upstream: most TIME_WAIT sockets one run added on the target's own port / on its own backend listener
+(each target has one; for direct they are the same port, shown under upstream). Churn shows as thousands; ~50 is the
+connections closed when wrk stops.`;

@@ -121,16 +121,23 @@ async function runScenario(name: ScenarioName, targets: Target[], sluice: Child,
     const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]!);
     for (const t of order) {
       checkAlive(targets);
-      const ports = [t.port, t.backendPort];
-      const before = timeWait(ports);
+      const before = { client: timeWait([t.port]), upstream: timeWait([t.backendPort]) };
       let upstreamConns = NaN;
       const sampler = setTimeout(() => (upstreamConns = establishedTo(t.backendPort)), durationMs(options.duration) / 2);
       const result = await runWrk(`http://127.0.0.1:${t.port}${spec.path}`, wrk).finally(() => clearTimeout(sampler));
-      const record: RunRecord = { round, target: t.name, result, timeWaitDelta: timeWait(ports) - before, timeWaitAll: timeWait(), upstreamConns };
+      const record: RunRecord = {
+        round,
+        target: t.name,
+        result,
+        timeWaitClient: timeWait([t.port]) - before.client,
+        timeWaitUpstream: timeWait([t.backendPort]) - before.upstream,
+        timeWaitAll: timeWait(),
+        upstreamConns,
+      };
       scenario.runs.push(record);
       if (t.name === "sluice") timeWaitAfterSluice.push(record.timeWaitAll);
       const rate = spec.bytes ? `${(result.bytesPerSec / 1024 / 1024).toFixed(1)} MiB/s` : `${result.requestsPerSec.toFixed(0)} req/s`;
-      log(`[${name}] round ${round}/${options.rounds} ${TARGET_LABELS[t.name].padEnd(7)} ${rate.padStart(13)}  p50 ${result.p50ms.toFixed(2)} ms  p99 ${result.p99ms.toFixed(2)} ms  errors ${result.errors}  upstream conns ${upstreamConns}  TIME_WAIT +${record.timeWaitDelta} (all ${record.timeWaitAll})`);
+      log(`[${name}] round ${round}/${options.rounds} ${TARGET_LABELS[t.name].padEnd(7)} ${rate.padStart(13)}  p50 ${result.p50ms.toFixed(2)} ms  p99 ${result.p99ms.toFixed(2)} ms  errors ${result.errors}  upstream conns ${upstreamConns}  TIME_WAIT client +${record.timeWaitClient} upstream +${record.timeWaitUpstream} (machine ${record.timeWaitAll})`);
     }
   }
   return { scenario, timeWaitAfterSluice, sluiceMemory: memoryLine("Sluice", [sluice.pid]) };

@@ -1,7 +1,21 @@
 // Bodies stream through both ways, untouched: 100 MB up and down with bounded memory, gzip bytes identical,
 // several Set-Cookie kept apart; HEAD, 204, 304 and Expect: 100-continue behave as HTTP says.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { digest, gateway, generatedStream, portOf, rawRequest, startRawUpstream, startUpstream, type Gateway, type RawUpstream, type Upstream } from "./helpers/upstream.ts";
+import {
+  digest,
+  eventually,
+  gateway,
+  generatedStream,
+  portOf,
+  rawRequest,
+  spawnGateway,
+  startRawUpstream,
+  startUpstream,
+  type Gateway,
+  type GatewayProcess,
+  type RawUpstream,
+  type Upstream,
+} from "./helpers/upstream.ts";
 import { connect } from "node:net";
 
 const MB = 1024 * 1024;
@@ -46,13 +60,14 @@ beforeAll(async () => {
   });
   // HEAD needs exact control of the answer's Content-Length: a raw upstream.
   rawHead = await startRawUpstream((socket, head) => {
-    const method = head.split(" ")[0];
+    const [method, path] = head.split(" ");
+    if (path === "/head-big") return void socket.write("HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n");
     const body = "x".repeat(1234);
     socket.write(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1234\r\nETag: "h"\r\n\r\n${method === "HEAD" ? "" : body}`);
   });
   gw = await gateway({
     pools: { app: [up.url], head: [rawHead.url] },
-    routes: [{ match: { path: "/head" }, pool: "head" }, { pool: "app" }],
+    routes: [{ match: { path: ["/head", "/head-big"] }, pool: "head" }, { pool: "app" }],
   });
 });
 
@@ -62,36 +77,51 @@ afterAll(async () => {
   await rawHead.close();
 });
 
-function rssMB(): number {
-  Bun.gc(true);
-  return process.memoryUsage().rss / MB;
-}
-
 describe("large bodies stream", () => {
+  // The gateway runs in a process of its own here, so its RSS is measured apart from the test's client and
+  // upstream (which allocate 100 MB of chunks each). Buffering a whole body would add >= 100 MB.
+  let child: GatewayProcess;
+  beforeAll(async () => {
+    child = await spawnGateway({ pools: { app: { servers: [{ url: up.url }] } }, routes: [{ pool: "app" }] });
+  });
+  afterAll(() => child.stop());
+
   test("a 100 MB chunked upload arrives whole and is never buffered", async () => {
     const expected = await digest(generatedStream(BIG));
-    const before = rssMB();
-    let peak = before;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss / MB)), 20);
-    const response = await fetch(gw.url + "/upload", { method: "POST", body: generatedStream(BIG), duplex: "half" } as RequestInit);
-    clearInterval(sampler);
+    const before = (await child.peak()).nowMB;
+    const response = await fetch(child.url + "/upload", { method: "POST", body: generatedStream(BIG), duplex: "half" } as RequestInit);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual(expected);
     expect(lastUpload).toEqual(expected);
-    expect(peak - before).toBeLessThan(60);
+    const { peakMB } = await child.peak();
+    expect(peakMB - before).toBeLessThan(60);
   });
 
   test("a 100 MB download arrives whole and is never buffered", async () => {
     const expected = await digest(generatedStream(BIG));
-    const before = rssMB();
-    let peak = before;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss / MB)), 20);
-    const response = await fetch(gw.url + "/download");
+    const before = (await child.peak()).nowMB;
+    const response = await fetch(child.url + "/download");
     expect(response.status).toBe(200);
-    const got = await digest(response.body!);
-    clearInterval(sampler);
-    expect(got).toEqual(expected);
-    expect(peak - before).toBeLessThan(60);
+    expect(await digest(response.body!)).toEqual(expected);
+    const { peakMB } = await child.peak();
+    expect(peakMB - before).toBeLessThan(60);
+  });
+
+  test("a 100 MB download to a slow reader stays bounded too (backpressure reaches the upstream)", async () => {
+    const before = (await child.peak()).nowMB;
+    const response = await fetch(child.url + "/download");
+    const reader = response.body!.getReader();
+    let bytes = 0;
+    // Read the first 20 MB slowly: an unbounded relay would pull the rest of the 100 MB in meanwhile.
+    while (bytes < 20 * MB) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      bytes += value.byteLength;
+      await Bun.sleep(20);
+    }
+    const { peakMB } = await child.peak();
+    await reader.cancel();
+    expect(peakMB - before).toBeLessThan(60);
   });
 
   test("a body with Content-Length is forwarded byte for byte", async () => {
@@ -141,6 +171,14 @@ describe("bodiless answers", () => {
     const two = await rawRequest(portOf(gw), ["HEAD /head HTTP/1.1\r\nHost: h.test\r\n\r\n", "GET /head HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n"], { gapMs: 100 });
     expect(two.text.match(/HTTP\/1\.1 200/g)?.length).toBe(2);
     expect(two.text.endsWith("x".repeat(1234))).toBe(true);
+  });
+
+  test("HEAD of a large resource: Content-Length kept, no body, the server released", async () => {
+    const response = await rawRequest(portOf(gw), "HEAD /head-big HTTP/1.1\r\nHost: h.test\r\n\r\n");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-length")).toBe("10000000");
+    expect(response.body).toBe("");
+    expect(await eventually(() => gw.current.pools.get("head")!.servers[0]!.active === 0)).toBe(true);
   });
 
   test("HEAD through fetch", async () => {
@@ -210,6 +248,7 @@ describe("Expect: 100-continue", () => {
     await Bun.write(file, "z".repeat(200_000));
     const proc = Bun.spawn(["curl", "-sS", "-v", "-H", "Expect: 100-continue", "--expect100-timeout", "10", "--data-binary", `@${file}`, gw.url + "/echo"], { stdout: "pipe", stderr: "pipe" });
     const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    await Bun.file(file).delete();
     expect(code).toBe(0);
     expect(err).toContain("HTTP/1.1 100 Continue");
     expect(out.length).toBe(200_000);

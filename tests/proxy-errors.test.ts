@@ -125,6 +125,36 @@ describe("timeouts", () => {
     expect(g.current.pools.get("app")!.servers[0]!.active).toBe(0);
   });
 
+  test("timeouts.response counts from the end of the upload: a slow client's upload is not a slow upstream", async () => {
+    const reader = upstream("reader", async (request) => new Response(`got ${(await request.arrayBuffer()).byteLength}`));
+    const g = await gw({ pools: { app: { servers: [{ url: reader.url }], timeouts: { response: "300ms" } } }, routes: [{ pool: "app" }] });
+    let sent = 0;
+    // 12 chunks, 100 ms apart: the upload alone takes four times the response timeout.
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent++ >= 12) return controller.close();
+        await Bun.sleep(100);
+        controller.enqueue(new Uint8Array(1000));
+      },
+    });
+    const response = await fetch(g.url + "/", { method: "POST", body, duplex: "half" } as RequestInit);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("got 12000");
+    expect(g.current.pools.get("app")!.servers[0]!.failures).toBe(0);
+  });
+
+  test("timeouts.response still applies once an upload is complete", async () => {
+    const sleepy = upstream("sleepy", async (request) => {
+      await request.arrayBuffer();
+      await Bun.sleep(2_000);
+      return new Response("late");
+    });
+    const g = await gw({ pools: { app: { servers: [{ url: sleepy.url }], timeouts: { response: "300ms" } } }, routes: [{ pool: "app" }] });
+    const response = await fetch(g.url + "/", { method: "POST", body: "x".repeat(10_000) });
+    expect(response.status).toBe(504);
+    await errorBody(response);
+  });
+
   test("timeouts.connect bounds a handshake that never completes, and the next server answers", async () => {
     const hole = await startBlackhole();
     cleanup.push(() => hole.close());
@@ -206,6 +236,56 @@ describe("upstreams that misbehave", () => {
     const again = await fetch(g.url + "/ok");
     expect(again.status).toBe(200);
     expect(await again.text()).toBe("live");
+    expect(await eventually(() => g.current.pools.get("cut")!.servers[0]!.active === 0)).toBe(true);
+  });
+
+  test("answers HTTP cannot relay (bad status, conflicting lengths, bad header names): 502", async () => {
+    const answers: Record<string, string> = {
+      "/status-999": "HTTP/1.1 999 Weird\r\nContent-Length: 2\r\n\r\nok",
+      "/status-600": "HTTP/1.1 600 Weird\r\nContent-Length: 2\r\n\r\nok",
+      "/two-lengths": "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\nhello",
+      "/negative-length": "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nhello",
+      "/bad-header-name": "HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 2\r\n\r\nok",
+    };
+    const bad = await startRawUpstream((socket, head) => socket.end(answers[head.split(" ")[1]!]!));
+    cleanup.push(() => bad.close());
+    const g = await gw({ pools: { bad: { servers: [{ url: bad.url, maxFails: 0 }] } }, routes: [{ pool: "bad" }] });
+    for (const path of Object.keys(answers)) {
+      const response = await fetch(g.url + path);
+      expect([path, response.status]).toEqual([path, 502]);
+      await errorBody(response);
+    }
+    const server = g.current.pools.get("bad")!.servers[0]!;
+    expect(server.failures).toBe(Object.keys(answers).length);
+    expect(server.active).toBe(0);
+  });
+
+  test("a status line without a code (Bun's fetch waits forever on it): bounded by timeouts.response, 504", async () => {
+    const mute = await startRawUpstream((socket) => socket.write("HTTP/1.1\r\n\r\n"));
+    cleanup.push(() => mute.close());
+    const g = await gw({ pools: { bad: { servers: [{ url: mute.url }], timeouts: { response: "300ms" } } }, routes: [{ pool: "bad" }] });
+    const response = await fetch(g.url + "/");
+    expect(response.status).toBe(504);
+    await errorBody(response);
+  });
+
+  test("a large answer cut mid-body (relayed as a stream): the client sees it fail, the server is released", async () => {
+    const cut = await startRawUpstream((socket) => {
+      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + "z".repeat(100_000));
+      setTimeout(() => socket.destroy(), 50);
+    });
+    cleanup.push(() => cut.close());
+    const g = await gw({ pools: { cut: [cut.url] }, routes: [{ pool: "cut" }] });
+    const response = await fetch(g.url + "/");
+    expect(response.status).toBe(200);
+    let length = 0;
+    let failed = false;
+    try {
+      length = (await response.arrayBuffer()).byteLength;
+    } catch {
+      failed = true;
+    }
+    expect(failed || length < 1_000_000).toBe(true);
     expect(await eventually(() => g.current.pools.get("cut")!.servers[0]!.active === 0)).toBe(true);
   });
 

@@ -100,6 +100,15 @@ describe("X-Request-Id", () => {
     expect(up.seen.at(-1)!.headers.get("x-request-id")).toBe("client-id-123");
   });
 
+  test("an unsafe client id (spaces, too long) is replaced by a generated one", async () => {
+    for (const bad of ["has spaces", "x".repeat(201), "quote\"d", "a,b"]) {
+      const response = await fetch(gw.url + "/rid", { headers: { "x-request-id": bad } });
+      const id = response.headers.get("x-request-id");
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(up.seen.at(-1)!.headers.get("x-request-id")).toBe(id!);
+    }
+  });
+
   test("an upstream's own X-Request-Id does not replace the gateway's", async () => {
     const sneaky = startUpstream("sneaky", () => new Response("x", { headers: { "x-request-id": "upstream-made-this" } }));
     const gw2 = await gateway({ pools: { s: [sneaky.url] }, routes: [{ pool: "s" }] });

@@ -142,8 +142,12 @@ describe("path changes", () => {
 });
 
 describe("redirect", () => {
+  const upstreamCalls = () => NAMES.reduce((n, name) => n + ups[name].seen.length, 0);
+
   test("answers with Location built from placeholders, without calling any upstream", async () => {
+    const before = upstreamCalls();
     const response = await fetch(gw.url + "/go?a=1", { redirect: "manual", headers: { host: "Site.Test:8080" } });
+    expect(upstreamCalls()).toBe(before);
     expect(response.status).toBe(301);
     expect(response.headers.get("location")).toBe("https://site.test/gone?a=1");
     expect(response.headers.get("x-request-id")).toBeTruthy();

@@ -9,6 +9,8 @@ export interface WatchedBody {
   readonly stream: ReadableStream<Uint8Array>;
   /** Why the client's side of the body failed, once it has; undefined while it is fine. */
   readonly failure: UpstreamFailure | undefined;
+  /** Settles once the whole body has been handed on (or the body failed or was cancelled). */
+  readonly finished: Promise<void>;
 }
 
 /**
@@ -18,33 +20,43 @@ export interface WatchedBody {
 export function watchBody(body: ReadableStream<Uint8Array>, maxBytes?: number): WatchedBody {
   let seen = 0;
   let failure: UpstreamFailure | undefined;
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
   const reader = body.getReader();
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let result: ReadableStreamReadResult<Uint8Array>;
+      let result: Awaited<ReturnType<typeof reader.read>>;
       try {
         result = await reader.read();
       } catch (error) {
         failure ??= new UpstreamFailure("aborted", `request body failed: ${(error as Error)?.message ?? error}`, { cause: error });
         controller.error(failure);
+        finish();
         return;
       }
-      if (result.done) return controller.close();
+      if (result.done) {
+        controller.close();
+        finish();
+        return;
+      }
       seen += result.value.byteLength;
       if (maxBytes !== undefined && seen > maxBytes) {
         failure = new UpstreamFailure("body-too-large", `request body over ${maxBytes} bytes`);
         controller.error(failure);
+        finish();
         void reader.cancel(failure).catch(() => {});
         return;
       }
       controller.enqueue(result.value);
     },
     cancel(reason) {
+      finish();
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
   return {
     stream,
+    finished,
     get failure() {
       return failure;
     },

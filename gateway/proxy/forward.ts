@@ -23,6 +23,8 @@ export interface OutgoingRequest {
   body: ReadableStream<Uint8Array> | null;
   /** Why the request body failed on the client's side (too large, client gone), if it did. */
   clientBodyFailure?: () => UpstreamFailure | undefined;
+  /** Settles once the request body has been sent: the response timeout runs from then. */
+  bodySent?: Promise<void>;
   /** Aborts when the client goes away. */
   clientSignal: AbortSignal;
   selection: SelectionInput;
@@ -86,21 +88,38 @@ async function attemptOnce(runtime: Runtime, server: UpstreamServer, policy: For
   }
   const controller = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, policy.responseTimeout);
+  let answered = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const startTimer = () => {
+    if (answered) return;
+    timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, policy.responseTimeout);
+  };
+  // The response timeout is the upstream's time to answer, so it starts once the request body is sent: a
+  // large upload from a slow client is not the upstream being slow (a stalled client is cut by the
+  // listener's idle timeout). Never started after the answer came: it would abort the response body.
+  if (out.bodySent) void out.bodySent.then(startTimer);
+  else startTimer();
   const onClientAbort = () => controller.abort();
   out.clientSignal.addEventListener("abort", onClientAbort, { once: true });
   if (out.host === undefined) out.headers.delete("host");
   else out.headers.set("host", out.host);
   try {
-    return await runtime.fetchUpstream(server.target + out.pathAndQuery, {
+    const response = await runtime.fetchUpstream(server.target + out.pathAndQuery, {
       method: out.method,
       headers: out.headers,
       body: out.body,
       signal: controller.signal,
     });
+    // fetch hands back any three-digit status ("HTTP/1.1 999 ..."), but a Response can only carry 200-599:
+    // relaying it would throw later and become a 500 "internal error" instead of the upstream's fault.
+    if (response.status < 200 || response.status > 599) {
+      void response.body?.cancel().catch(() => {});
+      throw new UpstreamFailure("bad-response", `${server.id} answered with status ${response.status}`);
+    }
+    return response;
   } catch (error) {
     if (out.clientSignal.aborted) throw new UpstreamFailure("aborted", "client went away");
     // fetch failed because the upload did (client gone mid-body, body over the limit): blame the client.
@@ -109,6 +128,7 @@ async function attemptOnce(runtime: Runtime, server: UpstreamServer, policy: For
     if (timedOut) throw new UpstreamFailure("timeout", `${server.id} did not answer within ${policy.responseTimeout}ms`);
     throw error;
   } finally {
+    answered = true;
     clearTimeout(timer);
     out.clientSignal.removeEventListener("abort", onClientAbort);
   }

@@ -74,6 +74,7 @@ export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: I
       host: route.preserveHost ? request.headers.get("host") ?? undefined : undefined,
       body: body?.stream ?? null,
       clientBodyFailure: () => body?.failure,
+      bodySent: body?.finished,
       clientSignal: request.signal,
       selection: { clientIp: exchange.clientIp },
     });

@@ -152,7 +152,7 @@ export function rawRequest(port: number, data: string | Uint8Array | Array<strin
       resolve(parseRaw(Buffer.concat(chunks)));
     };
     const overall = setTimeout(done, timeoutMs);
-    socket.on("data", (chunk) => {
+    socket.on("data", (chunk: Buffer) => {
       chunks.push(chunk);
       clearTimeout(idle);
       idle = setTimeout(done, idleMs);
@@ -294,6 +294,52 @@ export async function startBlackhole(): Promise<Blackhole> {
       filler.destroy();
       libc.symbols.close(fd);
       libc.close();
+    },
+  };
+}
+
+export interface GatewayProcess {
+  readonly url: string;
+  /** Highest RSS (MB) of the gateway process since the previous call, and its RSS now (after a GC). */
+  peak(): Promise<{ peakMB: number; nowMB: number }>;
+  stop(): Promise<void>;
+}
+
+/** A gateway in a child process (see gateway-process.ts), for measuring its memory alone. */
+export async function spawnGateway(config: ConfigInput): Promise<GatewayProcess> {
+  const proc = Bun.spawn([process.execPath, `${import.meta.dir}/gateway-process.ts`, JSON.stringify({ listen: "127.0.0.1:0", admin: false, accessLog: false, ...config })], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const lines = (async function* () {
+    const decoder = new TextDecoder();
+    let buffered = "";
+    for await (const chunk of proc.stdout) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let end;
+      while ((end = buffered.indexOf("\n")) !== -1) {
+        yield buffered.slice(0, end);
+        buffered = buffered.slice(end + 1);
+      }
+    }
+  })();
+  const next = async () => {
+    const { value, done } = await lines.next();
+    if (done) throw new Error("the gateway process exited");
+    return JSON.parse(value);
+  };
+  const { url } = await next();
+  return {
+    url,
+    async peak() {
+      proc.stdin.write("peak\n");
+      proc.stdin.flush();
+      return await next();
+    },
+    async stop() {
+      proc.kill();
+      await proc.exited;
     },
   };
 }
