@@ -86,7 +86,6 @@ export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: I
 
   const responseHeaders = new Headers(upstream.headers);
   stripHopByHop(responseHeaders);
-  responseHeaders.set("x-request-id", requestId);
   if (!runtime.keepsContentEncoding && responseHeaders.has("content-encoding")) {
     // The runtime decoded the body: the header would now lie about it.
     responseHeaders.delete("content-encoding");
