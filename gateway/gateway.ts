@@ -86,8 +86,9 @@ export class Gateway {
       this.http.push(await this.runtime.serveHttp({
         ...address,
         idleTimeoutSeconds,
-        // A little above the gateway's own limit, which answers first with a JSON 413.
-        maxRequestBodySize: config.limits.maxBodySize + 1,
+        // Well above the gateway's own limit, so that the gateway answers first with its JSON 413 (announced
+        // lengths are checked up front, chunked bodies counted as they stream); the runtime's cap is a backstop.
+        maxRequestBodySize: config.limits.maxBodySize * 2 + 1024 * 1024,
         reusePort: this.workers > 1,
         handler: (request, context) => this.snapshot.app.fetch(request, { sluice: context }),
       }));
