@@ -11,7 +11,7 @@ import { PluginLoadError } from "./plugin/load.ts";
 import { balancerNames } from "./balancing/registry.ts";
 import { startGateway, type Gateway } from "./gateway.ts";
 import { demoBanner, demoConfig } from "./demo/demo.ts";
-import { exitWithPrimary, startWorkers, WORKER_ENV, workerCount } from "./workers.ts";
+import { exitWithPrimary, startWorkers, STICKY_SECRET_ENV, WORKER_ENV, workerCount } from "./workers.ts";
 import type { Runtime } from "./runtime/types.ts";
 
 const USAGE = `Usage:
@@ -75,14 +75,14 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
   let gateway: Gateway;
   try {
     gateway = configPath
-      ? await startGateway({ configPath, runtime, workers: workersFlag, admin: !isWorker })
+      ? await startGateway({ configPath, runtime, workers: workersFlag, admin: !isWorker, stickySecret: runtime.env(STICKY_SECRET_ENV) })
       : await startGateway({ config: await demoConfig(runtime, runtime.env("SLUICE_DEMO_LISTEN") ?? ":8080", runtime.env("SLUICE_DEMO_ADMIN") ?? "127.0.0.1:9901"), runtime });
   } catch (error) {
     console.error(startupMessage(error, configPath));
     return 1;
   }
   // The demo's upstreams live in this process: it always runs as one.
-  const workers = configPath && !isWorker && gateway.workers > 1 ? startWorkers(runtime, gateway.workers - 1, runtime.args) : undefined;
+  const workers = configPath && !isWorker && gateway.workers > 1 ? startWorkers(runtime, gateway.workers - 1, runtime.args, gateway.stickySecret) : undefined;
   if (isWorker) exitWithPrimary(runtime);
   else if (configPath) console.error(`sluice: serving ${gateway.listeners().map((l) => `${l.kind} ${l.address}`).join(", ")} (config ${configPath}${gateway.workers > 1 ? `, ${gateway.workers} workers` : ""})`);
   else console.log(demoBanner(gateway.url.replace("127.0.0.1", "localhost"), gateway.adminUrl));

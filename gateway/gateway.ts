@@ -10,6 +10,7 @@ import { getRuntime } from "./runtime/current.ts";
 import { buildSnapshot, type Snapshot } from "./snapshot.ts";
 import { AccessLog } from "./access-log.ts";
 import { cwd } from "node:process";
+import { Buffer } from "node:buffer";
 import { createAdminApp } from "./admin/app.ts";
 import { statusDocument, type ListenerInfo } from "./admin/status.ts";
 import { workerCount } from "./workers.ts";
@@ -26,6 +27,11 @@ export interface StartOptions {
   workers?: number;
   /** Whether this process serves the admin listener (only one worker does). */
   admin?: boolean;
+  /**
+   * Signs sticky cookies of pools without their own `sticky.key`. Defaults to a random one per start:
+   * cookies then survive reloads but not restarts. Workers are given the primary's.
+   */
+  stickySecret?: string;
 }
 
 /** Validate a config object the same way a file is validated. */
@@ -68,8 +74,9 @@ export class Gateway {
     const runtime = options.runtime ?? (await getRuntime());
     const { config, dir } = await readConfig(options);
     const accessLog = new AccessLog(config.accessLog);
-    const snapshot = await buildSnapshot(runtime, config, dir, accessLog);
-    const gateway = new Gateway(runtime, options, snapshot, accessLog);
+    const stickySecret = options.stickySecret ?? randomSecret();
+    const snapshot = await buildSnapshot(config, dir, { runtime, accessLog, stickySecret });
+    const gateway = new Gateway(runtime, { ...options, stickySecret }, snapshot, accessLog);
     try {
       await gateway.listen(config);
     } catch (error) {
@@ -108,6 +115,11 @@ export class Gateway {
     }
   }
 
+  /** The secret signing sticky cookies of pools without their own key (workers must share it). */
+  get stickySecret(): string {
+    return this.options.stickySecret!;
+  }
+
   /** How many processes serve this config (this one included). */
   get workers(): number {
     return this.options.workers ?? workerCount(this.snapshot.config.workers);
@@ -139,7 +151,12 @@ export class Gateway {
    */
   async reload(config?: ConfigInput): Promise<void> {
     const next = await readConfig(config ? { ...this.options, config, configPath: undefined } : this.options);
-    this.snapshot = await buildSnapshot(this.runtime, next.config, next.dir, this.accessLog);
+    this.snapshot = await buildSnapshot(next.config, next.dir, {
+      runtime: this.runtime,
+      accessLog: this.accessLog,
+      stickySecret: this.options.stickySecret!,
+      previous: this.snapshot,
+    });
   }
 
   /**
@@ -156,6 +173,10 @@ export class Gateway {
     await this.admin?.stop(true);
     this.accessLog.flush();
   }
+}
+
+function randomSecret(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 }
 
 function urlOf(listener: HttpListener): string {

@@ -70,6 +70,7 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
       const run = () => {
         const exchange: IncomingExchange = {
           request: c.req.raw,
+          view: match.view,
           pathAndQuery: match.upstreamTarget,
           host: c.req.raw.headers.get("host") ?? "",
           clientIp: c.env.sluice.client.address,

@@ -5,6 +5,7 @@ import { Hono } from "hono";
 import type { Config } from "./config/schema.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { Pool } from "./pool/pool.ts";
+import { createStickyCookie } from "./pool/sticky.ts";
 import { loadPlugins, type LoadedPlugin } from "./plugin/load.ts";
 import type { GatewayEnv } from "./plugin/types.ts";
 import { compileRouteTable } from "./routing/table.ts";
@@ -22,9 +23,27 @@ export interface Snapshot {
   readonly routes: readonly RouteAction[];
 }
 
-export async function buildSnapshot(runtime: Runtime, config: Config, configDir: string, accessLog: AccessLog): Promise<Snapshot> {
+export interface SnapshotContext {
+  runtime: Runtime;
+  accessLog: AccessLog;
+  /** Signs sticky cookies of pools without a `sticky.key` of their own. */
+  stickySecret: string;
+  /** The snapshot this one replaces (reload): its pools' knowledge of their servers carries over. */
+  previous?: Snapshot;
+}
+
+export async function buildSnapshot(config: Config, configDir: string, context: SnapshotContext): Promise<Snapshot> {
+  const { runtime, accessLog } = context;
   const pools = new Map<string, Pool>();
-  for (const [name, poolConfig] of Object.entries(config.pools)) pools.set(name, new Pool(name, poolConfig));
+  for (const [name, poolConfig] of Object.entries(config.pools)) {
+    const pool = new Pool(name, poolConfig);
+    if (poolConfig.mode === "http" && poolConfig.sticky) {
+      pool.sticky = createStickyCookie(poolConfig.sticky, name, pool.servers, poolConfig.sticky.key ?? context.stickySecret);
+    }
+    const previous = context.previous?.pools.get(name);
+    if (previous) pool.inherit(previous);
+    pools.set(name, pool);
+  }
 
   const globalPlugins = await loadPlugins(config.plugins, "plugins", configDir);
   const routes: RouteAction[] = [];

@@ -9,6 +9,8 @@ import type { Runtime } from "./runtime/types.ts";
 
 /** Set in the environment of the processes the primary starts. */
 export const WORKER_ENV = "SLUICE_WORKER";
+/** The primary's sticky-cookie secret, so that every worker honours the cookies the others issue. */
+export const STICKY_SECRET_ENV = "SLUICE_STICKY_SECRET";
 
 export function workerCount(setting: number | "auto"): number {
   return setting === "auto" ? availableParallelism() : setting;
@@ -21,12 +23,12 @@ export interface WorkerGroup {
 }
 
 /** Start `count` more gateway processes with the same arguments. */
-export function startWorkers(runtime: Runtime, count: number, args: string[]): WorkerGroup {
+export function startWorkers(runtime: Runtime, count: number, args: string[], stickySecret: string): WorkerGroup {
   const [command, ...prefix] = runtime.selfCommand();
   const children: ChildProcess[] = [];
   for (let i = 0; i < count; i++) {
     const child = spawn(command!, [...prefix, ...args], {
-      env: { ...process.env, [WORKER_ENV]: String(i + 1) },
+      env: { ...process.env, [WORKER_ENV]: String(i + 1), [STICKY_SECRET_ENV]: stickySecret },
       // A pipe on stdin: when the primary dies for any reason, the worker sees end-of-file and exits.
       stdio: ["pipe", "inherit", "inherit"],
     });

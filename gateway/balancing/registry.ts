@@ -1,5 +1,5 @@
 // Balancing algorithms by the name users write in `balance`. This file only chooses.
-import type { SelectorFactory } from "./selector.ts";
+import type { SelectorFactory, SelectorOptions } from "./selector.ts";
 import { roundRobin } from "./round-robin.ts";
 
 const algorithms: Record<string, SelectorFactory> = {
@@ -9,7 +9,7 @@ const algorithms: Record<string, SelectorFactory> = {
 
 export const balancerNames: readonly string[] = Object.keys(algorithms);
 
-export function createSelector(name: string, options: { hash: string }) {
+export function createSelector(name: string, options: SelectorOptions) {
   const factory = algorithms[name];
   if (!factory) throw new Error(`unknown balancing algorithm "${name}"`);
   return factory(options);

@@ -5,13 +5,14 @@ import type { Selector, SelectorFactory } from "./selector.ts";
 
 export const roundRobin: SelectorFactory = (): Selector => ({
   needsHashKey: false,
-  pick(servers, eligible) {
+  pick(servers, eligible, input) {
     let best;
     let total = 0;
     for (const server of servers) {
       if (!eligible(server)) continue;
-      server.rrCurrent += server.weight;
-      total += server.weight;
+      const weight = server.effectiveWeight(input.now);
+      server.rrCurrent += weight;
+      total += weight;
       if (!best || server.rrCurrent > best.rrCurrent) best = server;
     }
     if (best) best.rrCurrent -= total;

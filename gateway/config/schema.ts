@@ -108,6 +108,9 @@ const balanceFields = {
   }).default("ip"),
 };
 
+/** Requests waiting when every server is at maxConns: at most `max`, each for at most `timeout` (then 503). */
+const queue = z.strictObject({ max: count.default(100), timeout: duration.default(5_000) }).default({ max: 100, timeout: 5_000 });
+
 const httpPool = z.strictObject({
   mode: z.literal("http").default("http"),
   ...balanceFields,
@@ -118,6 +121,7 @@ const httpPool = z.strictObject({
   preserveHost: z.boolean().default(true),
   timeouts: z.strictObject({ connect: duration.default(3_000), response: duration.default(60_000) }).default({ connect: 3_000, response: 60_000 }),
   cache: z.strictObject({ maxBytes: size.default(64 * 1024 * 1024) }).optional(),
+  queue,
 });
 
 const tcpPool = z.strictObject({
@@ -125,6 +129,7 @@ const tcpPool = z.strictObject({
   ...balanceFields,
   servers: z.array(tcpServer).min(1),
   health: tcpHealth.optional(),
+  queue,
 });
 
 const pool = z.discriminatedUnion("mode", [tcpPool, httpPool]);

@@ -13,11 +13,7 @@ export function checkUnsupported(config: Config): string[] {
       continue;
     }
     if (pool.health) problems.add(["pools", name, "health"], `${NOT_YET}: active health checks (passive maxFails/failTimeout work)`);
-    if (pool.sticky) problems.add(["pools", name, "sticky"], `${NOT_YET}: sticky sessions`);
     if (pool.cache) problems.add(["pools", name, "cache"], `${NOT_YET}: response caching`);
-    pool.servers.forEach((server, i) => {
-      if (server.slowStart > 0) problems.add(["pools", name, "servers", i, "slowStart"], `${NOT_YET}: slow start`);
-    });
   }
   config.tcp.forEach((_, i) => problems.add(["tcp", i], `${NOT_YET}: tcp listeners`));
   config.udp.forEach((_, i) => problems.add(["udp", i], `${NOT_YET}: udp listeners`));

@@ -1,23 +1,37 @@
-// A pool of upstream servers: owns their state and applies the rules every algorithm shares —
-// down/disabled servers get nothing, backups only when no primary is available, a retry never
-// returns to a server it already tried while another is available.
+// A pool of upstream servers: owns their state and applies the rules every algorithm shares, once —
+// disabled/draining/unhealthy servers get no new clients, backups only when no primary is available,
+// a sticky client keeps its server while it can take it, a retry never returns to a server it already
+// tried while another is available, and when every server is at maxConns requests wait in a bounded queue.
 import type { PoolConfig } from "../config/schema.ts";
+import { defaultServerId } from "../config/references.ts";
 import { createSelector } from "../balancing/registry.ts";
 import type { SelectionInput, Selector } from "../balancing/selector.ts";
 import { UpstreamServer } from "./server.ts";
-import { defaultServerId } from "../config/references.ts";
+import { WaitQueue } from "./wait-queue.ts";
+import { compileHashKey, type HashKeyOf, type KeySource } from "../balancing/hash-key.ts";
+import type { StickyCookie } from "./sticky.ts";
 
 export class Pool {
   readonly name: string;
   readonly mode: "http" | "tcp";
+  readonly balance: string;
   readonly servers: readonly UpstreamServer[];
   private readonly primaries: readonly UpstreamServer[];
   private readonly backups: readonly UpstreamServer[];
+  private readonly ids: ReadonlyMap<string, UpstreamServer>;
   private readonly selector: Selector;
+  private readonly queue: WaitQueue;
+  private readonly limited: boolean;
+  private readonly hashKeyOf: HashKeyOf;
+  /** Set when the pool has `sticky` (HTTP pools): the cookie binding clients to servers. */
+  sticky: StickyCookie | undefined;
+  /** The algorithm weighs servers by the load they report: the proxy reads X-Server-Load only then. */
+  readonly wantsLoadReports: boolean;
 
   constructor(name: string, config: PoolConfig) {
     this.name = name;
     this.mode = config.mode;
+    this.balance = config.balance;
     this.servers = config.mode === "tcp"
       ? config.servers.map((s) => {
         const i = s.address.lastIndexOf(":");
@@ -31,31 +45,97 @@ export class Pool {
       });
     this.primaries = this.servers.filter((s) => !s.backup);
     this.backups = this.servers.filter((s) => s.backup);
-    this.selector = createSelector(config.balance, { hash: config.hash });
+    this.ids = new Map(this.servers.map((s) => [s.id, s]));
+    this.selector = createSelector(config.balance, { hash: config.hash, servers: this.servers });
+    this.queue = new WaitQueue(config.queue.max, config.queue.timeout);
+    this.limited = this.servers.some((s) => s.maxConns > 0);
+    this.wantsLoadReports = config.balance === "capacity";
+    this.hashKeyOf = compileHashKey(config.hash);
   }
 
+  /** What the pool's algorithm and stickiness need to know about one request, read once. */
+  selectionFor(source: KeySource): SelectionInput {
+    return {
+      now: Date.now(),
+      clientIp: source.clientIp,
+      hashKey: this.selector.needsHashKey ? this.hashKeyOf(source) : undefined,
+      stickyId: this.sticky && source.view ? this.sticky.serverOf(source.view) : undefined,
+    };
+  }
+
+  /** True when the algorithm keys on the request (hash balancing): the caller computes `hashKey` only then. */
   get needsHashKey(): boolean {
     return this.selector.needsHashKey;
   }
 
   /**
-   * Choose a server for a request. `tried` holds servers that already failed this request: they are
-   * avoided while any other server is available.
+   * Choose a server for a request now, or undefined when none can take it. `tried` holds servers that
+   * already failed this request: they are avoided while any other is available.
    */
   select(input: SelectionInput, tried?: ReadonlySet<UpstreamServer>): UpstreamServer | undefined {
-    const now = Date.now();
-    const fresh = (s: UpstreamServer) => s.available(now) && !tried?.has(s);
-    return this.selector.pick(this.primaries, fresh, input)
-      ?? this.selector.pick(this.backups, fresh, input);
+    const now = input.now;
+    if (input.stickyId !== undefined) {
+      const bound = this.ids.get(input.stickyId);
+      if (bound && bound.availableForSticky(now) && !tried?.has(bound)) return bound;
+    }
+    const fresh = tried ? (s: UpstreamServer) => s.available(now) && !tried.has(s) : (s: UpstreamServer) => s.available(now);
+    return this.selector.pick(this.primaries, fresh, input) ?? this.selector.pick(this.backups, fresh, input);
   }
 
-  /** True when some server could take a request now (for 503 vs 502 after failures). */
+  /**
+   * Choose a server and count the request on it. When every live server is at its maxConns, wait in the
+   * pool's queue (bounded in length and time) for one to free up; throws QueueFull or QueueTimeout when
+   * the queue is full or the wait runs out. Undefined means no server is up at all (503 at once).
+   */
+  async acquire(input: SelectionInput, tried?: ReadonlySet<UpstreamServer>, signal?: AbortSignal): Promise<UpstreamServer | undefined> {
+    let server = this.select(input, tried);
+    while (!server && this.limited && this.someAliveButFull(input.now, tried)) {
+      await this.queue.wait(signal);
+      input.now = Date.now();
+      server = this.select(input, tried);
+    }
+    if (server) {
+      server.active++;
+      server.requests++;
+    }
+    return server;
+  }
+
+  /** The request on `server` is over (answered, failed or cancelled): let a queued request in. */
+  release(server: UpstreamServer): void {
+    server.active--;
+    if (this.limited) this.queue.wakeOne();
+  }
+
+  private someAliveButFull(now: number, tried?: ReadonlySet<UpstreamServer>): boolean {
+    return this.servers.some((s) => s.adminState === "up" && s.alive(now) && !tried?.has(s) && s.maxConns > 0 && s.active >= s.maxConns);
+  }
+
+  /** True when some server could take a new client now. */
   hasAvailable(): boolean {
     const now = Date.now();
     return this.servers.some((s) => s.available(now));
   }
 
   byId(id: string): UpstreamServer | undefined {
-    return this.servers.find((s) => s.id === id);
+    return this.ids.get(id);
+  }
+
+  /** Requests waiting for a free server (maxConns). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * Take over what the previous config's pool knew about the same servers (same id and target): health,
+   * passive failures, counters, latency, admin changes. A reload must not send traffic to a server that
+   * was known to be down, nor forget an operator's drain.
+   */
+  inherit(previous: Pool): void {
+    for (const server of this.servers) {
+      const old = previous.ids.get(server.id);
+      if (!old || old.target !== server.target) continue;
+      server.inheritFrom(old);
+    }
   }
 }

@@ -1,6 +1,15 @@
-// One upstream server and the state the pool keeps about it. Selectors read this state; only the pool
-// (and the health checks it owns) change it, so every algorithm sees the same truth.
+// One upstream server and the state the pool keeps about it. Selectors read this state; only the pool,
+// the proxy's observations and the health checks the pool owns change it, so every algorithm sees the
+// same truth and none keeps history of its own.
 
+/**
+ * What an operator set: `up` takes traffic; `drain` takes no new clients but keeps sticky ones (HAProxy's
+ * drain); `disabled` takes nothing (config `down: true`, or the admin API). Health is separate (`healthy`):
+ * an admin "enable" never overrides a failing health check.
+ */
+export type AdminState = "up" | "drain" | "disabled";
+
+/** What /status shows: the admin state, or `down` when health or passive failures keep the server out. */
 export type ServerState = "up" | "down" | "drain" | "disabled";
 
 export interface ServerOptions {
@@ -11,7 +20,24 @@ export interface ServerOptions {
   maxConns: number;
   maxFails: number;
   failTimeout: number;
+  slowStart: number;
 }
+
+/** The last active health check of a server, for /status and logs. */
+export interface CheckResult {
+  ok: boolean;
+  /** HTTP status of the check, when it got one. */
+  status?: number;
+  /** Why it failed: timeout, refused, unexpected status… */
+  reason?: string;
+  at: number;
+  durationMs: number;
+}
+
+/** Decay time of the latency average: a sample counts half after ~this long (Finagle's peak EWMA uses ~10 s). */
+const LATENCY_DECAY_MS = 10_000;
+/** A load report older than this is ignored: a server that stopped reporting is judged by its weight alone. */
+export const LOAD_REPORT_TTL_MS = 30_000;
 
 export class UpstreamServer {
   readonly id: string;
@@ -19,11 +45,15 @@ export class UpstreamServer {
   readonly maxConns: number;
   readonly maxFails: number;
   readonly failTimeout: number;
-  /** Configured weight; `weight` is what balancing uses (admin may change it at run time). */
+  readonly slowStart: number;
+  /** Configured weight; `weight` is what balancing uses (the admin API may change it at run time). */
   readonly configuredWeight: number;
   weight: number;
-  state: ServerState;
-  /** Requests in flight right now. */
+  adminState: AdminState;
+  /** Active health: false after `fall` failed checks in a row, true again after `rise` good ones. */
+  healthy = true;
+  lastCheck: CheckResult | undefined;
+  /** Requests (or connections, for TCP) in flight right now. */
   active = 0;
   requests = 0;
   failures = 0;
@@ -34,6 +64,14 @@ export class UpstreamServer {
   failedUntil = 0;
   /** Last time the server answered: a pooled connection to it is probably still open. */
   lastOkAt = 0;
+  /** When the server last came back (health recovered, failTimeout ended, enabled): slow start ramps from here. */
+  recoveredAt = 0;
+  /** Peak-EWMA response latency in ms (0 until the first sample). */
+  latencyMs = 0;
+  private latencyAt = 0;
+  /** Load the server reported itself (X-Server-Load, 0.0–1.0) and when. */
+  reportedLoad = 0;
+  reportedAt = 0;
   /** Smooth weighted round-robin's running score (owned by that selector, kept here to stay O(1) per server). */
   rrCurrent = 0;
   /** Where requests go: `http://host:port` for HTTP pools, `host:port` for TCP pools. */
@@ -50,14 +88,44 @@ export class UpstreamServer {
     this.maxConns = options.maxConns;
     this.maxFails = options.maxFails;
     this.failTimeout = options.failTimeout;
+    this.slowStart = options.slowStart;
     this.configuredWeight = options.weight;
     this.weight = options.weight;
-    this.state = options.down ? "disabled" : "up";
+    this.adminState = options.down ? "disabled" : "up";
   }
 
-  /** May new requests go here now? */
+  /** Up as far as health and passive failures go (whatever the admin state). */
+  alive(now: number): boolean {
+    return this.healthy && this.failedUntil <= now;
+  }
+
+  /** May new clients go here now? */
   available(now: number): boolean {
-    return this.state === "up" && this.failedUntil <= now && (this.maxConns === 0 || this.active < this.maxConns);
+    return this.adminState === "up" && this.alive(now) && (this.maxConns === 0 || this.active < this.maxConns);
+  }
+
+  /** May a client already bound to this server (sticky) keep coming? Draining servers keep their clients. */
+  availableForSticky(now: number): boolean {
+    return this.adminState !== "disabled" && this.alive(now) && (this.maxConns === 0 || this.active < this.maxConns);
+  }
+
+  get state(): ServerState {
+    if (this.adminState === "disabled") return "disabled";
+    if (!this.alive(Date.now())) return "down";
+    return this.adminState;
+  }
+
+  /** The weight balancing uses now: during slow start it ramps from 10% up to `weight` (nginx's slow_start). */
+  effectiveWeight(now: number): number {
+    if (this.slowStart === 0 || this.recoveredAt === 0) return this.weight;
+    const elapsed = now - this.recoveredAt;
+    if (elapsed >= this.slowStart) return this.weight;
+    return Math.max(this.weight * 0.1, (this.weight * elapsed) / this.slowStart);
+  }
+
+  /** The server came back into rotation: slow start begins. */
+  recovered(now: number): void {
+    this.recoveredAt = now;
   }
 
   succeeded(now: number): void {
@@ -75,7 +143,59 @@ export class UpstreamServer {
     }
     if (++this.windowFails >= this.maxFails) {
       this.failedUntil = now + this.failTimeout;
+      // It comes back when the window ends: slow start runs from then.
+      this.recoveredAt = this.failedUntil;
       this.windowFails = 0;
     }
+  }
+
+  /**
+   * Record how long the server took to answer. Peak EWMA (Finagle, Linkerd): a slower sample is taken at
+   * once, a faster one is averaged in with a weight that decays with the time since the last sample, so
+   * a server that turns slow is avoided immediately and one that recovers is trusted again gradually.
+   */
+  observeLatency(ms: number, now: number): void {
+    if (this.latencyAt === 0 || ms > this.latencyMs) {
+      this.latencyMs = ms;
+    } else {
+      const w = Math.exp(-(now - this.latencyAt) / LATENCY_DECAY_MS);
+      this.latencyMs = this.latencyMs * w + ms * (1 - w);
+    }
+    this.latencyAt = now;
+  }
+
+  /** The latency estimate now: an old estimate decays toward 0 so that a server not tried lately gets probed again. */
+  latencyEstimate(now: number): number {
+    if (this.latencyAt === 0) return 0;
+    return this.latencyMs * Math.exp(-(now - this.latencyAt) / LATENCY_DECAY_MS);
+  }
+
+  /** Carry over what a previous config's twin of this server knew (see Pool.inherit). */
+  inheritFrom(old: UpstreamServer): void {
+    if (old.adminState !== "up" || this.adminState === "up") this.adminState = this.adminState === "disabled" ? "disabled" : old.adminState;
+    if (old.weight !== old.configuredWeight && this.configuredWeight === old.configuredWeight) this.weight = old.weight;
+    this.healthy = old.healthy;
+    this.lastCheck = old.lastCheck;
+    this.failedUntil = old.failedUntil;
+    this.recoveredAt = old.recoveredAt;
+    this.requests = old.requests;
+    this.failures = old.failures;
+    this.lastOkAt = old.lastOkAt;
+    this.latencyMs = old.latencyMs;
+    this.latencyAt = old.latencyAt;
+    this.reportedLoad = old.reportedLoad;
+    this.reportedAt = old.reportedAt;
+  }
+
+  /** Record a load report (X-Server-Load), clamped to 0.0–1.0; ignores what is not a number. */
+  reportLoad(load: number, now: number): void {
+    if (!Number.isFinite(load)) return;
+    this.reportedLoad = Math.min(1, Math.max(0, load));
+    this.reportedAt = now;
+  }
+
+  /** The reported load while it is fresh, else undefined. */
+  currentLoad(now: number): number | undefined {
+    return this.reportedAt !== 0 && now - this.reportedAt <= LOAD_REPORT_TTL_MS ? this.reportedLoad : undefined;
   }
 }

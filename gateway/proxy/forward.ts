@@ -6,6 +6,7 @@ import type { Pool } from "../pool/pool.ts";
 import type { UpstreamServer } from "../pool/server.ts";
 import type { SelectionInput } from "../balancing/selector.ts";
 import { classifyFetchError, UpstreamFailure } from "./errors.ts";
+import { NoServerAvailable, tryServers } from "./attempts.ts";
 
 export interface ForwardPolicy {
   retries: number;
@@ -40,40 +41,42 @@ const RETRYABLE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "T
 /** A server that answered this recently has a pooled connection open: no need to test the connect path first. */
 const WARM_MS = 5_000;
 
-export class NoServerAvailable extends Error {}
+export { NoServerAvailable };
 
 export async function forward(runtime: Runtime, pool: Pool, policy: ForwardPolicy, out: OutgoingRequest): Promise<ForwardResult> {
   const mayRetry = out.body === null && RETRYABLE_METHODS.has(out.method);
-  const maxAttempts = mayRetry ? 1 + policy.retries : 1;
-  let tried: Set<UpstreamServer> | undefined;
-  let lastFailure: UpstreamFailure | undefined;
-
-  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const server = pool.select(out.selection, tried);
-    if (!server) break;
-    server.active++;
-    server.requests++;
-    let response: Response;
-    try {
-      response = await attemptOnce(runtime, server, policy, out);
-    } catch (error) {
-      server.active--;
-      const failure = error instanceof UpstreamFailure ? error : new UpstreamFailure(classifyFetchError(error), describe(error), { cause: error });
-      // The client's doing (gone, body over the limit): not the server's failure, and nothing to retry.
-      if (failure.kind === "aborted" || failure.kind === "body-too-large") throw failure;
-      server.failed(Date.now());
-      lastFailure = failure;
-      if (failure.kind !== "connect") throw failure;
-      (tried ??= new Set()).add(server);
-      continue;
-    }
-    server.succeeded(Date.now());
-    // The exchange stays in flight on this server until its body has been relayed (or cancelled): least-conn,
-    // p2c, maxConns and the admin's `active` must count a long download, not just the wait for headers.
-    return { response: releaseWhenDone(response, () => server.active--), server, attempts: attempt };
-  }
-  if (lastFailure) throw lastFailure;
-  throw new NoServerAvailable(`no server of pool "${pool.name}" is available`);
+  const { value: response, server, attempts } = await tryServers(
+    pool,
+    out.selection,
+    mayRetry ? 1 + policy.retries : 1,
+    out.clientSignal,
+    async (server) => {
+      const sent = Date.now();
+      let response: Response;
+      try {
+        response = await attemptOnce(runtime, server, policy, out);
+      } catch (error) {
+        throw error instanceof UpstreamFailure ? error : new UpstreamFailure(classifyFetchError(error), describe(error), { cause: error });
+      }
+      const now = Date.now();
+      server.succeeded(now);
+      server.observeLatency(now - sent, now);
+      if (pool.wantsLoadReports) {
+        const load = response.headers.get("x-server-load");
+        if (load !== null) server.reportLoad(Number(load), now);
+      }
+      return response;
+    },
+    (error) => {
+      const kind = (error as UpstreamFailure).kind;
+      // The client's doing (gone, body over the limit) is not the server's failure, and nothing to retry.
+      const clientsFault = kind === "aborted" || kind === "body-too-large";
+      return { blameServer: !clientsFault, retry: kind === "connect" };
+    },
+  );
+  // The exchange stays in flight on this server until its body has been relayed (or cancelled): least-conn,
+  // p2c, maxConns and the admin's `active` must count a long download, not just the wait for headers.
+  return { response: releaseWhenDone(response, () => pool.release(server)), server, attempts };
 }
 
 async function attemptOnce(runtime: Runtime, server: UpstreamServer, policy: ForwardPolicy, out: OutgoingRequest): Promise<Response> {

@@ -8,6 +8,8 @@ import { addForwarded, stripHopByHop } from "./headers.ts";
 import { errorResponse, UpstreamFailure } from "./errors.ts";
 import { forward, NoServerAvailable, type ForwardPolicy } from "./forward.ts";
 import { watchBody } from "./body-limit.ts";
+import type { RequestView } from "../routing/view.ts";
+import { keepOutOfSharedCaches } from "../pool/sticky.ts";
 
 export interface ProxyRoute {
   name: string;
@@ -21,6 +23,8 @@ export interface ProxyRoute {
 
 export interface IncomingExchange {
   request: Request;
+  /** The routing view of the request (cookies, query, headers, parsed once). */
+  view: RequestView;
   /** Path and query for the upstream after stripPrefix/rewrite. */
   pathAndQuery: string;
   host: string;
@@ -42,8 +46,11 @@ const STATUS_FOR: Record<string, number> = {
 
 export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: IncomingExchange): Promise<Response> {
   const { request, requestId } = exchange;
+  const pool = route.pool;
+  const selection = pool.selectionFor({ clientIp: exchange.clientIp, view: exchange.view });
   const headers = new Headers(request.headers);
   stripHopByHop(headers);
+  pool.sticky?.stripFrom(headers);
   addForwarded(headers, { clientIp: exchange.clientIp, proto: "http", host: exchange.host, requestId });
 
   const ctx: ProxyContext = {
@@ -76,7 +83,7 @@ export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: I
       clientBodyFailure: () => body?.failure,
       bodySent: body?.finished,
       clientSignal: request.signal,
-      selection: { clientIp: exchange.clientIp },
+      selection,
     });
     upstream = result.response;
     ctx.server = exchange.log.server = result.server.id;
@@ -90,6 +97,11 @@ export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: I
     // The runtime decoded the body: the header would now lie about it.
     responseHeaders.delete("content-encoding");
     responseHeaders.delete("content-length");
+  }
+  if (pool.sticky && selection.stickyId !== ctx.server) {
+    // A new client, or its server is gone: bind it to the one that answered.
+    responseHeaders.append("set-cookie", pool.sticky.setCookieFor(ctx.server!));
+    keepOutOfSharedCaches(responseHeaders);
   }
   const bodyless = request.method === "HEAD" || BODYLESS_STATUS.has(upstream.status);
   let response = new Response(bodyless ? null : upstream.body, {

@@ -13,11 +13,12 @@
 // queue runs the other way: what the upstream sends before the client's socket is open waits for it.
 import type { DownstreamHandlers, DownstreamSocket, RequestContext, Runtime, UpstreamSocket } from "../runtime/types.ts";
 import type { UpstreamServer } from "../pool/server.ts";
+import type { Pool } from "../pool/pool.ts";
 import type { ProxyContext, ProxyError } from "../plugin/types.ts";
 import type { IncomingExchange, ProxyRoute } from "./http-proxy.ts";
 import { addForwarded, stripHopByHop } from "./headers.ts";
 import { errorResponse, UpstreamFailure } from "./errors.ts";
-import { NoServerAvailable } from "./forward.ts";
+import { NoServerAvailable, tryServers } from "./attempts.ts";
 
 // ---- Recognising an upgrade -------------------------------------------------------------------------
 
@@ -132,10 +133,8 @@ class Tunnel {
   private graceTimer?: ReturnType<typeof setTimeout>;
   protocol = "";
 
-  constructor(readonly server: UpstreamServer) {
-    // The server counts as busy from the first connect attempt until the tunnel ends.
-    server.active++;
-    server.requests++;
+  /** The pool has counted the server busy (acquire) from the connect attempt; release gives it back. */
+  constructor(readonly server: UpstreamServer, private readonly pool: Pool) {
     tunnels.add(this);
   }
 
@@ -151,7 +150,8 @@ class Tunnel {
       const fail = (failure: Error) => {
         if (this.state !== "connecting") return;
         settle();
-        this.release();
+        // The failed attempt's pool slot is given back by the retry loop (tryServers), not here.
+        this.release(false);
         try {
           socket?.close();
         } catch {
@@ -284,13 +284,13 @@ class Tunnel {
   }
 
   /** The tunnel is over: everything it holds is given back exactly once. */
-  private release(): void {
+  private release(givePoolSlotBack = true): void {
     if (this.state === "closed") return;
     this.state = "closed";
     this.pending = [];
     clearTimeout(this.graceTimer);
     clearInterval(this.drainPoll);
-    this.server.active--;
+    if (givePoolSlotBack) this.pool.release(this.server);
     tunnels.delete(this);
   }
 }
@@ -339,14 +339,15 @@ async function connectToPool(
   ctx: ProxyContext,
   protocols: string[],
 ): Promise<Tunnel> {
-  let tried: Set<UpstreamServer> | undefined;
-  let lastFailure: Error | undefined;
+  const pool = route.pool;
   // The upgrade is a GET without a body: a failed connect may always go to another server.
-  for (let attempt = 0; attempt <= route.policy.retries; attempt++) {
-    const server = route.pool.select({ clientIp: exchange.clientIp }, tried);
-    if (!server) break;
-    const tunnel = new Tunnel(server);
-    try {
+  const { value: tunnel, server } = await tryServers(
+    pool,
+    pool.selectionFor({ clientIp: exchange.clientIp, view: exchange.view }),
+    1 + route.policy.retries,
+    exchange.request.signal,
+    async (server) => {
+      const tunnel = new Tunnel(server, pool);
       await tunnel.connect(
         runtime,
         upstreamUrl(server.target, ctx.upstream.pathAndQuery),
@@ -354,18 +355,17 @@ async function connectToPool(
         route.policy.connectTimeout,
         exchange.request.signal,
       );
-      server.succeeded(Date.now());
       return tunnel;
-    } catch (error) {
-      lastFailure = error as Error;
-      // Only a server that could not be reached counts against it: a refusal or a subprotocol mismatch
-      // is decided by what the client asked for, and must not let one client take servers out.
-      if (!(error instanceof UpstreamFailure) || error.kind !== "connect") throw error;
-      server.failed(Date.now());
-      (tried ??= new Set()).add(server);
-    }
-  }
-  throw lastFailure ?? new NoServerAvailable(`no server of pool "${route.pool.name}" is available`);
+    },
+    // Only a server that could not be reached counts against it: a refusal or a subprotocol mismatch
+    // is decided by what the client asked for, and must not let one client take servers out.
+    (error) => {
+      const unreachable = error instanceof UpstreamFailure && error.kind === "connect";
+      return { blameServer: unreachable, retry: unreachable };
+    },
+  );
+  server.succeeded(Date.now());
+  return tunnel;
 }
 
 function toProxyError(error: unknown, poolName: string): ProxyError {

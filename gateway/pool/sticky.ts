@@ -1,0 +1,74 @@
+// Sticky sessions through an inserted cookie (HAProxy's `cookie NAME insert indirect nocache`).
+//
+// The cookie's value names a server by an opaque token: HMAC-SHA256(key, pool + server id), cut to 128 bits,
+// base64url. Tokens are computed once per config load, so a request costs one map lookup and no crypto; a
+// value that is not one of the tokens (forged, tampered, from a removed server, from another pool) is simply
+// not found and the request is balanced anew. The token reveals nothing about the server, and gateways
+// given the same key issue and honour the same tokens.
+import { createHmac } from "node:crypto";
+import type { StickyConfig } from "../config/schema.ts";
+import type { RequestView } from "../routing/view.ts";
+import type { UpstreamServer } from "./server.ts";
+
+export interface StickyCookie {
+  readonly name: string;
+  /** The server id the request's sticky cookie names, or undefined (absent, forged or stale). */
+  serverOf(view: RequestView): string | undefined;
+  /** The Set-Cookie header value binding a client to this server. */
+  setCookieFor(serverId: string): string;
+  /** Remove the sticky cookie from a Cookie header going upstream ("indirect": servers never see it). */
+  stripFrom(headers: Headers): void;
+}
+
+export function createStickyCookie(config: StickyConfig, poolName: string, servers: readonly UpstreamServer[], key: string): StickyCookie {
+  const tokenOf = new Map<string, string>();
+  const serverOfToken = new Map<string, string>();
+  for (const server of servers) {
+    const token = createHmac("sha256", key).update(`${poolName}\n${server.id}`).digest().subarray(0, 16).toString("base64url");
+    tokenOf.set(server.id, token);
+    serverOfToken.set(token, server.id);
+  }
+  const attributes = [
+    `Path=${config.path}`,
+    ...(config.maxAge !== null ? [`Max-Age=${Math.floor(config.maxAge / 1000)}`] : []),
+    ...(config.httpOnly ? ["HttpOnly"] : []),
+    // Browsers refuse SameSite=None without Secure.
+    ...(config.secure || config.sameSite === "None" ? ["Secure"] : []),
+    `SameSite=${config.sameSite}`,
+  ].join("; ");
+  const name = config.cookie;
+  const prefix = `${name}=`;
+
+  return {
+    name,
+    serverOf(view) {
+      const value = view.cookie(name);
+      return value === undefined ? undefined : serverOfToken.get(value);
+    },
+    setCookieFor(serverId) {
+      return `${prefix}${tokenOf.get(serverId)}; ${attributes}`;
+    },
+    stripFrom(headers) {
+      const cookie = headers.get("cookie");
+      if (cookie === null || !cookie.includes(prefix)) return;
+      const kept = cookie.split(";").filter((part) => part.trim().split("=", 1)[0] !== name);
+      if (kept.length === 0) headers.delete("cookie");
+      else headers.set("cookie", kept.join(";").trim());
+    },
+  };
+}
+
+/**
+ * A response that binds a client to a server must not be stored by shared caches, or every client of the
+ * cache would get that binding (HAProxy's `nocache`): make it `private`, dropping what says otherwise.
+ */
+export function keepOutOfSharedCaches(headers: Headers): void {
+  const current = headers.get("cache-control");
+  if (current === null) {
+    headers.set("cache-control", "private");
+    return;
+  }
+  const directives = current.split(",").map((d) => d.trim()).filter((d) => d !== "" && !/^(public|s-maxage=.*)$/i.test(d));
+  if (!directives.some((d) => /^(private|no-store)$/i.test(d))) directives.unshift("private");
+  headers.set("cache-control", directives.join(", "));
+}
