@@ -1,16 +1,15 @@
 // The first middleware of every request: assigns the request ID, enforces the request limits, and
 // after the answer writes the access-log line and runs the plugins' onLog hooks.
 import type { MiddlewareHandler } from "hono";
-import type { LimitsConfig } from "./config/schema.ts";
 import type { LoadedPlugin } from "./plugin/load.ts";
 import type { GatewayEnv, LogEntry, RequestLog } from "./plugin/types.ts";
 import type { AccessLog } from "./access-log.ts";
-import { checkLimits } from "./limits.ts";
+import type { LimitCheck } from "./limits.ts";
 import { requestIdFor } from "./proxy/headers.ts";
 import { errorResponse } from "./proxy/errors.ts";
 import { pathAndQueryOf, splitQuery } from "./proxy/upstream-path.ts";
 
-export function coreMiddleware(limits: LimitsConfig, plugins: readonly LoadedPlugin[], accessLog: AccessLog): MiddlewareHandler<GatewayEnv> {
+export function coreMiddleware(checkLimits: LimitCheck, plugins: readonly LoadedPlugin[], accessLog: AccessLog): MiddlewareHandler<GatewayEnv> {
   const logHooks = plugins.flatMap((p) => (p.hooks.onLog ? [p.hooks.onLog] : []));
   return async (c, next) => {
     const request = c.req.raw;
@@ -20,7 +19,7 @@ export function coreMiddleware(limits: LimitsConfig, plugins: readonly LoadedPlu
     c.set("log", log);
     const pathAndQuery = pathAndQueryOf(request.url);
 
-    const violation = checkLimits(request, pathAndQuery.length, limits);
+    const violation = checkLimits(request, pathAndQuery.length);
     if (violation) c.res = errorResponse(violation.status, violation.error, c.get("requestId"));
     else await next();
 

@@ -14,6 +14,7 @@ import { Buffer } from "node:buffer";
 import { createAdminApp } from "./admin/app.ts";
 import { statusDocument, type ListenerInfo } from "./admin/status.ts";
 import { workerCount } from "./workers.ts";
+import { startHealthChecks, type HealthChecks } from "./health/checks.ts";
 
 export interface StartOptions {
   /** A config file to load (JSON or TS); reloads re-read it. */
@@ -60,6 +61,8 @@ export class Gateway {
   private admin: HttpListener | undefined;
   private draining = false;
   private readonly startedAt = Date.now();
+  /** The active health checks of the current snapshot's pools. */
+  private checks: HealthChecks = { stop() {} };
 
   private constructor(
     private readonly runtime: Runtime,
@@ -77,6 +80,7 @@ export class Gateway {
     const stickySecret = options.stickySecret ?? randomSecret();
     const snapshot = await buildSnapshot(config, dir, { runtime, accessLog, stickySecret });
     const gateway = new Gateway(runtime, { ...options, stickySecret }, snapshot, accessLog);
+    gateway.checks = gateway.startChecks(snapshot);
     try {
       await gateway.listen(config);
     } catch (error) {
@@ -105,6 +109,7 @@ export class Gateway {
         token: config.admin.token,
         ready: () => !this.draining,
         status: () => statusDocument(this.snapshot, this.listeners(), this.startedAt),
+        pools: () => this.snapshot.pools,
       });
       this.admin = await this.runtime.serveHttp({
         ...parseAddress(config.admin.listen)!,
@@ -113,6 +118,15 @@ export class Gateway {
         handler: (request) => app.fetch(request),
       });
     }
+  }
+
+  /**
+   * Health checks for a snapshot's pools. State changes go to stderr, from the process that serves the
+   * admin listener only: workers check their own copy of the pools but would repeat the same lines.
+   */
+  private startChecks(snapshot: Snapshot): HealthChecks {
+    const log = this.options.admin === false ? () => {} : (line: string) => console.error(line);
+    return startHealthChecks(snapshot.pools, snapshot.config.pools, this.runtime, log);
   }
 
   /** The secret signing sticky cookies of pools without their own key (workers must share it). */
@@ -151,12 +165,22 @@ export class Gateway {
    */
   async reload(config?: ConfigInput): Promise<void> {
     const next = await readConfig(config ? { ...this.options, config, configPath: undefined } : this.options);
-    this.snapshot = await buildSnapshot(next.config, next.dir, {
-      runtime: this.runtime,
-      accessLog: this.accessLog,
-      stickySecret: this.options.stickySecret!,
-      previous: this.snapshot,
-    });
+    // Checks pause while the new snapshot is built, so that what its pools inherit is not changed behind them.
+    this.checks.stop();
+    let snapshot: Snapshot;
+    try {
+      snapshot = await buildSnapshot(next.config, next.dir, {
+        runtime: this.runtime,
+        accessLog: this.accessLog,
+        stickySecret: this.options.stickySecret!,
+        previous: this.snapshot,
+      });
+    } catch (error) {
+      if (!this.draining) this.checks = this.startChecks(this.snapshot);
+      throw error;
+    }
+    this.snapshot = snapshot;
+    if (!this.draining) this.checks = this.startChecks(snapshot);
   }
 
   /**
@@ -165,6 +189,7 @@ export class Gateway {
    */
   async stop(graceMs = this.snapshot.config.shutdownTimeout): Promise<void> {
     this.draining = true;
+    this.checks.stop();
     const graceful = Promise.all(this.http.map((l) => l.stop(false)));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)));

@@ -11,6 +11,7 @@ import type { GatewayEnv } from "./plugin/types.ts";
 import { compileRouteTable } from "./routing/table.ts";
 import { compileRoute, type RouteAction } from "./route-action.ts";
 import { coreMiddleware } from "./core-middleware.ts";
+import { compileLimits } from "./limits.ts";
 import type { AccessLog } from "./access-log.ts";
 import { errorResponse } from "./proxy/errors.ts";
 import { RequestView } from "./routing/view.ts";
@@ -54,7 +55,7 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
   const table = compileRouteTable(config.routes.map((route, i) => ({ route, value: routes[i]! })));
 
   const app = new Hono<GatewayEnv>();
-  app.use(coreMiddleware(config.limits, globalPlugins, accessLog));
+  app.use(coreMiddleware(compileLimits(config.limits, runtime.headerLimit), globalPlugins, accessLog));
   for (const plugin of globalPlugins) if (plugin.hooks.middleware) app.use(plugin.hooks.middleware);
   for (const plugin of globalPlugins) plugin.hooks.routes?.(app);
   app.all("*", (c) => {

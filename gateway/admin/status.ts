@@ -1,31 +1,95 @@
-// The /status document: pools with each server's state and counters, routes and listeners.
+// The /status document: pools with each server's state and counters, routes and listeners. The entry of
+// one server (serverStatus) is also what the admin API answers after changing that server.
 import type { Snapshot } from "../snapshot.ts";
+import type { Pool } from "../pool/pool.ts";
+import type { UpstreamServer } from "../pool/server.ts";
 
 export interface ListenerInfo {
   kind: "http" | "admin" | "tcp" | "udp";
   address: string;
 }
 
+export interface ServerStatus {
+  id: string;
+  target: string;
+  /** up / down (health or passive failures keep it out, whatever the admin state but disabled) / drain / disabled. */
+  state: "up" | "down" | "drain" | "disabled";
+  /** What the operator set (config `down`, admin API): up / drain / disabled. */
+  adminState: "up" | "drain" | "disabled";
+  /** The weight balancing uses now: below the set weight while slow start ramps up. */
+  weight: number;
+  /** The weight in the config. */
+  configuredWeight: number;
+  /** The weight the admin API set, or null when it was not changed. */
+  adminWeight: number | null;
+  backup: boolean;
+  maxConns: number;
+  active: number;
+  requests: number;
+  failures: number;
+  /** Active health checks' verdict (true without checks). */
+  healthy: boolean;
+  /** The latency estimate (peak EWMA) in ms, to 0.1 ms; 0 before the first answer. */
+  latencyMs: number;
+  /** The load the server reports (X-Server-Load), while fresh; else null. */
+  load: number | null;
+  /** The last active health check, or null without one. */
+  lastCheck: { ok: boolean; status?: number; reason?: string; at: string; durationMs: number } | null;
+}
+
+export interface PoolStatus {
+  mode: "http" | "tcp";
+  balance: string;
+  /** Requests waiting for a server under its maxConns. */
+  queued: number;
+  servers: ServerStatus[];
+}
+
+export function serverStatus(s: UpstreamServer, now = Date.now()): ServerStatus {
+  // Round to 3 decimals: slow start's ramp is fractional, but /status need not show float noise.
+  const weight = Math.round(s.effectiveWeight(now) * 1000) / 1000;
+  const check = s.lastCheck;
+  return {
+    id: s.id,
+    target: s.target,
+    state: s.adminState === "disabled" ? "disabled" : s.alive(now) ? s.adminState : "down",
+    adminState: s.adminState,
+    weight,
+    configuredWeight: s.configuredWeight,
+    adminWeight: s.weight !== s.configuredWeight ? s.weight : null,
+    backup: s.backup,
+    maxConns: s.maxConns,
+    active: s.active,
+    requests: s.requests,
+    failures: s.failures,
+    healthy: s.healthy,
+    latencyMs: Math.round(s.latencyEstimate(now) * 10) / 10,
+    load: s.currentLoad(now) ?? null,
+    lastCheck: check
+      ? {
+        ok: check.ok,
+        ...(check.status !== undefined ? { status: check.status } : {}),
+        ...(check.reason !== undefined ? { reason: check.reason } : {}),
+        at: new Date(check.at).toISOString(),
+        durationMs: check.durationMs,
+      }
+      : null,
+  };
+}
+
+export function poolStatus(pool: Pool, now = Date.now()): PoolStatus {
+  return {
+    mode: pool.mode,
+    balance: pool.balance,
+    queued: pool.queued,
+    servers: pool.servers.map((s) => serverStatus(s, now)),
+  };
+}
+
 export function statusDocument(snapshot: Snapshot, listeners: readonly ListenerInfo[], startedAt: number) {
   const now = Date.now();
-  const pools: Record<string, unknown> = {};
-  for (const [name, pool] of snapshot.pools) {
-    pools[name] = {
-      mode: pool.mode,
-      balance: snapshot.config.pools[name]!.balance,
-      servers: pool.servers.map((s) => ({
-        id: s.id,
-        target: s.target,
-        // Passive failures take a server out for failTimeout: users see it as down for that window.
-        state: s.state === "up" && s.failedUntil > now ? "down" : s.state,
-        weight: s.weight,
-        backup: s.backup,
-        active: s.active,
-        requests: s.requests,
-        failures: s.failures,
-      })),
-    };
-  }
+  const pools: Record<string, PoolStatus> = {};
+  for (const [name, pool] of snapshot.pools) pools[name] = poolStatus(pool, now);
   return {
     uptimeSeconds: Math.round((now - startedAt) / 1000),
     pools,

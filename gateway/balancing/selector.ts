@@ -11,6 +11,8 @@ export interface SelectionInput {
   clientIp: string;
   /** The value of the pool's `hash` key for this request, computed only when `needsHashKey`. */
   hashKey?: string;
+  /** Path and query as received (HTTP only), set when `needsHashKey`: what `uri-hash` keys on. */
+  uri?: string;
   /** The server id a sticky cookie names (the pool honours it before asking the algorithm). */
   stickyId?: string;
 }

@@ -1,5 +1,5 @@
 // Config keys the contract names whose feature this version does not have yet. They are refused with a
-// clear line rather than accepted and ignored: a health check that silently never runs is worse than none.
+// clear line rather than accepted and ignored: a feature that silently never runs is worse than none.
 import type { Config } from "./schema.ts";
 import { ProblemList } from "./errors.ts";
 
@@ -12,7 +12,6 @@ export function checkUnsupported(config: Config): string[] {
       problems.add(["pools", name, "mode"], `${NOT_YET}: tcp pools`);
       continue;
     }
-    if (pool.health) problems.add(["pools", name, "health"], `${NOT_YET}: active health checks (passive maxFails/failTimeout work)`);
     if (pool.cache) problems.add(["pools", name, "cache"], `${NOT_YET}: response caching`);
   }
   config.tcp.forEach((_, i) => problems.add(["tcp", i], `${NOT_YET}: tcp listeners`));

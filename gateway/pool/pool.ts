@@ -7,7 +7,7 @@ import { defaultServerId } from "../config/references.ts";
 import { createSelector } from "../balancing/registry.ts";
 import type { SelectionInput, Selector } from "../balancing/selector.ts";
 import { UpstreamServer } from "./server.ts";
-import { WaitQueue } from "./wait-queue.ts";
+import { WaitQueue, type QueuePlace } from "./wait-queue.ts";
 import { compileHashKey, type HashKeyOf, type KeySource } from "../balancing/hash-key.ts";
 import type { StickyCookie } from "./sticky.ts";
 
@@ -55,10 +55,12 @@ export class Pool {
 
   /** What the pool's algorithm and stickiness need to know about one request, read once. */
   selectionFor(source: KeySource): SelectionInput {
+    const keyed = this.selector.needsHashKey;
     return {
       now: Date.now(),
       clientIp: source.clientIp,
-      hashKey: this.selector.needsHashKey ? this.hashKeyOf(source) : undefined,
+      hashKey: keyed ? this.hashKeyOf(source) : undefined,
+      uri: keyed && source.view ? source.view.path + source.view.search : undefined,
       stickyId: this.sticky && source.view ? this.sticky.serverOf(source.view) : undefined,
     };
   }
@@ -89,8 +91,10 @@ export class Pool {
    */
   async acquire(input: SelectionInput, tried?: ReadonlySet<UpstreamServer>, signal?: AbortSignal): Promise<UpstreamServer | undefined> {
     let server = this.select(input, tried);
+    let place: QueuePlace | undefined;
     while (!server && this.limited && this.someAliveButFull(input.now, tried)) {
-      await this.queue.wait(signal);
+      // Woken but beaten to the slot: wait again in the same place, within the same deadline.
+      place = await this.queue.wait(signal, place);
       input.now = Date.now();
       server = this.select(input, tried);
     }
@@ -105,6 +109,14 @@ export class Pool {
   release(server: UpstreamServer): void {
     server.active--;
     if (this.limited) this.queue.wakeOne();
+  }
+
+  /**
+   * A server may have become available other than by a request ending (enabled by the admin API, say):
+   * let every queued request try again.
+   */
+  wakeQueued(): void {
+    this.queue.wakeAll();
   }
 
   private someAliveButFull(now: number, tried?: ReadonlySet<UpstreamServer>): boolean {

@@ -30,7 +30,8 @@ export function createStickyCookie(config: StickyConfig, poolName: string, serve
   }
   const attributes = [
     `Path=${config.path}`,
-    ...(config.maxAge !== null ? [`Max-Age=${Math.floor(config.maxAge / 1000)}`] : []),
+    // Rounded up: "500ms" must not become Max-Age=0, which deletes the cookie at once.
+    ...(config.maxAge !== null ? [`Max-Age=${Math.ceil(config.maxAge / 1000)}`] : []),
     ...(config.httpOnly ? ["HttpOnly"] : []),
     // Browsers refuse SameSite=None without Secure.
     ...(config.secure || config.sameSite === "None" ? ["Secure"] : []),

@@ -147,9 +147,15 @@ const SMALL_BODY = 64 * 1024;
  * for balancing. Whoever drops the body unread must cancel it (http-proxy.ts does).
  */
 function releaseWhenDone(response: Response, release: () => void): Response {
-  const body = response.body;
+  // Checked before touching `.body`: reading it makes the runtime build a JS stream, where a Response passed
+  // on untouched is piped natively.
   const length = response.headers.get("content-length");
-  if (body === null || (length !== null && Number(length) <= SMALL_BODY)) {
+  if (length !== null && Number(length) <= SMALL_BODY) {
+    release();
+    return response;
+  }
+  const body = response.body;
+  if (body === null) {
     release();
     return response;
   }

@@ -91,7 +91,10 @@ export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: I
     return failed(route, ctx, exchange, toProxyError(error, route.pool.name));
   }
 
-  const responseHeaders = new Headers(upstream.headers);
+  const bodyless = request.method === "HEAD" || BODYLESS_STATUS.has(upstream.status);
+  // Where the runtime allows it, the upstream's Response is relayed as it is, its headers edited in place.
+  const reuse = runtime.mutableUpstreamHeaders && !bodyless;
+  const responseHeaders = reuse ? upstream.headers : new Headers(upstream.headers);
   stripHopByHop(responseHeaders);
   if (!runtime.keepsContentEncoding && responseHeaders.has("content-encoding")) {
     // The runtime decoded the body: the header would now lie about it.
@@ -103,8 +106,7 @@ export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: I
     responseHeaders.append("set-cookie", pool.sticky.setCookieFor(ctx.server!));
     keepOutOfSharedCaches(responseHeaders);
   }
-  const bodyless = request.method === "HEAD" || BODYLESS_STATUS.has(upstream.status);
-  let response = new Response(bodyless ? null : upstream.body, {
+  let response = reuse ? upstream : new Response(bodyless ? null : upstream.body, {
     status: upstream.status,
     statusText: upstream.statusText,
     headers: responseHeaders,

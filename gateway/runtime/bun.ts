@@ -88,14 +88,18 @@ function fetchUpstream(url: string, init: UpstreamInit): Promise<Response> {
   } as RequestInit);
 }
 
-function probeTcp(hostname: string, port: number, timeoutMs: number): Promise<void> {
+function probeTcp(hostname: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
     let settled = false;
     const timer = setTimeout(() => finish(new Error(`connect timeout after ${timeoutMs}ms`)), timeoutMs);
+    const onAbort = () => finish(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
     function finish(error?: Error) {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
       error ? reject(error) : resolve();
     }
     Bun.connect({
@@ -168,6 +172,8 @@ export const bunRuntime: Runtime = {
   serveHttp,
   fetchUpstream,
   keepsContentEncoding: true,
+  headerLimit: 16 * 1024,
+  mutableUpstreamHeaders: true,
   probeTcp,
   connectWebSocket,
   // A compiled binary runs its embedded entry point by itself; otherwise bun needs the script again.

@@ -83,8 +83,9 @@ function fetchUpstream(url: string, init: UpstreamInit): Promise<Response> {
   });
 }
 
-async function probeTcp(hostname: string, port: number, timeoutMs: number): Promise<void> {
-  const signal = AbortSignal.timeout(timeoutMs);
+async function probeTcp(hostname: string, port: number, timeoutMs: number, cancel?: AbortSignal): Promise<void> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
   const conn = await Deno.connect({ hostname, port, signal });
   conn.close();
 }
@@ -128,6 +129,8 @@ export const denoRuntime: Runtime = {
   serveHttp,
   fetchUpstream,
   keepsContentEncoding: false,
+  headerLimit: undefined,
+  mutableUpstreamHeaders: false,
   probeTcp,
   connectWebSocket,
   selfCommand: () => [Deno.execPath(), "run", "-A", "--unstable-no-legacy-abort", Deno.mainModule],

@@ -93,8 +93,15 @@ export interface Runtime {
   fetchUpstream(url: string, init: UpstreamInit): Promise<Response>;
   /** Whether `fetchUpstream` hands back bodies exactly as the upstream sent them (false: decoded). */
   readonly keepsContentEncoding: boolean;
-  /** Open a TCP connection and close it: resolves when connected, rejects on refusal or after `timeoutMs`. */
-  probeTcp(hostname: string, port: number, timeoutMs: number): Promise<void>;
+  /** Request header bytes above which the runtime itself answers 431, if it has such a cap. */
+  readonly headerLimit: number | undefined;
+  /** Whether the headers of a Response from `fetchUpstream` may be changed in place (saves a copy per request). */
+  readonly mutableUpstreamHeaders: boolean;
+  /**
+   * Open a TCP connection and close it: resolves when connected, rejects on refusal, after `timeoutMs`, or
+   * at once when `signal` aborts (a connection made after that is closed straight away).
+   */
+  probeTcp(hostname: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   connectWebSocket(url: string, options: { protocols: string[]; headers: Headers }, handlers: UpstreamSocketHandlers): UpstreamSocket;
   /** The command that starts this same program again (for worker processes). */
   selfCommand(): string[];
