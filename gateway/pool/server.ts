@@ -50,6 +50,8 @@ export class UpstreamServer {
   readonly configuredWeight: number;
   weight: number;
   adminState: AdminState;
+  /** The admin state the config asked for (`down: true` is disabled): what a reload compares against. */
+  readonly configuredAdminState: AdminState;
   /** Active health: false after `fall` failed checks in a row, true again after `rise` good ones. */
   healthy = true;
   lastCheck: CheckResult | undefined;
@@ -91,7 +93,7 @@ export class UpstreamServer {
     this.slowStart = options.slowStart;
     this.configuredWeight = options.weight;
     this.weight = options.weight;
-    this.adminState = options.down ? "disabled" : "up";
+    this.adminState = this.configuredAdminState = options.down ? "disabled" : "up";
   }
 
   /** Up as far as health and passive failures go (whatever the admin state). */
@@ -172,8 +174,10 @@ export class UpstreamServer {
 
   /** Carry over what a previous config's twin of this server knew (see Pool.inherit). */
   inheritFrom(old: UpstreamServer): void {
-    if (old.adminState !== "up" || this.adminState === "up") this.adminState = this.adminState === "disabled" ? "disabled" : old.adminState;
-    if (old.weight !== old.configuredWeight && this.configuredWeight === old.configuredWeight) this.weight = old.weight;
+    // An operator's change (drain, disable, enable, weight) outlives a reload unless the config itself changed
+    // that setting: then the new config wins (removing `down: true` brings a server back).
+    if (this.configuredAdminState === old.configuredAdminState) this.adminState = old.adminState;
+    if (this.configuredWeight === old.configuredWeight) this.weight = old.weight;
     this.healthy = old.healthy;
     this.lastCheck = old.lastCheck;
     this.failedUntil = old.failedUntil;

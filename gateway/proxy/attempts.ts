@@ -5,6 +5,7 @@ import type { Pool } from "../pool/pool.ts";
 import type { UpstreamServer } from "../pool/server.ts";
 import type { SelectionInput } from "../balancing/selector.ts";
 import { QueueFull, QueueTimeout } from "../pool/wait-queue.ts";
+import { UpstreamFailure } from "./errors.ts";
 
 export class NoServerAvailable extends Error {}
 
@@ -36,6 +37,7 @@ export async function tryServers<T>(
     try {
       server = await pool.acquire(selection, tried, signal);
     } catch (error) {
+      if (signal?.aborted) throw new UpstreamFailure("aborted", "client went away while queued");
       if (error instanceof QueueFull || error instanceof QueueTimeout) throw new NoServerAvailable(`pool "${pool.name}": ${error.message}`);
       throw error;
     }

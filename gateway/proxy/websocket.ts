@@ -14,6 +14,7 @@
 import type { DownstreamHandlers, DownstreamSocket, RequestContext, Runtime, UpstreamSocket } from "../runtime/types.ts";
 import type { UpstreamServer } from "../pool/server.ts";
 import type { Pool } from "../pool/pool.ts";
+import type { SelectionInput } from "../balancing/selector.ts";
 import type { ProxyContext, ProxyError } from "../plugin/types.ts";
 import type { IncomingExchange, ProxyRoute } from "./http-proxy.ts";
 import { addForwarded, stripHopByHop } from "./headers.ts";
@@ -320,15 +321,16 @@ function upstreamUrl(target: string, pathAndQuery: string): string {
 }
 
 /** The client's end-to-end headers plus X-Forwarded-*; the handshake headers are the upstream client's own. */
-function upstreamHeaders(request: Request, exchange: IncomingExchange, preserveHost: boolean): Headers {
+function upstreamHeaders(request: Request, exchange: IncomingExchange, route: ProxyRoute): Headers {
   const headers = new Headers(request.headers);
   stripHopByHop(headers);
+  route.pool.sticky?.stripFrom(headers);
   for (const name of ["sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-accept"]) {
     headers.delete(name);
   }
   addForwarded(headers, { clientIp: exchange.clientIp, proto: "http", host: exchange.host, requestId: exchange.requestId });
   // Bun's client sends the Host given; Deno's always sends the URL's.
-  if (!preserveHost) headers.delete("host");
+  if (!route.preserveHost) headers.delete("host");
   return headers;
 }
 
@@ -338,12 +340,13 @@ async function connectToPool(
   exchange: IncomingExchange,
   ctx: ProxyContext,
   protocols: string[],
+  selection: SelectionInput,
 ): Promise<Tunnel> {
   const pool = route.pool;
   // The upgrade is a GET without a body: a failed connect may always go to another server.
   const { value: tunnel, server } = await tryServers(
     pool,
-    pool.selectionFor({ clientIp: exchange.clientIp, view: exchange.view }),
+    selection,
     1 + route.policy.retries,
     exchange.request.signal,
     async (server) => {
@@ -407,7 +410,7 @@ export async function proxyWebSocket(runtime: Runtime, route: ProxyRoute, exchan
     return errorResponse(400, problem.error, requestId, problem.headers);
   }
 
-  const headers = upstreamHeaders(request, exchange, route.preserveHost);
+  const headers = upstreamHeaders(request, exchange, route);
   const ctx: ProxyContext = {
     request,
     requestId,
@@ -426,17 +429,21 @@ export async function proxyWebSocket(runtime: Runtime, route: ProxyRoute, exchan
   const protocols = (ctx.upstream.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter(Boolean);
   ctx.upstream.headers.delete("sec-websocket-protocol");
 
+  const selection = route.pool.selectionFor({ clientIp: exchange.clientIp, view: exchange.view });
   let tunnel: Tunnel;
   try {
-    tunnel = await connectToPool(runtime, route, exchange, ctx, protocols);
+    tunnel = await connectToPool(runtime, route, exchange, ctx, protocols, selection);
   } catch (error) {
     return failed(route, ctx, exchange, toProxyError(error, route.pool.name));
   }
   ctx.server = exchange.log.server = tunnel.server.id;
 
+  const upgradeHeaders = new Headers({ "x-request-id": requestId });
+  const sticky = route.pool.sticky;
+  if (sticky && selection.stickyId !== tunnel.server.id) upgradeHeaders.append("set-cookie", sticky.setCookieFor(tunnel.server.id));
   const response = context.upgrade(tunnel.handlers, {
     protocol: tunnel.protocol || undefined,
-    headers: new Headers({ "x-request-id": requestId }),
+    headers: upgradeHeaders,
   });
   if (!response) {
     tunnel.shutdown(1011, "client upgrade failed");
