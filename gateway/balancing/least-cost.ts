@@ -1,39 +1,56 @@
 // The server with the lowest cost (least-conn, response-time), O(n) over the servers like nginx's
 // least_conn: costs change with every request, so there is nothing to precompute. Servers tied at the lowest
-// cost take turns by smooth weighted round-robin among themselves (nginx does the same), so equal idle servers
-// share the traffic evenly and in proportion to their weights instead of the first in the list taking it all.
+// cost — all the idle ones, at low load — take turns by smooth weighted round-robin among themselves (nginx
+// does the same), so equal servers share the traffic evenly and in proportion to their weights instead of
+// the first in the list taking it all.
+//
+// One pass: each algorithm computes its costs in its own loop (no cost callback, so the loop stays
+// monomorphic) and offers every eligible server here. The round-robin step runs on the fly over the servers
+// tied at the lowest cost so far; when a lower cost turns up, the steps taken for the old group are undone
+// (each server joins and leaves a group at most once: O(n) in all). No allocation per pick.
 import type { UpstreamServer } from "../pool/server.ts";
 
-export type Cost = (server: UpstreamServer, now: number) => number;
+export class LeastCost {
+  private group: UpstreamServer[] = [];
+  private weights = new Float64Array(16);
+  private size = 0;
+  private cost = Infinity;
+  private total = 0;
+  private winner: UpstreamServer | undefined;
 
-export function leastCost(servers: readonly UpstreamServer[], eligible: (server: UpstreamServer) => boolean, now: number, cost: Cost): UpstreamServer | undefined {
-  let best: UpstreamServer | undefined;
-  let bestCost = Infinity;
-  let bestAt = 0;
-  let ties = 0;
-  for (let i = 0; i < servers.length; i++) {
-    const server = servers[i]!;
-    if (!eligible(server)) continue;
-    const c = cost(server, now);
-    if (best === undefined || c < bestCost) {
-      best = server;
-      bestCost = c;
-      bestAt = i;
-      ties = 1;
-    } else if (c === bestCost) ties++;
+  /** Start a pick over at most `n` servers. */
+  begin(n: number): void {
+    if (this.weights.length < n) this.weights = new Float64Array(Math.max(n, this.weights.length * 2));
+    this.size = 0;
+    this.cost = Infinity;
+    this.total = 0;
+    this.winner = undefined;
   }
-  if (ties < 2) return best;
-  // Second pass over the tied servers only (the cost is compared first, so eligible runs for those alone).
-  let winner = best!;
-  let total = 0;
-  for (let i = bestAt; i < servers.length; i++) {
-    const server = servers[i]!;
-    if (cost(server, now) !== bestCost || !eligible(server)) continue;
-    const weight = server.effectiveWeight(now);
+
+  /** An eligible server, its cost now and its effective weight. */
+  offer(server: UpstreamServer, cost: number, weight: number): void {
+    if (this.winner !== undefined && !(cost <= this.cost)) return;
+    if (this.winner === undefined || cost < this.cost) {
+      // A new lowest cost: undo the round-robin steps of the servers that were tied at the old one.
+      for (let k = 0; k < this.size; k++) this.group[k]!.rrCurrent -= this.weights[k]!;
+      this.size = 0;
+      this.total = 0;
+      this.cost = cost;
+      this.winner = server;
+    }
+    this.group[this.size] = server;
+    this.weights[this.size++] = weight;
     server.rrCurrent += weight;
-    total += weight;
-    if (server.rrCurrent > winner.rrCurrent) winner = server;
+    this.total += weight;
+    if (server.rrCurrent > this.winner.rrCurrent) this.winner = server;
   }
-  winner.rrCurrent -= total;
-  return winner;
+
+  /** The winner, or undefined when no server was offered. */
+  end(): UpstreamServer | undefined {
+    const winner = this.winner;
+    if (winner === undefined) return undefined;
+    winner.rrCurrent -= this.total;
+    this.winner = undefined;
+    return winner;
+  }
 }

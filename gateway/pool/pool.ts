@@ -4,7 +4,7 @@
 // tried while another is available, and when every server is at maxConns requests wait in a bounded queue.
 import type { PoolConfig } from "../config/schema.ts";
 import { defaultServerId } from "../config/references.ts";
-import { createSelector } from "../balancing/registry.ts";
+import { canonicalBalancer, createSelector } from "../balancing/registry.ts";
 import type { SelectionInput, Selector } from "../balancing/selector.ts";
 import { UpstreamServer } from "./server.ts";
 import { WaitQueue, type QueuePlace } from "./wait-queue.ts";
@@ -49,7 +49,7 @@ export class Pool {
     this.selector = createSelector(config.balance, { hash: config.hash, servers: this.servers });
     this.queue = new WaitQueue(config.queue.max, config.queue.timeout);
     this.limited = this.servers.some((s) => s.maxConns > 0);
-    this.wantsLoadReports = config.balance === "capacity";
+    this.wantsLoadReports = canonicalBalancer(config.balance) === "capacity";
     this.hashKeyOf = compileHashKey(config.hash);
   }
 
