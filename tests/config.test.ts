@@ -383,7 +383,6 @@ describe("features this version does not have yet", () => {
       problems = (error as { problems: string[] }).problems;
     }
     expect(problems.map((p) => p.slice(0, p.indexOf(":")))).toEqual([
-      "pools.app.health",
       "pools.app.cache",
       "pools.redis.mode",
       "tcp[0]",

@@ -74,6 +74,7 @@ export class ServerChecker {
   }
 
   private async checkOnce(): Promise<void> {
+    if (this.stopped) return;
     const { server, timeout } = this.options;
     const started = Date.now();
     const controller = new AbortController();
@@ -116,6 +117,8 @@ export class ServerChecker {
       server.healthy = true;
       // Back in rotation: slow start (if configured) ramps its share up from here.
       server.recovered(now);
+      // Requests queued for a free server (maxConns) may take this one now.
+      pool.wakeQueued();
       log(`${who} is UP (${plural(verdict.streak, "check")} passed)`);
     }
   }
