@@ -96,6 +96,7 @@ describe("defaults", () => {
       servers: [{ url: "http://a:1", weight: 1, maxFails: 1, failTimeout: 30_000, backup: false, down: false, maxConns: 0, slowStart: 0 }],
       health: { path: "/healthz", expect: "200-399", interval: 2000, timeout: 1000, rise: 2, fall: 2 },
       timeouts: { connect: 3000, response: 60_000 },
+      latencyDecay: 10_000,
       queue: { max: 100, timeout: 5000 },
     });
     expect(c.pools.redis!.mode).toBe("tcp");

@@ -120,6 +120,8 @@ const httpPool = z.strictObject({
   retries: count.default(1),
   preserveHost: z.boolean().default(true),
   timeouts: z.strictObject({ connect: duration.default(3_000), response: duration.default(60_000) }).default({ connect: 3_000, response: 60_000 }),
+  /** How fast response-time balancing forgets a latency measurement (the decay's time constant). */
+  latencyDecay: duration.default(10_000),
   cache: z.strictObject({ maxBytes: size.default(64 * 1024 * 1024) }).optional(),
   queue,
 });

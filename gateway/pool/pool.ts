@@ -41,7 +41,7 @@ export class Pool {
       : config.servers.map((s) => {
         const url = new URL(s.url);
         const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-        return new UpstreamServer(url.origin, url.hostname.replace(/^\[|\]$/g, ""), port, { ...s, id: s.id ?? defaultServerId(s.url) });
+        return new UpstreamServer(url.origin, url.hostname.replace(/^\[|\]$/g, ""), port, { ...s, id: s.id ?? defaultServerId(s.url), latencyDecay: config.latencyDecay });
       });
     this.primaries = this.servers.filter((s) => !s.backup);
     this.backups = this.servers.filter((s) => s.backup);

@@ -21,6 +21,8 @@ export interface ServerOptions {
   maxFails: number;
   failTimeout: number;
   slowStart: number;
+  /** How fast the latency average forgets: the time constant of its exponential decay (ms). */
+  latencyDecay?: number;
 }
 
 /** The last active health check of a server, for /status and logs. */
@@ -34,8 +36,8 @@ export interface CheckResult {
   durationMs: number;
 }
 
-/** Decay time of the latency average: a sample counts half after ~this long (Finagle's peak EWMA uses ~10 s). */
-const LATENCY_DECAY_MS = 10_000;
+/** Default decay time of the latency average (Finagle's and Linkerd's peak EWMA use 10 s). */
+export const DEFAULT_LATENCY_DECAY_MS = 10_000;
 /** A load report older than this is ignored: a server that stopped reporting is judged by its weight alone. */
 export const LOAD_REPORT_TTL_MS = 30_000;
 
@@ -46,6 +48,7 @@ export class UpstreamServer {
   readonly maxFails: number;
   readonly failTimeout: number;
   readonly slowStart: number;
+  private readonly latencyDecay: number;
   /** Configured weight; `weight` is what balancing uses (the admin API may change it at run time). */
   readonly configuredWeight: number;
   weight: number;
@@ -91,6 +94,7 @@ export class UpstreamServer {
     this.maxFails = options.maxFails;
     this.failTimeout = options.failTimeout;
     this.slowStart = options.slowStart;
+    this.latencyDecay = options.latencyDecay ?? DEFAULT_LATENCY_DECAY_MS;
     this.configuredWeight = options.weight;
     this.weight = options.weight;
     this.adminState = this.configuredAdminState = options.down ? "disabled" : "up";
@@ -160,7 +164,7 @@ export class UpstreamServer {
     if (this.latencyAt === 0 || ms > this.latencyMs) {
       this.latencyMs = ms;
     } else {
-      const w = Math.exp(-(now - this.latencyAt) / LATENCY_DECAY_MS);
+      const w = Math.exp(-(now - this.latencyAt) / this.latencyDecay);
       this.latencyMs = this.latencyMs * w + ms * (1 - w);
     }
     this.latencyAt = now;
@@ -169,7 +173,7 @@ export class UpstreamServer {
   /** The latency estimate now: an old estimate decays toward 0 so that a server not tried lately gets probed again. */
   latencyEstimate(now: number): number {
     if (this.latencyAt === 0) return 0;
-    return this.latencyMs * Math.exp(-(now - this.latencyAt) / LATENCY_DECAY_MS);
+    return this.latencyMs * Math.exp(-(now - this.latencyAt) / this.latencyDecay);
   }
 
   /** Carry over what a previous config's twin of this server knew (see Pool.inherit). */

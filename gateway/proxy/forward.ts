@@ -51,9 +51,12 @@ export async function forward(runtime: Runtime, pool: Pool, policy: ForwardPolic
     mayRetry ? 1 + policy.retries : 1,
     out.clientSignal,
     async (server) => {
-      const sent = Date.now();
       let response: Response;
+      let sent = 0;
       try {
+        await ensureConnectable(runtime, server, policy, out);
+        // Latency is the upstream's time to answer, not the connect probe's.
+        sent = Date.now();
         response = await attemptOnce(runtime, server, policy, out);
       } catch (error) {
         throw error instanceof UpstreamFailure ? error : new UpstreamFailure(classifyFetchError(error), describe(error), { cause: error });
@@ -79,16 +82,18 @@ export async function forward(runtime: Runtime, pool: Pool, policy: ForwardPolic
   return { response: releaseWhenDone(response, () => pool.release(server)), server, attempts };
 }
 
-async function attemptOnce(runtime: Runtime, server: UpstreamServer, policy: ForwardPolicy, out: OutgoingRequest): Promise<Response> {
+/** fetch has no connect timeout of its own: for a server not heard from lately, prove it accepts connections first. */
+async function ensureConnectable(runtime: Runtime, server: UpstreamServer, policy: ForwardPolicy, out: OutgoingRequest): Promise<void> {
   if (out.clientSignal.aborted) throw new UpstreamFailure("aborted", "client went away");
-  if (Date.now() - server.lastOkAt > WARM_MS) {
-    // fetch has no connect timeout of its own: prove the server accepts connections within the limit first.
-    try {
-      await runtime.probeTcp(server.hostname, server.port, policy.connectTimeout);
-    } catch (error) {
-      throw new UpstreamFailure("connect", `cannot connect to ${server.id}: ${describe(error)}`, { cause: error });
-    }
+  if (Date.now() - server.lastOkAt <= WARM_MS) return;
+  try {
+    await runtime.probeTcp(server.hostname, server.port, policy.connectTimeout);
+  } catch (error) {
+    throw new UpstreamFailure("connect", `cannot connect to ${server.id}: ${describe(error)}`, { cause: error });
   }
+}
+
+async function attemptOnce(runtime: Runtime, server: UpstreamServer, policy: ForwardPolicy, out: OutgoingRequest): Promise<Response> {
   const controller = new AbortController();
   let timedOut = false;
   let answered = false;
