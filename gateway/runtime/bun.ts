@@ -1,4 +1,5 @@
 // The Bun adapter: Bun.serve for listeners, Bun's fetch for upstreams, Bun.connect for probes.
+import { bunSockets } from "./bun-sockets.ts";
 import type {
   DownstreamHandlers,
   HttpListener,
@@ -167,6 +168,7 @@ function connectWebSocket(url: string, options: { protocols: string[]; headers: 
 }
 
 export const bunRuntime: Runtime = {
+  ...bunSockets,
   name: "bun",
   version: Bun.version,
   serveHttp,

@@ -1,5 +1,6 @@
 // The Deno adapter: Deno.serve for listeners, fetch with a Host-preserving client, Deno.connect for probes.
 // Deno's fetch always decodes compressed bodies, so responses lose Content-Encoding here (keepsContentEncoding).
+import { denoSockets } from "./deno-sockets.ts";
 import type {
   HttpListener,
   Runtime,
@@ -124,6 +125,7 @@ function connectWebSocket(url: string, options: { protocols: string[]; headers: 
 }
 
 export const denoRuntime: Runtime = {
+  ...denoSockets,
   name: "deno",
   version: Deno.version.deno,
   serveHttp,

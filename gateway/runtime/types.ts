@@ -1,6 +1,7 @@
 // The one interface between Sluice and the JavaScript runtime under it.
 // Everything outside gateway/runtime/ sees Bun and Deno only through this shape, so the gateway core
 // stays neutral and a third runtime would be one more file here.
+import type { SocketRuntime } from "./sockets.ts";
 
 /** Who is on the other end of a downstream connection. */
 export interface ClientInfo {
@@ -82,7 +83,7 @@ export interface UpstreamSocketHandlers {
   pong?(data: Uint8Array): void;
 }
 
-export interface Runtime {
+export interface Runtime extends SocketRuntime {
   readonly name: "bun" | "deno";
   readonly version: string;
   serveHttp(options: ServeOptions): Promise<HttpListener>;

@@ -1,0 +1,85 @@
+// Raw TCP and UDP sockets as the L4 listeners drive them: the shape both runtime adapters implement.
+// Kept apart from types.ts because only gateway/l4/ (and TCP health checks) use them.
+
+/** What happens on one TCP connection, as the owner of the socket handles it. */
+export interface TcpHandlers {
+  /** Bytes arrived. The chunk is only valid during the call: copy it to keep it. */
+  data(chunk: Uint8Array): void;
+  /** Everything `write` could not take at once has been flushed: write again. */
+  drain(): void;
+  /** The peer half-closed (sent FIN): no more data will arrive; writing may go on. */
+  end(): void;
+  /** The connection is fully closed (after both sides ended, a reset, or an error). Called exactly once. */
+  close(error?: Error): void;
+}
+
+export interface TcpSocket {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /**
+   * Queue bytes for sending. Returns true when the runtime took them all without buffering past its
+   * limit; false means "stop producing until `drain`" (the bytes are still kept and sent — never lost).
+   */
+  write(chunk: Uint8Array): boolean;
+  /** Half-close: send FIN once the queued bytes are out; reading goes on. */
+  shutdown(): void;
+  /** Close both directions once the queued bytes are out. */
+  end(): void;
+  /** Close now, dropping what is queued (a reset where the runtime can). */
+  destroy(): void;
+  /** Stop / resume reading (backpressure toward the peer). */
+  pause(): void;
+  resume(): void;
+}
+
+export interface TcpServer {
+  readonly hostname: string;
+  readonly port: number;
+  /** Stop accepting; open connections are left to their owners. */
+  stop(): void;
+}
+
+export interface TcpListenOptions {
+  hostname: string;
+  port: number;
+  /** Called per accepted connection; returns the handlers for its events. */
+  accept(socket: TcpSocket): TcpHandlers;
+}
+
+export interface TcpConnectOptions {
+  hostname: string;
+  port: number;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** One datagram and who sent it. */
+export interface Datagram {
+  data: Uint8Array;
+  address: string;
+  port: number;
+}
+
+export interface UdpSocket {
+  readonly hostname: string;
+  readonly port: number;
+  /** Send one datagram; false when the runtime dropped it (buffer full). */
+  send(data: Uint8Array, address: string, port: number): boolean;
+  close(): void;
+}
+
+export interface UdpBindOptions {
+  hostname: string;
+  port: number;
+  receive(datagram: Datagram): void;
+}
+
+/** The socket half of the Runtime interface. */
+export interface SocketRuntime {
+  listenTcp(options: TcpListenOptions): Promise<TcpServer>;
+  /** Connect; resolves once connected, rejects on refusal, error, abort or after `timeoutMs`. */
+  connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Promise<TcpSocket>;
+  bindUdp(options: UdpBindOptions): Promise<UdpSocket>;
+}
