@@ -74,6 +74,11 @@ export interface UdpBindOptions {
   hostname: string;
   port: number;
   receive(datagram: Datagram): void;
+  /**
+   * The runtime reported an error for this socket (an ICMP "port unreachable" from a peer, a failed send).
+   * Bun reports them, even on unconnected sockets; Deno does not, and then UDP has no passive failures.
+   */
+  error?(error: Error): void;
 }
 
 /** The socket half of the Runtime interface. */
