@@ -75,7 +75,7 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
   let gateway: Gateway;
   try {
     gateway = configPath
-      ? await startGateway({ configPath, runtime, workers: workersFlag, admin: !isWorker, stickySecret: runtime.env(STICKY_SECRET_ENV) })
+      ? await startGateway({ configPath, runtime, workers: workersFlag, primary: !isWorker, stickySecret: runtime.env(STICKY_SECRET_ENV) })
       : await startGateway({ config: await demoConfig(runtime, runtime.env("SLUICE_DEMO_LISTEN") ?? ":8080", runtime.env("SLUICE_DEMO_ADMIN") ?? "127.0.0.1:9901"), runtime });
   } catch (error) {
     console.error(startupMessage(error, configPath));

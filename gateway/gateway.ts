@@ -14,6 +14,8 @@ import { Buffer } from "node:buffer";
 import { createAdminApp } from "./admin/app.ts";
 import { statusDocument, type ListenerInfo } from "./admin/status.ts";
 import { workerCount } from "./workers.ts";
+import { startTcpListeners, type TcpListeners, type TcpStats } from "./l4/tcp-listeners.ts";
+import { startUdpListeners, type UdpListeners, type UdpListenerStats } from "./l4/udp-listener.ts";
 import { startHealthChecks, type HealthChecks } from "./health/checks.ts";
 
 export interface StartOptions {
@@ -26,8 +28,11 @@ export interface StartOptions {
   runtime?: Runtime;
   /** Worker processes sharing the listen ports; overrides the config's `workers` (the --workers flag). */
   workers?: number;
-  /** Whether this process serves the admin listener (only one worker does). */
-  admin?: boolean;
+  /**
+   * Whether this is the primary process (the default): it alone serves the admin listener and the TCP/UDP
+   * listeners and logs health changes; `--workers` processes share only the HTTP ports.
+   */
+  primary?: boolean;
   /**
    * Signs sticky cookies of pools without their own `sticky.key`. Defaults to a random one per start:
    * cookies then survive reloads but not restarts. Workers are given the primary's.
@@ -59,6 +64,8 @@ export class Gateway {
   private snapshot: Snapshot;
   private readonly http: HttpListener[] = [];
   private admin: HttpListener | undefined;
+  private tcp: TcpListeners | undefined;
+  private udp: UdpListeners | undefined;
   private draining = false;
   private readonly startedAt = Date.now();
   /** The active health checks of the current snapshot's pools. */
@@ -104,11 +111,16 @@ export class Gateway {
         handler: (request, context) => this.snapshot.app.fetch(request, { sluice: context }),
       }));
     }
-    if (config.admin !== false && this.options.admin !== false) {
+    if (this.primary) {
+      const l4 = { runtime: this.runtime, pools: () => this.snapshot.pools, log: (line: string) => console.error(line) };
+      this.tcp = await startTcpListeners(config.tcp, l4);
+      this.udp = await startUdpListeners(config.udp, l4);
+    }
+    if (config.admin !== false && this.primary) {
       const app = createAdminApp({
         token: config.admin.token,
         ready: () => !this.draining,
-        status: () => statusDocument(this.snapshot, this.listeners(), this.startedAt),
+        status: () => statusDocument(this.snapshot, this.listeners(), this.startedAt, this.l4Stats()),
         pools: () => this.snapshot.pools,
       });
       this.admin = await this.runtime.serveHttp({
@@ -125,7 +137,7 @@ export class Gateway {
    * admin listener only: workers check their own copy of the pools but would repeat the same lines.
    */
   private startChecks(snapshot: Snapshot): HealthChecks {
-    const log = this.options.admin === false ? () => {} : (line: string) => console.error(line);
+    const log = this.primary ? (line: string) => console.error(line) : () => {};
     return startHealthChecks(snapshot.pools, snapshot.config.pools, this.runtime, log);
   }
 
@@ -139,11 +151,22 @@ export class Gateway {
     return this.options.workers ?? workerCount(this.snapshot.config.workers);
   }
 
+  private get primary(): boolean {
+    return this.options.primary !== false;
+  }
+
   listeners(): ListenerInfo[] {
     return [
       ...this.http.map((l) => ({ kind: "http" as const, address: formatAddress(l) })),
       ...(this.admin ? [{ kind: "admin" as const, address: formatAddress(this.admin) }] : []),
+      ...(this.tcp?.listeners ?? []),
+      ...(this.udp?.listeners ?? []),
     ];
+  }
+
+  /** Per-listener and per-server figures of the TCP and UDP listeners, for /status. */
+  l4Stats(): { tcp?: TcpStats; udp?: UdpListenerStats[] } {
+    return { tcp: this.tcp?.stats(), udp: this.udp?.stats() };
   }
 
   /** The first HTTP listener as a URL, e.g. "http://127.0.0.1:8080". */
@@ -190,11 +213,15 @@ export class Gateway {
   async stop(graceMs = this.snapshot.config.shutdownTimeout): Promise<void> {
     this.draining = true;
     this.checks.stop();
+    // TCP connections drain in parallel with HTTP requests, under the same grace period.
+    const tcpDrained = this.tcp?.stop(graceMs);
     const graceful = Promise.all(this.http.map((l) => l.stop(false)));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)));
     if ((await Promise.race([graceful, deadline])) === "timeout") await Promise.all(this.http.map((l) => l.stop(true)));
     clearTimeout(timer);
+    await tcpDrained;
+    await this.udp?.stop();
     await this.admin?.stop(true);
     this.accessLog.flush();
   }

@@ -385,9 +385,6 @@ describe("features this version does not have yet", () => {
     }
     expect(problems.map((p) => p.slice(0, p.indexOf(":")))).toEqual([
       "pools.app.cache",
-      "pools.redis.mode",
-      "tcp[0]",
-      "udp[0]",
       "telemetry",
     ]);
     for (const line of problems) expect(line).toContain("not supported in this version of Sluice");

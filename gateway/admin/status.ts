@@ -86,7 +86,8 @@ export function poolStatus(pool: Pool, now = Date.now()): PoolStatus {
   };
 }
 
-export function statusDocument(snapshot: Snapshot, listeners: readonly ListenerInfo[], startedAt: number) {
+/** The `/status` document: pools and servers, routes, listeners, and the TCP/UDP listeners' figures. */
+export function statusDocument(snapshot: Snapshot, listeners: readonly ListenerInfo[], startedAt: number, l4: { tcp?: unknown; udp?: unknown } = {}) {
   const now = Date.now();
   const pools: Record<string, PoolStatus> = {};
   for (const [name, pool] of snapshot.pools) pools[name] = poolStatus(pool, now);
@@ -95,5 +96,7 @@ export function statusDocument(snapshot: Snapshot, listeners: readonly ListenerI
     pools,
     routes: snapshot.routes.map((r) => ({ name: r.name, kind: r.kind, pool: r.pool })),
     listeners,
+    ...(l4.tcp !== undefined && { tcp: l4.tcp }),
+    ...(l4.udp !== undefined && { udp: l4.udp }),
   };
 }

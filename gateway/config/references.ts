@@ -4,6 +4,7 @@
 import type { Config } from "./schema.ts";
 import { isLoopback, parseAddress, type ListenAddress } from "./address.ts";
 import { ProblemList, didYouMean, formatPath } from "./errors.ts";
+import { validateSniKey } from "../l4/sni.ts";
 
 /** `"~REGEX -> /replacement"` split at the first arrow; null when the text is not a rewrite. */
 export function parseRewrite(text: string): { pattern: string; replacement: string } | null {
@@ -87,7 +88,11 @@ export function checkReferences(config: Config, knownBalancers: readonly string[
   };
   config.tcp.forEach((l, i) => {
     if (l.pool !== undefined) needTcpPool(l.pool, ["tcp", i, "pool"], "tcp listener");
-    for (const [host, name] of Object.entries(l.sni ?? {})) needTcpPool(name, ["tcp", i, "sni", host], "tcp listener");
+    for (const [host, name] of Object.entries(l.sni ?? {})) {
+      const badName = validateSniKey(host);
+      if (badName) problems.add(["tcp", i, "sni", host], `not a server name pattern: ${badName}`, "", host);
+      else needTcpPool(name, ["tcp", i, "sni", host], "tcp listener");
+    }
   });
   config.udp.forEach((l, i) => needTcpPool(l.pool, ["udp", i, "pool"], "udp listener"));
 

@@ -8,14 +8,8 @@ const NOT_YET = "not supported in this version of Sluice";
 export function checkUnsupported(config: Config): string[] {
   const problems = new ProblemList(config);
   for (const [name, pool] of Object.entries(config.pools)) {
-    if (pool.mode === "tcp") {
-      problems.add(["pools", name, "mode"], `${NOT_YET}: tcp pools`);
-      continue;
-    }
-    if (pool.cache) problems.add(["pools", name, "cache"], `${NOT_YET}: response caching`);
+    if (pool.mode === "http" && pool.cache) problems.add(["pools", name, "cache"], `${NOT_YET}: response caching`);
   }
-  config.tcp.forEach((_, i) => problems.add(["tcp", i], `${NOT_YET}: tcp listeners`));
-  config.udp.forEach((_, i) => problems.add(["udp", i], `${NOT_YET}: udp listeners`));
   if (config.telemetry) problems.add(["telemetry"], `${NOT_YET}: OpenTelemetry export`);
   return problems.lines();
 }

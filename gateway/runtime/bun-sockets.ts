@@ -1,9 +1,264 @@
 // The bun adapter's raw TCP sockets (see sockets.ts for the contract); UDP lives in bun-udp.ts.
-import type { SocketRuntime } from "./sockets.ts";
+//
+// What Bun does that this file evens out (measured, see /work/shared/RUNTIME-NOTES.md):
+// - `socket.write()` may take fewer bytes than given and returns the count: the rest is copied into a
+//   per-socket queue, flushed on `drain`, and `write` answers false while anything is queued.
+// - Half-close needs `allowHalfOpen: true` on both Bun.listen and Bun.connect, and `shutdown()` (SHUT_WR).
+// - `end()` closes both directions at once (its `close` callback runs inside the call): so `end` and
+//   `shutdown` here wait for the queue to be flushed first.
+// - A socket that already sent its FIN and then receives the peer's FIN is closed by Bun without an `end`
+//   callback: the peer's half-close is reported here anyway, before `close`.
+// - A peer's reset arrives as `close` with an ECONNRESET error; `terminate()` resets (SO_LINGER 0).
+// - Bun.connect cannot be cancelled before it opens: after a timeout or abort the attempt is abandoned and
+//   reset as soon as it opens; one that never opens (a blackholed server) holds its descriptor until the
+//   kernel gives up on the handshake (about two minutes on Linux).
+import type { Socket, SocketHandler } from "bun";
+import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket } from "./sockets.ts";
 import { bindUdp } from "./bun-udp.ts";
 
+type Raw = Socket<BunTcpSocket>;
+
+/** One connection: the contract's TcpSocket over a Bun socket, with the write queue Bun does not keep. */
+class BunTcpSocket implements TcpSocket {
+  handlers: TcpHandlers | undefined;
+  private readonly queue: Uint8Array[] = [];
+  private queued = 0;
+  private shutdownWanted = false;
+  private endWanted = false;
+  private writeShut = false;
+  /** The peer's FIN was reported (`end`). */
+  private peerEnded = false;
+  private destroyed = false;
+  closed = false;
+  /** A close that came while `accept` was still choosing the handlers. */
+  private earlyClose: { error?: Error } | undefined;
+
+  constructor(private readonly raw: Raw) {}
+
+  get remoteAddress(): string {
+    return this.raw.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.raw.remotePort;
+  }
+  get localAddress(): string {
+    return this.raw.localAddress;
+  }
+  get localPort(): number {
+    return this.raw.localPort;
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.closed || this.writeShut || this.shutdownWanted || this.endWanted) return true;
+    if (chunk.byteLength === 0) return this.queued === 0;
+    if (this.queued > 0) {
+      this.enqueue(chunk.slice());
+      return false;
+    }
+    const n = this.raw.write(chunk);
+    if (n === chunk.byteLength) return true;
+    // -1: closed or shutting down; `close` follows and settles everything.
+    if (n < 0) return true;
+    this.enqueue(chunk.slice(n));
+    return false;
+  }
+
+  private enqueue(copy: Uint8Array): void {
+    this.queue.push(copy);
+    this.queued += copy.byteLength;
+  }
+
+  /** Bun says the socket is writable again: flush the queue, then do the close asked for, then tell the owner. */
+  onDrain(): void {
+    if (this.closed) return;
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      const n = this.raw.write(head);
+      if (n < 0) return;
+      this.queued -= n;
+      if (n < head.byteLength) {
+        this.queue[0] = head.subarray(n);
+        return;
+      }
+      this.queue.shift();
+    }
+    if (this.finishPendingClose()) return;
+    this.handlers?.drain();
+  }
+
+  /** Runs a shutdown or end that waited for the queue. True when the socket is gone (no drain to report). */
+  private finishPendingClose(): boolean {
+    if (this.endWanted) {
+      this.endWanted = false;
+      this.raw.end();
+      return true;
+    }
+    if (this.shutdownWanted) {
+      this.shutdownWanted = false;
+      this.writeShut = true;
+      this.raw.shutdown();
+    }
+    return this.closed;
+  }
+
+  shutdown(): void {
+    if (this.closed || this.writeShut || this.endWanted) return;
+    this.shutdownWanted = true;
+    if (this.queued === 0) this.finishPendingClose();
+  }
+
+  end(): void {
+    if (this.closed || this.endWanted) return;
+    this.endWanted = true;
+    if (this.queued === 0) this.finishPendingClose();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.destroyed = true;
+    this.queue.length = 0;
+    this.queued = 0;
+    this.raw.terminate();
+  }
+
+  pause(): void {
+    if (!this.closed) this.raw.pause();
+  }
+
+  resume(): void {
+    if (!this.closed) this.raw.resume();
+  }
+
+  onData(chunk: Uint8Array): void {
+    this.handlers?.data(chunk);
+  }
+
+  onEnd(): void {
+    if (this.peerEnded || this.closed) return;
+    this.peerEnded = true;
+    this.handlers?.end();
+  }
+
+  onClose(error?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.length = 0;
+    this.queued = 0;
+    if (!this.handlers) {
+      this.earlyClose = { error };
+      return;
+    }
+    // Bun closes a socket whose both directions are done without reporting the peer's FIN: report it.
+    if (!error && !this.destroyed && !this.peerEnded) {
+      this.peerEnded = true;
+      this.handlers.end();
+    }
+    this.handlers.close(error);
+  }
+
+  /** The owner's handlers are known (after accept / connect): deliver a close that came before them. */
+  attach(handlers: TcpHandlers): void {
+    this.handlers = handlers;
+    if (this.earlyClose) {
+      const { error } = this.earlyClose;
+      this.earlyClose = undefined;
+      handlers.close(error);
+    }
+  }
+}
+
+/** The callbacks Bun calls, the same for every socket: each goes to the socket's own wrapper (`data`). */
+const events: SocketHandler<BunTcpSocket> & { binaryType: "uint8array" } = {
+  binaryType: "uint8array",
+  data: (raw, chunk) => raw.data?.onData(chunk as unknown as Uint8Array),
+  drain: (raw) => raw.data?.onDrain(),
+  end: (raw) => raw.data?.onEnd(),
+  close: (raw, error) => raw.data?.onClose(error),
+  // Called when one of our handlers throws: that must not leave the connection half-handled.
+  error: (raw, error) => {
+    raw.data?.onClose(error);
+    raw.terminate();
+  },
+};
+
+async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
+  const listener = Bun.listen<BunTcpSocket>({
+    hostname: options.hostname,
+    port: options.port,
+    allowHalfOpen: true,
+    socket: {
+      ...events,
+      open(raw) {
+        const socket = new BunTcpSocket(raw);
+        raw.data = socket;
+        raw.setNoDelay(true);
+        socket.attach(options.accept(socket));
+      },
+    },
+  });
+  return {
+    hostname: listener.hostname,
+    port: listener.port,
+    // false: open connections stay with their owners (the L4 listener drains them itself).
+    stop: () => listener.stop(false),
+  };
+}
+
+function connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Promise<TcpSocket> {
+  return new Promise((resolve, reject) => {
+    const { signal } = options;
+    if (signal?.aborted) return reject(signal.reason ?? new Error("aborted"));
+    // Set once the attempt is over either way: a connection completing after a timeout or abort is reset.
+    let settled = false;
+    const timer = setTimeout(() => fail(new ConnectTimeout(options)), options.timeoutMs);
+    const onAbort = () => fail(signal!.reason ?? new Error("aborted"));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    function done() {
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+    function fail(error: unknown) {
+      if (settled) return;
+      done();
+      reject(error);
+    }
+    Bun.connect<BunTcpSocket>({
+      hostname: options.hostname,
+      port: options.port,
+      allowHalfOpen: true,
+      socket: {
+        ...events,
+        open(raw) {
+          if (settled) {
+            raw.terminate();
+            return;
+          }
+          done();
+          const socket = new BunTcpSocket(raw);
+          raw.data = socket;
+          raw.setNoDelay(true);
+          socket.attach(handlers);
+          resolve(socket);
+        },
+        connectError(_raw, error) {
+          fail(error);
+        },
+      },
+    }).catch(fail);
+  });
+}
+
+/** The connection was not made within `timeoutMs`. */
+export class ConnectTimeout extends Error {
+  readonly code = "ETIMEDOUT";
+  constructor(options: TcpConnectOptions) {
+    super(`connect to ${options.hostname}:${options.port} timed out after ${options.timeoutMs}ms`);
+  }
+}
+
 export const bunSockets: SocketRuntime = {
-  listenTcp: () => Promise.reject(new Error("tcp listeners are not implemented yet")),
-  connectTcp: () => Promise.reject(new Error("tcp connections are not implemented yet")),
+  listenTcp,
+  connectTcp,
   bindUdp,
 };

@@ -1,9 +1,299 @@
 // The deno adapter's raw TCP sockets (see sockets.ts for the contract); UDP lives in deno-udp.ts.
-import type { SocketRuntime } from "./sockets.ts";
+//
+// What Deno does that this file works around (see /work/shared/RUNTIME-NOTES.md):
+// - `conn.readable` closes the whole resource when the peer's FIN arrives (deno#22258), which breaks
+//   half-close, and piping streams ran at ~0.45× a plain loop: so reading is a `read()` loop into one
+//   reusable buffer per connection (a chunk handed to `data` is only valid during the call, as the
+//   contract says), and writing is a queue drained by `conn.write()`.
+// - `write` copies what it queues (Deno's write is asynchronous) and answers false once more than
+//   HIGH_WATER bytes wait; `drain` follows when the queue is empty again.
+// - Half-close is `closeWrite()` once the queue is flushed; the connection is closed when both
+//   directions are done.
+// - Deno has no SO_LINGER: `destroy()` closes at once (unsent bytes dropped) but cannot force a reset.
+// - Deno's read() resolves null on a peer's reset as on a FIN: a zero-length write tells them apart.
+import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket } from "./sockets.ts";
 import { bindUdp } from "./deno-udp.ts";
 
+// deno-lint-ignore no-explicit-any
+declare const Deno: any;
+
+interface DenoConn {
+  readonly remoteAddr: { hostname: string; port: number };
+  readonly localAddr: { hostname: string; port: number };
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(data: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+  close(): void;
+  setNoDelay?(noDelay?: boolean): void;
+}
+
+/** Bytes read per `read()` call. */
+const READ_SIZE = 64 * 1024;
+/** Queued bytes above which `write` asks the producer to wait for `drain`. */
+const HIGH_WATER = 64 * 1024;
+const EMPTY = new Uint8Array(0);
+
+class DenoTcpSocket implements TcpSocket {
+  handlers: TcpHandlers | undefined;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  private readonly queue: Uint8Array[] = [];
+  private queued = 0;
+  private writing = false;
+  /** A `write` answered false: tell the producer when the queue is empty. */
+  private drainWanted = false;
+  private shutdownWanted = false;
+  private endWanted = false;
+  private writeShut = false;
+  private readEnded = false;
+  private paused = false;
+  private wake: (() => void) | undefined;
+  private closed = false;
+  private destroyed = false;
+
+  constructor(private readonly conn: DenoConn) {
+    this.remoteAddress = conn.remoteAddr.hostname;
+    this.remotePort = conn.remoteAddr.port;
+    this.localAddress = conn.localAddr.hostname;
+    this.localPort = conn.localAddr.port;
+    try {
+      conn.setNoDelay?.(true);
+    } catch {
+      // A connection already gone: the read loop will say so.
+    }
+  }
+
+  /** Start reading; `handlers` receive every event from now on. */
+  start(handlers: TcpHandlers): void {
+    this.handlers = handlers;
+    // A handler that throws must not become an unhandled rejection (Deno exits on those): it closes the connection.
+    this.readLoop().catch((error) => this.finish(error as Error));
+  }
+
+  private async readLoop(): Promise<void> {
+    const buffer = new Uint8Array(READ_SIZE);
+    while (!this.closed) {
+      if (this.paused) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      let n: number | null;
+      try {
+        n = await this.conn.read(buffer);
+      } catch (error) {
+        this.finish(error as Error);
+        return;
+      }
+      if (this.closed) return;
+      if (n === null) {
+        if (await this.peerReset()) return;
+        this.readEnded = true;
+        this.handlers!.end();
+        this.closeIfDone();
+        return;
+      }
+      this.handlers!.data(buffer.subarray(0, n));
+    }
+  }
+
+  /**
+   * Deno's read() reports a peer's reset as a plain end of stream (it resolves null; measured on 2.9). A
+   * zero-length write tells them apart: it succeeds after a FIN and fails after a reset. Probed only while
+   * nothing else is being written (a write in flight fails by itself after a reset). True when it was a reset
+   * (the connection is then closed with that error).
+   */
+  private async peerReset(): Promise<boolean> {
+    if (this.writing || this.writeShut || this.shutdownWanted || this.endWanted) return false;
+    this.writing = true;
+    try {
+      await this.conn.write(EMPTY);
+    } catch (error) {
+      this.writing = false;
+      const reset = new Error(`connection reset by peer (${(error as Error)?.message ?? error})`) as Error & { code?: string };
+      reset.code = "ECONNRESET";
+      this.finish(reset);
+      return true;
+    }
+    this.writing = false;
+    if (this.closed) return true;
+    // Bytes queued while probing, or a close asked for meanwhile: carry on as flush() would.
+    if (this.queue.length > 0) void this.flush();
+    else if (this.endWanted) this.finish();
+    else if (this.shutdownWanted) this.closeWrite();
+    return false;
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.closed || this.writeShut || this.shutdownWanted || this.endWanted) return true;
+    if (chunk.byteLength > 0) {
+      this.queue.push(chunk.slice());
+      this.queued += chunk.byteLength;
+      if (!this.writing) void this.flush();
+    }
+    if (this.queued > HIGH_WATER) {
+      this.drainWanted = true;
+      return false;
+    }
+    return true;
+  }
+
+  private async flush(): Promise<void> {
+    this.writing = true;
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      let n: number;
+      try {
+        n = await this.conn.write(head);
+      } catch (error) {
+        this.writing = false;
+        this.finish(error as Error);
+        return;
+      }
+      if (this.closed) return;
+      this.queued -= n;
+      if (n < head.byteLength) this.queue[0] = head.subarray(n);
+      else this.queue.shift();
+    }
+    this.writing = false;
+    if (this.endWanted) return this.finish();
+    if (this.shutdownWanted) return this.closeWrite();
+    if (this.drainWanted) {
+      this.drainWanted = false;
+      try {
+        this.handlers?.drain();
+      } catch (error) {
+        this.finish(error as Error);
+      }
+    }
+  }
+
+  private closeWrite(): void {
+    this.shutdownWanted = false;
+    this.writeShut = true;
+    this.conn.closeWrite().then(
+      () => this.closeIfDone(),
+      (error: Error) => this.finish(error),
+    );
+  }
+
+  /** Both directions are over: the connection is done. */
+  private closeIfDone(): void {
+    if (this.readEnded && this.writeShut && !this.writing) this.finish();
+  }
+
+  shutdown(): void {
+    if (this.closed || this.writeShut || this.shutdownWanted || this.endWanted) return;
+    this.shutdownWanted = true;
+    if (!this.writing && this.queue.length === 0) this.closeWrite();
+  }
+
+  end(): void {
+    if (this.closed || this.endWanted) return;
+    this.endWanted = true;
+    if (!this.writing && this.queue.length === 0) this.finish();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.destroyed = true;
+    this.finish();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.wake?.();
+  }
+
+  /** Close the resource and report `close` once. A read or write in flight then fails and is ignored. */
+  private finish(error?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.length = 0;
+    this.queued = 0;
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed by Deno.
+    }
+    this.wake?.();
+    // A close we asked for is not an error, whatever the pending read reports after it.
+    this.handlers?.close(this.destroyed ? undefined : error);
+  }
+}
+
+async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
+  const listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" });
+  let stopped = false;
+  void (async () => {
+    while (!stopped) {
+      let conn: DenoConn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (stopped) return;
+        // Out of file descriptors and the like: the listener itself is fine, try again shortly.
+        if ((error as Error)?.name === "BadResource") return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        continue;
+      }
+      const socket = new DenoTcpSocket(conn);
+      let handlers: TcpHandlers;
+      try {
+        handlers = options.accept(socket);
+      } catch {
+        conn.close();
+        continue;
+      }
+      socket.start(handlers);
+    }
+  })();
+  return {
+    hostname: listener.addr.hostname,
+    port: listener.addr.port,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+    },
+  };
+}
+
+async function connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Promise<TcpSocket> {
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  let conn: DenoConn;
+  try {
+    conn = await Deno.connect({ hostname: options.hostname, port: options.port, transport: "tcp", signal });
+  } catch (error) {
+    if (timeout.aborted) throw new ConnectTimeout(options);
+    throw error;
+  }
+  const socket = new DenoTcpSocket(conn);
+  socket.start(handlers);
+  return socket;
+}
+
+/** The connection was not made within `timeoutMs`. */
+export class ConnectTimeout extends Error {
+  readonly code = "ETIMEDOUT";
+  constructor(options: TcpConnectOptions) {
+    super(`connect to ${options.hostname}:${options.port} timed out after ${options.timeoutMs}ms`);
+  }
+}
+
 export const denoSockets: SocketRuntime = {
-  listenTcp: () => Promise.reject(new Error("tcp listeners are not implemented yet")),
-  connectTcp: () => Promise.reject(new Error("tcp connections are not implemented yet")),
+  listenTcp,
+  connectTcp,
   bindUdp,
 };
