@@ -6,32 +6,63 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { repoRoot, spawnCommand } from "./helpers/process.ts";
-import { deadPort, startUpstream, type Upstream } from "./helpers/upstream.ts";
+import { deadPort, listen, startUpstream, type Upstream } from "./helpers/upstream.ts";
+import { connect, createServer, type Server } from "node:net";
 
 let work: string;
 let up: Upstream;
+/** A TCP service behind the L4 listener: answers what it got, upper-cased, once the client half-closes. */
+let shouter: Server;
+let shouterPort: number;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "sluice-ship-"));
   up = startUpstream("up");
+  shouter = createServer({ allowHalfOpen: true }, (socket) => {
+    let got = "";
+    socket.on("data", (d) => (got += d.toString()));
+    socket.on("end", () => socket.end(got.toUpperCase()));
+  });
+  shouterPort = await listen(shouter);
   // A user's plugin next to their config, importing only types from Sluice.
   await mkdir(join(work, "plugins"));
   await copyFile(join(repoRoot, "tests/fixtures/plugins/tagger.ts"), join(work, "plugins/tagger.ts"));
 });
 afterAll(async () => {
   await up.stop();
+  shouter.close();
   await rm(work, { recursive: true, force: true });
 });
 
-async function configFile(name: string, port: number): Promise<string> {
+/** A config proxying HTTP on `port` and, given `tcpPort`, TCP there to the shouting service. */
+async function configFile(name: string, port: number, tcpPort?: number): Promise<string> {
   const config = {
     listen: `127.0.0.1:${port}`,
     admin: false,
-    pools: { app: { servers: [{ url: up.url }] } },
+    pools: { app: { servers: [{ url: up.url }] }, shout: { mode: "tcp", servers: [{ address: `127.0.0.1:${shouterPort}` }] } },
+    tcp: tcpPort ? [{ listen: `127.0.0.1:${tcpPort}`, pool: "shout" }] : [],
     routes: [{ pool: "app", plugins: [{ use: "./plugins/tagger.ts", options: { tag: name } }] }],
   };
   const path = join(work, name);
   await writeFile(path, name.endsWith(".json") ? JSON.stringify(config) : `export default ${JSON.stringify(config)};\n`);
   return path;
+}
+
+/** Through the TCP listener: send, half-close, and read the service's whole answer. */
+function expectTcpProxies(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port, allowHalfOpen: true }, () => socket.end("hello through tcp"));
+    let answer = "";
+    socket.on("data", (d) => (answer += d.toString()));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      try {
+        expect(answer).toBe("HELLO THROUGH TCP");
+        resolve();
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
 }
 
 async function expectProxies(port: number, tag: string) {
@@ -55,12 +86,14 @@ describe("the compiled binary", () => {
   for (const name of ["bin-config.json", "bin-config.ts"]) {
     test(`runs from another directory with ${name} and its plugin file`, async () => {
       const port = await deadPort();
-      const path = await configFile(name, port);
+      const tcpPort = await deadPort();
+      const path = await configFile(name, port, tcpPort);
       const elsewhere = await mkdtemp(join(tmpdir(), "sluice-cwd-"));
       const gw = spawnCommand([binary, "--config", path], { cwd: elsewhere });
       try {
         await gw.waitFor(/serving/);
         await expectProxies(port, name);
+        await expectTcpProxies(tcpPort);
       } finally {
         expect(await gw.stop()).toBe(0);
         await rm(elsewhere, { recursive: true, force: true });
@@ -98,13 +131,15 @@ describe("Deno", () => {
     if (!existsSync(deno)) throw new Error("deno is missing: run `npm ci` (the deno npm package is a devDependency)");
   });
 
-  test("runs the gateway with a config file: HTTP proxying with a plugin", async () => {
+  test("runs the gateway with a config file: HTTP proxying with a plugin, and a TCP listener", async () => {
     const port = await deadPort();
-    const path = await configFile("deno-config.json", port);
+    const tcpPort = await deadPort();
+    const path = await configFile("deno-config.json", port, tcpPort);
     const gw = spawnCommand([...denoRun, "--config", path]);
     try {
       await gw.waitFor(/serving/, 30_000);
       await expectProxies(port, "deno-config.json");
+      await expectTcpProxies(tcpPort);
     } finally {
       expect(await gw.stop()).toBe(0);
     }
