@@ -3,10 +3,9 @@
 import type { Runtime } from "../runtime/types.ts";
 import type { Pool } from "../pool/pool.ts";
 import type { LoadedPlugin } from "../plugin/load.ts";
-import type { ProxyContext, ProxyError } from "../plugin/types.ts";
 import { addForwarded, stripHopByHop } from "./headers.ts";
-import { errorResponse, UpstreamFailure } from "./errors.ts";
-import { forward, NoServerAvailable, type ForwardPolicy } from "./forward.ts";
+import { forward, type ForwardPolicy } from "./forward.ts";
+import { answerFailure, beforeUpstream, newProxyContext, toProxyError } from "./phases.ts";
 import { watchBody } from "./body-limit.ts";
 import type { RequestView } from "../routing/view.ts";
 import { keepOutOfSharedCaches } from "../pool/sticky.ts";
@@ -36,14 +35,6 @@ export interface IncomingExchange {
 
 const BODYLESS_STATUS = new Set([101, 204, 205, 304]);
 
-const STATUS_FOR: Record<string, number> = {
-  connect: 502,
-  "bad-response": 502,
-  timeout: 504,
-  aborted: 499,
-  "body-too-large": 413,
-};
-
 export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: IncomingExchange): Promise<Response> {
   const { request, requestId } = exchange;
   const pool = route.pool;
@@ -53,21 +44,9 @@ export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: I
   pool.sticky?.stripFrom(headers);
   addForwarded(headers, { clientIp: exchange.clientIp, proto: "http", host: exchange.host, requestId });
 
-  const ctx: ProxyContext = {
-    request,
-    requestId,
-    clientIp: exchange.clientIp,
-    route: route.name,
-    pool: route.pool.name,
-    upstream: { headers, pathAndQuery: exchange.pathAndQuery },
-    startedAt: Date.now(),
-    vars: new Map(),
-  };
-
-  for (const plugin of route.plugins) {
-    const early = await plugin.hooks.beforeUpstream?.(ctx);
-    if (early) return early;
-  }
+  const ctx = newProxyContext(route, exchange, headers);
+  const early = await beforeUpstream(route, ctx);
+  if (early) return early;
 
   // Every body is watched (so a failed upload is not blamed on the server); one of unannounced size is also counted.
   const body = request.body ? watchBody(request.body, request.headers.has("content-length") ? undefined : route.maxBodySize) : undefined;
@@ -88,7 +67,7 @@ export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: I
     upstream = result.response;
     ctx.server = exchange.log.server = result.server.id;
   } catch (error) {
-    return failed(route, ctx, exchange, toProxyError(error, route.pool.name));
+    return answerFailure(route, ctx, exchange, toProxyError(error, route.pool.name));
   }
 
   const bodyless = request.method === "HEAD" || BODYLESS_STATUS.has(upstream.status);
@@ -130,32 +109,4 @@ export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: I
   }
   if (response !== relayed) letGo();
   return response;
-}
-
-// What the client is told; the details (addresses, error codes) go to the log only.
-const PUBLIC_MESSAGE: Record<string, string> = {
-  connect: "bad gateway: upstream unreachable",
-  "bad-response": "bad gateway: invalid upstream response",
-  timeout: "gateway timeout: upstream did not answer in time",
-  aborted: "client closed the request",
-  "body-too-large": "request body too large",
-};
-
-function toProxyError(error: unknown, poolName: string): ProxyError {
-  if (error instanceof NoServerAvailable) return { status: 503, kind: "unavailable", message: `no server available in pool "${poolName}"` };
-  if (error instanceof UpstreamFailure) {
-    const status = STATUS_FOR[error.kind] ?? 502;
-    return { status, kind: error.kind, message: PUBLIC_MESSAGE[error.kind] ?? "bad gateway", detail: error.message };
-  }
-  return { status: 502, kind: "bad-response", message: "bad gateway", detail: (error as Error)?.message ?? String(error) };
-}
-
-async function failed(route: ProxyRoute, ctx: ProxyContext, exchange: IncomingExchange, error: ProxyError): Promise<Response> {
-  exchange.log.error = error.detail ? `${error.message} (${error.detail})` : error.message;
-  for (const plugin of route.plugins) {
-    const answer = await plugin.hooks.onError?.(ctx, error);
-    if (answer) return answer;
-  }
-  const extra: Record<string, string> | undefined = error.status === 503 ? { "retry-after": "1" } : undefined;
-  return errorResponse(error.status, error.message, exchange.requestId, extra);
 }

@@ -19,7 +19,8 @@ import type { ProxyContext, ProxyError } from "../plugin/types.ts";
 import type { IncomingExchange, ProxyRoute } from "./http-proxy.ts";
 import { addForwarded, stripHopByHop } from "./headers.ts";
 import { errorResponse, UpstreamFailure } from "./errors.ts";
-import { NoServerAvailable, tryServers } from "./attempts.ts";
+import { tryServers } from "./attempts.ts";
+import { answerFailure, beforeUpstream, newProxyContext, toProxyError } from "./phases.ts";
 
 // ---- Recognising an upgrade -------------------------------------------------------------------------
 
@@ -371,8 +372,8 @@ async function connectToPool(
   return tunnel;
 }
 
-function toProxyError(error: unknown, poolName: string): ProxyError {
-  if (error instanceof NoServerAvailable) return { status: 503, kind: "unavailable", message: `no server available in pool "${poolName}"` };
+/** A refused handshake is relayed; everything else fails as an HTTP request would. */
+function upgradeError(error: unknown, poolName: string): ProxyError {
   if (error instanceof HandshakeRefused) {
     // Relayed like nginx relays the upstream's answer (401/403/404 mean something to the client);
     // a non-error status other than 101 is just a bad answer.
@@ -381,20 +382,7 @@ function toProxyError(error: unknown, poolName: string): ProxyError {
       ? { status: error.status, kind: "refused", message: `upstream refused the WebSocket upgrade (${error.status})`, detail: error.message }
       : { status: 502, kind: "bad-response", message: "bad gateway: invalid upstream response", detail: error.message };
   }
-  if (error instanceof UpstreamFailure) {
-    if (error.kind === "aborted") return { status: 499, kind: "aborted", message: "client closed the request", detail: error.message };
-    if (error.kind === "connect") return { status: 502, kind: "connect", message: "bad gateway: upstream unreachable", detail: error.message };
-  }
-  return { status: 502, kind: "bad-response", message: "bad gateway: invalid upstream response", detail: (error as Error)?.message ?? String(error) };
-}
-
-async function failed(route: ProxyRoute, ctx: ProxyContext, exchange: IncomingExchange, error: ProxyError): Promise<Response> {
-  exchange.log.error = error.detail ? `${error.message} (${error.detail})` : error.message;
-  for (const plugin of route.plugins) {
-    const answer = await plugin.hooks.onError?.(ctx, error);
-    if (answer) return answer;
-  }
-  return errorResponse(error.status, error.message, exchange.requestId, error.status === 503 ? { "retry-after": "1" } : undefined);
+  return toProxyError(error, poolName);
 }
 
 /**
@@ -411,20 +399,9 @@ export async function proxyWebSocket(runtime: Runtime, route: ProxyRoute, exchan
   }
 
   const headers = upstreamHeaders(request, exchange, route);
-  const ctx: ProxyContext = {
-    request,
-    requestId,
-    clientIp: exchange.clientIp,
-    route: route.name,
-    pool: route.pool.name,
-    upstream: { headers, pathAndQuery: exchange.pathAndQuery },
-    startedAt: Date.now(),
-    vars: new Map(),
-  };
-  for (const plugin of route.plugins) {
-    const early = await plugin.hooks.beforeUpstream?.(ctx);
-    if (early) return early;
-  }
+  const ctx = newProxyContext(route, exchange, headers);
+  const early = await beforeUpstream(route, ctx);
+  if (early) return early;
   // Read after the plugins, which may change it; the upstream client sends it from `protocols`.
   const protocols = (ctx.upstream.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter(Boolean);
   ctx.upstream.headers.delete("sec-websocket-protocol");
@@ -434,7 +411,7 @@ export async function proxyWebSocket(runtime: Runtime, route: ProxyRoute, exchan
   try {
     tunnel = await connectToPool(runtime, route, exchange, ctx, protocols, selection);
   } catch (error) {
-    return failed(route, ctx, exchange, toProxyError(error, route.pool.name));
+    return answerFailure(route, ctx, exchange, upgradeError(error, route.pool.name));
   }
   ctx.server = exchange.log.server = tunnel.server.id;
 
