@@ -3,14 +3,13 @@
 // targets interleaved in every round. Prints medians and Sluice's ratios to the others.
 //   bun bench/run.ts [--rounds 3] [--duration 5s] [--connections 50] [--scenario both]   (see --help)
 // Everything it writes lives in a temp dir that is removed at the end; every child is stopped by pid.
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { benchLifecycle } from "./lifecycle.ts";
+import { chmodSync } from "node:fs";
 import { LARGE_BYTES, LARGE_PATH, SMALL_BODY, SMALL_PATH, startBackend } from "./backend.ts";
 import { startHaproxy } from "./haproxy.ts";
 import { startNginxProxy } from "./nginx.ts";
 import { parseOptions, USAGE, type BenchOptions, type ScenarioName } from "./options.ts";
-import { childPids, establishedTo, freePort, killAllNow, memoryOf, missingTools, stopAll, tail, timeWait, waitForHttp, type Child } from "./procs.ts";
+import { childPids, establishedTo, freePort, memoryOf, missingTools, tail, timeWait, waitForHttp, type Child } from "./procs.ts";
 import { LEGEND, renderScenario, TARGET_LABELS, type RunRecord, type Scenario, type TargetName } from "./report.ts";
 import { startSluice } from "./sluice.ts";
 import { runningWrk, runWrk } from "./wrk.ts";
@@ -28,27 +27,7 @@ interface Target {
   child: Child;
 }
 
-let tempDir: string | undefined;
-let keepTemp = false;
-
-function removeTemp(): void {
-  if (!tempDir) return;
-  if (keepTemp) console.error(`bench: kept ${tempDir}`);
-  else rmSync(tempDir, { recursive: true, force: true });
-  tempDir = undefined;
-}
-
-let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    const wrk = runningWrk();
-    if (wrk?.pid !== undefined && wrk.exitCode === null) wrk.kill("SIGKILL");
-    await stopAll();
-    removeTemp();
-  })();
-  return cleaning;
-}
-
+const lifecycle = benchLifecycle();
 function log(line: string): void {
   console.error(line);
 }
@@ -168,8 +147,7 @@ async function main(): Promise<number> {
   }
   if (missingTools(["ss"]).length > 0) log("bench: `ss` not found (iproute2): TIME_WAIT counts will read n/a");
 
-  keepTemp = options.keepTemp;
-  tempDir = mkdtempSync(join(tmpdir(), "sluice-bench-"));
+  const tempDir = lifecycle.makeTemp("sluice-bench-", options.keepTemp);
   // nginx workers drop to an unprivileged user when started as root: they must be able to read the 1 MB file.
   chmodSync(tempDir, 0o755);
 
@@ -204,30 +182,7 @@ async function main(): Promise<number> {
   return 0;
 }
 
-let interrupted = false;
-process.on("SIGINT", () => {
-  interrupted = true;
-  log("bench: interrupted, stopping children");
-  void cleanup().then(() => process.exit(130));
+await lifecycle.run(main, () => {
+  const wrk = runningWrk();
+  if (wrk?.pid !== undefined && wrk.exitCode === null) wrk.kill("SIGKILL");
 });
-process.on("SIGTERM", () => {
-  interrupted = true;
-  void cleanup().then(() => process.exit(143));
-});
-// Last resort if something exits without going through cleanup (it cannot wait here).
-process.on("exit", () => {
-  killAllNow();
-  removeTemp();
-});
-
-let code = 1;
-try {
-  code = await main();
-} catch (error) {
-  // After SIGINT the killed wrk run fails too: that is not worth a message.
-  if (!interrupted) console.error(`bench: ${(error as Error).message ?? error}`);
-  code = 1;
-} finally {
-  await cleanup();
-}
-process.exit(code);
