@@ -125,7 +125,7 @@ describe("the compiled binary", () => {
 
 describe("Deno", () => {
   const deno = resolve(repoRoot, "node_modules/.bin/deno");
-  const denoRun = [deno, "run", "--unstable-no-legacy-abort", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", "gateway/cli.ts"];
+  const denoRun = [deno, "run", "--unstable-no-legacy-abort", "--unstable-net", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", "gateway/cli.ts"];
 
   test("deno is installed (npm ci brings it)", () => {
     if (!existsSync(deno)) throw new Error("deno is missing: run `npm ci` (the deno npm package is a devDependency)");

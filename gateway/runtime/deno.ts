@@ -135,7 +135,7 @@ export const denoRuntime: Runtime = {
   mutableUpstreamHeaders: false,
   probeTcp,
   connectWebSocket,
-  selfCommand: () => [Deno.execPath(), "run", "-A", "--unstable-no-legacy-abort", Deno.mainModule],
+  selfCommand: () => [Deno.execPath(), "run", "-A", "--unstable-no-legacy-abort", "--unstable-net", Deno.mainModule],
   onSignal: (signal, listener) => Deno.addSignalListener(signal, listener),
   exit: (code) => Deno.exit(code) as never,
   args: Deno.args,
