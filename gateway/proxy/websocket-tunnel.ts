@@ -58,18 +58,6 @@ export class HandshakeRefused extends Error {
   }
 }
 
-const tunnels = new Set<Tunnel>();
-
-/** Tunnels open (or opening) in this process. */
-export function openTunnelCount(): number {
-  return tunnels.size;
-}
-
-/** Close every tunnel, both sides, e.g. on shutdown (1001: going away). */
-export function closeAllTunnels(code = 1001, reason = "gateway shutting down"): void {
-  for (const tunnel of [...tunnels]) tunnel.shutdown(code, reason);
-}
-
 type State = "connecting" | "upgrading" | "open" | "closed";
 
 export class Tunnel {
@@ -87,9 +75,7 @@ export class Tunnel {
   protocol = "";
 
   /** The pool has counted the server busy (acquire) from the connect attempt; release gives it back. */
-  constructor(readonly server: UpstreamServer, private readonly pool: Pool) {
-    tunnels.add(this);
-  }
+  constructor(readonly server: UpstreamServer, private readonly pool: Pool) {}
 
   /** Open the upstream socket: resolves once it is open, rejects with an UpstreamFailure or HandshakeRefused. */
   connect(runtime: Runtime, url: string, options: { protocols: string[]; headers: Headers }, timeoutMs: number, signal: AbortSignal): Promise<void> {
@@ -244,7 +230,6 @@ export class Tunnel {
     clearTimeout(this.graceTimer);
     clearInterval(this.drainPoll);
     if (givePoolSlotBack) this.pool.release(this.server);
-    tunnels.delete(this);
   }
 }
 
