@@ -1,6 +1,6 @@
 // The bun adapter's raw TCP sockets (see sockets.ts for the contract); UDP lives in bun-udp.ts.
 //
-// What Bun does that this file evens out (measured, see /work/shared/RUNTIME-NOTES.md):
+// What Bun does that this file evens out (measured on the runtime itself):
 // - `socket.write()` may take fewer bytes than given and returns the count: the rest is copied into a
 //   per-socket queue, flushed on `drain`, and `write` answers false while anything is queued.
 // - Half-close needs `allowHalfOpen: true` on both Bun.listen and Bun.connect, and `shutdown()` (SHUT_WR).

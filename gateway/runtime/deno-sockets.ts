@@ -1,6 +1,6 @@
 // The deno adapter's raw TCP sockets (see sockets.ts for the contract); UDP lives in deno-udp.ts.
 //
-// What Deno does that this file works around (see /work/shared/RUNTIME-NOTES.md):
+// What Deno does that this file works around (measured on the runtime itself):
 // - `conn.readable` closes the whole resource when the peer's FIN arrives (deno#22258), which breaks
 //   half-close, and piping streams ran at ~0.45× a plain loop: so reading is a `read()` loop into one
 //   reusable buffer per connection (a chunk handed to `data` is only valid during the call, as the
