@@ -4,12 +4,13 @@ import type { MiddlewareHandler } from "hono";
 import type { LoadedPlugin } from "./plugin/load.ts";
 import type { GatewayEnv, LogEntry, RequestLog } from "./plugin/types.ts";
 import type { AccessLog } from "./access-log.ts";
+import type { HttpCounters } from "./observability/http-counters.ts";
 import type { LimitCheck } from "./limits.ts";
 import { requestIdFor } from "./proxy/headers.ts";
 import { errorResponse } from "./proxy/errors.ts";
 import { pathAndQueryOf, splitQuery } from "./proxy/upstream-path.ts";
 
-export function coreMiddleware(checkLimits: LimitCheck, plugins: readonly LoadedPlugin[], accessLog: AccessLog): MiddlewareHandler<GatewayEnv> {
+export function coreMiddleware(checkLimits: LimitCheck, plugins: readonly LoadedPlugin[], accessLog: AccessLog, counters: HttpCounters): MiddlewareHandler<GatewayEnv> {
   const logHooks = plugins.flatMap((p) => (p.hooks.onLog ? [p.hooks.onLog] : []));
   return async (c, next) => {
     const request = c.req.raw;
@@ -30,6 +31,7 @@ export function coreMiddleware(checkLimits: LimitCheck, plugins: readonly Loaded
     } catch {
       // A plugin answered with immutable headers (Response.redirect): keep its answer as it is.
     }
+    counters.count(log.route ?? "", response.status);
     if (logHooks.length === 0 && !accessLog.enabled) return;
     const entry: LogEntry = {
       time: new Date().toISOString(),

@@ -14,6 +14,8 @@ import { Buffer } from "node:buffer";
 import { createAdminApp } from "./admin/app.ts";
 import { statusDocument, type ListenerInfo } from "./admin/status.ts";
 import { workerCount } from "./workers.ts";
+import { HttpCounters } from "./observability/http-counters.ts";
+import { renderMetrics } from "./admin/metrics.ts";
 import { startTcpListeners, type TcpListeners, type TcpStats } from "./l4/tcp-listeners.ts";
 import { startUdpListeners, type UdpListeners, type UdpListenerStats } from "./l4/udp-listener.ts";
 import { startHealthChecks, type HealthChecks } from "./health/checks.ts";
@@ -76,6 +78,7 @@ export class Gateway {
     private readonly options: StartOptions,
     snapshot: Snapshot,
     private readonly accessLog: AccessLog,
+    private readonly counters: HttpCounters,
   ) {
     this.snapshot = snapshot;
   }
@@ -85,8 +88,9 @@ export class Gateway {
     const { config, dir } = await readConfig(options);
     const accessLog = new AccessLog(config.accessLog);
     const stickySecret = options.stickySecret ?? randomSecret();
-    const snapshot = await buildSnapshot(config, dir, { runtime, accessLog, stickySecret });
-    const gateway = new Gateway(runtime, { ...options, stickySecret }, snapshot, accessLog);
+    const counters = new HttpCounters();
+    const snapshot = await buildSnapshot(config, dir, { runtime, accessLog, stickySecret, counters });
+    const gateway = new Gateway(runtime, { ...options, stickySecret }, snapshot, accessLog, counters);
     gateway.checks = gateway.startChecks(snapshot);
     try {
       await gateway.listen(config);
@@ -121,6 +125,7 @@ export class Gateway {
         token: config.admin.token,
         ready: () => !this.draining,
         status: () => statusDocument(this.snapshot, this.listeners(), this.startedAt, this.l4Stats()),
+        metrics: () => renderMetrics({ snapshot: this.snapshot, http: this.counters, ...this.l4Stats(), startedAt: this.startedAt }),
         pools: () => this.snapshot.pools,
       });
       this.admin = await this.runtime.serveHttp({
@@ -196,6 +201,7 @@ export class Gateway {
         runtime: this.runtime,
         accessLog: this.accessLog,
         stickySecret: this.options.stickySecret!,
+        counters: this.counters,
         previous: this.snapshot,
       });
     } catch (error) {

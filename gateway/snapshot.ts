@@ -13,6 +13,7 @@ import { compileRoute, type RouteAction } from "./route-action.ts";
 import { coreMiddleware } from "./core-middleware.ts";
 import { compileLimits } from "./limits.ts";
 import type { AccessLog } from "./access-log.ts";
+import type { HttpCounters } from "./observability/http-counters.ts";
 import { errorResponse } from "./proxy/errors.ts";
 import { RequestView } from "./routing/view.ts";
 
@@ -27,6 +28,8 @@ export interface Snapshot {
 export interface SnapshotContext {
   runtime: Runtime;
   accessLog: AccessLog;
+  /** Requests per route and status class, for /metrics: the gateway's, so counts outlive reloads. */
+  counters: HttpCounters;
   /** Signs sticky cookies of pools without a `sticky.key` of their own. */
   stickySecret: string;
   /** The snapshot this one replaces (reload): its pools' knowledge of their servers carries over. */
@@ -55,7 +58,7 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
   const table = compileRouteTable(config.routes.map((route, i) => ({ route, value: routes[i]! })));
 
   const app = new Hono<GatewayEnv>();
-  app.use(coreMiddleware(compileLimits(config.limits, runtime.headerLimit), globalPlugins, accessLog));
+  app.use(coreMiddleware(compileLimits(config.limits, runtime.headerLimit), globalPlugins, accessLog, context.counters));
   for (const plugin of globalPlugins) if (plugin.hooks.middleware) app.use(plugin.hooks.middleware);
   for (const plugin of globalPlugins) plugin.hooks.routes?.(app);
   app.all("*", (c) => {

@@ -14,6 +14,8 @@ export interface AdminDeps {
   token: string | undefined;
   ready(): boolean;
   status(): unknown;
+  /** The Prometheus text exposition for GET /metrics. */
+  metrics(): string;
   /** The current snapshot's pools: admin changes act on these. */
   pools(): ReadonlyMap<string, Pool>;
   /** Where admin changes are recorded (one line each); defaults to stderr. */
@@ -48,6 +50,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     });
   }
   app.get("/status", (c) => c.json(deps.status()));
+  app.get("/metrics", (c) => c.body(deps.metrics(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }));
 
   // ---- pools and servers ----------------------------------------------------------------------------
 
