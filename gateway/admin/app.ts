@@ -9,6 +9,7 @@ import type { Pool } from "../pool/pool.ts";
 import type { UpstreamServer } from "../pool/server.ts";
 import { poolStatus, serverStatus } from "./status.ts";
 import { changeState, changeWeight, STATE_ACTIONS, weightProblem, type StateAction } from "./server-actions.ts";
+import { dashboardHandler } from "./dashboard.ts";
 
 export interface AdminDeps {
   token: string | undefined;
@@ -40,6 +41,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     }
     await next();
   });
+  app.get("/", dashboardHandler(deps)); // the HTML dashboard: checks the token itself (it also takes ?token=)
   if (deps.token) {
     const expected = `Bearer ${deps.token}`;
     app.use("*", async (c, next) => {

@@ -1,0 +1,175 @@
+// GET / on the admin listener: one self-contained HTML page (inline CSS and script, nothing fetched from
+// elsewhere) showing pools and servers, routes, listeners and the TCP/UDP figures. Rendered on the server,
+// so it shows data without JavaScript; its script then reloads /status every 2 s and re-renders with the
+// same function, and its buttons drain, disable and enable servers through the POST endpoints.
+//
+// With an admin token, GET / needs it like /status does: as `Authorization: Bearer <token>`, or — since a
+// browser cannot add that header to a page it navigates to — as `?token=<token>` (this page only; the rest
+// of the API takes the header alone). The page's script passes the token on as a Bearer header to its own
+// /status and POST requests, never in a URL. The page sends no Referer, loads nothing from elsewhere, may
+// not be framed (its buttons cannot be clickjacked) and is not cached; the token does stay in the browser's
+// history, as with any URL that carries it.
+import type { Context } from "hono";
+import { timingSafeEqual } from "./timing-safe.ts";
+import { renderDashboard, type DashboardStatus } from "./dashboard-render.ts";
+
+export interface DashboardDeps {
+  token: string | undefined;
+  /** The /status document. */
+  status(): unknown;
+}
+
+/** The handler for GET / (registered after the admin app's Host check, before its token check). */
+export function dashboardHandler(deps: DashboardDeps): (c: Context) => Response {
+  return (c) => {
+    if (deps.token && !authorized(c, deps.token)) {
+      return c.html(UNAUTHORIZED, 401, { "www-authenticate": 'Bearer realm="sluice"', ...HEADERS });
+    }
+    const nonce = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(18))));
+    return c.html(page(deps.status() as DashboardStatus, nonce), 200, {
+      ...HEADERS,
+      "content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; ` +
+        `connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    });
+  };
+}
+
+const HEADERS = {
+  "cache-control": "no-store",
+  "referrer-policy": "no-referrer",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+};
+
+function authorized(c: Context, token: string): boolean {
+  const header = timingSafeEqual(c.req.header("authorization") ?? "", `Bearer ${token}`);
+  const query = c.req.query("token");
+  return header || (query !== undefined && timingSafeEqual(query, token));
+}
+
+const UNAUTHORIZED = `<!doctype html><meta charset="utf-8"><title>Sluice admin</title>
+<p>Admin token required: open <code>/?token=&lt;token&gt;</code>, or send <code>Authorization: Bearer &lt;token&gt;</code>.</p>\n`;
+
+// The renderer's source, shipped to the browser. It is compiled JavaScript at run time (Bun and Deno strip
+// the types); guard against text that would end the inline script early.
+const RENDER_SOURCE = renderDashboard.toString();
+if (/<\/script|<!--/i.test(RENDER_SOURCE)) throw new Error("dashboard renderer source cannot be inlined in a <script>");
+
+const SCRIPT = `
+const render = (${RENDER_SOURCE});
+const token = new URLSearchParams(location.search).get("token");
+const auth = token ? { authorization: "Bearer " + token } : {};
+const main = document.getElementById("dash");
+const note = document.getElementById("note");
+const say = (text, ok) => { note.textContent = text; note.className = ok ? "note" : "note bad"; };
+let busy = false, again = false;
+async function refresh() {
+  if (busy) { again = true; return; }
+  busy = true;
+  try {
+    const res = await fetch("/status", { headers: auth, cache: "no-store" });
+    if (!res.ok) throw new Error("HTTP " + res.status);
+    main.innerHTML = render(await res.json());
+    main.dataset.source = "live";
+    say("live · updated " + new Date().toLocaleTimeString("en-GB"), true);
+  } catch (error) {
+    say("refresh failed: " + error.message, false);
+  } finally {
+    busy = false;
+    if (again) { again = false; refresh(); }
+  }
+}
+setInterval(refresh, 2000);
+main.addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  const { pool, id, action } = button.dataset;
+  if (action !== "enable" && !confirm(action + " server \\"" + id + "\\" of pool \\"" + pool + "\\"?")) return;
+  button.disabled = true;
+  try {
+    const res = await fetch("/pools/" + encodeURIComponent(pool) + "/servers/" + encodeURIComponent(id) + "/" + action, { method: "POST", headers: auth });
+    if (!res.ok) throw new Error((await res.json().catch(() => ({}))).error || "HTTP " + res.status);
+  } catch (error) {
+    say(action + " failed: " + error.message, false);
+  }
+  refresh();
+});
+`;
+
+const STYLE = `
+:root { --bg: #f5f6f8; --card: #fff; --line: #e3e6ea; --text: #1d2330; --dim: #6b7280; --accent: #2f5fd0;
+  --up: #137333; --up-bg: #e6f4ea; --down: #b3261e; --down-bg: #fce8e6; --drain: #8a5a00; --drain-bg: #fef3d6;
+  --off: #5f6368; --off-bg: #eceef1; }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--text); font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+header { display: flex; align-items: baseline; gap: 12px; padding: 14px 24px; background: #1d2330; color: #fff; }
+header h1 { margin: 0; font-size: 18px; font-weight: 600; letter-spacing: .02em; }
+header .sub { color: #aab2c0; }
+.note { margin-left: auto; color: #9fd8ae; font-size: 13px; }
+.note.bad { color: #ffb4ab; }
+main { padding: 20px 24px 32px; max-width: 1400px; }
+.summary { display: flex; flex-wrap: wrap; gap: 12px; margin-bottom: 16px; }
+.figure { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 8px 16px; min-width: 120px; }
+.figure .label { color: var(--dim); font-size: 12px; text-transform: uppercase; letter-spacing: .05em; }
+.figure .value { font-size: 20px; font-weight: 600; font-variant-numeric: tabular-nums; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; margin-bottom: 16px; overflow-x: auto; }
+.card-head { display: flex; align-items: baseline; gap: 12px; padding: 10px; border-bottom: 1px solid var(--line); }
+.card-head h2 { margin: 0; font-size: 15px; font-weight: 600; }
+.card > p { padding: 10px; margin: 0; }
+.meta { color: var(--dim); }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 0 16px; }
+table { width: 100%; border-collapse: collapse; }
+th { text-align: left; font-weight: 600; font-size: 11px; text-transform: uppercase; letter-spacing: .05em; color: var(--dim);
+  padding: 6px 10px; background: #fafbfc; border-bottom: 1px solid var(--line); white-space: nowrap; }
+td { padding: 6px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
+tbody tr:last-child td { border-bottom: 0; }
+tbody tr:hover { background: #fafbfd; }
+/* The same columns in every pool's table, so that they line up; "last check" takes what is left. */
+table.servers { table-layout: fixed; min-width: 1200px; }
+table.servers td { overflow-wrap: anywhere; }
+table.servers th:nth-child(1) { width: 130px; } table.servers th:nth-child(2) { width: 200px; }
+table.servers th:nth-child(3) { width: 104px; } table.servers th:nth-child(4) { width: 66px; }
+table.servers th:nth-child(5) { width: 76px; } table.servers th:nth-child(6) { width: 60px; }
+table.servers th:nth-child(7) { width: 80px; } table.servers th:nth-child(8) { width: 72px; }
+table.servers th:nth-child(9) { width: 96px; } table.servers th:nth-child(10) { width: 56px; }
+table.servers th:nth-child(12) { width: 128px; }
+.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.id { font-weight: 600; }
+.target { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
+.dim { color: var(--dim); }
+.small { font-size: 12px; }
+.reason { color: var(--down); max-width: 280px; }
+.good { color: var(--up); }
+.bad { color: var(--down); font-weight: 600; }
+.warn { color: var(--drain); font-weight: 600; }
+.tag { font-size: 11px; padding: 1px 6px; border-radius: 4px; background: var(--off-bg); color: var(--off); }
+.state { display: inline-block; white-space: nowrap; min-width: 70px; padding: 1px 9px; border-radius: 10px; font-size: 12px; font-weight: 600; text-align: center; }
+.state::before { content: "● "; }
+.state-up { color: var(--up); background: var(--up-bg); }
+.state-down { color: var(--down); background: var(--down-bg); }
+.state-drain { color: var(--drain); background: var(--drain-bg); }
+.state-disabled { color: var(--off); background: var(--off-bg); }
+.actions { display: flex; gap: 4px; justify-content: flex-end; }
+button { white-space: nowrap; font: inherit; font-size: 12px; padding: 1px 7px; border: 1px solid var(--line); border-radius: 5px; background: #fff; color: var(--accent); cursor: pointer; }
+button:hover:not(:disabled) { border-color: var(--accent); }
+button:disabled { color: #b0b5bd; cursor: default; background: #f7f8f9; }
+`;
+
+function page(status: DashboardStatus, nonce: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sluice admin</title>
+<link rel="icon" href="data:,">
+<style nonce="${nonce}">${STYLE}</style>
+</head>
+<body>
+<header><h1>Sluice</h1><span class="sub">admin dashboard</span><span id="note" class="note">rendered ${new Date().toISOString().slice(11, 19)} UTC</span></header>
+<main id="dash" data-source="server">${renderDashboard(status)}</main>
+<script nonce="${nonce}">${SCRIPT}</script>
+</body>
+</html>
+`;
+}
