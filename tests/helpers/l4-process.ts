@@ -4,6 +4,7 @@
 //   peak          the highest RSS (MB) seen since the last "peak" (sampled every 10 ms), and RSS now after a GC
 //   stats         the listeners' stats and the pools' servers (active, requests, failures, state)
 //   stop GRACE    stop(GRACE ms); answers once every connection is closed
+import { jsonLines } from "./json-lines.ts";
 import process from "node:process";
 import { configSchema } from "../../gateway/config/schema.ts";
 import { Pool } from "../../gateway/pool/pool.ts";
@@ -88,23 +89,7 @@ export async function spawnL4(config: unknown, runtime: L4Runtime = "bun"): Prom
     ? [process.execPath, self, JSON.stringify(config)]
     : [resolve(repo, "node_modules/.bin/deno"), "run", "--unstable-no-legacy-abort", "--v8-flags=--expose-gc", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", self, JSON.stringify(config)];
   const proc = Bun.spawn(cmd, { cwd: repo, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-  const lines = (async function* () {
-    const decoder = new TextDecoder();
-    let buffered = "";
-    for await (const chunk of proc.stdout) {
-      buffered += decoder.decode(chunk, { stream: true });
-      let end;
-      while ((end = buffered.indexOf("\n")) !== -1) {
-        yield buffered.slice(0, end);
-        buffered = buffered.slice(end + 1);
-      }
-    }
-  })();
-  const next = async () => {
-    const { value, done } = await lines.next();
-    if (done) throw new Error(`the L4 process (${runtime}) exited`);
-    return JSON.parse(value);
-  };
+  const next = jsonLines(proc.stdout, `the L4 process (${runtime}) exited`);
   // One question at a time: answers come back in order.
   let queue: Promise<unknown> = Promise.resolve();
   const ask = <T>(command: string): Promise<T> => {

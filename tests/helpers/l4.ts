@@ -1,6 +1,7 @@
 // Helpers for the L4 (TCP passthrough) tests: node:net upstreams that echo, answer after the client's FIN,
 // or say who they are; a raw client that sends, half-closes and collects; and a TCP listener built straight
 // from a parsed config (the gateway's config still refuses `tcp` until it is wired in).
+import { bindRawSocket } from "./raw-socket.ts";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { createHash } from "node:crypto";
 import { configSchema, type ConfigInput } from "../../gateway/config/schema.ts";
@@ -211,29 +212,6 @@ export interface DeadPort {
  * running tests at the same time can start listening on it in between.
  */
 export async function refusingPort(): Promise<DeadPort> {
-  const { dlopen, FFIType, ptr } = await import("bun:ffi");
-  const libc = dlopen(process.platform === "darwin" ? "libc.dylib" : "libc.so.6", {
-    socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-    bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
-    getsockname: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-    close: { args: [FFIType.i32], returns: FFIType.i32 },
-  });
-  const fd = libc.symbols.socket(2 /* AF_INET */, 1 /* SOCK_STREAM */, 0);
-  if (fd < 0) throw new Error("socket() failed");
-  const addr = new Uint8Array(16); // struct sockaddr_in, port 0 = any
-  const view = new DataView(addr.buffer);
-  view.setUint16(0, 2, true);
-  addr.set([127, 0, 0, 1], 4);
-  if (libc.symbols.bind(fd, ptr(addr), 16) !== 0) throw new Error("bind failed");
-  const len = new Uint32Array([16]);
-  libc.symbols.getsockname(fd, ptr(addr), ptr(len));
-  const port = view.getUint16(2, false);
-  return {
-    port,
-    address: `127.0.0.1:${port}`,
-    close() {
-      libc.symbols.close(fd);
-      libc.close();
-    },
-  };
+  const socket = await bindRawSocket();
+  return { port: socket.port, address: `127.0.0.1:${socket.port}`, close: () => socket.close() };
 }

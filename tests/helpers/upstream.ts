@@ -1,6 +1,8 @@
 // Shared helpers for end-to-end proxy tests: real upstreams on 127.0.0.1:0 (Bun.serve that records what it
 // received, raw TCP servers that misbehave on purpose), a raw TCP client for requests fetch refuses to send,
 // and a gateway factory with quiet defaults.
+import { bindRawSocket } from "./raw-socket.ts";
+import { jsonLines } from "./json-lines.ts";
 import { connect, createServer, type Server as NetServer, type Socket } from "node:net";
 import type { Server } from "bun";
 import { startGateway } from "../../gateway/gateway.ts";
@@ -265,24 +267,9 @@ export interface Blackhole {
  * firewalled or overloaded upstream looks like.
  */
 export async function startBlackhole(): Promise<Blackhole> {
-  const { dlopen, FFIType, ptr } = await import("bun:ffi");
-  const libc = dlopen(process.platform === "darwin" ? "libc.dylib" : "libc.so.6", {
-    socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-    bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
-    listen: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-    getsockname: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-    close: { args: [FFIType.i32], returns: FFIType.i32 },
-  });
-  const fd = libc.symbols.socket(2 /* AF_INET */, 1 /* SOCK_STREAM */, 0);
-  if (fd < 0) throw new Error("socket() failed");
-  const addr = new Uint8Array(16); // struct sockaddr_in, port 0 = any
-  const view = new DataView(addr.buffer);
-  view.setUint16(0, 2, true);
-  addr.set([127, 0, 0, 1], 4);
-  if (libc.symbols.bind(fd, ptr(addr), 16) !== 0 || libc.symbols.listen(fd, 0) !== 0) throw new Error("bind/listen failed");
-  const len = new Uint32Array([16]);
-  libc.symbols.getsockname(fd, ptr(addr), ptr(len));
-  const port = view.getUint16(2, false);
+  const socket = await bindRawSocket();
+  socket.listen(0);
+  const port = socket.port;
   // Fill the accept queue: this one completes, every later handshake hangs.
   const filler = connect({ host: "127.0.0.1", port });
   filler.on("error", () => {});
@@ -292,8 +279,7 @@ export async function startBlackhole(): Promise<Blackhole> {
     url: `http://127.0.0.1:${port}`,
     close() {
       filler.destroy();
-      libc.symbols.close(fd);
-      libc.close();
+      socket.close();
     },
   };
 }
@@ -312,23 +298,7 @@ export async function spawnGateway(config: ConfigInput): Promise<GatewayProcess>
     stdout: "pipe",
     stderr: "inherit",
   });
-  const lines = (async function* () {
-    const decoder = new TextDecoder();
-    let buffered = "";
-    for await (const chunk of proc.stdout) {
-      buffered += decoder.decode(chunk, { stream: true });
-      let end;
-      while ((end = buffered.indexOf("\n")) !== -1) {
-        yield buffered.slice(0, end);
-        buffered = buffered.slice(end + 1);
-      }
-    }
-  })();
-  const next = async () => {
-    const { value, done } = await lines.next();
-    if (done) throw new Error("the gateway process exited");
-    return JSON.parse(value);
-  };
+  const next = jsonLines(proc.stdout, "the gateway process exited");
   const { url } = await next();
   return {
     url,
