@@ -10,31 +10,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, spyOn, test } from "bun:test";
 import { startGateway } from "../gateway/gateway.ts";
 import type { ConfigInput } from "../gateway/config/schema.ts";
+import type { PoolStatus, ServerStatus } from "../gateway/admin/status.ts";
 import { deadPort, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 const TOKEN = "adm1n-t0ken";
 
-interface Entry {
-  id: string;
-  target: string;
-  state: string;
-  adminState: string;
-  weight: number;
-  configuredWeight: number;
-  adminWeight: number | null;
-  backup: boolean;
-  maxConns: number;
-  active: number;
-  requests: number;
-  failures: number;
-  healthy: boolean;
-  latencyMs: number;
-  load: number | null;
-  lastCheck: { ok: boolean; status?: number; reason?: string; at: string; durationMs: number } | null;
-}
+// What the admin API answers: the same shapes /status is built from.
+type Entry = ServerStatus;
 
 interface Status {
-  pools: Record<string, { mode: string; balance: string; queued: number; servers: Entry[] }>;
+  pools: Record<string, PoolStatus>;
 }
 
 function adminClient(gw: Gateway) {
