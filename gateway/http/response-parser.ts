@@ -1,0 +1,166 @@
+// Response heads from upstream servers (RFC 9112 §4, §6). The same field grammar and framing rules as requests,
+// with one answer to every refusal: 502, since the client must not see what the server got wrong.
+import { headError, type HeadError, type ResponseHead } from "./head.ts";
+import {
+  addCodings,
+  addConnectionOptions,
+  BARE_CR,
+  BARE_LF,
+  blankLineEnd,
+  CONNECTION,
+  CONTENT_LENGTH,
+  connectionTokens,
+  CR,
+  fieldKind,
+  FIELD_VALUE,
+  LF,
+  latin1,
+  NEED_MORE,
+  NUL,
+  parseContentLength,
+  scanFieldLine,
+  scanMessage,
+  SP,
+  TOO_LONG,
+  TRANSFER_ENCODING,
+  type CodingList,
+  type ConnectionOptions,
+} from "./syntax.ts";
+
+let offsets = new Int32Array(4 * 64);
+const line = new Int32Array(4);
+
+function refuse(message: string): HeadError {
+  return headError(502, message);
+}
+
+const TOO_LARGE = "response head too large";
+
+/**
+ * Parses the response head at the start of `bytes`. Returns the head once its blank line has arrived, a HeadError
+ * (status 502) as soon as the bytes seen are certainly invalid or the head is certainly larger than `maxHeadSize`
+ * bytes, and undefined while it is incomplete and within that size.
+ */
+export function parseResponseHead(bytes: Uint8Array, maxHeadSize: number): ResponseHead | HeadError | undefined {
+  const end = bytes.length;
+  // Every line but the blank one must end by here, leaving room for the blank line within maxHeadSize.
+  const lineLimit = maxHeadSize - 2;
+
+  // "HTTP/1." DIGIT SP 3DIGIT, byte by byte so garbage is refused at once.
+  let i = 0;
+  for (; i < 12; i++) {
+    if (i === end) return undefined;
+    if (i >= lineLimit) return refuse(TOO_LARGE);
+    const byte = bytes[i]!;
+    let ok: boolean;
+    switch (i) {
+      case 0: ok = byte === 0x48; break;
+      case 1: case 2: ok = byte === 0x54; break;
+      case 3: ok = byte === 0x50; break;
+      case 4: ok = byte === 0x2f; break;
+      case 5: ok = byte === 0x31; break;
+      case 6: ok = byte === 0x2e; break;
+      case 8: ok = byte === SP; break;
+      default: ok = byte >= 0x30 && byte <= 0x39;
+    }
+    if (!ok) return refuse(byte === LF ? scanMessage(BARE_LF) : i < 8 ? "invalid HTTP version" : "invalid status line");
+  }
+  const minor: 0 | 1 = bytes[7] === 0x30 ? 0 : 1;
+  const status = (bytes[9]! - 0x30) * 100 + (bytes[10]! - 0x30) * 10 + (bytes[11]! - 0x30);
+  if (status < 100 || status > 599) return refuse("invalid status code");
+
+  // [ SP reason-phrase ] CRLF; a server that omits the reason often omits its SP too.
+  let reasonStart = 12;
+  let reasonEnd = 12;
+  const stop = Math.min(end, lineLimit);
+  if (i < stop && bytes[i] === SP) {
+    i++;
+    reasonStart = i;
+    while (i < stop && FIELD_VALUE[bytes[i]!] === 1) i++;
+    reasonEnd = i;
+  }
+  if (i >= stop) return i >= lineLimit ? refuse(TOO_LARGE) : undefined;
+  const byte = bytes[i]!;
+  if (byte !== CR) return refuse(byte === LF ? scanMessage(BARE_LF) : byte === 0 ? scanMessage(NUL) : "invalid status line");
+  if (i + 1 >= stop) return i + 1 >= lineLimit ? refuse(TOO_LARGE) : undefined;
+  if (bytes[i + 1] !== LF) return refuse(scanMessage(BARE_CR));
+  i += 2;
+
+  let count = 0;
+  let contentLength = -1;
+  let codings: CodingList | undefined;
+  let connection: ConnectionOptions | undefined;
+  let headEnd: number;
+  for (;;) {
+    if (i === end) return undefined;
+    if (bytes[i] === CR) {
+      headEnd = blankLineEnd(bytes, i, end);
+      if (headEnd === NEED_MORE) return undefined;
+      if (headEnd < 0) return refuse(scanMessage(headEnd));
+      break;
+    }
+    const next = scanFieldLine(bytes, i, end, lineLimit, line);
+    if (next < 0) {
+      if (next === NEED_MORE) return undefined;
+      return refuse(next === TOO_LONG ? TOO_LARGE : scanMessage(next));
+    }
+    const nameStart = line[0]!;
+    const nameEnd = line[1]!;
+    const valueStart = line[2]!;
+    const valueEnd = line[3]!;
+    if (offsets.length < 4 * (count + 1)) {
+      const grown = new Int32Array(offsets.length * 2);
+      grown.set(offsets);
+      offsets = grown;
+    }
+    const o = 4 * count;
+    offsets[o] = nameStart;
+    offsets[o + 1] = nameEnd;
+    offsets[o + 2] = valueStart;
+    offsets[o + 3] = valueEnd;
+    switch (fieldKind(bytes, nameStart, nameEnd)) {
+      case CONTENT_LENGTH: {
+        if (codings !== undefined) return refuse("both Transfer-Encoding and Content-Length");
+        const value = parseContentLength(bytes, valueStart, valueEnd);
+        if (value < 0 || (contentLength >= 0 && value !== contentLength)) return refuse("invalid Content-Length");
+        contentLength = value;
+        break;
+      }
+      case TRANSFER_ENCODING:
+        // An HTTP/1.0 message with Transfer-Encoding has faulty framing (RFC 9112 §6.1).
+        if (minor === 0) return refuse("Transfer-Encoding in an HTTP/1.0 response");
+        if (contentLength >= 0) return refuse("both Transfer-Encoding and Content-Length");
+        codings ??= { chunkedCount: 0, chunkedLast: false, other: false };
+        if (!addCodings(bytes, valueStart, valueEnd, codings) || codings.chunkedCount > 1) return refuse("invalid Transfer-Encoding");
+        break;
+      case CONNECTION:
+        connection ??= { close: false, keepAlive: false, upgrade: false, tokens: [] };
+        if (!addConnectionOptions(bytes, valueStart, valueEnd, connection)) return refuse("invalid Connection");
+        break;
+    }
+    count++;
+    i = next;
+  }
+
+  const text = latin1(bytes, 0, headEnd);
+  const fields: string[] = new Array(2 * count);
+  for (let k = 0; k < count; k++) {
+    const o = 4 * k;
+    fields[2 * k] = text.substring(offsets[o]!, offsets[o + 1]!);
+    fields[2 * k + 1] = text.substring(offsets[o + 2]!, offsets[o + 3]!);
+  }
+  const chunked = codings !== undefined && codings.chunkedLast;
+  return {
+    status,
+    reason: text.substring(reasonStart, reasonEnd),
+    minor,
+    fields,
+    contentLength,
+    chunked,
+    // A final coding other than chunked leaves the length unknown: the body ends when the server closes (RFC 9112 §6.3).
+    closeDelimited: codings !== undefined && !chunked,
+    close: connection === undefined ? minor === 0 : connection.close || (minor === 0 && !connection.keepAlive),
+    connectionTokens: connection === undefined ? undefined : connectionTokens(text, connection.tokens),
+    headBytes: headEnd,
+  };
+}
