@@ -19,6 +19,11 @@ import { renderMetrics } from "./admin/metrics.ts";
 import { startTcpListeners, type TcpListeners, type TcpStats } from "./l4/tcp-listeners.ts";
 import { startUdpListeners, type UdpListeners, type UdpListenerStats } from "./l4/udp-listener.ts";
 import { startHealthChecks, type HealthChecks } from "./health/checks.ts";
+import { listenHttp } from "./http/listener.ts";
+import { Deadlines } from "./http/deadlines.ts";
+import { UpstreamPool } from "./http/upstream-pool.ts";
+import { Exchange } from "./proxy/exchange.ts";
+import { engineServices } from "./proxy/engine-services.ts";
 
 export interface StartOptions {
   /** A config file to load (JSON or TS); reloads re-read it. */
@@ -55,12 +60,6 @@ async function readConfig(options: StartOptions): Promise<{ config: Config; dir:
   return { config: validateConfig(options.config ?? {}), dir: options.configDir ?? cwd() };
 }
 
-/** Seconds a downstream connection may idle: above every pool's response timeout, so a slow upstream is ours to time out. */
-function idleTimeoutFor(config: Config): number {
-  let longest = 0;
-  for (const pool of Object.values(config.pools)) if (pool.mode === "http") longest = Math.max(longest, pool.timeouts.response);
-  return Math.min(255, Math.max(30, Math.ceil(longest / 1000) + 10));
-}
 
 export class Gateway {
   private snapshot: Snapshot;
@@ -72,6 +71,7 @@ export class Gateway {
   private readonly startedAt = Date.now();
   /** The active health checks of the current snapshot's pools. */
   private checks: HealthChecks = { stop() {} };
+  private readonly deadlines = new Deadlines();
 
   private constructor(
     private readonly runtime: Runtime,
@@ -79,6 +79,7 @@ export class Gateway {
     snapshot: Snapshot,
     private readonly accessLog: AccessLog,
     private readonly counters: HttpCounters,
+    private readonly upstreams: UpstreamPool,
   ) {
     this.snapshot = snapshot;
   }
@@ -89,8 +90,9 @@ export class Gateway {
     const accessLog = new AccessLog(config.accessLog);
     const stickySecret = options.stickySecret ?? randomSecret();
     const counters = new HttpCounters();
-    const snapshot = await buildSnapshot(config, dir, { runtime, accessLog, stickySecret, counters });
-    const gateway = new Gateway(runtime, { ...options, stickySecret }, snapshot, accessLog, counters);
+    const upstreams = new UpstreamPool(runtime);
+    const snapshot = await buildSnapshot(config, dir, { runtime, upstreams, accessLog, stickySecret, counters });
+    const gateway = new Gateway(runtime, { ...options, stickySecret }, snapshot, accessLog, counters, upstreams);
     gateway.checks = gateway.startChecks(snapshot);
     try {
       await gateway.listen(config);
@@ -102,17 +104,22 @@ export class Gateway {
   }
 
   private async listen(config: Config): Promise<void> {
-    const idleTimeoutSeconds = idleTimeoutFor(config);
+    const services = engineServices(() => this.snapshot, this.upstreams, this.accessLog, this.counters);
+    const { limits } = config;
     for (const text of config.listen) {
       const address = parseAddress(text)!;
-      this.http.push(await this.runtime.serveHttp({
+      this.http.push(await listenHttp(this.runtime, {
         ...address,
-        idleTimeoutSeconds,
-        // Well above the gateway's own limit, so that the gateway answers first with its JSON 413 (announced
-        // lengths are checked up front, chunked bodies counted as they stream); the runtime's cap is a backstop.
-        maxRequestBodySize: config.limits.maxBodySize * 2 + 1024 * 1024,
         reusePort: this.workers > 1,
-        handler: (request, context) => this.snapshot.app.fetch(request, { sluice: context }),
+        connection: {
+          // Limits are read at start, like the listen addresses.
+          limits: { maxUriLength: limits.maxUriLength, maxHeaderSize: limits.maxHeaderSize, maxHeaderCount: limits.maxHeaderCount },
+          maxBodySize: limits.maxBodySize,
+          headerTimeout: limits.headerTimeout,
+          idleTimeout: limits.idleTimeout,
+          deadlines: this.deadlines,
+        },
+        onRequest: (connection, head) => new Exchange(connection, head, services).run(),
       }));
     }
     if (this.primary) {
@@ -199,6 +206,7 @@ export class Gateway {
     try {
       snapshot = await buildSnapshot(next.config, next.dir, {
         runtime: this.runtime,
+        upstreams: this.upstreams,
         accessLog: this.accessLog,
         stickySecret: this.options.stickySecret!,
         counters: this.counters,
@@ -229,6 +237,7 @@ export class Gateway {
     await tcpDrained;
     await this.udp?.stop();
     await this.admin?.stop(true);
+    this.upstreams.closeIdle();
     this.accessLog.flush();
   }
 }

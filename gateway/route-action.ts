@@ -8,7 +8,7 @@ import type { LoadedPlugin } from "./plugin/load.ts";
 import type { GatewayEnv } from "./plugin/types.ts";
 import type { RouteMatch } from "./routing/table.ts";
 import { proxyHttp, type IncomingExchange, type ProxyRoute } from "./proxy/http-proxy.ts";
-import { isWebSocketUpgrade, proxyWebSocket } from "./proxy/websocket.ts";
+import type { UpstreamPool } from "./http/upstream-pool.ts";
 import { createStaticHandler } from "./static/serve.ts";
 import { runMiddleware } from "./plugin/run-middleware.ts";
 
@@ -18,6 +18,13 @@ export interface RouteAction {
   readonly name: string;
   readonly kind: "proxy" | "redirect" | "static";
   readonly pool?: string;
+  /** For proxy routes: what the byte path needs to forward a request. */
+  readonly proxy?: ProxyRoute;
+  /**
+   * Requests of this route go through the hono app: its plugins work on Request/Response objects (middleware,
+   * phases), or it answers with one (static files, redirects).
+   */
+  readonly viaHono: boolean;
   /** Answer a request this route won; `match` knows the upstream path, params and redirect target. */
   handle(c: Ctx, match: RouteMatch<RouteAction>): Response | Promise<Response>;
 }
@@ -27,6 +34,7 @@ export interface RouteDeps {
   config: Config;
   configDir: string;
   runtime: Runtime;
+  upstreams: UpstreamPool;
   globalPlugins: readonly LoadedPlugin[];
   routePlugins: readonly LoadedPlugin[];
 }
@@ -40,11 +48,11 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
   if (route.redirect) {
     const status = route.redirect.status;
     const redirect = (match: RouteMatch<RouteAction>) => new Response(null, { status, headers: { location: match.redirectLocation! } });
-    return { name, kind: "redirect", handle: (c, match) => withPlugins(() => redirect(match))(c) };
+    return { name, kind: "redirect", viaHono: true, handle: (c, match) => withPlugins(() => redirect(match))(c) };
   }
   if (route.static) {
     const serve = createStaticHandler({ ...route.static, configDir: deps.configDir });
-    return { name, kind: "static", handle: (c, match) => withPlugins(() => serve(c.req.raw, match.view.path, c.get("requestId")))(c) };
+    return { name, kind: "static", viaHono: true, handle: (c, match) => withPlugins(() => serve(c.req.raw, match.view.path, c.get("requestId")))(c) };
   }
 
   const pool = deps.pools.get(route.pool!)!;
@@ -57,12 +65,15 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
     preserveHost: route.preserveHost ?? poolConfig.preserveHost,
     plugins: [...deps.globalPlugins, ...deps.routePlugins],
     maxBodySize: deps.config.limits.maxBodySize,
+    upstreams: deps.upstreams,
   };
-  const runtime = deps.runtime;
+  const objectHooks = proxyRoute.plugins.some((p) => p.hooks.beforeUpstream || p.hooks.afterUpstream || p.hooks.onError);
   return {
     name,
     kind: "proxy",
     pool: pool.name,
+    proxy: proxyRoute,
+    viaHono: middleware.length > 0 || objectHooks,
     handle(c, match) {
       const log = c.get("log");
       log.pool = pool.name;
@@ -77,9 +88,11 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
           requestId: c.get("requestId"),
           log,
         };
-        return isWebSocketUpgrade(exchange.request)
-          ? proxyWebSocket(runtime, proxyRoute, exchange, c.env.sluice)
-          : proxyHttp(runtime, proxyRoute, exchange);
+        // Upgrades are proxied as bytes by the connection (after this route's middleware said yes).
+        const upgradeVia = c.env.sluice.upgradeVia;
+        return upgradeVia && exchange.request.headers.has("upgrade")
+          ? upgradeVia(proxyRoute, exchange.pathAndQuery)
+          : proxyHttp(proxyRoute, exchange);
       };
       return withPlugins(run)(c);
     },

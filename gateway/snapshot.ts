@@ -7,8 +7,9 @@ import type { Runtime } from "./runtime/types.ts";
 import { Pool } from "./pool/pool.ts";
 import { createStickyCookie } from "./pool/sticky.ts";
 import { loadPlugins, type LoadedPlugin } from "./plugin/load.ts";
-import type { GatewayEnv } from "./plugin/types.ts";
-import { compileRouteTable } from "./routing/table.ts";
+import type { GatewayEnv, LogEntry } from "./plugin/types.ts";
+import { compileRouteTable, type RouteTable } from "./routing/table.ts";
+import type { UpstreamPool } from "./http/upstream-pool.ts";
 import { compileRoute, type RouteAction } from "./route-action.ts";
 import { coreMiddleware } from "./core-middleware.ts";
 import { compileLimits } from "./limits.ts";
@@ -21,12 +22,20 @@ export interface Snapshot {
   readonly config: Config;
   readonly configDir: string;
   readonly pools: ReadonlyMap<string, Pool>;
+  /** The hono app: plugins' middleware and routes, static files, redirects. */
   readonly app: Hono<GatewayEnv>;
   readonly routes: readonly RouteAction[];
+  readonly table: RouteTable<RouteAction>;
+  /** Every request goes through the hono app first (global plugins with middleware or routes of their own). */
+  readonly honoFirst: boolean;
+  /** The global plugins' onLog hooks. */
+  readonly logHooks: readonly ((entry: LogEntry) => void)[];
 }
 
 export interface SnapshotContext {
   runtime: Runtime;
+  /** The gateway's upstream connections: they outlive reloads. */
+  upstreams: UpstreamPool;
   accessLog: AccessLog;
   /** Requests per route and status class, for /metrics: the gateway's, so counts outlive reloads. */
   counters: HttpCounters;
@@ -53,12 +62,13 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
   const routes: RouteAction[] = [];
   for (const [i, route] of config.routes.entries()) {
     const own: LoadedPlugin[] = await loadPlugins(route.plugins, `routes[${i}].plugins`, configDir);
-    routes.push(compileRoute(route, i, { pools, config, configDir, runtime, globalPlugins, routePlugins: own }));
+    routes.push(compileRoute(route, i, { pools, config, configDir, runtime, upstreams: context.upstreams, globalPlugins, routePlugins: own }));
   }
   const table = compileRouteTable(config.routes.map((route, i) => ({ route, value: routes[i]! })));
 
   const app = new Hono<GatewayEnv>();
-  app.use(coreMiddleware(compileLimits(config.limits, runtime.headerLimit), globalPlugins, accessLog, context.counters));
+  // Header size and target length were checked by the request parser already.
+  app.use(coreMiddleware(compileLimits(config.limits, Infinity), globalPlugins, accessLog, context.counters));
   for (const plugin of globalPlugins) if (plugin.hooks.middleware) app.use(plugin.hooks.middleware);
   for (const plugin of globalPlugins) plugin.hooks.routes?.(app);
   app.all("*", (c) => {
@@ -75,5 +85,7 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
     return errorResponse(500, "internal gateway error", c.get("requestId"));
   });
 
-  return { config, configDir, pools, app, routes };
+  const honoFirst = globalPlugins.some((p) => p.hooks.middleware || p.hooks.routes);
+  const logHooks = globalPlugins.flatMap((p) => (p.hooks.onLog ? [p.hooks.onLog] : []));
+  return { config, configDir, pools, app, routes, table, honoFirst, logHooks };
 }

@@ -212,17 +212,32 @@ const admin = z.strictObject({
   token: z.string().min(1).optional(),
 });
 
+const LIMIT_DEFAULTS = {
+  maxBodySize: 128 * 1024 * 1024,
+  maxHeaderSize: 16 * 1024,
+  maxUriLength: 8 * 1024,
+  maxHeaderCount: 100,
+  headerTimeout: 10_000,
+  idleTimeout: 60_000,
+};
+
 const limits = z.strictObject({
-  maxBodySize: size.default(128 * 1024 * 1024),
-  maxHeaderSize: size.default(16 * 1024),
-  maxUriLength: positiveInt.default(8 * 1024),
+  maxBodySize: size.default(LIMIT_DEFAULTS.maxBodySize),
+  maxHeaderSize: size.default(LIMIT_DEFAULTS.maxHeaderSize),
+  maxUriLength: positiveInt.default(LIMIT_DEFAULTS.maxUriLength),
+  /** Header fields a request may have (431 above). */
+  maxHeaderCount: positiveInt.default(LIMIT_DEFAULTS.maxHeaderCount),
+  /** How long a client may take to send a request head (slowloris): 408 and close after it. */
+  headerTimeout: duration.default(LIMIT_DEFAULTS.headerTimeout),
+  /** How long a keep-alive connection may sit idle between requests, or a request body stall. */
+  idleTimeout: duration.default(LIMIT_DEFAULTS.idleTimeout),
 });
 
 export const configSchema = z.strictObject({
   listen: oneOrMany(address).default(":8080").transform((v) => (Array.isArray(v) ? v : [v])),
   admin: z.union([z.literal(false), admin]).default({ listen: "127.0.0.1:9901" }),
   workers: z.union([positiveInt, z.literal("auto")]).default(1),
-  limits: limits.default({ maxBodySize: 128 * 1024 * 1024, maxHeaderSize: 16 * 1024, maxUriLength: 8 * 1024 }),
+  limits: limits.default(LIMIT_DEFAULTS),
   shutdownTimeout: duration.default(10_000),
   accessLog: z.boolean().default(true),
   pools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "not a pool name: use letters, digits, _ . -" }), pool).default({}),

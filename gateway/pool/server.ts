@@ -83,11 +83,14 @@ export class UpstreamServer {
   readonly target: string;
   readonly hostname: string;
   readonly port: number;
+  /** `host:port` as a Host header names the server (IPv6 in brackets). */
+  readonly hostPort: string;
 
   constructor(target: string, hostname: string, port: number, options: ServerOptions) {
     this.target = target;
     this.hostname = hostname;
     this.port = port;
+    this.hostPort = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
     this.id = options.id;
     this.backup = options.backup;
     this.maxConns = options.maxConns;
@@ -159,8 +162,12 @@ export class UpstreamServer {
    * Record how long the server took to answer. Peak EWMA (Finagle, Linkerd): a slower sample is taken at
    * once, a faster one is averaged in with a weight that decays with the time since the last sample, so
    * a server that turns slow is avoided immediately and one that recovers is trusted again gradually.
+   * The clock counts whole milliseconds: an answer within the same millisecond counts as 1 ms. Were it 0,
+   * the estimate of a server in steady use would decay toward 0 just as an idle server's does, and a server
+   * measured slower once would never be the cheaper one again (never probed); it would also look unmeasured.
    */
   observeLatency(ms: number, now: number): void {
+    ms = Math.max(ms, 1);
     if (this.latencyAt === 0 || ms > this.latencyMs) {
       this.latencyMs = ms;
     } else {

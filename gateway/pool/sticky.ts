@@ -18,6 +18,8 @@ export interface StickyCookie {
   setCookieFor(serverId: string): string;
   /** Remove the sticky cookie from a Cookie header going upstream ("indirect": servers never see it). */
   stripFrom(headers: Headers): void;
+  /** The same for one Cookie header value: what is left of it, or null when nothing is. */
+  stripFromValue(cookie: string): string | null;
 }
 
 export function createStickyCookie(config: StickyConfig, poolName: string, servers: readonly UpstreamServer[], key: string): StickyCookie {
@@ -51,10 +53,15 @@ export function createStickyCookie(config: StickyConfig, poolName: string, serve
     },
     stripFrom(headers) {
       const cookie = headers.get("cookie");
-      if (cookie === null || !cookie.includes(prefix)) return;
+      if (cookie === null) return;
+      const kept = this.stripFromValue(cookie);
+      if (kept === null) headers.delete("cookie");
+      else if (kept !== cookie) headers.set("cookie", kept);
+    },
+    stripFromValue(cookie) {
+      if (!cookie.includes(prefix)) return cookie;
       const kept = cookie.split(";").filter((part) => part.trim().split("=", 1)[0] !== name);
-      if (kept.length === 0) headers.delete("cookie");
-      else headers.set("cookie", kept.join(";").trim());
+      return kept.length === 0 ? null : kept.join(";").trim();
     },
   };
 }
@@ -64,12 +71,13 @@ export function createStickyCookie(config: StickyConfig, poolName: string, serve
  * cache would get that binding (HAProxy's `nocache`): make it `private`, dropping what says otherwise.
  */
 export function keepOutOfSharedCaches(headers: Headers): void {
-  const current = headers.get("cache-control");
-  if (current === null) {
-    headers.set("cache-control", "private");
-    return;
-  }
+  headers.set("cache-control", privateCacheControl(headers.get("cache-control")));
+}
+
+/** The Cache-Control value that keeps an answer out of shared caches, from the one it had (or null). */
+export function privateCacheControl(current: string | null): string {
+  if (current === null) return "private";
   const directives = current.split(",").map((d) => d.trim()).filter((d) => d !== "" && !/^(public|s-maxage=.*)$/i.test(d));
   if (!directives.some((d) => /^(private|no-store)$/i.test(d))) directives.unshift("private");
-  headers.set("cache-control", directives.join(", "));
+  return directives.join(", ");
 }

@@ -1,7 +1,8 @@
 // Sends one request to a pool: picks a server, applies the connect and response timeouts, and retries
 // connection failures of idempotent, bodiless requests on another server. Returns the upstream's
 // Response with its body still streaming, or throws an UpstreamFailure.
-import type { Runtime } from "../runtime/types.ts";
+import type { UpstreamPool } from "../http/upstream-pool.ts";
+import { pooledFetch } from "../http/pooled-fetch.ts";
 import type { Pool } from "../pool/pool.ts";
 import type { UpstreamServer } from "../pool/server.ts";
 import type { SelectionInput } from "../balancing/selector.ts";
@@ -38,12 +39,10 @@ export interface ForwardResult {
 }
 
 const RETRYABLE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
-/** A server that answered this recently has a pooled connection open: no need to test the connect path first. */
-const WARM_MS = 5_000;
 
 export { NoServerAvailable };
 
-export async function forward(runtime: Runtime, pool: Pool, policy: ForwardPolicy, out: OutgoingRequest): Promise<ForwardResult> {
+export async function forward(upstreams: UpstreamPool, pool: Pool, policy: ForwardPolicy, out: OutgoingRequest): Promise<ForwardResult> {
   const mayRetry = out.body === null && RETRYABLE_METHODS.has(out.method);
   const { value: response, server, attempts } = await tryServers(
     pool,
@@ -54,10 +53,9 @@ export async function forward(runtime: Runtime, pool: Pool, policy: ForwardPolic
       let response: Response;
       let sent = 0;
       try {
-        await ensureConnectable(runtime, server, policy, out);
-        // Latency is the upstream's time to answer, not the connect probe's.
+        if (out.clientSignal.aborted) throw new UpstreamFailure("aborted", "client went away");
         sent = Date.now();
-        response = await attemptOnce(runtime, server, policy, out);
+        response = await attemptOnce(upstreams, server, policy, out);
       } catch (error) {
         throw error instanceof UpstreamFailure ? error : new UpstreamFailure(classifyFetchError(error), describe(error), { cause: error });
       }
@@ -82,18 +80,7 @@ export async function forward(runtime: Runtime, pool: Pool, policy: ForwardPolic
   return { response: releaseWhenDone(response, () => pool.release(server)), server, attempts };
 }
 
-/** fetch has no connect timeout of its own: for a server not heard from lately, prove it accepts connections first. */
-async function ensureConnectable(runtime: Runtime, server: UpstreamServer, policy: ForwardPolicy, out: OutgoingRequest): Promise<void> {
-  if (out.clientSignal.aborted) throw new UpstreamFailure("aborted", "client went away");
-  if (Date.now() - server.lastOkAt <= WARM_MS) return;
-  try {
-    await runtime.probeTcp(server.hostname, server.port, policy.connectTimeout);
-  } catch (error) {
-    throw new UpstreamFailure("connect", `cannot connect to ${server.id}: ${describe(error)}`, { cause: error });
-  }
-}
-
-async function attemptOnce(runtime: Runtime, server: UpstreamServer, policy: ForwardPolicy, out: OutgoingRequest): Promise<Response> {
+async function attemptOnce(upstreams: UpstreamPool, server: UpstreamServer, policy: ForwardPolicy, out: OutgoingRequest): Promise<Response> {
   const controller = new AbortController();
   let timedOut = false;
   let answered = false;
@@ -113,14 +100,15 @@ async function attemptOnce(runtime: Runtime, server: UpstreamServer, policy: For
   // Left in place after the answer too: a client gone mid-body also ends the upstream exchange. (Removing
   // it costs more per request than it saves.)
   out.clientSignal.addEventListener("abort", () => controller.abort(), { once: true });
-  if (out.host === undefined) out.headers.delete("host");
-  else out.headers.set("host", out.host);
+  out.headers.set("host", out.host ?? server.hostPort);
   try {
-    const response = await runtime.fetchUpstream(server.target + out.pathAndQuery, {
+    const response = await pooledFetch(upstreams, server, {
       method: out.method,
+      pathAndQuery: out.pathAndQuery,
       headers: out.headers,
       body: out.body,
       signal: controller.signal,
+      connectTimeout: policy.connectTimeout,
     });
     // fetch hands back any three-digit status ("HTTP/1.1 999 ..."), but a Response can only carry 200-599:
     // relaying it would throw later and become a 500 "internal error" instead of the upstream's fault.

@@ -1,6 +1,6 @@
 // The handler of a route with a `pool`: prepares the upstream request (headers, path), runs the plugin
 // phases around `forward`, and turns the upstream's answer or failure into the client's response.
-import type { Runtime } from "../runtime/types.ts";
+import type { UpstreamPool } from "../http/upstream-pool.ts";
 import type { Pool } from "../pool/pool.ts";
 import type { LoadedPlugin } from "../plugin/load.ts";
 import { addForwarded, stripHopByHop } from "./headers.ts";
@@ -18,6 +18,8 @@ export interface ProxyRoute {
   /** Global plugins' phases first, then the route's own. */
   plugins: readonly LoadedPlugin[];
   maxBodySize: number;
+  /** The gateway's upstream connections (the hono path's client shares them with the byte path). */
+  upstreams: UpstreamPool;
 }
 
 export interface IncomingExchange {
@@ -35,7 +37,7 @@ export interface IncomingExchange {
 
 const BODYLESS_STATUS = new Set([101, 204, 205, 304]);
 
-export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: IncomingExchange): Promise<Response> {
+export async function proxyHttp(route: ProxyRoute, exchange: IncomingExchange): Promise<Response> {
   const { request, requestId } = exchange;
   const pool = route.pool;
   const selection = pool.selectionFor({ clientIp: exchange.clientIp, view: exchange.view });
@@ -53,7 +55,7 @@ export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: I
 
   let upstream: Response;
   try {
-    const result = await forward(runtime, route.pool, route.policy, {
+    const result = await forward(route.upstreams, route.pool, route.policy, {
       method: request.method,
       pathAndQuery: ctx.upstream.pathAndQuery,
       headers,
@@ -71,15 +73,10 @@ export async function proxyHttp(runtime: Runtime, route: ProxyRoute, exchange: I
   }
 
   const bodyless = request.method === "HEAD" || BODYLESS_STATUS.has(upstream.status);
-  // Where the runtime allows it, the upstream's Response is relayed as it is, its headers edited in place.
-  const reuse = runtime.mutableUpstreamHeaders && !bodyless;
+  // The upstream's Response is relayed as it is, its headers edited in place (the pooled client made them).
+  const reuse = !bodyless;
   const responseHeaders = reuse ? upstream.headers : new Headers(upstream.headers);
   stripHopByHop(responseHeaders);
-  if (!runtime.keepsContentEncoding && responseHeaders.has("content-encoding")) {
-    // The runtime decoded the body: the header would now lie about it.
-    responseHeaders.delete("content-encoding");
-    responseHeaders.delete("content-length");
-  }
   if (pool.sticky && selection.stickyId !== ctx.server) {
     // A new client, or its server is gone: bind it to the one that answered.
     responseHeaders.append("set-cookie", pool.sticky.setCookieFor(ctx.server!));

@@ -4,6 +4,8 @@ import type { ProxyContext, ProxyError } from "../plugin/types.ts";
 import type { IncomingExchange, ProxyRoute } from "./http-proxy.ts";
 import { NoServerAvailable } from "./attempts.ts";
 import { errorResponse, UpstreamFailure } from "./errors.ts";
+import type { RequestHead } from "../http/head.ts";
+import { fieldValue } from "../http/head.ts";
 
 export function newProxyContext(route: ProxyRoute, exchange: IncomingExchange, upstreamHeaders: Headers): ProxyContext {
   return {
@@ -60,4 +62,22 @@ export async function answerFailure(route: ProxyRoute, ctx: ProxyContext, exchan
     if (answer) return answer;
   }
   return errorResponse(error.status, error.message, exchange.requestId, error.status === 503 ? { "retry-after": "1" } : undefined);
+}
+
+/** A Sec-WebSocket-Key is 16 random bytes in base64 (RFC 6455 §4.1): 22 characters and "==". */
+const WEBSOCKET_KEY = /^[A-Za-z0-9+/]{22}==$/;
+
+/**
+ * What is wrong with a WebSocket upgrade request (RFC 6455 §4.2.1), or undefined when it is well formed or
+ * asks for another protocol (those pass as they are). `extra`: header lines for the 400 answer.
+ */
+export function upgradeProblemOf(head: RequestHead): { error: string; extra?: string } | undefined {
+  if (!head.upgrade!.split(",").some((p) => p.trim().toLowerCase() === "websocket")) return undefined;
+  if (head.method !== "GET") return { error: "malformed WebSocket upgrade: method must be GET" };
+  if (!WEBSOCKET_KEY.test(fieldValue(head.fields, "sec-websocket-key") ?? "")) return { error: "malformed WebSocket upgrade: missing or invalid Sec-WebSocket-Key" };
+  if (fieldValue(head.fields, "sec-websocket-version") !== "13") {
+    // RFC 6455 §4.4: say which version we speak.
+    return { error: "unsupported Sec-WebSocket-Version (supported: 13)", extra: "sec-websocket-version: 13\r\n" };
+  }
+  return undefined;
 }

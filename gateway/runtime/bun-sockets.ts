@@ -185,6 +185,8 @@ async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
   const listener = Bun.listen<BunTcpSocket>({
     hostname: options.hostname,
     port: options.port,
+    // Bun.listen shares ports (SO_REUSEPORT) unless exclusive: the port is this process's alone unless workers share it.
+    exclusive: !options.reusePort,
     allowHalfOpen: true,
     socket: {
       ...events,

@@ -229,7 +229,8 @@ class DenoTcpSocket implements TcpSocket {
 }
 
 async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
-  const listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" });
+  // reusePort needs --unstable-net on Deno; without workers it is never asked for.
+  const listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp", ...(options.reusePort ? { reusePort: true } : {}) });
   let stopped = false;
   void (async () => {
     while (!stopped) {

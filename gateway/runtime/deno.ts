@@ -1,13 +1,7 @@
-// The Deno adapter: Deno.serve for listeners, fetch with a Host-preserving client, Deno.connect for probes.
-// Deno's fetch always decodes compressed bodies, so responses lose Content-Encoding here (keepsContentEncoding).
+// The Deno adapter: Deno.serve for the admin listener, fetch with a Host-preserving client for health checks,
+// Deno.connect for probes and raw sockets (deno-sockets.ts, which the HTTP engine and the L4 listeners run on).
 import { denoSockets } from "./deno-sockets.ts";
-import type {
-  HttpListener,
-  Runtime,
-  ServeOptions,
-  UpstreamInit,
-  UpstreamSocketHandlers,
-} from "./types.ts";
+import type { HttpListener, Runtime, ServeOptions, UpstreamInit } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
 declare const Deno: any;
@@ -24,41 +18,7 @@ async function serveHttp(options: ServeOptions): Promise<HttpListener> {
     onListen: (addr: { hostname: string; port: number }) => ready.resolve(addr),
     // deno-lint-ignore no-explicit-any
     handler(request: Request, info: any) {
-      return options.handler(request, {
-        client: { address: info.remoteAddr.hostname, port: info.remoteAddr.port },
-        upgrade(handlers, { protocol, headers }) {
-          let upgraded: { socket: WebSocket; response: Response };
-          try {
-            upgraded = Deno.upgradeWebSocket(request, { protocol, idleTimeout: 0 });
-          } catch {
-            return undefined; // not an upgradable request
-          }
-          const { socket, response } = upgraded;
-          headers?.forEach((value, name) => {
-            try {
-              response.headers.set(name, value);
-            } catch {
-              // Immutable on some Deno versions: the extra headers are a courtesy, the upgrade is not.
-            }
-          });
-          socket.binaryType = "arraybuffer";
-          socket.onopen = () =>
-            handlers.open({
-              send: (data: string | Uint8Array) => socket.send(data as string | Uint8Array<ArrayBuffer>),
-              close: (code?: number, reason?: string) => socket.close(code, reason),
-              // Deno answers pings itself and exposes neither frame.
-              ping: () => {},
-              pong: () => {},
-            });
-          socket.onmessage = (event: MessageEvent) =>
-            handlers.message(typeof event.data === "string" ? event.data : new Uint8Array(event.data));
-          // An error is always followed by close; handling it here keeps Deno from reporting it as uncaught.
-          socket.onerror = () => {};
-          // Deno reports a connection lost without a close frame as code 0; the standard says 1006.
-          socket.onclose = (event: CloseEvent) => handlers.close(event.code || 1006, event.reason);
-          return response;
-        },
-      });
+      return options.handler(request, { client: { address: info.remoteAddr.hostname, port: info.remoteAddr.port } });
     },
   });
   const addr = await ready.promise;
@@ -100,41 +60,13 @@ function upstreamError(event: Event): Error {
   return error;
 }
 
-function connectWebSocket(url: string, options: { protocols: string[]; headers: Headers }, handlers: UpstreamSocketHandlers) {
-  const headers: Record<string, string> = {};
-  options.headers.forEach((value, name) => (headers[name] = value));
-  // Deno's client takes extra headers in an options object; it always sends the URL's Host.
-  // deno-lint-ignore no-explicit-any
-  const ws: WebSocket = new (WebSocket as any)(url, { protocols: options.protocols, headers });
-  ws.binaryType = "arraybuffer";
-  ws.onopen = () => handlers.open();
-  ws.onmessage = (event) => handlers.message(typeof event.data === "string" ? event.data : new Uint8Array(event.data));
-  // Code 0 when the connection failed or was lost without a close frame: the standard says 1006.
-  ws.onclose = (event) => handlers.close(event.code || 1006, event.reason);
-  ws.onerror = (event) => handlers.error(upstreamError(event));
-  return {
-    get protocol() {
-      return ws.protocol;
-    },
-    get bufferedAmount() {
-      return ws.bufferedAmount;
-    },
-    send: (data: string | Uint8Array) => ws.send(data as string | Uint8Array<ArrayBuffer>),
-    close: (code?: number, reason?: string) => ws.close(code, reason),
-  };
-}
-
 export const denoRuntime: Runtime = {
   ...denoSockets,
   name: "deno",
   version: Deno.version.deno,
   serveHttp,
   fetchUpstream,
-  keepsContentEncoding: false,
-  headerLimit: undefined,
-  mutableUpstreamHeaders: false,
   probeTcp,
-  connectWebSocket,
   selfCommand: () => [Deno.execPath(), "run", "-A", "--unstable-no-legacy-abort", "--unstable-net", Deno.mainModule],
   onSignal: (signal, listener) => Deno.addSignalListener(signal, listener),
   exit: (code) => Deno.exit(code) as never,

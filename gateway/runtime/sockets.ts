@@ -44,6 +44,8 @@ export interface TcpServer {
 export interface TcpListenOptions {
   hostname: string;
   port: number;
+  /** Several processes may listen on the same port (SO_REUSEPORT: the `workers` setting). */
+  reusePort?: boolean;
   /** Called per accepted connection; returns the handlers for its events. */
   accept(socket: TcpSocket): TcpHandlers;
 }

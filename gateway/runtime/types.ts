@@ -9,31 +9,14 @@ export interface ClientInfo {
   port: number;
 }
 
-/** A downstream WebSocket after the upgrade, as the proxy drives it. */
-export interface DownstreamSocket {
-  send(data: string | Uint8Array): void;
-  close(code?: number, reason?: string): void;
-  ping(data?: Uint8Array): void;
-  pong(data?: Uint8Array): void;
-}
-
-/** What the proxy does when events arrive on a downstream WebSocket. */
-export interface DownstreamHandlers {
-  open(socket: DownstreamSocket): void;
-  message(data: string | Uint8Array): void;
-  close(code: number, reason: string): void;
-  ping?(data: Uint8Array): void;
-  pong?(data: Uint8Array): void;
-}
-
-/** Per-request facts only the runtime knows. */
+/** Per-request facts only the connection knows, for handlers on the hono path. */
 export interface RequestContext {
   client: ClientInfo;
   /**
-   * Accept a WebSocket upgrade of this request. The Response must be handed back to the runtime as the
-   * request's answer; undefined means the request could not be upgraded.
+   * Proxy this upgrade request to the route's pool as bytes (a pipe after the upstream's 101). The Response
+   * returned must be the handler's answer; the connection does the rest. Only proxy listeners have it.
    */
-  upgrade(handlers: DownstreamHandlers, options: { protocol?: string; headers?: Headers }): Response | undefined;
+  upgradeVia?(route: object, pathAndQuery: string): Response;
 }
 
 export type HttpHandler = (request: Request, context: RequestContext) => Response | Promise<Response>;
@@ -65,45 +48,22 @@ export interface UpstreamInit {
   signal: AbortSignal;
 }
 
-/** An upstream WebSocket, in the shape of the standard client plus ping/pong where the runtime has them. */
-export interface UpstreamSocket {
-  readonly protocol: string;
-  send(data: string | Uint8Array): void;
-  close(code?: number, reason?: string): void;
-  ping?(data?: Uint8Array): void;
-  pong?(data?: Uint8Array): void;
-}
-
-export interface UpstreamSocketHandlers {
-  open(): void;
-  message(data: string | Uint8Array): void;
-  close(code: number, reason: string): void;
-  error(error: Error): void;
-  ping?(data: Uint8Array): void;
-  pong?(data: Uint8Array): void;
-}
-
 export interface Runtime extends SocketRuntime {
   readonly name: "bun" | "deno";
   readonly version: string;
+  /** An HTTP server on the runtime's own server (the admin listener; proxy listeners use the gateway's engine). */
   serveHttp(options: ServeOptions): Promise<HttpListener>;
   /**
-   * Send a request upstream: redirects are not followed, bodies are not decoded where the runtime allows it,
-   * and the Host header given is the one sent.
+   * Send a request with the runtime's fetch (active health checks only; proxied requests use the gateway's own
+   * client): redirects are not followed, bodies are not decoded where the runtime allows it, and the Host
+   * header given is the one sent.
    */
   fetchUpstream(url: string, init: UpstreamInit): Promise<Response>;
-  /** Whether `fetchUpstream` hands back bodies exactly as the upstream sent them (false: decoded). */
-  readonly keepsContentEncoding: boolean;
-  /** Request header bytes above which the runtime itself answers 431, if it has such a cap. */
-  readonly headerLimit: number | undefined;
-  /** Whether the headers of a Response from `fetchUpstream` may be changed in place (saves a copy per request). */
-  readonly mutableUpstreamHeaders: boolean;
   /**
    * Open a TCP connection and close it: resolves when connected, rejects on refusal, after `timeoutMs`, or
    * at once when `signal` aborts (a connection made after that is closed straight away).
    */
   probeTcp(hostname: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<void>;
-  connectWebSocket(url: string, options: { protocols: string[]; headers: Headers }, handlers: UpstreamSocketHandlers): UpstreamSocket;
   /** The command that starts this same program again (for worker processes). */
   selfCommand(): string[];
   onSignal(signal: "SIGINT" | "SIGTERM" | "SIGHUP", listener: () => void): void;

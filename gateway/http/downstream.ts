@@ -1,0 +1,399 @@
+// One client connection of an HTTP listener: bytes in, request heads parsed strictly, bodies handed to the
+// exchange with backpressure, keep-alive and pipelining (requests answered one at a time, in order: later
+// ones wait in the buffer), `Expect: 100-continue`, and the header-read and keep-alive idle timeouts.
+// Knows nothing of routing or proxying: each request head goes to `onRequest`, which answers through
+// `write` and says when it is done with `finish`.
+import type { TcpHandlers, TcpSocket } from "../runtime/sockets.ts";
+import type { HeaderFields, HeadError, RequestHead, RequestLimits } from "./head.ts";
+import { parseRequestHead } from "./request-parser.ts";
+import { ChunkedDecoder } from "./chunked.ts";
+import type { Deadlines, Expiring } from "./deadlines.ts";
+import { errorAnswer } from "./response-writer.ts";
+
+/** Why a request body could not be read to its end: the answer the client is owed (or 499: it went away). */
+export interface BodyFailure {
+  status: number;
+  message: string;
+}
+
+/** Where the bytes of a request body go. */
+export interface BodySink {
+  /** Body bytes, valid only during the call. False: stop until `resumeBody()`. */
+  data(chunk: Uint8Array): boolean;
+  /** The body ended; trailers of a chunked body, if it had any. */
+  end(trailers: HeaderFields | undefined): void;
+  fail(failure: BodyFailure): void;
+}
+
+/** What the connection tells the exchange in progress. */
+export interface ExchangeEvents {
+  /** Everything written so far has been flushed: write more. */
+  drain(): void;
+  /** The client closed the connection (or it broke) before the exchange finished. */
+  clientGone(): void;
+}
+
+/** What a tunnel (after a 101) receives once it has taken the connection over. */
+export type TunnelHandlers = TcpHandlers;
+
+export interface DownstreamOptions {
+  limits: RequestLimits;
+  maxBodySize: number;
+  /** How long a client may take to send a whole request head (ms). */
+  headerTimeout: number;
+  /** How long a connection may sit idle between requests, or a request body stall (ms). */
+  idleTimeout: number;
+  deadlines: Deadlines;
+  /** A request head arrived and passed every check. The handler answers through the connection. */
+  onRequest(connection: DownstreamConnection, head: RequestHead): void;
+  /** Called once when the connection is gone. */
+  onClose(connection: DownstreamConnection): void;
+}
+
+const enum State {
+  Head,
+  Body,
+  /** The request is read (or being answered without its body): later bytes wait for the answer to end. */
+  Waiting,
+  Closed,
+}
+
+/** Buffered bytes of not-yet-wanted input (a body before its sink, pipelined requests) above which reading pauses. */
+const BUFFER_PAUSE = 64 * 1024;
+const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+const EMPTY = new Uint8Array(0);
+
+export class DownstreamConnection implements TcpHandlers, Expiring {
+  private state = State.Head;
+  /** Input not consumed yet, owned by this connection (runtime chunks are copied before they are kept). */
+  private buffer: Uint8Array = EMPTY;
+  private head: RequestHead | undefined;
+  private events: ExchangeEvents | undefined;
+  private sink: BodySink | undefined;
+  private bodyPaused = false;
+  private bodyRemaining = 0;
+  private decoder: ChunkedDecoder | undefined;
+  private bodyDone = true;
+  private continueSent = false;
+  /** Reading paused for our own reasons (too much buffered). */
+  private readPaused = false;
+  /** The client sent FIN: answer what is in progress, then close. */
+  private peerEnded = false;
+  /** Close after the current answer (Connection: close, shutdown, a broken request). */
+  private closeAfter = false;
+  private tunnel: TunnelHandlers | undefined;
+  /** Requests served on this connection. */
+  requests = 0;
+  deadline: number;
+
+  constructor(readonly socket: TcpSocket, private readonly options: DownstreamOptions) {
+    this.deadline = Date.now() + options.headerTimeout;
+    options.deadlines.add(this);
+  }
+
+  get clientAddress(): string {
+    return this.socket.remoteAddress;
+  }
+  get clientPort(): number {
+    return this.socket.remotePort;
+  }
+  /** Between requests with nothing buffered: safe to close without cutting anyone off. */
+  get idle(): boolean {
+    return this.state === State.Head && this.events === undefined && this.buffer.length === 0;
+  }
+
+  // ---- the runtime's events -------------------------------------------------------------------------
+
+  data(chunk: Uint8Array): void {
+    if (this.tunnel) return this.tunnel.data(chunk);
+    if (this.state === State.Closed) return;
+    if (this.buffer.length > 0) {
+      const joined = new Uint8Array(this.buffer.length + chunk.length);
+      joined.set(this.buffer);
+      joined.set(chunk, this.buffer.length);
+      this.buffer = EMPTY;
+      this.process(joined, true);
+    } else this.process(chunk, false);
+  }
+
+  drain(): void {
+    if (this.tunnel) return this.tunnel.drain();
+    this.events?.drain();
+  }
+
+  end(): void {
+    if (this.tunnel) return this.tunnel.end();
+    this.peerEnded = true;
+    if (this.state === State.Body && !this.bodyDone) {
+      this.bodyFailed({ status: 400, message: "request body cut short" }, true);
+      return;
+    }
+    // Between requests (or mid-head): nothing owed. Otherwise the answer in progress finishes first.
+    if (this.events === undefined) this.closeNow(false);
+  }
+
+  close(error?: Error): void {
+    if (this.state === State.Closed) return;
+    this.state = State.Closed;
+    this.options.deadlines.delete(this);
+    if (this.tunnel) {
+      this.tunnel.close(error);
+      this.options.onClose(this);
+      return;
+    }
+    const events = this.events;
+    this.events = undefined;
+    const sink = this.sink;
+    this.sink = undefined;
+    if (sink && !this.bodyDone) sink.fail({ status: 499, message: "client went away" });
+    events?.clientGone();
+    this.options.onClose(this);
+  }
+
+  expire(): void {
+    this.deadline = 0;
+    if (this.state === State.Head && this.events === undefined) {
+      // Idle keep-alive connections just close; a head that never completed (slowloris) gets its 408.
+      if (this.buffer.length === 0) this.closeNow(false);
+      else this.refuse(408, "request header timeout");
+    } else if (this.state === State.Body && !this.bodyDone) {
+      this.bodyFailed({ status: 408, message: "request body timeout" }, false);
+    }
+  }
+
+  // ---- parsing ----------------------------------------------------------------------------------------
+
+  /** Consume what can be consumed of `bytes`; keep the rest. `owned`: `bytes` is ours to keep without copying. */
+  private process(bytes: Uint8Array, owned: boolean): void {
+    let offset = 0;
+    while (offset < bytes.length && this.state !== State.Closed && !this.tunnel) {
+      if (this.state === State.Head) {
+        if (this.events !== undefined) break; // still answering the previous request: wait
+        const view = offset === 0 ? bytes : bytes.subarray(offset);
+        const parsed = parseRequestHead(view, this.options.limits);
+        if (parsed === undefined) break;
+        if ((parsed as HeadError).error) {
+          this.refuse((parsed as HeadError).status, (parsed as HeadError).message);
+          return;
+        }
+        const head = parsed as RequestHead;
+        offset += head.headBytes;
+        this.begin(head);
+      } else if (this.state === State.Body) {
+        if (this.sink === undefined || this.bodyPaused) break;
+        offset = this.feedBody(bytes, offset);
+      } else break;
+    }
+    if (this.state === State.Closed || this.tunnel) {
+      if (this.tunnel && offset < bytes.length) this.tunnel.data(bytes.subarray(offset));
+      return;
+    }
+    if (offset < bytes.length) {
+      this.buffer = owned ? bytes.subarray(offset) : bytes.slice(offset);
+      if (this.buffer.length > BUFFER_PAUSE && !this.readPaused) {
+        // A head still incomplete past every limit was refused by the parser; this is a body or pipelined input.
+        this.readPaused = true;
+        this.socket.pause();
+      }
+    } else if (this.readPaused && this.sink !== undefined && !this.bodyPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+  }
+
+  private begin(head: RequestHead): void {
+    this.head = head;
+    this.requests++;
+    this.continueSent = false;
+    this.closeAfter = head.close || this.closeAfter;
+    const hasBody = head.chunked || head.contentLength > 0;
+    this.bodyDone = !hasBody;
+    this.bodyRemaining = head.contentLength > 0 ? head.contentLength : 0;
+    this.decoder = head.chunked ? new ChunkedDecoder() : undefined;
+    this.state = hasBody ? State.Body : State.Waiting;
+    // The answer's own timeouts govern from here; a stalled body is caught by the idle deadline.
+    this.deadline = hasBody ? Date.now() + this.options.idleTimeout : 0;
+    this.events = NO_EVENTS; // marks "an exchange is in progress" until the handler installs its own
+    this.options.onRequest(this, head);
+  }
+
+  /** Pass body bytes from `bytes[offset..]` to the sink; returns the new offset. */
+  private feedBody(bytes: Uint8Array, offset: number): number {
+    this.deadline = Date.now() + this.options.idleTimeout;
+    if (this.decoder === undefined) {
+      const n = Math.min(this.bodyRemaining, bytes.length - offset);
+      this.bodyRemaining -= n;
+      const more = this.sink!.data(offset === 0 && n === bytes.length ? bytes : bytes.subarray(offset, offset + n));
+      if (!more) this.pauseBody();
+      if (this.bodyRemaining === 0) this.bodyEnded(undefined);
+      return offset + n;
+    }
+    const decoder = this.decoder;
+    const sink = this.sink!;
+    const next = decoder.push(bytes, offset, bytes.length, (data) => {
+      if (!sink.data(data)) this.pauseBody();
+    });
+    if (next < 0) {
+      this.bodyFailed({ status: 400, message: `invalid chunked body: ${decoder.error}` }, true);
+      return bytes.length;
+    }
+    if (decoder.bodyBytes > this.options.maxBodySize) {
+      this.bodyFailed({ status: 413, message: "request body too large" }, true);
+      return bytes.length;
+    }
+    if (decoder.done) this.bodyEnded(decoder.trailers.length > 0 ? decoder.trailers : undefined);
+    return next;
+  }
+
+  private bodyEnded(trailers: HeaderFields | undefined): void {
+    this.bodyDone = true;
+    this.state = State.Waiting;
+    this.deadline = 0;
+    const sink = this.sink!;
+    this.sink = undefined;
+    sink.end(trailers);
+  }
+
+  /** The body cannot be read to its end: the connection closes after the answer (`cut`: nothing more is read at all). */
+  private bodyFailed(failure: BodyFailure, cut: boolean): void {
+    this.bodyDone = true;
+    this.closeAfter = true;
+    this.state = State.Waiting;
+    this.deadline = 0;
+    if (cut) this.buffer = EMPTY;
+    const sink = this.sink;
+    this.sink = undefined;
+    if (sink) sink.fail(failure);
+    else this.bodyFailure = failure;
+  }
+  /** A body failure that came before anyone asked for the body: told to the sink when it arrives. */
+  private bodyFailure: BodyFailure | undefined;
+
+  // ---- what the exchange calls ------------------------------------------------------------------------
+
+  /** The exchange in progress installs its event handlers. */
+  attach(events: ExchangeEvents): void {
+    this.events = events;
+  }
+
+  /** Start delivering the request body to `sink` (answers `100 Continue` first when the client waits for it). */
+  readBody(sink: BodySink): void {
+    if (this.bodyFailure) {
+      const failure = this.bodyFailure;
+      this.bodyFailure = undefined;
+      sink.fail(failure);
+      return;
+    }
+    if (this.bodyDone) {
+      sink.end(undefined);
+      return;
+    }
+    this.sink = sink;
+    this.bodyPaused = false;
+    if (this.head?.expectContinue && !this.continueSent && this.buffer.length === 0) {
+      this.continueSent = true;
+      this.socket.write(CONTINUE);
+    }
+    this.resumeReading();
+  }
+
+  pauseBody(): void {
+    if (this.bodyPaused) return;
+    this.bodyPaused = true;
+    if (!this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  resumeBody(): void {
+    if (!this.bodyPaused) return;
+    this.bodyPaused = false;
+    this.resumeReading();
+  }
+
+  private resumeReading(): void {
+    if (this.buffer.length > 0) {
+      const pending = this.buffer;
+      this.buffer = EMPTY;
+      this.process(pending, true);
+    }
+    if (this.readPaused && !this.bodyPaused && this.buffer.length <= BUFFER_PAUSE && this.state !== State.Closed) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** Whether the request body has been read to its end. */
+  get bodyComplete(): boolean {
+    return this.bodyDone;
+  }
+
+  write(bytes: Uint8Array): boolean {
+    return this.socket.write(bytes);
+  }
+
+  /** The answer went out whole: close, or go on with the next request. `close`: the answer said it closes. */
+  finish(close: boolean): void {
+    if (this.state === State.Closed) return;
+    this.events = undefined;
+    this.head = undefined;
+    if (close || this.closeAfter || this.peerEnded || !this.bodyDone) {
+      // A body left unread cannot be skipped safely: close instead of guessing where the next request starts.
+      this.closeNow(true);
+      return;
+    }
+    this.state = State.Head;
+    this.sink = undefined;
+    this.deadline = Date.now() + (this.buffer.length > 0 ? this.options.headerTimeout : this.options.idleTimeout);
+    if (this.buffer.length > 0) queueMicrotask(() => this.resumeReading());
+    else if (this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** Whether the answer being written must tell the client the connection closes. */
+  get willClose(): boolean {
+    return this.closeAfter || this.peerEnded || !this.bodyDone;
+  }
+
+  /** Answer no more requests on this connection (shutdown): idle now → closed now; busy → after its answer. */
+  closeWhenIdle(): void {
+    this.closeAfter = true;
+    if (this.idle) this.closeNow(false);
+  }
+
+  /** Hand the connection to a tunnel (after a 101): every later event goes to `handlers`; buffered input is passed on. */
+  takeOver(handlers: TunnelHandlers): void {
+    this.tunnel = handlers;
+    this.options.deadlines.delete(this);
+    this.events = undefined;
+    if (this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+    const pending = this.buffer;
+    this.buffer = EMPTY;
+    if (pending.length > 0) handlers.data(pending);
+  }
+
+  /** Refuse what the client sent with a JSON error, then close. */
+  refuse(status: number, message: string): void {
+    this.closeAfter = true;
+    this.buffer = EMPTY;
+    this.socket.write(errorAnswer(status, message, crypto.randomUUID(), true, this.head?.method === "HEAD"));
+    this.closeNow(true);
+  }
+
+  /** Close: `graceful` lets queued bytes out first. */
+  closeNow(graceful: boolean): void {
+    if (this.state === State.Closed) return;
+    if (graceful) this.socket.end();
+    else this.socket.destroy();
+    // The runtime's close event does the bookkeeping; a socket already gone may not send one, so do it here too.
+    this.close();
+  }
+}
+
+const NO_EVENTS: ExchangeEvents = { drain() {}, clientGone() {} };

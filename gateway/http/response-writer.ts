@@ -1,0 +1,113 @@
+// The one writer of answers to clients: the gateway's own JSON errors, the heads of relayed upstream answers,
+// and whole fetch-style Responses (hono plugins, static files, redirects) written to a connection with
+// backpressure. Framing is decided here, once: Content-Length when the length is known, chunked for HTTP/1.1
+// clients otherwise, and for HTTP/1.0 clients a body that ends when the connection closes.
+import { Buffer } from "node:buffer";
+
+const REASONS: Record<number, string> = {
+  100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
+  200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information", 204: "No Content",
+  205: "Reset Content", 206: "Partial Content", 207: "Multi-Status",
+  300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
+  307: "Temporary Redirect", 308: "Permanent Redirect",
+  400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+  406: "Not Acceptable", 408: "Request Timeout", 409: "Conflict", 410: "Gone", 411: "Length Required",
+  412: "Precondition Failed", 413: "Content Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
+  416: "Range Not Satisfiable", 417: "Expectation Failed", 421: "Misdirected Request", 422: "Unprocessable Content",
+  426: "Upgrade Required", 428: "Precondition Required", 429: "Too Many Requests",
+  431: "Request Header Fields Too Large", 499: "Client Closed Request",
+  500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
+  504: "Gateway Timeout", 505: "HTTP Version Not Supported",
+};
+
+export function reasonFor(status: number): string {
+  return REASONS[status] ?? "";
+}
+
+/** Bytes of a head (or any latin1 text): header values may carry obs-text bytes, which must round-trip. */
+export function latin1(text: string): Uint8Array {
+  return Buffer.from(text, "latin1");
+}
+
+/** A complete JSON error answer: `{ "error", "requestId" }`, with `Connection: close` when the connection ends after it. */
+export function errorAnswer(status: number, error: string, requestId: string, close: boolean, headOnly = false, extra = ""): Uint8Array {
+  const body = JSON.stringify({ error, requestId });
+  const head = `HTTP/1.1 ${status} ${reasonFor(status)}\r\ncontent-type: application/json\r\nx-request-id: ${requestId}\r\n${extra}` +
+    `content-length: ${Buffer.byteLength(body)}\r\n${close ? "connection: close\r\n" : ""}\r\n`;
+  return latin1(headOnly ? head : head + body);
+}
+
+/** Statuses whose answers never have a body (RFC 9110 §6.4.1). */
+export function bodylessStatus(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}
+
+/** Where a Response is written: the client connection, as the exchange drives it. */
+export interface ResponseTarget {
+  write(bytes: Uint8Array): boolean;
+  /** Resolves when the client has taken what was written (drain); rejects when it went away. */
+  waitDrain(): Promise<void>;
+}
+
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"]);
+
+/**
+ * Write a fetch-style Response: the head (its headers minus hop-by-hop ones, plus the framing the connection
+ * needs), then its body with backpressure. `minor` is the client's HTTP minor version; `headRequest`: answer
+ * without the body. Resolves when everything has been handed to the socket, with whether the connection must
+ * close now (asked for, or an HTTP/1.0 body whose end only the close can mark).
+ */
+export async function writeResponse(target: ResponseTarget, response: Response, minor: 0 | 1, close: boolean, headRequest: boolean): Promise<boolean> {
+  const status = response.status;
+  const noBody = headRequest || bodylessStatus(status);
+  let head = `HTTP/1.1 ${status} ${response.statusText || reasonFor(status)}\r\n`;
+  let length: string | null = null;
+  response.headers.forEach((value, name) => {
+    if (name === "content-length") length = value;
+    else if (!HOP_BY_HOP.has(name) && name !== "set-cookie") head += `${name}: ${value}\r\n`;
+  });
+  for (const cookie of response.headers.getSetCookie()) head += `set-cookie: ${cookie}\r\n`;
+  const body = noBody ? null : response.body;
+  let chunked = false;
+  let closeAfter = close;
+  if (length !== null && (body !== null || noBody)) head += `content-length: ${length}\r\n`;
+  else if (body === null) {
+    if (!bodylessStatus(status)) head += "content-length: 0\r\n";
+  } else if (minor === 1) {
+    head += "transfer-encoding: chunked\r\n";
+    chunked = true;
+  } else closeAfter = true; // HTTP/1.0 without a length: the body ends with the connection
+  if (closeAfter) head += "connection: close\r\n";
+  else if (minor === 0) head += "connection: keep-alive\r\n";
+  head += "\r\n";
+  if (!body) {
+    if (headRequest) void response.body?.cancel().catch(() => {});
+    target.write(latin1(head));
+    return closeAfter;
+  }
+  target.write(latin1(head));
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (value.byteLength === 0) continue;
+      const ok = chunked ? writeChunk(target, value) : target.write(value);
+      if (!ok) await target.waitDrain();
+    }
+    if (chunked) target.write(LAST_CHUNK);
+  } catch (error) {
+    void reader.cancel(error).catch(() => {});
+    throw error;
+  }
+  return closeAfter;
+}
+
+const CRLF = new Uint8Array([13, 10]);
+const LAST_CHUNK = latin1("0\r\n\r\n");
+
+function writeChunk(target: ResponseTarget, data: Uint8Array): boolean {
+  target.write(latin1(`${data.byteLength.toString(16)}\r\n`));
+  target.write(data);
+  return target.write(CRLF);
+}

@@ -1,0 +1,302 @@
+// One request on one borrowed upstream connection: the caller writes the request (head, then body with
+// backpressure), this reads the answer strictly — 100 Continue swallowed, other 1xx passed on, the final head,
+// then the body by its framing (Content-Length, chunked with trailers, or until the server closes) — and gives
+// the connection back to the pool only when both messages ended cleanly. A reused connection that closes
+// before any byte of the answer is reported as `stale` (the keep-alive race): the caller may retry it once.
+import type { HeaderFields, HeadError, ResponseHead } from "./head.ts";
+import { parseResponseHead } from "./response-parser.ts";
+import { ChunkedDecoder } from "./chunked.ts";
+import type { ConnectionUser, UpstreamConnection, UpstreamPool } from "./upstream-pool.ts";
+import { UpstreamFailure } from "../proxy/errors.ts";
+import { fieldValue } from "./head.ts";
+import type { TcpSocket } from "../runtime/sockets.ts";
+
+/** Largest response head accepted from a server. */
+const MAX_RESPONSE_HEAD = 64 * 1024;
+const EMPTY = new Uint8Array(0);
+
+/** Where the answer goes. */
+export interface ResponseSink {
+  /** An informational answer other than 100 Continue (103 Early Hints, 102…). */
+  informational(head: ResponseHead): void;
+  /** The final head. After a 101 the caller takes the socket over (`takeSocket`). */
+  responseHead(head: ResponseHead): void;
+  /** Body bytes, valid only during the call. False: the client is full, call `resumeResponse` later. */
+  responseBody(chunk: Uint8Array): boolean;
+  /** The answer is complete; trailers of a chunked body, if any. */
+  responseEnd(trailers: HeaderFields | undefined): void;
+  /**
+   * The exchange failed. `stale`: a reused connection closed before any byte of the answer (safe to retry an
+   * idempotent request on a new connection). `headSent`: the failure came after the final head.
+   */
+  upstreamFailed(failure: UpstreamFailure, stale: boolean, headSent: boolean): void;
+}
+
+const enum Body {
+  None,
+  Length,
+  Chunked,
+  UntilClose,
+}
+
+export class UpstreamCall implements ConnectionUser {
+  private pending: Uint8Array = EMPTY;
+  private head: ResponseHead | undefined;
+  private body = Body.None;
+  private remaining = 0;
+  private decoder: ChunkedDecoder | undefined;
+  /** Any byte of the answer arrived. */
+  private answered = false;
+  private requestDone = false;
+  private responseDone = false;
+  private finished = false;
+  private paused = false;
+  /** The server sent bytes beyond its answer: the connection cannot be trusted for another request. */
+  private outOfStep = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Bytes after a 101 head: the tunnel's first. */
+  leftover: Uint8Array = EMPTY;
+  /** Called when the connection can take more request bytes. */
+  onDrain: (() => void) | undefined;
+
+  constructor(
+    private readonly pool: UpstreamPool,
+    readonly connection: UpstreamConnection,
+    readonly reused: boolean,
+    /** The request's method: HEAD answers have no body. */
+    private readonly method: string,
+    private readonly sink: ResponseSink,
+    /** For messages: the server's id. */
+    private readonly serverId: string,
+    private readonly responseTimeout: number,
+  ) {
+    connection.user = this;
+    connection.requests++;
+  }
+
+  // ---- the request side ----------------------------------------------------------------------------
+
+  /** Write request bytes; false: wait for `onDrain`. Writes after the exchange ended are dropped. */
+  write(bytes: Uint8Array): boolean {
+    if (this.finished || this.responseDone) return true;
+    return this.connection.socket.write(bytes);
+  }
+
+  /** The whole request has been written: the server's time to answer starts now. */
+  requestSent(): void {
+    this.requestDone = true;
+    if (this.responseDone) this.complete();
+    else if (!this.answered && !this.finished) this.timer = setTimeout(() => this.timeOut(), this.responseTimeout);
+  }
+
+  /** The client went away or the caller gave up: close the connection, report nothing more. */
+  abort(): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.timer);
+    this.connection.discard();
+  }
+
+  pauseResponse(): void {
+    if (!this.paused) {
+      this.paused = true;
+      this.connection.socket.pause();
+    }
+  }
+
+  resumeResponse(): void {
+    if (this.paused) {
+      this.paused = false;
+      this.connection.socket.resume();
+    }
+  }
+
+  /** After a 101: the socket leaves the pool for good; its later events go to the new owner. */
+  takeSocket(): TcpSocket {
+    this.finished = true;
+    clearTimeout(this.timer);
+    this.connection.dead = true;
+    this.connection.user = undefined;
+    return this.connection.socket;
+  }
+
+  // ---- the connection's events ---------------------------------------------------------------------------
+
+  data(chunk: Uint8Array): void {
+    if (this.finished) return;
+    this.answered = true;
+    if (this.head === undefined) {
+      const bytes = this.pending.length === 0 ? chunk : concat(this.pending, chunk);
+      this.pending = EMPTY;
+      this.readHeads(bytes, bytes !== chunk);
+    } else this.readBody(chunk, 0);
+  }
+
+  drain(): void {
+    this.onDrain?.();
+  }
+
+  end(): void {
+    this.closed(undefined);
+  }
+
+  close(error?: Error): void {
+    this.closed(error);
+  }
+
+  private closed(error: Error | undefined): void {
+    if (this.finished) return;
+    if (this.head !== undefined && this.body === Body.UntilClose) {
+      this.responseDone = true;
+      this.finished = true;
+      this.connection.discard();
+      this.sink.responseEnd(undefined);
+      return;
+    }
+    const why = error ? `${(error as { code?: string }).code ?? error.message}` : "closed the connection";
+    if (!this.answered) {
+      this.fail(new UpstreamFailure("bad-response", `${this.serverId} ${why} before answering`), this.reused);
+    } else {
+      this.fail(new UpstreamFailure("bad-response", `${this.serverId} ${why} in the middle of its answer`), false);
+    }
+  }
+
+  private timeOut(): void {
+    if (this.finished || this.answered) return;
+    this.fail(new UpstreamFailure("timeout", `${this.serverId} did not answer within ${this.responseTimeout}ms`), false);
+  }
+
+  private fail(failure: UpstreamFailure, stale: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.timer);
+    this.connection.discard();
+    this.sink.upstreamFailed(failure, stale, this.head !== undefined);
+  }
+
+  /** Parse heads from `bytes` (1xx first, then the final one), then hand what follows to the body. */
+  private readHeads(bytes: Uint8Array, owned: boolean): void {
+    let offset = 0;
+    for (;;) {
+      const view = offset === 0 ? bytes : bytes.subarray(offset);
+      const parsed = parseResponseHead(view, MAX_RESPONSE_HEAD);
+      if (parsed === undefined) {
+        if (view.length > 0) this.pending = owned ? view : view.slice();
+        return;
+      }
+      if ((parsed as HeadError).error) {
+        this.fail(new UpstreamFailure("bad-response", `${this.serverId} sent an invalid response head: ${(parsed as HeadError).message}`), false);
+        return;
+      }
+      const head = parsed as ResponseHead;
+      offset += head.headBytes;
+      if (head.status === 101) {
+        clearTimeout(this.timer);
+        this.head = head;
+        this.leftover = offset < bytes.length ? bytes.slice(offset) : EMPTY;
+        this.sink.responseHead(head);
+        return;
+      }
+      if (head.status < 200) {
+        if (head.status !== 100) this.sink.informational(head);
+        if (offset >= bytes.length) return;
+        continue;
+      }
+      this.finalHead(head);
+      if (this.finished) return;
+      if (offset < bytes.length) this.readBody(bytes, offset);
+      return;
+    }
+  }
+
+  private finalHead(head: ResponseHead): void {
+    clearTimeout(this.timer);
+    this.head = head;
+    if (head.status === 204 || head.status === 304 || this.method === "HEAD") this.body = Body.None;
+    else if (head.chunked) {
+      this.body = Body.Chunked;
+      this.decoder = new ChunkedDecoder();
+    } else if (head.contentLength >= 0) {
+      this.body = Body.Length;
+      this.remaining = head.contentLength;
+    } else this.body = Body.UntilClose;
+    const hint = fieldValue(head.fields, "keep-alive");
+    if (hint !== null) {
+      const m = /timeout=(\d+)/i.exec(hint);
+      if (m) this.connection.keepAliveHint = Number(m[1]) * 1000;
+    }
+    this.sink.responseHead(head);
+    if (this.finished) return;
+    if (this.body === Body.None || (this.body === Body.Length && this.remaining === 0)) this.responseEnded(undefined);
+  }
+
+  private readBody(bytes: Uint8Array, offset: number): void {
+    if (this.responseDone) {
+      // Bytes beyond the announced answer: the connection is out of step, never reuse it.
+      this.connection.discard();
+      return;
+    }
+    switch (this.body) {
+      case Body.Length: {
+        const n = Math.min(this.remaining, bytes.length - offset);
+        this.remaining -= n;
+        const more = this.sink.responseBody(offset === 0 && n === bytes.length ? bytes : bytes.subarray(offset, offset + n));
+        if (!more) this.pauseResponse();
+        if (this.remaining === 0) {
+          if (offset + n < bytes.length) this.outOfStep = true;
+          this.responseEnded(undefined);
+        }
+        return;
+      }
+      case Body.Chunked: {
+        const decoder = this.decoder!;
+        const next = decoder.push(bytes, offset, bytes.length, (data) => {
+          if (!this.sink.responseBody(data)) this.pauseResponse();
+        });
+        if (next < 0) {
+          this.fail(new UpstreamFailure("bad-response", `${this.serverId} sent an invalid chunked body: ${decoder.error}`), false);
+          return;
+        }
+        if (decoder.done) {
+          if (next < bytes.length) this.outOfStep = true;
+          this.responseEnded(decoder.trailers.length > 0 ? decoder.trailers : undefined);
+        }
+        return;
+      }
+      case Body.UntilClose: {
+        if (!this.sink.responseBody(offset === 0 ? bytes : bytes.subarray(offset))) this.pauseResponse();
+        return;
+      }
+      default:
+        this.connection.discard();
+    }
+  }
+
+  private responseEnded(trailers: HeaderFields | undefined): void {
+    this.responseDone = true;
+    if (this.requestDone) this.complete();
+    else {
+      // The server answered before the request was all sent: the rest will not be sent, so no reuse.
+      this.finished = true;
+      this.connection.discard();
+    }
+    this.sink.responseEnd(trailers);
+  }
+
+  /** Both messages are complete: back to the pool when the server allows it. */
+  private complete(): void {
+    this.finished = true;
+    clearTimeout(this.timer);
+    if (this.paused) this.connection.socket.resume();
+    const reusable = !this.head!.close && !this.outOfStep;
+    if (reusable) this.pool.release(this.connection);
+    else this.connection.discard();
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
+}

@@ -1,0 +1,179 @@
+// Keep-alive connections to upstream servers, one idle list per server address: an exchange borrows a
+// connection, sends one request on it, and gives it back only when both messages ended cleanly. Like
+// undici's pool and nginx's `keepalive`: a cap on idle connections per server, an idle timeout (shortened to
+// the server's own `Keep-Alive: timeout=` hint), a cap on requests per connection, and a real connect timeout.
+// An idle connection that the server closes, or that speaks out of turn, is dropped at once.
+import type { SocketRuntime, TcpHandlers, TcpSocket } from "../runtime/sockets.ts";
+
+export interface UpstreamPoolOptions {
+  /** Idle connections kept per server address. */
+  maxIdle: number;
+  /** How long a connection may sit idle before it is closed (ms). */
+  idleTimeout: number;
+  /** Requests one connection carries before it is closed. */
+  maxRequests: number;
+}
+
+export const DEFAULT_UPSTREAM_POOL: UpstreamPoolOptions = { maxIdle: 1024, idleTimeout: 15_000, maxRequests: 10_000 };
+
+/** Why a borrowed connection ended: the owner of the exchange hears it through these. */
+export interface ConnectionUser {
+  data(chunk: Uint8Array): void;
+  drain(): void;
+  /** The server sent FIN. */
+  end(): void;
+  close(error?: Error): void;
+}
+
+/** How long before the server's own keep-alive timeout a connection is retired (the stale keep-alive race). */
+const HINT_MARGIN_MS = 1_000;
+const SWEEP_MS = 1_000;
+
+/** One upstream TCP connection, lent to one exchange at a time. */
+export class UpstreamConnection implements TcpHandlers {
+  socket!: TcpSocket;
+  user: ConnectionUser | undefined;
+  /** Requests sent on this connection so far. */
+  requests = 0;
+  /** When it went back to the idle list (ms). */
+  idleSince = 0;
+  /** Closed, or closing: never lent again. */
+  dead = false;
+  /** The server's Keep-Alive timeout hint, when it gave one (ms). */
+  keepAliveHint = 0;
+
+  constructor(readonly idle: IdleList) {}
+
+  data(chunk: Uint8Array): void {
+    if (this.user) this.user.data(chunk);
+    // A server speaking while no request is outstanding is out of sync: never reuse the connection.
+    else this.discard();
+  }
+  drain(): void {
+    this.user?.drain();
+  }
+  end(): void {
+    if (this.user) this.user.end();
+    else this.discard();
+  }
+  close(error?: Error): void {
+    this.dead = true;
+    this.idle.remove(this);
+    const user = this.user;
+    this.user = undefined;
+    user?.close(error);
+  }
+
+  /** Close without reuse (dropped by its user, idle too long, or broken). */
+  discard(): void {
+    if (!this.dead) {
+      this.dead = true;
+      this.idle.remove(this);
+      this.user = undefined;
+      this.socket.destroy();
+    }
+  }
+}
+
+/** The idle connections to one server address, newest last (reused first: the warmest socket). */
+export class IdleList {
+  readonly connections: UpstreamConnection[] = [];
+
+  remove(connection: UpstreamConnection): void {
+    const i = this.connections.lastIndexOf(connection);
+    if (i >= 0) this.connections.splice(i, 1);
+  }
+}
+
+export class UpstreamPool {
+  private readonly lists = new Map<string, IdleList>();
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+  /** Connections opened since start (for figures and tests). */
+  opened = 0;
+
+  constructor(private readonly sockets: SocketRuntime, readonly options: UpstreamPoolOptions = DEFAULT_UPSTREAM_POOL) {}
+
+  private listFor(hostname: string, port: number): IdleList {
+    const key = `${hostname}:${port}`;
+    let list = this.lists.get(key);
+    if (!list) this.lists.set(key, (list = new IdleList()));
+    return list;
+  }
+
+  /** An idle connection to the address, or undefined when there is none. */
+  takeIdle(hostname: string, port: number): UpstreamConnection | undefined {
+    const list = this.lists.get(`${hostname}:${port}`);
+    if (!list) return undefined;
+    const now = Date.now();
+    let connection: UpstreamConnection | undefined;
+    while ((connection = list.connections.pop())) {
+      if (!connection.dead && now - connection.idleSince < this.idleLimit(connection)) return connection;
+      connection.discard();
+    }
+    return undefined;
+  }
+
+  /** A new connection to the address, made within `timeoutMs`. */
+  async connect(hostname: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<UpstreamConnection> {
+    const connection = new UpstreamConnection(this.listFor(hostname, port));
+    connection.socket = await this.sockets.connectTcp({ hostname, port, timeoutMs, signal }, connection);
+    this.opened++;
+    return connection;
+  }
+
+  /** The exchange on `connection` ended with both messages complete: keep it for the next request, or close it. */
+  release(connection: UpstreamConnection): void {
+    connection.user = undefined;
+    if (connection.dead) return;
+    const list = connection.idle;
+    if (connection.requests >= this.options.maxRequests || list.connections.length >= this.options.maxIdle) {
+      connection.discard();
+      return;
+    }
+    connection.idleSince = Date.now();
+    list.connections.push(connection);
+    this.sweeper ??= this.startSweeping();
+  }
+
+  private idleLimit(connection: UpstreamConnection): number {
+    const hint = connection.keepAliveHint;
+    return hint > 0 ? Math.min(this.options.idleTimeout, Math.max(0, hint - HINT_MARGIN_MS)) : this.options.idleTimeout;
+  }
+
+  /** Idle connections now, per address (for /status and tests). */
+  idleCount(hostname: string, port: number): number {
+    return this.lists.get(`${hostname}:${port}`)?.connections.length ?? 0;
+  }
+
+  private startSweeping(): ReturnType<typeof setInterval> {
+    const timer = setInterval(() => this.sweep(), SWEEP_MS);
+    (timer as { unref?: () => void }).unref?.();
+    return timer;
+  }
+
+  /** Close connections idle past their limit; stop sweeping when nothing is idle. */
+  private sweep(): void {
+    const now = Date.now();
+    let left = 0;
+    for (const list of this.lists.values()) {
+      // Oldest first: stop at the first one still young enough.
+      while (list.connections.length > 0) {
+        const oldest = list.connections[0]!;
+        if (!oldest.dead && now - oldest.idleSince < this.idleLimit(oldest)) break;
+        oldest.discard();
+      }
+      left += list.connections.length;
+    }
+    if (left === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  /** Close every idle connection (shutdown). */
+  closeIdle(): void {
+    for (const list of this.lists.values()) for (const c of [...list.connections]) c.discard();
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+}

@@ -1,0 +1,479 @@
+// One request from its parsed head to its log line: route → pool → upstream connection → answer relayed as
+// bytes. The one object a request makes on this path: it carries the route, pool, server, timings and log
+// fields, receives the connection's events (body bytes, drain, client gone) and the upstream's (head, body,
+// end, failure). Routes with plugins that need request or response objects (hono middleware, routes, the
+// beforeUpstream/afterUpstream/onError phases), static files and redirects go through hono (via-hono.ts).
+import type { HeaderFields, RequestHead, ResponseHead } from "../http/head.ts";
+import { fieldValue } from "../http/head.ts";
+import type { BodyFailure, BodySink, DownstreamConnection, ExchangeEvents } from "../http/downstream.ts";
+import { bodylessStatus, errorAnswer, latin1 } from "../http/response-writer.ts";
+import { UpstreamCall, type ResponseSink } from "../http/upstream-call.ts";
+import { chunkHead, CHUNK_END, lastChunk } from "../http/chunked.ts";
+import type { UpstreamServer } from "../pool/server.ts";
+import type { SelectionInput } from "../balancing/selector.ts";
+import { privateCacheControl } from "../pool/sticky.ts";
+import { RequestView } from "../routing/view.ts";
+import type { RouteMatch } from "../routing/table.ts";
+import type { RouteAction } from "../route-action.ts";
+import type { LogEntry, ProxyError, RequestLog } from "../plugin/types.ts";
+import type { ProxyRoute } from "./http-proxy.ts";
+import { requestIdFor } from "./headers.ts";
+import { NoServerAvailable, tryServers } from "./attempts.ts";
+import { toProxyError, upgradeProblemOf } from "./phases.ts";
+import { UpstreamFailure } from "./errors.ts";
+import { clientResponseHead, upstreamRequestHead, type AnswerExtras } from "./header-rules.ts";
+import { pipeBytes } from "./byte-pipe.ts";
+import type { EngineServices } from "./engine-services.ts";
+import { answerViaHono } from "./via-hono.ts";
+
+const RETRYABLE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+/** Request body bytes held while no upstream connection takes them yet (beyond it, the client is paused). */
+const EARLY_BODY_LIMIT = 64 * 1024;
+
+/** Framing of the answer toward the client. */
+const enum Out {
+  None,
+  Length,
+  Chunked,
+  UntilClose,
+}
+
+/** A failed attempt that may go to a fresh connection of the same server (stale keep-alive connection). */
+class StaleConnection extends Error {}
+
+export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
+  readonly started = performance.now();
+  readonly requestId: string;
+  readonly log: RequestLog = {};
+  status = 0;
+  private match: RouteMatch<RouteAction> | undefined;
+  private route: ProxyRoute | undefined;
+  private server: UpstreamServer | undefined;
+  private selection: SelectionInput | undefined;
+  private call: UpstreamCall | undefined;
+  private out = Out.None;
+  private sentAt = 0;
+  private clientGoneFlag = false;
+  private done = false;
+  /** Body bytes that came before the upstream connection (copied). */
+  private early: Uint8Array[] | undefined;
+  private earlyEnd: { trailers: HeaderFields | undefined } | undefined;
+  private bodyChunked = false;
+  private pathAndQuery = "";
+  private headWaiter: { resolve(): void; reject(error: unknown): void } | undefined;
+
+  constructor(readonly conn: DownstreamConnection, readonly head: RequestHead, private readonly services: EngineServices) {
+    this.requestId = requestIdFor(fieldValue(head.fields, "x-request-id"));
+    conn.attach(this);
+  }
+
+  get clientIp(): string {
+    return this.conn.clientAddress;
+  }
+
+  /** Route the request and answer it. */
+  run(): void {
+    const snapshot = this.services.snapshot();
+    const head = this.head;
+    if (head.contentLength > snapshot.config.limits.maxBodySize) return this.answerError(413, "request body too large");
+    if (snapshot.honoFirst) return this.viaHono();
+    const match = snapshot.table.match(this.view());
+    if (!match) return this.answerError(404, "no route matched");
+    this.match = match;
+    const action = match.value;
+    this.log.route = action.name;
+    if (action.viaHono || !action.proxy) return this.viaHono();
+    this.route = action.proxy;
+    this.log.pool = action.proxy.pool.name;
+    this.pathAndQuery = match.upstreamTarget;
+    void this.proxy().catch((error) => this.internalError(error));
+  }
+
+  // ---- the upstream exchange -------------------------------------------------------------------------
+
+  private async proxy(): Promise<void> {
+    const route = this.route!;
+    const head = this.head;
+    const pool = route.pool;
+    if (head.upgrade !== undefined) {
+      const problem = upgradeProblemOf(head);
+      if (problem) return this.answerError(400, problem.error, problem.extra);
+    }
+    const selection = (this.selection = pool.selectionFor({ clientIp: this.clientIp, view: this.view() }));
+    const hasBody = head.chunked || head.contentLength > 0;
+    if (hasBody) this.conn.readBody(this);
+    const upgrade = head.upgrade !== undefined;
+    const mayRetry = !hasBody && RETRYABLE_METHODS.has(head.method);
+    const timeout = upgrade ? route.policy.connectTimeout : route.policy.responseTimeout;
+    try {
+      const { server } = await tryServers(pool, selection, mayRetry ? 1 + route.policy.retries : 1, undefined, (server) => this.attempt(server, hasBody, mayRetry, timeout), (error) => {
+        const kind = (error as UpstreamFailure).kind;
+        const clientsFault = kind === "aborted" || kind === "body-too-large" || this.clientGoneFlag;
+        return { blameServer: !clientsFault, retry: kind === "connect" && !this.clientGoneFlag };
+      });
+      this.server = server;
+    } catch (error) {
+      if (this.clientGoneFlag) return this.finishLog(499);
+      const failure = upgrade && error instanceof UpstreamFailure && error.kind === "timeout"
+        ? new UpstreamFailure("bad-response", error.message)
+        : error;
+      return this.answerFailure(toProxyError(failure, pool.name));
+    }
+  }
+
+  /** One server: a connection (idle or new), the request written, resolved once the answer's head is relayed. */
+  private async attempt(server: UpstreamServer, hasBody: boolean, mayRetry: boolean, timeout: number): Promise<void> {
+    const route = this.route!;
+    const upstreams = this.services.upstreams;
+    let fresh = false;
+    for (;;) {
+      if (this.clientGoneFlag) throw new UpstreamFailure("aborted", "client went away");
+      let connection = fresh ? undefined : upstreams.takeIdle(server.hostname, server.port);
+      const reused = connection !== undefined;
+      if (!connection) {
+        try {
+          connection = await upstreams.connect(server.hostname, server.port, route.policy.connectTimeout);
+        } catch (error) {
+          throw new UpstreamFailure("connect", `cannot connect to ${server.id}: ${describe(error)}`, { cause: error });
+        }
+        if (this.clientGoneFlag) {
+          connection.discard();
+          throw new UpstreamFailure("aborted", "client went away");
+        }
+      }
+      this.server = server;
+      this.log.server = server.id;
+      const call = (this.call = new UpstreamCall(upstreams, connection, reused, this.head.method, this, server.id, timeout));
+      const answered = new Promise<void>((resolve, reject) => (this.headWaiter = { resolve, reject }));
+      this.sentAt = Date.now();
+      this.sendHead(call, server, hasBody);
+      try {
+        await answered;
+        return;
+      } catch (error) {
+        // A pooled connection the server had closed: once more on a new one, not the server's fault.
+        if (error instanceof StaleConnection && mayRetry && !fresh) {
+          fresh = true;
+          continue;
+        }
+        throw error instanceof StaleConnection ? new UpstreamFailure("bad-response", error.message) : error;
+      }
+    }
+  }
+
+  private sendHead(call: UpstreamCall, server: UpstreamServer, hasBody: boolean): void {
+    const head = this.head;
+    const route = this.route!;
+    const framing = head.chunked ? "transfer-encoding: chunked\r\n" : hasBody ? `content-length: ${head.contentLength}\r\n` : "";
+    this.bodyChunked = head.chunked;
+    const text = upstreamRequestHead(head.method, this.pathAndQuery, head, {
+      host: route.preserveHost && head.host !== "" ? head.host : server.hostPort,
+      clientIp: this.clientIp,
+      proto: "http",
+      forwardedHost: head.host,
+      requestId: this.requestId,
+      upgrade: head.upgrade !== undefined,
+      stripCookie: route.pool.sticky ? (value) => route.pool.sticky!.stripFromValue(value) : undefined,
+    }, framing);
+    call.onDrain = () => this.conn.resumeBody();
+    call.write(latin1(text));
+    if (!hasBody) {
+      call.requestSent();
+      return;
+    }
+    // Body bytes that arrived before this connection existed go first.
+    const early = this.early;
+    this.early = undefined;
+    if (early) for (const chunk of early) this.forwardBody(chunk);
+    if (this.earlyEnd) this.end(this.earlyEnd.trailers);
+    else this.conn.resumeBody();
+  }
+
+  // ---- the request body (from the client) -----------------------------------------------------------------
+
+  data(chunk: Uint8Array): boolean {
+    const call = this.call;
+    if (call === undefined) {
+      // No upstream connection yet: keep a copy, and pause the client past a small window.
+      (this.early ??= []).push(chunk.slice());
+      const held = this.early.reduce((n, c) => n + c.length, 0);
+      return held < EARLY_BODY_LIMIT;
+    }
+    return this.forwardBody(chunk);
+  }
+
+  private forwardBody(chunk: Uint8Array): boolean {
+    const call = this.call!;
+    if (this.bodyChunked) {
+      call.write(chunkHead(chunk.length));
+      call.write(chunk);
+      return call.write(CHUNK_END);
+    }
+    return call.write(chunk);
+  }
+
+  end(trailers: HeaderFields | undefined): void {
+    const call = this.call;
+    if (call === undefined) {
+      this.earlyEnd = { trailers };
+      return;
+    }
+    if (this.bodyChunked) call.write(lastChunk(trailers));
+    call.requestSent();
+  }
+
+  fail(failure: BodyFailure): void {
+    // The client's body failed (cut short, too large, invalid framing, too slow): its fault, not the server's.
+    this.call?.abort();
+    const waiter = this.headWaiter;
+    this.headWaiter = undefined;
+    const kind = failure.status === 413 ? "body-too-large" : "aborted";
+    const error = new UpstreamFailure(kind, failure.message);
+    if (waiter) waiter.reject(error);
+    else if (this.out === Out.None && !this.done && this.status === 0) {
+      this.bodyFailure = failure;
+    } else this.cut(failure.message);
+  }
+  private bodyFailure: BodyFailure | undefined;
+
+  // ---- the answer (from the upstream) ---------------------------------------------------------------------
+
+  informational(head: ResponseHead): void {
+    if (this.head.minor === 1 && !this.clientGoneFlag) this.conn.write(latin1(clientResponseHead(head, this.requestId, undefined, "", "")));
+  }
+
+  responseHead(response: ResponseHead): void {
+    const server = this.server!;
+    const pool = this.route!.pool;
+    const now = Date.now();
+    server.succeeded(now);
+    server.observeLatency(now - this.sentAt, now);
+    if (pool.wantsLoadReports) {
+      const load = fieldValue(response.fields, "x-server-load");
+      if (load !== null) server.reportLoad(Number(load), now);
+    }
+    const waiter = this.headWaiter;
+    this.headWaiter = undefined;
+    if (this.bodyFailure) {
+      // The client's body failed before the answer: the answer is the client's error, not the server's.
+      this.call!.abort();
+      waiter?.resolve();
+      const failure = this.bodyFailure;
+      this.bodyFailure = undefined;
+      this.answerFailure({ status: failure.status, kind: failure.status === 413 ? "body-too-large" : "aborted", message: failure.message });
+      return;
+    }
+    this.relayHead(response);
+    waiter?.resolve();
+  }
+
+  private stickyExtras(): AnswerExtras | undefined {
+    const sticky = this.route!.pool.sticky;
+    if (!sticky || this.selection!.stickyId === this.server!.id) return undefined;
+    return { setCookie: sticky.setCookieFor(this.server!.id), cacheControl: privateCacheControl };
+  }
+
+  private relayHead(response: ResponseHead): void {
+    const status = (this.status = response.status);
+    if (status === 101) return this.switchProtocols(response);
+    const minor = this.head.minor;
+    const noBody = this.head.method === "HEAD" || bodylessStatus(status);
+    let framing = "";
+    if (noBody) {
+      this.out = Out.None;
+      if (response.contentLength >= 0 && status !== 204) framing = `content-length: ${response.contentLength}\r\n`;
+    } else if (response.contentLength >= 0 && !response.chunked) {
+      this.out = Out.Length;
+      framing = `content-length: ${response.contentLength}\r\n`;
+    } else if (minor === 1) {
+      this.out = Out.Chunked;
+      framing = "transfer-encoding: chunked\r\n";
+    } else this.out = Out.UntilClose;
+    const close = this.conn.willClose || this.out === Out.UntilClose;
+    const connection = close ? "connection: close\r\n" : minor === 0 ? "connection: keep-alive\r\n" : "";
+    this.closeAfter = close;
+    this.conn.write(latin1(clientResponseHead(response, this.requestId, this.stickyExtras(), framing, connection)));
+  }
+  private closeAfter = false;
+
+  responseBody(chunk: Uint8Array): boolean {
+    if (this.clientGoneFlag) return true;
+    if (this.out === Out.Chunked) {
+      this.conn.write(chunkHead(chunk.length));
+      this.conn.write(chunk);
+      return this.conn.write(CHUNK_END);
+    }
+    return this.conn.write(chunk);
+  }
+
+  /** The client took what was written: let the upstream (or the response writer) send more. */
+  drain(): void {
+    this.call?.resumeResponse();
+  }
+
+  responseEnd(trailers: HeaderFields | undefined): void {
+    if (this.out === Out.Chunked) this.conn.write(trailers ? lastChunk(trailers) : lastChunk());
+    this.release();
+    this.finishLog(this.status);
+    this.conn.finish(this.closeAfter);
+  }
+
+  upstreamFailed(failure: UpstreamFailure, stale: boolean, headSent: boolean): void {
+    const waiter = this.headWaiter;
+    this.headWaiter = undefined;
+    if (waiter) {
+      // Before the answer: the attempt loop decides (retry, another server, or the client's error answer).
+      waiter.reject(stale ? new StaleConnection(failure.message) : failure);
+      return;
+    }
+    if (!headSent && this.status === 0) return;
+    // Mid-body: the client has a head already; all that can be done is cut its connection (never a short body
+    // that looks complete), and count the failure against the server.
+    this.server?.failed(Date.now());
+    this.log.error = failure.message;
+    this.cut(failure.message);
+  }
+
+  /** The client connection closed before the exchange ended: the upstream exchange ends too, not the server's fault. */
+  clientGone(): void {
+    if (this.done) return;
+    this.clientGoneFlag = true;
+    this.call?.abort();
+    const waiter = this.headWaiter;
+    this.headWaiter = undefined;
+    waiter?.reject(new UpstreamFailure("aborted", "client went away"));
+    if (this.status !== 0 || this.out !== Out.None) {
+      this.release();
+      this.finishLog(499);
+    }
+  }
+
+  /** End the client connection without completing the answer. */
+  private cut(why: string): void {
+    this.log.error ??= why;
+    this.release();
+    this.finishLog(this.status || 502);
+    this.conn.closeNow(false);
+  }
+
+  private release(): void {
+    const server = this.server;
+    if (server && !this.released) {
+      this.released = true;
+      this.route!.pool.release(server);
+    }
+  }
+  private released = false;
+
+  // ---- 101: the pipe ---------------------------------------------------------------------------------
+
+  private switchProtocols(response: ResponseHead): void {
+    const call = this.call!;
+    this.conn.write(latin1(clientResponseHead(response, this.requestId, this.stickyExtras(), "", "")));
+    this.finishLog(101);
+    const leftover = call.leftover;
+    const upstreamSocket = call.takeSocket();
+    const pipe = pipeBytes({
+      client: this.conn.socket,
+      upstream: upstreamSocket,
+      clientFirst: new Uint8Array(0),
+      upstreamFirst: leftover,
+      closed: () => this.release(),
+    });
+    call.connection.user = pipe.upstream;
+    this.conn.takeOver(pipe.client);
+  }
+
+  // ---- the gateway's own answers -------------------------------------------------------------------------
+
+  answerError(status: number, message: string, extra = ""): void {
+    this.status = status;
+    this.log.error ??= message;
+    const close = this.conn.willClose;
+    this.conn.write(errorAnswer(status, message, this.requestId, close, this.head.method === "HEAD", extra));
+    this.finishLog(status);
+    this.conn.finish(close);
+  }
+
+  private answerFailure(error: ProxyError): void {
+    this.log.error = error.detail ? `${error.message} (${error.detail})` : error.message;
+    this.answerError(error.status, error.message, error.status === 503 ? "retry-after: 1\r\n" : "");
+  }
+
+  internalError(error: unknown): void {
+    console.error(`request ${this.requestId} failed:`, error);
+    this.log.error = `internal error: ${(error as Error)?.message ?? error}`;
+    this.call?.abort();
+    this.release();
+    if (this.status === 0 && this.out === Out.None && !this.clientGoneFlag) this.answerError(500, "internal gateway error");
+    else this.cut("internal error");
+  }
+
+  private viaHono(): void {
+    answerViaHono(this, this.services);
+  }
+
+  /** A WebSocket (or other) upgrade that came through hono middleware: proxied as bytes from here. */
+  upgradeVia(route: ProxyRoute, pathAndQuery: string): void {
+    this.quiet = true; // hono's core middleware wrote the log line
+    this.conn.attach(this);
+    this.route = route;
+    this.log.pool = route.pool.name;
+    this.pathAndQuery = pathAndQuery;
+    void this.proxy().catch((error) => this.internalError(error));
+  }
+  private quiet = false;
+
+  /** The routing view of the request, built on first use. */
+  private view(): RequestView {
+    if (this._view) return this._view;
+    const head = this.head;
+    const q = head.pathAndQuery.indexOf("?");
+    return (this._view = new RequestView(
+      head.method,
+      "http",
+      head.host,
+      q < 0 ? head.pathAndQuery : head.pathAndQuery.slice(0, q),
+      q < 0 ? "" : head.pathAndQuery.slice(q),
+      { get: (name) => fieldValue(head.fields, name) },
+    ));
+  }
+  private _view: RequestView | undefined;
+
+  // ---- the log line ---------------------------------------------------------------------------------------
+
+  finishLog(status: number): void {
+    if (this.done) return;
+    this.done = true;
+    this.status = status;
+    if (!this.quiet) this.services.logged(this, status);
+  }
+
+  /** The access-log entry of this request. */
+  logEntry(status: number): LogEntry {
+    const head = this.head;
+    const q = head.pathAndQuery.indexOf("?");
+    return {
+      time: new Date().toISOString(),
+      requestId: this.requestId,
+      clientIp: this.clientIp,
+      method: head.method,
+      host: head.host,
+      path: q < 0 ? head.pathAndQuery : head.pathAndQuery.slice(0, q),
+      status,
+      durationMs: Math.round((performance.now() - this.started) * 100) / 100,
+      ...this.log,
+      userAgent: fieldValue(head.fields, "user-agent") ?? undefined,
+    };
+  }
+
+  /** Path and query going upstream (after stripPrefix/rewrite and plugins). */
+  get upstreamPath(): string {
+    return this.pathAndQuery;
+  }
+}
+
+function describe(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  return [e?.code, e?.message].filter(Boolean).join(": ") || String(error);
+}

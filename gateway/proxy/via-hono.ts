@@ -1,0 +1,105 @@
+// The hono path: for requests that plugins handle as objects (global middleware or routes, a route's
+// middleware or phases), static files and redirects. A Request is built from the parsed head, with a body
+// that streams from the connection with backpressure; the hono app answers; its Response goes out through
+// the one response writer. A WebSocket upgrade that gets through the middleware is proxied as bytes by the
+// exchange itself (the handler asks for it through `upgradeVia`).
+import type { RequestContext } from "../runtime/types.ts";
+import type { BodySink } from "../http/downstream.ts";
+import { writeResponse } from "../http/response-writer.ts";
+import { UpstreamFailure } from "./errors.ts";
+import type { Exchange } from "./exchange.ts";
+import type { EngineServices } from "./engine-services.ts";
+import type { ProxyRoute } from "./http-proxy.ts";
+
+/** The Response a handler returns to say "proxy this upgrade as bytes": never written itself. */
+const UPGRADE_AS_BYTES = new Response(null, { status: 101 });
+
+export function answerViaHono(exchange: Exchange, services: EngineServices): void {
+  const { conn, head } = exchange;
+  const aborter = new AbortController();
+  let drained: (() => void) | undefined;
+  let gone = false;
+  conn.attach({
+    drain: () => {
+      const wake = drained;
+      drained = undefined;
+      wake?.();
+    },
+    clientGone: () => {
+      gone = true;
+      aborter.abort(new UpstreamFailure("aborted", "client went away"));
+      drained?.();
+    },
+  });
+
+  let request: Request;
+  try {
+    request = requestOf(exchange, aborter.signal);
+  } catch (error) {
+    return exchange.answerError(400, `malformed request: ${(error as Error).message}`);
+  }
+  let upgrade: { route: ProxyRoute; pathAndQuery: string } | undefined;
+  const context: RequestContext = {
+    client: { address: conn.clientAddress, port: conn.clientPort },
+    upgradeVia(route, pathAndQuery) {
+      upgrade = { route: route as ProxyRoute, pathAndQuery };
+      return UPGRADE_AS_BYTES;
+    },
+  };
+  const target = {
+    write: (bytes: Uint8Array) => conn.write(bytes),
+    waitDrain: () => new Promise<void>((resolve, reject) => {
+      if (gone) return reject(new Error("client went away"));
+      drained = () => (gone ? reject(new Error("client went away")) : resolve());
+    }),
+  };
+  void (async () => {
+    const response = await services.snapshot().app.fetch(request, { sluice: context });
+    if (response === UPGRADE_AS_BYTES && upgrade) {
+      exchange.upgradeVia(upgrade.route, upgrade.pathAndQuery);
+      return;
+    }
+    const close = await writeResponse(target, response, head.minor, conn.willClose, head.method === "HEAD");
+    conn.finish(close);
+  })().catch(() => conn.closeNow(false));
+}
+
+/** The fetch-style Request of a parsed head (the hono path only). */
+function requestOf(exchange: Exchange, signal: AbortSignal): Request {
+  const { head, conn } = exchange;
+  const headers = new Headers();
+  const fields = head.fields;
+  for (let i = 0; i < fields.length; i += 2) headers.append(fields[i]!, fields[i + 1]!);
+  // The request id the exchange settled on, so plugins, the proxy and the log agree on it.
+  if (headers.get("x-request-id") !== exchange.requestId) headers.set("x-request-id", exchange.requestId);
+  const path = head.pathAndQuery.charCodeAt(0) === 47 ? head.pathAndQuery : "/";
+  const url = `http://${head.host || "localhost"}${path}`;
+  const hasBody = head.chunked || head.contentLength > 0;
+  let body: ReadableStream<Uint8Array> | null = null;
+  if (hasBody) {
+    let started = false;
+    body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (started) {
+          conn.resumeBody();
+          return;
+        }
+        started = true;
+        const sink: BodySink = {
+          data(chunk) {
+            controller.enqueue(chunk.slice());
+            return (controller.desiredSize ?? 0) > 0;
+          },
+          end() {
+            controller.close();
+          },
+          fail(failure) {
+            controller.error(new UpstreamFailure(failure.status === 413 ? "body-too-large" : "aborted", failure.message));
+          },
+        };
+        conn.readBody(sink);
+      },
+    });
+  }
+  return new Request(url, { method: head.method, headers, body, signal, duplex: "half" } as RequestInit);
+}
