@@ -1,15 +1,28 @@
-// The tables: per target the median over rounds of throughput and latency, the spread between rounds,
-// and Sluice's ratios to the others. Ratios of medians from one interleaved run are the result; absolute
-// numbers depend on whatever else the (shared) machine was doing.
+// The tables: per target the median over rounds of throughput, latency and CPU per request, the spread
+// between rounds, the upstream connection figures, and Sluice's ratios to the others. Ratios of medians
+// from one interleaved run are the result; absolute numbers depend on whatever else the (shared) machine
+// was doing. Every table is a header and rows of cells, rendered as plain text for the terminal or as
+// Markdown for RESULTS.md.
+import type { TargetName } from "./options.ts";
 import type { WrkResult } from "./wrk.ts";
 
-export type TargetName = "direct" | "nginx" | "haproxy" | "sluice";
-export const TARGET_LABELS: Record<TargetName, string> = { direct: "direct", nginx: "nginx", haproxy: "HAProxy", sluice: "Sluice" };
+export const TARGET_LABELS: Record<TargetName, string> = {
+  direct: "direct",
+  nginx: "nginx",
+  haproxy: "HAProxy",
+  sluice: "Sluice",
+  "sluice-deno": "Sluice (Deno)",
+};
+const SLUICE_TARGETS: TargetName[] = ["sluice", "sluice-deno"];
 
 export interface RunRecord {
   round: number;
   target: TargetName;
   result: WrkResult;
+  /** user + system CPU seconds of the process serving the target (all threads, forked workers included). */
+  cpuSeconds: number;
+  /** Connections the backend accepted from this target during the run (wrk's own for direct). */
+  upstreamOpened: number;
   /** TIME_WAIT sockets on this target's own listening port (wrk's connections), after minus before the run. */
   timeWaitClient: number;
   /** TIME_WAIT sockets on this target's own backend listener (the proxy's upstream connections), after minus before. */
@@ -28,6 +41,11 @@ export interface Scenario {
   runs: RunRecord[];
 }
 
+export interface Table {
+  header: string[];
+  rows: string[][];
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -40,7 +58,12 @@ function throughput(scenario: Scenario, r: WrkResult): number {
   return scenario.bytes ? r.bytesPerSec / MiB : r.requestsPerSec;
 }
 
-interface Summary {
+/** CPU microseconds per request wrk counted. */
+export function cpuPerRequest(run: RunRecord): number {
+  return run.result.requests > 0 ? (run.cpuSeconds * 1e6) / run.result.requests : NaN;
+}
+
+export interface Summary {
   target: TargetName;
   throughput: number;
   requestsPerSec: number;
@@ -48,6 +71,8 @@ interface Summary {
   p50ms: number;
   p99ms: number;
   errors: number;
+  cpuUs: number;
+  upstreamOpened: number;
   timeWaitClient: number;
   timeWaitUpstream: number;
   upstreamConns: number;
@@ -66,6 +91,8 @@ export function summarize(scenario: Scenario, targets: TargetName[]): Summary[] 
       p50ms: median(runs.map((r) => r.result.p50ms)),
       p99ms: median(runs.map((r) => r.result.p99ms)),
       errors: runs.reduce((sum, r) => sum + r.result.errors, 0),
+      cpuUs: median(runs.map(cpuPerRequest)),
+      upstreamOpened: Math.max(...runs.map((r) => r.upstreamOpened)),
       timeWaitClient: Math.max(...runs.map((r) => r.timeWaitClient)),
       timeWaitUpstream: Math.max(...runs.map((r) => r.timeWaitUpstream)),
       upstreamConns: median(runs.map((r) => r.upstreamConns)),
@@ -73,16 +100,12 @@ export function summarize(scenario: Scenario, targets: TargetName[]): Summary[] 
   });
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ")).join("\n");
-}
+export const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "n/a");
+const ms = (n: number) => (!Number.isFinite(n) ? "n/a" : n < 10 ? n.toFixed(2) : n.toFixed(1));
+const us = (n: number) => (!Number.isFinite(n) ? "n/a" : n < 100 ? n.toFixed(2) : fmt(n, 0));
+const times = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : "n/a");
 
-const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "n/a");
-const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
-
-export function renderScenario(scenario: Scenario, targets: TargetName[]): string {
-  const rows = summarize(scenario, targets);
+export function scenarioTable(scenario: Scenario, targets: TargetName[]): Table {
   const unit = scenario.bytes ? "MiB/s" : "req/s";
   const header = [
     "target",
@@ -92,11 +115,13 @@ export function renderScenario(scenario: Scenario, targets: TargetName[]): strin
     "p50 ms",
     "p99 ms",
     "errors",
+    "CPU µs/req",
+    "upstream opened",
     "upstream conns",
     "TW client",
     "TW upstream",
   ];
-  const body = rows.map((r) => [
+  const rows = summarize(scenario, targets).map((r) => [
     TARGET_LABELS[r.target],
     fmt(r.throughput, scenario.bytes ? 1 : 0),
     ...(scenario.bytes ? [fmt(r.requestsPerSec, 0)] : []),
@@ -104,21 +129,53 @@ export function renderScenario(scenario: Scenario, targets: TargetName[]): strin
     ms(r.p50ms),
     ms(r.p99ms),
     String(r.errors),
+    us(r.cpuUs),
+    fmt(r.upstreamOpened),
     fmt(r.upstreamConns),
     r.target === "direct" ? "-" : fmt(r.timeWaitClient),
     fmt(r.timeWaitUpstream),
   ]);
-  const of = (t: TargetName) => rows.find((r) => r.target === t)?.throughput ?? NaN;
-  const ratio = (t: TargetName) => (of("sluice") / of(t)).toFixed(2);
-  const ratios = targets.includes("sluice")
-    ? `Sluice/nginx ${ratio("nginx")}×   Sluice/HAProxy ${ratio("haproxy")}×   Sluice/direct ${ratio("direct")}×   (${unit}, ratio of medians)`
-    : "";
-  return `${scenario.title}\n${table([header, ...body])}\n${ratios}`;
+  return { header, rows };
+}
+
+/** Each Sluice target divided by each other target: throughput (higher is better for Sluice) and CPU per
+ *  request (lower is better). Null when the run has no Sluice target. */
+export function ratioTable(scenario: Scenario, targets: TargetName[]): Table | null {
+  const summaries = summarize(scenario, targets);
+  const of = (t: TargetName) => summaries.find((s) => s.target === t);
+  const others = (["nginx", "haproxy", "direct"] as TargetName[]).filter((t) => targets.includes(t));
+  const sluices = SLUICE_TARGETS.filter((t) => targets.includes(t));
+  if (sluices.length === 0 || others.length === 0) return null;
+  const unit = scenario.bytes ? "MiB/s" : "req/s";
+  const rows: string[][] = [];
+  for (const s of sluices) {
+    const mine = of(s)!;
+    rows.push([`${TARGET_LABELS[s]} ${unit}`, ...others.map((o) => times(mine.throughput / of(o)!.throughput))]);
+    // CPU per request against direct would compare a proxy with the backend: left out.
+    rows.push([`${TARGET_LABELS[s]} CPU/req`, ...others.map((o) => (o === "direct" ? "-" : times(mine.cpuUs / of(o)!.cpuUs)))]);
+  }
+  return { header: ["ratio", ...others.map((o) => `÷ ${TARGET_LABELS[o]}`)], rows };
+}
+
+export function renderText(table: Table): string {
+  const all = [table.header, ...table.rows];
+  const widths = table.header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  return all.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ")).join("\n");
+}
+
+export function renderMarkdown(table: Table): string {
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`;
+  return [line(table.header), `|${table.header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`, ...table.rows.map(line)].join("\n");
 }
 
 export const LEGEND = `spread: half the max−min range over rounds, relative to the median. p50/p99: median over rounds of wrk --latency.
 errors: wrk socket errors plus non-2xx/3xx responses, summed over rounds.
+CPU µs/req: user+system CPU time of the process serving the target (all threads; nginx master and worker) during
+one wrk run, divided by the requests wrk completed; median over rounds. For direct it is the backend's own cost.
+upstream opened: most connections the backend accepted from the target in one run (nginx stub_status "accepts");
+for direct these are wrk's own. With a reused pool it stays near the pool size; churn shows as thousands.
 upstream conns: connections open to the backend, sampled mid-run (median over rounds); for direct these are wrk's own.
 TW client / TW upstream: most TIME_WAIT sockets one run added on the target's own port / on its own backend listener
-(each target has one; for direct they are the same port, shown under upstream). Churn shows as thousands; ~50 is the
-connections closed when wrk stops.`;
+(each target has one; for direct they are the same port, shown under upstream). Sockets of earlier rounds expire
+during a run (60 s), so this undercounts a little; "upstream opened" is the exact churn figure.
+Ratios: Sluice's median divided by the other target's; ≥ 1 is better for throughput, ≤ 1 is better for CPU/req.`;

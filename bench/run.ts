@@ -1,21 +1,29 @@
-// End-to-end proxy benchmark: one nginx backend; nginx, HAProxy and Sluice in front of it (each with
-// upstream keep-alive and one worker/thread); wrk against the backend directly and through each proxy,
-// targets interleaved in every round. Prints medians and Sluice's ratios to the others.
-//   bun bench/run.ts [--rounds 3] [--duration 5s] [--connections 50] [--scenario both]   (see --help)
+// End-to-end proxy benchmark: one nginx backend; nginx, HAProxy and Sluice (on Bun and on Deno) in front of
+// it, each with upstream keep-alive, one worker/thread and the same route table; wrk against the backend
+// directly and through each proxy, targets interleaved in every round. Prints medians, CPU per request,
+// upstream connection churn, memory under 1,000 idle clients and Sluice's ratios to the others; with
+// --record it appends the tables to bench/RESULTS.md.
+//   bun bench/run.ts [--rounds 3] [--duration 5s] [--scenario all] [--unpinned] [--record]   (see --help)
 // Everything it writes lives in a temp dir that is removed at the end; every child is stopped by pid.
 import { benchLifecycle } from "./lifecycle.ts";
-import { chmodSync } from "node:fs";
+import { chmodSync, readlinkSync } from "node:fs";
+import { basename } from "node:path";
 import { LARGE_BYTES, LARGE_PATH, SMALL_BODY, SMALL_PATH, startBackend } from "./backend.ts";
+import { backendAccepts, connectionsOpened } from "./backend-status.ts";
+import { cpuReading, cpuSecondsBetween, processTree } from "./cpu-time.ts";
+import { codeVersion, machine, toolVersions } from "./environment.ts";
 import { startHaproxy } from "./haproxy.ts";
+import { closeHeldClients, measureIdleMemory, memoryTable, type IdleMemory } from "./idle-memory.ts";
 import { startNginxProxy } from "./nginx.ts";
-import { parseOptions, USAGE, type BenchOptions, type ScenarioName } from "./options.ts";
-import { childPids, establishedTo, freePort, memoryOf, missingTools, tail, timeWait, waitForHttp, type Child } from "./procs.ts";
-import { LEGEND, renderScenario, TARGET_LABELS, type RunRecord, type Scenario, type TargetName } from "./report.ts";
+import { parseOptions, USAGE, type BenchOptions, type ScenarioName, type TargetName } from "./options.ts";
+import { describePlan, pinPlan, pinSelf, type PinPlan } from "./pinning.ts";
+import { establishedTo, freePort, memoryOf, missingTools, tail, timeWait, waitForHttp, type Child } from "./procs.ts";
+import { cpuPerRequest, LEGEND, ratioTable, renderText, scenarioTable, TARGET_LABELS, type RunRecord, type Scenario, type Table } from "./report.ts";
+import { appendSection, type Section } from "./results-file.ts";
 import { startSluice } from "./sluice.ts";
-import { runningWrk, runWrk } from "./wrk.ts";
+import { runningWrk, runWrk, type WrkOptions } from "./wrk.ts";
 
 const INSTALL = "apt-get install -y nginx haproxy wrk";
-const TARGETS: TargetName[] = ["direct", "nginx", "haproxy", "sluice"];
 
 interface Target {
   name: TargetName;
@@ -25,6 +33,14 @@ interface Target {
   backendPort: number;
   /** The process serving `port` (the backend itself for "direct"). */
   child: Child;
+  /** The executable that must be running as `child.pid` (not a wrapper such as npm, sh or taskset). */
+  executable: RegExp;
+}
+
+interface Bench {
+  targets: Target[];
+  backend: Child;
+  statusPort: number;
 }
 
 const lifecycle = benchLifecycle();
@@ -32,38 +48,82 @@ function log(line: string): void {
   console.error(line);
 }
 
-async function startAll(dir: string, options: BenchOptions): Promise<{ targets: Target[]; sluice: Child; backend: Child }> {
-  const [directPort, nginxBackend, haproxyBackend, sluiceBackend, nginxPort, haproxyPort, sluicePort] = await Promise.all(
-    Array.from({ length: 7 }, () => freePort()),
-  ) as [number, number, number, number, number, number, number];
-  const backend = startBackend(dir, [directPort, nginxBackend, haproxyBackend, sluiceBackend], options.backendWorkers);
-  const nginx = startNginxProxy(dir, nginxPort, nginxBackend);
-  const haproxy = startHaproxy(dir, haproxyPort, haproxyBackend);
-  const sluice = startSluice(dir, sluicePort, sluiceBackend);
-  const targets: Target[] = [
-    { name: "direct", port: directPort, backendPort: directPort, child: backend },
-    { name: "nginx", port: nginxPort, backendPort: nginxBackend, child: nginx },
-    { name: "haproxy", port: haproxyPort, backendPort: haproxyBackend, child: haproxy },
-    { name: "sluice", port: sluicePort, backendPort: sluiceBackend, child: sluice },
-  ];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function startAll(dir: string, options: BenchOptions, plan: PinPlan): Promise<Bench> {
+  const wanted = (name: TargetName) => options.targets.includes(name);
+  // One port per target and one for its backend listener, plus the status listener and a port nothing
+  // listens on, where the decoy routes lead.
+  const ports = await Promise.all(Array.from({ length: 12 }, () => freePort()));
+  const take = () => ports.pop()!;
+  const statusPort = take();
+  const decoyPort = take();
+  const plans: { name: TargetName; port: number; backendPort: number }[] = options.targets.map((name) => {
+    const port = take();
+    return { name, port, backendPort: name === "direct" ? port : take() };
+  });
+  const backend = startBackend(dir, plans.map((p) => p.backendPort), statusPort, options.backendWorkers, plan.load);
+  const targets: Target[] = plans.map(({ name, port, backendPort }) => {
+    switch (name) {
+      case "direct":
+        return { name, port, backendPort, child: backend, executable: /^nginx$/ };
+      case "nginx":
+        return { name, port, backendPort, child: startNginxProxy(dir, port, backendPort, decoyPort, plan.proxy), executable: /^nginx$/ };
+      case "haproxy":
+        return { name, port, backendPort, child: startHaproxy(dir, port, backendPort, decoyPort, plan.proxy), executable: /^haproxy$/ };
+      case "sluice":
+        return { name, port, backendPort, child: startSluice(dir, "bun", port, backendPort, decoyPort, plan.proxy), executable: /^bun(\.exe)?$/ };
+      case "sluice-deno":
+        return { name, port, backendPort, child: startSluice(dir, "deno", port, backendPort, decoyPort, plan.proxy), executable: /^deno$/ };
+    }
+  });
+  if (!wanted("direct")) await waitForHttp(backend, `http://127.0.0.1:${plans[0]!.backendPort}${SMALL_PATH}`, SMALL_BODY.length);
   // Each target must serve both bodies whole before anything is measured.
   for (const t of targets) {
-    await waitForHttp(t.child, `http://127.0.0.1:${t.port}${SMALL_PATH}`, SMALL_BODY.length);
+    await waitForHttp(t.child, `http://127.0.0.1:${t.port}${SMALL_PATH}`, SMALL_BODY.length, 30_000);
     await waitForHttp(t.child, `http://127.0.0.1:${t.port}${LARGE_PATH}`, LARGE_BYTES);
+    checkExecutable(t);
   }
-  return { targets, sluice, backend };
+  await backendAccepts(statusPort);
+  return { targets, backend, statusPort };
 }
 
-const SCENARIOS: Record<ScenarioName, { path: string; title: (o: BenchOptions) => string; bytes: boolean }> = {
+/** The CPU figures are read from `child.pid`: it must be the server itself, with nothing in between. */
+function checkExecutable(t: Target): void {
+  let exe = "";
+  try {
+    exe = basename(readlinkSync(`/proc/${t.child.pid}/exe`));
+  } catch (error) {
+    throw new Error(`${t.child.name}: cannot read /proc/${t.child.pid}/exe: ${(error as Error).message}`);
+  }
+  if (!t.executable.test(exe)) throw new Error(`${t.child.name}: pid ${t.child.pid} runs ${exe}, not ${t.executable.source}: CPU time would be measured on the wrong process`);
+}
+
+interface ScenarioSpec {
+  path: string;
+  bytes: boolean;
+  connections: (o: BenchOptions) => number;
+  title: (o: BenchOptions, connections: number) => string;
+}
+
+const SCENARIOS: Record<ScenarioName, ScenarioSpec> = {
   small: {
     path: SMALL_PATH,
     bytes: false,
-    title: (o) => `Small response: GET ${SMALL_PATH}, ${SMALL_BODY.length}-byte body. wrk -t${o.threads} -c${o.connections} -d${o.duration}, median of ${o.rounds} rounds`,
+    connections: (o) => o.connections,
+    title: (o, c) => `Small response: GET ${SMALL_PATH}, ${SMALL_BODY.length}-byte body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${o.rounds} rounds`,
   },
   large: {
     path: LARGE_PATH,
     bytes: true,
-    title: (o) => `Large response: GET ${LARGE_PATH}, ${LARGE_BYTES / 1024 / 1024} MiB body. wrk -t${o.threads} -c${o.connections} -d${o.duration}, median of ${o.rounds} rounds`,
+    connections: (o) => o.connections,
+    title: (o, c) => `Large response: GET ${LARGE_PATH}, ${LARGE_BYTES / 1024 / 1024} MiB body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${o.rounds} rounds`,
+  },
+  c200: {
+    path: SMALL_PATH,
+    bytes: false,
+    connections: () => 200,
+    title: (o, c) => `${c} clients: GET ${SMALL_PATH}, ${SMALL_BODY.length}-byte body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${o.rounds} rounds`,
   },
 };
 
@@ -73,57 +133,65 @@ function durationMs(text: string): number {
   return m ? Number(m[1]) * ({ "": 1000, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[m[2]!]! : 0;
 }
 
-function checkAlive(targets: Target[]): void {
-  for (const t of targets) {
-    if (t.child.exited) throw new Error(`${t.child.name} exited (code ${t.child.exitCode}) during the run:\n${tail(t.child.logPath)}`);
+function checkAlive(children: Child[]): void {
+  for (const c of children) {
+    if (c.exited) throw new Error(`${c.name} exited (code ${c.exitCode}) during the run:\n${tail(c.logPath)}`);
   }
 }
 
-interface ScenarioResult {
-  scenario: Scenario;
-  timeWaitAfterSluice: number[];
-  /** Sluice's memory right after the scenario's last run. */
-  sluiceMemory: string;
+/** One wrk run against `t`, with the CPU, connection and TIME_WAIT figures around it. */
+async function measuredRun(t: Target, bench: Bench, url: string, wrk: WrkOptions, round: number): Promise<RunRecord> {
+  const before = { client: timeWait([t.port]), upstream: timeWait([t.backendPort]) };
+  const acceptsBefore = await backendAccepts(bench.statusPort);
+  const cpuBefore = cpuReading(t.child.pid);
+  let upstreamConns = NaN;
+  const sampler = setTimeout(() => (upstreamConns = establishedTo(t.backendPort)), durationMs(wrk.duration) / 2);
+  const result = await runWrk(url, wrk).finally(() => clearTimeout(sampler));
+  // wrk has exited: give the target a moment to finish closing its connections, which is part of serving them.
+  await sleep(100);
+  const cpuAfter = cpuReading(t.child.pid);
+  const acceptsAfter = await backendAccepts(bench.statusPort);
+  return {
+    round,
+    target: t.name,
+    result,
+    cpuSeconds: cpuSecondsBetween(cpuBefore, cpuAfter),
+    upstreamOpened: connectionsOpened(acceptsBefore, acceptsAfter),
+    timeWaitClient: timeWait([t.port]) - before.client,
+    timeWaitUpstream: timeWait([t.backendPort]) - before.upstream,
+    timeWaitAll: timeWait(),
+    upstreamConns,
+  };
 }
 
-async function runScenario(name: ScenarioName, targets: Target[], sluice: Child, options: BenchOptions): Promise<ScenarioResult> {
+async function runScenario(name: ScenarioName, bench: Bench, options: BenchOptions, plan: PinPlan): Promise<Scenario> {
   const spec = SCENARIOS[name];
-  const wrk = { threads: options.threads, connections: options.connections, duration: options.duration };
-  const scenario: Scenario = { name, title: spec.title(options), bytes: spec.bytes, runs: [] };
-  const timeWaitAfterSluice: number[] = [];
+  const connections = spec.connections(options);
+  const wrk: WrkOptions = { threads: options.threads, connections, duration: options.duration, cpus: plan.load };
+  const scenario: Scenario = { name, title: spec.title(options, connections), bytes: spec.bytes, runs: [] };
+  const children = [bench.backend, ...bench.targets.map((t) => t.child)];
   if (options.warmup !== "0") {
     log(`[${name}] warm-up ${options.warmup} per target`);
-    for (const t of targets) await runWrk(`http://127.0.0.1:${t.port}${spec.path}`, { ...wrk, duration: options.warmup });
+    for (const t of bench.targets) await runWrk(`http://127.0.0.1:${t.port}${spec.path}`, { ...wrk, duration: options.warmup });
   }
   for (let round = 1; round <= options.rounds; round++) {
     // Rotate the order every round so no target always runs first (or right after the same neighbour).
-    const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]!);
+    const order = bench.targets.map((_, i) => bench.targets[(i + round - 1) % bench.targets.length]!);
     for (const t of order) {
-      checkAlive(targets);
-      const before = { client: timeWait([t.port]), upstream: timeWait([t.backendPort]) };
-      let upstreamConns = NaN;
-      const sampler = setTimeout(() => (upstreamConns = establishedTo(t.backendPort)), durationMs(options.duration) / 2);
-      const result = await runWrk(`http://127.0.0.1:${t.port}${spec.path}`, wrk).finally(() => clearTimeout(sampler));
-      const record: RunRecord = {
-        round,
-        target: t.name,
-        result,
-        timeWaitClient: timeWait([t.port]) - before.client,
-        timeWaitUpstream: timeWait([t.backendPort]) - before.upstream,
-        timeWaitAll: timeWait(),
-        upstreamConns,
-      };
+      checkAlive(children);
+      const record = await measuredRun(t, bench, `http://127.0.0.1:${t.port}${spec.path}`, wrk, round);
       scenario.runs.push(record);
-      if (t.name === "sluice") timeWaitAfterSluice.push(record.timeWaitAll);
+      const { result } = record;
       const rate = spec.bytes ? `${(result.bytesPerSec / 1024 / 1024).toFixed(1)} MiB/s` : `${result.requestsPerSec.toFixed(0)} req/s`;
-      log(`[${name}] round ${round}/${options.rounds} ${TARGET_LABELS[t.name].padEnd(7)} ${rate.padStart(13)}  p50 ${result.p50ms.toFixed(2)} ms  p99 ${result.p99ms.toFixed(2)} ms  errors ${result.errors}  upstream conns ${upstreamConns}  TIME_WAIT client +${record.timeWaitClient} upstream +${record.timeWaitUpstream} (machine ${record.timeWaitAll})`);
+      log(`[${name}] round ${round}/${options.rounds} ${TARGET_LABELS[t.name].padEnd(13)} ${rate.padStart(13)}  p50 ${result.p50ms.toFixed(2)} ms  p99 ${result.p99ms.toFixed(2)} ms  errors ${result.errors}  CPU ${cpuPerRequest(record).toFixed(2)} µs/req  upstream opened ${record.upstreamOpened} (open mid-run ${record.upstreamConns})  TIME_WAIT client +${record.timeWaitClient} upstream +${record.timeWaitUpstream} (machine ${record.timeWaitAll})`);
     }
   }
-  return { scenario, timeWaitAfterSluice, sluiceMemory: memoryLine("Sluice", [sluice.pid]) };
+  return scenario;
 }
 
-function memoryLine(label: string, pids: number[]): string {
-  const mems = pids.map(memoryOf).filter((m) => m !== null);
+function memoryLine(t: Target): string {
+  const mems = processTree(t.child.pid).map(memoryOf).filter((m) => m !== null);
+  const label = t.name === "direct" ? "backend nginx (master + workers)" : t.name === "nginx" ? "nginx (master + worker)" : TARGET_LABELS[t.name];
   if (mems.length === 0) return `${label}: n/a`;
   const rss = mems.reduce((s, m) => s + m.rssMB, 0);
   const peak = mems.reduce((s, m) => s + m.peakMB, 0);
@@ -131,6 +199,7 @@ function memoryLine(label: string, pids: number[]): string {
 }
 
 async function main(): Promise<number> {
+  const startedAt = performance.now();
   let options: BenchOptions | "help";
   try {
     options = parseOptions(process.argv.slice(2), process.env);
@@ -146,43 +215,83 @@ async function main(): Promise<number> {
     return 1;
   }
   if (missingTools(["ss"]).length > 0) log("bench: `ss` not found (iproute2): TIME_WAIT counts will read n/a");
+  const plan = pinPlan(options.pinned);
+  if ("error" in plan) {
+    console.error(`bench: ${plan.error}`);
+    return 1;
+  }
+  pinSelf(plan.load);
 
   const tempDir = lifecycle.makeTemp("sluice-bench-", options.keepTemp);
   // nginx workers drop to an unprivileged user when started as root: they must be able to read the 1 MB file.
   chmodSync(tempDir, 0o755);
 
-  const { targets, sluice, backend } = await startAll(tempDir, options);
+  const mode = describePlan(plan);
+  const versions = toolVersions(options.targets.includes("sluice-deno"));
+  const facts = [`${mode}`, `${versions}`, `${machine()}`, `${codeVersion()}`];
+  for (const f of facts) log(`bench: ${f}`);
+
+  const bench = await startAll(tempDir, options, plan);
   log(`bench: all targets up; ${options.rounds} rounds × ${options.duration} per target per scenario`);
 
-  const results: ScenarioResult[] = [];
-  for (const name of options.scenarios) results.push(await runScenario(name, targets, sluice, options));
-  checkAlive(targets);
+  const scenarios: Scenario[] = [];
+  for (const name of options.scenarios) scenarios.push(await runScenario(name, bench, options, plan));
+  checkAlive([bench.backend, ...bench.targets.map((t) => t.child)]);
+  const afterRuns = bench.targets.map(memoryLine);
 
-  // Memory after the run, before anything is stopped.
-  const nginxChild = targets.find((t) => t.name === "nginx")!.child;
-  const haproxyChild = targets.find((t) => t.name === "haproxy")!.child;
-  const memory = [
-    memoryLine("Sluice (bun)", [sluice.pid]),
-    memoryLine("nginx proxy (master + worker)", [nginxChild.pid, ...childPids(nginxChild.pid)]),
-    memoryLine("HAProxy", [haproxyChild.pid]),
-    memoryLine("backend nginx (master + workers)", [backend.pid, ...childPids(backend.pid)]),
-  ];
-
-  console.log("");
-  for (const { scenario, timeWaitAfterSluice, sluiceMemory } of results) {
-    console.log(renderScenario(scenario, TARGETS));
-    console.log(`TIME_WAIT sockets on the whole machine after each Sluice run (ss -tan state time-wait, header excluded): ${timeWaitAfterSluice.join(", ")}`);
-    console.log(`${sluiceMemory} after this scenario`);
-    console.log("");
+  // Memory of idle keep-alive clients, on the proxies as the runs left them.
+  const idle: IdleMemory[] = [];
+  if (options.idle > 0) {
+    for (const t of bench.targets.filter((t) => t.name !== "direct")) {
+      log(`[idle] ${TARGET_LABELS[t.name]}: opening ${options.idle} keep-alive clients (one GET ${SMALL_PATH} each, then silent)`);
+      const row = await measureIdleMemory(TARGET_LABELS[t.name], t.child.pid, t.port, SMALL_PATH, options.idle);
+      idle.push(row);
+      log(`[idle] ${row.label}: RSS ${row.beforeMB.toFixed(1)} MB → ${row.heldMB.toFixed(1)} MB holding ${row.held}; ${row.failed} failed, ${row.dropped} dropped${row.firstError ? ` (first: ${row.firstError})` : ""}`);
+      checkAlive([t.child]);
+    }
   }
-  console.log(LEGEND);
+
+  const blocks: Section["blocks"] = scenarios.map((scenario) => {
+    const tables: Table[] = [scenarioTable(scenario, options.targets)];
+    const ratios = ratioTable(scenario, options.targets);
+    if (ratios) tables.push(ratios);
+    return { title: scenario.title, tables };
+  });
+  if (idle.length > 0) {
+    blocks.push({
+      title: `Memory: ${options.idle} idle keep-alive clients per proxy, after the runs above (VmRSS of the process tree)`,
+      tables: [memoryTable(idle)],
+    });
+  }
+  blocks.push({ title: "Memory after the throughput runs", tables: [], lines: afterRuns.map((l) => `- ${l}`) });
+
   console.log("");
-  console.log("Memory after the run:");
-  for (const line of memory) console.log(`  ${line}`);
+  console.log(facts.join("\n"));
+  for (const block of blocks) {
+    console.log("");
+    console.log(block.title);
+    for (const table of block.tables) console.log(`${renderText(table)}\n`);
+    for (const line of block.lines ?? []) console.log(`  ${line.replace(/^- /, "")}`);
+  }
+  console.log("");
+  console.log(LEGEND);
+  const seconds = (performance.now() - startedAt) / 1000;
+  console.log(`\nRun took ${seconds.toFixed(0)} s.`);
+
+  if (options.record) {
+    const settings = `${options.rounds} rounds × ${options.duration} per target, wrk -t${options.threads}, warm-up ${options.warmup}, scenarios ${options.scenarios.join(", ")}, backend workers ${options.backendWorkers}; the run took ${seconds.toFixed(0)} s`;
+    const path = appendSection({
+      heading: `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC: ${plan.proxy === null ? "unpinned" : "pinned"}, ${options.rounds} rounds × ${options.duration}`,
+      facts: [...(options.note ? [options.note] : []), ...facts, settings],
+      blocks,
+    });
+    log(`bench: appended to ${path}`);
+  }
   return 0;
 }
 
-await lifecycle.run(main, () => {
+await lifecycle.run(main, async () => {
   const wrk = runningWrk();
   if (wrk?.pid !== undefined && wrk.exitCode === null) wrk.kill("SIGKILL");
+  await closeHeldClients();
 });

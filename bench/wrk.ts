@@ -1,5 +1,6 @@
 // One wrk run and what is read from its output: requests/s, transfer/s, p50/p99 (from --latency) and errors.
 import { spawn, type ChildProcess } from "node:child_process";
+import { pinned } from "./pinning.ts";
 
 export interface WrkResult {
   requestsPerSec: number;
@@ -17,6 +18,8 @@ export interface WrkOptions {
   threads: number;
   connections: number;
   duration: string;
+  /** taskset CPU list wrk runs on; null: anywhere. */
+  cpus: string | null;
 }
 
 let current: ChildProcess | undefined;
@@ -61,7 +64,7 @@ export function parseWrk(raw: string): WrkResult {
 export function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
   const args = [`-t${options.threads}`, `-c${options.connections}`, `-d${options.duration}`, "--latency", url];
   return new Promise((resolve, reject) => {
-    const proc = spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(...pinned(options.cpus, "wrk", args), { stdio: ["ignore", "pipe", "pipe"] });
     current = proc;
     let out = "";
     proc.stdout!.on("data", (chunk) => (out += chunk));

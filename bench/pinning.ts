@@ -1,0 +1,62 @@
+// Pinned mode: every proxy on one core, the load generator and the backend on another, so that a proxy
+// gets exactly one core (nginx and HAProxy run one worker; Bun and Deno have helper threads that would
+// otherwise spill onto the second core) and never competes with wrk for it. Commands are started through
+// `taskset -c`, which sets the affinity and then execs the command: the pid is the command's own, and
+// threads and forked workers inherit the affinity.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+export interface PinPlan {
+  /** CPU list for the proxies (taskset syntax), or null when nothing is pinned. */
+  proxy: string | null;
+  /** CPU list for wrk, the backend, the idle clients and this process. */
+  load: string | null;
+}
+
+export const UNPINNED: PinPlan = { proxy: null, load: null };
+/** The cores the issue's targets are quoted for on a 2-core machine. */
+const PROXY_CPU = 1;
+const LOAD_CPU = 0;
+
+/** The CPUs this process may run on (Cpus_allowed_list of /proc/self/status, e.g. "0-1" or "0,2-3"). */
+export function allowedCpus(): number[] {
+  try {
+    const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? "";
+    return list.split(",").flatMap((part) => {
+      const [from, to = from] = part.split("-").map(Number) as [number, number?];
+      return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+    });
+  } catch {
+    return [];
+  }
+}
+
+/** The plan for `pinned`, or why it cannot be followed here. */
+export function pinPlan(pinned: boolean): PinPlan | { error: string } {
+  if (!pinned) return UNPINNED;
+  const cpus = allowedCpus();
+  if (!cpus.includes(PROXY_CPU) || !cpus.includes(LOAD_CPU)) {
+    return { error: `pinned mode needs CPUs ${LOAD_CPU} and ${PROXY_CPU}; this process may use ${cpus.join(",") || "unknown CPUs"} (use --unpinned)` };
+  }
+  if (spawnSync("taskset", ["-V"], { stdio: "ignore" }).status !== 0) return { error: "pinned mode needs taskset (util-linux) (use --unpinned)" };
+  return { proxy: String(PROXY_CPU), load: String(LOAD_CPU) };
+}
+
+/** `command args` started on `cpus` (unchanged when `cpus` is null). */
+export function pinned(cpus: string | null, command: string, args: string[]): [string, string[]] {
+  return cpus === null ? [command, args] : ["taskset", ["-c", cpus, command, ...args]];
+}
+
+/** Move this process (all its threads) to `cpus`: its bookkeeping (ss, /proc reads, idle clients) then
+ *  stays off the proxies' core. */
+export function pinSelf(cpus: string | null): void {
+  if (cpus === null) return;
+  const out = spawnSync("taskset", ["-a", "-p", "-c", cpus, String(process.pid)], { encoding: "utf8" });
+  if (out.status !== 0) throw new Error(`taskset -a -p -c ${cpus} ${process.pid} failed: ${out.stderr.trim()}`);
+}
+
+export function describePlan(plan: PinPlan): string {
+  return plan.proxy === null
+    ? "unpinned (every process may run on any CPU)"
+    : `pinned (proxies on CPU ${plan.proxy}; wrk, backend and harness on CPU ${plan.load})`;
+}
