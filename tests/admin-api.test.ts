@@ -11,7 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, spyOn, test } from "b
 import { startGateway } from "../gateway/gateway.ts";
 import type { ConfigInput } from "../gateway/config/schema.ts";
 import type { PoolStatus, ServerStatus } from "../gateway/admin/status.ts";
-import { deadPort, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
+import { deadPort } from "./helpers/common.ts";
+import { startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 const TOKEN = "adm1n-t0ken";
 

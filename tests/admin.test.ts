@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startGateway } from "../gateway/gateway.ts";
 import { ConfigError } from "../gateway/config/errors.ts";
-import { deadPort, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
+import { deadPort } from "./helpers/common.ts";
+import { startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 describe("admin listener with a token", () => {
   let up: Upstream;

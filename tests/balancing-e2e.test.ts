@@ -2,6 +2,7 @@
 // clients from distinct loopback addresses where the algorithm keys on the client.
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
+import { until } from "./helpers/common.ts";
 import { gateway, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 let ups: Upstream[] = [];
@@ -82,7 +83,8 @@ describe("consistent-hash", () => {
 
     // "c" comes back on the same port; after its failTimeout it gets exactly its own keys again.
     ups[2] = startUpstreamOn("c", c.port);
-    await Bun.sleep(1_100);
+    const cUser = users.find((u) => before.get(u) === "c")!;
+    await until(async () => (await whoAnswers("/", { "x-user": cUser })) === "c", "c takes its keys back after its failTimeout");
     for (const u of users) expect(await whoAnswers("/", { "x-user": u })).toBe(before.get(u)!);
   });
 });
@@ -105,10 +107,10 @@ describe("first", () => {
     const inFlight: Promise<string>[] = [];
     for (let i = 0; i < 5; i++) {
       inFlight.push(whoAnswers());
-      await Bun.sleep(40); // one at a time, so the filling order is the pick order
+      // One at a time, so the filling order is the pick order: the next goes once this one is upstream.
+      await until(() => release.length === i + 1, `request ${i + 1} reaches an upstream`);
     }
-    const pool = gw.current.pools.get("app")!;
-    expect(pool.servers.map((s) => s.active)).toEqual([2, 2, 1]);
+    expect(ups.map((u) => u.seen.length)).toEqual([2, 2, 1]);
     release.forEach((r) => r());
     expect(counts(await Promise.all(inFlight))).toEqual({ a: 2, b: 2, c: 1 });
   });
@@ -135,6 +137,10 @@ describe("capacity", () => {
 });
 
 describe("response-time", () => {
+  // Which of two equally fast servers leads at a given moment depends on sub-millisecond noise, and a server
+  // that answered once in 2 ms instead of 1 waits about latencyDecay × ln 2 before it is tried again: the
+  // balancer moves in time, not in numbers of requests. So each step sends requests until what it expects
+  // has happened, within a deadline many decay times long.
   test("shifts load away from a server that turns slow, and back when it recovers", async () => {
     let slow = false;
     ups = [
@@ -148,26 +154,41 @@ describe("response-time", () => {
       pools: { app: { balance: "response-time", latencyDecay: "200ms", servers: ups.map((u) => ({ url: u.url, id: u.name })) } },
       routes: [{ pool: "app" }],
     });
-    // Two equally fast servers: both get a share (how much depends on sub-millisecond noise). First
-    // connections are slower: let those measurements fade before counting.
-    await sequential(20);
-    await Bun.sleep(1_000);
-    const fast = counts(await sequential(100));
-    expect(fast.a ?? 0).toBeGreaterThan(3);
-    expect(fast.b ?? 0).toBeGreaterThan(3);
+    // Two equally fast servers: both get a share.
+    await sendUntil("both fast servers answer 20 requests", (c) => c.a >= 20 && c.b >= 20);
 
+    // a turns slow: once it has answered slowly, it is avoided at once.
     slow = true;
-    await sequential(10);
+    await sendUntil("a answers slowly once", (c) => c.a >= 1);
     const whileSlow = counts(await sequential(100));
-    expect(whileSlow.a ?? 0).toBeLessThan(5); // still probed now and then, but avoided
+    expect(whileSlow.a ?? 0).toBeLessThan(5);
+    // …but still probed now and then: its estimate decays (80 ms to b's 1 ms takes 200 ms × ln 80 ≈ 0.9 s).
+    const probed = await sendUntil("slow a is probed again", (c) => c.a >= 1);
+    expect(probed.b).toBeGreaterThan(probed.a * 20);
 
+    // Fast again: the next probe finds it so, and it wins its traffic back. (A probe that happens to be slow
+    // only delays this by 200 ms × ln(that latency / b's); probes go on.) While slow, it got one request in
+    // about a second; back in rotation, it gets dozens.
     slow = false;
-    await Bun.sleep(1_500); // its old measurement fades (80 ms × e^-7.5); the next probe finds it fast
-    await sequential(30);
-    const recovered = counts(await sequential(100));
-    expect(recovered.a ?? 0).toBeGreaterThan(5); // back in rotation
+    await sendUntil("recovered a takes traffic again", (c) => c.a >= 40, 3_000);
   });
 });
+
+/**
+ * Send GETs one after another until `done` holds for the counts of who answered them, or fail after
+ * `timeoutMs` saying what did not happen and the counts so far.
+ */
+async function sendUntil(what: string, done: (counts: { a: number; b: number }) => boolean, timeoutMs = 5_000): Promise<{ a: number; b: number }> {
+  const seen = { a: 0, b: 0 };
+  const deadline = Date.now() + timeoutMs;
+  while (!done(seen)) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (answers: a ${seen.a}, b ${seen.b})`);
+    const name = await whoAnswers();
+    if (name !== "a" && name !== "b") throw new Error(`unexpected answer ${name}`);
+    seen[name]++;
+  }
+  return seen;
+}
 
 describe("least-conn", () => {
   test("sends new requests to the server with fewer in flight", async () => {
@@ -185,10 +206,9 @@ describe("least-conn", () => {
     gw = await gateway({ pools: { app: { balance: "least-conn", servers: ups.map((u) => ({ url: u.url, id: u.name })) } }, routes: [{ pool: "app" }] });
     // Three long requests: a gets two, b one (or the other way round); then short ones go to the less busy.
     const held = [whoAnswers("/hold"), whoAnswers("/hold"), whoAnswers("/hold")];
-    await Bun.sleep(100);
-    const pool = gw.current.pools.get("app")!;
-    const [a, b] = pool.servers;
-    const lessBusy = a!.active < b!.active ? "a" : "b";
+    await until(() => release.length === 3, "the three long requests reach the upstreams");
+    const [a, b] = ups;
+    const lessBusy = a!.seen.length < b!.seen.length ? "a" : "b";
     const shorts = await sequential(10);
     expect(new Set(shorts)).toEqual(new Set([lessBusy]));
     release.forEach((r) => r());

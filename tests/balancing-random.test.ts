@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { random } from "../gateway/balancing/random.ts";
-import { create, inputFor, mulberry32, runSelectorCases, server, servers, shares, T0, traffic } from "./balancing.case.ts";
+import { mulberry32 } from "./helpers/common.ts";
+import { create, inputFor, runSelectorCases, server, servers, shares, T0, traffic } from "./balancing.case.ts";
 
 runSelectorCases("random", random, { spread: "even", weights: "proportional", tolerance: 0.025, slowStart: true });
 

@@ -62,3 +62,27 @@ test("response-time: in-flight requests count (latency × (active + 1)), and wei
   list[0]!.active = 1; // 20 > 15
   expect(selector.pick(list, () => true, inputFor(3, T0))!.id).toBe("s2");
 });
+
+// Latencies are measured on a millisecond clock, so a server on the same machine often answers "in 0 ms".
+test("response-time: an answer within the clock's millisecond is still a measurement, not an unknown server", () => {
+  const list = servers(2);
+  list[0]!.observeLatency(0, T0); // answered within the same millisecond
+  list[1]!.observeLatency(40, T0);
+  const selector = create(responseTime, list);
+  list[0]!.active = 1; // busy with one request: about 1 ms × 2 is still far cheaper than 40 ms
+  expect(selector.pick(list, () => true, inputFor(0, T0 + 1))!.id).toBe("s1");
+});
+
+test("response-time: a server once slower is probed again while the other keeps answering within a millisecond", () => {
+  const list = servers(2, { latencyDecay: 1_000 });
+  // s2 answered once in 5 ms; from then on both answer in under a millisecond (measured as 0 ms), s1 once in 1 ms.
+  list[1]!.observeLatency(5, T0 - 100);
+  let first = true;
+  const share = run(list, (s) => {
+    if (s.id !== "s1" || !first) return 0;
+    first = false;
+    return 1;
+  }, 60_000);
+  expect(share("s2", 0, 10_000)).toBeGreaterThan(0); // probed within τ × ln(5 ms / 1 ms) ≈ 1.6 s, not never
+  expect(share("s2", 20_000, 60_000)).toBeGreaterThan(0.3); // and, as fast as s1, back to its share
+});

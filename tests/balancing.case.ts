@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { UpstreamServer, type ServerOptions } from "../gateway/pool/server.ts";
 import type { SelectionInput, Selector, SelectorFactory } from "../gateway/balancing/selector.ts";
+import { mulberry32 } from "./helpers/common.ts";
 
 export const T0 = 1_700_000_000_000;
 
@@ -24,18 +25,6 @@ export function server(n: number, options: Partial<ServerOptions> = {}): Upstrea
 
 export function servers(count: number, options: Partial<ServerOptions> = {}): UpstreamServer[] {
   return Array.from({ length: count }, (_, i) => server(i + 1, options));
-}
-
-/** mulberry32: a tiny seeded PRNG, so runs of random algorithms repeat exactly. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function create(factory: SelectorFactory, all: readonly UpstreamServer[], options: { hash?: string; seed?: number } = {}): Selector {

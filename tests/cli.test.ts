@@ -6,7 +6,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli, startCli, spawnCommand, cliPath } from "./helpers/process.ts";
-import { deadPort, startUpstream, type Upstream } from "./helpers/upstream.ts";
+import { deadPort } from "./helpers/common.ts";
+import { startUpstream, type Upstream } from "./helpers/upstream.ts";
 
 let dir: string;
 beforeAll(async () => {

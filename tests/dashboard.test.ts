@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { startGateway } from "../gateway/gateway.ts";
 import type { ConfigInput } from "../gateway/config/schema.ts";
 import { startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
+import { reaches } from "./helpers/common.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** A server id and a route name that would break the page (or run script) if not escaped. */
@@ -139,16 +140,6 @@ async function withPage<T>(url: string, use: (evaluate: (expression: string) => 
   }
 }
 
-/** Retry `probe` until it returns `want` (or give up after a few seconds, returning what it last saw). */
-async function until<T>(want: T, probe: () => Promise<T>): Promise<T> {
-  let got = await probe();
-  for (let i = 0; i < 100 && got !== want; i++) {
-    await Bun.sleep(50);
-    got = await probe();
-  }
-  return got;
-}
-
 /** The DOM after the page's script ran: virtual time lets its 2 s refresh fire (and /status answer) at once. */
 const liveDom = (url: string) => chromium(["--dump-dom", "--virtual-time-budget=3000"], url);
 
@@ -244,7 +235,7 @@ describe("dashboard without a token", () => {
     const logged = spyOn(console, "error").mockImplementation((line) => void lines.push(String(line))); // the admin's change log
     await withPage(`${gw.adminUrl}/`, async (evaluate) => {
       // Wait for the dashboard itself (the tab starts on a blank page, whose readyState is "complete" too).
-      expect(await until(true, async () => await evaluate(`document.readyState === "complete" && document.getElementById("dash") !== null`))).toBe(true);
+      expect(await reaches(true, async () => await evaluate(`document.readyState === "complete" && document.getElementById("dash") !== null`))).toBe(true);
       // The page asks before draining or disabling: say yes.
       await evaluate("window.confirm = () => true");
       const click = (id: string, action: string) =>
@@ -253,16 +244,16 @@ describe("dashboard without a token", () => {
         evaluate(`[...document.querySelectorAll("tr")].find((tr) => tr.querySelector(".id")?.textContent === ${JSON.stringify(id)})?.querySelector("[data-state]").dataset.state`);
 
       await click("web-a", "drain");
-      expect(await until("drain", () => adminState("web-a"))).toBe("drain");
-      expect(await until("drain", () => shownState("web-a"))).toBe("drain");
+      expect(await reaches("drain", () => adminState("web-a"))).toBe("drain");
+      expect(await reaches("drain", () => shownState("web-a"))).toBe("drain");
       await click("web-a", "enable");
-      expect(await until("up", () => adminState("web-a"))).toBe("up");
-      expect(await until("up", () => shownState("web-a"))).toBe("up");
+      expect(await reaches("up", () => adminState("web-a"))).toBe("up");
+      expect(await reaches("up", () => shownState("web-a"))).toBe("up");
       // An id that needs escaping in HTML and in the URL.
       await click(HOSTILE_ID, "disable");
-      expect(await until("disabled", () => shownState(HOSTILE_ID))).toBe("disabled");
+      expect(await reaches("disabled", () => shownState(HOSTILE_ID))).toBe("disabled");
       await click(HOSTILE_ID, "enable");
-      expect(await until("up", () => shownState(HOSTILE_ID))).toBe("up");
+      expect(await reaches("up", () => shownState(HOSTILE_ID))).toBe("up");
       expect(await evaluate("document.getElementById('note').className")).toBe("note");
     }).finally(() => logged.mockRestore());
     expect(lines).toContain(`sluice: admin: pool "web" server "web-a": drain (admin state up -> drain)`);

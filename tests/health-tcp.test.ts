@@ -7,7 +7,8 @@ import { configSchema, type PoolConfig } from "../gateway/config/schema.ts";
 import { Pool } from "../gateway/pool/pool.ts";
 import { getRuntime } from "../gateway/runtime/current.ts";
 import { startHealthChecks } from "../gateway/health/checks.ts";
-import { closeServer, eventually, listen, startBlackhole } from "./helpers/upstream.ts";
+import { eventually } from "./helpers/common.ts";
+import { closeServer, listen, startBlackhole } from "./helpers/upstream.ts";
 
 let cleanup: Array<() => unknown> = [];
 afterEach(async () => {

@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test";
 import { startGateway } from "../gateway/gateway.ts";
 import type { ConfigInput } from "../gateway/config/schema.ts";
 import type { UpstreamServer } from "../gateway/pool/server.ts";
-import { errorBody, eventually, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
+import { eventually } from "./helpers/common.ts";
+import { errorBody, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 const FAST = { interval: "100ms", timeout: "100ms" } as const;
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { configSchema } from "../gateway/config/schema.ts";
 import { Pool } from "../gateway/pool/pool.ts";
 import { exchange, namedUpstream, openClient, startL4, tcpPoolOf, type Client, type TcpUpstream } from "./helpers/l4.ts";
-import { eventually } from "./helpers/upstream.ts";
+import { eventually } from "./helpers/common.ts";
 
 let servers: TcpUpstream[];
 let addresses: string[];

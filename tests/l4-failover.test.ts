@@ -6,7 +6,8 @@ import { configSchema } from "../gateway/config/schema.ts";
 import { startHealthChecks } from "../gateway/health/checks.ts";
 import { getRuntime } from "../gateway/runtime/current.ts";
 import { exchange, namedUpstream, openClient, refusingPort, startL4, tcpPoolOf, type L4Setup, type TcpUpstream } from "./helpers/l4.ts";
-import { eventually, startBlackhole } from "./helpers/upstream.ts";
+import { eventually } from "./helpers/common.ts";
+import { startBlackhole } from "./helpers/upstream.ts";
 
 let cleanup: Array<() => unknown> = [];
 afterEach(async () => {

@@ -5,7 +5,7 @@ import { createSocket } from "node:dgram";
 import { startGateway } from "../gateway/gateway.ts";
 import { ConfigError } from "../gateway/config/errors.ts";
 import { echoUpstream, exchange, type TcpUpstream } from "./helpers/l4.ts";
-import { deadPort } from "./helpers/upstream.ts";
+import { deadPort } from "./helpers/common.ts";
 
 type Gateway = Awaited<ReturnType<typeof startGateway>>;
 

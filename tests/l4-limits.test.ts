@@ -3,7 +3,7 @@
 // queue behind them, stop returning early, and a listener that cannot listen.
 import { afterEach, expect, test } from "bun:test";
 import { echoUpstream, exchange, namedUpstream, openClient, startL4, tcpPoolOf, type Client, type L4Setup, type TcpUpstream } from "./helpers/l4.ts";
-import { eventually } from "./helpers/upstream.ts";
+import { eventually } from "./helpers/common.ts";
 
 let cleanup: Array<() => unknown> = [];
 afterEach(async () => {

@@ -12,7 +12,8 @@ import { connect, type Socket } from "node:net";
 import { createHash } from "node:crypto";
 import { echoUpstream, exchange, namedUpstream, openClient, randomBytes, refusingPort, sha256, tcpUpstream, type Client, type DeadPort, type TcpUpstream } from "./helpers/l4.ts";
 import { spawnL4, type L4Process, type L4Runtime } from "./helpers/l4-process.ts";
-import { eventually, startBlackhole, type Blackhole } from "./helpers/upstream.ts";
+import { eventually } from "./helpers/common.ts";
+import { startBlackhole, type Blackhole } from "./helpers/upstream.ts";
 
 const FLOOD = 64 * 1024 * 1024;
 

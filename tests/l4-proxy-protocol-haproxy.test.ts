@@ -8,6 +8,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeProxyHeader, parseProxyHeader } from "../gateway/l4/proxy-protocol.ts";
+import { deadPort, valueOf } from "./helpers/common.ts";
 
 const INSTALL = "haproxy is not installed; install it with: apt-get install -y haproxy";
 const haveHaproxy = spawnSync("haproxy", ["-v"]).status === 0;
@@ -34,24 +35,6 @@ async function recorder(): Promise<Recorder> {
   return rec;
 }
 
-async function freePort(host: string): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function eventually<T>(probe: () => T | undefined, what: string, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 function dial(host: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port }, () => resolve(socket));
@@ -70,11 +53,11 @@ const frontends: Record<string, { host: string; port: number }> = {};
 beforeAll(async () => {
   if (!haveHaproxy) return;
   for (const name of ["v1", "v2", "v1six", "v2six", "tlv", "checkV1", "checkV2"]) recorders[name] = await recorder();
-  frontends.v1 = { host: "127.0.0.1", port: await freePort("127.0.0.1") };
-  frontends.v2 = { host: "127.0.0.1", port: await freePort("127.0.0.1") };
-  frontends.v1six = { host: "::1", port: await freePort("::1") };
-  frontends.v2six = { host: "::1", port: await freePort("::1") };
-  frontends.tlv = { host: "127.0.0.1", port: await freePort("127.0.0.1") };
+  frontends.v1 = { host: "127.0.0.1", port: await deadPort("127.0.0.1") };
+  frontends.v2 = { host: "127.0.0.1", port: await deadPort("127.0.0.1") };
+  frontends.v1six = { host: "::1", port: await deadPort("::1") };
+  frontends.v2six = { host: "::1", port: await deadPort("::1") };
+  frontends.tlv = { host: "127.0.0.1", port: await deadPort("127.0.0.1") };
   const bind = (name: string) => {
     const f = frontends[name]!;
     return f.host.includes(":") ? `[${f.host}]:${f.port}` : `${f.host}:${f.port}`;
@@ -163,7 +146,7 @@ async function through(name: string): Promise<{ received: Buffer; client: Socket
   const rec = recorders[name]!;
   const client = await dial(f.host, f.port);
   client.write(CLIENT_DATA);
-  const received = await eventually(
+  const received = await valueOf(
     () => rec.connections.find((c) => c.toString("latin1").endsWith(CLIENT_DATA) && c.length > CLIENT_DATA.length),
     `data through ${name}`,
   );
@@ -232,8 +215,8 @@ describe("headers from HAProxy", () => {
   // HAProxy 2.6 writes a v1 check's own connection addresses, and a v2 check as LOCAL.
   test("health checks with check-send-proxy: v1 with the check's own addresses, v2 LOCAL without", async () => {
     if (!haveHaproxy) throw new Error(INSTALL);
-    const v1 = await eventually(() => recorders.checkV1!.connections.find((c) => c.length > 0), "a v1 health check");
-    const v2 = await eventually(() => recorders.checkV2!.connections.find((c) => c.length > 0), "a v2 health check");
+    const v1 = await valueOf(() => recorders.checkV1!.connections.find((c) => c.length > 0), "a v1 health check");
+    const v2 = await valueOf(() => recorders.checkV2!.connections.find((c) => c.length > 0), "a v2 health check");
     expect(parseProxyHeader(new Uint8Array(v1))).toMatchObject({
       kind: "ok",
       consumed: v1.length,

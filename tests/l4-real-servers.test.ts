@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { startL4, tcpPoolOf, type L4Setup } from "./helpers/l4.ts";
-import { deadPort } from "./helpers/upstream.ts";
+import { deadPort, until } from "./helpers/common.ts";
 
 const INSTALL = "apt-get update && apt-get install -y redis-server postgresql";
 
@@ -28,15 +28,6 @@ async function run(cmd: string[], options: { stdin?: string; timeoutMs?: number 
   return out;
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await Bun.sleep(50);
-  }
-  throw new Error(`${what} did not come up within ${timeoutMs} ms`);
-}
-
 describe("redis behind a tcp listener", () => {
   let redis: Subprocess | undefined;
   let redisPort: number;
@@ -48,7 +39,7 @@ describe("redis behind a tcp listener", () => {
     need("redis-benchmark");
     redisPort = await deadPort();
     redis = Bun.spawn([server, "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "inherit" });
-    await until(async () => (await run(["redis-cli", "-p", String(redisPort), "ping"])).trim() === "PONG", 5_000, "redis-server");
+    await until(async () => (await run(["redis-cli", "-p", String(redisPort), "ping"])).trim() === "PONG", "redis-server comes up", 5_000, 50);
     gw = await startL4({ pools: { redis: tcpPoolOf([`127.0.0.1:${redisPort}`], { balance: "least-conn" }) }, tcp: [{ pool: "redis" }] });
   });
 
@@ -129,7 +120,7 @@ describe("postgres behind a tcp listener", () => {
     await until(async () => {
       await run([join(bin, "pg_isready"), "-h", "127.0.0.1", "-p", String(pgPort)]);
       return true;
-    }, 10_000, "postgres");
+    }, "postgres comes up", 10_000, 50);
     gw = await startL4({ pools: { pg: tcpPoolOf([`127.0.0.1:${pgPort}`]) }, tcp: [{ pool: "pg" }] });
   }, 40_000);
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { startGateway } from "../gateway/gateway.ts";
-import { deadPort } from "./helpers/upstream.ts";
+import { deadPort } from "./helpers/common.ts";
 
 const INSTALL = "apt-get install -y openssl";
 let dir: string;

@@ -12,7 +12,7 @@ import { bindUdp } from "../gateway/runtime/bun-udp.ts";
 import { startUdpListeners, type UdpListeners } from "../gateway/l4/udp-listener.ts";
 import { plainIp } from "../gateway/l4/udp-address.ts";
 import { repoRoot, spawnCommand } from "./helpers/process.ts";
-import { eventually } from "./helpers/upstream.ts";
+import { eventually } from "./helpers/common.ts";
 
 const runtime = { bindUdp };
 const text = (data: Uint8Array) => new TextDecoder().decode(data);

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startGateway } from "../gateway/gateway.ts";
 import { echoUpstream, exchange, type TcpUpstream } from "./helpers/l4.ts";
-import { deadPort, startUpstream, type Upstream } from "./helpers/upstream.ts";
+import { deadPort } from "./helpers/common.ts";
+import { startUpstream, type Upstream } from "./helpers/upstream.ts";
 
 let up: Upstream;
 let echo: TcpUpstream;

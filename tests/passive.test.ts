@@ -6,7 +6,8 @@ import { afterEach, beforeEach, expect, spyOn, test } from "bun:test";
 import { startGateway } from "../gateway/gateway.ts";
 import type { ConfigInput } from "../gateway/config/schema.ts";
 import type { UpstreamServer } from "../gateway/pool/server.ts";
-import { deadPort, errorBody, eventually, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
+import { deadPort, eventually } from "./helpers/common.ts";
+import { errorBody, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 let cleanup: Array<() => unknown> = [];
 beforeEach(() => {

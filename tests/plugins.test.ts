@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { startGateway } from "../gateway/gateway.ts";
 import { PluginLoadError } from "../gateway/plugin/load.ts";
-import { deadPort, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
+import { deadPort } from "./helpers/common.ts";
+import { startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 const fixtures = resolve(import.meta.dir, "fixtures/plugins");
 

@@ -1,21 +1,8 @@
 // Bodies stream through both ways, untouched: 100 MB up and down with bounded memory, gzip bytes identical,
 // several Set-Cookie kept apart; HEAD, 204, 304 and Expect: 100-continue behave as HTTP says.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  digest,
-  eventually,
-  gateway,
-  generatedStream,
-  portOf,
-  rawRequest,
-  spawnGateway,
-  startRawUpstream,
-  startUpstream,
-  type Gateway,
-  type GatewayProcess,
-  type RawUpstream,
-  type Upstream,
-} from "./helpers/upstream.ts";
+import { eventually } from "./helpers/common.ts";
+import { digest, gateway, generatedStream, portOf, rawRequest, spawnGateway, startRawUpstream, startUpstream, type Gateway, type GatewayProcess, type RawUpstream, type Upstream } from "./helpers/upstream.ts";
 import { connect } from "node:net";
 
 const MB = 1024 * 1024;

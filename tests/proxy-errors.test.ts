@@ -1,16 +1,8 @@
 // Upstream failures as a client sees them: retries of idempotent requests on connection failures, 502/503/504
 // JSON answers, upstreams that send garbage or die mid-response, and timeouts that bound the wait.
 import { afterEach, describe, expect, test } from "bun:test";
-import {
-  deadPort,
-  errorBody,
-  eventually,
-  gateway,
-  startBlackhole,
-  startRawUpstream,
-  startUpstream,
-  type Gateway,
-} from "./helpers/upstream.ts";
+import { deadPort, eventually } from "./helpers/common.ts";
+import { errorBody, gateway, startBlackhole, startRawUpstream, startUpstream, type Gateway } from "./helpers/upstream.ts";
 
 /** Things to stop after each test, newest first. */
 let cleanup: Array<() => unknown> = [];

@@ -1,7 +1,8 @@
 // Request limits and malformed requests, sent over the network: JSON 431/414/413 from the gateway, chunked
 // bodies cut at the limit, and raw-TCP garbage answered with 400 while the gateway keeps serving.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { errorBody, eventually, gateway, generatedStream, portOf, rawRequest, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
+import { eventually } from "./helpers/common.ts";
+import { errorBody, gateway, generatedStream, portOf, rawRequest, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 let up: Upstream;
 let gw: Gateway;

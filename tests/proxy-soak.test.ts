@@ -1,7 +1,8 @@
 // Nothing leaks: thousands of requests (sequential, concurrent, failing) leave the gateway answering, every
 // server's in-flight count at zero, and the counters exact.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { deadPort, eventually, gateway, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
+import { deadPort, eventually } from "./helpers/common.ts";
+import { gateway, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 let up: Upstream;
 let gw: Gateway;

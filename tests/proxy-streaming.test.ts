@@ -1,7 +1,8 @@
 // Streams that end early: a client that walks away from an endless download must make the gateway let go of
 // the upstream (its stream cancelled) and release the server's in-flight count.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { eventually, gateway, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
+import { eventually } from "./helpers/common.ts";
+import { gateway, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 let up: Upstream;
 let gw: Gateway;

@@ -7,7 +7,8 @@ import { startGateway } from "../gateway/gateway.ts";
 import type { ConfigInput } from "../gateway/config/schema.ts";
 import type { Pool } from "../gateway/pool/pool.ts";
 import { QueueFull, QueueTimeout, WaitQueue } from "../gateway/pool/wait-queue.ts";
-import { errorBody, eventually, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
+import { eventually } from "./helpers/common.ts";
+import { errorBody, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 /** An upstream that holds every request until `release()` (oldest first), and counts what it saw. */
 interface Gated {

@@ -14,6 +14,7 @@ import { allMatchers, type Matcher } from "../gateway/routing/matcher.ts";
 import { compileRewrite, compileStripPrefix, compilePathRewrite } from "../gateway/routing/rewrite.ts";
 import { compileRedirect } from "../gateway/routing/redirect.ts";
 import { RouteTableError, checkRoutes, compileRouteTable } from "../gateway/routing/table.ts";
+import { mulberry32 } from "./helpers/common.ts";
 
 /** A view of `url` ("http://host/path?q" or "/path?q") with headers. */
 function view(url: string, headers: Record<string, string> = {}, method = "GET"): RequestView {
@@ -692,17 +693,6 @@ function referenceMatcher(match: RouteConfig["match"]): Matcher {
   if (m.path !== undefined) parts.push(compilePathMatcher(m.path).test);
   if (m.methods !== undefined) parts.push(compileMethodsMatcher(m.methods));
   return allMatchers(parts);
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ── path changes and redirects ─────────────────────────────────────────────────────────────────────

@@ -6,7 +6,8 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { repoRoot, spawnCommand } from "./helpers/process.ts";
-import { deadPort, listen, startUpstream, type Upstream } from "./helpers/upstream.ts";
+import { deadPort } from "./helpers/common.ts";
+import { listen, startUpstream, type Upstream } from "./helpers/upstream.ts";
 import { connect, createServer, type Server } from "node:net";
 
 let work: string;

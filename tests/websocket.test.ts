@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import type { ServerWebSocket } from "bun";
 import { startGateway } from "../gateway/gateway.ts";
+import { deadPort, until } from "./helpers/common.ts";
 
 type Gateway = Awaited<ReturnType<typeof startGateway>>;
 
@@ -88,14 +89,6 @@ function upstreamClosed(id: number): Promise<{ code: number; reason: string }> {
   return new Promise((resolve) => closeWaiters.set(id, () => resolve(upstreamCloses.get(id)!)));
 }
 
-/** A port nothing listens on. */
-async function deadPort(): Promise<number> {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
-}
-
 // ---- A client with an inbox --------------------------------------------------------------------------
 
 type Data = string | Uint8Array;
@@ -174,14 +167,6 @@ function rawUpgradeHead(port: number, head: string): Promise<string> {
     });
     socket.on("error", reject);
   });
-}
-
-async function until(check: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await Bun.sleep(5);
-  }
 }
 
 // ---- The gateways --------------------------------------------------------------------------------------
@@ -311,14 +296,14 @@ describe("handshake", () => {
     );
     expect(head).toStartWith("http/1.1 101");
     expect(head).toContain("x-request-id:");
-    await until(() => seenHeaders.length > before);
+    await until(() => seenHeaders.length > before, "the upstream sees the handshake");
     const h = seenHeaders.at(-1)!;
     expect(h.get("x-end")).toBe("kept");
     expect(h.get("host")).toBe("gw.test");
     expect(h.has("x-hop")).toBe(false);
     expect(h.has("keep-alive")).toBe(false);
     expect(h.get("sec-websocket-key")).not.toBe("dGhlIHNhbXBsZSBub25jZQ==");
-    await until(() => activeOf(gw) === 0);
+    await until(() => activeOf(gw) === 0, "the tunnel is released");
   });
 
   test("the path and query reach the upstream", async () => {
@@ -389,7 +374,7 @@ describe("retries and timeouts", () => {
       }
       const [dead, live] = g.current.pools.get("ws")!.servers;
       expect(dead!.failures).toBeGreaterThanOrEqual(1);
-      await until(() => dead!.active === 0 && live!.active === 0);
+      await until(() => dead!.active === 0 && live!.active === 0, "both servers are released");
     } finally {
       await g.stop(100);
     }
@@ -460,9 +445,9 @@ describe("close and control frames", () => {
     const c = new Client(gw.url);
     await c.ready();
     c.ws.ping("heartbeat-1");
-    await until(() => upstreamPings.includes("heartbeat-1"));
+    await until(() => upstreamPings.includes("heartbeat-1"), "the upstream gets the ping");
     c.ws.send("ping:from-upstream");
-    await until(() => c.pings.includes("from-upstream"));
+    await until(() => c.pings.includes("from-upstream"), "the client gets the ping");
     c.ws.close();
     await c.closed;
   });
@@ -475,7 +460,7 @@ describe("load and bookkeeping", () => {
     expect(activeOf(gw)).toBe(1);
     c.ws.close();
     await c.closed;
-    await until(() => activeOf(gw) === 0);
+    await until(() => activeOf(gw) === 0, "the tunnel is released");
   });
 
   test("50 concurrent tunnels keep their own streams; afterwards nothing is active", async () => {
@@ -488,7 +473,7 @@ describe("load and bookkeeping", () => {
     }));
     clients.forEach((c, n) => (n % 2 ? c.ws.close(1000) : c.ws.send("close:1001:bye")));
     await Promise.all(clients.map((c) => c.closed));
-    await until(() => activeOf(gw) === 0);
+    await until(() => activeOf(gw) === 0, "the tunnel is released");
   });
 
   test("a client that stops reading slows the upstream down instead of losing messages", async () => {
@@ -529,6 +514,6 @@ describe("load and bookkeeping", () => {
   }, 20_000);
 
   test("after every tunnel closed, no server of the pool is busy", async () => {
-    await until(() => activeOf(gw) === 0 && activeOf(down) === 0);
+    await until(() => activeOf(gw) === 0 && activeOf(down) === 0, "every tunnel is released");
   });
 });

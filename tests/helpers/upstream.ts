@@ -117,14 +117,6 @@ export function closeServer(server: NetServer, sockets?: Iterable<Socket>): Prom
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** A loopback port nobody listens on (bound, then released). */
-export async function deadPort(): Promise<number> {
-  const server = createServer();
-  const port = await listen(server);
-  await closeServer(server);
-  return port;
-}
-
 export interface RawResponse {
   /** Everything the server sent, as latin1 text. */
   text: string;
@@ -197,16 +189,6 @@ export function gateway(config: Omit<ConfigInput, "pools"> & { pools?: Record<st
 /** The gateway listener's port. */
 export function portOf(gw: Gateway): number {
   return Number(new URL(gw.url).port);
-}
-
-/** Poll `check` until it holds or `timeoutMs` passes; returns whether it held. */
-export async function eventually(check: () => boolean, timeoutMs = 3_000, stepMs = 20): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (check()) return true;
-    await Bun.sleep(stepMs);
-  }
-  return check();
 }
 
 /** A stream of `total` pseudo-random bytes in `chunk`-sized pieces, generated on demand (never held whole). */
