@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, spyOn, test } from "b
 import { startGateway } from "../gateway/gateway.ts";
 import type { ConfigInput } from "../gateway/config/schema.ts";
 import type { PoolStatus, ServerStatus } from "../gateway/admin/status.ts";
-import { deadPort } from "./helpers/common.ts";
+import { deadPort, reaches, until, valueOf } from "./helpers/common.ts";
 import { startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 const TOKEN = "adm1n-t0ken";
@@ -249,9 +249,10 @@ describe("slow start, health and passive failures", () => {
     expect(on.body.configuredWeight).toBe(10);
     expect(on.body.weight).toBeGreaterThanOrEqual(1);
     expect(on.body.weight).toBeLessThan(2);
-    await Bun.sleep(300);
-    const later = await admin.entry("app", "slow");
-    expect(later.weight).toBeGreaterThan(on.body.weight);
+    const later = await valueOf(async () => {
+      const entry = await admin.entry("app", "slow");
+      return entry.weight > on.body.weight ? entry : undefined;
+    }, "the weight ramps up");
     expect(later.weight).toBeLessThan(10);
   });
 
@@ -369,8 +370,9 @@ describe("/status per server and per pool", () => {
   });
 
   test("active counts requests in flight", async () => {
+    const release: Array<() => void> = [];
     const slow = startUpstream("slow", async () => {
-      await Bun.sleep(300);
+      await new Promise<void>((resolve) => release.push(resolve));
       return new Response("done");
     });
     const g2 = await startGateway({
@@ -384,11 +386,12 @@ describe("/status per server and per pool", () => {
     });
     try {
       const inFlight = [fetch(`${g2.url}/`), fetch(`${g2.url}/`)];
-      await Bun.sleep(120);
+      await until(() => release.length === 2, "both requests reach the upstream");
       const during = await adminClient(g2).entry("app", "s");
       expect(during.active).toBe(2);
-      await Promise.all(inFlight.map(async (r) => (await r).arrayBuffer()));
-      expect((await adminClient(g2).entry("app", "s")).active).toBe(0);
+      release.forEach((r) => r());
+      expect(await Promise.all(inFlight.map(async (r) => (await r).text()))).toEqual(["done", "done"]);
+      expect(await reaches(0, async () => (await adminClient(g2).entry("app", "s")).active)).toBe(0);
     } finally {
       await g2.stop();
       await slow.stop();

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startGateway } from "../gateway/gateway.ts";
 import { ConfigError } from "../gateway/config/errors.ts";
-import { deadPort } from "./helpers/common.ts";
+import { deadPort, until } from "./helpers/common.ts";
 import { startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 describe("admin listener with a token", () => {
@@ -108,7 +108,7 @@ describe("admin listener safety", () => {
     });
     const adminUrl = gw.adminUrl!;
     const inFlight = fetch(`${gw.url}/slow`);
-    await Bun.sleep(100);
+    await until(() => slow.seen.length === 1, "the request reaches the upstream");
     const stopping = gw.stop(5_000);
     // While the request drains, the admin listener stays up and says "not ready".
     const ready = await fetch(`${adminUrl}/readyz`);

@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli, startCli, spawnCommand, cliPath } from "./helpers/process.ts";
-import { deadPort } from "./helpers/common.ts";
+import { deadPort, processAlive, reaches, until } from "./helpers/common.ts";
 import { startUpstream, type Upstream } from "./helpers/upstream.ts";
 
 let dir: string;
@@ -117,7 +117,7 @@ describe("signals", () => {
     const path = await writeConfig("term.json", { listen: `127.0.0.1:${port}`, admin: false, accessLog: false, pools: { app: { servers: [{ url: up.url }] } }, routes: [{ pool: "app" }] });
     const gw = await startCli(["--config", path]);
     const inFlight = fetch(`http://127.0.0.1:${port}/slow`);
-    await Bun.sleep(150);
+    await until(() => up.seen.some((s) => s.url === "/slow"), "the request reaches the upstream");
     gw.proc.kill("SIGTERM");
     const res = await inFlight;
     expect(await res.text()).toBe("slow done");
@@ -205,16 +205,8 @@ describe("--workers", () => {
       expect(new Set(statuses)).toEqual(new Set([302]));
       gw.proc.kill("SIGTERM");
       expect(await gw.proc.exited).toBe(0);
-      const alive = (pid: string) => {
-        try {
-          process.kill(Number(pid), 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      await Bun.sleep(300);
-      expect(workerPids.filter(alive)).toEqual([]);
+      const alive = (pid: string) => processAlive(Number(pid));
+      expect(await reaches(0, () => workerPids.filter(alive).length)).toBe(0);
     } finally {
       await gw.stop();
     }

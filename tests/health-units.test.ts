@@ -3,7 +3,8 @@
 import { describe, expect, test } from "bun:test";
 import { parseStatusExpectation } from "../gateway/health/expect.ts";
 import { RiseFall } from "../gateway/health/rise-fall.ts";
-import { describeProbeError, type Probe } from "../gateway/health/probe.ts";
+import { describeProbeError, type Probe, type ProbeOutcome } from "../gateway/health/probe.ts";
+import { until } from "./helpers/common.ts";
 import { FIRST_CHECK_WITHIN_MS, JITTER, ServerChecker } from "../gateway/health/checker.ts";
 import { Pool } from "../gateway/pool/pool.ts";
 import { configSchema } from "../gateway/config/schema.ts";
@@ -89,8 +90,8 @@ describe("the checker's schedule", () => {
     return new Pool("app", config.pools.app!);
   }
 
-  /** Run a checker with a probe that records when it was called; returns the call times (ms from start). */
-  async function probeTimes(interval: number, random: () => number, runForMs: number): Promise<number[]> {
+  /** Run a checker until its probe has been called `count` times; returns the call times (ms from start). */
+  async function probeTimes(interval: number, random: () => number, count: number): Promise<number[]> {
     const pool = poolOf(1);
     const times: number[] = [];
     const started = performance.now();
@@ -100,29 +101,32 @@ describe("the checker's schedule", () => {
     };
     const checker = new ServerChecker({ pool, server: pool.servers[0]!, probe, interval, timeout: 50, rise: 1, fall: 1, log: () => {}, random });
     checker.start();
-    await Bun.sleep(runForMs);
+    await until(() => times.length >= count, `${count} checks`, 5_000, 2);
     checker.stop();
-    return times;
+    return times.slice(0, count);
   }
+
+  const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
 
   test("the first check comes within min(interval, 1s), the next ones every interval ± jitter", async () => {
     const interval = 100;
-    const times = await probeTimes(interval, Math.random, 620);
+    const times = await probeTimes(interval, Math.random, 5);
     expect(times[0]!).toBeLessThan(Math.min(interval, FIRST_CHECK_WITHIN_MS) + 30);
-    expect(times.length).toBeGreaterThanOrEqual(4);
-    for (let i = 1; i < times.length; i++) {
-      const gap = times[i]! - times[i - 1]!;
+    for (const gap of gaps(times)) {
       expect(gap).toBeGreaterThanOrEqual(interval * (1 - JITTER) - 5);
       expect(gap).toBeLessThan(interval * (1 + JITTER) + 40);
     }
   });
 
   test("jitter pinned at its extremes gives the shortest and the longest waits", async () => {
-    const short = await probeTimes(100, () => 0, 400);
-    const long = await probeTimes(100, () => 0.999, 400);
+    const short = await probeTimes(100, () => 0, 4);
+    const long = await probeTimes(100, () => 0.999, 4);
     expect(short[0]!).toBeLessThan(20); // random() = 0: first check at once
-    expect(short.length).toBeGreaterThan(long.length);
     expect(long[0]!).toBeGreaterThanOrEqual(90);
+    // 85 ms and 115 ms: timers fire late at times, never early, so the longest waits are all near 115 ms and
+    // the shortest at least once well below 100 ms.
+    expect(Math.min(...gaps(short))).toBeLessThan(100);
+    for (const gap of gaps(long)) expect(gap).toBeGreaterThanOrEqual(100 * (1 + JITTER * 0.998) - 2);
   });
 
   test("many servers' first checks are spread, not all at once", async () => {
@@ -139,9 +143,8 @@ describe("the checker's schedule", () => {
       return new ServerChecker({ pool, server, probe, interval: 200, timeout: 50, rise: 1, fall: 1, log: () => {} });
     });
     for (const c of checkers) c.start();
-    await Bun.sleep(260);
+    await until(() => firsts.length === 20, "every server's first check", 2_000, 2);
     for (const c of checkers) c.stop();
-    expect(firsts.length).toBe(20);
     const spreadMs = Math.max(...firsts) - Math.min(...firsts);
     expect(spreadMs).toBeGreaterThan(50);
     expect(Math.max(...firsts)).toBeLessThan(230);
@@ -151,18 +154,20 @@ describe("the checker's schedule", () => {
     const pool = poolOf(1);
     const server = pool.servers[0]!;
     let aborted = false;
-    const probe: Probe = (signal) => new Promise((resolve) => {
+    let answer: Promise<ProbeOutcome> | undefined;
+    const probe: Probe = (signal) => (answer = new Promise((resolve) => {
       signal.addEventListener("abort", () => {
         aborted = true;
         resolve({ ok: false, reason: "aborted" });
       });
-    });
+    }));
     const checker = new ServerChecker({ pool, server, probe, interval: 100, timeout: 5_000, rise: 1, fall: 1, log: () => {}, random: () => 0 });
     checker.start();
-    await Bun.sleep(30);
+    await until(() => answer !== undefined, "the first probe");
     checker.stop();
-    await Bun.sleep(10);
     expect(aborted).toBe(true);
+    // The checker awaits the same answer, and was first to: once it is in, the checker has judged it or not.
+    await answer;
     expect(server.lastCheck).toBeUndefined();
     expect(server.healthy).toBe(true);
   });
@@ -176,7 +181,7 @@ describe("the checker's schedule", () => {
     };
     const checker = new ServerChecker({ pool, server, probe, interval: 50, timeout: 50, rise: 1, fall: 1, log: (l) => lines.push(l), random: () => 0 });
     checker.start();
-    await Bun.sleep(30);
+    await until(() => server.lastCheck !== undefined, "the first check");
     checker.stop();
     expect(server.healthy).toBe(false);
     expect(server.lastCheck).toMatchObject({ ok: false, reason: "boom" });

@@ -49,9 +49,9 @@ test("servers' maxConns with `first`: the first server fills up, then the second
 
   // A fifth client waits for a slot: it gets one when the first client leaves (a's slot frees).
   const fifth = await client(gw.port);
-  await Bun.sleep(100);
+  expect(await eventually(() => gw.pools.get("p")!.queued === 1)).toBe(true);
   expect(fifth.received().byteLength).toBe(0);
-  expect(gw.pools.get("p")!.queued).toBe(1);
+  expect(a.accepted + b.accepted).toBe(4); // nothing was opened upstream for it
   clients[0]!.socket.end();
   expect(await fifth.waitFor((t) => t === "a\n")).toBe("a\n");
   expect(await eventually(() => sa!.active === 2 && sb!.active === 2)).toBe(true);
