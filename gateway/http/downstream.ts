@@ -9,6 +9,8 @@ import { parseRequestHead } from "./request-parser.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import type { Deadlines, Expiring } from "./deadlines.ts";
 import { errorAnswer } from "./response-writer.ts";
+import { requestIdFor } from "../proxy/headers.ts";
+import { Buffer } from "node:buffer";
 
 /** Why a request body could not be read to its end: the answer the client is owed (or 499: it went away). */
 export interface BodyFailure {
@@ -60,6 +62,8 @@ const enum State {
 
 /** Buffered bytes of not-yet-wanted input (a body before its sink, pipelined requests) above which reading pauses. */
 const BUFFER_PAUSE = 64 * 1024;
+/** How long a closed connection keeps reading (and dropping) what the client still sends. */
+const LINGER_MS = 2_000;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 const EMPTY = new Uint8Array(0);
 
@@ -107,6 +111,7 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
   data(chunk: Uint8Array): void {
     if (this.tunnel) return this.tunnel.data(chunk);
     if (this.state === State.Closed) return;
+    if (this.lingering) return;
     if (this.buffer.length > 0) {
       const joined = new Uint8Array(this.buffer.length + chunk.length);
       joined.set(this.buffer);
@@ -123,6 +128,7 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
 
   end(): void {
     if (this.tunnel) return this.tunnel.end();
+    if (this.lingering) return this.socket.destroy();
     this.peerEnded = true;
     if (this.state === State.Body && !this.bodyDone) {
       this.bodyFailed({ status: 400, message: "request body cut short" }, true);
@@ -173,7 +179,7 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
         const parsed = parseRequestHead(view, this.options.limits);
         if (parsed === undefined) break;
         if ((parsed as HeadError).error) {
-          this.refuse((parsed as HeadError).status, (parsed as HeadError).message);
+          this.refuse((parsed as HeadError).status, (parsed as HeadError).message, view);
           return;
         }
         const head = parsed as RequestHead;
@@ -230,14 +236,21 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     }
     const decoder = this.decoder;
     const sink = this.sink!;
+    const max = this.options.maxBodySize;
+    let over = false;
     const next = decoder.push(bytes, offset, bytes.length, (data) => {
+      // Nothing past the limit is handed on, not even the rest of the chunk that crossed it.
+      if (over || decoder.bodyBytes > max) {
+        over = true;
+        return;
+      }
       if (!sink.data(data)) this.pauseBody();
     });
     if (next < 0) {
       this.bodyFailed({ status: 400, message: `invalid chunked body: ${decoder.error}` }, true);
       return bytes.length;
     }
-    if (decoder.bodyBytes > this.options.maxBodySize) {
+    if (over || decoder.bodyBytes > max) {
       this.bodyFailed({ status: 413, message: "request body too large" }, true);
       return bytes.length;
     }
@@ -379,21 +392,44 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
   }
 
   /** Refuse what the client sent with a JSON error, then close. */
-  refuse(status: number, message: string): void {
+  refuse(status: number, message: string, input: Uint8Array = this.buffer): void {
     this.closeAfter = true;
     this.buffer = EMPTY;
-    this.socket.write(errorAnswer(status, message, crypto.randomUUID(), true, this.head?.method === "HEAD"));
+    this.socket.write(errorAnswer(status, message, requestIdIn(input), true, this.head?.method === "HEAD"));
     this.closeNow(true);
   }
 
-  /** Close: `graceful` lets queued bytes out first. */
+  /**
+   * Close: `graceful` lets queued bytes out first. A client may still be sending (a body we refused): closing
+   * with unread input makes the kernel reset the connection, and the client may lose our answer. So, like
+   * nginx's lingering close, only our side is shut, and what still comes is read and dropped until the client
+   * closes too or LINGER_MS pass.
+   */
   closeNow(graceful: boolean): void {
     if (this.state === State.Closed) return;
-    if (graceful) this.socket.end();
+    if (graceful && !this.peerEnded && !this.tunnel) {
+      this.lingering = true;
+      this.socket.shutdown();
+      if (this.readPaused) this.socket.resume();
+      const socket = this.socket;
+      setTimeout(() => socket.destroy(), LINGER_MS);
+    } else if (graceful) this.socket.end();
     else this.socket.destroy();
     // The runtime's close event does the bookkeeping; a socket already gone may not send one, so do it here too.
     this.close();
   }
+  /** Our side is shut; the client's bytes are dropped until it closes. */
+  private lingering = false;
 }
 
 const NO_EVENTS: ExchangeEvents = { drain() {}, clientGone() {} };
+
+/** Bytes of a refused head searched for the client's X-Request-Id, so that even a refusal carries it. */
+const ID_SEARCH_BYTES = 64 * 1024;
+
+/** The client's X-Request-Id in a head that could not be parsed (when it has a sane one), else a new id. */
+function requestIdIn(input: Uint8Array): string {
+  const text = Buffer.from(input.buffer, input.byteOffset, Math.min(input.length, ID_SEARCH_BYTES)).toString("latin1");
+  const found = /\r\nx-request-id:[ \t]*([^\r\n]*?)[ \t]*\r\n/i.exec(text);
+  return requestIdFor(found ? found[1]! : null);
+}

@@ -41,6 +41,13 @@ const enum Out {
 /** A failed attempt that may go to a fresh connection of the same server (stale keep-alive connection). */
 class StaleConnection extends Error {}
 
+/** The client's request body failed (cut short, too large, invalid framing, too slow): answered with its own status. */
+class BodyFailed extends UpstreamFailure {
+  constructor(readonly status: number, message: string) {
+    super(status === 413 ? "body-too-large" : "aborted", message);
+  }
+}
+
 export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   readonly started = performance.now();
   readonly requestId: string;
@@ -114,6 +121,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       this.server = server;
     } catch (error) {
       if (this.clientGoneFlag) return this.finishLog(499);
+      if (error instanceof BodyFailed) return this.answerError(error.status, error.message);
       const failure = upgrade && error instanceof UpstreamFailure && error.kind === "timeout"
         ? new UpstreamFailure("bad-response", error.message)
         : error;
@@ -136,10 +144,12 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
         } catch (error) {
           throw new UpstreamFailure("connect", `cannot connect to ${server.id}: ${describe(error)}`, { cause: error });
         }
-        if (this.clientGoneFlag) {
-          connection.discard();
-          throw new UpstreamFailure("aborted", "client went away");
-        }
+      }
+      if (this.clientGoneFlag || this.bodyFailure) {
+        // The client's side failed while the connection was being made: give it back unused.
+        if (reused) upstreams.release(connection);
+        else connection.discard();
+        throw this.bodyFailure ?? new UpstreamFailure("aborted", "client went away");
       }
       this.server = server;
       this.log.server = server.id;
@@ -227,14 +237,13 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.call?.abort();
     const waiter = this.headWaiter;
     this.headWaiter = undefined;
-    const kind = failure.status === 413 ? "body-too-large" : "aborted";
-    const error = new UpstreamFailure(kind, failure.message);
+    const error = new BodyFailed(failure.status, failure.message);
     if (waiter) waiter.reject(error);
-    else if (this.out === Out.None && !this.done && this.status === 0) {
-      this.bodyFailure = failure;
-    } else this.cut(failure.message);
+    // Still connecting: the attempt sees it once the connection is made.
+    else if (this.out === Out.None && !this.done && this.status === 0) this.bodyFailure = error;
+    else this.cut(failure.message);
   }
-  private bodyFailure: BodyFailure | undefined;
+  private bodyFailure: BodyFailed | undefined;
 
   // ---- the answer (from the upstream) ---------------------------------------------------------------------
 
@@ -254,15 +263,6 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     }
     const waiter = this.headWaiter;
     this.headWaiter = undefined;
-    if (this.bodyFailure) {
-      // The client's body failed before the answer: the answer is the client's error, not the server's.
-      this.call!.abort();
-      waiter?.resolve();
-      const failure = this.bodyFailure;
-      this.bodyFailure = undefined;
-      this.answerFailure({ status: failure.status, kind: failure.status === 413 ? "body-too-large" : "aborted", message: failure.message });
-      return;
-    }
     this.relayHead(response);
     waiter?.resolve();
   }
