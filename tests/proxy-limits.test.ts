@@ -1,6 +1,7 @@
 // Request limits and malformed requests, sent over the network: JSON 431/414/413 from the gateway, chunked
 // bodies cut at the limit, and raw-TCP garbage answered with 400 while the gateway keeps serving.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { resolve } from "node:path";
 import { eventually } from "./helpers/common.ts";
 import { errorBody, gateway, generatedStream, portOf, rawRequest, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
@@ -10,6 +11,7 @@ let gw: Gateway;
 const received = new Map<string, number>();
 
 const MAX_BODY = 64 * 1024;
+const TAGGER = resolve(import.meta.dir, "fixtures/plugins/tagger.ts");
 
 beforeAll(async () => {
   up = startUpstream("up", async (request) => {
@@ -92,6 +94,32 @@ describe("limits", () => {
     const query = await fetch(gw.url + "/q?" + "k=v&".repeat(60));
     expect(query.status).toBe(414);
     await stillServes();
+  });
+
+  test("maxUriLength at its boundary: a target of exactly the limit passes, one byte more is 414 (path and query, with and without route plugins)", async () => {
+    const g = await gateway({
+      limits: { maxUriLength: 100 },
+      pools: { app: [up.url] },
+      routes: [{ match: { path: "/plugged/*" }, pool: "app", plugins: [{ use: TAGGER, options: { tag: "t" } }] }, { pool: "app" }],
+    });
+    try {
+      /** `start` padded with "p" to `length` bytes. */
+      const target = (start: string, length: number) => start + "p".repeat(length - start.length);
+      for (const start of ["/plain/", "/plain/x?q=", "/plugged/", "/plugged/x?q="]) {
+        const fits = target(start, 100);
+        const response = await fetch(g.url + fits);
+        expect(response.status).toBe(200);
+        expect(await response.text()).toBe("up");
+        expect(up.seen.at(-1)!.url).toBe(fits);
+        const before = up.seen.length;
+        const over = await fetch(g.url + target(start, 101));
+        expect(over.status).toBe(414);
+        await errorBody(over);
+        expect(up.seen.length).toBe(before);
+      }
+    } finally {
+      await g.stop(0);
+    }
   });
 
   test("Content-Length over maxBodySize: 413 JSON, upstream not called", async () => {
