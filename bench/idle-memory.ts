@@ -59,7 +59,7 @@ export async function measureIdleMemory(label: string, pid: number, port: number
 
 export function memoryTable(rows: IdleMemory[]): Table {
   return {
-    header: ["target", "RSS before", `RSS holding ${fmt(rows[0]?.requested ?? 0)}`, "per client", "peak RSS", "held", "failed"],
+    header: ["target", "RSS before", `RSS holding ${fmt(rows[0]?.requested ?? 0)}`, "per client", "peak RSS", "held", "failed or dropped"],
     rows: rows.map((r) => [
       r.label,
       `${r.beforeMB.toFixed(1)} MB`,

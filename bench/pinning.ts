@@ -4,7 +4,7 @@
 // `taskset -c`, which sets the affinity and then execs the command: the pid is the command's own, and
 // threads and forked workers inherit the affinity.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 export interface PinPlan {
   /** CPU list for the proxies (taskset syntax), or null when nothing is pinned. */
@@ -20,15 +20,33 @@ const LOAD_CPU = 0;
 
 /** The CPUs this process may run on (Cpus_allowed_list of /proc/self/status, e.g. "0-1" or "0,2-3"). */
 export function allowedCpus(): number[] {
+  const list = affinityOf("self");
+  if (list === "?") return [];
+  return list.split(",").flatMap((part) => {
+    const [from, to = from] = part.split("-").map(Number) as [number, number?];
+    return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  });
+}
+
+/** The CPU list a process (or one of its threads) may run on ("1", "0-1"), from /proc; "?" once it is gone. */
+export function affinityOf(pid: number | "self", tid?: number): string {
   try {
-    const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? "";
-    return list.split(",").flatMap((part) => {
-      const [from, to = from] = part.split("-").map(Number) as [number, number?];
-      return Array.from({ length: to - from + 1 }, (_, i) => from + i);
-    });
+    const path = tid === undefined ? `/proc/${pid}/status` : `/proc/${pid}/task/${tid}/status`;
+    return /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync(path, "utf8"))?.[1] ?? "?";
+  } catch {
+    return "?";
+  }
+}
+
+/** The threads of `pid` whose CPU list is not `cpus`, as "tid: list". */
+export function threadsOffCpus(pid: number, cpus: string): string[] {
+  let tids: number[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`).map(Number);
   } catch {
     return [];
   }
+  return tids.map((tid) => [tid, affinityOf(pid, tid)] as const).filter(([, list]) => list !== cpus && list !== "?").map(([tid, list]) => `${tid}: ${list}`);
 }
 
 /** The plan for `pinned`, or why it cannot be followed here. */

@@ -44,6 +44,8 @@ export interface Scenario {
 export interface Table {
   header: string[];
   rows: string[][];
+  /** Leading columns that hold words, aligned left (the rest are figures, aligned right); default 1. */
+  left?: number;
 }
 
 export function median(values: number[]): number {
@@ -160,20 +162,23 @@ export function ratioTable(scenario: Scenario, targets: TargetName[]): Table | n
 export function renderText(table: Table): string {
   const all = [table.header, ...table.rows];
   const widths = table.header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  return all.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ")).join("\n");
+  const left = table.left ?? 1;
+  return all.map((r) => r.map((cell, i) => (i < left ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ")).join("\n");
 }
 
 export function renderMarkdown(table: Table): string {
   const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`;
-  return [line(table.header), `|${table.header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`, ...table.rows.map(line)].join("\n");
+  const left = table.left ?? 1;
+  return [line(table.header), `|${table.header.map((_, i) => (i < left ? "---" : "---:")).join("|")}|`, ...table.rows.map(line)].join("\n");
 }
 
 export const LEGEND = `spread: half the max−min range over rounds, relative to the median. p50/p99: median over rounds of wrk --latency.
 errors: wrk socket errors plus non-2xx/3xx responses, summed over rounds.
 CPU µs/req: user+system CPU time of the process serving the target (all threads; nginx master and worker) during
 one wrk run, divided by the requests wrk completed; median over rounds. For direct it is the backend's own cost.
-upstream opened: most connections the backend accepted from the target in one run (nginx stub_status "accepts");
-for direct these are wrk's own. With a reused pool it stays near the pool size; churn shows as thousands.
+upstream opened: most connections the backend accepted from the target in one run (nginx stub_status "accepts").
+With a reused pool it stays at or below the client count; churn shows as thousands. For direct these are wrk's own:
+-c plus the one connection wrk opens first to check the address.
 upstream conns: connections open to the backend, sampled mid-run (median over rounds); for direct these are wrk's own.
 TW client / TW upstream: most TIME_WAIT sockets one run added on the target's own port / on its own backend listener
 (each target has one; for direct they are the same port, shown under upstream). Sockets of earlier rounds expire

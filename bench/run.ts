@@ -12,13 +12,14 @@ import { LARGE_BYTES, LARGE_PATH, SMALL_BODY, SMALL_PATH, startBackend } from ".
 import { backendAccepts, connectionsOpened } from "./backend-status.ts";
 import { cpuReading, cpuSecondsBetween, processTree } from "./cpu-time.ts";
 import { codeVersion, machine, toolVersions } from "./environment.ts";
+import { goalsTable } from "./goals.ts";
 import { startHaproxy } from "./haproxy.ts";
 import { closeHeldClients, measureIdleMemory, memoryTable, type IdleMemory } from "./idle-memory.ts";
 import { startNginxProxy } from "./nginx.ts";
 import { parseOptions, USAGE, type BenchOptions, type ScenarioName, type TargetName } from "./options.ts";
-import { describePlan, pinPlan, pinSelf, type PinPlan } from "./pinning.ts";
+import { describePlan, pinPlan, pinSelf, threadsOffCpus, type PinPlan } from "./pinning.ts";
 import { establishedTo, freePort, memoryOf, missingTools, tail, timeWait, waitForHttp, type Child } from "./procs.ts";
-import { cpuPerRequest, LEGEND, ratioTable, renderText, scenarioTable, TARGET_LABELS, type RunRecord, type Scenario, type Table } from "./report.ts";
+import { cpuPerRequest, fmt, LEGEND, ratioTable, renderText, scenarioTable, TARGET_LABELS, type RunRecord, type Scenario, type Table } from "./report.ts";
 import { appendSection, type Section } from "./results-file.ts";
 import { startSluice } from "./sluice.ts";
 import { runningWrk, runWrk, type WrkOptions } from "./wrk.ts";
@@ -83,6 +84,7 @@ async function startAll(dir: string, options: BenchOptions, plan: PinPlan): Prom
     await waitForHttp(t.child, `http://127.0.0.1:${t.port}${SMALL_PATH}`, SMALL_BODY.length, 30_000);
     await waitForHttp(t.child, `http://127.0.0.1:${t.port}${LARGE_PATH}`, LARGE_BYTES);
     checkExecutable(t);
+    checkAffinity(t, t.name === "direct" ? plan.load : plan.proxy);
   }
   await backendAccepts(statusPort);
   return { targets, backend, statusPort };
@@ -99,6 +101,15 @@ function checkExecutable(t: Target): void {
   if (!t.executable.test(exe)) throw new Error(`${t.child.name}: pid ${t.child.pid} runs ${exe}, not ${t.executable.source}: CPU time would be measured on the wrong process`);
 }
 
+/** In pinned mode every thread of the target must be on its CPU list (taskset has done its work). */
+function checkAffinity(t: Target, cpus: string | null): void {
+  if (cpus === null) return;
+  for (const pid of processTree(t.child.pid)) {
+    const off = threadsOffCpus(pid, cpus);
+    if (off.length > 0) throw new Error(`${t.child.name}: threads of pid ${pid} not on CPU ${cpus} (tid: CPUs): ${off.join(", ")}`);
+  }
+}
+
 interface ScenarioSpec {
   path: string;
   bytes: boolean;
@@ -111,21 +122,23 @@ const SCENARIOS: Record<ScenarioName, ScenarioSpec> = {
     path: SMALL_PATH,
     bytes: false,
     connections: (o) => o.connections,
-    title: (o, c) => `Small response: GET ${SMALL_PATH}, ${SMALL_BODY.length}-byte body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${o.rounds} rounds`,
+    title: (o, c) => `Small response: GET ${SMALL_PATH}, ${SMALL_BODY.length}-byte body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${rounds(o.rounds)}`,
   },
   large: {
     path: LARGE_PATH,
     bytes: true,
     connections: (o) => o.connections,
-    title: (o, c) => `Large response: GET ${LARGE_PATH}, ${LARGE_BYTES / 1024 / 1024} MiB body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${o.rounds} rounds`,
+    title: (o, c) => `Large response: GET ${LARGE_PATH}, ${LARGE_BYTES / 1024 / 1024} MiB body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${rounds(o.rounds)}`,
   },
   c200: {
     path: SMALL_PATH,
     bytes: false,
     connections: () => 200,
-    title: (o, c) => `${c} clients: GET ${SMALL_PATH}, ${SMALL_BODY.length}-byte body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${o.rounds} rounds`,
+    title: (o, c) => `${c} clients: GET ${SMALL_PATH}, ${SMALL_BODY.length}-byte body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${rounds(o.rounds)}`,
   },
 };
+
+const rounds = (n: number) => `${n} round${n === 1 ? "" : "s"}`;
 
 /** wrk's duration syntax ("5s", "2m", "500" = seconds) in milliseconds. */
 function durationMs(text: string): number {
@@ -234,12 +247,8 @@ async function main(): Promise<number> {
   const bench = await startAll(tempDir, options, plan);
   log(`bench: all targets up; ${options.rounds} rounds × ${options.duration} per target per scenario`);
 
-  const scenarios: Scenario[] = [];
-  for (const name of options.scenarios) scenarios.push(await runScenario(name, bench, options, plan));
-  checkAlive([bench.backend, ...bench.targets.map((t) => t.child)]);
-  const afterRuns = bench.targets.map(memoryLine);
-
-  // Memory of idle keep-alive clients, on the proxies as the runs left them.
+  // Memory of idle keep-alive clients first, on freshly started proxies: after the throughput runs their
+  // allocators would still hold the memory of the runs' own connections and bodies, hiding the clients' cost.
   const idle: IdleMemory[] = [];
   if (options.idle > 0) {
     for (const t of bench.targets.filter((t) => t.name !== "direct")) {
@@ -251,6 +260,11 @@ async function main(): Promise<number> {
     }
   }
 
+  const scenarios: Scenario[] = [];
+  for (const name of options.scenarios) scenarios.push(await runScenario(name, bench, options, plan));
+  checkAlive([bench.backend, ...bench.targets.map((t) => t.child)]);
+  const afterRuns = bench.targets.map(memoryLine);
+
   const blocks: Section["blocks"] = scenarios.map((scenario) => {
     const tables: Table[] = [scenarioTable(scenario, options.targets)];
     const ratios = ratioTable(scenario, options.targets);
@@ -259,11 +273,13 @@ async function main(): Promise<number> {
   });
   if (idle.length > 0) {
     blocks.push({
-      title: `Memory: ${options.idle} idle keep-alive clients per proxy, after the runs above (VmRSS of the process tree)`,
+      title: `Memory: ${fmt(options.idle)} idle keep-alive clients per proxy, on freshly started proxies (VmRSS of the process tree)`,
       tables: [memoryTable(idle)],
     });
   }
   blocks.push({ title: "Memory after the throughput runs", tables: [], lines: afterRuns.map((l) => `- ${l}`) });
+  const goals = goalsTable(scenarios, options.targets, idle, plan.proxy !== null);
+  if (goals) blocks.push({ title: "The HTTP engine's goals in this run (✓ met, ✗ not met)", tables: [goals] });
 
   console.log("");
   console.log(facts.join("\n"));
@@ -279,9 +295,9 @@ async function main(): Promise<number> {
   console.log(`\nRun took ${seconds.toFixed(0)} s.`);
 
   if (options.record) {
-    const settings = `${options.rounds} rounds × ${options.duration} per target, wrk -t${options.threads}, warm-up ${options.warmup}, scenarios ${options.scenarios.join(", ")}, backend workers ${options.backendWorkers}; the run took ${seconds.toFixed(0)} s`;
+    const settings = `${rounds(options.rounds)} × ${options.duration} per target, wrk -t${options.threads}, warm-up ${options.warmup}, scenarios ${options.scenarios.join(", ")}, backend workers ${options.backendWorkers}; the run took ${seconds.toFixed(0)} s`;
     const path = appendSection({
-      heading: `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC: ${plan.proxy === null ? "unpinned" : "pinned"}, ${options.rounds} rounds × ${options.duration}`,
+      heading: `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC: ${plan.proxy === null ? "unpinned" : "pinned"}, ${rounds(options.rounds)} × ${options.duration}`,
       facts: [...(options.note ? [options.note] : []), ...facts, settings],
       blocks,
     });
