@@ -61,6 +61,8 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   private out = Out.None;
   private sentAt = 0;
   private clientGoneFlag = false;
+  /** Made only for pools with a queue: lets a client that leaves give up its place. */
+  private aborter: AbortController | undefined;
   private done = false;
   /** Body bytes that came before the upstream connection (copied). */
   private early: Uint8Array[] | undefined;
@@ -113,7 +115,9 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const mayRetry = !hasBody && RETRYABLE_METHODS.has(head.method);
     const timeout = upgrade ? route.policy.connectTimeout : route.policy.responseTimeout;
     try {
-      const { server } = await tryServers(pool, selection, mayRetry ? 1 + route.policy.retries : 1, undefined, (server) => this.attempt(server, hasBody, mayRetry, timeout), (error) => {
+      // Only a pool with a queue can keep a request waiting: only then is a way to leave the queue worth making.
+      const signal = pool.mayQueue ? (this.aborter = new AbortController()).signal : undefined;
+      const { server } = await tryServers(pool, selection, mayRetry ? 1 + route.policy.retries : 1, signal, (server) => this.attempt(server, hasBody, mayRetry, timeout), (error) => {
         const kind = (error as UpstreamFailure).kind;
         const clientsFault = kind === "aborted" || kind === "body-too-large" || this.clientGoneFlag;
         return { blameServer: !clientsFault, retry: kind === "connect" && !this.clientGoneFlag };
@@ -338,6 +342,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   clientGone(): void {
     if (this.done) return;
     this.clientGoneFlag = true;
+    this.aborter?.abort();
     this.call?.abort();
     const waiter = this.headWaiter;
     this.headWaiter = undefined;
