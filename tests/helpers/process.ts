@@ -9,6 +9,10 @@ export interface RunningProcess {
   proc: Subprocess<"ignore", "pipe", "pipe">;
   /** Everything printed so far, stdout and stderr interleaved as they arrived. */
   output(): string;
+  /** What was printed on stdout alone. */
+  stdout(): string;
+  /** Resolves once both output streams have ended (the process exited and everything it printed was read). */
+  outputEnded: Promise<void>;
   /** Wait until the output matches, or fail after `timeoutMs` with what was printed. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   stop(signal?: NodeJS.Signals): Promise<number>;
@@ -24,15 +28,21 @@ export function spawnCommand(cmd: string[], options: { cwd?: string; env?: Recor
     stderr: "pipe",
   });
   let text = "";
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
+  let stdout = "";
+  const pump = async (stream: ReadableStream<Uint8Array>, also?: (piece: string) => void) => {
     const decoder = new TextDecoder();
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+    for await (const chunk of stream) {
+      const piece = decoder.decode(chunk, { stream: true });
+      text += piece;
+      also?.(piece);
+    }
   };
-  void pump(proc.stdout);
-  void pump(proc.stderr);
+  const outputEnded = Promise.all([pump(proc.stdout, (piece) => (stdout += piece)), pump(proc.stderr)]).then(() => {});
   return {
     proc,
     output: () => text,
+    stdout: () => stdout,
+    outputEnded,
     async waitFor(pattern, timeoutMs = 15_000) {
       const until = Date.now() + timeoutMs;
       while (Date.now() < until) {
@@ -56,7 +66,7 @@ export function spawnCommand(cmd: string[], options: { cwd?: string; env?: Recor
 export async function runCli(args: string[], cwd?: string): Promise<{ code: number; out: string }> {
   const p = spawnCommand([process.execPath, cliPath, ...args], { cwd });
   const code = await p.proc.exited;
-  await Bun.sleep(10);
+  await p.outputEnded;
   return { code, out: p.output() };
 }
 
