@@ -181,6 +181,7 @@ With a reused pool it stays at or below the client count; churn shows as thousan
 -c plus the one connection wrk opens first to check the address.
 upstream conns: connections open to the backend, sampled mid-run (median over rounds); for direct these are wrk's own.
 TW client / TW upstream: most TIME_WAIT sockets one run added on the target's own port / on its own backend listener
-(each target has one; for direct they are the same port, shown under upstream). Sockets of earlier rounds expire
-during a run (60 s), so this undercounts a little; "upstream opened" is the exact churn figure.
+(each target has one; for direct they are the same port, shown under upstream). Both read low: sockets of earlier
+rounds expire during a run (60 s) and tcp_tw_reuse lets new loopback connections take over TIME_WAIT slots;
+"upstream opened" is the exact churn figure.
 Ratios: Sluice's median divided by the other target's; ≥ 1 is better for throughput, ≤ 1 is better for CPU/req.`;
