@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli, startCli, spawnCommand, cliPath } from "./helpers/process.ts";
+import { listensOn, runCli, startCli, spawnCommand, cliPath } from "./helpers/process.ts";
 import { deadPort, processAlive, reaches, until } from "./helpers/common.ts";
 import { startUpstream, type Upstream } from "./helpers/upstream.ts";
 
@@ -184,6 +184,12 @@ describe("the built-in demo", () => {
 });
 
 describe("--workers", () => {
+  /** The process ids of a process's children. */
+  async function childrenOf(pid: number): Promise<number[]> {
+    const p = Bun.spawn(["pgrep", "-P", String(pid)], { stdout: "pipe" });
+    return (await new Response(p.stdout).text()).trim().split("\n").filter(Boolean).map(Number);
+  }
+
   test("starts worker processes on the same port, and SIGTERM stops them all", async () => {
     const port = await deadPort();
     const path = await writeConfig("workers.json", {
@@ -195,22 +201,44 @@ describe("--workers", () => {
     const gw = await startCli(["--config", path, "--workers", "3"]);
     try {
       expect(gw.output()).toContain("3 workers");
-      const children = async () => {
-        const p = Bun.spawn(["pgrep", "-P", String(gw.proc.pid)], { stdout: "pipe" });
-        return (await new Response(p.stdout).text()).trim().split("\n").filter(Boolean);
-      };
-      const workerPids = await children();
+      const workerPids = await childrenOf(gw.proc.pid);
       expect(workerPids).toHaveLength(2);
+      await until(() => workerPids.every((pid) => listensOn(pid, port)), "both workers listen on the port", 3_000);
       const statuses = await Promise.all(Array.from({ length: 60 }, () => fetch(`http://127.0.0.1:${port}/`, { redirect: "manual" }).then((r) => r.status)));
       expect(new Set(statuses)).toEqual(new Set([302]));
       gw.proc.kill("SIGTERM");
       expect(await gw.proc.exited).toBe(0);
-      const alive = (pid: string) => processAlive(Number(pid));
-      expect(await reaches(0, () => workerPids.filter(alive).length)).toBe(0);
+      expect(await reaches(0, () => workerPids.filter(processAlive).length)).toBe(0);
     } finally {
       await gw.stop();
     }
-  });
+  }, 15_000);
+
+  test("workers exit when the primary dies without a word (SIGKILL), and the port is free again", async () => {
+    const port = await deadPort();
+    const path = await writeConfig("workers-orphaned.json", {
+      listen: `127.0.0.1:${port}`,
+      admin: false,
+      accessLog: false,
+      routes: [{ redirect: { to: "/elsewhere" } }],
+    });
+    const gw = await startCli(["--config", path, "--workers", "3"]);
+    const workerPids = await childrenOf(gw.proc.pid);
+    try {
+      expect(workerPids).toHaveLength(2);
+      await until(() => workerPids.every((pid) => listensOn(pid, port)), "both workers listen on the port", 3_000);
+      const statuses = await Promise.all(Array.from({ length: 30 }, () => fetch(`http://127.0.0.1:${port}/`, { redirect: "manual" }).then((r) => r.status)));
+      expect(new Set(statuses)).toEqual(new Set([302]));
+      expect(workerPids.filter(processAlive)).toHaveLength(2); // serving, until…
+      gw.proc.kill("SIGKILL");
+      await gw.proc.exited;
+      expect(await reaches(0, () => workerPids.filter(processAlive).length, 3_000)).toBe(0);
+      await expect(fetch(`http://127.0.0.1:${port}/`, { redirect: "manual" })).rejects.toThrow();
+    } finally {
+      for (const pid of workerPids.filter(processAlive)) process.kill(pid, "SIGKILL");
+      await gw.stop();
+    }
+  }, 15_000);
 
   test("a bad --workers value is refused", async () => {
     const { code, out } = await runCli(["--workers", "zero"]);

@@ -1,5 +1,6 @@
 // What tests of every kind share: waiting for a condition with a deadline (never a fixed sleep before an
 // assertion), a loopback port nothing listens on, and a seeded random so that runs repeat exactly.
+import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 type Check = () => boolean | Promise<boolean>;
@@ -71,12 +72,18 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-/** Whether a process with this id is still running. */
+/** Whether a process with this id is still running (an exited one nobody has reaped yet, a zombie, is not). */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // /proc/PID/stat: "pid (comm) STATE …"; the command name may itself contain ") ".
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return !existsSync("/proc/self/stat"); // no procfs to ask: kill(0) said it exists
   }
 }

@@ -1,4 +1,5 @@
 // Runs Sluice as a user does, as a child process, and reads what it prints.
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
 
@@ -75,4 +76,36 @@ export async function startCli(args: string[], options: { cwd?: string; env?: Re
   const p = spawnCommand([process.execPath, cliPath, ...args], options);
   await p.waitFor(/serving|demo is running/);
   return p;
+}
+
+/** Whether process `pid` holds a TCP socket listening on `port` (Linux: its descriptors against /proc/net/tcp{,6}). */
+export function listensOn(pid: number, port: number): boolean {
+  const listening = new Set<string>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = readFileSync(table, "latin1");
+    } catch {
+      continue;
+    }
+    // sl local_address rem_address st ... inode: "0100007F:1F90 00000000:0000 0A ... 12345"
+    for (const row of text.split("\n").slice(1)) {
+      const cols = row.trim().split(/\s+/);
+      if (cols.length > 9 && cols[3] === "0A" && parseInt(cols[1]!.split(":")[1]!, 16) === port) listening.add(cols[9]!);
+    }
+  }
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  return fds.some((fd) => {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+      return inode !== undefined && listening.has(inode);
+    } catch {
+      return false; // closed meanwhile
+    }
+  });
 }
