@@ -251,8 +251,8 @@ export class ChunkedDecoder {
   private finishTrailers(buffer: Uint8Array, length: number): void {
     const text = latin1(buffer, 0, length);
     const offsets = this.trailerOffsets;
-    const fields: HeaderFields = new Array(offsets.length >> 1);
-    for (let k = 0; k < offsets.length; k += 2) fields[k >> 1] = text.substring(offsets[k]!, offsets[k + 1]!);
+    const fields: HeaderFields = [];
+    for (let k = 0; k < offsets.length; k += 2) fields.push(text.substring(offsets[k]!, offsets[k + 1]!));
     this.fields = fields;
     this.trailerBytes = undefined;
     this.state = DONE;

@@ -263,12 +263,9 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
 
   // Accepted: decode once and cut the strings.
   const text = latin1(bytes, 0, headEnd);
-  const fields: string[] = new Array(2 * count);
-  for (let k = 0; k < count; k++) {
-    const o = 4 * k;
-    fields[2 * k] = text.substring(offsets[o]!, offsets[o + 1]!);
-    fields[2 * k + 1] = text.substring(offsets[o + 2]!, offsets[o + 3]!);
-  }
+  // Filled by push, not preallocated: a packed array is faster for everything that reads it later.
+  const fields: string[] = [];
+  for (let o = 0; o < 4 * count; o += 4) fields.push(text.substring(offsets[o]!, offsets[o + 1]!), text.substring(offsets[o + 2]!, offsets[o + 3]!));
   const method = knownMethod(bytes, lineStart, methodEnd) ?? text.substring(lineStart, methodEnd);
   const target = text.substring(targetStart, targetEnd);
   let pathAndQuery = target;

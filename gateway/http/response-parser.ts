@@ -143,16 +143,13 @@ export function parseResponseHead(bytes: Uint8Array, maxHeadSize: number): Respo
   }
 
   const text = latin1(bytes, 0, headEnd);
-  const fields: string[] = new Array(2 * count);
-  for (let k = 0; k < count; k++) {
-    const o = 4 * k;
-    fields[2 * k] = text.substring(offsets[o]!, offsets[o + 1]!);
-    fields[2 * k + 1] = text.substring(offsets[o + 2]!, offsets[o + 3]!);
-  }
+  // Filled by push, not preallocated: a packed array is faster for everything that reads it later.
+  const fields: string[] = [];
+  for (let o = 0; o < 4 * count; o += 4) fields.push(text.substring(offsets[o]!, offsets[o + 1]!), text.substring(offsets[o + 2]!, offsets[o + 3]!));
   const chunked = codings !== undefined && codings.chunkedLast;
   return {
     status,
-    reason: text.substring(reasonStart, reasonEnd),
+    reason: reasonEnd - reasonStart === 2 && bytes[reasonStart] === 0x4f && bytes[reasonStart + 1] === 0x4b ? "OK" : text.substring(reasonStart, reasonEnd),
     minor,
     fields,
     contentLength,

@@ -218,13 +218,16 @@ export function addCodings(bytes: Uint8Array, start: number, end: number, list: 
   }
 }
 
-/** What a Connection list says; `tokens` holds `[start, end]` offsets of every option listed. */
+/** What a Connection list says; `tokens` holds `[start, end, known]` for every option listed (`known`: an index into KNOWN_OPTIONS, or -1). */
 export interface ConnectionOptions {
   close: boolean;
   keepAlive: boolean;
   upgrade: boolean;
   tokens: number[];
 }
+
+/** The options nearly every Connection field lists, handed out as constants instead of cut and lower-cased. */
+const KNOWN_OPTIONS = ["close", "keep-alive", "upgrade"];
 
 /**
  * Adds one Connection field value to `options`. False when an element is not a token; empty elements are
@@ -237,10 +240,18 @@ export function addConnectionOptions(bytes: Uint8Array, start: number, end: numb
     while (i < end && TCHAR[bytes[i]!] === 1) i++;
     if (i > token) {
       const length = i - token;
-      if (length === 5 && equalsLower(bytes, token, i, "close")) options.close = true;
-      else if (length === 10 && equalsLower(bytes, token, i, "keep-alive")) options.keepAlive = true;
-      else if (length === 7 && equalsLower(bytes, token, i, "upgrade")) options.upgrade = true;
-      options.tokens.push(token, i);
+      let known = -1;
+      if (length === 5 && equalsLower(bytes, token, i, "close")) {
+        options.close = true;
+        known = 0;
+      } else if (length === 10 && equalsLower(bytes, token, i, "keep-alive")) {
+        options.keepAlive = true;
+        known = 1;
+      } else if (length === 7 && equalsLower(bytes, token, i, "upgrade")) {
+        options.upgrade = true;
+        known = 2;
+      }
+      options.tokens.push(token, i, known);
     }
     i = skipOws(bytes, i, end);
     if (i === end) return true;
@@ -251,8 +262,11 @@ export function addConnectionOptions(bytes: Uint8Array, start: number, end: numb
 
 /** The lower-case option names `options.tokens` points at, from the decoded head `text`. */
 export function connectionTokens(text: string, tokens: number[]): string[] {
-  const names: string[] = new Array(tokens.length >> 1);
-  for (let k = 0; k < tokens.length; k += 2) names[k >> 1] = text.substring(tokens[k]!, tokens[k + 1]!).toLowerCase();
+  const names: string[] = [];
+  for (let k = 0; k < tokens.length; k += 3) {
+    const known = tokens[k + 2]!;
+    names.push(known >= 0 ? KNOWN_OPTIONS[known]! : text.substring(tokens[k]!, tokens[k + 1]!).toLowerCase());
+  }
   return names;
 }
 
@@ -267,6 +281,9 @@ export const EXPECT = 6;
 
 /** Classifies the field name `bytes[start..end)`, comparing only names of a matching length. */
 export function fieldKind(bytes: Uint8Array, start: number, end: number): number {
+  // Every name that matters starts with one of c, e, h, t, u: most other names are rejected on their first byte.
+  const first = LOWER[bytes[start]!]!;
+  if (first !== 0x63 && first !== 0x65 && first !== 0x68 && first !== 0x74 && first !== 0x75) return OTHER_FIELD;
   switch (end - start) {
     case 4:
       return equalsLower(bytes, start, end, "host") ? HOST : OTHER_FIELD;
