@@ -97,9 +97,10 @@ describe("limits", () => {
   });
 
   test("maxUriLength at its boundary: a target of exactly the limit passes, one byte more is 414 (path and query, with and without route plugins)", async () => {
+    const own = startUpstream("own");
     const g = await gateway({
       limits: { maxUriLength: 100 },
-      pools: { app: [up.url] },
+      pools: { app: [own.url] },
       routes: [{ match: { path: "/plugged/*" }, pool: "app", plugins: [{ use: TAGGER, options: { tag: "t" } }] }, { pool: "app" }],
     });
     try {
@@ -109,16 +110,17 @@ describe("limits", () => {
         const fits = target(start, 100);
         const response = await fetch(g.url + fits);
         expect(response.status).toBe(200);
-        expect(await response.text()).toBe("up");
-        expect(up.seen.at(-1)!.url).toBe(fits);
-        const before = up.seen.length;
+        expect(await response.text()).toBe("own");
+        expect(own.seen.at(-1)!.url).toBe(fits);
+        const before = own.seen.length;
         const over = await fetch(g.url + target(start, 101));
         expect(over.status).toBe(414);
         await errorBody(over);
-        expect(up.seen.length).toBe(before);
+        expect(own.seen.length).toBe(before);
       }
     } finally {
       await g.stop(0);
+      await own.stop();
     }
   });
 
