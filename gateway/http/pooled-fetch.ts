@@ -159,6 +159,10 @@ class ResponseBuilder implements ResponseSink {
     return (controller.desiredSize ?? 0) > 0;
   }
 
+  responseFlush(): void {
+    // Each piece was enqueued as it came.
+  }
+
   responseEnd(_trailers: HeaderFields | undefined): void {
     this.done();
     try {

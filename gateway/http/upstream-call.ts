@@ -25,6 +25,8 @@ export interface ResponseSink {
   responseBody(chunk: Uint8Array): boolean;
   /** The answer is complete; trailers of a chunked body, if any. */
   responseEnd(trailers: HeaderFields | undefined): void;
+  /** The bytes of one read from the server have been handed on: a moment to write what they made. */
+  responseFlush(): void;
   /**
    * The exchange failed. `stale`: a reused connection closed before any byte of the answer (safe to retry an
    * idempotent request on a new connection). `headSent`: the failure came after the final head.
@@ -130,6 +132,7 @@ export class UpstreamCall implements ConnectionUser {
       this.pending = EMPTY;
       this.readHeads(bytes, bytes !== chunk);
     } else this.readBody(chunk, 0);
+    if (!this.finished && !this.responseDone && this.head !== undefined) this.sink.responseFlush();
   }
 
   drain(): void {

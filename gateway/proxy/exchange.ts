@@ -29,6 +29,8 @@ import { answerViaHono } from "./via-hono.ts";
 const RETRYABLE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 /** Request body bytes held while no upstream connection takes them yet (beyond it, the client is paused). */
 const EARLY_BODY_LIMIT = 64 * 1024;
+/** Answer bytes gathered before they are written even within one upstream read. */
+const FLUSH_BYTES = 64 * 1024;
 
 /** Framing of the answer toward the client. */
 const enum Out {
@@ -296,18 +298,52 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const close = this.conn.willClose || this.out === Out.UntilClose;
     const connection = close ? "connection: close\r\n" : minor === 0 ? "connection: keep-alive\r\n" : "";
     this.closeAfter = close;
-    this.conn.write(latin1(clientResponseHead(response, this.requestId, this.stickyExtras(), framing, connection)));
+    this.queue(latin1(clientResponseHead(response, this.requestId, this.stickyExtras(), framing, connection)));
   }
   private closeAfter = false;
 
   responseBody(chunk: Uint8Array): boolean {
     if (this.clientGoneFlag) return true;
     if (this.out === Out.Chunked) {
-      this.conn.write(chunkHead(chunk.length));
-      this.conn.write(chunk);
-      return this.conn.write(CHUNK_END);
+      this.queue(chunkHead(chunk.length));
+      this.queue(chunk);
+      this.queue(CHUNK_END);
+    } else this.queue(chunk);
+    return this.queuedBytes < FLUSH_BYTES || this.flush();
+  }
+
+  /** The upstream's bytes of one read are handled: send what they made, in one write. */
+  responseFlush(): void {
+    if (!this.flush()) this.call?.pauseResponse();
+  }
+
+  // One write per upstream read instead of one per piece (head, chunk framing, data): each write is a syscall.
+  // What is queued is always written before the read's event ends, so the runtime's chunk needs no copy.
+  private queued: Uint8Array[] = [];
+  private queuedBytes = 0;
+
+  private queue(bytes: Uint8Array): void {
+    this.queued.push(bytes);
+    this.queuedBytes += bytes.length;
+  }
+
+  /** Write what is queued; false when the client is full (wait for drain). */
+  private flush(): boolean {
+    const parts = this.queued;
+    if (parts.length === 0) return true;
+    let data: Uint8Array;
+    if (parts.length === 1) data = parts[0]!;
+    else {
+      data = new Uint8Array(this.queuedBytes);
+      let at = 0;
+      for (const part of parts) {
+        data.set(part, at);
+        at += part.length;
+      }
     }
-    return this.conn.write(chunk);
+    this.queued = [];
+    this.queuedBytes = 0;
+    return this.conn.write(data);
   }
 
   /** The client took what was written: let the upstream (or the response writer) send more. */
@@ -316,7 +352,8 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   }
 
   responseEnd(trailers: HeaderFields | undefined): void {
-    if (this.out === Out.Chunked) this.conn.write(trailers ? lastChunk(trailers) : lastChunk());
+    if (this.out === Out.Chunked) this.queue(trailers ? lastChunk(trailers) : lastChunk());
+    this.flush();
     this.release();
     this.finishLog(this.status);
     this.conn.finish(this.closeAfter);
