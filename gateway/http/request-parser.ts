@@ -36,8 +36,8 @@ import {
 } from "./syntax.ts";
 
 /**
- * Longest method accepted. RFC 9110 sets no bound, but the request line must have one before the target's own
- * limit applies; the longest registered method is 17 bytes.
+ * Longest method accepted (501 above, as for any method not implemented). RFC 9110 sets no bound, but the
+ * request line needs one besides the target's; the longest registered method is 17 bytes.
  */
 export const MAX_METHOD_LENGTH = 32;
 
@@ -50,10 +50,6 @@ let offsets = new Int32Array(4 * 64);
 const line = new Int32Array(4);
 
 const BAD_LINE = "invalid request line";
-
-function refuse(status: number, message: string): HeadError {
-  return headError(status, message);
-}
 
 /** Methods most requests use, as constants: no string is cut for them and later comparisons are on one atom. */
 function knownMethod(bytes: Uint8Array, start: number, end: number): string | undefined {
@@ -100,11 +96,11 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
 
   // Empty lines before the request line.
   for (let skipped = 0; i < end && (bytes[i] === CR || bytes[i] === LF); skipped++) {
-    if (bytes[i] === LF) return refuse(400, scanMessage(BARE_LF));
-    if (skipped === MAX_LEADING_EMPTY_LINES) return refuse(400, "too many empty lines before the request line");
+    if (bytes[i] === LF) return headError(400, scanMessage(BARE_LF));
+    if (skipped === MAX_LEADING_EMPTY_LINES) return headError(400, "too many empty lines before the request line");
     const next = blankLineEnd(bytes, i, end);
     if (next === NEED_MORE) return undefined;
-    if (next < 0) return refuse(400, scanMessage(next));
+    if (next < 0) return headError(400, scanMessage(next));
     i = next;
   }
   const lineStart = i;
@@ -112,21 +108,21 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
   // method SP
   const methodStop = Math.min(end, lineStart + MAX_METHOD_LENGTH + 1);
   while (i < methodStop && TCHAR[bytes[i]!] === 1) i++;
-  if (i - lineStart > MAX_METHOD_LENGTH) return refuse(501, "method not supported");
+  if (i - lineStart > MAX_METHOD_LENGTH) return headError(501, "method not supported");
   if (i === end) return undefined;
-  if (bytes[i] !== SP || i === lineStart) return refuse(400, i === lineStart ? BAD_LINE : "invalid method");
+  if (bytes[i] !== SP || i === lineStart) return headError(400, i === lineStart ? BAD_LINE : "invalid method");
   const methodEnd = i;
-  const isConnect = isMethod(bytes, lineStart, methodEnd, "CONNECT");
-  if (isConnect) return refuse(501, "CONNECT is not supported");
+  // Tunnels are not proxied: refused before anything else about the request is read.
+  if (isMethod(bytes, lineStart, methodEnd, "CONNECT")) return headError(501, "CONNECT is not supported");
   i++;
 
   // request-target SP
   const targetStart = i;
   const targetStop = Math.min(end, targetStart + limits.maxUriLength + 1);
   while (i < targetStop && TARGET[bytes[i]!] === 1) i++;
-  if (i - targetStart > limits.maxUriLength) return refuse(414, "URI too long");
+  if (i - targetStart > limits.maxUriLength) return headError(414, "URI too long");
   if (i === end) return undefined;
-  if (bytes[i] !== SP || i === targetStart) return refuse(400, i === targetStart ? BAD_LINE : "invalid request-target");
+  if (bytes[i] !== SP || i === targetStart) return headError(400, i === targetStart ? BAD_LINE : "invalid request-target");
   const targetEnd = i;
   i++;
 
@@ -136,14 +132,14 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
   const first = bytes[targetStart];
   if (first !== 0x2f) {
     if (first === 0x2a && targetEnd - targetStart === 1) {
-      if (!isMethod(bytes, lineStart, methodEnd, "OPTIONS")) return refuse(400, "asterisk-form is only for OPTIONS");
+      if (!isMethod(bytes, lineStart, methodEnd, "OPTIONS")) return headError(400, "asterisk-form is only for OPTIONS");
     } else {
       authorityStart = absoluteAuthorityStart(bytes, targetStart, targetEnd);
-      if (authorityStart < 0) return refuse(400, "invalid request-target");
+      if (authorityStart < 0) return headError(400, "invalid request-target");
       pathStart = authorityStart;
       while (pathStart < targetEnd && bytes[pathStart] !== 0x2f && bytes[pathStart] !== 0x3f) pathStart++;
       // An http(s) URI with an empty host is invalid (RFC 9110 §4.2.1); userinfo is refused by the grammar.
-      if (pathStart === authorityStart || !isAuthority(bytes, authorityStart, pathStart)) return refuse(400, "invalid authority in request-target");
+      if (pathStart === authorityStart || !isAuthority(bytes, authorityStart, pathStart)) return headError(400, "invalid authority in request-target");
     }
   }
 
@@ -164,11 +160,11 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
       default: ok = byte === LF;
     }
     if (!ok) {
-      if (byte === LF) return refuse(400, scanMessage(BARE_LF));
-      return refuse(400, k === 9 ? scanMessage(BARE_CR) : "invalid HTTP version");
+      if (byte === LF) return headError(400, scanMessage(BARE_LF));
+      return headError(400, k === 9 ? scanMessage(BARE_CR) : "invalid HTTP version");
     }
   }
-  if (bytes[versionStart + 5] !== 0x31) return refuse(505, "HTTP version not supported");
+  if (bytes[versionStart + 5] !== 0x31) return headError(505, "HTTP version not supported");
   const minor: 0 | 1 = bytes[versionStart + 7] === 0x30 ? 0 : 1;
 
   // Header section.
@@ -191,15 +187,15 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
     if (bytes[i] === CR) {
       headEnd = blankLineEnd(bytes, i, end);
       if (headEnd === NEED_MORE) return undefined;
-      if (headEnd < 0) return refuse(400, scanMessage(headEnd));
+      if (headEnd < 0) return headError(400, scanMessage(headEnd));
       break;
     }
-    if (count === maxCount && TCHAR[bytes[i]!] === 1) return refuse(431, "too many header fields");
+    if (count === maxCount && TCHAR[bytes[i]!] === 1) return headError(431, "too many header fields");
     const next = scanFieldLine(bytes, i, end, headerLimit, line);
     if (next < 0) {
       if (next === NEED_MORE) return undefined;
-      if (next === TOO_LONG) return refuse(431, "request header section too large");
-      return refuse(400, scanMessage(next));
+      if (next === TOO_LONG) return headError(431, "request header section too large");
+      return headError(400, scanMessage(next));
     }
     const nameStart = line[0]!;
     const nameEnd = line[1]!;
@@ -217,37 +213,37 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
     offsets[o + 3] = valueEnd;
     switch (fieldKind(bytes, nameStart, nameEnd)) {
       case HOST:
-        if (++hostCount > 1) return refuse(400, "more than one Host field");
-        if (!isAuthority(bytes, valueStart, valueEnd)) return refuse(400, "invalid Host");
+        if (++hostCount > 1) return headError(400, "more than one Host field");
+        if (!isAuthority(bytes, valueStart, valueEnd)) return headError(400, "invalid Host");
         hostStart = valueStart;
         hostEnd = valueEnd;
         break;
       case CONTENT_LENGTH: {
-        if (codings !== undefined) return refuse(400, "both Transfer-Encoding and Content-Length");
+        if (codings !== undefined) return headError(400, "both Transfer-Encoding and Content-Length");
         const value = parseContentLength(bytes, valueStart, valueEnd);
-        if (value < 0 || (contentLength >= 0 && value !== contentLength)) return refuse(400, "invalid Content-Length");
+        if (value < 0 || (contentLength >= 0 && value !== contentLength)) return headError(400, "invalid Content-Length");
         contentLength = value;
         break;
       }
       case TRANSFER_ENCODING:
         // An HTTP/1.0 message with Transfer-Encoding has faulty framing (RFC 9112 §6.1).
-        if (minor === 0) return refuse(400, "Transfer-Encoding in an HTTP/1.0 request");
-        if (contentLength >= 0) return refuse(400, "both Transfer-Encoding and Content-Length");
+        if (minor === 0) return headError(400, "Transfer-Encoding in an HTTP/1.0 request");
+        if (contentLength >= 0) return headError(400, "both Transfer-Encoding and Content-Length");
         codings ??= { chunkedCount: 0, chunkedLast: false, other: false };
-        if (!addCodings(bytes, valueStart, valueEnd, codings)) return refuse(400, "invalid Transfer-Encoding");
+        if (!addCodings(bytes, valueStart, valueEnd, codings)) return headError(400, "invalid Transfer-Encoding");
         // Once anything follows `chunked`, no later field can make the list valid again.
-        if (codings.chunkedCount > 1 || (codings.chunkedCount === 1 && !codings.chunkedLast)) return refuse(400, "invalid Transfer-Encoding");
+        if (codings.chunkedCount > 1 || (codings.chunkedCount === 1 && !codings.chunkedLast)) return headError(400, "invalid Transfer-Encoding");
         break;
       case CONNECTION:
         connection ??= { close: false, keepAlive: false, upgrade: false, tokens: [] };
-        if (!addConnectionOptions(bytes, valueStart, valueEnd, connection)) return refuse(400, "invalid Connection");
+        if (!addConnectionOptions(bytes, valueStart, valueEnd, connection)) return headError(400, "invalid Connection");
         break;
       case UPGRADE:
         if (upgradeCount++ === 0) upgradeField = count;
         break;
       case EXPECT:
         // `100-continue` is the only expectation defined (RFC 9110 §10.1.1); it is ignored from HTTP/1.0 clients.
-        if (!equalsLower(bytes, valueStart, valueEnd, "100-continue")) return refuse(417, "expectation not supported");
+        if (!equalsLower(bytes, valueStart, valueEnd, "100-continue")) return headError(417, "expectation not supported");
         expectContinue = true;
         break;
     }
@@ -256,10 +252,10 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
   }
 
   if (codings !== undefined) {
-    if (!codings.chunkedLast) return refuse(400, "Transfer-Encoding does not end in chunked");
-    if (codings.other) return refuse(501, "transfer coding not supported");
+    if (!codings.chunkedLast) return headError(400, "Transfer-Encoding does not end in chunked");
+    if (codings.other) return headError(501, "transfer coding not supported");
   }
-  if (hostCount === 0 && minor === 1) return refuse(400, "missing Host");
+  if (hostCount === 0 && minor === 1) return headError(400, "missing Host");
 
   // Accepted: decode once and cut the strings.
   const text = latin1(bytes, 0, headEnd);
