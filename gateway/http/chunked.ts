@@ -63,7 +63,7 @@ export class ChunkedDecoder {
   private remaining = 0;
   private readonly maxTrailerSize: number;
   private readonly maxLineLength: number;
-  /** The trailer section as received so far (only when it holds more than the blank line). */
+  /** The trailer section as received so far; never allocated for the usual bare CRLF arriving in one piece. */
   private trailerBytes: Uint8Array | undefined;
   private trailerLength = 0;
   /** Start of the first trailer line not yet scanned. */
