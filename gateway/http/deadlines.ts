@@ -1,6 +1,8 @@
-// Coarse deadlines for many connections at once: a connection sets a number (ms since epoch) instead of arming
-// a timer per request, and one sweep a second calls `expire` on those past due. Used for what a second of slack
-// does not matter to: the header-read timeout (slowloris), the keep-alive idle timeout, a stalled body.
+// Coarse deadlines for many connections or requests at once: each sets a number (ms since epoch) instead of
+// arming a timer of its own, and one sweep every `sweepMs` calls `expire` on those past due. A request costs a
+// Set insert and delete instead of a timer's creation and cancellation. Used for the header-read timeout
+// (slowloris), the keep-alive idle timeout and a stalled body (a second of slack), and for upstream response
+// timeouts (a finer sweep).
 
 export interface Expiring {
   /** When this connection's current wait ends (ms since epoch); 0 means no deadline now. */
@@ -8,26 +10,23 @@ export interface Expiring {
   expire(now: number): void;
 }
 
-const SWEEP_MS = 1_000;
-
 export class Deadlines {
   private readonly members = new Set<Expiring>();
   private timer: ReturnType<typeof setInterval> | undefined;
 
+  constructor(private readonly sweepMs = 1_000) {}
+
   add(member: Expiring): void {
     this.members.add(member);
     if (!this.timer) {
-      this.timer = setInterval(() => this.sweep(), SWEEP_MS);
+      this.timer = setInterval(() => this.sweep(), this.sweepMs);
       (this.timer as { unref?: () => void }).unref?.();
     }
   }
 
+  /** No longer watched. The sweep stops itself once nothing is left (not here: a busy gateway would restart it per request). */
   delete(member: Expiring): void {
     this.members.delete(member);
-    if (this.members.size === 0 && this.timer) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
   }
 
   get size(): number {
@@ -35,6 +34,11 @@ export class Deadlines {
   }
 
   private sweep(): void {
+    if (this.members.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+      return;
+    }
     const now = Date.now();
     for (const member of this.members) {
       if (member.deadline !== 0 && member.deadline <= now) member.expire(now);

@@ -4,7 +4,7 @@
 // no header of its own, keeps Content-Length as given, and has a real connect timeout.
 import type { HeaderFields, ResponseHead } from "./head.ts";
 import { UpstreamCall, type ResponseSink } from "./upstream-call.ts";
-import type { UpstreamPool } from "./upstream-pool.ts";
+import type { UpstreamAddress, UpstreamPool } from "./upstream-pool.ts";
 import { chunkHead, CHUNK_END, lastChunk } from "./chunked.ts";
 import { bodylessStatus, latin1 } from "./response-writer.ts";
 import { UpstreamFailure } from "../proxy/errors.ts";
@@ -19,10 +19,8 @@ export interface PooledRequest {
   connectTimeout: number;
 }
 
-export interface Address {
+export interface Address extends UpstreamAddress {
   readonly id: string;
-  readonly hostname: string;
-  readonly port: number;
 }
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
@@ -50,11 +48,11 @@ export async function pooledFetch(pool: UpstreamPool, server: Address, request: 
 async function once(pool: UpstreamPool, server: Address, request: PooledRequest, fresh: boolean): Promise<Response> {
   const { signal } = request;
   if (signal.aborted) throw signal.reason ?? new Error("aborted");
-  let connection = fresh ? undefined : pool.takeIdle(server.hostname, server.port);
+  let connection = fresh ? undefined : pool.takeIdle(server);
   const reused = connection !== undefined;
   if (!connection) {
     try {
-      connection = await pool.connect(server.hostname, server.port, request.connectTimeout, signal);
+      connection = await pool.connect(server, request.connectTimeout, signal);
     } catch (error) {
       if (signal.aborted) throw signal.reason ?? error;
       const e = error as { code?: string; message?: string };

@@ -10,6 +10,7 @@ import type { ConnectionUser, UpstreamConnection, UpstreamPool } from "./upstrea
 import { UpstreamFailure } from "../proxy/errors.ts";
 import { fieldValue } from "./head.ts";
 import type { TcpSocket } from "../runtime/sockets.ts";
+import type { Expiring } from "./deadlines.ts";
 
 /** Largest response head accepted from a server. */
 const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -41,7 +42,7 @@ const enum Body {
   UntilClose,
 }
 
-export class UpstreamCall implements ConnectionUser {
+export class UpstreamCall implements ConnectionUser, Expiring {
   private pending: Uint8Array = EMPTY;
   private head: ResponseHead | undefined;
   private body = Body.None;
@@ -55,7 +56,8 @@ export class UpstreamCall implements ConnectionUser {
   private paused = false;
   /** The server sent bytes beyond its answer: the connection cannot be trusted for another request. */
   private outOfStep = false;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the server's time to answer runs out (0: not waiting for an answer). */
+  deadline = 0;
   /** Bytes after a 101 head: the tunnel's first. */
   leftover: Uint8Array = EMPTY;
   /** Called when the connection can take more request bytes. */
@@ -88,14 +90,17 @@ export class UpstreamCall implements ConnectionUser {
   requestSent(): void {
     this.requestDone = true;
     if (this.responseDone) this.complete();
-    else if (!this.answered && !this.finished) this.timer = setTimeout(() => this.timeOut(), this.responseTimeout);
+    else if (!this.answered && !this.finished) {
+      this.deadline = Date.now() + this.responseTimeout;
+      this.pool.timeouts.add(this);
+    }
   }
 
   /** The client went away or the caller gave up: close the connection, report nothing more. */
   abort(): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.timer);
+    this.stopTimer();
     this.connection.discard();
   }
 
@@ -116,7 +121,7 @@ export class UpstreamCall implements ConnectionUser {
   /** After a 101: the socket leaves the pool for good; its later events go to the new owner. */
   takeSocket(): TcpSocket {
     this.finished = true;
-    clearTimeout(this.timer);
+    this.stopTimer();
     this.connection.dead = true;
     this.connection.user = undefined;
     return this.connection.socket;
@@ -164,7 +169,8 @@ export class UpstreamCall implements ConnectionUser {
     }
   }
 
-  private timeOut(): void {
+  expire(): void {
+    this.stopTimer();
     if (this.finished || this.answered) return;
     this.fail(new UpstreamFailure("timeout", `${this.serverId} did not answer within ${this.responseTimeout}ms`), false);
   }
@@ -172,7 +178,7 @@ export class UpstreamCall implements ConnectionUser {
   private fail(failure: UpstreamFailure, stale: boolean): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.timer);
+    this.stopTimer();
     this.connection.discard();
     this.sink.upstreamFailed(failure, stale, this.head !== undefined);
   }
@@ -194,7 +200,7 @@ export class UpstreamCall implements ConnectionUser {
       const head = parsed as ResponseHead;
       offset += head.headBytes;
       if (head.status === 101) {
-        clearTimeout(this.timer);
+        this.stopTimer();
         this.head = head;
         this.leftover = offset < bytes.length ? bytes.slice(offset) : EMPTY;
         this.sink.responseHead(head);
@@ -213,7 +219,7 @@ export class UpstreamCall implements ConnectionUser {
   }
 
   private finalHead(head: ResponseHead): void {
-    clearTimeout(this.timer);
+    this.stopTimer();
     this.head = head;
     if (head.status === 204 || head.status === 304 || this.method === "HEAD") this.body = Body.None;
     else if (head.chunked) {
@@ -286,10 +292,17 @@ export class UpstreamCall implements ConnectionUser {
     this.sink.responseEnd(trailers);
   }
 
+  private stopTimer(): void {
+    if (this.deadline !== 0) {
+      this.deadline = 0;
+      this.pool.timeouts.delete(this);
+    }
+  }
+
   /** Both messages are complete: back to the pool when the server allows it. */
   private complete(): void {
     this.finished = true;
-    clearTimeout(this.timer);
+    this.stopTimer();
     if (this.paused) this.connection.socket.resume();
     const reusable = !this.head!.close && !this.outOfStep;
     if (reusable) this.pool.release(this.connection);

@@ -4,6 +4,17 @@
 // the server's own `Keep-Alive: timeout=` hint), a cap on requests per connection, and a real connect timeout.
 // An idle connection that the server closes, or that speaks out of turn, is dropped at once.
 import type { SocketRuntime, TcpHandlers, TcpSocket } from "../runtime/sockets.ts";
+import { Deadlines } from "./deadlines.ts";
+
+/** Where a server is: its `hostPort` ("host:port", IPv6 in brackets) names its idle list. */
+export interface UpstreamAddress {
+  readonly hostname: string;
+  readonly port: number;
+  readonly hostPort: string;
+}
+
+/** How often response timeouts are checked: they fire up to this much late. */
+const RESPONSE_TIMEOUT_SWEEP_MS = 25;
 
 export interface UpstreamPoolOptions {
   /** Idle connections kept per server address. */
@@ -90,19 +101,20 @@ export class UpstreamPool {
   private sweeper: ReturnType<typeof setInterval> | undefined;
   /** Connections opened since start (for figures and tests). */
   opened = 0;
+  /** The response timeouts of requests in flight on these connections. */
+  readonly timeouts = new Deadlines(RESPONSE_TIMEOUT_SWEEP_MS);
 
   constructor(private readonly sockets: SocketRuntime, readonly options: UpstreamPoolOptions = DEFAULT_UPSTREAM_POOL) {}
 
-  private listFor(hostname: string, port: number): IdleList {
-    const key = `${hostname}:${port}`;
-    let list = this.lists.get(key);
-    if (!list) this.lists.set(key, (list = new IdleList()));
+  private listFor(address: UpstreamAddress): IdleList {
+    let list = this.lists.get(address.hostPort);
+    if (!list) this.lists.set(address.hostPort, (list = new IdleList()));
     return list;
   }
 
   /** An idle connection to the address, or undefined when there is none. */
-  takeIdle(hostname: string, port: number): UpstreamConnection | undefined {
-    const list = this.lists.get(`${hostname}:${port}`);
+  takeIdle(address: UpstreamAddress): UpstreamConnection | undefined {
+    const list = this.lists.get(address.hostPort);
     if (!list) return undefined;
     const now = Date.now();
     let connection: UpstreamConnection | undefined;
@@ -114,9 +126,9 @@ export class UpstreamPool {
   }
 
   /** A new connection to the address, made within `timeoutMs`. */
-  async connect(hostname: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<UpstreamConnection> {
-    const connection = new UpstreamConnection(this.listFor(hostname, port));
-    connection.socket = await this.sockets.connectTcp({ hostname, port, timeoutMs, signal }, connection);
+  async connect(address: UpstreamAddress, timeoutMs: number, signal?: AbortSignal): Promise<UpstreamConnection> {
+    const connection = new UpstreamConnection(this.listFor(address));
+    connection.socket = await this.sockets.connectTcp({ hostname: address.hostname, port: address.port, timeoutMs, signal }, connection);
     this.opened++;
     return connection;
   }
@@ -141,8 +153,8 @@ export class UpstreamPool {
   }
 
   /** Idle connections now, per address (for /status and tests). */
-  idleCount(hostname: string, port: number): number {
-    return this.lists.get(`${hostname}:${port}`)?.connections.length ?? 0;
+  idleCount(address: UpstreamAddress): number {
+    return this.lists.get(address.hostPort)?.connections.length ?? 0;
   }
 
   private startSweeping(): ReturnType<typeof setInterval> {

@@ -95,6 +95,8 @@ export class Pool {
    * the queue is full or the wait runs out. Undefined means no server is up at all (503 at once).
    */
   async acquire(input: SelectionInput, tried?: ReadonlySet<UpstreamServer>, signal?: AbortSignal): Promise<UpstreamServer | undefined> {
+    const now = this.take(input, tried);
+    if (now || !this.limited) return now;
     let server = this.select(input, tried);
     let place: QueuePlace | undefined;
     while (!server && this.limited && this.someAliveButFull(input.now, tried)) {
@@ -108,6 +110,21 @@ export class Pool {
       server.requests++;
     }
     return server;
+  }
+
+  /** Choose a server and count the request on it, without waiting; undefined when none can take it now. */
+  take(input: SelectionInput, tried?: ReadonlySet<UpstreamServer>): UpstreamServer | undefined {
+    const server = this.select(input, tried);
+    if (server) {
+      server.active++;
+      server.requests++;
+    }
+    return server;
+  }
+
+  /** Whether a request that found no server now could get one by waiting (some live server is only full). */
+  mayWait(now: number, tried?: ReadonlySet<UpstreamServer>): boolean {
+    return this.limited && this.someAliveButFull(now, tried);
   }
 
   /** The request on `server` is over (answered, failed or cancelled): let a queued request in. */

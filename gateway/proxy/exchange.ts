@@ -18,7 +18,9 @@ import type { RouteAction } from "../route-action.ts";
 import type { LogEntry, ProxyError, RequestLog } from "../plugin/types.ts";
 import type { ProxyRoute } from "./http-proxy.ts";
 import { requestIdFor } from "./headers.ts";
-import { NoServerAvailable, tryServers } from "./attempts.ts";
+import { NoServerAvailable } from "./attempts.ts";
+import { QueueFull, QueueTimeout } from "../pool/wait-queue.ts";
+import type { UpstreamConnection } from "../http/upstream-pool.ts";
 import { toProxyError, upgradeProblemOf } from "./phases.ts";
 import { UpstreamFailure } from "./errors.ts";
 import { clientResponseHead, upstreamRequestHead, type AnswerExtras } from "./header-rules.ts";
@@ -40,8 +42,11 @@ const enum Out {
   UntilClose,
 }
 
-/** A failed attempt that may go to a fresh connection of the same server (stale keep-alive connection). */
-class StaleConnection extends Error {}
+const CLIENT_GONE = new UpstreamFailure("aborted", "client went away");
+
+function noServer(pool: string): NoServerAvailable {
+  return new NoServerAvailable(`no server of pool "${pool}" is available`);
+}
 
 /** The client's request body failed (cut short, too large, invalid framing, too slow): answered with its own status. */
 class BodyFailed extends UpstreamFailure {
@@ -71,7 +76,6 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   private earlyEnd: { trailers: HeaderFields | undefined } | undefined;
   private bodyChunked = false;
   private pathAndQuery = "";
-  private headWaiter: { resolve(): void; reject(error: unknown): void } | undefined;
 
   constructor(readonly conn: DownstreamConnection, readonly head: RequestHead, private readonly services: EngineServices) {
     this.requestId = requestIdFor(fieldValue(head.fields, "x-request-id"));
@@ -82,8 +86,16 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     return this.conn.clientAddress;
   }
 
-  /** Route the request and answer it. */
+  /** Route the request and answer it. Nothing it throws may take the connection's event loop down. */
   run(): void {
+    try {
+      this.dispatch();
+    } catch (error) {
+      this.internalError(error);
+    }
+  }
+
+  private dispatch(): void {
     const snapshot = this.services.snapshot();
     const head = this.head;
     if (head.contentLength > snapshot.config.limits.maxBodySize) return this.answerError(413, "request body too large");
@@ -97,84 +109,120 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.route = action.proxy;
     this.log.pool = action.proxy.pool.name;
     this.pathAndQuery = match.upstreamTarget;
-    void this.proxy().catch((error) => this.internalError(error));
+    this.proxy();
   }
 
   // ---- the upstream exchange -------------------------------------------------------------------------
+  // Callbacks, not promises: a request whose pool has a free server and an idle connection goes from head to
+  // upstream write without waiting on anything. Only a new connection or a place in the queue is awaited.
 
-  private async proxy(): Promise<void> {
+  private proxy(): void {
     const route = this.route!;
     const head = this.head;
-    const pool = route.pool;
     if (head.upgrade !== undefined) {
       const problem = upgradeProblemOf(head);
       if (problem) return this.answerError(400, problem.error, problem.extra);
     }
-    const selection = (this.selection = pool.selectionFor({ clientIp: this.clientIp, view: this.view() }));
-    const hasBody = head.chunked || head.contentLength > 0;
+    this.selection = route.pool.selectionFor({ clientIp: this.clientIp, view: this.view() });
+    const hasBody = (this.hasBody = head.chunked || head.contentLength > 0);
     if (hasBody) this.conn.readBody(this);
-    const upgrade = head.upgrade !== undefined;
-    const mayRetry = !hasBody && RETRYABLE_METHODS.has(head.method);
-    const timeout = upgrade ? route.policy.connectTimeout : route.policy.responseTimeout;
-    try {
-      // Only a pool with a queue can keep a request waiting: only then is a way to leave the queue worth making.
-      const signal = pool.mayQueue ? (this.aborter = new AbortController()).signal : undefined;
-      const { server } = await tryServers(pool, selection, mayRetry ? 1 + route.policy.retries : 1, signal, (server) => this.attempt(server, hasBody, mayRetry, timeout), (error) => {
-        const kind = (error as UpstreamFailure).kind;
-        const clientsFault = kind === "aborted" || kind === "body-too-large" || this.clientGoneFlag;
-        return { blameServer: !clientsFault, retry: kind === "connect" && !this.clientGoneFlag };
-      });
-      this.server = server;
-    } catch (error) {
-      if (this.clientGoneFlag) return this.finishLog(499);
-      if (error instanceof BodyFailed) return this.answerError(error.status, error.message);
-      const failure = upgrade && error instanceof UpstreamFailure && error.kind === "timeout"
-        ? new UpstreamFailure("bad-response", error.message)
-        : error;
-      return this.answerFailure(toProxyError(failure, pool.name));
-    }
+    this.mayRetry = !hasBody && RETRYABLE_METHODS.has(head.method);
+    this.attemptsLeft = this.mayRetry ? 1 + route.policy.retries : 1;
+    this.nextServer();
+  }
+  private hasBody = false;
+  private mayRetry = false;
+  private attemptsLeft = 1;
+  /** Servers that already failed this request: avoided while another is available. */
+  private tried: Set<UpstreamServer> | undefined;
+  private lastFailure: UpstreamFailure | undefined;
+  /** The next connection must be a new one (the pooled one was stale). */
+  private fresh = false;
+  /** The server whose slot this request holds (counted in its `active`), until `release`. */
+  private holding: UpstreamServer | undefined;
+
+  /** Take a server for the next attempt, waiting in the pool's queue when every live one is full. */
+  private nextServer(): void {
+    if (this.clientGoneFlag) return this.finishLog(499);
+    const pool = this.route!.pool;
+    const selection = this.selection!;
+    if (this.attemptsLeft-- <= 0) return this.failed(this.lastFailure ?? noServer(pool.name));
+    const server = pool.take(selection, this.tried);
+    if (server) return this.useServer(server);
+    if (!pool.mayWait(selection.now, this.tried)) return this.failed(this.lastFailure ?? noServer(pool.name));
+    const signal = (this.aborter ??= new AbortController()).signal;
+    pool.acquire(selection, this.tried, signal).then(
+      (queued) => (queued ? this.useServer(queued) : this.failed(this.lastFailure ?? noServer(pool.name))),
+      (error) => {
+        if (this.clientGoneFlag) return this.finishLog(499);
+        if (error instanceof QueueFull || error instanceof QueueTimeout) return this.failed(new NoServerAvailable(`pool "${pool.name}": ${error.message}`));
+        this.internalError(error);
+      },
+    );
   }
 
-  /** One server: a connection (idle or new), the request written, resolved once the answer's head is relayed. */
-  private async attempt(server: UpstreamServer, hasBody: boolean, mayRetry: boolean, timeout: number): Promise<void> {
-    const route = this.route!;
+  /** An attempt on `server`: an idle connection now, or a new one. */
+  private useServer(server: UpstreamServer): void {
+    this.holding = this.server = server;
+    this.log.server = server.id;
+    if (this.clientGoneFlag || this.bodyFailure) return this.attemptFailed(server, this.bodyFailure ?? CLIENT_GONE, false);
     const upstreams = this.services.upstreams;
-    let fresh = false;
-    for (;;) {
-      if (this.clientGoneFlag) throw new UpstreamFailure("aborted", "client went away");
-      let connection = fresh ? undefined : upstreams.takeIdle(server.hostname, server.port);
-      const reused = connection !== undefined;
-      if (!connection) {
-        try {
-          connection = await upstreams.connect(server.hostname, server.port, route.policy.connectTimeout);
-        } catch (error) {
-          throw new UpstreamFailure("connect", `cannot connect to ${server.id}: ${describe(error)}`, { cause: error });
+    const idle = this.fresh ? undefined : upstreams.takeIdle(server);
+    if (idle) return this.send(server, idle, true);
+    upstreams.connect(server, this.route!.policy.connectTimeout).then(
+      (connection) => {
+        if (this.clientGoneFlag || this.bodyFailure) {
+          // The client's side failed while the connection was being made: the connection is left unused.
+          connection.discard();
+          return this.attemptFailed(server, this.bodyFailure ?? CLIENT_GONE, false);
         }
-      }
-      if (this.clientGoneFlag || this.bodyFailure) {
-        // The client's side failed while the connection was being made: give it back unused.
-        if (reused) upstreams.release(connection);
-        else connection.discard();
-        throw this.bodyFailure ?? new UpstreamFailure("aborted", "client went away");
-      }
-      this.server = server;
-      this.log.server = server.id;
-      const call = (this.call = new UpstreamCall(upstreams, connection, reused, this.head.method, this, server.id, timeout));
-      const answered = new Promise<void>((resolve, reject) => (this.headWaiter = { resolve, reject }));
-      this.sentAt = Date.now();
-      this.sendHead(call, server, hasBody);
-      try {
-        await answered;
-        return;
-      } catch (error) {
-        // A pooled connection the server had closed: once more on a new one, not the server's fault.
-        if (error instanceof StaleConnection && mayRetry && !fresh) {
-          fresh = true;
-          continue;
-        }
-        throw error instanceof StaleConnection ? new UpstreamFailure("bad-response", error.message) : error;
-      }
+        this.send(server, connection, false);
+      },
+      (error) => this.attemptFailed(server, new UpstreamFailure("connect", `cannot connect to ${server.id}: ${describe(error)}`, { cause: error }), false),
+    );
+  }
+
+  private send(server: UpstreamServer, connection: UpstreamConnection, reused: boolean): void {
+    const head = this.head;
+    const timeout = head.upgrade !== undefined ? this.route!.policy.connectTimeout : this.route!.policy.responseTimeout;
+    const call = (this.call = new UpstreamCall(this.services.upstreams, connection, reused, head.method, this, server.id, timeout));
+    this.sentAt = Date.now();
+    this.sendHead(call, server, this.hasBody);
+  }
+
+  /**
+   * An attempt failed before the answer's head. A stale pooled connection is tried again on a new one (not the
+   * server's fault); a connect failure moves to another server while attempts are left; anything else ends it.
+   */
+  private attemptFailed(server: UpstreamServer, failure: UpstreamFailure, stale: boolean): void {
+    this.call = undefined;
+    if (stale && this.mayRetry && !this.fresh && !this.clientGoneFlag) {
+      this.fresh = true;
+      return this.useServer(server);
     }
+    this.release();
+    const error = stale ? new UpstreamFailure("bad-response", failure.message) : failure;
+    const clientsFault = error.kind === "aborted" || error.kind === "body-too-large" || this.clientGoneFlag;
+    if (!clientsFault) server.failed(Date.now());
+    if (error.kind === "connect" && !this.clientGoneFlag) {
+      this.lastFailure = error;
+      (this.tried ??= new Set()).add(server);
+      this.selection!.now = Date.now();
+      this.fresh = false;
+      return this.nextServer();
+    }
+    this.failed(error);
+  }
+
+  /** No attempt succeeded: the client's answer. */
+  private failed(error: UpstreamFailure | NoServerAvailable): void {
+    if (this.clientGoneFlag) return this.finishLog(499);
+    if (error instanceof BodyFailed) return this.answerError(error.status, error.message);
+    // An upgrade whose 101 never came is a server that cannot do it: a bad gateway, not a slow one.
+    const failure = this.head.upgrade !== undefined && error instanceof UpstreamFailure && error.kind === "timeout"
+      ? new UpstreamFailure("bad-response", error.message)
+      : error;
+    this.answerFailure(toProxyError(failure, this.route!.pool.name));
   }
 
   private sendHead(call: UpstreamCall, server: UpstreamServer, hasBody: boolean): void {
@@ -240,14 +288,19 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
 
   fail(failure: BodyFailure): void {
     // The client's body failed (cut short, too large, invalid framing, too slow): its fault, not the server's.
-    this.call?.abort();
-    const waiter = this.headWaiter;
-    this.headWaiter = undefined;
     const error = new BodyFailed(failure.status, failure.message);
-    if (waiter) waiter.reject(error);
-    // Still connecting: the attempt sees it once the connection is made.
-    else if (this.out === Out.None && !this.done && this.status === 0) this.bodyFailure = error;
-    else this.cut(failure.message);
+    const call = this.call;
+    if (call && this.status === 0 && this.out === Out.None) {
+      // Sent but not answered: this attempt ends with the client's error.
+      call.abort();
+      return this.attemptFailed(this.server!, error, false);
+    }
+    // Waiting for a server or a connection: the attempt sees it when it gets there.
+    if (this.status === 0 && this.out === Out.None && !this.done) this.bodyFailure = error;
+    else {
+      call?.abort();
+      this.cut(failure.message);
+    }
   }
   private bodyFailure: BodyFailed | undefined;
 
@@ -267,10 +320,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       const load = fieldValue(response.fields, "x-server-load");
       if (load !== null) server.reportLoad(Number(load), now);
     }
-    const waiter = this.headWaiter;
-    this.headWaiter = undefined;
     this.relayHead(response);
-    waiter?.resolve();
   }
 
   private stickyExtras(): AnswerExtras | undefined {
@@ -360,14 +410,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   }
 
   upstreamFailed(failure: UpstreamFailure, stale: boolean, headSent: boolean): void {
-    const waiter = this.headWaiter;
-    this.headWaiter = undefined;
-    if (waiter) {
-      // Before the answer: the attempt loop decides (retry, another server, or the client's error answer).
-      waiter.reject(stale ? new StaleConnection(failure.message) : failure);
-      return;
-    }
-    if (!headSent && this.status === 0) return;
+    if (!headSent && this.status === 0) return this.attemptFailed(this.server!, failure, stale);
     // Mid-body: the client has a head already; all that can be done is cut its connection (never a short body
     // that looks complete), and count the failure against the server.
     this.server?.failed(Date.now());
@@ -380,14 +423,15 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     if (this.done) return;
     this.clientGoneFlag = true;
     this.aborter?.abort();
-    this.call?.abort();
-    const waiter = this.headWaiter;
-    this.headWaiter = undefined;
-    waiter?.reject(new UpstreamFailure("aborted", "client went away"));
-    if (this.status !== 0 || this.out !== Out.None) {
+    const call = this.call;
+    if (call) {
+      // Sent: the upstream exchange ends here, and its connection with it (never back to the pool mid-message).
+      call.abort();
+      this.call = undefined;
       this.release();
       this.finishLog(499);
     }
+    // Queued or connecting: that step sees the flag when it completes.
   }
 
   /** End the client connection without completing the answer. */
@@ -398,14 +442,14 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.conn.closeNow(false);
   }
 
+  /** Give back the server slot this request holds (once). */
   private release(): void {
-    const server = this.server;
-    if (server && !this.released) {
-      this.released = true;
+    const server = this.holding;
+    if (server) {
+      this.holding = undefined;
       this.route!.pool.release(server);
     }
   }
-  private released = false;
 
   // ---- 101: the pipe ---------------------------------------------------------------------------------
 
@@ -462,7 +506,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.route = route;
     this.log.pool = route.pool.name;
     this.pathAndQuery = pathAndQuery;
-    void this.proxy().catch((error) => this.internalError(error));
+    this.proxy();
   }
   private quiet = false;
 
