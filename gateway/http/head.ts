@@ -74,10 +74,23 @@ export function headError(status: number, message: string): HeadError {
 
 /** Case-insensitive lookup of the first field named `lowerName` (which must be lower-case); null when absent. */
 export function fieldValue(fields: HeaderFields, lowerName: string): string | null {
-  const length = lowerName.length;
   for (let i = 0; i < fields.length; i += 2) {
-    const name = fields[i]!;
-    if (name.length === length && (name === lowerName || name.toLowerCase() === lowerName)) return fields[i + 1]!;
+    if (sameName(fields[i]!, lowerName)) return fields[i + 1]!;
   }
   return null;
+}
+
+/**
+ * Whether a field name as sent equals `lower` (lower-case) ignoring ASCII case, without allocating: setting bit
+ * 0x20 lower-cases a letter and leaves `-` and digits alone, and no lower-case name holds the two other token
+ * characters (`~`, DEL) that bit could be confused with.
+ */
+export function sameName(name: string, lower: string): boolean {
+  const length = lower.length;
+  if (name.length !== length) return false;
+  if (name === lower) return true;
+  for (let i = 0; i < length; i++) {
+    if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }

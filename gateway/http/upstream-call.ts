@@ -229,7 +229,8 @@ export class UpstreamCall implements ConnectionUser, Expiring {
       this.body = Body.Length;
       this.remaining = head.contentLength;
     } else this.body = Body.UntilClose;
-    const hint = fieldValue(head.fields, "keep-alive");
+    // Servers that announce a keep-alive timeout say so in Connection too; others are not searched for one.
+    const hint = head.connectionTokens?.includes("keep-alive") ? fieldValue(head.fields, "keep-alive") : null;
     if (hint !== null) {
       const m = /timeout=(\d+)/i.exec(hint);
       if (m) this.connection.keepAliveHint = Number(m[1]) * 1000;

@@ -3,13 +3,7 @@
 // the Host policy and the framing of the body as it will be sent; what goes back is the server's answer with
 // the same hop-by-hop rules, the request id, and the framing the client connection needs.
 import type { HeaderFields, RequestHead, ResponseHead } from "../http/head.ts";
-
-/** Fields never forwarded either way (besides those the Connection field lists). */
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
-/** Request fields the gateway writes itself. */
-const OWNED_UPSTREAM = new Set(["host", "content-length", "expect", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"]);
-/** Response fields the gateway writes itself. */
-const OWNED_DOWNSTREAM = new Set(["content-length", "x-request-id"]);
+import { extraHopFields, Role, roleOf } from "./field-roles.ts";
 
 export interface ForwardFacts {
   /** The Host to send. */
@@ -31,22 +25,30 @@ export interface ForwardFacts {
  */
 export function upstreamRequestHead(method: string, pathAndQuery: string, head: RequestHead, facts: ForwardFacts, framing: string): string {
   const fields = head.fields;
-  const listed = head.connectionTokens;
+  const listed = extraHopFields(head.connectionTokens);
   let text = `${method} ${pathAndQuery} HTTP/1.1\r\nhost: ${facts.host}\r\n`;
   let forwardedFor = "";
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i]!;
-    const lower = name.toLowerCase();
-    if (OWNED_UPSTREAM.has(lower)) {
-      if (lower === "x-forwarded-for") forwardedFor += `${fields[i + 1]}, `;
-      continue;
-    }
-    if (HOP_BY_HOP.has(lower) || (listed !== undefined && listed.includes(lower))) continue;
     let value = fields[i + 1]!;
-    if (lower === "cookie" && facts.stripCookie) {
-      const kept = facts.stripCookie(value);
-      if (kept === null) continue;
-      value = kept;
+    switch (roleOf(name)) {
+      case Role.Ordinary:
+      case Role.CacheControl:
+        if (listed !== undefined && listed.includes(name.toLowerCase())) continue;
+        break;
+      case Role.Cookie:
+        if (facts.stripCookie) {
+          const kept = facts.stripCookie(value);
+          if (kept === null) continue;
+          value = kept;
+        }
+        break;
+      case Role.XForwardedFor:
+        forwardedFor += `${value}, `;
+        continue;
+      default:
+        // Hop-by-hop, or written by the gateway below.
+        continue;
     }
     text += `${name}: ${value}\r\n`;
   }
@@ -70,22 +72,30 @@ export interface AnswerExtras {
  */
 export function clientResponseHead(head: ResponseHead, requestId: string, extras: AnswerExtras | undefined, framing: string, connection: string): string {
   const fields = head.fields;
-  const listed = head.connectionTokens;
+  const listed = extraHopFields(head.connectionTokens);
   const switching = head.status === 101;
   let text = `HTTP/1.1 ${head.status} ${head.reason}\r\n`;
   let cacheControl: string | null = null;
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i]!;
-    const lower = name.toLowerCase();
-    if (OWNED_DOWNSTREAM.has(lower)) continue;
-    if (switching && (lower === "upgrade" || lower === "connection")) {
-      text += `${name}: ${fields[i + 1]}\r\n`;
-      continue;
-    }
-    if (HOP_BY_HOP.has(lower) || (listed !== undefined && listed.includes(lower))) continue;
-    if (extras?.cacheControl && lower === "cache-control") {
-      cacheControl = cacheControl === null ? fields[i + 1]! : `${cacheControl}, ${fields[i + 1]}`;
-      continue;
+    switch (roleOf(name)) {
+      case Role.ContentLength:
+      case Role.XRequestId:
+      case Role.HopByHop:
+        continue;
+      case Role.Connection:
+      case Role.Upgrade:
+        // A protocol switch is the one answer these belong to.
+        if (!switching) continue;
+        break;
+      case Role.CacheControl:
+        if (extras?.cacheControl) {
+          cacheControl = cacheControl === null ? fields[i + 1]! : `${cacheControl}, ${fields[i + 1]}`;
+          continue;
+        }
+        break;
+      default:
+        if (listed !== undefined && listed.includes(name.toLowerCase())) continue;
     }
     text += `${name}: ${fields[i + 1]}\r\n`;
   }
