@@ -29,6 +29,27 @@ export function latin1(text: string): Uint8Array {
   return Buffer.from(text, "latin1");
 }
 
+/**
+ * One reusable buffer for composing what a single write sends (a head and the body bytes that came with it):
+ * no allocation per request. The view it hands out is valid until the next call, so it must go straight to a
+ * socket's write (which copies whatever it cannot send at once).
+ */
+const SCRATCH = Buffer.allocUnsafe(64 * 1024);
+
+/** `parts` (latin1 text or bytes) as one run of bytes, in the scratch buffer when they fit. */
+export function joinForWrite(parts: ReadonlyArray<string | Uint8Array>, total: number): Uint8Array {
+  const target = total <= SCRATCH.length ? SCRATCH : Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const part of parts) {
+    if (typeof part === "string") at += target.write(part, at, "latin1");
+    else {
+      target.set(part, at);
+      at += part.length;
+    }
+  }
+  return target.subarray(0, at);
+}
+
 /** A complete JSON error answer: `{ "error", "requestId" }`, with `Connection: close` when the connection ends after it. */
 export function errorAnswer(status: number, error: string, requestId: string, close: boolean, headOnly = false, extra = ""): Uint8Array {
   const body = JSON.stringify({ error, requestId });

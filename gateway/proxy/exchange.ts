@@ -6,7 +6,7 @@
 import type { HeaderFields, RequestHead, ResponseHead } from "../http/head.ts";
 import { fieldValue } from "../http/head.ts";
 import type { BodyFailure, BodySink, DownstreamConnection, ExchangeEvents } from "../http/downstream.ts";
-import { bodylessStatus, errorAnswer, latin1 } from "../http/response-writer.ts";
+import { bodylessStatus, errorAnswer, joinForWrite, latin1 } from "../http/response-writer.ts";
 import { UpstreamCall, type ResponseSink } from "../http/upstream-call.ts";
 import { chunkHead, CHUNK_END, lastChunk } from "../http/chunked.ts";
 import type { UpstreamServer } from "../pool/server.ts";
@@ -240,7 +240,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       stripCookie: route.pool.sticky ? (value) => route.pool.sticky!.stripFromValue(value) : undefined,
     }, framing);
     call.onDrain = () => this.conn.resumeBody();
-    call.write(latin1(text));
+    call.write(joinForWrite([text], text.length));
     if (!hasBody) {
       call.requestSent();
       return;
@@ -348,7 +348,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const close = this.conn.willClose || this.out === Out.UntilClose;
     const connection = close ? "connection: close\r\n" : minor === 0 ? "connection: keep-alive\r\n" : "";
     this.closeAfter = close;
-    this.queue(latin1(clientResponseHead(response, this.requestId, this.stickyExtras(), framing, connection)));
+    this.queue(clientResponseHead(response, this.requestId, this.stickyExtras(), framing, connection));
   }
   private closeAfter = false;
 
@@ -369,29 +369,21 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
 
   // One write per upstream read instead of one per piece (head, chunk framing, data): each write is a syscall.
   // What is queued is always written before the read's event ends, so the runtime's chunk needs no copy.
-  private queued: Uint8Array[] = [];
+  private queued: (string | Uint8Array)[] = [];
   private queuedBytes = 0;
 
-  private queue(bytes: Uint8Array): void {
-    this.queued.push(bytes);
-    this.queuedBytes += bytes.length;
+  /** Bytes, or head text (latin1: one byte per character). */
+  private queue(part: string | Uint8Array): void {
+    this.queued.push(part);
+    this.queuedBytes += part.length;
   }
 
   /** Write what is queued; false when the client is full (wait for drain). */
   private flush(): boolean {
     const parts = this.queued;
     if (parts.length === 0) return true;
-    let data: Uint8Array;
-    if (parts.length === 1) data = parts[0]!;
-    else {
-      data = new Uint8Array(this.queuedBytes);
-      let at = 0;
-      for (const part of parts) {
-        data.set(part, at);
-        at += part.length;
-      }
-    }
-    this.queued = [];
+    const data = parts.length === 1 && typeof parts[0] !== "string" ? parts[0]! : joinForWrite(parts, this.queuedBytes);
+    parts.length = 0;
     this.queuedBytes = 0;
     return this.conn.write(data);
   }
