@@ -185,8 +185,8 @@ async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
   const listener = Bun.listen<BunTcpSocket>({
     hostname: options.hostname,
     port: options.port,
-    // Bun.listen shares ports (SO_REUSEPORT) unless exclusive: the port is this process's alone unless workers share it.
-    exclusive: !options.reusePort,
+    // Workers share the port (SO_REUSEPORT); Bun.listen takes `reusePort` like Bun.serve, though its types omit it.
+    ...(options.reusePort ? { reusePort: true } : {}),
     allowHalfOpen: true,
     socket: {
       ...events,
