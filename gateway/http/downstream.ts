@@ -66,6 +66,7 @@ const BUFFER_PAUSE = 64 * 1024;
 const LINGER_MS = 2_000;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 const EMPTY = new Uint8Array(0);
+const LF = 0x0a;
 
 export class DownstreamConnection implements TcpHandlers, Expiring {
   private state = State.Head;
@@ -88,9 +89,14 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
   private tunnel: TunnelHandlers | undefined;
   /** Requests served on this connection. */
   requests = 0;
+  /** Bytes of an incomplete head already scanned (0: none pending). */
+  private scannedHead = 0;
+  /** The most a head can take within the limits (request line, header section, a little slack). */
+  private readonly maxHeadBytes: number;
   deadline: number;
 
   constructor(readonly socket: TcpSocket, private readonly options: DownstreamOptions) {
+    this.maxHeadBytes = options.limits.maxUriLength + options.limits.maxHeaderSize + 1024;
     this.deadline = Date.now() + options.headerTimeout;
     options.deadlines.add(this);
   }
@@ -176,8 +182,18 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
       if (this.state === State.Head) {
         if (this.events !== undefined) break; // still answering the previous request: wait
         const view = offset === 0 ? bytes : bytes.subarray(offset);
+        // A head can only complete (or break a rule a line at a time) once another LF arrives: a client trickling
+        // bytes is not re-scanned for each one (slowloris costs CPU otherwise), until the limits are in reach.
+        if (this.scannedHead > 0 && view.length < this.maxHeadBytes && view.indexOf(LF, this.scannedHead) < 0) {
+          this.scannedHead = view.length;
+          break;
+        }
         const parsed = parseRequestHead(view, this.options.limits);
-        if (parsed === undefined) break;
+        if (parsed === undefined) {
+          this.scannedHead = view.length;
+          break;
+        }
+        this.scannedHead = 0;
         if ((parsed as HeadError).error) {
           this.refuse((parsed as HeadError).status, (parsed as HeadError).message, view);
           return;
