@@ -1,0 +1,345 @@
+// HTTP/1.1 at the byte level for end-to-end engine tests: an upstream on node:net that records each request
+// exactly as it arrived (head bytes, body as framed on the wire, connection it came on) and lets the test
+// answer with whatever bytes it wants, and a client that writes raw bytes and reads answers one at a time
+// off a keep-alive connection (1xx, Content-Length, chunked with trailers, or until the close).
+// Both sides parse independently of the gateway's own parsers, and only as much as the tests need.
+import { connect, createServer, type Socket } from "node:net";
+import { closeServer, listen } from "./upstream.ts";
+
+// ---- the upstream ---------------------------------------------------------------------------------------
+
+/** One connection the upstream accepted. */
+export interface WireConnection {
+  /** 1, 2, … in accept order. */
+  readonly id: number;
+  readonly socket: Socket;
+  /** Requests read on it so far. */
+  requests: number;
+  /** The connection closed (either side). */
+  closed: boolean;
+}
+
+/** One request as the upstream read it. */
+export interface WireRequest {
+  /** The head exactly as sent: request line and header lines, without the blank line. */
+  readonly head: string;
+  readonly method: string;
+  readonly target: string;
+  readonly version: string;
+  /** Header lines split at the first colon, names as sent. */
+  readonly fields: Array<[string, string]>;
+  /** The body decoded from its framing. */
+  readonly body: Buffer;
+  /** The body bytes as framed on the wire (chunk sizes and trailers included). */
+  readonly wireBody: Buffer;
+  /** Trailer lines of a chunked body. */
+  readonly trailers: string[];
+  readonly connection: WireConnection;
+  /** 1 for the first request on its connection. */
+  readonly index: number;
+}
+
+export interface WireUpstream {
+  readonly port: number;
+  readonly url: string;
+  readonly connections: WireConnection[];
+  readonly requests: WireRequest[];
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** Connections closed so far. */
+  readonly closedCount: number;
+  close(): Promise<void>;
+}
+
+export type WireAnswer = (request: WireRequest, socket: Socket) => void;
+
+/**
+ * A keep-alive upstream speaking bytes: reads request after request on each connection (Content-Length or
+ * chunked bodies, whole) and calls `answer` for each; the answer writes to the socket itself. Requests read
+ * while an answer is still being written are answered in turn, as a pipelining server would.
+ */
+export async function wireUpstream(answer: WireAnswer): Promise<WireUpstream> {
+  const connections: WireConnection[] = [];
+  const requests: WireRequest[] = [];
+  const sockets = new Set<Socket>();
+  let closedCount = 0;
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    const connection: WireConnection = { id: connections.length + 1, socket, requests: 0, closed: false };
+    connections.push(connection);
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      connection.closed = true;
+      closedCount++;
+      sockets.delete(socket);
+    });
+    socket.on("end", () => socket.end());
+    let buffered = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      for (;;) {
+        const parsed = readRequest(buffered);
+        if (!parsed) return;
+        buffered = buffered.subarray(parsed.consumed);
+        connection.requests++;
+        const request: WireRequest = { ...parsed.request, connection, index: connection.requests };
+        requests.push(request);
+        answer(request, socket);
+        if (socket.destroyed) return;
+      }
+    });
+  });
+  const port = await listen(server, 1024);
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    requests,
+    get accepted() {
+      return connections.length;
+    },
+    get closedCount() {
+      return closedCount;
+    },
+    close: () => closeServer(server, sockets),
+  };
+}
+
+type ParsedRequest = Omit<WireRequest, "connection" | "index">;
+
+/** One whole request from the start of `bytes`, or undefined while incomplete. */
+function readRequest(bytes: Buffer): { request: ParsedRequest; consumed: number } | undefined {
+  const end = bytes.indexOf("\r\n\r\n");
+  if (end < 0) return undefined;
+  const head = bytes.subarray(0, end).toString("latin1");
+  const [requestLine = "", ...lines] = head.split("\r\n");
+  const [method = "", target = "", version = ""] = requestLine.split(" ");
+  const fields = lines.map((line): [string, string] => {
+    const colon = line.indexOf(":");
+    return [line.slice(0, colon), line.slice(colon + 1).trim()];
+  });
+  const field = (name: string) => fields.find(([n]) => n.toLowerCase() === name)?.[1];
+  const start = end + 4;
+  if (field("transfer-encoding")?.toLowerCase() === "chunked") {
+    const decoded = decodeChunked(bytes, start);
+    if (!decoded) return undefined;
+    return { request: { head, method, target, version, fields, body: decoded.body, wireBody: bytes.subarray(start, decoded.end), trailers: decoded.trailers }, consumed: decoded.end };
+  }
+  const length = Number(field("content-length") ?? 0);
+  if (bytes.length < start + length) return undefined;
+  const body = bytes.subarray(start, start + length);
+  return { request: { head, method, target, version, fields, body, wireBody: body, trailers: [] }, consumed: start + length };
+}
+
+/** A chunked body starting at `offset`: its data, trailer lines and where it ends; undefined while incomplete. */
+function decodeChunked(bytes: Buffer, offset: number): { body: Buffer; trailers: string[]; end: number } | undefined {
+  const parts: Buffer[] = [];
+  let at = offset;
+  for (;;) {
+    const lineEnd = bytes.indexOf("\r\n", at);
+    if (lineEnd < 0) return undefined;
+    const size = parseInt(bytes.subarray(at, lineEnd).toString("latin1").split(";")[0]!, 16);
+    if (Number.isNaN(size)) throw new Error(`bad chunk size line ${JSON.stringify(bytes.subarray(at, lineEnd).toString("latin1"))}`);
+    at = lineEnd + 2;
+    if (size === 0) break;
+    if (bytes.length < at + size + 2) return undefined;
+    parts.push(bytes.subarray(at, at + size));
+    at += size + 2;
+  }
+  const trailers: string[] = [];
+  for (;;) {
+    const lineEnd = bytes.indexOf("\r\n", at);
+    if (lineEnd < 0) return undefined;
+    const line = bytes.subarray(at, lineEnd).toString("latin1");
+    at = lineEnd + 2;
+    if (line === "") return { body: Buffer.concat(parts), trailers, end: at };
+    trailers.push(line);
+  }
+}
+
+/** A complete answer: status line, header lines, then the body with a Content-Length. */
+export function answerWith(status: number, body: string | Buffer = "", fields: string[] = []): Buffer {
+  const payload = typeof body === "string" ? Buffer.from(body, "latin1") : body;
+  const head = `HTTP/1.1 ${status} ${status === 200 ? "OK" : "Answer"}\r\n${fields.map((f) => `${f}\r\n`).join("")}Content-Length: ${payload.length}\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, "latin1"), payload]);
+}
+
+// ---- the client -----------------------------------------------------------------------------------------
+
+export interface WireResponse {
+  readonly status: number;
+  readonly reason: string;
+  /** "HTTP/1.1" … */
+  readonly version: string;
+  /** The head as sent, without the blank line. */
+  readonly head: string;
+  /** Header lines split at the first colon, names as sent. */
+  readonly fields: Array<[string, string]>;
+  /** Lower-cased names; repeated fields joined with ", ". */
+  readonly headers: Map<string, string>;
+  /** How the body was framed. */
+  readonly framing: "none" | "length" | "chunked" | "close";
+  readonly body: Buffer;
+  /** Trailer lines of a chunked body. */
+  readonly trailers: string[];
+  /** Informational answers (1xx) that came before this one. */
+  readonly informational: WireResponse[];
+}
+
+export interface WireClient {
+  readonly socket: Socket;
+  write(data: string | Uint8Array): void;
+  /** Read the next answer (after any 1xx); `method` tells whether a body follows (HEAD has none). */
+  read(options?: { method?: string; timeoutMs?: number }): Promise<WireResponse>;
+  /** Resolves once the gateway closed the connection (FIN or reset), with how long that took from the call. */
+  closed(timeoutMs?: number): Promise<number>;
+  /** Whether the connection has ended (the gateway's FIN, a reset, or our own close). */
+  readonly ended: boolean;
+  /** Bytes received so far and not yet consumed by `read`. */
+  readonly pending: Buffer;
+  close(): void;
+}
+
+/** Connect a raw client to 127.0.0.1:port. */
+export async function openWire(port: number): Promise<WireClient> {
+  const socket = connect({ host: "127.0.0.1", port, allowHalfOpen: false });
+  let buffer = Buffer.alloc(0);
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  socket.on("data", (chunk: Buffer) => {
+    buffer = Buffer.concat([buffer, chunk]);
+    notify();
+  });
+  socket.on("error", () => {});
+  socket.on("end", () => {
+    ended = true;
+    notify();
+  });
+  socket.on("close", () => {
+    ended = true;
+    notify();
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", () => resolve());
+    socket.once("error", reject);
+  });
+
+  /** Wait for more bytes (or the end) until `deadline`. */
+  const more = (deadline: number, what: string) =>
+    new Promise<void>((resolve, reject) => {
+      if (ended) return reject(new Error(`${what}: the connection ended; got ${JSON.stringify(buffer.toString("latin1").slice(0, 300))}`));
+      const timer = setTimeout(() => {
+        wake = undefined;
+        reject(new Error(`${what}: nothing within the deadline; got ${JSON.stringify(buffer.toString("latin1").slice(0, 300))}`));
+      }, Math.max(0, deadline - Date.now()));
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  const readHead = async (deadline: number) => {
+    for (;;) {
+      const end = buffer.indexOf("\r\n\r\n");
+      if (end >= 0) {
+        const head = buffer.subarray(0, end).toString("latin1");
+        buffer = buffer.subarray(end + 4);
+        return head;
+      }
+      await more(deadline, "response head");
+    }
+  };
+
+  const take = async (n: number, deadline: number) => {
+    while (buffer.length < n) await more(deadline, `body (${n} bytes)`);
+    const out = buffer.subarray(0, n);
+    buffer = buffer.subarray(n);
+    return Buffer.from(out);
+  };
+
+  const line = async (deadline: number) => {
+    for (;;) {
+      const end = buffer.indexOf("\r\n");
+      if (end >= 0) {
+        const text = buffer.subarray(0, end).toString("latin1");
+        buffer = buffer.subarray(end + 2);
+        return text;
+      }
+      await more(deadline, "chunk line");
+    }
+  };
+
+  const readOne = async (method: string, deadline: number): Promise<Omit<WireResponse, "informational">> => {
+    const head = await readHead(deadline);
+    const [statusLine = "", ...lines] = head.split("\r\n");
+    const match = /^(HTTP\/\d\.\d) (\d{3}) ?(.*)$/.exec(statusLine);
+    if (!match) throw new Error(`not a status line: ${JSON.stringify(statusLine)}`);
+    const status = Number(match[2]);
+    const fields = lines.map((l): [string, string] => {
+      const colon = l.indexOf(":");
+      return [l.slice(0, colon), l.slice(colon + 1).trim()];
+    });
+    const headers = new Map<string, string>();
+    for (const [name, value] of fields) {
+      const lower = name.toLowerCase();
+      headers.set(lower, headers.has(lower) ? `${headers.get(lower)}, ${value}` : value);
+    }
+    const base = { status, reason: match[3]!, version: match[1]!, head, fields, headers };
+    if (status < 200 || status === 204 || status === 304 || method === "HEAD") return { ...base, framing: "none", body: Buffer.alloc(0), trailers: [] };
+    if (headers.get("transfer-encoding")?.toLowerCase() === "chunked") {
+      const parts: Buffer[] = [];
+      for (;;) {
+        const size = parseInt((await line(deadline)).split(";")[0]!, 16);
+        if (size === 0) break;
+        parts.push(await take(size, deadline));
+        if ((await line(deadline)) !== "") throw new Error("chunk data not followed by CRLF");
+      }
+      const trailers: string[] = [];
+      for (let l = await line(deadline); l !== ""; l = await line(deadline)) trailers.push(l);
+      return { ...base, framing: "chunked", body: Buffer.concat(parts), trailers };
+    }
+    if (headers.has("content-length")) return { ...base, framing: "length", body: await take(Number(headers.get("content-length")), deadline), trailers: [] };
+    while (!ended) await more(deadline, "close-delimited body").catch((error) => {
+      if (!ended) throw error;
+    });
+    const body = buffer;
+    buffer = Buffer.alloc(0);
+    return { ...base, framing: "close", body, trailers: [] };
+  };
+
+  return {
+    socket,
+    write: (data) => void socket.write(data),
+    async read({ method = "GET", timeoutMs = 5_000 } = {}) {
+      const deadline = Date.now() + timeoutMs;
+      const informational: WireResponse[] = [];
+      for (;;) {
+        const response = await readOne(method, deadline);
+        if (response.status >= 200 || response.status === 101) return { ...response, informational };
+        informational.push({ ...response, informational: [] });
+      }
+    },
+    async closed(timeoutMs = 5_000) {
+      const started = Date.now();
+      const deadline = started + timeoutMs;
+      while (!ended) {
+        await more(deadline, "waiting for the close").catch((error) => {
+          if (!ended) throw error;
+        });
+      }
+      return Date.now() - started;
+    },
+    get ended() {
+      return ended;
+    },
+    get pending() {
+      return buffer;
+    },
+    close: () => socket.destroy(),
+  };
+}
