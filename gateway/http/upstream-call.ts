@@ -90,7 +90,8 @@ export class UpstreamCall implements ConnectionUser, Expiring {
   requestSent(): void {
     this.requestDone = true;
     if (this.responseDone) this.complete();
-    else if (!this.answered && !this.finished) {
+    // Until the final head: a 1xx or part of a head does not stop the clock (the server may stall after either).
+    else if (this.head === undefined && !this.finished) {
       this.deadline = Date.now() + this.responseTimeout;
       this.pool.timeouts.add(this);
     }
@@ -171,7 +172,7 @@ export class UpstreamCall implements ConnectionUser, Expiring {
 
   expire(): void {
     this.stopTimer();
-    if (this.finished || this.answered) return;
+    if (this.finished || this.head !== undefined) return;
     this.fail(new UpstreamFailure("timeout", `${this.serverId} did not answer within ${this.responseTimeout}ms`), false);
   }
 
