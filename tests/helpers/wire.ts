@@ -74,13 +74,26 @@ export async function wireUpstream(answer: WireAnswer): Promise<WireUpstream> {
       sockets.delete(socket);
     });
     socket.on("end", () => socket.end());
-    let buffered = Buffer.alloc(0);
+    // Bytes not parsed yet; joined only once a whole Content-Length body can be there.
+    let parts: Buffer[] = [];
+    let size = 0;
+    let need = 0;
     socket.on("data", (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
+      parts.push(chunk);
+      size += chunk.length;
       for (;;) {
+        if (size < need) return;
+        const buffered = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+        parts = [buffered];
         const parsed = readRequest(buffered);
-        if (!parsed) return;
-        buffered = buffered.subarray(parsed.consumed);
+        if (!parsed) {
+          need = neededFor(buffered);
+          return;
+        }
+        need = 0;
+        const rest = buffered.subarray(parsed.consumed);
+        parts = rest.length > 0 ? [rest] : [];
+        size = rest.length;
         connection.requests++;
         const request: WireRequest = { ...parsed.request, connection, index: connection.requests };
         requests.push(request);
@@ -129,6 +142,14 @@ function readRequest(bytes: Buffer): { request: ParsedRequest; consumed: number 
   if (bytes.length < start + length) return undefined;
   const body = bytes.subarray(start, start + length);
   return { request: { head, method, target, version, fields, body, wireBody: body, trailers: [] }, consumed: start + length };
+}
+
+/** How many bytes an incomplete request needs at least: its head plus a Content-Length body, once the head is in. */
+function neededFor(bytes: Buffer): number {
+  const end = bytes.indexOf("\r\n\r\n");
+  if (end < 0) return 0;
+  const length = /\r\ncontent-length:[ \t]*(\d+)/i.exec(bytes.subarray(0, end + 2).toString("latin1"));
+  return length ? end + 4 + Number(length[1]) : 0;
 }
 
 /** A chunked body starting at `offset`: its data, trailer lines and where it ends; undefined while incomplete. */
@@ -195,15 +216,30 @@ export interface WireClient {
   closed(timeoutMs?: number): Promise<number>;
   /** Whether the connection has ended (the gateway's FIN, a reset, or our own close). */
   readonly ended: boolean;
-  /** Bytes received so far and not yet consumed by `read`. */
+  /** Bytes received and not yet consumed by `read`. */
   readonly pending: Buffer;
+  /** How many bytes `pending` holds. */
+  readonly buffered: number;
   close(): void;
 }
 
 /** Connect a raw client to 127.0.0.1:port. */
 export async function openWire(port: number): Promise<WireClient> {
   const socket = connect({ host: "127.0.0.1", port, allowHalfOpen: false });
-  let buffer = Buffer.alloc(0);
+  // Received bytes not consumed yet, joined only when read (a large body is not copied once per packet).
+  let parts: Buffer[] = [];
+  let size = 0;
+  const flat = (): Buffer => {
+    if (parts.length > 1) parts = [Buffer.concat(parts)];
+    return parts[0] ?? Buffer.alloc(0);
+  };
+  const consume = (n: number): Buffer => {
+    const all = flat();
+    const taken = Buffer.from(all.subarray(0, n));
+    parts = all.length > n ? [all.subarray(n)] : [];
+    size -= n;
+    return taken;
+  };
   let ended = false;
   let wake: (() => void) | undefined;
   const notify = () => {
@@ -212,7 +248,8 @@ export async function openWire(port: number): Promise<WireClient> {
     w?.();
   };
   socket.on("data", (chunk: Buffer) => {
-    buffer = Buffer.concat([buffer, chunk]);
+    parts.push(chunk);
+    size += chunk.length;
     notify();
   });
   socket.on("error", () => {});
@@ -232,10 +269,10 @@ export async function openWire(port: number): Promise<WireClient> {
   /** Wait for more bytes (or the end) until `deadline`. */
   const more = (deadline: number, what: string) =>
     new Promise<void>((resolve, reject) => {
-      if (ended) return reject(new Error(`${what}: the connection ended; got ${JSON.stringify(buffer.toString("latin1").slice(0, 300))}`));
+      if (ended) return reject(new Error(`${what}: the connection ended; got ${JSON.stringify(flat().toString("latin1").slice(0, 300))}`));
       const timer = setTimeout(() => {
         wake = undefined;
-        reject(new Error(`${what}: nothing within the deadline; got ${JSON.stringify(buffer.toString("latin1").slice(0, 300))}`));
+        reject(new Error(`${what}: nothing within the deadline; got ${JSON.stringify(flat().toString("latin1").slice(0, 300))}`));
       }, Math.max(0, deadline - Date.now()));
       wake = () => {
         clearTimeout(timer);
@@ -243,35 +280,24 @@ export async function openWire(port: number): Promise<WireClient> {
       };
     });
 
-  const readHead = async (deadline: number) => {
+  /** Text up to `delimiter` (which is consumed too). */
+  const upTo = async (delimiter: string, deadline: number, what: string) => {
     for (;;) {
-      const end = buffer.indexOf("\r\n\r\n");
+      const end = flat().indexOf(delimiter);
       if (end >= 0) {
-        const head = buffer.subarray(0, end).toString("latin1");
-        buffer = buffer.subarray(end + 4);
-        return head;
-      }
-      await more(deadline, "response head");
-    }
-  };
-
-  const take = async (n: number, deadline: number) => {
-    while (buffer.length < n) await more(deadline, `body (${n} bytes)`);
-    const out = buffer.subarray(0, n);
-    buffer = buffer.subarray(n);
-    return Buffer.from(out);
-  };
-
-  const line = async (deadline: number) => {
-    for (;;) {
-      const end = buffer.indexOf("\r\n");
-      if (end >= 0) {
-        const text = buffer.subarray(0, end).toString("latin1");
-        buffer = buffer.subarray(end + 2);
+        const text = consume(end).toString("latin1");
+        consume(delimiter.length);
         return text;
       }
-      await more(deadline, "chunk line");
+      await more(deadline, what);
     }
+  };
+  const readHead = (deadline: number) => upTo("\r\n\r\n", deadline, "response head");
+  const line = (deadline: number) => upTo("\r\n", deadline, "chunk line");
+
+  const take = async (n: number, deadline: number) => {
+    while (size < n) await more(deadline, `body (${n} bytes)`);
+    return consume(n);
   };
 
   const readOne = async (method: string, deadline: number): Promise<Omit<WireResponse, "informational">> => {
@@ -307,9 +333,7 @@ export async function openWire(port: number): Promise<WireClient> {
     while (!ended) await more(deadline, "close-delimited body").catch((error) => {
       if (!ended) throw error;
     });
-    const body = buffer;
-    buffer = Buffer.alloc(0);
-    return { ...base, framing: "close", body, trailers: [] };
+    return { ...base, framing: "close", body: consume(size), trailers: [] };
   };
 
   return {
@@ -338,7 +362,10 @@ export async function openWire(port: number): Promise<WireClient> {
       return ended;
     },
     get pending() {
-      return buffer;
+      return flat();
+    },
+    get buffered() {
+      return size;
     },
     close: () => socket.destroy(),
   };
