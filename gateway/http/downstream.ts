@@ -358,8 +358,9 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     return this.bodyDone;
   }
 
-  write(bytes: Uint8Array): boolean {
-    return this.socket.write(bytes);
+  /** Write `bytes` (its first `length` bytes when given). */
+  write(bytes: Uint8Array, length?: number): boolean {
+    return this.socket.write(bytes, length);
   }
 
   /** The answer went out whole: close, or go on with the next request. `close`: the answer said it closes. */

@@ -150,10 +150,10 @@ class ResponseBuilder implements ResponseSink {
     this.resolve(new Response(body, { status: head.status, statusText: head.reason, headers }));
   }
 
-  responseBody(chunk: Uint8Array): boolean {
+  responseBody(bytes: Uint8Array, start: number, end: number): boolean {
     const controller = this.controller;
     if (!controller) return true;
-    controller.enqueue(chunk.slice());
+    controller.enqueue(bytes.slice(start, end));
     return (controller.desiredSize ?? 0) > 0;
   }
 

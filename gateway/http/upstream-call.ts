@@ -22,8 +22,8 @@ export interface ResponseSink {
   informational(head: ResponseHead): void;
   /** The final head. After a 101 the caller takes the socket over (`takeSocket`). */
   responseHead(head: ResponseHead): void;
-  /** Body bytes, valid only during the call. False: the client is full, call `resumeResponse` later. */
-  responseBody(chunk: Uint8Array): boolean;
+  /** Body bytes `bytes[start..end)`, valid only during the call. False: the client is full, call `resumeResponse` later. */
+  responseBody(bytes: Uint8Array, start: number, end: number): boolean;
   /** The answer is complete; trailers of a chunked body, if any. */
   responseEnd(trailers: HeaderFields | undefined): void;
   /** The bytes of one read from the server have been handed on: a moment to write what they made. */
@@ -80,10 +80,10 @@ export class UpstreamCall implements ConnectionUser, Expiring {
 
   // ---- the request side ----------------------------------------------------------------------------
 
-  /** Write request bytes; false: wait for `onDrain`. Writes after the exchange ended are dropped. */
-  write(bytes: Uint8Array): boolean {
+  /** Write request bytes (the first `length` when given); false: wait for `onDrain`. Writes after the exchange ended are dropped. */
+  write(bytes: Uint8Array, length?: number): boolean {
     if (this.finished || this.responseDone) return true;
-    return this.connection.socket.write(bytes);
+    return this.connection.socket.write(bytes, length);
   }
 
   /** The whole request has been written: the server's time to answer starts now. */
@@ -251,7 +251,7 @@ export class UpstreamCall implements ConnectionUser, Expiring {
       case Body.Length: {
         const n = Math.min(this.remaining, bytes.length - offset);
         this.remaining -= n;
-        const more = this.sink.responseBody(offset === 0 && n === bytes.length ? bytes : bytes.subarray(offset, offset + n));
+        const more = n === 0 || this.sink.responseBody(bytes, offset, offset + n);
         if (!more) this.pauseResponse();
         if (this.remaining === 0) {
           if (offset + n < bytes.length) this.outOfStep = true;
@@ -262,7 +262,7 @@ export class UpstreamCall implements ConnectionUser, Expiring {
       case Body.Chunked: {
         const decoder = this.decoder!;
         const next = decoder.push(bytes, offset, bytes.length, (data) => {
-          if (!this.sink.responseBody(data)) this.pauseResponse();
+          if (!this.sink.responseBody(data, 0, data.length)) this.pauseResponse();
         });
         if (next < 0) {
           this.fail(new UpstreamFailure("bad-response", `${this.serverId} sent an invalid chunked body: ${decoder.error}`), false);
@@ -275,7 +275,7 @@ export class UpstreamCall implements ConnectionUser, Expiring {
         return;
       }
       case Body.UntilClose: {
-        if (!this.sink.responseBody(offset === 0 ? bytes : bytes.subarray(offset))) this.pauseResponse();
+        if (offset < bytes.length && !this.sink.responseBody(bytes, offset, bytes.length)) this.pauseResponse();
         return;
       }
       default:

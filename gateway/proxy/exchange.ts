@@ -240,7 +240,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       stripCookie: route.pool.sticky ? (value) => route.pool.sticky!.stripFromValue(value) : undefined,
     }, framing);
     call.onDrain = () => this.conn.resumeBody();
-    call.write(joinForWrite([text], text.length));
+    call.write(joinForWrite([text, 0, 0], text.length), text.length);
     if (!hasBody) {
       call.requestSent();
       return;
@@ -352,13 +352,13 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   }
   private closeAfter = false;
 
-  responseBody(chunk: Uint8Array): boolean {
+  responseBody(bytes: Uint8Array, start: number, end: number): boolean {
     if (this.clientGoneFlag) return true;
     if (this.out === Out.Chunked) {
-      this.queue(chunkHead(chunk.length));
-      this.queue(chunk);
+      this.queue(chunkHead(end - start));
+      this.queueBytes(bytes, start, end);
       this.queue(CHUNK_END);
-    } else this.queue(chunk);
+    } else this.queueBytes(bytes, start, end);
     return this.queuedBytes < FLUSH_BYTES || this.flush();
   }
 
@@ -369,23 +369,32 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
 
   // One write per upstream read instead of one per piece (head, chunk framing, data): each write is a syscall.
   // What is queued is always written before the read's event ends, so the runtime's chunk needs no copy.
-  private queued: (string | Uint8Array)[] = [];
+  /** In threes, as joinForWrite takes them: text, 0, 0 or bytes, start, end. */
+  private queued: (string | Uint8Array | number)[] = [];
   private queuedBytes = 0;
 
-  /** Bytes, or head text (latin1: one byte per character). */
+  /** Head text (latin1: one byte per character), or bytes of our own. */
   private queue(part: string | Uint8Array): void {
-    this.queued.push(part);
+    this.queued.push(part, 0, part.length);
     this.queuedBytes += part.length;
+  }
+
+  private queueBytes(bytes: Uint8Array, start: number, end: number): void {
+    this.queued.push(bytes, start, end);
+    this.queuedBytes += end - start;
   }
 
   /** Write what is queued; false when the client is full (wait for drain). */
   private flush(): boolean {
     const parts = this.queued;
     if (parts.length === 0) return true;
-    const data = parts.length === 1 && typeof parts[0] !== "string" ? parts[0]! : joinForWrite(parts, this.queuedBytes);
+    const total = this.queuedBytes;
+    // One whole chunk of the server's goes out as it is; anything else is composed into one buffer.
+    const single = parts.length === 3 && typeof parts[0] !== "string" && parts[1] === 0 && parts[2] === (parts[0] as Uint8Array).length;
+    const data = single ? (parts[0] as Uint8Array) : joinForWrite(parts, total);
     parts.length = 0;
     this.queuedBytes = 0;
-    return this.conn.write(data);
+    return this.conn.write(data, total);
   }
 
   /** The client took what was written: let the upstream (or the response writer) send more. */

@@ -48,18 +48,18 @@ class BunTcpSocket implements TcpSocket {
     return this.raw.localPort;
   }
 
-  write(chunk: Uint8Array): boolean {
+  write(chunk: Uint8Array, length = chunk.byteLength): boolean {
     if (this.closed || this.writeShut || this.shutdownWanted || this.endWanted) return true;
-    if (chunk.byteLength === 0) return this.queued === 0;
+    if (length === 0) return this.queued === 0;
     if (this.queued > 0) {
-      this.enqueue(chunk.slice());
+      this.enqueue(chunk.slice(0, length));
       return false;
     }
-    const n = this.raw.write(chunk);
-    if (n === chunk.byteLength) return true;
+    const n = this.raw.write(chunk, 0, length);
+    if (n === length) return true;
     // -1: closed or shutting down; `close` follows and settles everything.
     if (n < 0) return true;
-    this.enqueue(chunk.slice(n));
+    this.enqueue(chunk.slice(n, length));
     return false;
   }
 

@@ -126,11 +126,11 @@ class DenoTcpSocket implements TcpSocket {
     return false;
   }
 
-  write(chunk: Uint8Array): boolean {
+  write(chunk: Uint8Array, length = chunk.byteLength): boolean {
     if (this.closed || this.writeShut || this.shutdownWanted || this.endWanted) return true;
-    if (chunk.byteLength > 0) {
-      this.queue.push(chunk.slice());
-      this.queued += chunk.byteLength;
+    if (length > 0) {
+      this.queue.push(chunk.slice(0, length));
+      this.queued += length;
       if (!this.writing) void this.flush();
     }
     if (this.queued > HIGH_WATER) {

@@ -19,10 +19,10 @@ export interface TcpSocket {
   readonly localAddress: string;
   readonly localPort: number;
   /**
-   * Queue bytes for sending. Returns true when the runtime took them all without buffering past its
+   * Queue bytes for sending (the first `length` of them, all by default: saves the caller a view). Returns true when the runtime took them all without buffering past its
    * limit; false means "stop producing until `drain`" (the bytes are still kept and sent — never lost).
    */
-  write(chunk: Uint8Array): boolean;
+  write(chunk: Uint8Array, length?: number): boolean;
   /** Half-close: send FIN once the queued bytes are out; reading goes on. */
   shutdown(): void;
   /** Close both directions once the queued bytes are out. */
