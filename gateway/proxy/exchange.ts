@@ -23,7 +23,7 @@ import { QueueFull, QueueTimeout } from "../pool/wait-queue.ts";
 import type { UpstreamConnection } from "../http/upstream-pool.ts";
 import { toProxyError, upgradeProblemOf } from "./phases.ts";
 import { UpstreamFailure } from "./errors.ts";
-import { clientResponseHead, upstreamRequestHead, type AnswerExtras } from "./header-rules.ts";
+import { clientResponseHead, endToEndTrailers, upstreamRequestHead, type AnswerExtras } from "./header-rules.ts";
 import { pipeBytes } from "./byte-pipe.ts";
 import type { EngineServices } from "./engine-services.ts";
 import { answerViaHono } from "./via-hono.ts";
@@ -282,7 +282,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       this.earlyEnd = { trailers };
       return;
     }
-    if (this.bodyChunked) call.write(lastChunk(trailers));
+    if (this.bodyChunked) call.write(lastChunk(trailers && endToEndTrailers(trailers)));
     call.requestSent();
   }
 
@@ -403,7 +403,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   }
 
   responseEnd(trailers: HeaderFields | undefined): void {
-    if (this.out === Out.Chunked) this.queue(trailers ? lastChunk(trailers) : lastChunk());
+    if (this.out === Out.Chunked) this.queue(lastChunk(trailers && endToEndTrailers(trailers)));
     this.flush();
     this.release();
     this.finishLog(this.status);

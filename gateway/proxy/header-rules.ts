@@ -105,9 +105,17 @@ export function clientResponseHead(head: ResponseHead, requestId: string, extras
   return `${text}${framing}${connection}\r\n`;
 }
 
-/** The lines of a trailer section (after a last chunk), without the final CRLF. */
-export function trailerLines(trailers: HeaderFields): string {
-  let text = "";
-  for (let i = 0; i < trailers.length; i += 2) text += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
-  return text;
+/**
+ * The trailer fields that may be passed on: a trailer can never frame the message, route it or change the
+ * connection (RFC 9110 §6.5.1), so fields with any such role are dropped rather than forwarded.
+ */
+export function endToEndTrailers(trailers: HeaderFields): HeaderFields {
+  let kept: HeaderFields | undefined;
+  for (let i = 0; i < trailers.length; i += 2) {
+    const role = roleOf(trailers[i]!);
+    if (role === Role.Ordinary || role === Role.CacheControl) {
+      if (kept) kept.push(trailers[i]!, trailers[i + 1]!);
+    } else kept ??= trailers.slice(0, i);
+  }
+  return kept ?? trailers;
 }
