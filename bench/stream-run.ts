@@ -1,0 +1,317 @@
+// Streaming benchmark: what Sluice's HTTP listener does once a request is a stream of bytes, against
+// Sluice's own L4 `tcp` listener (a plain byte pipe) in front of the same upstream, and against nginx and
+// HAProxy. One Bun upstream (WebSocket echo, a download with a Content-Length, a generated chunked
+// download, an upload sink) and the proxies in front of it; WebSocket echo round trips and pipelined
+// messages from clients inside this process, downloads by curl and uploads from a raw-socket client in this
+// process, directly and through each proxy, targets interleaved in every round. Prints medians, the proxies' CPU per message or per GiB and peak
+// memory, and Sluice HTTP's ratios to its TCP pipe; with --record it appends the tables to bench/RESULTS.md.
+//   bun bench/stream-run.ts [--rounds 3] [--duration 2] [--size 1gib] [--scenario all] [--record]   (see --help)
+// Everything it writes lives in a temp dir that is removed at the end; every child is stopped by pid.
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, readlinkSync } from "node:fs";
+import { basename, join } from "node:path";
+import { cpuReading, cpuSecondsBetween, processTree } from "./cpu-time.ts";
+import { codeVersion, machine } from "./environment.ts";
+import { benchLifecycle } from "./lifecycle.ts";
+import { watchPeak } from "./memory-peak.ts";
+import { pinPlan, pinSelf, threadsOffCpus, type PinPlan } from "./pinning.ts";
+import { freePort, memoryOf, missingTools, tail, toolPath, waitForHttp, type Child } from "./procs.ts";
+import { renderText, type Table } from "./report.ts";
+import { appendSection, type Section } from "./results-file.ts";
+import { makeSparseFile, readThrough } from "./sparse-file.ts";
+import { parseStreamOptions, STREAM_USAGE, WS_SCENARIOS, type StreamOptions, type StreamScenario, type StreamTarget } from "./stream-options.ts";
+import { goalsTable, ratioTable, scenarioTable, STREAM_LABELS, STREAM_LEGEND, summarize, type StreamRun } from "./stream-report.ts";
+import { startSluiceHttp, startSluiceTcp, startStreamHaproxy, startStreamNginx, startUpstream } from "./stream-servers.ts";
+import { runDownload, runningCurl, type DownloadKind, type TransferFile } from "./download-client.ts";
+import { runUpload } from "./upload-client.ts";
+import { closeAllWsLoads, openWsLoad } from "./ws-client.ts";
+
+const INSTALL = "apt-get install -y nginx haproxy curl";
+/** Seconds of the WebSocket warm-up run per target and scenario. */
+const WS_WARMUP_SECONDS = 0.5;
+/** Size of the warm-up transfer per target and scenario (or the transfer size, if smaller). */
+const WARMUP_BYTES = 64 * 1024 * 1024;
+/** direct ÷ fastest proxy below this: the load core may be what limits the proxies' rates. */
+const LOAD_HEADROOM = 1.2;
+
+interface Target {
+  name: StreamTarget;
+  port: number;
+  /** The process serving `port` (the upstream itself for direct). */
+  child: Child;
+  /** The executable that must be running as `child.pid` (not a wrapper such as taskset or a shell). */
+  executable: RegExp;
+}
+
+const lifecycle = benchLifecycle();
+const log = (line: string) => console.error(line);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const rounds = (n: number) => `${n} round${n === 1 ? "" : "s"}`;
+
+function sizeText(bytes: number): string {
+  for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2]] as const) {
+    if (bytes >= size) return `${Number((bytes / size).toFixed(2))} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+function firstMatch(command: string, args: string[], pattern: RegExp): string {
+  const out = spawnSync(command, args, { encoding: "utf8" });
+  return pattern.exec(`${out.stdout ?? ""}${out.stderr ?? ""}`)?.[1] ?? "?";
+}
+
+function versions(targets: StreamTarget[]): string {
+  return [
+    `Bun ${typeof Bun !== "undefined" ? Bun.version : "?"}`,
+    ...(targets.includes("nginx") ? [`nginx ${firstMatch(toolPath("nginx"), ["-v"], /nginx\/(\S+)/)}`] : []),
+    ...(targets.includes("haproxy") ? [`HAProxy ${firstMatch(toolPath("haproxy"), ["-v"], /version (\S+?)(?:-\S+)? /)}`] : []),
+    `curl ${firstMatch("curl", ["--version"], /^curl (\S+)/m)}`,
+  ].join(", ");
+}
+
+function checkAlive(children: Child[]): void {
+  for (const c of children) {
+    if (c.exited) throw new Error(`${c.name} exited (code ${c.exitCode}) during the run:\n${tail(c.logPath)}`);
+  }
+}
+
+/** The CPU figures are read from `child.pid`: it must be the server itself, with nothing in between. */
+function checkExecutable(t: Target): void {
+  let exe = "";
+  try {
+    exe = basename(readlinkSync(`/proc/${t.child.pid}/exe`));
+  } catch (error) {
+    throw new Error(`${t.child.name}: cannot read /proc/${t.child.pid}/exe: ${(error as Error).message}`);
+  }
+  if (!t.executable.test(exe)) throw new Error(`${t.child.name}: pid ${t.child.pid} runs ${exe}, not ${t.executable.source}: CPU time would be measured on the wrong process`);
+}
+
+/** In pinned mode every thread of `child` must be on its CPU list (taskset has done its work). */
+function checkAffinity(child: Child, cpus: string | null): void {
+  if (cpus === null) return;
+  for (const pid of processTree(child.pid)) {
+    const off = threadsOffCpus(pid, cpus);
+    if (off.length > 0) throw new Error(`${child.name}: threads of pid ${pid} not on CPU ${cpus} (tid: CPUs): ${off.join(", ")}`);
+  }
+}
+
+async function startAll(dir: string, filesDir: string, options: StreamOptions, plan: PinPlan): Promise<{ upstream: Child; targets: Target[] }> {
+  const [upstreamPort, sluicePort, tcpHttpPort, tcpPort, nginxPort, haproxyPort] = (await Promise.all(Array.from({ length: 6 }, () => freePort()))) as [number, number, number, number, number, number];
+  const upstream = startUpstream(dir, upstreamPort, filesDir, plan.load);
+  await waitForHttp(upstream, `http://127.0.0.1:${upstreamPort}/ready`, 3, 30_000);
+  // Room for the largest upload and then some: the limit is not what is measured.
+  const maxBody = 2 * options.transferBytes;
+  const targets = options.targets.map((name): Target => {
+    switch (name) {
+      case "direct":
+        return { name, port: upstreamPort, child: upstream, executable: /^bun(\.exe)?$/ };
+      case "sluice-tcp":
+        return { name, port: tcpPort, child: startSluiceTcp(dir, tcpHttpPort, tcpPort, upstreamPort, plan.proxy), executable: /^bun(\.exe)?$/ };
+      case "sluice":
+        return { name, port: sluicePort, child: startSluiceHttp(dir, sluicePort, upstreamPort, maxBody, plan.proxy), executable: /^bun(\.exe)?$/ };
+      case "nginx":
+        return { name, port: nginxPort, child: startStreamNginx(dir, nginxPort, upstreamPort, plan.proxy), executable: /^nginx$/ };
+      case "haproxy":
+        return { name, port: haproxyPort, child: startStreamHaproxy(dir, haproxyPort, upstreamPort, plan.proxy), executable: /^haproxy$/ };
+    }
+  });
+  for (const t of targets) {
+    await waitForHttp(t.child, `http://127.0.0.1:${t.port}/ready`, 3, 30_000);
+    checkExecutable(t);
+    checkAffinity(t.child, t.name === "direct" ? plan.load : plan.proxy);
+  }
+  return { upstream, targets };
+}
+
+interface Plan {
+  options: StreamOptions;
+  plan: PinPlan;
+  transfer: TransferFile;
+  warmup: TransferFile;
+}
+
+/** One measured run of `scenario` against `t`: the load, with the target's CPU time and peak memory around it. */
+async function measuredRun(scenario: StreamScenario, t: Target, round: number, p: Plan, seconds: number, file: TransferFile): Promise<StreamRun> {
+  const { options } = p;
+  const base = { scenario, round, target: t.name };
+  if (WS_SCENARIOS.includes(scenario)) {
+    const pipelined = scenario === "ws-pipelined";
+    const connections = pipelined ? options.pipelineClients : options.clients;
+    let load;
+    try {
+      // Connections are opened before the measurement: the handshakes are not what it is about.
+      load = await openWsLoad(`ws://127.0.0.1:${t.port}/echo`, connections, options.messageBytes);
+    } catch (error) {
+      return { ...base, units: 0, seconds: 0, rate: NaN, p50ms: NaN, p99ms: NaN, errors: connections, firstError: (error as Error).message, cpuSeconds: NaN, rssStartMB: NaN, rssPeakMB: NaN };
+    }
+    try {
+      const cpuBefore = cpuReading(t.child.pid);
+      const peak = watchPeak(t.child.pid);
+      const result = await load.run(seconds, pipelined ? options.window : 1);
+      const cpuAfter = cpuReading(t.child.pid);
+      const { peakMB } = peak.stop();
+      return { ...base, units: result.messages, seconds: result.seconds, rate: result.perSec, p50ms: result.p50ms, p99ms: result.p99ms, errors: result.errors, firstError: result.firstError, cpuSeconds: cpuSecondsBetween(cpuBefore, cpuAfter), rssStartMB: peak.startMB, rssPeakMB: peakMB };
+    } finally {
+      await load.close();
+    }
+  }
+  const cpuBefore = cpuReading(t.child.pid);
+  const peak = watchPeak(t.child.pid);
+  const result = scenario === "upload" ? await runUpload(t.port, file.bytes) : await runDownload(scenario as DownloadKind, t.port, file, p.plan.load);
+  // The transfer is over: give the target a moment to finish closing its connections, which is part of serving them.
+  await sleep(100);
+  const cpuAfter = cpuReading(t.child.pid);
+  const { peakMB } = peak.stop();
+  return { ...base, units: result.bytes, seconds: result.seconds, rate: result.bytesPerSec, p50ms: NaN, p99ms: NaN, errors: result.error ? 1 : 0, firstError: result.error, cpuSeconds: cpuSecondsBetween(cpuBefore, cpuAfter), rssStartMB: peak.startMB, rssPeakMB: peakMB };
+}
+
+function describeRun(r: StreamRun): string {
+  const ws = WS_SCENARIOS.includes(r.scenario);
+  const rate = ws ? `${Math.round(r.rate).toLocaleString("en-US")} msg/s` : `${(r.rate / 1024 ** 2).toFixed(1)} MiB/s`;
+  const latency = ws ? `  p50 ${r.p50ms.toFixed(3)} ms  p99 ${r.p99ms.toFixed(3)} ms` : `  ${r.seconds.toFixed(2)} s`;
+  const cpu = ws ? `${((r.cpuSeconds * 1e6) / r.units).toFixed(2)} µs/msg` : `${(r.cpuSeconds / (r.units / 1024 ** 3)).toFixed(2)} s/GiB`;
+  return `${rate.padStart(16)}${latency}  CPU ${cpu}  RSS ${r.rssStartMB.toFixed(1)} → peak ${r.rssPeakMB.toFixed(1)} MB  errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ""}`;
+}
+
+const TITLES: Record<StreamScenario, (o: StreamOptions) => string> = {
+  "ws-rtt": (o) => `WebSocket round trips: ${o.clients} connections, one ${o.messageBytes}-byte binary message in flight on each, ${o.wsSeconds} s per run, median of ${rounds(o.rounds)}`,
+  "ws-pipelined": (o) => `WebSocket pipelined: ${o.pipelineClients} connections with ${o.window} ${o.messageBytes}-byte binary messages in flight on each, ${o.wsSeconds} s per run, median of ${rounds(o.rounds)}`,
+  download: (o) => `Download: GET of ${sizeText(o.transferBytes)} with a Content-Length (a sparse file the upstream sends with sendfile), curl, median of ${rounds(o.rounds)}`,
+  chunked: (o) => `Chunked download: GET of ${sizeText(o.transferBytes)} generated by the upstream in 64 KiB chunks, Transfer-Encoding: chunked, curl, median of ${rounds(o.rounds)}`,
+  upload: (o) => `Upload: PUT of ${sizeText(o.transferBytes)} with a Content-Length from a raw-socket client in the harness, counted and dropped by the upstream, median of ${rounds(o.rounds)}`,
+};
+
+async function runScenario(scenario: StreamScenario, targets: Target[], children: Child[], p: Plan): Promise<StreamRun[]> {
+  const { options } = p;
+  const ws = WS_SCENARIOS.includes(scenario);
+  if (options.warmup) {
+    log(`[${scenario}] warm-up per target`);
+    for (const t of targets) {
+      const warm = await measuredRun(scenario, t, 0, p, WS_WARMUP_SECONDS, p.warmup);
+      if (warm.errors > 0) log(`[${scenario}] warm-up ${STREAM_LABELS[t.name]}: ${warm.errors} errors (${warm.firstError})`);
+    }
+  }
+  const runs: StreamRun[] = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    // Rotate the order every round so no target always runs first (or right after the same neighbour).
+    const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]!);
+    for (const t of order) {
+      checkAlive(children);
+      const run = await measuredRun(scenario, t, round, p, options.wsSeconds, p.transfer);
+      runs.push(run);
+      log(`[${scenario}] round ${round}/${options.rounds} ${STREAM_LABELS[t.name].padEnd(15)} ${describeRun(run)}`);
+    }
+  }
+  if (!ws) checkAlive(children);
+  return runs;
+}
+
+function memoryLine(t: Target): string {
+  const mems = processTree(t.child.pid).map(memoryOf).filter((m) => m !== null);
+  const label = t.name === "direct" ? "upstream (Bun)" : STREAM_LABELS[t.name];
+  if (mems.length === 0) return `${label}: n/a`;
+  return `${label}: RSS ${mems.reduce((s, m) => s + m.rssMB, 0).toFixed(1)} MB (peak since the last reset ${mems.reduce((s, m) => s + m.peakMB, 0).toFixed(1)} MB)`;
+}
+
+/** Lines that say when the load core, not the proxy, may have set the pace. */
+function headroomLines(runs: StreamRun[], scenarios: StreamScenario[], targets: StreamTarget[]): string[] {
+  if (!targets.includes("direct") || targets.length < 2) return [];
+  const lines: string[] = [];
+  for (const scenario of scenarios) {
+    const summaries = summarize(runs, scenario, targets);
+    const direct = summaries.find((s) => s.target === "direct")!.rate;
+    const fastest = Math.max(...summaries.filter((s) => s.target !== "direct").map((s) => s.rate).filter(Number.isFinite));
+    if (direct / fastest < LOAD_HEADROOM) lines.push(`${scenario}: direct is only ${(direct / fastest).toFixed(2)}× the fastest proxy: the clients and upstream on the load core may be the limit here, so the proxies' rates read closer together than their costs are (compare CPU instead)`);
+  }
+  return lines;
+}
+
+async function main(): Promise<number> {
+  const startedAt = performance.now();
+  let options: StreamOptions | "help";
+  try {
+    options = parseStreamOptions(process.argv.slice(2), process.env);
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}\n${STREAM_USAGE}`);
+    return 1;
+  }
+  if (options === "help") return void console.log(STREAM_USAGE), 0;
+
+  const tools = ["curl", ...(options.targets.includes("nginx") ? ["nginx"] : []), ...(options.targets.includes("haproxy") ? ["haproxy"] : [])];
+  const missing = missingTools(tools);
+  if (missing.length > 0) {
+    console.error(`bench: missing ${missing.join(", ")}. Install them with:\n  ${INSTALL}`);
+    return 1;
+  }
+  const plan = pinPlan(options.pinned);
+  if ("error" in plan) {
+    console.error(`bench: ${plan.error}`);
+    return 1;
+  }
+  pinSelf(plan.load);
+
+  const tempDir = lifecycle.makeTemp("sluice-bench-stream-", options.keepTemp);
+  // nginx workers drop to an unprivileged user when started as root: they must reach their temp paths.
+  chmodSync(tempDir, 0o755);
+  const filesDir = join(tempDir, "files");
+  mkdirSync(filesDir);
+  const transfer: TransferFile = { path: join(filesDir, "transfer.bin"), bytes: options.transferBytes };
+  const warmup: TransferFile = { path: join(filesDir, "warmup.bin"), bytes: Math.min(WARMUP_BYTES, options.transferBytes) };
+  makeSparseFile(transfer.path, transfer.bytes);
+  makeSparseFile(warmup.path, warmup.bytes);
+  if (options.scenarios.some((s) => !WS_SCENARIOS.includes(s))) for (const file of [transfer, warmup]) readThrough(file.path);
+
+  const mode = plan.proxy === null ? "unpinned (every process may run on any CPU)" : `pinned (proxies on CPU ${plan.proxy}; clients, upstream and harness on CPU ${plan.load})`;
+  const facts = [mode, versions(options.targets), machine(), codeVersion()];
+  for (const f of facts) log(`bench: ${f}`);
+
+  const { upstream, targets } = await startAll(tempDir, filesDir, options, plan);
+  const children = [upstream, ...targets.map((t) => t.child)];
+  log(`bench: all targets up; ${rounds(options.rounds)}, scenarios ${options.scenarios.join(", ")}`);
+  const p: Plan = { options, plan, transfer, warmup };
+
+  const runs: StreamRun[] = [];
+  for (const scenario of options.scenarios) runs.push(...(await runScenario(scenario, targets, children, p)));
+  checkAlive(children);
+  const afterRuns = targets.map(memoryLine);
+
+  const blocks: Section["blocks"] = options.scenarios.map((scenario) => ({ title: TITLES[scenario](options), tables: [scenarioTable(runs, scenario, options.targets)] }));
+  const ratios = ratioTable(runs, options.scenarios, options.targets);
+  const headroom = headroomLines(runs, options.scenarios, options.targets);
+  if (ratios) blocks.push({ title: "Sluice HTTP's ratios (rate: ≥ 1 is better for Sluice; CPU: ≤ 1 is better)", tables: [ratios], lines: headroom.map((l) => `- ${l}`) });
+  const goals = goalsTable(runs, options.scenarios, options.targets);
+  if (goals) blocks.push({ title: "The HTTP engine's streaming goals in this run (✓ met, ✗ not met)", tables: [goals] });
+  const failures = runs.filter((r) => r.errors > 0).map((r) => `- ${r.scenario}, round ${r.round}, ${STREAM_LABELS[r.target]}: ${r.errors} errors, first: ${r.firstError}`);
+  if (failures.length > 0) blocks.push({ title: "Runs with errors", tables: [], lines: failures });
+  blocks.push({ title: "Memory after the runs", tables: [], lines: afterRuns.map((l) => `- ${l}`) });
+
+  console.log("");
+  console.log(facts.join("\n"));
+  for (const block of blocks) {
+    console.log("");
+    console.log(block.title);
+    for (const table of block.tables as Table[]) console.log(`${renderText(table)}\n`);
+    for (const line of block.lines ?? []) console.log(`  ${line.replace(/^- /, "")}`);
+  }
+  console.log("");
+  console.log(STREAM_LEGEND);
+  const seconds = (performance.now() - startedAt) / 1000;
+  console.log(`\nRun took ${seconds.toFixed(0)} s.`);
+
+  if (options.record) {
+    const settings = `${rounds(options.rounds)}; WebSocket ${options.wsSeconds} s per run, ${options.clients} round-trip connections, pipelined ${options.pipelineClients}×${options.window}, ${options.messageBytes}-byte messages; transfers of ${sizeText(options.transferBytes)}; warm-up ${options.warmup ? "on" : "off"}; scenarios ${options.scenarios.join(", ")}; the run took ${seconds.toFixed(0)} s`;
+    const path = appendSection({
+      heading: `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC: streaming (\`stream-run.ts\`), ${plan.proxy === null ? "unpinned" : "pinned"}, ${rounds(options.rounds)}`,
+      facts: [...(options.note ? [options.note] : []), ...facts, settings],
+      blocks,
+    });
+    log(`bench: appended to ${path}`);
+  }
+  return 0;
+}
+
+await lifecycle.run(main, async () => {
+  const curl = runningCurl();
+  if (curl?.pid !== undefined && curl.exitCode === null) curl.kill("SIGKILL");
+  await closeAllWsLoads();
+});
