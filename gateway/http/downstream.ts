@@ -140,8 +140,10 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
       this.bodyFailed({ status: 400, message: "request body cut short" }, true);
       return;
     }
-    // Between requests (or mid-head): nothing owed. Otherwise the answer in progress finishes first.
-    if (this.events === undefined) this.closeNow(false);
+    // Between requests or mid-head, nothing is owed. A client that closes its side while its answer is pending
+    // has gone away, as nginx reads it (proxy_ignore_client_abort off): the exchange ends and its upstream
+    // connection with it, rather than the server's work going to a client that will not read it.
+    this.closeNow(false);
   }
 
   close(error?: Error): void {
