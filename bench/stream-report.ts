@@ -123,23 +123,27 @@ export function ratioTable(runs: StreamRun[], scenarios: StreamScenario[], targe
   return { header, rows };
 }
 
-/** Sluice HTTP ≥ 0.9× its TCP pipe in every scenario, and its memory bounded during the transfers. */
+/** Sluice HTTP ≥ 0.9× its TCP pipe in every scenario, and its memory bounded during the transfers. The goal
+ *  is quoted for the rate; the same ratio from CPU time (the pipe's CPU per message or GiB divided by the
+ *  HTTP path's) stands beside it, because on a busy machine it is the steadier of the two. */
 export function goalsTable(runs: StreamRun[], scenarios: StreamScenario[], targets: StreamTarget[]): Table | null {
   if (!targets.includes("sluice")) return null;
+  const mark = (ratio: number) => (Number.isFinite(ratio) ? (ratio >= PIPE_GOAL ? "✓" : "✗") : "n/a");
   const rows: string[][] = [];
   if (targets.includes("sluice-tcp")) {
     for (const scenario of scenarios) {
-      const summaries = summarize(runs, scenario, ["sluice", "sluice-tcp"]);
-      const ratio = summaries[0]!.rate / summaries[1]!.rate;
-      rows.push([`${scenario}: Sluice HTTP ≥ ${PIPE_GOAL}× the TCP pipe`, times(ratio), Number.isFinite(ratio) ? (ratio >= PIPE_GOAL ? "✓" : "✗") : "n/a"]);
+      const [http, pipe] = summarize(runs, scenario, ["sluice", "sluice-tcp"]) as [Summary, Summary];
+      const byRate = http.rate / pipe.rate;
+      const byCpu = pipe.cpu / http.cpu;
+      rows.push([`${scenario}: Sluice HTTP ≥ ${PIPE_GOAL}× the TCP pipe`, times(byRate), mark(byRate), times(byCpu), mark(byCpu)]);
     }
   }
   const transfers = scenarios.filter((s) => !isWs(s));
   if (transfers.length > 0) {
     const rise = Math.max(...transfers.map((s) => summarize(runs, s, ["sluice"])[0]!.rssRiseMB));
-    rows.push([`transfers: Sluice HTTP's RSS rises < ${RSS_RISE_GOAL_MB} MB during one`, `${fmt(rise, 1)} MB`, Number.isFinite(rise) ? (rise < RSS_RISE_GOAL_MB ? "✓" : "✗") : "n/a"]);
+    rows.push([`transfers: Sluice HTTP's RSS rises < ${RSS_RISE_GOAL_MB} MB during one`, `${fmt(rise, 1)} MB`, Number.isFinite(rise) ? (rise < RSS_RISE_GOAL_MB ? "✓" : "✗") : "n/a", "", ""]);
   }
-  return rows.length > 0 ? { header: ["goal", "this run", "met"], rows } : null;
+  return rows.length > 0 ? { header: ["goal", "by rate", "met", "by CPU", "met"], rows } : null;
 }
 
 export const STREAM_LEGEND = `msg/s: WebSocket messages echoed per second (each one went client → proxy → upstream → back), median over rounds.
@@ -152,5 +156,7 @@ echoed or per GiB moved, median over rounds; for direct it is the upstream's own
 RSS MB: VmRSS of the proxy at the start of a run (median); RSS peak MB: highest VmRSS during any run (VmHWM reset
 before each run); peak rise MB: largest rise over the run's starting RSS.
 Ratios: Sluice HTTP's median divided by the other target's (≥ 1 is better for Sluice; for CPU ≤ 1 is better).
+Goals "by CPU": the TCP pipe's CPU per message or GiB divided by Sluice HTTP's, the rate ratio the two would have
+if each had its core to itself and nothing else limited them.
 direct ÷ fastest proxy: near 1 or below means the clients and upstream on the load core are the limit, and every
 proxy's rate is squeezed towards the same figure (CPU per message or GiB is not affected by that).`;
