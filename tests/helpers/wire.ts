@@ -212,6 +212,8 @@ export interface WireClient {
   write(data: string | Uint8Array): void;
   /** Read the next answer (after any 1xx); `method` tells whether a body follows (HEAD has none). */
   read(options?: { method?: string; timeoutMs?: number }): Promise<WireResponse>;
+  /** Exactly `n` raw bytes (after an upgrade the connection is no longer HTTP). */
+  bytes(n: number, timeoutMs?: number): Promise<Buffer>;
   /** Resolves once the gateway closed the connection (FIN or reset), with how long that took from the call. */
   closed(timeoutMs?: number): Promise<number>;
   /** Whether the connection has ended (the gateway's FIN, a reset, or our own close). */
@@ -348,6 +350,7 @@ export async function openWire(port: number): Promise<WireClient> {
         informational.push({ ...response, informational: [] });
       }
     },
+    bytes: (n, timeoutMs = 5_000) => take(n, Date.now() + timeoutMs),
     async closed(timeoutMs = 5_000) {
       const started = Date.now();
       const deadline = started + timeoutMs;

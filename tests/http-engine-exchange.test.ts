@@ -1,0 +1,4 @@
+// The exchange suite (http-engine-exchange.case.ts) against the gateway on Bun, in this process.
+import { exchangeCases } from "./http-engine-exchange.case.ts";
+
+exchangeCases("bun");
