@@ -20,7 +20,7 @@ function makeServers(n: number, now: number): UpstreamServer[] {
       id: `s${i + 1}`, weight: 1 + (i % 3), backup: false, down: false, maxConns: 0, maxFails: 1, failTimeout: 10_000, slowStart: 0,
     });
     server.observeLatency(5 + (i % 7), now - 50); // response-time: every server measured
-    server.reportLoad((i % 10) / 10, now - 50); // capacity: every report fresh
+    server.live.recordLoad((i % 10) / 10, now - 50); // capacity: every report fresh
     return server;
   });
 }

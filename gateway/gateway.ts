@@ -200,7 +200,7 @@ export class Gateway {
    */
   async reload(config?: ConfigInput): Promise<void> {
     const next = await readConfig(config ? { ...this.options, config, configPath: undefined } : this.options);
-    // Checks pause while the new snapshot is built, so that what its pools inherit is not changed behind them.
+    // Checks pause while the new snapshot is built; they start again on the snapshot that serves afterwards.
     this.checks.stop();
     let snapshot: Snapshot;
     try {

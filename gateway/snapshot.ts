@@ -53,8 +53,6 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
     if (poolConfig.mode === "http" && poolConfig.sticky) {
       pool.sticky = createStickyCookie(poolConfig.sticky, name, pool.servers, poolConfig.sticky.key ?? context.stickySecret);
     }
-    const previous = context.previous?.pools.get(name);
-    if (previous) pool.inherit(previous);
     pools.set(name, pool);
   }
 
@@ -84,6 +82,13 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
     console.error(`request ${c.get("requestId")} failed:`, error);
     return errorResponse(500, "internal gateway error", c.get("requestId"));
   });
+
+  // Last, when nothing can fail any more: from here the new pools share their servers' state with the running
+  // ones, so a reload refused on the way (a plugin that fails to load) leaves that state as it was.
+  for (const [name, pool] of pools) {
+    const previous = context.previous?.pools.get(name);
+    if (previous) pool.inherit(previous);
+  }
 
   const honoFirst = globalPlugins.some((p) => p.hooks.middleware || p.hooks.routes);
   const logHooks = globalPlugins.flatMap((p) => (p.hooks.onLog ? [p.hooks.onLog] : []));

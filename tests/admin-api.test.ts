@@ -258,15 +258,16 @@ describe("slow start, health and passive failures", () => {
 
   test("enable on a server already up does not restart slow start", async () => {
     const pool = gw.current.pools.get("app")!;
-    pool.byId("slow")!.recoveredAt = 0; // slow start over
+    pool.byId("slow")!.live.recoveredAt = 0; // slow start over
     const on = await admin.post("/pools/app/servers/slow/enable");
     expect(on.body.weight).toBe(10);
   });
 
   test("enable never overrides a failing health check: the state stays down", async () => {
-    const sick = gw.current.pools.get("app")!.byId("sick")!;
-    sick.healthy = false; // what the health checker sets after `fall` failures
-    sick.lastCheck = { ok: false, status: 503, reason: "unexpected status 503", at: Date.UTC(2030, 0, 2, 3, 4, 5), durationMs: 4 };
+    const pool = gw.current.pools.get("app")!;
+    const sick = pool.byId("sick")!;
+    // What the health checker tells the pool after `fall` failures.
+    pool.checked(sick, { ok: false, status: 503, reason: "unexpected status 503", at: Date.UTC(2030, 0, 2, 3, 4, 5), durationMs: 4 }, "down");
     try {
       await admin.post("/pools/app/servers/sick/disable");
       const on = await admin.post("/pools/app/servers/sick/enable");
@@ -278,7 +279,7 @@ describe("slow start, health and passive failures", () => {
       // A disabled one shows as disabled: the operator's word comes first in what is shown.
       expect((await admin.post("/pools/app/servers/sick/disable")).body.state).toBe("disabled");
     } finally {
-      sick.healthy = true;
+      pool.checksOff(sick);
       await admin.post("/pools/app/servers/sick/enable");
     }
     expect((await admin.entry("app", "sick")).state).toBe("up");
@@ -326,7 +327,7 @@ describe("/status per server and per pool", () => {
   test("every field, with its type", async () => {
     for (let i = 0; i < 5; i++) await (await fetch(`${gw.url}/`)).arrayBuffer();
     const app = gw.current.pools.get("app")!;
-    app.byId("a")!.reportLoad(0.42, Date.now());
+    app.loadReported(app.byId("a")!, 0.42, Date.now());
     const status = await admin.status();
     expect(status.pools.app).toMatchObject({ mode: "http", balance: "round-robin", queued: 0 });
     expect(status.pools.other).toMatchObject({ mode: "http", balance: "roundrobin", queued: 0 });
@@ -365,7 +366,8 @@ describe("/status per server and per pool", () => {
   });
 
   test("a stale load report is not shown", async () => {
-    gw.current.pools.get("app")!.byId("a")!.reportLoad(0.9, Date.now() - 60_000);
+    const app = gw.current.pools.get("app")!;
+    app.loadReported(app.byId("a")!, 0.9, Date.now() - 60_000);
     expect((await admin.entry("app", "a")).load).toBeNull();
   });
 

@@ -77,7 +77,7 @@ test("consistent-hash: a weight changed at run time moves keys only to (or from)
   const list = servers(4);
   const selector = create(consistentHash, list);
   const before = assign(selector, list);
-  list[2]!.weight = 3;
+  list[2]!.live.weight = 3;
   const after = assign(selector, list, () => true, T0 + 5_000); // after the periodic weight check
   let gained = 0;
   KEYS.forEach((_, i) => {
@@ -117,7 +117,7 @@ test("consistent-hash: slow start brings a server's keys back gradually, each ke
 
 test("consistent-hash: when every server with points is out, a zero-weight server still serves", () => {
   const list = servers(3);
-  list[2]!.weight = 0;
+  list[2]!.live.weight = 0;
   const selector = create(consistentHash, list);
   expect(selector.pick(list, (s) => s === list[2], { now: T0 + 2_000, clientIp: "x", hashKey: "k" })).toBe(list[2]!);
 });

@@ -27,17 +27,17 @@ test("random: skewed weights and most servers out still split exactly by weight 
 test("random: a weight raised at run time (admin API) takes effect at once", () => {
   const list = servers(2);
   const selector = create(random, list);
-  list[1]!.weight = 9;
+  list[1]!.live.weight = 9;
   const counts = shares(traffic(selector, list, 10_000, { inFlight: 0 }));
   expect(Math.abs(counts.get("s2")! - 0.9)).toBeLessThan(0.015);
-  list[1]!.weight = 1; // lowered: seen at the next periodic check
+  list[1]!.live.weight = 1; // lowered: seen at the next periodic check
   const later = shares(traffic(selector, list, 10_000, { inFlight: 0, start: T0 + 5000 }));
   expect(Math.abs(later.get("s2")! - 0.5)).toBeLessThan(0.02);
 });
 
 test("random: zero weights still serve rather than nothing", () => {
   const list = servers(3);
-  for (const s of list) s.weight = 0;
+  for (const s of list) s.live.weight = 0;
   const counts = traffic(create(random, list), list, 100, { inFlight: 0 });
   expect(counts.get("-")).toBeUndefined();
 });

@@ -56,7 +56,7 @@ test("response-time: in-flight requests count (latency × (active + 1)), and wei
   expect(selector.pick(list, () => true, inputFor(0, T0))!.id).toBe("s1");
   list[0]!.active = 3; // 10 × 4 = 40 > 30 × 1
   expect(selector.pick(list, () => true, inputFor(1, T0))!.id).toBe("s2");
-  list[1]!.weight = 2; // 30 / 2 = 15 … and with s1 idle again, 10 < 15
+  list[1]!.live.weight = 2; // 30 / 2 = 15 … and with s1 idle again, 10 < 15
   list[0]!.active = 0;
   expect(selector.pick(list, () => true, inputFor(2, T0))!.id).toBe("s1");
   list[0]!.active = 1; // 20 > 15

@@ -83,7 +83,8 @@ test("first and random pick only available servers", async () => {
   });
   try {
     for (let i = 0; i < 3; i++) expect(await landsOn(gw.ports[0]!)).toBe("a");
-    gw.pools.get("random")!.servers[1]!.adminState = "disabled";
+    const random = gw.pools.get("random")!;
+    random.setAdminState(random.servers[1]!, "disabled");
     const seen = new Set<string>();
     for (let i = 0; i < 30; i++) seen.add(await landsOn(gw.ports[1]!));
     expect([...seen].sort()).toEqual(["a", "c"]);

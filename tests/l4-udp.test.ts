@@ -375,10 +375,10 @@ describe("udp listener", () => {
     const client = await peer();
     client.send("1", port);
     expect(text((await client.next()).data)).toBe("a:1");
-    pool.servers[0]!.adminState = "drain"; // draining servers keep their sessions
+    pool.setAdminState(pool.servers[0]!, "drain"); // draining servers keep their sessions
     client.send("2", port);
     expect(text((await client.next()).data)).toBe("a:2");
-    pool.servers[0]!.adminState = "disabled";
+    pool.setAdminState(pool.servers[0]!, "disabled");
     client.send("3", port);
     expect(text((await client.next()).data)).toBe("b:3");
     expect(active(pool)).toEqual([0, 1]);

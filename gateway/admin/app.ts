@@ -101,7 +101,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     const weight = (body as { weight?: unknown }).weight;
     const problem = weightProblem(weight);
     if (problem) return c.json({ error: problem }, 400);
-    const before = changeWeight(found.server, weight as number);
+    const before = changeWeight(found.pool, found.server, weight as number);
     log(`sluice: admin: pool "${found.pool.name}" server "${found.server.id}": weight ${before} -> ${weight}`);
     return c.json(serverStatus(found.server));
   });

@@ -1,6 +1,7 @@
 // The active checks of one server: probe it every `interval` (jittered, so that the checks of many
-// servers never fall into step), give each probe at most `timeout`, and flip `server.healthy` after
-// `fall` failures or `rise` passes in a row. Every flip is one line on stderr.
+// servers never fall into step), give each probe at most `timeout`, and tell the pool each result with the
+// flip `fall` failures or `rise` passes in a row make of it (the pool changes the server). Every flip is one
+// line on stderr.
 import type { Pool } from "../pool/pool.ts";
 import type { UpstreamServer } from "../pool/server.ts";
 import { RiseFall } from "./rise-fall.ts";
@@ -98,27 +99,23 @@ export class ServerChecker {
     if (timedOut || (!outcome.ok && outcome.reason === "timeout")) outcome = { ok: false, reason: `timeout after ${timeout}ms` };
     const now = Date.now();
     const durationMs = now - started;
-    server.lastCheck = { ...outcome, at: now, durationMs };
-    this.judge(outcome, now);
+    this.judge(outcome, now, durationMs);
     this.schedule(Math.max(0, this.nextInterval() - durationMs));
   }
 
-  private judge(outcome: ProbeOutcome, now: number): void {
+  private judge(outcome: ProbeOutcome, now: number, durationMs: number): void {
     const { pool, server, log } = this.options;
     const verdict = this.counter.record(outcome.ok, server.healthy);
+    // The pool applies the flip: a server back up starts slow start, and requests queued for a free server
+    // (maxConns) may take it.
+    pool.checked(server, { ...outcome, at: now, durationMs }, verdict?.flip);
     if (!verdict) return;
     const who = `sluice: pool ${pool.name} server ${server.id}`;
     if (verdict.flip === "down") {
-      server.healthy = false;
       log(`${who} is DOWN (${plural(verdict.streak, "check")} failed: ${outcome.reason ?? "failed"})`);
       // HAProxy's "backend has no server available!": from now on the pool answers 503 at once.
       if (!pool.servers.some((s) => s.adminState !== "disabled" && s.alive(now))) log(`sluice: pool ${pool.name} has no server available`);
     } else {
-      server.healthy = true;
-      // Back in rotation: slow start (if configured) ramps its share up from here.
-      server.recovered(now);
-      // Requests queued for a free server (maxConns) may take this one now.
-      pool.wakeQueued();
       log(`${who} is UP (${plural(verdict.streak, "check")} passed)`);
     }
   }

@@ -45,7 +45,7 @@ export function startHealthChecks(
     }
     const { interval, timeout, rise, fall } = config.health;
     for (const server of pool.servers) {
-      const probe = config.mode === "tcp" ? tcpProbe(runtime, server, timeout) : httpProbe(runtime, server, config.health);
+      const probe = config.mode === "tcp" ? tcpProbe(runtime, server, timeout) : httpProbe(runtime, pool, server, config.health);
       checkers.push(new ServerChecker({ pool, server, probe, interval, timeout, rise, fall, log, random: options.random }));
     }
   }
@@ -58,9 +58,5 @@ export function startHealthChecks(
 }
 
 function forgetActiveHealth(pool: Pool, server: UpstreamServer, log: HealthLog): void {
-  server.lastCheck = undefined;
-  if (server.healthy) return;
-  server.healthy = true;
-  server.recovered(Date.now());
-  log(`sluice: pool ${pool.name} server ${server.id} is UP (health checks turned off)`);
+  if (pool.checksOff(server)) log(`sluice: pool ${pool.name} server ${server.id} is UP (health checks turned off)`);
 }

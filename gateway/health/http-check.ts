@@ -2,6 +2,7 @@
 // passing when the status is one `expect` allows. A load the server reports in `X-Server-Load` is recorded
 // like on any proxied response, so the capacity balancer learns from checks too.
 import type { HttpHealthConfig } from "../config/schema.ts";
+import type { Pool } from "../pool/pool.ts";
 import type { UpstreamServer } from "../pool/server.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { parseStatusExpectation } from "./expect.ts";
@@ -9,7 +10,7 @@ import { describeProbeError, type Probe } from "./probe.ts";
 
 const USER_AGENT = "sluice-health-check";
 
-export function httpProbe(runtime: Runtime, server: UpstreamServer, health: Pick<HttpHealthConfig, "path" | "host" | "expect">): Probe {
+export function httpProbe(runtime: Runtime, pool: Pool, server: UpstreamServer, health: Pick<HttpHealthConfig, "path" | "host" | "expect">): Probe {
   const url = server.target + health.path;
   const expect = parseStatusExpectation(health.expect);
   return async (signal) => {
@@ -25,7 +26,7 @@ export function httpProbe(runtime: Runtime, server: UpstreamServer, health: Pick
     // Only the status matters: let the connection go rather than read a body nobody looks at.
     void response.body?.cancel().catch(() => {});
     const load = response.headers.get("x-server-load");
-    if (load !== null && load.trim() !== "") server.reportLoad(Number(load), Date.now());
+    if (load !== null && load.trim() !== "") pool.loadReported(server, Number(load), Date.now());
     const status = response.status;
     if (expect.test(status)) return { ok: true, status };
     return { ok: false, status, reason: `status ${status}, expected ${expect.text}` };

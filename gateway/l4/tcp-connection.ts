@@ -292,7 +292,7 @@ export class TcpConnection implements TcpHandlers {
     this.traffic = this.ctx.traffic.of(this.pool!.name, upstream);
     this.traffic.connections++;
     this.phase = "piping";
-    upstream.succeeded(Date.now());
+    this.pool!.answered(upstream, Date.now());
     const version = this.ctx.config.proxyProtocol;
     if (version) {
       const destination = this.destination ?? { address: plainAddress(this.socket.localAddress), port: this.socket.localPort };

@@ -123,7 +123,7 @@ export class UdpSession {
     try {
       this.target = await resolveTarget(server.hostname, server.port);
     } catch (error) {
-      server.failed(Date.now());
+      pool.failed(server, Date.now());
       return this.fail("upstreamError", "upstream-error", `server ${server.id}: cannot resolve ${server.hostname} (${(error as Error).message})`);
     }
     if (this.over) return;
@@ -169,12 +169,9 @@ export class UdpSession {
     }
     const now = Date.now();
     this.lastActive = now;
-    const server = this.server!;
-    server.succeeded(now);
-    if (this.awaitingSince !== 0) {
-      server.observeLatency(now - this.awaitingSince, now);
-      this.awaitingSince = 0;
-    }
+    // The first reply after a datagram went out measures the server's latency; later ones only say it is there.
+    this.pool!.answered(this.server!, now, this.awaitingSince !== 0 ? now - this.awaitingSince : undefined);
+    this.awaitingSince = 0;
     if (this.owner.reply(datagram.data, this.address, this.port)) count(this.owner.counters.replied, datagram.data.byteLength);
     else this.owner.counters.dropped.sendFailed++;
   }
@@ -182,7 +179,7 @@ export class UdpSession {
   /** The runtime reported an error for the server (ICMP unreachable): a passive failure, and the session ends. */
   private serverError(error: Error): void {
     if (this.over || !this.server) return;
-    this.server.failed(Date.now());
+    this.pool!.failed(this.server, Date.now());
     this.owner.counters.serverErrors++;
     this.owner.log(`sluice: udp pool ${this.pool!.name} server ${this.server.id} failed: ${error.message}`);
     this.end("error");

@@ -2,11 +2,17 @@
 // disabled/draining/unhealthy servers get no new clients, backups only when no primary is available,
 // a sticky client keeps its server while it can take it, a retry never returns to a server it already
 // tried while another is available, and when every server is at maxConns requests wait in a bounded queue.
+//
+// Its methods are the only way the state of a server changes (server-state.ts): the proxy and L4 report
+// answers and failures, health checks their results, the admin API its changes. Each method also does what
+// belongs with the change: a server that becomes available wakes the queue, one that comes back starts
+// slow start.
 import type { PoolConfig } from "../config/schema.ts";
 import { defaultServerId } from "../config/references.ts";
-import { canonicalBalancer, createSelector } from "../balancing/registry.ts";
+import { createSelector } from "../balancing/registry.ts";
 import type { SelectionInput, Selector } from "../balancing/selector.ts";
 import { UpstreamServer } from "./server.ts";
+import type { AdminState, CheckResult } from "./server-state.ts";
 import { WaitQueue, type QueuePlace } from "./wait-queue.ts";
 import { compileHashKey, type HashKeyOf, type KeySource } from "../balancing/hash-key.ts";
 import type { StickyCookie } from "./sticky.ts";
@@ -28,6 +34,7 @@ export class Pool {
   /** The algorithm weighs servers by the load they report: the proxy reads X-Server-Load only then. */
   readonly wantsLoadReports: boolean;
 
+  /** `config` as loaded (validateConfig): `balance` and `hash` are canonical names already. */
   constructor(name: string, config: PoolConfig) {
     this.name = name;
     this.mode = config.mode;
@@ -49,8 +56,9 @@ export class Pool {
     this.selector = createSelector(config.balance, { hash: config.hash, servers: this.servers });
     this.queue = new WaitQueue(config.queue.max, config.queue.timeout);
     this.limited = this.servers.some((s) => s.maxConns > 0);
-    this.wantsLoadReports = canonicalBalancer(config.balance) === "capacity";
+    this.wantsLoadReports = config.balance === "capacity";
     this.hashKeyOf = compileHashKey(config.hash);
+    for (const server of this.servers) server.live.owner = this.queue;
   }
 
   /** What the pool's algorithm and stickiness need to know about one request, read once. */
@@ -106,8 +114,9 @@ export class Pool {
       server = this.select(input, tried);
     }
     if (server) {
-      server.active++;
-      server.requests++;
+      const live = server.live;
+      live.active++;
+      live.requests++;
     }
     return server;
   }
@@ -116,8 +125,9 @@ export class Pool {
   take(input: SelectionInput, tried?: ReadonlySet<UpstreamServer>): UpstreamServer | undefined {
     const server = this.select(input, tried);
     if (server) {
-      server.active++;
-      server.requests++;
+      const live = server.live;
+      live.active++;
+      live.requests++;
     }
     return server;
   }
@@ -129,15 +139,85 @@ export class Pool {
 
   /** The request on `server` is over (answered, failed or cancelled): let a queued request in. */
   release(server: UpstreamServer): void {
-    server.active--;
+    const live = server.live;
+    live.active--;
     if (this.limited) this.queue.wakeOne();
+    // A request from before a reload ending frees a slot the newer snapshot's pool counts too.
+    if (live.owner !== this.queue) live.owner?.wakeOne();
   }
 
   /**
-   * A server may have become available other than by a request ending (enabled by the admin API, say):
-   * let every queued request try again.
+   * The server answered (`latencyMs` after the request went out, when that is known): the answer feeds the
+   * latency average response-time balancing reads.
    */
-  wakeQueued(): void {
+  answered(server: UpstreamServer, now: number, latencyMs?: number): void {
+    const live = server.live;
+    live.lastOkAt = now;
+    if (latencyMs !== undefined) live.observeLatency(latencyMs, now, server.latencyDecay);
+  }
+
+  /** The server reported its load (X-Server-Load, on an answer or a health check): the capacity balancer reads it. */
+  loadReported(server: UpstreamServer, load: number, now: number): void {
+    server.live.recordLoad(load, now);
+  }
+
+  /** A request to the server failed (connect error, timeout, bad answer): counted against its maxFails. */
+  failed(server: UpstreamServer, now: number): void {
+    server.live.countFailure(now, server.maxFails, server.failTimeout);
+  }
+
+  /**
+   * An active health check's result, and the flip the rise/fall rule made of it (health/rise-fall.ts), if
+   * any. A server that comes back starts slow start, and queued requests may take it.
+   */
+  checked(server: UpstreamServer, result: CheckResult, flip: "up" | "down" | undefined): void {
+    const live = server.live;
+    live.lastCheck = result;
+    if (flip === "down") live.healthy = false;
+    else if (flip === "up") this.cameBack(server, result.at);
+  }
+
+  /**
+   * Active checks are off for the server (a reload removed `health`): its last check is forgotten, and a
+   * server they had taken out comes back. True when it did.
+   */
+  checksOff(server: UpstreamServer, now = Date.now()): boolean {
+    const live = server.live;
+    live.lastCheck = undefined;
+    if (live.healthy) return false;
+    this.cameBack(server, now);
+    return true;
+  }
+
+  /**
+   * What the operator set (admin API): drain, disable, enable. Returns the admin state before. Enabling a
+   * server that was out starts slow start and lets queued requests try it; health is not touched (an
+   * enable never overrides a failing check).
+   */
+  setAdminState(server: UpstreamServer, state: AdminState, now = Date.now()): AdminState {
+    const live = server.live;
+    const before = live.adminState;
+    live.adminState = state;
+    if (state === "up" && before !== "up") {
+      live.recoveredAt = now;
+      this.queue.wakeAll();
+    }
+    return before;
+  }
+
+  /** The weight balancing uses (admin API; slow start, if running, ramps toward it). Returns the weight before. */
+  setWeight(server: UpstreamServer, weight: number): number {
+    const live = server.live;
+    const before = live.weight;
+    live.weight = weight;
+    return before;
+  }
+
+  /** Healthy again: slow start ramps from `now`, and requests queued for a free server (maxConns) may take it. */
+  private cameBack(server: UpstreamServer, now: number): void {
+    const live = server.live;
+    live.healthy = true;
+    live.recoveredAt = now;
     this.queue.wakeAll();
   }
 
@@ -161,15 +241,23 @@ export class Pool {
   }
 
   /**
-   * Take over what the previous config's pool knew about the same servers (same id and target): health,
-   * passive failures, counters, latency, admin changes. A reload must not send traffic to a server that
-   * was known to be down, nor forget an operator's drain.
+   * Take over the state the previous config's pool kept about the same servers (same id and target): the
+   * very same object, so health, passive failures, counters, requests in flight, latency and an operator's
+   * changes carry on as they were, and requests still running on the old snapshot keep counting on it. A
+   * reload must not send traffic to a server known to be down, nor forget an operator's drain. A setting
+   * the new config itself changed wins over what the operator set (removing `down: true` brings a server
+   * back). Call it once the new snapshot can no longer fail to build: from here on, the old pool's servers
+   * and this one's share their state.
    */
   inherit(previous: Pool): void {
     for (const server of this.servers) {
       const old = previous.ids.get(server.id);
       if (!old || old.target !== server.target) continue;
-      server.inheritFrom(old);
+      const live = old.live;
+      if (server.configuredAdminState !== old.configuredAdminState) live.adminState = server.configuredAdminState;
+      if (server.configuredWeight !== old.configuredWeight) live.weight = server.configuredWeight;
+      live.owner = this.queue;
+      server.live = live;
     }
   }
 }

@@ -47,7 +47,7 @@ export async function tryServers<T>(
     } catch (error) {
       pool.release(server);
       const verdict = judge(error);
-      if (verdict.blameServer) server.failed(Date.now());
+      if (verdict.blameServer) pool.failed(server, Date.now());
       if (!verdict.retry) throw error;
       lastError = error;
       (tried ??= new Set()).add(server);

@@ -60,11 +60,10 @@ export async function forward(upstreams: UpstreamPool, pool: Pool, policy: Forwa
         throw error instanceof UpstreamFailure ? error : new UpstreamFailure(classifyFetchError(error), describe(error), { cause: error });
       }
       const now = Date.now();
-      server.succeeded(now);
-      server.observeLatency(now - sent, now);
+      pool.answered(server, now, now - sent);
       if (pool.wantsLoadReports) {
         const load = response.headers.get("x-server-load");
-        if (load !== null) server.reportLoad(Number(load), now);
+        if (load !== null) pool.loadReported(server, Number(load), now);
       }
       return response;
     },
