@@ -203,7 +203,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.release();
     const error = stale ? new UpstreamFailure("bad-response", failure.message) : failure;
     const clientsFault = error.kind === "aborted" || error.kind === "body-too-large" || this.clientGoneFlag;
-    if (!clientsFault) server.failed(Date.now());
+    if (!clientsFault) this.route!.pool.failed(server, Date.now());
     if (error.kind === "connect" && !this.clientGoneFlag) {
       this.lastFailure = error;
       (this.tried ??= new Set()).add(server);
@@ -314,11 +314,10 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const server = this.server!;
     const pool = this.route!.pool;
     const now = Date.now();
-    server.succeeded(now);
-    server.observeLatency(now - this.sentAt, now);
+    pool.answered(server, now, now - this.sentAt);
     if (pool.wantsLoadReports) {
       const load = fieldValue(response.fields, "x-server-load");
-      if (load !== null) server.reportLoad(Number(load), now);
+      if (load !== null) pool.loadReported(server, Number(load), now);
     }
     this.relayHead(response);
   }
@@ -414,7 +413,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     if (!headSent && this.status === 0) return this.attemptFailed(this.server!, failure, stale);
     // Mid-body: the client has a head already; all that can be done is cut its connection (never a short body
     // that looks complete), and count the failure against the server.
-    this.server?.failed(Date.now());
+    if (this.server) this.route!.pool.failed(this.server, Date.now());
     this.log.error = failure.message;
     this.cut(failure.message);
   }
