@@ -147,8 +147,9 @@ export function goalsTable(runs: StreamRun[], scenarios: StreamScenario[], targe
 }
 
 export const STREAM_LEGEND = `msg/s: WebSocket messages echoed per second (each one went client → proxy → upstream → back), median over rounds.
-MiB/s: bytes of the transfer over curl's time for the whole request, median over rounds. spread: half the max−min
-range over rounds, relative to the median. p50/p99 ms: median over rounds of each run's round-trip percentiles.
+MiB/s: bytes of the transfer over the time of the whole request (curl's for downloads), median over rounds.
+spread: half the max−min range over rounds, relative to the median. p50/p99 ms: median over rounds of each run's
+round-trip percentiles.
 errors: failed transfers (wrong status or byte count, curl errors); for WebSocket, echoes of the wrong size,
 messages never echoed, connections that failed or closed; summed over rounds.
 CPU: user+system CPU time of the proxy process (all threads; nginx master and worker) during the run, per message
