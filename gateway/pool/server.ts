@@ -176,15 +176,4 @@ export class UpstreamServer {
   recovered(now: number): void {
     this.live.recoveredAt = now;
   }
-
-  // TEMPORARY: the proxy's exchange moves to the pool methods in the next commit.
-  succeeded(now: number): void {
-    this.live.lastOkAt = now;
-  }
-  failed(now: number): void {
-    this.live.countFailure(now, this.maxFails, this.failTimeout);
-  }
-  reportLoad(load: number, now: number): void {
-    this.live.recordLoad(load, now);
-  }
 }
