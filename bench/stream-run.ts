@@ -16,7 +16,7 @@ import { benchLifecycle } from "./lifecycle.ts";
 import { watchPeak } from "./memory-peak.ts";
 import { pinPlan, pinSelf, threadsOffCpus, type PinPlan } from "./pinning.ts";
 import { freePort, memoryOf, missingTools, tail, toolPath, waitForHttp, type Child } from "./procs.ts";
-import { renderText, type Table } from "./report.ts";
+import { renderText } from "./report.ts";
 import { appendSection, type Section } from "./results-file.ts";
 import { makeSparseFile, readThrough } from "./sparse-file.ts";
 import { parseStreamOptions, STREAM_USAGE, WS_SCENARIOS, type StreamOptions, type StreamScenario, type StreamTarget } from "./stream-options.ts";
@@ -183,7 +183,6 @@ const TITLES: Record<StreamScenario, (o: StreamOptions) => string> = {
 
 async function runScenario(scenario: StreamScenario, targets: Target[], children: Child[], p: Plan): Promise<StreamRun[]> {
   const { options } = p;
-  const ws = WS_SCENARIOS.includes(scenario);
   if (options.warmup) {
     log(`[${scenario}] warm-up per target`);
     for (const t of targets) {
@@ -202,7 +201,7 @@ async function runScenario(scenario: StreamScenario, targets: Target[], children
       log(`[${scenario}] round ${round}/${options.rounds} ${STREAM_LABELS[t.name].padEnd(15)} ${describeRun(run)}`);
     }
   }
-  if (!ws) checkAlive(children);
+  checkAlive(children);
   return runs;
 }
 
@@ -272,7 +271,6 @@ async function main(): Promise<number> {
 
   const runs: StreamRun[] = [];
   for (const scenario of options.scenarios) runs.push(...(await runScenario(scenario, targets, children, p)));
-  checkAlive(children);
   const afterRuns = targets.map(memoryLine);
 
   const blocks: Section["blocks"] = options.scenarios.map((scenario) => ({ title: TITLES[scenario](options), tables: [scenarioTable(runs, scenario, options.targets)] }));
@@ -290,7 +288,7 @@ async function main(): Promise<number> {
   for (const block of blocks) {
     console.log("");
     console.log(block.title);
-    for (const table of block.tables as Table[]) console.log(`${renderText(table)}\n`);
+    for (const table of block.tables) console.log(`${renderText(table)}\n`);
     for (const line of block.lines ?? []) console.log(`  ${line.replace(/^- /, "")}`);
   }
   console.log("");
