@@ -34,7 +34,8 @@ export function latin1(text: string): Uint8Array {
  * no allocation per request. The view it hands out is valid until the next call, so it must go straight to a
  * socket's write (which copies whatever it cannot send at once).
  */
-const SCRATCH = Buffer.allocUnsafe(64 * 1024);
+// Larger than one read of a socket (64 KiB) plus the framing around it: a rechunked read never allocates.
+const SCRATCH = Buffer.allocUnsafe(256 * 1024);
 
 /**
  * `parts` as one run of `total` bytes at the start of the returned buffer (the scratch buffer when they fit):

@@ -31,8 +31,8 @@ import { answerViaHono } from "./via-hono.ts";
 const RETRYABLE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 /** Request body bytes held while no upstream connection takes them yet (beyond it, the client is paused). */
 const EARLY_BODY_LIMIT = 64 * 1024;
-/** Answer bytes gathered before they are written even within one upstream read. */
-const FLUSH_BYTES = 64 * 1024;
+/** Answer bytes gathered before they are written even within one upstream read (within the composing buffer). */
+const FLUSH_BYTES = 192 * 1024;
 
 /** Framing of the answer toward the client. */
 const enum Out {
