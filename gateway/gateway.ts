@@ -4,7 +4,7 @@ import type { Config, ConfigInput } from "./config/schema.ts";
 import { validateConfig as validateAgainstSchema } from "./config/validate.ts";
 import { loadConfig } from "./config/load.ts";
 import { formatAddress, parseAddress } from "./config/address.ts";
-import { balancerNames } from "./balancing/registry.ts";
+import { balancerNames, canonicalBalancer } from "./balancing/registry.ts";
 import type { HttpListener, Runtime } from "./runtime/types.ts";
 import { getRuntime } from "./runtime/current.ts";
 import { buildSnapshot, type Snapshot } from "./snapshot.ts";
@@ -47,14 +47,14 @@ export interface StartOptions {
   stickySecret?: string;
 }
 
-/** Validate a config object the same way a file is validated. */
+/** Validate a config object the same way a file is validated; algorithm aliases come back as contract names. */
 export function validateConfig(input: unknown): Config {
-  return validateAgainstSchema(input, balancerNames);
+  return validateAgainstSchema(input, balancerNames, canonicalBalancer);
 }
 
 async function readConfig(options: StartOptions): Promise<{ config: Config; dir: string }> {
   if (options.configPath) {
-    const loaded = await loadConfig(options.configPath, { knownBalancers: balancerNames as string[] });
+    const loaded = await loadConfig(options.configPath, { knownBalancers: balancerNames as string[], canonicalBalancer });
     return { config: loaded.config, dir: loaded.dir };
   }
   return { config: validateConfig(options.config ?? {}), dir: options.configDir ?? cwd() };

@@ -1,5 +1,8 @@
 import { expect, test } from "bun:test";
 import { balancerNames, balancingAlgorithms, canonicalBalancer, createSelector } from "../gateway/balancing/registry.ts";
+import { validateConfig } from "../gateway/gateway.ts";
+import { Pool } from "../gateway/pool/pool.ts";
+import { RequestView } from "../gateway/routing/view.ts";
 import { servers, T0 } from "./balancing.case.ts";
 
 test("registry: the contract's algorithms", () => {
@@ -29,4 +32,23 @@ test("registry: every name builds a working selector; unknown names are refused"
   }
   expect(canonicalBalancer("toString")).toBeUndefined();
   expect(() => createSelector("round-robbin", { hash: "ip", servers: list })).toThrow('unknown balancing algorithm "round-robbin"');
+});
+
+test("names are canonical once the config is loaded: an alias becomes the algorithm's name, a header key lower case", () => {
+  const config = validateConfig({
+    pools: {
+      web: { balance: "ketama", hash: "header:X-User", servers: [{ url: "http://127.0.0.1:9001" }] },
+      jar: { balance: "chash", hash: "cookie:Session", servers: [{ url: "http://127.0.0.1:9001" }] },
+      db: { mode: "tcp", balance: "leastconn", servers: [{ address: "127.0.0.1:5432" }] },
+    },
+    routes: [{ pool: "web" }],
+  });
+  expect(config.pools.web).toMatchObject({ balance: "consistent-hash", hash: "header:x-user" });
+  expect(config.pools.jar).toMatchObject({ balance: "consistent-hash", hash: "cookie:Session" }); // cookie names keep their case
+  expect(config.pools.db).toMatchObject({ balance: "least-conn", hash: "ip" });
+  // The pool keys on the header whatever case the config wrote it in: the request's fields are looked up in lower case.
+  const web = new Pool("web", config.pools.web!);
+  expect(web.balance).toBe("consistent-hash");
+  const view = RequestView.fromUrl("GET", "/", { get: (name) => (name === "x-user" ? "alice" : null) });
+  expect(web.selectionFor({ clientIp: "192.0.2.1", view }).hashKey).toBe("alice");
 });

@@ -13,7 +13,8 @@ export type HashKeyOf = (source: KeySource) => string;
 /**
  * `ip` the client address; `uri` path and query as received (nginx's $request_uri); `path` the path alone;
  * `header:NAME`, `cookie:NAME`, `query:NAME` that value. A missing header, cookie or query parameter gives
- * "" — all such requests share one server, as nginx's `hash $cookie_x` does.
+ * "" — all such requests share one server, as nginx's `hash $cookie_x` does. `spec` is canonical, as the
+ * config is once loaded: a header's name is in lower case already (config/canonical.ts).
  */
 export function compileHashKey(spec: string): HashKeyOf {
   const colon = spec.indexOf(":");
@@ -26,10 +27,8 @@ export function compileHashKey(spec: string): HashKeyOf {
       return (s) => (s.view ? s.view.path + s.view.search : "");
     case "path":
       return (s) => s.view?.path ?? "";
-    case "header": {
-      const lower = name.toLowerCase();
-      return (s) => s.view?.headers.get(lower) ?? "";
-    }
+    case "header":
+      return (s) => s.view?.headers.get(name) ?? "";
     case "cookie":
       return (s) => s.view?.cookie(name) ?? "";
     case "query":

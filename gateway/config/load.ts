@@ -5,6 +5,7 @@ import { statSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import type { Config } from "./schema.ts";
 import { ConfigError } from "./errors.ts";
+import type { CanonicalBalancer } from "./canonical.ts";
 import { validateConfig } from "./validate.ts";
 
 export interface LoadedConfig {
@@ -27,7 +28,7 @@ const READ_ERRORS: Record<string, string> = {
 let generation = 0;
 
 /** Read, validate and cross-check a config file. Throws ConfigError holding every problem found. */
-export async function loadConfig(path: string, opts: { knownBalancers: string[] }): Promise<LoadedConfig> {
+export async function loadConfig(path: string, opts: { knownBalancers: string[]; canonicalBalancer?: CanonicalBalancer }): Promise<LoadedConfig> {
   const abs = resolve(path);
   const ext = extname(abs).toLowerCase();
   if (ext !== ".json" && !MODULE_EXTENSIONS.has(ext)) {
@@ -54,7 +55,7 @@ export async function loadConfig(path: string, opts: { knownBalancers: string[] 
     input = await importDefault(abs, path);
   }
 
-  return { config: validateConfig(input, opts.knownBalancers), path: abs, dir: dirname(abs) };
+  return { config: validateConfig(input, opts.knownBalancers, opts.canonicalBalancer), path: abs, dir: dirname(abs) };
 }
 
 /**
