@@ -36,6 +36,10 @@ export function latin1(text: string): Uint8Array {
  */
 // Larger than one read of a socket (64 KiB) plus the framing around it: a rechunked read never allocates.
 const SCRATCH = Buffer.allocUnsafe(256 * 1024);
+// What callers get is a plain Uint8Array over the same memory. A socket keeps what it cannot send at once with
+// `slice`, which copies a Uint8Array but only views a Buffer: a kept view of the scratch would be overwritten by
+// the next composed write, and the client would get another answer's bytes in the middle of its own.
+const SCRATCH_BYTES = new Uint8Array(SCRATCH.buffer, SCRATCH.byteOffset, SCRATCH.length);
 
 /**
  * `parts` as one run of `total` bytes at the start of the returned buffer (the scratch buffer when they fit):
@@ -43,7 +47,8 @@ const SCRATCH = Buffer.allocUnsafe(256 * 1024);
  * so that no view is made of a runtime chunk (a typed-array view costs more than copying a short range).
  */
 export function joinForWrite(parts: ReadonlyArray<string | Uint8Array | number>, total: number): Uint8Array {
-  const target = total <= SCRATCH.length ? SCRATCH : Buffer.allocUnsafe(total);
+  const scratch = total <= SCRATCH.length;
+  const target = scratch ? SCRATCH : Buffer.allocUnsafe(total);
   let at = 0;
   for (let k = 0; k < parts.length; k += 3) {
     const part = parts[k]!;
@@ -54,7 +59,7 @@ export function joinForWrite(parts: ReadonlyArray<string | Uint8Array | number>,
       at += COPY.call(part as Uint8Array, target, at, start, end);
     }
   }
-  return target;
+  return scratch ? SCRATCH_BYTES : target;
 }
 
 /** Buffer's native copy, applied to any Uint8Array (no view of the source made). */
