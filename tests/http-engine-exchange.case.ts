@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { until } from "./helpers/common.ts";
 import { startEngineGateway, type EngineGateway, type EngineRuntime } from "./helpers/engine-gateway.ts";
-import { answerWith, openWire, wireUpstream, type WireClient, type WireRequest, type WireUpstream } from "./helpers/wire.ts";
+import { answerWith, background, openWire, wireUpstream, type WireClient, type WireRequest, type WireResponse, type WireUpstream } from "./helpers/wire.ts";
 import type { Socket } from "node:net";
 
 const MB = 1024 * 1024;
@@ -72,6 +72,8 @@ export function exchangeCases(runtime: EngineRuntime): void {
   let gw: EngineGateway;
   let port: number;
   const clients: WireClient[] = [];
+  let slowloris: () => Promise<{ response: WireResponse; elapsed: number; sent: number; total: number }>;
+  let idle: () => Promise<{ waited: number; unread: number }>;
 
   describe(`one exchange on ${runtime}`, () => {
     beforeAll(async () => {
@@ -89,6 +91,32 @@ export function exchangeCases(runtime: EngineRuntime): void {
         ],
       });
       port = gw.port;
+      // The two client-side timeouts take a second or two of waiting each: they start now, so that the waiting
+      // overlaps the other cases, and their tests check what happened (times measured from the start of each).
+      slowloris = background(async () => {
+        const c = await client();
+        const started = Date.now();
+        const head = "GET /slow-head HTTP/1.1\r\nHost: s.test\r\nX-Trickle: 0123456789abcdefghijklmnopqrstuvwxyz\r\n\r\n";
+        let sent = 0;
+        const trickle = setInterval(() => {
+          if (c.ended || sent >= head.length) return clearInterval(trickle);
+          c.write(head[sent++]!);
+        }, 50);
+        try {
+          const response = await c.read({ timeoutMs: 4_000 });
+          await c.closed(2_000);
+          return { response, elapsed: Date.now() - started, sent, total: head.length };
+        } finally {
+          clearInterval(trickle);
+        }
+      });
+      idle = background(async () => {
+        const c = await client();
+        c.write("GET /idle HTTP/1.1\r\nHost: s.test\r\n\r\n");
+        if ((await c.read()).status !== 200) throw new Error("the request before the idle wait failed");
+        const waited = await c.closed(4_000);
+        return { waited, unread: c.buffered };
+      });
     });
 
     afterAll(async () => {
@@ -428,38 +456,21 @@ export function exchangeCases(runtime: EngineRuntime): void {
       });
 
       test("slowloris: a head trickled slower than headerTimeout (1 s) gets 408 and the connection is closed", async () => {
-        const c = await client();
-        const started = Date.now();
-        const head = "GET /slow-head HTTP/1.1\r\nHost: s.test\r\nX-Trickle: 0123456789abcdefghijklmnopqrstuvwxyz\r\n\r\n";
-        let sent = 0;
-        const trickle = setInterval(() => {
-          if (c.ended || sent >= head.length) return clearInterval(trickle);
-          c.write(head[sent++]!);
-        }, 50);
-        try {
-          const response = await c.read({ timeoutMs: 4_000 });
-          expect(response.status).toBe(408);
-          expect(response.headers.get("connection")).toBe("close");
-          await c.closed(2_000);
-        } finally {
-          clearInterval(trickle);
-        }
-        const elapsed = Date.now() - started;
+        const { response, elapsed, sent, total } = await slowloris();
+        expect(response.status).toBe(408);
+        expect(response.headers.get("connection")).toBe("close");
         // Not before the timeout; the deadlines are swept once a second.
         expect(elapsed).toBeGreaterThanOrEqual(900);
         expect(elapsed).toBeLessThan(3_000);
-        expect(sent).toBeLessThan(head.length);
+        expect(sent).toBeLessThan(total);
         expect(up.requests.some((r) => r.target === "/slow-head")).toBe(false);
       });
 
       test("an idle keep-alive connection is closed after idleTimeout (1 s), without an answer", async () => {
-        const c = await client();
-        c.write("GET /idle HTTP/1.1\r\nHost: s.test\r\n\r\n");
-        expect((await c.read()).status).toBe(200);
-        const waited = await c.closed(4_000);
+        const { waited, unread } = await idle();
         expect(waited).toBeGreaterThanOrEqual(900);
         expect(waited).toBeLessThan(3_000);
-        expect(c.buffered).toBe(0);
+        expect(unread).toBe(0);
       });
     });
   });

@@ -17,6 +17,8 @@ export interface WireConnection {
   requests: number;
   /** The connection closed (either side). */
   closed: boolean;
+  /** When it closed (ms since epoch), 0 while open. */
+  closedAt: number;
 }
 
 /** One request as the upstream read it. */
@@ -65,11 +67,12 @@ export async function wireUpstream(answer: WireAnswer): Promise<WireUpstream> {
   let closedCount = 0;
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
-    const connection: WireConnection = { id: connections.length + 1, socket, requests: 0, closed: false };
+    const connection: WireConnection = { id: connections.length + 1, socket, requests: 0, closed: false, closedAt: 0 };
     connections.push(connection);
     socket.on("error", () => {});
     socket.on("close", () => {
       connection.closed = true;
+      connection.closedAt = Date.now();
       closedCount++;
       sockets.delete(socket);
     });
@@ -371,5 +374,19 @@ export async function openWire(port: number): Promise<WireClient> {
       return size;
     },
     close: () => socket.destroy(),
+  };
+}
+
+/**
+ * Start `work` now and return a function that yields its outcome later: a slow case (a timeout to wait out)
+ * begun in a beforeAll, so that its waiting overlaps the other cases. A failure is kept for the caller, not
+ * reported as an unhandled rejection meanwhile.
+ */
+export function background<T>(work: () => Promise<T>): () => Promise<T> {
+  const outcome = work().then((value) => ({ value }), (error: unknown) => ({ error }));
+  return async () => {
+    const settled = await outcome;
+    if ("error" in settled) throw settled.error;
+    return settled.value;
   };
 }
