@@ -118,6 +118,12 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     if (this.tunnel) return this.tunnel.data(chunk);
     if (this.state === State.Closed) return;
     if (this.lingering) return;
+    if (this.processing) {
+      // A read that arrives while an earlier one is being handled (a write upstream can run its drain, which
+      // resumes this socket, which reads) waits its turn: bytes are handled in the order they came.
+      (this.backlog ??= []).push(chunk.slice());
+      return;
+    }
     if (this.buffer.length > 0) {
       const joined = new Uint8Array(this.buffer.length + chunk.length);
       joined.set(this.buffer);
@@ -177,8 +183,28 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
 
   // ---- parsing ----------------------------------------------------------------------------------------
 
+  /** Inside `process`: reads that arrive now wait in `backlog`, and a resume only clears the pause. */
+  private processing = false;
+  private backlog: Uint8Array[] | undefined;
+
   /** Consume what can be consumed of `bytes`; keep the rest. `owned`: `bytes` is ours to keep without copying. */
   private process(bytes: Uint8Array, owned: boolean): void {
+    this.processing = true;
+    try {
+      this.consume(bytes, owned);
+    } finally {
+      this.processing = false;
+    }
+    const backlog = this.backlog;
+    if (backlog !== undefined && backlog.length > 0 && this.state !== State.Closed) {
+      this.backlog = undefined;
+      const parts = this.buffer.length > 0 ? [this.buffer, ...backlog] : backlog;
+      this.buffer = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      this.resumeReading();
+    }
+  }
+
+  private consume(bytes: Uint8Array, owned: boolean): void {
     let offset = 0;
     while (offset < bytes.length && this.state !== State.Closed && !this.tunnel) {
       if (this.state === State.Head) {
@@ -344,6 +370,8 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
   }
 
   private resumeReading(): void {
+    // Within `process` the loop itself goes on once the pause is lifted.
+    if (this.processing) return;
     if (this.buffer.length > 0) {
       const pending = this.buffer;
       this.buffer = EMPTY;

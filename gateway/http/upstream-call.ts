@@ -132,6 +132,22 @@ export class UpstreamCall implements ConnectionUser, Expiring {
 
   data(chunk: Uint8Array): void {
     if (this.finished) return;
+    if (this.reading) {
+      // Arrived while an earlier read is still being handled (a write to the client can run its drain, which
+      // resumes this socket, which reads): the decoder is mid-step, so this waits its turn, in order.
+      (this.backlog ??= []).push(chunk.slice());
+      return;
+    }
+    this.reading = true;
+    this.read(chunk);
+    while (this.backlog !== undefined && this.backlog.length > 0 && !this.finished) this.read(this.backlog.shift()!);
+    this.reading = false;
+  }
+  /** Inside `data`: reads that arrive now wait in `backlog`. */
+  private reading = false;
+  private backlog: Uint8Array[] | undefined;
+
+  private read(chunk: Uint8Array): void {
     this.answered = true;
     if (this.head === undefined) {
       const bytes = this.pending.length === 0 ? chunk : concat(this.pending, chunk);
