@@ -174,7 +174,12 @@ export function poolCases(runtime: EngineRuntime): void {
           const up = ups[pool]!;
           for (let i = 0; i < 5; i++) expect(await get(`/${pool}/x${i}`)).toEqual({ status: 200, body });
           expect(up.accepted).toBe(5);
-          expect(up.requests.every((r) => r.index === 1)).toBe(true);
+          // Each answer came on a connection of its own. The answer that says it closes is never followed by
+          // another request on its connection; a bare FIN can race the next request onto the connection (the
+          // stale keep-alive race: this server, half-open, still reads it but no longer answers), which is then
+          // retried on a new one — so only there may a second request show up, and never answered.
+          expect(up.requests.filter((r) => r.index === 1).length).toBe(5);
+          if (pool !== "justCloses") expect(up.requests.length).toBe(5);
           expect((await server(pool)).failures).toBe(0);
         });
       }
