@@ -13,8 +13,6 @@ import type { UpstreamServer } from "../pool/server.ts";
 import type { SelectionInput } from "../balancing/selector.ts";
 import { privateCacheControl } from "../pool/sticky.ts";
 import { RequestView } from "../routing/view.ts";
-import type { RouteMatch } from "../routing/table.ts";
-import type { RouteAction } from "../route-action.ts";
 import type { LogEntry, ProxyError, RequestLog } from "../plugin/types.ts";
 import type { ProxyRoute } from "./http-proxy.ts";
 import { requestIdFor } from "./headers.ts";
@@ -56,26 +54,54 @@ class BodyFailed extends UpstreamFailure {
 }
 
 export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
+  // What the log line says.
   readonly started = performance.now();
   readonly requestId: string;
   readonly log: RequestLog = {};
   status = 0;
-  private match: RouteMatch<RouteAction> | undefined;
+  private done = false;
+  /** hono's core middleware writes this request's log line (an upgrade that came through hono). */
+  private quiet = false;
+
+  // Where it goes.
+  private _view: RequestView | undefined;
   private route: ProxyRoute | undefined;
-  private server: UpstreamServer | undefined;
+  /** Path and query for the upstream, after stripPrefix/rewrite. */
+  private pathAndQuery = "";
   private selection: SelectionInput | undefined;
+
+  // The attempts: one server after another, while the policy allows.
+  private hasBody = false;
+  private mayRetry = false;
+  private attemptsLeft = 1;
+  /** Servers that already failed this request: avoided while another is available. */
+  private tried: Set<UpstreamServer> | undefined;
+  private lastFailure: UpstreamFailure | undefined;
+  /** The next connection must be a new one (the pooled one was stale). */
+  private fresh = false;
+  private server: UpstreamServer | undefined;
+  /** The server whose slot this request holds (counted in its `active`), until `release`. */
+  private holding: UpstreamServer | undefined;
   private call: UpstreamCall | undefined;
-  private out = Out.None;
   private sentAt = 0;
-  private clientGoneFlag = false;
   /** Made only for pools with a queue: lets a client that leaves give up its place. */
   private aborter: AbortController | undefined;
-  private done = false;
+
+  // The request body.
+  private bodyChunked = false;
   /** Body bytes that came before the upstream connection (copied). */
   private early: Uint8Array[] | undefined;
   private earlyEnd: { trailers: HeaderFields | undefined } | undefined;
-  private bodyChunked = false;
-  private pathAndQuery = "";
+  /** The client's body failed while no upstream call was waiting: the attempt sees it when it gets there. */
+  private bodyFailure: BodyFailed | undefined;
+  private clientGoneFlag = false;
+
+  // The answer toward the client.
+  private out = Out.None;
+  private closeAfter = false;
+  /** In threes, as joinForWrite takes them: text, 0, 0 or bytes, start, end. */
+  private queued: (string | Uint8Array | number)[] = [];
+  private queuedBytes = 0;
 
   constructor(readonly conn: DownstreamConnection, readonly head: RequestHead, private readonly services: EngineServices) {
     this.requestId = requestIdFor(fieldValue(head.fields, "x-request-id"));
@@ -102,7 +128,6 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     if (snapshot.honoFirst) return this.viaHono();
     const match = snapshot.table.match(this.view());
     if (!match) return this.answerError(404, "no route matched");
-    this.match = match;
     const action = match.value;
     this.log.route = action.name;
     if (action.viaHono || !action.proxy) return this.viaHono();
@@ -130,16 +155,6 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.attemptsLeft = this.mayRetry ? 1 + route.policy.retries : 1;
     this.nextServer();
   }
-  private hasBody = false;
-  private mayRetry = false;
-  private attemptsLeft = 1;
-  /** Servers that already failed this request: avoided while another is available. */
-  private tried: Set<UpstreamServer> | undefined;
-  private lastFailure: UpstreamFailure | undefined;
-  /** The next connection must be a new one (the pooled one was stale). */
-  private fresh = false;
-  /** The server whose slot this request holds (counted in its `active`), until `release`. */
-  private holding: UpstreamServer | undefined;
 
   /** Take a server for the next attempt, waiting in the pool's queue when every live one is full. */
   private nextServer(): void {
@@ -302,7 +317,6 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       this.cut(failure.message);
     }
   }
-  private bodyFailure: BodyFailed | undefined;
 
   // ---- the answer (from the upstream) ---------------------------------------------------------------------
 
@@ -349,7 +363,6 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.closeAfter = close;
     this.queue(clientResponseHead(response, this.requestId, this.stickyExtras(), framing, connection));
   }
-  private closeAfter = false;
 
   responseBody(bytes: Uint8Array, start: number, end: number): boolean {
     if (this.clientGoneFlag) return true;
@@ -368,9 +381,6 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
 
   // One write per upstream read instead of one per piece (head, chunk framing, data): each write is a syscall.
   // What is queued is always written before the read's event ends, so the runtime's chunk needs no copy.
-  /** In threes, as joinForWrite takes them: text, 0, 0 or bytes, start, end. */
-  private queued: (string | Uint8Array | number)[] = [];
-  private queuedBytes = 0;
 
   /** Head text (latin1: one byte per character), or bytes of our own. */
   private queue(part: string | Uint8Array): void {
@@ -508,7 +518,6 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.pathAndQuery = pathAndQuery;
     this.proxy();
   }
-  private quiet = false;
 
   /** The routing view of the request, built on first use. */
   private view(): RequestView {
@@ -524,7 +533,6 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       { get: (name) => fieldValue(head.fields, name) },
     ));
   }
-  private _view: RequestView | undefined;
 
   // ---- the log line ---------------------------------------------------------------------------------------
 
@@ -551,11 +559,6 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       ...this.log,
       userAgent: fieldValue(head.fields, "user-agent") ?? undefined,
     };
-  }
-
-  /** Path and query going upstream (after stripPrefix/rewrite and plugins). */
-  get upstreamPath(): string {
-    return this.pathAndQuery;
   }
 }
 
