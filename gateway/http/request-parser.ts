@@ -33,6 +33,9 @@ import {
   UPGRADE,
   type CodingList,
   type ConnectionOptions,
+  fieldSpans,
+  fieldStrings,
+  recordField,
 } from "./syntax.ts";
 
 /**
@@ -44,9 +47,8 @@ export const MAX_METHOD_LENGTH = 32;
 /** Empty lines a client may send before the request line (RFC 9112 §2.2 asks servers to skip at least one). */
 const MAX_LEADING_EMPTY_LINES = 2;
 
-// Offsets of the accepted fields, reused across calls: parsing is synchronous, and the strings are cut from
-// the decoded head only once it is known to be complete and valid.
-let offsets = new Int32Array(4 * 64);
+// The offsets of the field line being scanned, reused across calls (parsing is synchronous); the strings are cut
+// from the decoded head only once it is known to be complete and valid.
 const line = new Int32Array(4);
 
 const BAD_LINE = "invalid request line";
@@ -201,16 +203,7 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
     const nameEnd = line[1]!;
     const valueStart = line[2]!;
     const valueEnd = line[3]!;
-    if (offsets.length < 4 * (count + 1)) {
-      const grown = new Int32Array(offsets.length * 2);
-      grown.set(offsets);
-      offsets = grown;
-    }
-    const o = 4 * count;
-    offsets[o] = nameStart;
-    offsets[o + 1] = nameEnd;
-    offsets[o + 2] = valueStart;
-    offsets[o + 3] = valueEnd;
+    recordField(count, line);
     switch (fieldKind(bytes, nameStart, nameEnd)) {
       case HOST:
         if (++hostCount > 1) return headError(400, "more than one Host field");
@@ -259,9 +252,7 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
 
   // Accepted: decode once and cut the strings.
   const text = latin1(bytes, 0, headEnd);
-  // Filled by push, not preallocated: a packed array is faster for everything that reads it later.
-  const fields: string[] = [];
-  for (let o = 0; o < 4 * count; o += 4) fields.push(text.substring(offsets[o]!, offsets[o + 1]!), text.substring(offsets[o + 2]!, offsets[o + 3]!));
+  const fields = fieldStrings(text, count);
   const method = knownMethod(bytes, lineStart, methodEnd) ?? text.substring(lineStart, methodEnd);
   const target = text.substring(targetStart, targetEnd);
   let pathAndQuery = target;
@@ -275,7 +266,7 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
     upgrade = fields[2 * upgradeField + 1]!;
     // Several Upgrade fields form one list (RFC 9110 §5.3).
     for (let k = upgradeField + 1; upgradeCount > 1 && k < count; k++) {
-      if (fieldKind(bytes, offsets[4 * k]!, offsets[4 * k + 1]!) === UPGRADE) upgrade += ", " + fields[2 * k + 1]!;
+      if (fieldKind(bytes, fieldSpans[4 * k]!, fieldSpans[4 * k + 1]!) === UPGRADE) upgrade += ", " + fields[2 * k + 1]!;
     }
   }
   const close = connection === undefined ? minor === 0 : connection.close || (minor === 0 && !connection.keepAlive);

@@ -25,9 +25,10 @@ import {
   TRANSFER_ENCODING,
   type CodingList,
   type ConnectionOptions,
+  fieldStrings,
+  recordField,
 } from "./syntax.ts";
 
-let offsets = new Int32Array(4 * 64);
 const line = new Int32Array(4);
 
 function refuse(message: string): HeadError {
@@ -108,16 +109,7 @@ export function parseResponseHead(bytes: Uint8Array, maxHeadSize: number): Respo
     const nameEnd = line[1]!;
     const valueStart = line[2]!;
     const valueEnd = line[3]!;
-    if (offsets.length < 4 * (count + 1)) {
-      const grown = new Int32Array(offsets.length * 2);
-      grown.set(offsets);
-      offsets = grown;
-    }
-    const o = 4 * count;
-    offsets[o] = nameStart;
-    offsets[o + 1] = nameEnd;
-    offsets[o + 2] = valueStart;
-    offsets[o + 3] = valueEnd;
+    recordField(count, line);
     switch (fieldKind(bytes, nameStart, nameEnd)) {
       case CONTENT_LENGTH: {
         if (codings !== undefined) return refuse("both Transfer-Encoding and Content-Length");
@@ -143,9 +135,7 @@ export function parseResponseHead(bytes: Uint8Array, maxHeadSize: number): Respo
   }
 
   const text = latin1(bytes, 0, headEnd);
-  // Filled by push, not preallocated: a packed array is faster for everything that reads it later.
-  const fields: string[] = [];
-  for (let o = 0; o < 4 * count; o += 4) fields.push(text.substring(offsets[o]!, offsets[o + 1]!), text.substring(offsets[o + 2]!, offsets[o + 3]!));
+  const fields = fieldStrings(text, count);
   const chunked = codings !== undefined && codings.chunkedLast;
   return {
     status,

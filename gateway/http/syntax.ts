@@ -394,3 +394,28 @@ export function isAuthority(bytes: Uint8Array, start: number, end: number): bool
   }
   return i === end && i > port && i - port <= 5 && value <= 65535;
 }
+
+/**
+ * Where each field's name and value lie in the head being parsed: four offsets a field (name start and end,
+ * value start and end). One array for every parse, grown as needed: parses never interleave.
+ */
+export let fieldSpans = new Int32Array(4 * 64);
+
+/** Keep the offsets `scanFieldLine` found (`line`) as field number `count`. */
+export function recordField(count: number, line: Int32Array): void {
+  if (fieldSpans.length < 4 * (count + 1)) {
+    const grown = new Int32Array(fieldSpans.length * 2);
+    grown.set(fieldSpans);
+    fieldSpans = grown;
+  }
+  fieldSpans.set(line, 4 * count);
+}
+
+/** The first `count` fields as `[name, value, …]`, cut from the decoded head. */
+export function fieldStrings(text: string, count: number): string[] {
+  // Filled by push, not preallocated: a packed array is faster for everything that reads it later.
+  const fields: string[] = [];
+  const spans = fieldSpans;
+  for (let o = 0; o < 4 * count; o += 4) fields.push(text.substring(spans[o]!, spans[o + 1]!), text.substring(spans[o + 2]!, spans[o + 3]!));
+  return fields;
+}
