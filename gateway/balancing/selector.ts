@@ -1,7 +1,7 @@
 // The seam every balancing algorithm plugs into. An algorithm only chooses; the pool decides which
 // servers are eligible (admin state, health, passive failures, backup, maxConns, retry exclusions,
 // stickiness) and passes that in. Per-server facts an algorithm reads (active requests, effective weight
-// during slow start, latency, reported load) live on UpstreamServer, owned by the pool.
+// during slow start, latency, reported load) are read from UpstreamServer; the pool owns and changes them.
 import type { UpstreamServer } from "../pool/server.ts";
 
 /** Facts about the request an algorithm may key on. */

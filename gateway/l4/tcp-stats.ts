@@ -1,7 +1,7 @@
 // What the TCP listeners count, for /status and /metrics: per listener (connections, bytes, every way a
 // connection can be refused or cut) and per upstream server (bytes each way). The server's own
-// `active`/`requests`/`failures` live on UpstreamServer (the pool owns them); bytes are kept here, keyed
-// by pool, server id and target, so that they outlive a reload the way Pool.inherit carries the rest over.
+// `active`/`requests`/`failures` are in its pool-owned state; bytes are kept here, keyed by pool, server
+// id and target, so that they outlive a reload as that state does (Pool.inherit).
 import type { UpstreamServer } from "../pool/server.ts";
 
 /** Why connections were refused or cut, per listener. */

@@ -140,8 +140,11 @@ export class UpstreamServer {
 
   /** The weight balancing uses now: during slow start it ramps from 10% up to `weight` (nginx's slow_start). */
   effectiveWeight(now: number): number {
-    const { weight, recoveredAt } = this.live;
-    if (this.slowStart === 0 || recoveredAt === 0) return weight;
+    const live = this.live;
+    const weight = live.weight;
+    if (this.slowStart === 0) return weight;
+    const recoveredAt = live.recoveredAt;
+    if (recoveredAt === 0) return weight;
     const elapsed = now - recoveredAt;
     if (elapsed >= this.slowStart) return weight;
     return Math.max(weight * 0.1, (weight * elapsed) / this.slowStart);
