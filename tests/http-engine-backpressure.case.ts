@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { tcpUpstream, type TcpUpstream } from "./helpers/l4.ts";
 import { startEngineGateway, type EngineGateway, type EngineRuntime } from "./helpers/engine-gateway.ts";
 import { until } from "./helpers/common.ts";
+import { openWire } from "./helpers/wire.ts";
 
 const MB = 1024 * 1024;
 const BODY = 64 * MB;
@@ -153,6 +154,11 @@ class BodyReader {
   }
 }
 
+/** Size of each answer to a pipelined request. */
+const PIECE = 32 * 1024;
+/** Pipelined requests sent at once: their answers, 64 MB in all, far more than the buffers on the way. */
+const PIPELINED = 2_048;
+
 const chunkFrame = (b: Buffer) => Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from("\r\n")]);
 
 export function backpressureCases(runtime: EngineRuntime): void {
@@ -163,6 +169,8 @@ export function backpressureCases(runtime: EngineRuntime): void {
     /** Bytes of the answer the downloading upstream's socket took so far, and that socket. */
     const served = { written: 0 };
     let servingSocket: Socket | undefined;
+    /** The pipelined requests the downloading upstream answered, and the body bytes of those answers. */
+    const pieces = { served: 0, bytes: 0 };
     /** The uploading upstream's socket while it is paused, and the body bytes it read before pausing. */
     let sinkSocket: Socket | undefined;
     let sinkTook = 0;
@@ -178,6 +186,13 @@ export function backpressureCases(runtime: EngineRuntime): void {
           if (!buffered.includes("\r\n\r\n")) return;
           const head = buffered;
           buffered = "";
+          const piece = /^GET \/piece\/(\d+) /.exec(head);
+          if (piece) {
+            // One of many pipelined requests: a small answer naming it.
+            pieces.served++;
+            pieces.bytes += PIECE;
+            return void socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${PIECE}\r\n\r\n${piece[1]!.padEnd(PIECE, ".")}`);
+          }
           served.written = 0;
           servingSocket = socket;
           if (head.startsWith("GET /chunked")) {
@@ -330,6 +345,39 @@ export function backpressureCases(runtime: EngineRuntime): void {
           expect(answer.slice(answer.indexOf("\r\n\r\n") + 4)).toBe(`${String(BODY).padStart(17, "0")} ${expectedSha}`);
         });
       }
+    });
+
+    describe("a client that pipelines and does not read", () => {
+      test(`${PIPELINED} pipelined requests in one write, answers unread: the gateway stops taking them, then answers every one, in order, once the client reads`, async () => {
+        const before = (await gw.peak()).nowMB;
+        const client = await openWire(gw.port);
+        client.socket.pause();
+        try {
+          let requests = "";
+          for (let i = 0; i < PIPELINED; i++) requests += `GET /piece/${i} HTTP/1.1\r\nHost: bp.test\r\n\r\n`;
+          client.write(requests);
+          const stalledAt = await settled(() => pieces.served);
+          // Answer bodies the upstream sent, less what the kernel queues on the way hold: in the gateway.
+          const held = pieces.bytes - kernelQueued([gw.port, download.port]);
+          const { peakMB } = await gw.peak();
+          console.log(`${runtime}: ${PIPELINED} pipelined requests, answers unread: ${stalledAt} answered before the gateway stopped reading; ${(held / 1024).toFixed(0)} KB of answers in the gateway; RSS +${(peakMB - before).toFixed(1)} MB`);
+          expect(stalledAt).toBeGreaterThan(0);
+          expect(stalledAt).toBeLessThan(PIPELINED * 0.75);
+          if (QUEUES_KNOWN) expect(held).toBeLessThan(HELD_LIMIT);
+          expect(peakMB - before).toBeLessThan(RSS_LIMIT_MB);
+          client.socket.resume();
+          for (let i = 0; i < PIPELINED; i++) {
+            const answer = await client.read();
+            if (answer.status !== 200 || answer.body.subarray(0, 12).toString("latin1") !== `${i}`.padEnd(12, ".")) {
+              throw new Error(`answer ${i}: ${answer.status} ${answer.body.subarray(0, 12).toString("latin1")}`);
+            }
+          }
+          expect(pieces.served).toBe(PIPELINED);
+          expect(client.ended).toBe(false);
+        } finally {
+          client.close();
+        }
+      });
     });
   });
 }

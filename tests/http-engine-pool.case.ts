@@ -35,6 +35,8 @@ export function poolCases(runtime: EngineRuntime): void {
   const ups: Record<string, WireUpstream> = {};
   let hole: Blackhole;
   let gw: EngineGateway;
+  /** The early-answering upstream's connection, paused after its answer. */
+  let earlySocket: Socket | undefined;
   let hinted: () => Promise<{ answers: Array<{ status: number; body: string }>; answeredAt: number }>;
 
   describe(`upstream connections on ${runtime}`, () => {
@@ -72,6 +74,19 @@ export function poolCases(runtime: EngineRuntime): void {
           stream(socket, 256 * 1024 * 1024, true);
         } else socket.write(answerWith(200, "small"));
       });
+      // Answers a POST to /early with 413 as soon as its head is in and stops reading until the test lets it (so
+      // that the body cannot all be sent before the answer); then reads the body on and stays open for more, as a
+      // keep-alive server that drains a refused body. Everything else gets a small answer.
+      ups.early = await wireUpstream((request, socket) => {
+        if (request.target !== "/early") socket.write(answerWith(200, "small"));
+      }, {
+        onHead: (head, socket) => {
+          if (!head.startsWith("POST /early ")) return;
+          socket.pause();
+          earlySocket = socket;
+          socket.write(answerWith(413, '{"error":"too big for me"}'));
+        },
+      });
       // Never answer: the client gives up first.
       ups.silentReset = await wireUpstream(() => {});
       ups.silentFin = await wireUpstream(() => {});
@@ -90,6 +105,7 @@ export function poolCases(runtime: EngineRuntime): void {
           resetsPost: { servers: [{ url: ups.resetsPost.url, id: "s1", maxFails: 0 }] },
           resetsAlways: pool(ups.resetsAlways),
           leaver: pool(ups.leaver),
+      early: pool(ups.early),
           silentReset: pool(ups.silentReset),
           silentFin: pool(ups.silentFin),
           hole: { servers: [{ url: hole.url, id: "s1" }], timeouts: { connect: "300ms" } },
@@ -232,6 +248,28 @@ export function poolCases(runtime: EngineRuntime): void {
         expect(elapsed).toBeGreaterThanOrEqual(280);
         expect(elapsed).toBeLessThan(1_500);
         expect((await server("hole")).failures).toBe(1);
+      });
+    });
+
+    describe("an answer before the request is all sent", () => {
+      test("an upstream that refuses an upload before its end: the client gets the answer, and the connection, left mid-message, is never reused", async () => {
+        const up = ups.early!;
+        const client = await openWire(gw.port);
+        // Far more than the socket buffers on the way take while the upstream does not read.
+        const body = Buffer.alloc(16 * 1024 * 1024, 0x62);
+        client.write(`POST /early/early HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${body.length}\r\n\r\n`);
+        client.write(body);
+        const refused = await client.read();
+        expect(refused.status).toBe(413);
+        expect(refused.body.toString()).toBe('{"error":"too big for me"}');
+        await client.closed(3_000);
+        // The upstream reads again: it sees the gateway's close.
+        earlySocket!.resume();
+        const carrier = up.connections[0]!;
+        await until(() => carrier.closed, "the connection of the unfinished request closed", 2_000);
+        expect(await get("/early/next")).toEqual({ status: 200, body: "small" });
+        expect(up.requests.at(-1)!.connection).not.toBe(carrier);
+        expect((await server("early")).failures).toBe(0);
       });
     });
 

@@ -55,12 +55,17 @@ export interface WireUpstream {
 
 export type WireAnswer = (request: WireRequest, socket: Socket) => void;
 
+export interface WireUpstreamOptions {
+  /** Called as soon as a request's head is in, before its body (a server that answers early): the head text. */
+  onHead?(head: string, socket: Socket): void;
+}
+
 /**
  * A keep-alive upstream speaking bytes: reads request after request on each connection (Content-Length or
  * chunked bodies, whole) and calls `answer` for each; the answer writes to the socket itself. Requests read
  * while an answer is still being written are answered in turn, as a pipelining server would.
  */
-export async function wireUpstream(answer: WireAnswer): Promise<WireUpstream> {
+export async function wireUpstream(answer: WireAnswer, options: WireUpstreamOptions = {}): Promise<WireUpstream> {
   const connections: WireConnection[] = [];
   const requests: WireRequest[] = [];
   const sockets = new Set<Socket>();
@@ -81,6 +86,8 @@ export async function wireUpstream(answer: WireAnswer): Promise<WireUpstream> {
     let parts: Buffer[] = [];
     let size = 0;
     let need = 0;
+    /** `onHead` was called for the request being read. */
+    let headSeen = false;
     socket.on("data", (chunk: Buffer) => {
       parts.push(chunk);
       size += chunk.length;
@@ -91,6 +98,11 @@ export async function wireUpstream(answer: WireAnswer): Promise<WireUpstream> {
         const parsed = readRequest(buffered);
         if (!parsed) {
           need = neededFor(buffered);
+          const end = buffered.indexOf("\r\n\r\n");
+          if (end >= 0 && !headSeen) {
+            headSeen = true;
+            options.onHead?.(buffered.subarray(0, end).toString("latin1"), socket);
+          }
           return;
         }
         need = 0;
@@ -100,6 +112,8 @@ export async function wireUpstream(answer: WireAnswer): Promise<WireUpstream> {
         connection.requests++;
         const request: WireRequest = { ...parsed.request, connection, index: connection.requests };
         requests.push(request);
+        if (!headSeen) options.onHead?.(request.head, socket);
+        headSeen = false;
         answer(request, socket);
         if (socket.destroyed) return;
       }
@@ -231,19 +245,42 @@ export interface WireClient {
 /** Connect a raw client to 127.0.0.1:port. */
 export async function openWire(port: number): Promise<WireClient> {
   const socket = connect({ host: "127.0.0.1", port, allowHalfOpen: false });
-  // Received bytes not consumed yet, joined only when read (a large body is not copied once per packet).
+  // Received bytes not consumed yet, in the pieces they came in: joined only as far as a read needs (a large
+  // body, or many pipelined answers, is not copied once per packet).
   let parts: Buffer[] = [];
   let size = 0;
   const flat = (): Buffer => {
     if (parts.length > 1) parts = [Buffer.concat(parts)];
     return parts[0] ?? Buffer.alloc(0);
   };
+  /** The first `n` bytes, removed. */
   const consume = (n: number): Buffer => {
-    const all = flat();
-    const taken = Buffer.from(all.subarray(0, n));
-    parts = all.length > n ? [all.subarray(n)] : [];
+    const taken: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const first = parts[0]!;
+      if (first.length <= left) {
+        taken.push(first);
+        parts.shift();
+        left -= first.length;
+      } else {
+        taken.push(first.subarray(0, left));
+        parts[0] = first.subarray(left);
+        left = 0;
+      }
+    }
     size -= n;
-    return taken;
+    return Buffer.concat(taken);
+  };
+  /** Where `delimiter` starts, joining leading pieces only until it is found; -1 when it is not there yet. */
+  const find = (delimiter: string): number => {
+    for (;;) {
+      if (parts.length === 0) return -1;
+      const at = parts[0]!.indexOf(delimiter);
+      if (at >= 0) return at;
+      if (parts.length === 1) return -1;
+      parts.splice(0, 2, Buffer.concat([parts[0]!, parts[1]!]));
+    }
   };
   let ended = false;
   let wake: (() => void) | undefined;
@@ -288,7 +325,7 @@ export async function openWire(port: number): Promise<WireClient> {
   /** Text up to `delimiter` (which is consumed too). */
   const upTo = async (delimiter: string, deadline: number, what: string) => {
     for (;;) {
-      const end = flat().indexOf(delimiter);
+      const end = find(delimiter);
       if (end >= 0) {
         const text = consume(end).toString("latin1");
         consume(delimiter.length);
