@@ -87,6 +87,17 @@ export function poolCases(runtime: EngineRuntime): void {
           socket.write(answerWith(413, '{"error":"too big for me"}'));
         },
       });
+      // The same behaviours behind a route with plugins (the fetch-shaped client, pooled-fetch.ts).
+      ups.pluginReuse = await wireUpstream(helloAfter(0));
+      ups.pluginResets = await wireUpstream((request, socket) => {
+        if (request.index >= 2) socket.resetAndDestroy();
+        else socket.write(answerWith(200, `fresh ${request.connection.id}`));
+      });
+      ups.pluginLeaver = await wireUpstream((request, socket) => {
+        if (request.target !== "/big") return void socket.write(answerWith(200, "small"));
+        socket.write("HTTP/1.1 200 OK\r\nContent-Length: 268435456\r\n\r\n");
+        stream(socket, 256 * 1024 * 1024, false);
+      });
       // Never answer: the client gives up first.
       ups.silentReset = await wireUpstream(() => {});
       ups.silentFin = await wireUpstream(() => {});
@@ -106,11 +117,20 @@ export function poolCases(runtime: EngineRuntime): void {
           resetsAlways: pool(ups.resetsAlways),
           leaver: pool(ups.leaver),
       early: pool(ups.early),
+      pluginReuse: pool(ups.pluginReuse),
+      pluginResets: pool(ups.pluginResets),
+      pluginLeaver: pool(ups.pluginLeaver),
           silentReset: pool(ups.silentReset),
           silentFin: pool(ups.silentFin),
           hole: { servers: [{ url: hole.url, id: "s1" }], timeouts: { connect: "300ms" } },
         },
-        routes: Object.keys(ups).concat("hole").map((name) => ({ match: { path: `/${name}/*` }, pool: name, stripPrefix: `/${name}` })),
+        routes: Object.keys(ups).concat("hole").map((name) => ({
+        match: { path: `/${name}/*` },
+        pool: name,
+        stripPrefix: `/${name}`,
+        // An afterUpstream hook needs the answer as a Response: these routes go through hono.
+        ...(name.startsWith("plugin") && { plugins: [{ use: "headers", options: { response: { set: { "x-via": "plugin" } } } }] }),
+      })),
       });
       // The hint's expiry takes a second or two of waiting: it starts now, so that the wait overlaps the other
       // cases, and its test checks when the connection closed.
@@ -313,6 +333,41 @@ export function poolCases(runtime: EngineRuntime): void {
           await until(async () => (await server(pool)).active === 0, "no request active on the server", 2_000);
         });
       }
+    });
+
+    describe("behind a route with plugins (the fetch-shaped client)", () => {
+      test("sequential requests travel on one upstream connection, and the plugin sees each answer", async () => {
+        for (let i = 1; i <= 4; i++) {
+          const response = await fetch(`${gw.url}/pluginReuse/p${i}`);
+          expect(response.headers.get("x-via")).toBe("plugin");
+          expect(await response.text()).toBe(`hello /p${i}`);
+        }
+        expect(ups.pluginReuse!.accepted).toBe(1);
+        expect(ups.pluginReuse!.requests.map((r) => r.index)).toEqual([1, 2, 3, 4]);
+      });
+
+      test("a GET on a reused connection that the server resets is retried once on a fresh one: 200, not the server's failure", async () => {
+        expect(await get("/pluginResets/one")).toEqual({ status: 200, body: "fresh 1" });
+        expect(await get("/pluginResets/two")).toEqual({ status: 200, body: "fresh 2" });
+        expect(ups.pluginResets!.requests.map((r) => [r.target, r.connection.id, r.index])).toEqual([["/one", 1, 1], ["/two", 1, 2], ["/two", 2, 1]]);
+        expect((await server("pluginResets")).failures).toBe(0);
+      });
+
+      test("a client that leaves mid-answer: the upstream connection is closed, never reused, and the server is not blamed", async () => {
+        const up = ups.pluginLeaver!;
+        expect(await get("/pluginLeaver/warm")).toEqual({ status: 200, body: "small" });
+        const warm = up.requests.at(-1)!.connection;
+        const client = await openWire(gw.port);
+        client.write("GET /pluginLeaver/big HTTP/1.1\r\nHost: a.test\r\n\r\n");
+        await until(() => client.buffered > 256 * 1024, "part of the big answer arrived");
+        expect(up.requests.at(-1)!.connection).toBe(warm);
+        client.close();
+        await until(() => warm.closed, "the upstream connection carrying the answer closed", 2_000);
+        expect(await get("/pluginLeaver/after")).toEqual({ status: 200, body: "small" });
+        expect(up.requests.at(-1)!.connection.id).toBeGreaterThan(warm.id);
+        expect((await server("pluginLeaver")).failures).toBe(0);
+        await until(async () => (await server("pluginLeaver")).active === 0, "no request active on the server", 2_000);
+      });
     });
   });
 }
