@@ -2,7 +2,8 @@
 // clients held (each has had one request answered), and the difference per client. RSS is summed over
 // the proxy's process tree (nginx: master and worker).
 import { processTree } from "./cpu-time.ts";
-import { openIdleClients, type IdleClients } from "./idle-http.ts";
+import type { IdleConnections } from "./idle-connections.ts";
+import { openIdleClients } from "./idle-http.ts";
 import { memoryOf } from "./procs.ts";
 import type { Table } from "./report.ts";
 import { fmt } from "./report.ts";
@@ -20,7 +21,7 @@ export interface IdleMemory {
 }
 
 /** Held clients right now, to be closed on an interrupt. */
-let holding: IdleClients | undefined;
+let holding: IdleConnections | undefined;
 
 export function closeHeldClients(): Promise<void> {
   return holding?.close().catch(() => {}) ?? Promise.resolve();

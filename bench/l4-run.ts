@@ -6,7 +6,8 @@
 // Everything it writes lives in a temp dir that is removed at the end; every child is stopped by pid.
 import { benchLifecycle } from "./lifecycle.ts";
 import { readFileSync } from "node:fs";
-import { openIdle, type IdleSet } from "./l4-idle.ts";
+import type { IdleConnections } from "./idle-connections.ts";
+import { openIdle } from "./l4-idle.ts";
 import { L4_USAGE, parseL4Options, type L4Options } from "./l4-options.ts";
 import { REDIS_TESTS, runningRedisBenchmark, runRedisBenchmark } from "./l4-redis-benchmark.ts";
 import { L4_LABELS, renderMemory, renderTest, type IdleMemory, type L4Run, type L4Target } from "./l4-report.ts";
@@ -26,7 +27,7 @@ interface Target {
 }
 
 const lifecycle = benchLifecycle();
-let idleOpen: IdleSet | undefined;
+let idleOpen: IdleConnections | undefined;
 
 function log(line: string): void {
   console.error(line);
