@@ -58,7 +58,7 @@ export class Pool {
     this.limited = this.servers.some((s) => s.maxConns > 0);
     this.wantsLoadReports = config.balance === "capacity";
     this.hashKeyOf = compileHashKey(config.hash);
-    for (const server of this.servers) server.live.owner = this.queue;
+    for (const server of this.servers) server.live.ownerQueue = this.queue;
   }
 
   /** What the pool's algorithm and stickiness need to know about one request, read once. */
@@ -143,7 +143,7 @@ export class Pool {
     live.active--;
     if (this.limited) this.queue.wakeOne();
     // A request from before a reload ending frees a slot the newer snapshot's pool counts too.
-    if (live.owner !== this.queue) live.owner?.wakeOne();
+    if (live.ownerQueue !== this.queue) live.ownerQueue?.wakeOne();
   }
 
   /**
@@ -256,7 +256,7 @@ export class Pool {
       const live = old.live;
       if (server.configuredAdminState !== old.configuredAdminState) live.adminState = server.configuredAdminState;
       if (server.configuredWeight !== old.configuredWeight) live.weight = server.configuredWeight;
-      live.owner = this.queue;
+      live.ownerQueue = this.queue;
       server.live = live;
     }
   }

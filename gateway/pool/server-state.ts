@@ -55,7 +55,7 @@ export class ServerState {
    * The wait queue of the pool that owns this state now (after a reload, the new snapshot's): a request
    * from an older snapshot that ends frees a slot the newer pool's queued requests are waiting for.
    */
-  owner: WaitQueue | undefined = undefined;
+  ownerQueue: WaitQueue | undefined = undefined;
 
   constructor(adminState: AdminState, weight: number) {
     this.adminState = adminState;
