@@ -1,5 +1,6 @@
 // Settings of the L4 benchmark: flags first, then BENCH_* environment variables, then defaults.
 import { parseArgs } from "node:util";
+import { count } from "./option-parsing.ts";
 
 export interface L4Options {
   rounds: number;
@@ -17,12 +18,6 @@ export const L4_USAGE = `Usage: bun bench/l4-run.ts [options]     (or: bun run b
                    (BENCH_IDLE, default 10000; fewer if the fd limit cannot hold them, which the run says)
   --no-warmup      skip the short GET run per target before round 1 (BENCH_WARMUP=0)
   --keep-temp      keep the generated configs and logs (BENCH_KEEP_TEMP=1)`;
-
-function count(name: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name}: expected an integer of at least ${min}, got "${text}"`);
-  return n;
-}
 
 export function parseL4Options(argv: string[], env: Record<string, string | undefined>): L4Options | "help" {
   const { values } = parseArgs({

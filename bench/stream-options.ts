@@ -1,6 +1,7 @@
 // Settings of the streaming benchmark (stream-run.ts): flags first, then BENCH_* environment variables,
 // then defaults. The defaults keep a full run under about three minutes on a 2-core machine.
 import { parseArgs } from "node:util";
+import { count, nameList, RECORDED_RUN_FLAGS, recordedRunOptions, type RecordedRunOptions } from "./option-parsing.ts";
 
 export type StreamScenario = "ws-rtt" | "ws-pipelined" | "download" | "chunked" | "upload";
 export const STREAM_SCENARIOS: readonly StreamScenario[] = ["ws-rtt", "ws-pipelined", "download", "chunked", "upload"];
@@ -11,7 +12,7 @@ export const TRANSFER_SCENARIOS: readonly StreamScenario[] = ["download", "chunk
 export type StreamTarget = "direct" | "sluice-tcp" | "sluice" | "nginx" | "haproxy";
 export const STREAM_TARGETS: readonly StreamTarget[] = ["direct", "sluice-tcp", "sluice", "nginx", "haproxy"];
 
-export interface StreamOptions {
+export interface StreamOptions extends RecordedRunOptions {
   rounds: number;
   /** Seconds each WebSocket run sends for. */
   wsSeconds: number;
@@ -27,10 +28,6 @@ export interface StreamOptions {
   scenarios: StreamScenario[];
   targets: StreamTarget[];
   warmup: boolean;
-  pinned: boolean;
-  record: boolean;
-  note: string | undefined;
-  keepTemp: boolean;
 }
 
 export const STREAM_USAGE = `Usage: bun bench/stream-run.ts [options]
@@ -51,12 +48,6 @@ export const STREAM_USAGE = `Usage: bun bench/stream-run.ts [options]
   --note TEXT         a line under that section's heading (BENCH_NOTE)
   --keep-temp         keep the generated configs and logs (BENCH_KEEP_TEMP=1)`;
 
-function count(name: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name}: expected an integer of at least ${min}, got "${text}"`);
-  return n;
-}
-
 const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
 
 /** "1gib", "256mib", "100mb", "1048576": bytes. At least 1 MiB, so that a transfer lasts long enough to time. */
@@ -68,28 +59,11 @@ export function parseSize(name: string, text: string): number {
   return bytes;
 }
 
-function nameList<T extends string>(name: string, text: string, allowed: readonly T[], aliases: Record<string, readonly T[]>): T[] {
-  const picked = new Set<T>();
-  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
-    if (part === "all") allowed.forEach((a) => picked.add(a));
-    else if (aliases[part]) aliases[part]!.forEach((a) => picked.add(a));
-    else if ((allowed as readonly string[]).includes(part)) picked.add(part as T);
-    else throw new Error(`${name}: expected ${[...allowed, ...Object.keys(aliases)].join(", ")} or all, got "${part}"`);
-  }
-  if (picked.size === 0) throw new Error(`${name}: nothing picked from "${text}"`);
-  return allowed.filter((a) => picked.has(a));
-}
-
-function flag(value: boolean | undefined, env: string | undefined): boolean | undefined {
-  if (value !== undefined) return value;
-  if (env === undefined || env === "") return undefined;
-  return env === "1" || env === "true";
-}
-
 export function parseStreamOptions(argv: string[], env: Record<string, string | undefined>): StreamOptions | "help" {
   const { values } = parseArgs({
     args: argv,
     options: {
+      ...RECORDED_RUN_FLAGS,
       rounds: { type: "string" },
       duration: { type: "string" },
       clients: { type: "string" },
@@ -99,21 +73,16 @@ export function parseStreamOptions(argv: string[], env: Record<string, string | 
       scenario: { type: "string" },
       targets: { type: "string" },
       "no-warmup": { type: "boolean" },
-      pinned: { type: "boolean" },
-      unpinned: { type: "boolean" },
-      record: { type: "boolean" },
-      note: { type: "string" },
-      "keep-temp": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) return "help";
-  if (values.pinned && values.unpinned) throw new Error("--pinned and --unpinned: pick one");
+  const recorded = recordedRunOptions(values, env);
   const duration = Number((values.duration ?? env.BENCH_DURATION ?? "2").replace(/s$/, ""));
   if (!(duration > 0 && duration <= 600)) throw new Error(`--duration: expected seconds between 0 and 600, got "${values.duration ?? env.BENCH_DURATION}"`);
   const pipeline = /^(\d+)x(\d+)$/.exec(values.pipeline ?? env.BENCH_PIPELINE ?? "4x64");
   if (!pipeline) throw new Error(`--pipeline: expected CONNECTIONSxWINDOW like 4x64, got "${values.pipeline ?? env.BENCH_PIPELINE}"`);
   return {
+    ...recorded,
     rounds: count("--rounds", values.rounds ?? env.BENCH_ROUNDS ?? "3", 1),
     wsSeconds: duration,
     clients: count("--clients", values.clients ?? env.BENCH_CLIENTS ?? "50", 1),
@@ -122,11 +91,7 @@ export function parseStreamOptions(argv: string[], env: Record<string, string | 
     messageBytes: count("--message-bytes", values["message-bytes"] ?? env.BENCH_MESSAGE_BYTES ?? "64", 1),
     transferBytes: parseSize("--size", values.size ?? env.BENCH_SIZE ?? "1gib"),
     scenarios: nameList("--scenario", values.scenario ?? env.BENCH_SCENARIO ?? "all", STREAM_SCENARIOS, { ws: WS_SCENARIOS, transfer: TRANSFER_SCENARIOS }),
-    targets: nameList("--targets", values.targets ?? env.BENCH_TARGETS ?? "all", STREAM_TARGETS, {}),
+    targets: nameList("--targets", values.targets ?? env.BENCH_TARGETS ?? "all", STREAM_TARGETS),
     warmup: !(values["no-warmup"] ?? env.BENCH_WARMUP === "0"),
-    pinned: values.unpinned ? false : flag(values.pinned, env.BENCH_PINNED) ?? true,
-    record: flag(values.record, env.BENCH_RECORD) ?? false,
-    note: values.note ?? (env.BENCH_NOTE || undefined),
-    keepTemp: flag(values["keep-temp"], env.BENCH_KEEP_TEMP) ?? false,
   };
 }
