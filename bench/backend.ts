@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { STATUS_PATH } from "./backend-status.ts";
-import { httpPrelude, prelude, startNginx } from "./nginx.ts";
+import { httpPrelude, prelude, startNginx } from "./nginx-process.ts";
 import type { Child } from "./procs.ts";
 
 export const SMALL_PATH = "/";

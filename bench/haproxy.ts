@@ -1,28 +1,16 @@
 // HAProxy as a reverse proxy: `mode http`, one thread, server connections reused across clients
 // (`http-reuse always`). It carries the benchmark's route table and adds what Sluice always adds:
 // X-Forwarded-For, -Proto and -Host, and a request id (the client's when it sent a sane one, else a
-// UUID) towards the backend and on the answer. `-db` keeps it in the foreground; with no pidfile, log or
-// stats socket in the config it writes no file at all.
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+// UUID) towards the backend and on the answer.
+import { haproxyCommand, haproxyGlobal, haproxyHttpDefaults } from "./haproxy-process.ts";
 import { pinned } from "./pinning.ts";
-import { startChild, toolPath, type Child } from "./procs.ts";
+import { startChild, type Child } from "./procs.ts";
 import { haproxyDecoyBackends, haproxyRules } from "./route-table.ts";
 
 export function startHaproxy(dir: string, port: number, backendPort: number, decoyPort: number, cpus: string | null): Child {
-  const path = join(dir, "haproxy.cfg");
-  writeFileSync(path, `global
-  nbthread 1
-  maxconn 4096
+  const config = `${haproxyGlobal(4096)}
 
-defaults
-  mode http
-  option http-keep-alive
-  http-reuse always
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  timeout http-keep-alive 60s
+${haproxyHttpDefaults("60s")}
 
 frontend bench
   bind 127.0.0.1:${port}
@@ -39,6 +27,6 @@ backend backend
   server backend 127.0.0.1:${backendPort}
 
 ${haproxyDecoyBackends(decoyPort)}
-`);
-  return startChild("haproxy", ...pinned(cpus, toolPath("haproxy"), ["-db", "-f", path]), dir);
+`;
+  return startChild("haproxy", ...pinned(cpus, ...haproxyCommand(dir, config)), dir);
 }

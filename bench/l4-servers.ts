@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { haproxyCommand, haproxyForward, haproxyGlobal } from "./haproxy-process.ts";
 import { startChild, tail, toolPath, type Child } from "./procs.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
@@ -75,12 +76,9 @@ export function startTcpSluice(dir: string, httpPort: number, tcpPort: number, r
   });
 }
 
-/** HAProxy `mode tcp`, one thread. `-db` keeps it in the foreground; the config names no file to write. */
+/** HAProxy `mode tcp`, one thread. */
 export function startTcpHaproxy(dir: string, port: number, redisPort: number, maxConn: number, fds: number): Child {
-  const path = join(dir, "haproxy.cfg");
-  writeFileSync(path, `global
-  nbthread 1
-  maxconn ${maxConn}
+  const config = `${haproxyGlobal(maxConn)}
 
 defaults
   mode tcp
@@ -89,14 +87,9 @@ defaults
   timeout client 1m
   timeout server 1m
 
-frontend redis
-  bind 127.0.0.1:${port}
-  default_backend redis
-
-backend redis
-  server redis 127.0.0.1:${redisPort}
-`);
-  return startWithFdLimit("haproxy", fds, toolPath("haproxy"), ["-db", "-f", path], dir);
+${haproxyForward("redis", port, "redis", redisPort)}
+`;
+  return startWithFdLimit("haproxy", fds, ...haproxyCommand(dir, config), dir);
 }
 
 /** One connection to 127.0.0.1:port that sends PING and resolves once +PONG came back. */

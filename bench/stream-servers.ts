@@ -6,9 +6,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { httpPrelude, prelude, startNginx } from "./nginx.ts";
+import { haproxyCommand, haproxyForward, haproxyGlobal, haproxyHttpDefaults } from "./haproxy-process.ts";
+import { httpPrelude, prelude, startNginx } from "./nginx-process.ts";
 import { pinned } from "./pinning.ts";
-import { startChild, toolPath, type Child } from "./procs.ts";
+import { startChild, type Child } from "./procs.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const UPSTREAM_SCRIPT = fileURLToPath(new URL("./stream-upstream.ts", import.meta.url));
@@ -95,29 +96,13 @@ ${httpPrelude("nginx", dir)}
 }
 
 /** HAProxy `mode http`, one thread: it passes upgrades by itself (a tunnel after the 101, `timeout tunnel`)
- *  and streams bodies both ways by default. `-db` keeps it in the foreground; it writes no file. */
+ *  and streams bodies both ways by default. */
 export function startStreamHaproxy(dir: string, port: number, upstreamPort: number, cpus: string | null): Child {
-  const path = join(dir, "haproxy.cfg");
-  writeFileSync(path, `global
-  nbthread 1
-  maxconn 4096
+  const config = `${haproxyGlobal(4096)}
 
-defaults
-  mode http
-  option http-keep-alive
-  http-reuse always
-  timeout connect 5s
-  timeout client ${PROXY_TIMEOUT_S}s
-  timeout server ${PROXY_TIMEOUT_S}s
-  timeout tunnel ${PROXY_TIMEOUT_S}s
-  timeout http-keep-alive 60s
+${haproxyHttpDefaults(`${PROXY_TIMEOUT_S}s`, `${PROXY_TIMEOUT_S}s`)}
 
-frontend stream
-  bind 127.0.0.1:${port}
-  default_backend upstream
-
-backend upstream
-  server upstream 127.0.0.1:${upstreamPort}
-`);
-  return startChild("haproxy", ...pinned(cpus, toolPath("haproxy"), ["-db", "-f", path]), dir);
+${haproxyForward("stream", port, "upstream", upstreamPort)}
+`;
+  return startChild("haproxy", ...pinned(cpus, ...haproxyCommand(dir, config)), dir);
 }
