@@ -135,7 +135,11 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
 
   drain(): void {
     if (this.tunnel) return this.tunnel.drain();
+    const wasFull = this.full;
+    this.full = false;
     this.events?.drain();
+    // Pipelined requests waited for the client to take the answers before theirs.
+    if (wasFull && this.events === undefined && this.state === State.Head) this.resumeReading();
   }
 
   end(): void {
@@ -208,7 +212,9 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     let offset = 0;
     while (offset < bytes.length && this.state !== State.Closed && !this.tunnel) {
       if (this.state === State.Head) {
-        if (this.events !== undefined) break; // still answering the previous request: wait
+        // Still answering the previous request, or its answer is not taken yet (a client that pipelines and does
+        // not read must not make the gateway queue every answer): wait.
+        if (this.events !== undefined || this.full) break;
         const view = offset === 0 ? bytes : bytes.subarray(offset);
         // A head can only complete (or break a rule a line at a time) once another LF arrives: a client trickling
         // bytes is not re-scanned for each one (slowloris costs CPU otherwise), until the limits are in reach.
@@ -390,8 +396,12 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
 
   /** Write `bytes` (its first `length` bytes when given). */
   write(bytes: Uint8Array, length?: number): boolean {
-    return this.socket.write(bytes, length);
+    const taken = this.socket.write(bytes, length);
+    if (!taken) this.full = true;
+    return taken;
   }
+  /** The socket holds bytes it could not send yet (until `drain`). */
+  private full = false;
 
   /** The answer went out whole: close, or go on with the next request. `close`: the answer said it closes. */
   finish(close: boolean): void {
@@ -406,6 +416,7 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     this.state = State.Head;
     this.sink = undefined;
     this.deadline = Date.now() + (this.buffer.length > 0 ? this.options.headerTimeout : this.options.idleTimeout);
+    if (this.full) return; // the next request waits for drain
     if (this.buffer.length > 0) queueMicrotask(() => this.resumeReading());
     else if (this.readPaused) {
       this.readPaused = false;
