@@ -13,6 +13,7 @@
 //   reset as soon as it opens; one that never opens (a blackholed server) holds its descriptor until the
 //   kernel gives up on the handshake (about two minutes on Linux).
 import type { Socket, SocketHandler } from "bun";
+import { copyOf } from "./copy.ts";
 import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket } from "./sockets.ts";
 import { bindUdp } from "./bun-udp.ts";
 
@@ -52,14 +53,14 @@ class BunTcpSocket implements TcpSocket {
     if (this.closed || this.writeShut || this.shutdownWanted || this.endWanted) return true;
     if (length === 0) return this.queued === 0;
     if (this.queued > 0) {
-      this.enqueue(chunk.slice(0, length));
+      this.enqueue(copyOf(chunk, 0, length));
       return false;
     }
     const n = this.raw.write(chunk, 0, length);
     if (n === length) return true;
     // -1: closed or shutting down; `close` follows and settles everything.
     if (n < 0) return true;
-    this.enqueue(chunk.slice(n, length));
+    this.enqueue(copyOf(chunk, n, length));
     return false;
   }
 

@@ -11,6 +11,7 @@
 //   directions are done.
 // - Deno has no SO_LINGER: `destroy()` closes at once (unsent bytes dropped) but cannot force a reset.
 // - Deno's read() resolves null on a peer's reset as on a FIN: a zero-length write tells them apart.
+import { copyOf } from "./copy.ts";
 import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket } from "./sockets.ts";
 import { bindUdp } from "./deno-udp.ts";
 
@@ -129,7 +130,7 @@ class DenoTcpSocket implements TcpSocket {
   write(chunk: Uint8Array, length = chunk.byteLength): boolean {
     if (this.closed || this.writeShut || this.shutdownWanted || this.endWanted) return true;
     if (length > 0) {
-      this.queue.push(chunk.slice(0, length));
+      this.queue.push(copyOf(chunk, 0, length));
       this.queued += length;
       if (!this.writing) void this.flush();
     }
