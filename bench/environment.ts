@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { fileURLToPath } from "node:url";
 import { toolPath } from "./procs.ts";
-import { denoBinary } from "./sluice.ts";
+import { denoBinary } from "./runtimes.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 

@@ -3,19 +3,11 @@
 // can raise its open-file limit first (`exec` keeps the pid: the pid remembered is the server's own).
 // Also: a PING → +PONG probe, and the fd limits and fd counts of a process, from /proc.
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { haproxyCommand, haproxyForward, haproxyGlobal } from "./haproxy-process.ts";
 import { startChild, tail, toolPath, type Child } from "./procs.ts";
-
-const REPO = fileURLToPath(new URL("..", import.meta.url));
-
-/** The Bun running this script, else the project's own. */
-function bunBinary(): string {
-  return typeof Bun !== "undefined" ? process.execPath : join(REPO, "node_modules", ".bin", "bun");
-}
+import { sluiceCommand } from "./sluice-process.ts";
 
 /** The hard open-file limit children inherit (what `ulimit -n` may raise them to without privileges). */
 export function hardFdLimit(): number {
@@ -61,19 +53,15 @@ export function startRedis(dir: string, port: number, maxClients: number, fds: n
 }
 
 export function startTcpSluice(dir: string, httpPort: number, tcpPort: number, redisPort: number, fds: number): Child {
-  const path = join(dir, "sluice.json");
-  writeFileSync(path, JSON.stringify({
+  const { command, args, env } = sluiceCommand("bun", dir, "sluice", {
     // The HTTP listener is always opened: on a free port, unused.
     listen: `127.0.0.1:${httpPort}`,
     admin: false,
     accessLog: false,
     pools: { redis: { mode: "tcp", servers: [{ address: `127.0.0.1:${redisPort}` }] } },
     tcp: [{ listen: `127.0.0.1:${tcpPort}`, pool: "redis" }],
-  }, null, 2));
-  return startWithFdLimit("sluice", fds, bunBinary(), [join(REPO, "gateway", "cli.ts"), "--config", path], dir, {
-    // Bun caches transpiled large files under ~/.bun: keep the benchmark from leaving files behind.
-    BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0",
   });
+  return startWithFdLimit("sluice", fds, command, args, dir, env);
 }
 
 /** HAProxy `mode tcp`, one thread. */

@@ -3,28 +3,17 @@
 // held to), nginx and HAProxy, each one worker or thread. Every proxy passes WebSocket upgrades and
 // streams bodies both ways without spooling them to disk; none logs requests or opens an admin listener.
 // Each is started as its own binary (through taskset when pinned), so its pid is the server's own.
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { haproxyCommand, haproxyForward, haproxyGlobal, haproxyHttpDefaults } from "./haproxy-process.ts";
 import { httpPrelude, prelude, startNginx } from "./nginx-process.ts";
 import { pinned } from "./pinning.ts";
 import { startChild, type Child } from "./procs.ts";
+import { BUN_ENV, bunBinary } from "./runtimes.ts";
+import { sluiceCommand } from "./sluice-process.ts";
 
-const REPO = fileURLToPath(new URL("..", import.meta.url));
 const UPSTREAM_SCRIPT = fileURLToPath(new URL("./stream-upstream.ts", import.meta.url));
 /** Long enough for the slowest transfer of a run; a stuck one still ends, and the client times out first. */
 const PROXY_TIMEOUT_S = 600;
-
-/** The Bun running this script, else the project's own. */
-function bunBinary(): string {
-  return typeof Bun !== "undefined" ? process.execPath : join(REPO, "node_modules", ".bin", "bun");
-}
-
-const BUN_ENV = {
-  // Bun caches transpiled large files under ~/.bun: keep the benchmark from leaving files behind.
-  BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0",
-};
 
 /** The upstream on `port`, serving the files of `filesDir` (stream-upstream.ts). */
 export function startUpstream(dir: string, port: number, filesDir: string, cpus: string | null): Child {
@@ -32,9 +21,8 @@ export function startUpstream(dir: string, port: number, filesDir: string, cpus:
 }
 
 function startSluiceWith(name: string, dir: string, config: object, cpus: string | null): Child {
-  const path = join(dir, `${name}.json`);
-  writeFileSync(path, JSON.stringify(config, null, 2));
-  return startChild(name, ...pinned(cpus, bunBinary(), [join(REPO, "gateway", "cli.ts"), "--config", path]), dir, BUN_ENV);
+  const { command, args, env } = sluiceCommand("bun", dir, name, config);
+  return startChild(name, ...pinned(cpus, command, args), dir, env);
 }
 
 /** Sluice's HTTP listener with one route to the upstream. `maxBodySize` lets the uploads through;
