@@ -15,16 +15,20 @@ function firstMatch(command: string, args: string[], pattern: RegExp): string {
   return pattern.exec(`${out.stdout ?? ""}${out.stderr ?? ""}`)?.[1] ?? "?";
 }
 
-export function toolVersions(withDeno: boolean): string {
-  const bun = typeof Bun !== "undefined" ? Bun.version : "?";
-  const parts = [
-    `Bun ${bun}`,
-    ...(withDeno ? [`Deno ${firstMatch(denoBinary(), ["--version"], /^deno (\S+)/m)}`] : []),
-    `nginx ${firstMatch(toolPath("nginx"), ["-v"], /nginx\/(\S+)/)}`,
-    `HAProxy ${firstMatch(toolPath("haproxy"), ["-v"], /version (\S+?)(?:-\S+)? /)}`,
-    `wrk ${firstMatch("wrk", ["-v"], /^wrk (\S+)/m)}`,
-  ];
-  return parts.join(", ");
+export type VersionedTool = "bun" | "deno" | "nginx" | "haproxy" | "wrk" | "curl";
+
+const VERSION_OF: Record<VersionedTool, () => string> = {
+  bun: () => `Bun ${typeof Bun !== "undefined" ? Bun.version : "?"}`,
+  deno: () => `Deno ${firstMatch(denoBinary(), ["--version"], /^deno (\S+)/m)}`,
+  nginx: () => `nginx ${firstMatch(toolPath("nginx"), ["-v"], /nginx\/(\S+)/)}`,
+  haproxy: () => `HAProxy ${firstMatch(toolPath("haproxy"), ["-v"], /version (\S+?)(?:-\S+)? /)}`,
+  wrk: () => `wrk ${firstMatch("wrk", ["-v"], /^wrk (\S+)/m)}`,
+  curl: () => `curl ${firstMatch("curl", ["--version"], /^curl (\S+)/m)}`,
+};
+
+/** "Bun 1.2.3, nginx 1.22.1, …": the versions of `tools`, in that order. */
+export function toolVersions(tools: VersionedTool[]): string {
+  return tools.map((tool) => VERSION_OF[tool]()).join(", ");
 }
 
 export function machine(): string {

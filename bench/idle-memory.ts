@@ -1,12 +1,12 @@
 // Resident memory of a proxy while it holds many idle keep-alive clients: VmRSS before, VmRSS with the
 // clients held (each has had one request answered), and the difference per client. RSS is summed over
 // the proxy's process tree (nginx: master and worker).
-import { processTree } from "./cpu-time.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { IdleConnections } from "./idle-connections.ts";
 import { openIdleClients } from "./idle-http.ts";
-import { memoryOf } from "./procs.ts";
 import type { Table } from "./report.ts";
 import { fmt } from "./report.ts";
+import { treeMemory } from "./tree-memory.ts";
 
 export interface IdleMemory {
   label: string;
@@ -27,21 +27,15 @@ export function closeHeldClients(): Promise<void> {
   return holding?.close().catch(() => {}) ?? Promise.resolve();
 }
 
-function treeMemory(pid: number): { rssMB: number; peakMB: number } {
-  const mems = processTree(pid).map(memoryOf).filter((m) => m !== null);
-  if (mems.length === 0) return { rssMB: NaN, peakMB: NaN };
-  return { rssMB: mems.reduce((s, m) => s + m.rssMB, 0), peakMB: mems.reduce((s, m) => s + m.peakMB, 0) };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const UNREAD = { rssMB: NaN, peakMB: NaN };
 
 export async function measureIdleMemory(label: string, pid: number, port: number, path: string, count: number): Promise<IdleMemory> {
-  const before = treeMemory(pid);
+  const before = treeMemory(pid) ?? UNREAD;
   holding = await openIdleClients(port, path, count);
   const set = holding;
   // Let the proxy finish whatever the last answers started (upstream reads, GC) before reading RSS.
   await sleep(1_000);
-  const held = treeMemory(pid);
+  const held = treeMemory(pid) ?? UNREAD;
   const row: IdleMemory = {
     label,
     requested: count,

@@ -6,6 +6,8 @@
 // Everything it writes lives in a temp dir that is removed at the end; every child is stopped by pid.
 import { benchLifecycle } from "./lifecycle.ts";
 import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { checkAlive } from "./child-checks.ts";
 import type { IdleConnections } from "./idle-connections.ts";
 import { openIdle } from "./l4-idle.ts";
 import { L4_USAGE, parseL4Options, type L4Options } from "./l4-options.ts";
@@ -13,6 +15,7 @@ import { REDIS_TESTS, runningRedisBenchmark, runRedisBenchmark } from "./l4-redi
 import { L4_LABELS, renderMemory, renderTest, type IdleMemory, type L4Run, type L4Target } from "./l4-report.ts";
 import { fdLimitOf, hardFdLimit, openFds, redisConfig, redisInfo, startRedis, startTcpHaproxy, startTcpSluice, waitForPong } from "./l4-servers.ts";
 import { freePort, memoryOf, missingTools, tail, type Child } from "./procs.ts";
+import { roundOrder } from "./rounds.ts";
 
 const INSTALL = "apt-get install -y redis-server redis-tools haproxy";
 const TOOLS = ["redis-server", "redis-benchmark", "redis-cli", "haproxy", "bash"];
@@ -31,14 +34,6 @@ let idleOpen: IdleConnections | undefined;
 
 function log(line: string): void {
   console.error(line);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function checkAlive(children: Child[]): void {
-  for (const c of children) {
-    if (c.exited) throw new Error(`${c.name} exited (code ${c.exitCode}) during the run:\n${tail(c.logPath)}`);
-  }
 }
 
 /** VmRSS / VmHWM of a process in kB (procs.ts reads MB = kB / 1024). */
@@ -204,9 +199,7 @@ async function main(): Promise<number> {
   const runs: L4Run[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     for (const test of REDIS_TESTS) {
-      // Rotate the order every round so no target always runs first.
-      const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]!);
-      for (const t of order) {
+      for (const t of roundOrder(targets, round)) {
         checkAlive(children);
         const result = await runRedisBenchmark(t.port, test);
         runs.push({ round, test: test.name, target: t.name, result });

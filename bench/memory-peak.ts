@@ -4,7 +4,7 @@
 // every 50 ms instead, which can miss a spike shorter than that. Summed over the tree (nginx master and worker).
 import { writeFileSync } from "node:fs";
 import { processTree } from "./cpu-time.ts";
-import { memoryOf } from "./procs.ts";
+import { treeMemory } from "./tree-memory.ts";
 
 const SAMPLE_MS = 50;
 
@@ -16,7 +16,7 @@ export interface PeakWatch {
 }
 
 function treeMB(pid: number, field: "rssMB" | "peakMB"): number {
-  return processTree(pid).map(memoryOf).reduce((sum, m) => sum + (m ? m[field] : 0), 0);
+  return treeMemory(pid)?.[field] ?? 0;
 }
 
 function resetPeak(pid: number): boolean {

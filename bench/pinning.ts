@@ -73,8 +73,9 @@ export function pinSelf(cpus: string | null): void {
   if (out.status !== 0) throw new Error(`taskset -a -p -c ${cpus} ${process.pid} failed: ${out.stderr.trim()}`);
 }
 
-export function describePlan(plan: PinPlan): string {
+/** The plan in words; `loadSide` names what runs on the load CPU ("wrk, backend and harness"). */
+export function describePlan(plan: PinPlan, loadSide: string): string {
   return plan.proxy === null
     ? "unpinned (every process may run on any CPU)"
-    : `pinned (proxies on CPU ${plan.proxy}; wrk, backend and harness on CPU ${plan.load})`;
+    : `pinned (proxies on CPU ${plan.proxy}; ${loadSide} on CPU ${plan.load})`;
 }

@@ -6,22 +6,25 @@
 //   bun bench/run.ts [--rounds 3] [--duration 5s] [--scenario all] [--unpinned] [--record]   (see --help)
 // Everything it writes lives in a temp dir that is removed at the end; every child is stopped by pid.
 import { benchLifecycle } from "./lifecycle.ts";
-import { chmodSync, readlinkSync } from "node:fs";
-import { basename } from "node:path";
+import { chmodSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { LARGE_BYTES, LARGE_PATH, SMALL_BODY, SMALL_PATH, startBackend } from "./backend.ts";
 import { backendAccepts, connectionsOpened } from "./backend-status.ts";
-import { cpuReading, cpuSecondsBetween, processTree } from "./cpu-time.ts";
+import { checkAlive, checkMeasurable } from "./child-checks.ts";
+import { cpuReading, cpuSecondsBetween } from "./cpu-time.ts";
 import { codeVersion, machine, toolVersions } from "./environment.ts";
 import { goalsTable } from "./goals.ts";
 import { startHaproxy } from "./haproxy.ts";
 import { closeHeldClients, measureIdleMemory, memoryTable, type IdleMemory } from "./idle-memory.ts";
 import { startNginxProxy } from "./nginx.ts";
 import { parseOptions, USAGE, type BenchOptions, type ScenarioName, type TargetName } from "./options.ts";
-import { describePlan, pinPlan, pinSelf, threadsOffCpus, type PinPlan } from "./pinning.ts";
-import { establishedTo, freePort, memoryOf, missingTools, tail, timeWait, waitForHttp, type Child } from "./procs.ts";
+import { describePlan, pinPlan, pinSelf, type PinPlan } from "./pinning.ts";
+import { establishedTo, freePort, missingTools, timeWait, waitForHttp, type Child } from "./procs.ts";
 import { cpuPerRequest, fmt, LEGEND, ratioTable, renderText, scenarioTable, TARGET_LABELS, type RunRecord, type Scenario, type Table } from "./report.ts";
 import { appendSection, type Section } from "./results-file.ts";
+import { roundOrder, roundsText } from "./rounds.ts";
 import { startSluice } from "./sluice.ts";
+import { treeMemory } from "./tree-memory.ts";
 import { runningWrk, runWrk, type WrkOptions } from "./wrk.ts";
 
 const INSTALL = "apt-get install -y nginx haproxy wrk";
@@ -48,8 +51,6 @@ const lifecycle = benchLifecycle();
 function log(line: string): void {
   console.error(line);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startAll(dir: string, options: BenchOptions, plan: PinPlan): Promise<Bench> {
   const wanted = (name: TargetName) => options.targets.includes(name);
@@ -83,31 +84,10 @@ async function startAll(dir: string, options: BenchOptions, plan: PinPlan): Prom
   for (const t of targets) {
     await waitForHttp(t.child, `http://127.0.0.1:${t.port}${SMALL_PATH}`, SMALL_BODY.length, 30_000);
     await waitForHttp(t.child, `http://127.0.0.1:${t.port}${LARGE_PATH}`, LARGE_BYTES);
-    checkExecutable(t);
-    checkAffinity(t, t.name === "direct" ? plan.load : plan.proxy);
+    checkMeasurable(t.child, t.executable, t.name === "direct" ? plan.load : plan.proxy);
   }
   await backendAccepts(statusPort);
   return { targets, backend, statusPort };
-}
-
-/** The CPU figures are read from `child.pid`: it must be the server itself, with nothing in between. */
-function checkExecutable(t: Target): void {
-  let exe = "";
-  try {
-    exe = basename(readlinkSync(`/proc/${t.child.pid}/exe`));
-  } catch (error) {
-    throw new Error(`${t.child.name}: cannot read /proc/${t.child.pid}/exe: ${(error as Error).message}`);
-  }
-  if (!t.executable.test(exe)) throw new Error(`${t.child.name}: pid ${t.child.pid} runs ${exe}, not ${t.executable.source}: CPU time would be measured on the wrong process`);
-}
-
-/** In pinned mode every thread of the target must be on its CPU list (taskset has done its work). */
-function checkAffinity(t: Target, cpus: string | null): void {
-  if (cpus === null) return;
-  for (const pid of processTree(t.child.pid)) {
-    const off = threadsOffCpus(pid, cpus);
-    if (off.length > 0) throw new Error(`${t.child.name}: threads of pid ${pid} not on CPU ${cpus} (tid: CPUs): ${off.join(", ")}`);
-  }
 }
 
 interface ScenarioSpec {
@@ -122,34 +102,26 @@ const SCENARIOS: Record<ScenarioName, ScenarioSpec> = {
     path: SMALL_PATH,
     bytes: false,
     connections: (o) => o.connections,
-    title: (o, c) => `Small response: GET ${SMALL_PATH}, ${SMALL_BODY.length}-byte body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${rounds(o.rounds)}`,
+    title: (o, c) => `Small response: GET ${SMALL_PATH}, ${SMALL_BODY.length}-byte body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${roundsText(o.rounds)}`,
   },
   large: {
     path: LARGE_PATH,
     bytes: true,
     connections: (o) => o.connections,
-    title: (o, c) => `Large response: GET ${LARGE_PATH}, ${LARGE_BYTES / 1024 / 1024} MiB body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${rounds(o.rounds)}`,
+    title: (o, c) => `Large response: GET ${LARGE_PATH}, ${LARGE_BYTES / 1024 / 1024} MiB body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${roundsText(o.rounds)}`,
   },
   c200: {
     path: SMALL_PATH,
     bytes: false,
     connections: () => 200,
-    title: (o, c) => `${c} clients: GET ${SMALL_PATH}, ${SMALL_BODY.length}-byte body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${rounds(o.rounds)}`,
+    title: (o, c) => `${c} clients: GET ${SMALL_PATH}, ${SMALL_BODY.length}-byte body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${roundsText(o.rounds)}`,
   },
 };
-
-const rounds = (n: number) => `${n} round${n === 1 ? "" : "s"}`;
 
 /** wrk's duration syntax ("5s", "2m", "500" = seconds) in milliseconds. */
 function durationMs(text: string): number {
   const m = /^([\d.]+)([smh]?)$/.exec(text);
   return m ? Number(m[1]) * ({ "": 1000, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[m[2]!]! : 0;
-}
-
-function checkAlive(children: Child[]): void {
-  for (const c of children) {
-    if (c.exited) throw new Error(`${c.name} exited (code ${c.exitCode}) during the run:\n${tail(c.logPath)}`);
-  }
 }
 
 /** One wrk run against `t`, with the CPU, connection and TIME_WAIT figures around it. */
@@ -188,9 +160,7 @@ async function runScenario(name: ScenarioName, bench: Bench, options: BenchOptio
     for (const t of bench.targets) await runWrk(`http://127.0.0.1:${t.port}${spec.path}`, { ...wrk, duration: options.warmup });
   }
   for (let round = 1; round <= options.rounds; round++) {
-    // Rotate the order every round so no target always runs first (or right after the same neighbour).
-    const order = bench.targets.map((_, i) => bench.targets[(i + round - 1) % bench.targets.length]!);
-    for (const t of order) {
+    for (const t of roundOrder(bench.targets, round)) {
       checkAlive(children);
       const record = await measuredRun(t, bench, `http://127.0.0.1:${t.port}${spec.path}`, wrk, round);
       scenario.runs.push(record);
@@ -203,12 +173,10 @@ async function runScenario(name: ScenarioName, bench: Bench, options: BenchOptio
 }
 
 function memoryLine(t: Target): string {
-  const mems = processTree(t.child.pid).map(memoryOf).filter((m) => m !== null);
+  const memory = treeMemory(t.child.pid);
   const label = t.name === "direct" ? "backend nginx (master + workers)" : t.name === "nginx" ? "nginx (master + worker)" : TARGET_LABELS[t.name];
-  if (mems.length === 0) return `${label}: n/a`;
-  const rss = mems.reduce((s, m) => s + m.rssMB, 0);
-  const peak = mems.reduce((s, m) => s + m.peakMB, 0);
-  return `${label}: RSS ${rss.toFixed(1)} MB (peak ${peak.toFixed(1)} MB)`;
+  if (!memory) return `${label}: n/a`;
+  return `${label}: RSS ${memory.rssMB.toFixed(1)} MB (peak ${memory.peakMB.toFixed(1)} MB)`;
 }
 
 async function main(): Promise<number> {
@@ -239,8 +207,8 @@ async function main(): Promise<number> {
   // nginx workers drop to an unprivileged user when started as root: they must be able to read the 1 MB file.
   chmodSync(tempDir, 0o755);
 
-  const mode = describePlan(plan);
-  const versions = toolVersions(options.targets.includes("sluice-deno"));
+  const mode = describePlan(plan, "wrk, backend and harness");
+  const versions = toolVersions(["bun", ...(options.targets.includes("sluice-deno") ? (["deno"] as const) : []), "nginx", "haproxy", "wrk"]);
   const facts = [`${mode}`, `${versions}`, `${machine()}`, `${codeVersion()}`];
   for (const f of facts) log(`bench: ${f}`);
 
@@ -295,9 +263,9 @@ async function main(): Promise<number> {
   console.log(`\nRun took ${seconds.toFixed(0)} s.`);
 
   if (options.record) {
-    const settings = `${rounds(options.rounds)} × ${options.duration} per target, wrk -t${options.threads}, warm-up ${options.warmup}, scenarios ${options.scenarios.join(", ")}, backend workers ${options.backendWorkers}; the run took ${seconds.toFixed(0)} s`;
+    const settings = `${roundsText(options.rounds)} × ${options.duration} per target, wrk -t${options.threads}, warm-up ${options.warmup}, scenarios ${options.scenarios.join(", ")}, backend workers ${options.backendWorkers}; the run took ${seconds.toFixed(0)} s`;
     const path = appendSection({
-      heading: `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC: ${plan.proxy === null ? "unpinned" : "pinned"}, ${rounds(options.rounds)} × ${options.duration}`,
+      heading: `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC: ${plan.proxy === null ? "unpinned" : "pinned"}, ${roundsText(options.rounds)} × ${options.duration}`,
       facts: [...(options.note ? [options.note] : []), ...facts, settings],
       blocks,
     });

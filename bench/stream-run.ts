@@ -7,23 +7,26 @@
 // memory, and Sluice HTTP's ratios to its TCP pipe; with --record it appends the tables to bench/RESULTS.md.
 //   bun bench/stream-run.ts [--rounds 3] [--duration 2] [--size 1gib] [--scenario all] [--record]   (see --help)
 // Everything it writes lives in a temp dir that is removed at the end; every child is stopped by pid.
-import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, readlinkSync } from "node:fs";
-import { basename, join } from "node:path";
-import { cpuReading, cpuSecondsBetween, processTree } from "./cpu-time.ts";
-import { codeVersion, machine } from "./environment.ts";
+import { chmodSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { checkAlive, checkMeasurable } from "./child-checks.ts";
+import { cpuReading, cpuSecondsBetween } from "./cpu-time.ts";
+import { codeVersion, machine, toolVersions } from "./environment.ts";
 import { benchLifecycle } from "./lifecycle.ts";
 import { watchPeak } from "./memory-peak.ts";
-import { pinPlan, pinSelf, threadsOffCpus, type PinPlan } from "./pinning.ts";
-import { freePort, memoryOf, missingTools, tail, toolPath, waitForHttp, type Child } from "./procs.ts";
+import { describePlan, pinPlan, pinSelf, type PinPlan } from "./pinning.ts";
+import { freePort, missingTools, waitForHttp, type Child } from "./procs.ts";
 import { renderText } from "./report.ts";
 import { appendSection, type Section } from "./results-file.ts";
+import { roundOrder, roundsText } from "./rounds.ts";
 import { makeSparseFile, readThrough } from "./sparse-file.ts";
 import { parseStreamOptions, STREAM_USAGE, WS_SCENARIOS, type StreamOptions, type StreamScenario, type StreamTarget } from "./stream-options.ts";
 import { goalsTable, ratioTable, scenarioTable, STREAM_LABELS, STREAM_LEGEND, summarize, type StreamRun } from "./stream-report.ts";
 import { startSluiceHttp, startSluiceTcp, startStreamHaproxy, startStreamNginx, startUpstream } from "./stream-servers.ts";
 import { runDownload, runningCurl, type DownloadKind, type TransferFile } from "./download-client.ts";
 import { runUpload } from "./upload-client.ts";
+import { treeMemory } from "./tree-memory.ts";
 import { closeAllWsLoads, openWsLoad } from "./ws-client.ts";
 
 const INSTALL = "apt-get install -y nginx haproxy curl";
@@ -45,54 +48,12 @@ interface Target {
 
 const lifecycle = benchLifecycle();
 const log = (line: string) => console.error(line);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const rounds = (n: number) => `${n} round${n === 1 ? "" : "s"}`;
 
 function sizeText(bytes: number): string {
   for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2]] as const) {
     if (bytes >= size) return `${Number((bytes / size).toFixed(2))} ${unit}`;
   }
   return `${bytes} bytes`;
-}
-
-function firstMatch(command: string, args: string[], pattern: RegExp): string {
-  const out = spawnSync(command, args, { encoding: "utf8" });
-  return pattern.exec(`${out.stdout ?? ""}${out.stderr ?? ""}`)?.[1] ?? "?";
-}
-
-function versions(targets: StreamTarget[]): string {
-  return [
-    `Bun ${typeof Bun !== "undefined" ? Bun.version : "?"}`,
-    ...(targets.includes("nginx") ? [`nginx ${firstMatch(toolPath("nginx"), ["-v"], /nginx\/(\S+)/)}`] : []),
-    ...(targets.includes("haproxy") ? [`HAProxy ${firstMatch(toolPath("haproxy"), ["-v"], /version (\S+?)(?:-\S+)? /)}`] : []),
-    `curl ${firstMatch("curl", ["--version"], /^curl (\S+)/m)}`,
-  ].join(", ");
-}
-
-function checkAlive(children: Child[]): void {
-  for (const c of children) {
-    if (c.exited) throw new Error(`${c.name} exited (code ${c.exitCode}) during the run:\n${tail(c.logPath)}`);
-  }
-}
-
-/** The CPU figures are read from `child.pid`: it must be the server itself, with nothing in between. */
-function checkExecutable(t: Target): void {
-  let exe = "";
-  try {
-    exe = basename(readlinkSync(`/proc/${t.child.pid}/exe`));
-  } catch (error) {
-    throw new Error(`${t.child.name}: cannot read /proc/${t.child.pid}/exe: ${(error as Error).message}`);
-  }
-  if (!t.executable.test(exe)) throw new Error(`${t.child.name}: pid ${t.child.pid} runs ${exe}, not ${t.executable.source}: CPU time would be measured on the wrong process`);
-}
-
-/** In pinned mode every thread of `child` must be on its CPU list (taskset has done its work). */
-function checkAffinity(child: Child, cpus: string | null): void {
-  if (cpus === null) return;
-  for (const pid of processTree(child.pid)) {
-    const off = threadsOffCpus(pid, cpus);
-    if (off.length > 0) throw new Error(`${child.name}: threads of pid ${pid} not on CPU ${cpus} (tid: CPUs): ${off.join(", ")}`);
-  }
 }
 
 async function startAll(dir: string, filesDir: string, options: StreamOptions, plan: PinPlan): Promise<{ upstream: Child; targets: Target[] }> {
@@ -117,8 +78,7 @@ async function startAll(dir: string, filesDir: string, options: StreamOptions, p
   });
   for (const t of targets) {
     await waitForHttp(t.child, `http://127.0.0.1:${t.port}/ready`, 3, 30_000);
-    checkExecutable(t);
-    checkAffinity(t.child, t.name === "direct" ? plan.load : plan.proxy);
+    checkMeasurable(t.child, t.executable, t.name === "direct" ? plan.load : plan.proxy);
   }
   return { upstream, targets };
 }
@@ -174,11 +134,11 @@ function describeRun(r: StreamRun): string {
 }
 
 const TITLES: Record<StreamScenario, (o: StreamOptions) => string> = {
-  "ws-rtt": (o) => `WebSocket round trips: ${o.clients} connections, one ${o.messageBytes}-byte binary message in flight on each, ${o.wsSeconds} s per run, median of ${rounds(o.rounds)}`,
-  "ws-pipelined": (o) => `WebSocket pipelined: ${o.pipelineClients} connections with ${o.window} ${o.messageBytes}-byte binary messages in flight on each, ${o.wsSeconds} s per run, median of ${rounds(o.rounds)}`,
-  download: (o) => `Download: GET of ${sizeText(o.transferBytes)} with a Content-Length (a sparse file the upstream sends with sendfile), curl, median of ${rounds(o.rounds)}`,
-  chunked: (o) => `Chunked download: GET of ${sizeText(o.transferBytes)} generated by the upstream in 64 KiB chunks, Transfer-Encoding: chunked, curl, median of ${rounds(o.rounds)}`,
-  upload: (o) => `Upload: PUT of ${sizeText(o.transferBytes)} with a Content-Length from a raw-socket client in the harness, counted and dropped by the upstream, median of ${rounds(o.rounds)}`,
+  "ws-rtt": (o) => `WebSocket round trips: ${o.clients} connections, one ${o.messageBytes}-byte binary message in flight on each, ${o.wsSeconds} s per run, median of ${roundsText(o.rounds)}`,
+  "ws-pipelined": (o) => `WebSocket pipelined: ${o.pipelineClients} connections with ${o.window} ${o.messageBytes}-byte binary messages in flight on each, ${o.wsSeconds} s per run, median of ${roundsText(o.rounds)}`,
+  download: (o) => `Download: GET of ${sizeText(o.transferBytes)} with a Content-Length (a sparse file the upstream sends with sendfile), curl, median of ${roundsText(o.rounds)}`,
+  chunked: (o) => `Chunked download: GET of ${sizeText(o.transferBytes)} generated by the upstream in 64 KiB chunks, Transfer-Encoding: chunked, curl, median of ${roundsText(o.rounds)}`,
+  upload: (o) => `Upload: PUT of ${sizeText(o.transferBytes)} with a Content-Length from a raw-socket client in the harness, counted and dropped by the upstream, median of ${roundsText(o.rounds)}`,
 };
 
 async function runScenario(scenario: StreamScenario, targets: Target[], children: Child[], p: Plan): Promise<StreamRun[]> {
@@ -192,9 +152,7 @@ async function runScenario(scenario: StreamScenario, targets: Target[], children
   }
   const runs: StreamRun[] = [];
   for (let round = 1; round <= options.rounds; round++) {
-    // Rotate the order every round so no target always runs first (or right after the same neighbour).
-    const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]!);
-    for (const t of order) {
+    for (const t of roundOrder(targets, round)) {
       checkAlive(children);
       const run = await measuredRun(scenario, t, round, p, options.wsSeconds, p.transfer);
       runs.push(run);
@@ -206,10 +164,11 @@ async function runScenario(scenario: StreamScenario, targets: Target[], children
 }
 
 function memoryLine(t: Target): string {
-  const mems = processTree(t.child.pid).map(memoryOf).filter((m) => m !== null);
+  const memory = treeMemory(t.child.pid);
   const label = t.name === "direct" ? "upstream (Bun)" : STREAM_LABELS[t.name];
-  if (mems.length === 0) return `${label}: n/a`;
-  return `${label}: RSS ${mems.reduce((s, m) => s + m.rssMB, 0).toFixed(1)} MB (peak since the last reset ${mems.reduce((s, m) => s + m.peakMB, 0).toFixed(1)} MB)`;
+  if (!memory) return `${label}: n/a`;
+  // Every measured run resets the peak (memory-peak.ts): this one is the last run's, not the process's.
+  return `${label}: RSS ${memory.rssMB.toFixed(1)} MB (peak since the last reset ${memory.peakMB.toFixed(1)} MB)`;
 }
 
 /** Lines that say when the load core, not the proxy, may have set the pace. */
@@ -236,8 +195,8 @@ async function main(): Promise<number> {
   }
   if (options === "help") return void console.log(STREAM_USAGE), 0;
 
-  const tools = ["curl", ...(options.targets.includes("nginx") ? ["nginx"] : []), ...(options.targets.includes("haproxy") ? ["haproxy"] : [])];
-  const missing = missingTools(tools);
+  const proxyTools = (["nginx", "haproxy"] as const).filter((t) => options.targets.includes(t));
+  const missing = missingTools(["curl", ...proxyTools]);
   if (missing.length > 0) {
     console.error(`bench: missing ${missing.join(", ")}. Install them with:\n  ${INSTALL}`);
     return 1;
@@ -260,13 +219,13 @@ async function main(): Promise<number> {
   makeSparseFile(warmup.path, warmup.bytes);
   if (options.scenarios.some((s) => !WS_SCENARIOS.includes(s))) for (const file of [transfer, warmup]) readThrough(file.path);
 
-  const mode = plan.proxy === null ? "unpinned (every process may run on any CPU)" : `pinned (proxies on CPU ${plan.proxy}; clients, upstream and harness on CPU ${plan.load})`;
-  const facts = [mode, versions(options.targets), machine(), codeVersion()];
+  const mode = describePlan(plan, "clients, upstream and harness");
+  const facts = [mode, toolVersions(["bun", ...proxyTools, "curl"]), machine(), codeVersion()];
   for (const f of facts) log(`bench: ${f}`);
 
   const { upstream, targets } = await startAll(tempDir, filesDir, options, plan);
   const children = [upstream, ...targets.map((t) => t.child)];
-  log(`bench: all targets up; ${rounds(options.rounds)}, scenarios ${options.scenarios.join(", ")}`);
+  log(`bench: all targets up; ${roundsText(options.rounds)}, scenarios ${options.scenarios.join(", ")}`);
   const p: Plan = { options, plan, transfer, warmup };
 
   const runs: StreamRun[] = [];
@@ -297,9 +256,9 @@ async function main(): Promise<number> {
   console.log(`\nRun took ${seconds.toFixed(0)} s.`);
 
   if (options.record) {
-    const settings = `${rounds(options.rounds)}; WebSocket ${options.wsSeconds} s per run, ${options.clients} round-trip connections, pipelined ${options.pipelineClients}×${options.window}, ${options.messageBytes}-byte messages; transfers of ${sizeText(options.transferBytes)}; warm-up ${options.warmup ? "on" : "off"}; scenarios ${options.scenarios.join(", ")}; the run took ${seconds.toFixed(0)} s`;
+    const settings = `${roundsText(options.rounds)}; WebSocket ${options.wsSeconds} s per run, ${options.clients} round-trip connections, pipelined ${options.pipelineClients}×${options.window}, ${options.messageBytes}-byte messages; transfers of ${sizeText(options.transferBytes)}; warm-up ${options.warmup ? "on" : "off"}; scenarios ${options.scenarios.join(", ")}; the run took ${seconds.toFixed(0)} s`;
     const path = appendSection({
-      heading: `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC: streaming (\`stream-run.ts\`), ${plan.proxy === null ? "unpinned" : "pinned"}, ${rounds(options.rounds)}`,
+      heading: `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC: streaming (\`stream-run.ts\`), ${plan.proxy === null ? "unpinned" : "pinned"}, ${roundsText(options.rounds)}`,
       facts: [...(options.note ? [options.note] : []), ...facts, settings],
       blocks,
     });
