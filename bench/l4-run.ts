@@ -4,17 +4,19 @@
 // targets interleaved in every round. Prints medians, Sluice's ratios, and the memory per connection.
 //   bun bench/l4-run.ts [--rounds 3] [--idle 10000] [--no-warmup] [--keep-temp]   (see --help)
 // Everything it writes lives in a temp dir that is removed at the end; every child is stopped by pid.
-import { benchLifecycle } from "./lifecycle.ts";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { checkAlive } from "./child-checks.ts";
+import { haveTools, readOptions } from "./entry-start.ts";
 import type { IdleConnections } from "./idle-connections.ts";
 import { openIdle } from "./l4-idle.ts";
-import { L4_USAGE, parseL4Options, type L4Options } from "./l4-options.ts";
+import { L4_USAGE, parseL4Options } from "./l4-options.ts";
 import { REDIS_TESTS, runningRedisBenchmark, runRedisBenchmark } from "./l4-redis-benchmark.ts";
 import { L4_LABELS, renderMemory, renderTest, type IdleMemory, type L4Run, type L4Target } from "./l4-report.ts";
 import { fdLimitOf, hardFdLimit, openFds, redisConfig, redisInfo, startRedis, startTcpHaproxy, startTcpSluice, waitForPong } from "./l4-servers.ts";
-import { freePort, memoryOf, missingTools, tail, type Child } from "./procs.ts";
+import { benchLifecycle } from "./lifecycle.ts";
+import { freePort, memoryOf, tail, type Child } from "./procs.ts";
+import { printRunTime } from "./results-output.ts";
 import { roundOrder } from "./rounds.ts";
 
 const INSTALL = "apt-get install -y redis-server redis-tools haproxy";
@@ -134,20 +136,9 @@ async function measureIdle(label: string, child: Child, port: number, count: num
 
 async function main(): Promise<number> {
   const startedAt = performance.now();
-  let options: L4Options | "help";
-  try {
-    options = parseL4Options(process.argv.slice(2), process.env);
-  } catch (error) {
-    console.error(`bench: ${(error as Error).message}\n${L4_USAGE}`);
-    return 1;
-  }
-  if (options === "help") return void console.log(L4_USAGE), 0;
-
-  const missing = missingTools(TOOLS);
-  if (missing.length > 0) {
-    console.error(`bench: missing ${missing.join(", ")}. Install them with:\n  ${INSTALL}`);
-    return 1;
-  }
+  const options = readOptions(parseL4Options, L4_USAGE);
+  if (typeof options === "number") return options;
+  if (!haveTools(TOOLS, INSTALL)) return 1;
 
   const tempDir = lifecycle.makeTemp("sluice-bench-l4-", options.keepTemp);
 
@@ -218,7 +209,7 @@ async function main(): Promise<number> {
   console.log("spread: half the max−min range over rounds, relative to the median. Each round runs the targets in a rotated order.");
   console.log(`After the throughput runs: Sluice VmRSS ${(after.sluice.rss / 1024).toFixed(1)} MB (peak ${(after.sluice.peak / 1024).toFixed(1)} MB), HAProxy ${(after.haproxy.rss / 1024).toFixed(1)} MB (peak ${(after.haproxy.peak / 1024).toFixed(1)} MB)`);
   if (memory) console.log(`\n${memory}`);
-  console.log(`\nRun took ${((performance.now() - startedAt) / 1000).toFixed(0)} s.`);
+  printRunTime(startedAt);
   return 0;
 }
 

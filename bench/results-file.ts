@@ -14,11 +14,18 @@ mean. Only ratios within one section compare: absolute figures depend on the mac
 else it was doing.
 `;
 
+/** A titled part of a run's results: its tables, then lines ("- " items). */
+export interface Block {
+  title: string;
+  tables: Table[];
+  lines?: string[];
+}
+
 export interface Section {
   heading: string;
   /** Lines under the heading: what ran, on what, with which settings, and the note if any. */
   facts: string[];
-  blocks: { title: string; tables: Table[]; lines?: string[] }[];
+  blocks: Block[];
 }
 
 export function renderSection(section: Section): string {

@@ -5,23 +5,25 @@
 // --record it appends the tables to bench/RESULTS.md.
 //   bun bench/run.ts [--rounds 3] [--duration 5s] [--scenario all] [--unpinned] [--record]   (see --help)
 // Everything it writes lives in a temp dir that is removed at the end; every child is stopped by pid.
-import { benchLifecycle } from "./lifecycle.ts";
 import { chmodSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LARGE_BYTES, LARGE_PATH, SMALL_BODY, SMALL_PATH, startBackend } from "./backend.ts";
 import { backendAccepts, connectionsOpened } from "./backend-status.ts";
 import { checkAlive, checkMeasurable } from "./child-checks.ts";
 import { cpuReading, cpuSecondsBetween } from "./cpu-time.ts";
+import { followPinPlan, haveTools, readOptions } from "./entry-start.ts";
 import { codeVersion, machine, toolVersions } from "./environment.ts";
 import { goalsTable } from "./goals.ts";
 import { startHaproxy } from "./haproxy.ts";
 import { closeHeldClients, measureIdleMemory, memoryTable, type IdleMemory } from "./idle-memory.ts";
+import { benchLifecycle } from "./lifecycle.ts";
 import { startNginxProxy } from "./nginx.ts";
 import { parseOptions, USAGE, type BenchOptions, type ScenarioName, type TargetName } from "./options.ts";
-import { describePlan, pinPlan, pinSelf, type PinPlan } from "./pinning.ts";
+import { describePlan, type PinPlan } from "./pinning.ts";
 import { establishedTo, freePort, missingTools, timeWait, waitForHttp, type Child } from "./procs.ts";
-import { cpuPerRequest, fmt, LEGEND, ratioTable, renderText, scenarioTable, TARGET_LABELS, type RunRecord, type Scenario, type Table } from "./report.ts";
-import { appendSection, type Section } from "./results-file.ts";
+import { cpuPerRequest, fmt, LEGEND, ratioTable, scenarioTable, TARGET_LABELS, type RunRecord, type Scenario, type Table } from "./report.ts";
+import type { Block } from "./results-file.ts";
+import { printResults, printRunTime, recordResults } from "./results-output.ts";
 import { roundOrder, roundsText } from "./rounds.ts";
 import { startSluice } from "./sluice.ts";
 import { treeMemory } from "./tree-memory.ts";
@@ -181,27 +183,12 @@ function memoryLine(t: Target): string {
 
 async function main(): Promise<number> {
   const startedAt = performance.now();
-  let options: BenchOptions | "help";
-  try {
-    options = parseOptions(process.argv.slice(2), process.env);
-  } catch (error) {
-    console.error(`bench: ${(error as Error).message}\n${USAGE}`);
-    return 1;
-  }
-  if (options === "help") return void console.log(USAGE), 0;
-
-  const missing = missingTools(["nginx", "haproxy", "wrk"]);
-  if (missing.length > 0) {
-    console.error(`bench: missing ${missing.join(", ")}. Install them with:\n  ${INSTALL}`);
-    return 1;
-  }
+  const options = readOptions(parseOptions, USAGE);
+  if (typeof options === "number") return options;
+  if (!haveTools(["nginx", "haproxy", "wrk"], INSTALL)) return 1;
   if (missingTools(["ss"]).length > 0) log("bench: `ss` not found (iproute2): TIME_WAIT counts will read n/a");
-  const plan = pinPlan(options.pinned);
-  if ("error" in plan) {
-    console.error(`bench: ${plan.error}`);
-    return 1;
-  }
-  pinSelf(plan.load);
+  const plan = followPinPlan(options.pinned);
+  if (!plan) return 1;
 
   const tempDir = lifecycle.makeTemp("sluice-bench-", options.keepTemp);
   // nginx workers drop to an unprivileged user when started as root: they must be able to read the 1 MB file.
@@ -233,7 +220,7 @@ async function main(): Promise<number> {
   checkAlive([bench.backend, ...bench.targets.map((t) => t.child)]);
   const afterRuns = bench.targets.map(memoryLine);
 
-  const blocks: Section["blocks"] = scenarios.map((scenario) => {
+  const blocks: Block[] = scenarios.map((scenario) => {
     const tables: Table[] = [scenarioTable(scenario, options.targets)];
     const ratios = ratioTable(scenario, options.targets);
     if (ratios) tables.push(ratios);
@@ -249,27 +236,12 @@ async function main(): Promise<number> {
   const goals = goalsTable(scenarios, options.targets, idle, plan.proxy !== null);
   if (goals) blocks.push({ title: "The HTTP engine's goals in this run (✓ met, ✗ not met)", tables: [goals] });
 
-  console.log("");
-  console.log(facts.join("\n"));
-  for (const block of blocks) {
-    console.log("");
-    console.log(block.title);
-    for (const table of block.tables) console.log(`${renderText(table)}\n`);
-    for (const line of block.lines ?? []) console.log(`  ${line.replace(/^- /, "")}`);
-  }
-  console.log("");
-  console.log(LEGEND);
-  const seconds = (performance.now() - startedAt) / 1000;
-  console.log(`\nRun took ${seconds.toFixed(0)} s.`);
+  printResults(facts, blocks, LEGEND);
+  const seconds = printRunTime(startedAt);
 
   if (options.record) {
     const settings = `${roundsText(options.rounds)} × ${options.duration} per target, wrk -t${options.threads}, warm-up ${options.warmup}, scenarios ${options.scenarios.join(", ")}, backend workers ${options.backendWorkers}; the run took ${seconds.toFixed(0)} s`;
-    const path = appendSection({
-      heading: `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC: ${plan.proxy === null ? "unpinned" : "pinned"}, ${roundsText(options.rounds)} × ${options.duration}`,
-      facts: [...(options.note ? [options.note] : []), ...facts, settings],
-      blocks,
-    });
-    log(`bench: appended to ${path}`);
+    recordResults(`${plan.proxy === null ? "unpinned" : "pinned"}, ${roundsText(options.rounds)} × ${options.duration}`, options.note, [...facts, settings], blocks);
   }
   return 0;
 }

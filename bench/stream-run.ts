@@ -12,21 +12,22 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { checkAlive, checkMeasurable } from "./child-checks.ts";
 import { cpuReading, cpuSecondsBetween } from "./cpu-time.ts";
+import { runDownload, runningCurl, type DownloadKind, type TransferFile } from "./download-client.ts";
+import { followPinPlan, haveTools, readOptions } from "./entry-start.ts";
 import { codeVersion, machine, toolVersions } from "./environment.ts";
 import { benchLifecycle } from "./lifecycle.ts";
 import { watchPeak } from "./memory-peak.ts";
-import { describePlan, pinPlan, pinSelf, type PinPlan } from "./pinning.ts";
-import { freePort, missingTools, waitForHttp, type Child } from "./procs.ts";
-import { renderText } from "./report.ts";
-import { appendSection, type Section } from "./results-file.ts";
+import { describePlan, type PinPlan } from "./pinning.ts";
+import { freePort, waitForHttp, type Child } from "./procs.ts";
+import type { Block } from "./results-file.ts";
+import { printResults, printRunTime, recordResults } from "./results-output.ts";
 import { roundOrder, roundsText } from "./rounds.ts";
 import { makeSparseFile, readThrough } from "./sparse-file.ts";
 import { parseStreamOptions, STREAM_USAGE, WS_SCENARIOS, type StreamOptions, type StreamScenario, type StreamTarget } from "./stream-options.ts";
 import { goalsTable, ratioTable, scenarioTable, STREAM_LABELS, STREAM_LEGEND, summarize, type StreamRun } from "./stream-report.ts";
 import { startSluiceHttp, startSluiceTcp, startStreamHaproxy, startStreamNginx, startUpstream } from "./stream-servers.ts";
-import { runDownload, runningCurl, type DownloadKind, type TransferFile } from "./download-client.ts";
-import { runUpload } from "./upload-client.ts";
 import { treeMemory } from "./tree-memory.ts";
+import { runUpload } from "./upload-client.ts";
 import { closeAllWsLoads, openWsLoad } from "./ws-client.ts";
 
 const INSTALL = "apt-get install -y nginx haproxy curl";
@@ -186,27 +187,12 @@ function headroomLines(runs: StreamRun[], scenarios: StreamScenario[], targets: 
 
 async function main(): Promise<number> {
   const startedAt = performance.now();
-  let options: StreamOptions | "help";
-  try {
-    options = parseStreamOptions(process.argv.slice(2), process.env);
-  } catch (error) {
-    console.error(`bench: ${(error as Error).message}\n${STREAM_USAGE}`);
-    return 1;
-  }
-  if (options === "help") return void console.log(STREAM_USAGE), 0;
-
+  const options = readOptions(parseStreamOptions, STREAM_USAGE);
+  if (typeof options === "number") return options;
   const proxyTools = (["nginx", "haproxy"] as const).filter((t) => options.targets.includes(t));
-  const missing = missingTools(["curl", ...proxyTools]);
-  if (missing.length > 0) {
-    console.error(`bench: missing ${missing.join(", ")}. Install them with:\n  ${INSTALL}`);
-    return 1;
-  }
-  const plan = pinPlan(options.pinned);
-  if ("error" in plan) {
-    console.error(`bench: ${plan.error}`);
-    return 1;
-  }
-  pinSelf(plan.load);
+  if (!haveTools(["curl", ...proxyTools], INSTALL)) return 1;
+  const plan = followPinPlan(options.pinned);
+  if (!plan) return 1;
 
   const tempDir = lifecycle.makeTemp("sluice-bench-stream-", options.keepTemp);
   // nginx workers drop to an unprivileged user when started as root: they must reach their temp paths.
@@ -232,7 +218,7 @@ async function main(): Promise<number> {
   for (const scenario of options.scenarios) runs.push(...(await runScenario(scenario, targets, children, p)));
   const afterRuns = targets.map(memoryLine);
 
-  const blocks: Section["blocks"] = options.scenarios.map((scenario) => ({ title: TITLES[scenario](options), tables: [scenarioTable(runs, scenario, options.targets)] }));
+  const blocks: Block[] = options.scenarios.map((scenario) => ({ title: TITLES[scenario](options), tables: [scenarioTable(runs, scenario, options.targets)] }));
   const ratios = ratioTable(runs, options.scenarios, options.targets);
   const headroom = headroomLines(runs, options.scenarios, options.targets);
   if (ratios) blocks.push({ title: "Sluice HTTP's ratios (rate: ≥ 1 is better for Sluice; CPU: ≤ 1 is better)", tables: [ratios], lines: headroom.map((l) => `- ${l}`) });
@@ -242,27 +228,12 @@ async function main(): Promise<number> {
   if (failures.length > 0) blocks.push({ title: "Runs with errors", tables: [], lines: failures });
   blocks.push({ title: "Memory after the runs", tables: [], lines: afterRuns.map((l) => `- ${l}`) });
 
-  console.log("");
-  console.log(facts.join("\n"));
-  for (const block of blocks) {
-    console.log("");
-    console.log(block.title);
-    for (const table of block.tables) console.log(`${renderText(table)}\n`);
-    for (const line of block.lines ?? []) console.log(`  ${line.replace(/^- /, "")}`);
-  }
-  console.log("");
-  console.log(STREAM_LEGEND);
-  const seconds = (performance.now() - startedAt) / 1000;
-  console.log(`\nRun took ${seconds.toFixed(0)} s.`);
+  printResults(facts, blocks, STREAM_LEGEND);
+  const seconds = printRunTime(startedAt);
 
   if (options.record) {
     const settings = `${roundsText(options.rounds)}; WebSocket ${options.wsSeconds} s per run, ${options.clients} round-trip connections, pipelined ${options.pipelineClients}×${options.window}, ${options.messageBytes}-byte messages; transfers of ${sizeText(options.transferBytes)}; warm-up ${options.warmup ? "on" : "off"}; scenarios ${options.scenarios.join(", ")}; the run took ${seconds.toFixed(0)} s`;
-    const path = appendSection({
-      heading: `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC: streaming (\`stream-run.ts\`), ${plan.proxy === null ? "unpinned" : "pinned"}, ${roundsText(options.rounds)}`,
-      facts: [...(options.note ? [options.note] : []), ...facts, settings],
-      blocks,
-    });
-    log(`bench: appended to ${path}`);
+    recordResults(`streaming (\`stream-run.ts\`), ${plan.proxy === null ? "unpinned" : "pinned"}, ${roundsText(options.rounds)}`, options.note, [...facts, settings], blocks);
   }
   return 0;
 }
