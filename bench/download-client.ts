@@ -2,8 +2,8 @@
 // upstream serves with a Content-Length, or the same number of bytes generated and sent chunked. The rate is
 // curl's own: bytes over the whole request, connect included. A download that gets another status or another
 // byte count than asked for is a failure, never a rate.
-import { spawn, type ChildProcess } from "node:child_process";
 import { basename } from "node:path";
+import { runLoadTool } from "./load-tool.ts";
 import { pinned } from "./pinning.ts";
 
 export type DownloadKind = "download" | "chunked";
@@ -30,42 +30,18 @@ export function maxTransferSeconds(bytes: number): number {
   return Math.ceil(30 + bytes / SLOWEST_BYTES_PER_SEC);
 }
 
-let current: ChildProcess | undefined;
-
-/** The curl running now, if any (to stop it on an interrupt). */
-export function runningCurl(): ChildProcess | undefined {
-  return current;
-}
-
 /** One download of `file.bytes` through 127.0.0.1:port. */
-export function runDownload(kind: DownloadKind, port: number, file: TransferFile, cpus: string | null): Promise<TransferResult> {
+export async function runDownload(kind: DownloadKind, port: number, file: TransferFile, cpus: string | null): Promise<TransferResult> {
   const bytes = file.bytes;
   const maxSeconds = maxTransferSeconds(bytes);
   const path = kind === "download" ? `/files/${basename(file.path)}` : `/chunked?bytes=${bytes}`;
   const args = ["-sS", "--max-time", String(maxSeconds), "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}", `http://127.0.0.1:${port}${path}`];
-  return new Promise((resolve, reject) => {
-    const proc = spawn(...pinned(cpus, "curl", args), { stdio: ["ignore", "pipe", "pipe"] });
-    current = proc;
-    let out = "";
-    let err = "";
-    proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    proc.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-    // curl's own --max-time ends it first; this is for a curl that does not.
-    const killer = setTimeout(() => proc.kill("SIGKILL"), (maxSeconds + 5) * 1000);
-    proc.on("error", (error) => {
-      clearTimeout(killer);
-      current = undefined;
-      reject(error);
-    });
-    proc.on("close", (code) => {
-      clearTimeout(killer);
-      current = undefined;
-      const [status, got, seconds] = out.trim().split(" ").map(Number) as [number, number, number];
-      let error: string | undefined;
-      if (code !== 0) error = `curl exited ${code}: ${err.trim() || out.trim()}`;
-      else if (status !== 200) error = `status ${status}`;
-      else if (got !== bytes) error = `got ${got} bytes, not ${bytes}`;
-      resolve({ bytes: error ? 0 : bytes, seconds, bytesPerSec: error ? NaN : bytes / seconds, error });
-    });
-  });
+  // curl's own --max-time ends it first; the kill is for a curl that does not.
+  const { code, stdout: out, stderr: err } = await runLoadTool(...pinned(cpus, "curl", args), (maxSeconds + 5) * 1000);
+  const [status, got, seconds] = out.trim().split(" ").map(Number) as [number, number, number];
+  let error: string | undefined;
+  if (code !== 0) error = `curl exited ${code}: ${err.trim() || out.trim()}`;
+  else if (status !== 200) error = `status ${status}`;
+  else if (got !== bytes) error = `got ${got} bytes, not ${bytes}`;
+  return { bytes: error ? 0 : bytes, seconds, bytesPerSec: error ? NaN : bytes / seconds, error };
 }

@@ -1,5 +1,5 @@
 // One redis-benchmark run (`-q`) and what is read from it: requests/s and, from Redis 7 on, p50.
-import { spawn, type ChildProcess } from "node:child_process";
+import { runLoadTool } from "./load-tool.ts";
 import { toolPath } from "./procs.ts";
 
 export interface RedisTest {
@@ -22,13 +22,6 @@ export interface RedisBenchResult {
   raw: string;
 }
 
-let current: ChildProcess | undefined;
-
-/** The redis-benchmark process running now, if any (to stop it on SIGINT). */
-export function runningRedisBenchmark(): ChildProcess | undefined {
-  return current;
-}
-
 /** `-q` prints progress lines ending in \r, then e.g. "GET: 81234.56 requests per second, p50=0.303 msec". */
 export function parseRedisBenchmark(raw: string, command: string): Omit<RedisBenchResult, "seconds" | "raw"> {
   const lines = raw.split(/[\r\n]+/);
@@ -39,30 +32,14 @@ export function parseRedisBenchmark(raw: string, command: string): Omit<RedisBen
   return { requestsPerSec: rps, p50ms: p50 ? Number(p50[1]) : NaN };
 }
 
-export function runRedisBenchmark(port: number, test: RedisTest, overrideArgs?: string[]): Promise<RedisBenchResult> {
+export async function runRedisBenchmark(port: number, test: RedisTest, overrideArgs?: string[]): Promise<RedisBenchResult> {
   const args = ["-h", "127.0.0.1", "-p", String(port), ...(overrideArgs ?? test.args)];
   const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const proc = spawn(toolPath("redis-benchmark"), args, { stdio: ["ignore", "pipe", "pipe"] });
-    current = proc;
-    let out = "";
-    proc.stdout!.on("data", (chunk) => (out += chunk));
-    proc.stderr!.on("data", (chunk) => (out += chunk));
-    proc.on("error", (error) => {
-      current = undefined;
-      reject(error);
-    });
-    proc.on("close", (code, signal) => {
-      current = undefined;
-      const tail = out.replace(/\r/g, "\n").slice(-2000);
-      if (code !== 0) return reject(new Error(`redis-benchmark ${args.join(" ")} failed (${signal ?? `exit ${code}`}):\n${tail}`));
-      // redis-benchmark keeps going (and exits 0) after errors such as a refused connection: it says so.
-      if (/error|could not connect/i.test(out)) return reject(new Error(`redis-benchmark ${args.join(" ")} reported errors:\n${tail}`));
-      try {
-        resolve({ ...parseRedisBenchmark(out, test.name), seconds: (performance.now() - started) / 1000, raw: out });
-      } catch (error) {
-        reject(error);
-      }
-    });
-  });
+  const { code, signal, output } = await runLoadTool(toolPath("redis-benchmark"), args);
+  const seconds = (performance.now() - started) / 1000;
+  const tail = output.replace(/\r/g, "\n").slice(-2000);
+  if (code !== 0) throw new Error(`redis-benchmark ${args.join(" ")} failed (${signal ?? `exit ${code}`}):\n${tail}`);
+  // redis-benchmark keeps going (and exits 0) after errors such as a refused connection: it says so.
+  if (/error|could not connect/i.test(output)) throw new Error(`redis-benchmark ${args.join(" ")} reported errors:\n${tail}`);
+  return { ...parseRedisBenchmark(output, test.name), seconds, raw: output };
 }

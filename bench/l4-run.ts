@@ -11,10 +11,11 @@ import { haveTools, readOptions } from "./entry-start.ts";
 import type { IdleConnections } from "./idle-connections.ts";
 import { openIdle } from "./l4-idle.ts";
 import { L4_USAGE, parseL4Options } from "./l4-options.ts";
-import { REDIS_TESTS, runningRedisBenchmark, runRedisBenchmark } from "./l4-redis-benchmark.ts";
+import { REDIS_TESTS, runRedisBenchmark } from "./l4-redis-benchmark.ts";
 import { L4_LABELS, renderMemory, renderTest, type IdleMemory, type L4Run, type L4Target } from "./l4-report.ts";
 import { fdLimitOf, hardFdLimit, openFds, redisConfig, redisInfo, startRedis, startTcpHaproxy, startTcpSluice, waitForPong } from "./l4-servers.ts";
 import { benchLifecycle } from "./lifecycle.ts";
+import { killLoadTool } from "./load-tool.ts";
 import { freePort, memoryOf, tail, type Child } from "./procs.ts";
 import { printRunTime } from "./results-output.ts";
 import { roundOrder } from "./rounds.ts";
@@ -214,7 +215,6 @@ async function main(): Promise<number> {
 }
 
 await lifecycle.run(main, async () => {
-  const rb = runningRedisBenchmark();
-  if (rb?.pid !== undefined && rb.exitCode === null) rb.kill("SIGKILL");
+  killLoadTool();
   await idleOpen?.close().catch(() => {});
 });

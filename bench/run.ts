@@ -17,6 +17,7 @@ import { goalsTable } from "./goals.ts";
 import { startHaproxy } from "./haproxy.ts";
 import { closeHeldClients, measureIdleMemory, memoryTable, type IdleMemory } from "./idle-memory.ts";
 import { benchLifecycle } from "./lifecycle.ts";
+import { killLoadTool } from "./load-tool.ts";
 import { startNginxProxy } from "./nginx.ts";
 import { parseOptions, USAGE, type BenchOptions, type ScenarioName, type TargetName } from "./options.ts";
 import { describePlan, type PinPlan } from "./pinning.ts";
@@ -27,7 +28,7 @@ import { printResults, printRunTime, recordResults } from "./results-output.ts";
 import { roundOrder, roundsText } from "./rounds.ts";
 import { startSluice } from "./sluice.ts";
 import { treeMemory } from "./tree-memory.ts";
-import { runningWrk, runWrk, type WrkOptions } from "./wrk.ts";
+import { runWrk, type WrkOptions } from "./wrk.ts";
 
 const INSTALL = "apt-get install -y nginx haproxy wrk";
 
@@ -247,7 +248,6 @@ async function main(): Promise<number> {
 }
 
 await lifecycle.run(main, async () => {
-  const wrk = runningWrk();
-  if (wrk?.pid !== undefined && wrk.exitCode === null) wrk.kill("SIGKILL");
+  killLoadTool();
   await closeHeldClients();
 });

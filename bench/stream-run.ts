@@ -12,10 +12,11 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { checkAlive, checkMeasurable } from "./child-checks.ts";
 import { cpuReading, cpuSecondsBetween } from "./cpu-time.ts";
-import { runDownload, runningCurl, type DownloadKind, type TransferFile } from "./download-client.ts";
+import { runDownload, type DownloadKind, type TransferFile } from "./download-client.ts";
 import { followPinPlan, haveTools, readOptions } from "./entry-start.ts";
 import { codeVersion, machine, toolVersions } from "./environment.ts";
 import { benchLifecycle } from "./lifecycle.ts";
+import { killLoadTool } from "./load-tool.ts";
 import { watchPeak } from "./memory-peak.ts";
 import { describePlan, type PinPlan } from "./pinning.ts";
 import { freePort, waitForHttp, type Child } from "./procs.ts";
@@ -239,7 +240,6 @@ async function main(): Promise<number> {
 }
 
 await lifecycle.run(main, async () => {
-  const curl = runningCurl();
-  if (curl?.pid !== undefined && curl.exitCode === null) curl.kill("SIGKILL");
+  killLoadTool();
   await closeAllWsLoads();
 });

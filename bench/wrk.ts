@@ -1,5 +1,5 @@
 // One wrk run and what is read from its output: requests/s, transfer/s, p50/p99 (from --latency) and errors.
-import { spawn, type ChildProcess } from "node:child_process";
+import { runLoadTool } from "./load-tool.ts";
 import { pinned } from "./pinning.ts";
 
 export interface WrkResult {
@@ -20,13 +20,6 @@ export interface WrkOptions {
   duration: string;
   /** taskset CPU list wrk runs on; null: anywhere. */
   cpus: string | null;
-}
-
-let current: ChildProcess | undefined;
-
-/** The wrk process running now, if any (to stop it on SIGINT). */
-export function runningWrk(): ChildProcess | undefined {
-  return current;
 }
 
 const BYTE_UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
@@ -61,26 +54,9 @@ export function parseWrk(raw: string): WrkResult {
   };
 }
 
-export function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
+export async function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
   const args = [`-t${options.threads}`, `-c${options.connections}`, `-d${options.duration}`, "--latency", url];
-  return new Promise((resolve, reject) => {
-    const proc = spawn(...pinned(options.cpus, "wrk", args), { stdio: ["ignore", "pipe", "pipe"] });
-    current = proc;
-    let out = "";
-    proc.stdout!.on("data", (chunk) => (out += chunk));
-    proc.stderr!.on("data", (chunk) => (out += chunk));
-    proc.on("error", (error) => {
-      current = undefined;
-      reject(error);
-    });
-    proc.on("close", (code, signal) => {
-      current = undefined;
-      if (code !== 0) return reject(new Error(`wrk ${args.join(" ")} failed (${signal ?? `exit ${code}`}):\n${out}`));
-      try {
-        resolve(parseWrk(out));
-      } catch (error) {
-        reject(error);
-      }
-    });
-  });
+  const { code, signal, output } = await runLoadTool(...pinned(options.cpus, "wrk", args));
+  if (code !== 0) throw new Error(`wrk ${args.join(" ")} failed (${signal ?? `exit ${code}`}):\n${output}`);
+  return parseWrk(output);
 }
