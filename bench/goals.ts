@@ -3,7 +3,8 @@
 // the throughput goals are quoted for pinned runs, and say so when the run was not pinned.
 import type { IdleMemory } from "./idle-memory.ts";
 import type { TargetName } from "./options.ts";
-import { fmt, summarize, TARGET_LABELS, type Scenario, type Summary, type Table } from "./report.ts";
+import { summarize, TARGET_LABELS, type Scenario, type Summary } from "./report.ts";
+import { fmt, type Table } from "./tables.ts";
 
 /** TIME_WAIT left on the backend by a proxy that reuses its pool: "in the tens", as HAProxy. */
 const TIME_WAIT_LIMIT = 100;

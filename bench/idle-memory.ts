@@ -4,8 +4,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { IdleConnections } from "./idle-connections.ts";
 import { openIdleClients } from "./idle-http.ts";
-import type { Table } from "./report.ts";
-import { fmt } from "./report.ts";
+import { fmt, type Table } from "./tables.ts";
 import { treeMemory } from "./tree-memory.ts";
 
 export interface IdleMemory {

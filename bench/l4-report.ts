@@ -1,6 +1,6 @@
 // The L4 tables: redis-benchmark medians per target with Sluice's ratios, and the idle-connection memory.
 import type { RedisBenchResult, RedisTest } from "./l4-redis-benchmark.ts";
-import { median } from "./report.ts";
+import { fmt, median, renderText } from "./tables.ts";
 
 export type L4Target = "direct" | "haproxy" | "sluice";
 export const L4_LABELS: Record<L4Target, string> = { direct: "direct", haproxy: "HAProxy", sluice: "Sluice" };
@@ -11,13 +11,6 @@ export interface L4Run {
   target: L4Target;
   result: RedisBenchResult;
 }
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ")).join("\n");
-}
-
-const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "n/a");
 
 export function renderTest(test: RedisTest, runs: L4Run[], targets: L4Target[], rounds: number): string {
   const rows = targets.map((target) => {
@@ -42,7 +35,7 @@ export function renderTest(test: RedisTest, runs: L4Run[], targets: L4Target[], 
   const of = (t: L4Target) => rows.find((r) => r.target === t)?.rps ?? NaN;
   const ratio = (t: L4Target) => (of("sluice") / of(t)).toFixed(2);
   return `${test.title}, median of ${rounds} rounds
-${table([["target", "req/s", "spread", "p50 ms", "per round (run order)"], ...body])}
+${renderText({ header: ["target", "req/s", "spread", "p50 ms", "per round (run order)"], rows: body })}
 Sluice/HAProxy ${ratio("haproxy")}×   Sluice/direct ${ratio("direct")}×   (req/s, ratio of medians)`;
 }
 
@@ -90,7 +83,7 @@ export function renderMemory(rows: IdleMemory[], requested: number): string {
   const s = of("Sluice"), h = of("HAProxy");
   const ratio = s && h ? `Sluice/HAProxy per connection ${((s.heldKB - s.beforeKB) / s.held / ((h.heldKB - h.beforeKB) / h.held)).toFixed(1)}×` : "";
   return `Idle connections: ${Math.min(...held).toLocaleString("en-US")}${held.every((n) => n === requested) ? "" : ` (of ${requested.toLocaleString("en-US")} asked)`} held through each proxy to redis, each after PING → +PONG; VmRSS from /proc/PID/status
-${table([header, ...body])}
+${renderText({ header, rows: body })}
 ${[ratio, ...notes].filter(Boolean).join("\n")}
 before: after start and a 100-connection warm-up; delta and KB/conn: held − before (1 MB = 1024 KB).
 fds: the proxy's open file descriptors while held (two per connection); at redis: connections redis counted from the proxy.`;

@@ -1,9 +1,9 @@
-// The tables: per target the median over rounds of throughput, latency and CPU per request, the spread
-// between rounds, the upstream connection figures, and Sluice's ratios to the others. Ratios of medians
-// from one interleaved run are the result; absolute numbers depend on whatever else the (shared) machine
-// was doing. Every table is a header and rows of cells, rendered as plain text for the terminal or as
-// Markdown for RESULTS.md.
+// The tables of run.ts: per target the median over rounds of throughput, latency and CPU per request, the
+// spread between rounds, the upstream connection figures, and Sluice's ratios to the others. Ratios of
+// medians from one interleaved run are the result; absolute numbers depend on whatever else the (shared)
+// machine was doing.
 import type { TargetName } from "./options.ts";
+import { fmt, median, times, type Table } from "./tables.ts";
 import type { WrkResult } from "./wrk.ts";
 
 export const TARGET_LABELS: Record<TargetName, string> = {
@@ -39,19 +39,6 @@ export interface Scenario {
   /** Report MiB/s (large bodies) rather than req/s as the throughput. */
   bytes: boolean;
   runs: RunRecord[];
-}
-
-export interface Table {
-  header: string[];
-  rows: string[][];
-  /** Leading columns that hold words, aligned left (the rest are figures, aligned right); default 1. */
-  left?: number;
-}
-
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 const MiB = 1024 * 1024;
@@ -102,10 +89,8 @@ export function summarize(scenario: Scenario, targets: TargetName[]): Summary[] 
   });
 }
 
-export const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "n/a");
 const ms = (n: number) => (!Number.isFinite(n) ? "n/a" : n < 10 ? n.toFixed(2) : n.toFixed(1));
 const us = (n: number) => (!Number.isFinite(n) ? "n/a" : n < 100 ? n.toFixed(2) : fmt(n, 0));
-const times = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : "n/a");
 
 export function scenarioTable(scenario: Scenario, targets: TargetName[]): Table {
   const unit = scenario.bytes ? "MiB/s" : "req/s";
@@ -157,19 +142,6 @@ export function ratioTable(scenario: Scenario, targets: TargetName[]): Table | n
     rows.push([`${TARGET_LABELS[s]} CPU/req`, ...others.map((o) => (o === "direct" ? "-" : times(mine.cpuUs / of(o)!.cpuUs)))]);
   }
   return { header: ["ratio", ...others.map((o) => `÷ ${TARGET_LABELS[o]}`)], rows };
-}
-
-export function renderText(table: Table): string {
-  const all = [table.header, ...table.rows];
-  const widths = table.header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  const left = table.left ?? 1;
-  return all.map((r) => r.map((cell, i) => (i < left ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ")).join("\n");
-}
-
-export function renderMarkdown(table: Table): string {
-  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`;
-  const left = table.left ?? 1;
-  return [line(table.header), `|${table.header.map((_, i) => (i < left ? "---" : "---:")).join("|")}|`, ...table.rows.map(line)].join("\n");
 }
 
 export const LEGEND = `spread: half the max−min range over rounds, relative to the median. p50/p99: median over rounds of wrk --latency.

@@ -3,7 +3,7 @@
 // the terminal showed, in Markdown.
 import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { renderMarkdown, type Table } from "./report.ts";
+import { renderMarkdown, type Table } from "./tables.ts";
 
 export const RESULTS_PATH = fileURLToPath(new URL("./RESULTS.md", import.meta.url));
 

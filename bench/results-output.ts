@@ -1,7 +1,7 @@
 // An entry's results at the end of a run: its facts (what ran, on what) and blocks of tables and lines, as
 // plain text on stdout; with --record the same as a dated section of bench/RESULTS.md (results-file.ts).
-import { renderText } from "./report.ts";
 import { appendSection, type Block } from "./results-file.ts";
+import { renderText } from "./tables.ts";
 
 /** The facts, then each block (its title, tables and lines), then the legend. */
 export function printResults(facts: string[], blocks: Block[], legend: string): void {

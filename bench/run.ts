@@ -22,11 +22,12 @@ import { startNginxProxy } from "./nginx.ts";
 import { parseOptions, USAGE, type BenchOptions, type ScenarioName, type TargetName } from "./options.ts";
 import { describePlan, type PinPlan } from "./pinning.ts";
 import { establishedTo, freePort, missingTools, timeWait, waitForHttp, type Child } from "./procs.ts";
-import { cpuPerRequest, fmt, LEGEND, ratioTable, scenarioTable, TARGET_LABELS, type RunRecord, type Scenario, type Table } from "./report.ts";
+import { cpuPerRequest, LEGEND, ratioTable, scenarioTable, TARGET_LABELS, type RunRecord, type Scenario } from "./report.ts";
 import type { Block } from "./results-file.ts";
 import { printResults, printRunTime, recordResults } from "./results-output.ts";
 import { roundOrder, roundsText } from "./rounds.ts";
 import { startSluice } from "./sluice.ts";
+import { fmt, type Table } from "./tables.ts";
 import { treeMemory } from "./tree-memory.ts";
 import { runWrk, type WrkOptions } from "./wrk.ts";
 

@@ -2,8 +2,8 @@
 // latency (WebSocket), the proxy's CPU per message or per GiB and its peak memory; then Sluice's HTTP path
 // against its own TCP pipe and against nginx and HAProxy, and the goals. Ratios of medians from one
 // interleaved run are the result; absolute figures depend on whatever else the machine was doing.
-import { fmt, median, type Table } from "./report.ts";
 import { WS_SCENARIOS, type StreamScenario, type StreamTarget } from "./stream-options.ts";
+import { fmt, median, times, type Table } from "./tables.ts";
 
 export const STREAM_LABELS: Record<StreamTarget, string> = {
   direct: "direct",
@@ -85,7 +85,6 @@ export function summarize(runs: StreamRun[], scenario: StreamScenario, targets: 
 }
 
 const ms = (n: number) => (!Number.isFinite(n) ? "n/a" : n < 10 ? n.toFixed(3) : n.toFixed(1));
-const times = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : "n/a");
 const spread = (n: number) => (Number.isFinite(n) ? `±${(n / 2).toFixed(1)}%` : "n/a");
 
 export function scenarioTable(runs: StreamRun[], scenario: StreamScenario, targets: StreamTarget[]): Table {
