@@ -4,7 +4,8 @@
 // socket in its config, it writes no file at all.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { toolPath } from "./procs.ts";
+import { pinned } from "./pinning.ts";
+import { startChild, toolPath, type Child } from "./procs.ts";
 
 /** The `global` section: one thread, at most `maxconn` connections. */
 export function haproxyGlobal(maxconn: number): string {
@@ -36,9 +37,15 @@ backend ${backend}
   server ${backend} 127.0.0.1:${serverPort}`;
 }
 
-/** `config` written to `dir`/haproxy.cfg, and the command that runs it in the foreground. */
+/** `config` written to `dir`/haproxy.cfg, and the command that runs it in the foreground (for a caller that
+ *  starts it its own way, as l4-servers.ts does to raise its fd limit). */
 export function haproxyCommand(dir: string, config: string): [string, string[]] {
   const path = join(dir, "haproxy.cfg");
   writeFileSync(path, config);
   return [toolPath("haproxy"), ["-db", "-f", path]];
+}
+
+/** HAProxy with `config`, on `cpus` (taskset list; null: anywhere). */
+export function startHaproxyProcess(dir: string, config: string, cpus: string | null): Child {
+  return startChild("haproxy", ...pinned(cpus, ...haproxyCommand(dir, config)), dir);
 }

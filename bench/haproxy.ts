@@ -2,9 +2,8 @@
 // (`http-reuse always`). It carries the benchmark's route table and adds what Sluice always adds:
 // X-Forwarded-For, -Proto and -Host, and a request id (the client's when it sent a sane one, else a
 // UUID) towards the backend and on the answer.
-import { haproxyCommand, haproxyGlobal, haproxyHttpDefaults } from "./haproxy-process.ts";
-import { pinned } from "./pinning.ts";
-import { startChild, type Child } from "./procs.ts";
+import { haproxyGlobal, haproxyHttpDefaults, startHaproxyProcess } from "./haproxy-process.ts";
+import type { Child } from "./procs.ts";
 import { haproxyDecoyBackends, haproxyRules } from "./route-table.ts";
 
 export function startHaproxy(dir: string, port: number, backendPort: number, decoyPort: number, cpus: string | null): Child {
@@ -28,5 +27,5 @@ backend backend
 
 ${haproxyDecoyBackends(decoyPort)}
 `;
-  return startChild("haproxy", ...pinned(cpus, ...haproxyCommand(dir, config)), dir);
+  return startHaproxyProcess(dir, config, cpus);
 }

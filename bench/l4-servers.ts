@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { haproxyCommand, haproxyForward, haproxyGlobal } from "./haproxy-process.ts";
-import { startChild, tail, toolPath, type Child } from "./procs.ts";
+import { startChild, toolPath, waitForAnswer, type Child } from "./procs.ts";
 import { sluiceCommand } from "./sluice-process.ts";
 
 /** The hard open-file limit children inherit (what `ulimit -n` may raise them to without privileges). */
@@ -106,19 +106,11 @@ export function ping(port: number, timeoutMs = 2_000): Promise<void> {
 }
 
 /** Wait until PING through `port` answers +PONG, or throw with the child's output. */
-export async function waitForPong(child: Child, port: number, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    if (child.exited) throw new Error(`${child.name} exited (code ${child.exitCode}) before answering:\n${tail(child.logPath)}`);
-    try {
-      return await ping(port);
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${child.name} did not answer PING on port ${port} within ${timeoutMs} ms (${last}):\n${tail(child.logPath)}`);
+export function waitForPong(child: Child, port: number, timeoutMs = 15_000): Promise<void> {
+  return waitForAnswer(child, `PING on port ${port}`, timeoutMs, async () => {
+    await ping(port);
+    return undefined;
+  });
 }
 
 /** A field of redis' INFO (e.g. connected_clients), through redis-cli. */

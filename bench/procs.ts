@@ -72,23 +72,34 @@ export function tail(path: string, lines = 15): string {
   }
 }
 
-/** Wait until `url` answers 200 with a body of `expectBytes`, or throw with the child's output. */
-export async function waitForHttp(child: Child, url: string, expectBytes: number, timeoutMs = 15_000): Promise<void> {
+/** Try `probe` every 100 ms until it passes (resolves undefined), or throw with the child's output: once the
+ *  child has exited, or after `timeoutMs` with what the probe last said was wrong (its result or its error).
+ *  `what`: what the child is to answer, for that message. */
+export async function waitForAnswer(child: Child, what: string, timeoutMs: number, probe: () => Promise<string | undefined>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
     if (child.exited) throw new Error(`${child.name} exited (code ${child.exitCode}) before answering:\n${tail(child.logPath)}`);
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      const body = await response.arrayBuffer();
-      if (response.status === 200 && body.byteLength === expectBytes) return;
-      last = `status ${response.status}, ${body.byteLength} bytes (expected 200, ${expectBytes})`;
+      const wrong = await probe();
+      if (wrong === undefined) return;
+      last = wrong;
     } catch (error) {
       last = (error as Error).message;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${child.name} did not answer ${url} within ${timeoutMs} ms (${last}):\n${tail(child.logPath)}`);
+  throw new Error(`${child.name} did not answer ${what} within ${timeoutMs} ms (${last}):\n${tail(child.logPath)}`);
+}
+
+/** Wait until `url` answers 200 with a body of `expectBytes`, or throw with the child's output. */
+export function waitForHttp(child: Child, url: string, expectBytes: number, timeoutMs = 15_000): Promise<void> {
+  return waitForAnswer(child, url, timeoutMs, async () => {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    const body = await response.arrayBuffer();
+    if (response.status === 200 && body.byteLength === expectBytes) return undefined;
+    return `status ${response.status}, ${body.byteLength} bytes (expected 200, ${expectBytes})`;
+  });
 }
 
 /** The direct children of `pid` (nginx workers of a master), from /proc. */

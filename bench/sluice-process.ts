@@ -5,6 +5,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { pinned } from "./pinning.ts";
+import { startChild, type Child } from "./procs.ts";
 import { BUN_ENV, bunBinary, denoBinary } from "./runtimes.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
@@ -20,7 +22,8 @@ export interface SluiceCommand {
   env: Record<string, string>;
 }
 
-/** `config` written to `dir/<name>.json`, and the command that runs the gateway with it on `runtime`. */
+/** `config` written to `dir/<name>.json`, and the command that runs the gateway with it on `runtime` (for a
+ *  caller that starts it its own way, as l4-servers.ts does to raise its fd limit). */
 export function sluiceCommand(runtime: SluiceRuntime, dir: string, name: string, config: object): SluiceCommand {
   const path = join(dir, `${name}.json`);
   writeFileSync(path, JSON.stringify(config, null, 2));
@@ -36,4 +39,10 @@ export function sluiceCommand(runtime: SluiceRuntime, dir: string, name: string,
       DENO_NO_UPDATE_CHECK: "1",
     },
   };
+}
+
+/** Sluice named `name` with `config` on `runtime`, on `cpus` (taskset list; null: anywhere). */
+export function startSluiceProcess(runtime: SluiceRuntime, dir: string, name: string, config: object, cpus: string | null): Child {
+  const { command, args, env } = sluiceCommand(runtime, dir, name, config);
+  return startChild(name, ...pinned(cpus, command, args), dir, env);
 }

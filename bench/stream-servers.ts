@@ -4,12 +4,12 @@
 // streams bodies both ways without spooling them to disk; none logs requests or opens an admin listener.
 // Each is started as its own binary (through taskset when pinned), so its pid is the server's own.
 import { fileURLToPath } from "node:url";
-import { haproxyCommand, haproxyForward, haproxyGlobal, haproxyHttpDefaults } from "./haproxy-process.ts";
+import { haproxyForward, haproxyGlobal, haproxyHttpDefaults, startHaproxyProcess } from "./haproxy-process.ts";
 import { httpPrelude, prelude, startNginx } from "./nginx-process.ts";
 import { pinned } from "./pinning.ts";
 import { startChild, type Child } from "./procs.ts";
 import { BUN_ENV, bunBinary } from "./runtimes.ts";
-import { sluiceCommand } from "./sluice-process.ts";
+import { startSluiceProcess } from "./sluice-process.ts";
 
 const UPSTREAM_SCRIPT = fileURLToPath(new URL("./stream-upstream.ts", import.meta.url));
 /** Long enough for the slowest transfer of a run; a stuck one still ends, and the client times out first. */
@@ -20,16 +20,11 @@ export function startUpstream(dir: string, port: number, filesDir: string, cpus:
   return startChild("upstream", ...pinned(cpus, bunBinary(), [UPSTREAM_SCRIPT, String(port), filesDir]), dir, BUN_ENV);
 }
 
-function startSluiceWith(name: string, dir: string, config: object, cpus: string | null): Child {
-  const { command, args, env } = sluiceCommand("bun", dir, name, config);
-  return startChild(name, ...pinned(cpus, command, args), dir, env);
-}
-
 /** Sluice's HTTP listener with one route to the upstream. `maxBodySize` lets the uploads through;
  *  `maxFails: 0` keeps one failed transfer from taking the server out for the runs after it (a failure
  *  shows up in the errors column instead). */
 export function startSluiceHttp(dir: string, port: number, upstreamPort: number, maxBodyBytes: number, cpus: string | null): Child {
-  return startSluiceWith("sluice", dir, {
+  return startSluiceProcess("bun", dir, "sluice", {
     listen: `127.0.0.1:${port}`,
     admin: false,
     accessLog: false,
@@ -42,7 +37,7 @@ export function startSluiceHttp(dir: string, port: number, upstreamPort: number,
 /** Sluice's L4 listener: a `mode: "tcp"` pool and a `tcp` listener in front of the same upstream. The HTTP
  *  listener is always opened: on a free port, unused. */
 export function startSluiceTcp(dir: string, httpPort: number, port: number, upstreamPort: number, cpus: string | null): Child {
-  return startSluiceWith("sluice-tcp", dir, {
+  return startSluiceProcess("bun", dir, "sluice-tcp", {
     listen: `127.0.0.1:${httpPort}`,
     admin: false,
     accessLog: false,
@@ -92,5 +87,5 @@ ${haproxyHttpDefaults(`${PROXY_TIMEOUT_S}s`, `${PROXY_TIMEOUT_S}s`)}
 
 ${haproxyForward("stream", port, "upstream", upstreamPort)}
 `;
-  return startChild("haproxy", ...pinned(cpus, ...haproxyCommand(dir, config)), dir);
+  return startHaproxyProcess(dir, config, cpus);
 }
