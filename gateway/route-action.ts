@@ -7,7 +7,7 @@ import type { Pool } from "./pool/pool.ts";
 import type { LoadedPlugin } from "./plugin/load.ts";
 import type { GatewayEnv } from "./plugin/types.ts";
 import type { RouteMatch } from "./routing/table.ts";
-import { proxyHttp, type IncomingExchange, type ProxyRoute } from "./proxy/http-proxy.ts";
+import { proxyHttp, proxyUpgrade, type IncomingExchange, type ProxyRoute } from "./proxy/http-proxy.ts";
 import type { UpstreamPool } from "./http/upstream-pool.ts";
 import { createStaticHandler } from "./static/serve.ts";
 import { runMiddleware } from "./plugin/run-middleware.ts";
@@ -88,10 +88,10 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
           requestId: c.get("requestId"),
           log,
         };
-        // Upgrades are proxied as bytes by the connection (after this route's middleware said yes).
+        // Upgrades are proxied as bytes by the connection (after this route's middleware and phases said yes).
         const upgradeVia = c.env.sluice.upgradeVia;
         return upgradeVia && exchange.request.headers.has("upgrade")
-          ? upgradeVia(proxyRoute, exchange.pathAndQuery)
+          ? proxyUpgrade(proxyRoute, exchange, upgradeVia)
           : proxyHttp(proxyRoute, exchange);
       };
       return withPlugins(run)(c);

@@ -103,7 +103,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   private queued: (string | Uint8Array | number)[] = [];
   private queuedBytes = 0;
 
-  constructor(readonly conn: DownstreamConnection, readonly head: RequestHead, private readonly services: EngineServices) {
+  constructor(readonly conn: DownstreamConnection, public head: RequestHead, private readonly services: EngineServices) {
     this.requestId = requestIdFor(fieldValue(head.fields, "x-request-id"));
     conn.attach(this);
   }
@@ -509,9 +509,15 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     answerViaHono(this, this.services);
   }
 
-  /** A WebSocket (or other) upgrade that came through hono middleware: proxied as bytes from here. */
-  upgradeVia(route: ProxyRoute, pathAndQuery: string): void {
+  /**
+   * A WebSocket (or other) upgrade that came through hono middleware and the route's beforeUpstream phase:
+   * proxied as bytes from here, with the header fields the phase left (the same rules apply to them).
+   */
+  upgradeVia(route: ProxyRoute, pathAndQuery: string, headers: Headers): void {
     this.quiet = true; // hono's core middleware wrote the log line
+    const fields: string[] = [];
+    headers.forEach((value, name) => fields.push(name, value));
+    this.head = { ...this.head, fields };
     this.conn.attach(this);
     this.route = route;
     this.log.pool = route.pool.name;

@@ -107,3 +107,18 @@ export async function proxyHttp(route: ProxyRoute, exchange: IncomingExchange): 
   if (response !== relayed) letGo();
   return response;
 }
+
+/**
+ * An upgrade on the hono path: the beforeUpstream phase runs first (auth plugins guard sockets too), then the
+ * connection proxies it as bytes (`upgradeVia`) with the headers and path the phase left.
+ */
+export async function proxyUpgrade(
+  route: ProxyRoute,
+  exchange: IncomingExchange,
+  upgradeVia: (route: object, pathAndQuery: string, headers: Headers) => Response,
+): Promise<Response> {
+  const ctx = newProxyContext(route, exchange, new Headers(exchange.request.headers));
+  const early = await beforeUpstream(route, ctx);
+  if (early) return early;
+  return upgradeVia(route, ctx.upstream.pathAndQuery, ctx.upstream.headers);
+}

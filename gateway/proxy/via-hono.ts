@@ -38,11 +38,11 @@ export function answerViaHono(exchange: Exchange, services: EngineServices): voi
   } catch (error) {
     return exchange.answerError(400, `malformed request: ${(error as Error).message}`);
   }
-  let upgrade: { route: ProxyRoute; pathAndQuery: string } | undefined;
+  let upgrade: { route: ProxyRoute; pathAndQuery: string; headers: Headers } | undefined;
   const context: RequestContext = {
     client: { address: conn.clientAddress, port: conn.clientPort },
-    upgradeVia(route, pathAndQuery) {
-      upgrade = { route: route as ProxyRoute, pathAndQuery };
+    upgradeVia(route, pathAndQuery, headers) {
+      upgrade = { route: route as ProxyRoute, pathAndQuery, headers };
       return UPGRADE_AS_BYTES;
     },
   };
@@ -56,7 +56,7 @@ export function answerViaHono(exchange: Exchange, services: EngineServices): voi
   void (async () => {
     const response = await services.snapshot().app.fetch(request, { sluice: context });
     if (response === UPGRADE_AS_BYTES && upgrade) {
-      exchange.upgradeVia(upgrade.route, upgrade.pathAndQuery);
+      exchange.upgradeVia(upgrade.route, upgrade.pathAndQuery, upgrade.headers);
       return;
     }
     const close = await writeResponse(target, response, head.minor, conn.willClose, head.method === "HEAD");

@@ -16,7 +16,7 @@ export interface RequestContext {
    * Proxy this upgrade request to the route's pool as bytes (a pipe after the upstream's 101). The Response
    * returned must be the handler's answer; the connection does the rest. Only proxy listeners have it.
    */
-  upgradeVia?(route: object, pathAndQuery: string): Response;
+  upgradeVia?(route: object, pathAndQuery: string, headers: Headers): Response;
 }
 
 export type HttpHandler = (request: Request, context: RequestContext) => Response | Promise<Response>;
