@@ -1,6 +1,6 @@
 // Settings of the L4 benchmark: flags first, then BENCH_* environment variables, then defaults.
 import { parseArgs } from "node:util";
-import { count } from "./option-parsing.ts";
+import { count, warmupOn } from "./option-parsing.ts";
 
 export interface L4Options {
   rounds: number;
@@ -34,7 +34,8 @@ export function parseL4Options(argv: string[], env: Record<string, string | unde
   return {
     rounds: count("--rounds", values.rounds ?? env.BENCH_ROUNDS ?? "3", 1),
     idle: count("--idle", values.idle ?? env.BENCH_IDLE ?? "10000", 0),
-    warmup: !(values["no-warmup"] ?? env.BENCH_WARMUP === "0"),
+    warmup: warmupOn(values["no-warmup"], env),
+    // Only "1" turns it on here; the recorded-run flags (option-parsing.ts) also take "true".
     keepTemp: values["keep-temp"] ?? env.BENCH_KEEP_TEMP === "1",
   };
 }

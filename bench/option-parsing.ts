@@ -29,6 +29,12 @@ export function flag(value: boolean | undefined, env: string | undefined): boole
   return env === "1" || env === "true";
 }
 
+/** The warm-up before round 1 is on unless --no-warmup, or BENCH_WARMUP=0 (the variable run.ts reads as
+ *  its warm-up duration, where 0 also turns it off). */
+export function warmupOn(noWarmup: boolean | undefined, env: Record<string, string | undefined>): boolean {
+  return !(noWarmup ?? env.BENCH_WARMUP === "0");
+}
+
 /** The settings of a run that can be recorded in RESULTS.md. */
 export interface RecordedRunOptions {
   /** Proxies on one core, the load and the harness on another (pinning.ts). */

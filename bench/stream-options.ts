@@ -1,7 +1,7 @@
 // Settings of the streaming benchmark (stream-run.ts): flags first, then BENCH_* environment variables,
 // then defaults. The defaults keep a full run under about three minutes on a 2-core machine.
 import { parseArgs } from "node:util";
-import { count, nameList, RECORDED_RUN_FLAGS, recordedRunOptions, type RecordedRunOptions } from "./option-parsing.ts";
+import { count, nameList, RECORDED_RUN_FLAGS, recordedRunOptions, warmupOn, type RecordedRunOptions } from "./option-parsing.ts";
 
 export type StreamScenario = "ws-rtt" | "ws-pipelined" | "download" | "chunked" | "upload";
 export const STREAM_SCENARIOS: readonly StreamScenario[] = ["ws-rtt", "ws-pipelined", "download", "chunked", "upload"];
@@ -92,6 +92,6 @@ export function parseStreamOptions(argv: string[], env: Record<string, string | 
     transferBytes: parseSize("--size", values.size ?? env.BENCH_SIZE ?? "1gib"),
     scenarios: nameList("--scenario", values.scenario ?? env.BENCH_SCENARIO ?? "all", STREAM_SCENARIOS, { ws: WS_SCENARIOS, transfer: TRANSFER_SCENARIOS }),
     targets: nameList("--targets", values.targets ?? env.BENCH_TARGETS ?? "all", STREAM_TARGETS),
-    warmup: !(values["no-warmup"] ?? env.BENCH_WARMUP === "0"),
+    warmup: warmupOn(values["no-warmup"], env),
   };
 }
