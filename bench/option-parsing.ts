@@ -2,6 +2,7 @@
 // value, where a flag comes first, then its BENCH_* environment variable, then the default; and the flags
 // of a run that can be recorded, which run.ts and stream-run.ts take alike.
 
+/** An integer of at least `min`; `name` is the flag the error names. */
 export function count(name: string, text: string, min: number): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < min) throw new Error(`${name}: expected an integer of at least ${min}, got "${text}"`);
