@@ -61,8 +61,14 @@ function mutate(bytes: Uint8Array, mutations: Mutation[]): Uint8Array {
 }
 
 /** The head without headBytes (which depends on spelling, not meaning). */
-function meaning<T extends { headBytes: number }>(head: T): Omit<T, "headBytes"> {
-  const { headBytes: _, ...rest } = head;
+/** A head as plain data: what it says (its fields included), not how it was read (its size, its source text). */
+function plain<T extends { fields: HeaderFields }>(head: T): T {
+  const { source: _source, cut: _cut, ...rest } = head as T & { source?: unknown; cut?: unknown };
+  return { ...rest, fields: head.fields } as T;
+}
+
+function meaning<T extends { headBytes: number; fields: HeaderFields }>(head: T): Omit<T, "headBytes"> {
+  const { headBytes: _, ...rest } = plain(head);
   return rest;
 }
 
@@ -228,7 +234,7 @@ function drive(pieces: Uint8Array[], parse: (bytes: Uint8Array) => RequestHead |
         if (head === undefined) break;
         if (isHeadError(head)) throw new Error(`refused: ${head.message}`);
         offset += head.headBytes;
-        current = { head, body: "", trailers: [] };
+        current = { head: plain(head), body: "", trailers: [] };
         if (head.chunked) decoder = new ChunkedDecoder();
         else remaining = head.contentLength > 0 ? head.contentLength : 0;
         continue;

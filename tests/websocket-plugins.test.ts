@@ -18,7 +18,7 @@ beforeAll(async () => {
     port: 0,
     fetch(request, server) {
       handshakes.push(request.headers);
-      return server.upgrade(request) ? undefined : new Response("not an upgrade", { status: 400 });
+      return server.upgrade(request, { data: undefined }) ? undefined : new Response("not an upgrade", { status: 400 });
     },
     websocket: {
       message(ws, message) {

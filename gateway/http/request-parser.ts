@@ -2,7 +2,7 @@
 // through lookup tables, refusing the head at the first byte that makes it certainly invalid or over a limit;
 // only an accepted head is decoded (once, as latin1) and cut into strings. When in doubt the head is refused:
 // every ambiguity a proxy tolerates is one a server behind it may read differently.
-import { headError, type HeadError, type RequestHead, type RequestLimits } from "./head.ts";
+import { fieldsOf, headError, type HeadError, type HeaderFields, type HeadSource, type RequestHead, type RequestLimits } from "./head.ts";
 import {
   addCodings,
   addConnectionOptions,
@@ -34,7 +34,6 @@ import {
   type CodingList,
   type ConnectionOptions,
   fieldSpans,
-  fieldStrings,
   recordField,
 } from "./syntax.ts";
 
@@ -252,7 +251,7 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
 
   // Accepted: decode once and cut the strings.
   const text = latin1(bytes, 0, headEnd);
-  const fields = fieldStrings(text, count);
+  const source: HeadSource = { text, spans: fieldSpans.slice(0, 4 * count) };
   const method = knownMethod(bytes, lineStart, methodEnd) ?? text.substring(lineStart, methodEnd);
   const target = text.substring(targetStart, targetEnd);
   let pathAndQuery = target;
@@ -263,26 +262,51 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
   } else host = hostCount === 0 ? "" : text.substring(hostStart, hostEnd);
   let upgrade: string | undefined;
   if (connection?.upgrade && upgradeCount > 0) {
-    upgrade = fields[2 * upgradeField + 1]!;
+    const spans = source.spans;
+    upgrade = text.substring(spans[4 * upgradeField + 2]!, spans[4 * upgradeField + 3]!);
     // Several Upgrade fields form one list (RFC 9110 §5.3).
     for (let k = upgradeField + 1; upgradeCount > 1 && k < count; k++) {
-      if (fieldKind(bytes, fieldSpans[4 * k]!, fieldSpans[4 * k + 1]!) === UPGRADE) upgrade += ", " + fields[2 * k + 1]!;
+      if (fieldKind(bytes, spans[4 * k]!, spans[4 * k + 1]!) === UPGRADE) upgrade += ", " + text.substring(spans[4 * k + 2]!, spans[4 * k + 3]!);
     }
   }
   const close = connection === undefined ? minor === 0 : connection.close || (minor === 0 && !connection.keepAlive);
-  return {
+  return new ParsedRequest(
     method,
     target,
     pathAndQuery,
     minor,
-    fields,
+    source,
     host,
     contentLength,
-    chunked: codings !== undefined,
+    codings !== undefined,
     close,
-    expectContinue: expectContinue && minor === 1,
+    expectContinue && minor === 1,
     upgrade,
-    connectionTokens: connection === undefined ? undefined : connectionTokens(text, connection.tokens),
-    headBytes: headEnd,
-  };
+    connection === undefined ? undefined : connectionTokens(text, connection.tokens),
+    headEnd,
+  );
+}
+
+/** A request head parsed from bytes: its field strings are cut from the source only when asked for. */
+class ParsedRequest implements RequestHead {
+  private cut: HeaderFields | undefined;
+  constructor(
+    readonly method: string,
+    readonly target: string,
+    readonly pathAndQuery: string,
+    readonly minor: 0 | 1,
+    readonly source: HeadSource,
+    readonly host: string,
+    readonly contentLength: number,
+    readonly chunked: boolean,
+    readonly close: boolean,
+    readonly expectContinue: boolean,
+    readonly upgrade: string | undefined,
+    readonly connectionTokens: string[] | undefined,
+    readonly headBytes: number,
+  ) {}
+
+  get fields(): HeaderFields {
+    return (this.cut ??= fieldsOf(this.source));
+  }
 }

@@ -1,6 +1,6 @@
 // Response heads from upstream servers (RFC 9112 §4, §6). The same field grammar and framing rules as requests,
 // with one answer to every refusal: 502, since the client must not see what the server got wrong.
-import { headError, type HeadError, type ResponseHead } from "./head.ts";
+import { fieldsOf, headError, type HeadError, type HeaderFields, type HeadSource, type ResponseHead } from "./head.ts";
 import {
   addCodings,
   addConnectionOptions,
@@ -25,7 +25,7 @@ import {
   TRANSFER_ENCODING,
   type CodingList,
   type ConnectionOptions,
-  fieldStrings,
+  fieldSpans,
   recordField,
 } from "./syntax.ts";
 
@@ -135,19 +135,39 @@ export function parseResponseHead(bytes: Uint8Array, maxHeadSize: number): Respo
   }
 
   const text = latin1(bytes, 0, headEnd);
-  const fields = fieldStrings(text, count);
   const chunked = codings !== undefined && codings.chunkedLast;
-  return {
+  return new ParsedResponse(
     status,
-    reason: reasonEnd - reasonStart === 2 && bytes[reasonStart] === 0x4f && bytes[reasonStart + 1] === 0x4b ? "OK" : text.substring(reasonStart, reasonEnd),
+    reasonEnd - reasonStart === 2 && bytes[reasonStart] === 0x4f && bytes[reasonStart + 1] === 0x4b ? "OK" : text.substring(reasonStart, reasonEnd),
     minor,
-    fields,
+    { text, spans: fieldSpans.slice(0, 4 * count) },
     contentLength,
     chunked,
     // A final coding other than chunked leaves the length unknown: the body ends when the server closes (RFC 9112 §6.3).
-    closeDelimited: codings !== undefined && !chunked,
-    close: connection === undefined ? minor === 0 : connection.close || (minor === 0 && !connection.keepAlive),
-    connectionTokens: connection === undefined ? undefined : connectionTokens(text, connection.tokens),
-    headBytes: headEnd,
-  };
+    codings !== undefined && !chunked,
+    connection === undefined ? minor === 0 : connection.close || (minor === 0 && !connection.keepAlive),
+    connection === undefined ? undefined : connectionTokens(text, connection.tokens),
+    headEnd,
+  );
+}
+
+/** A response head parsed from bytes: its field strings are cut from the source only when asked for. */
+class ParsedResponse implements ResponseHead {
+  private cut: HeaderFields | undefined;
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    readonly minor: 0 | 1,
+    readonly source: HeadSource,
+    readonly contentLength: number,
+    readonly chunked: boolean,
+    readonly closeDelimited: boolean,
+    readonly close: boolean,
+    readonly connectionTokens: string[] | undefined,
+    readonly headBytes: number,
+  ) {}
+
+  get fields(): HeaderFields {
+    return (this.cut ??= fieldsOf(this.source));
+  }
 }

@@ -410,12 +410,3 @@ export function recordField(count: number, line: Int32Array): void {
   }
   fieldSpans.set(line, 4 * count);
 }
-
-/** The first `count` fields as `[name, value, …]`, cut from the decoded head. */
-export function fieldStrings(text: string, count: number): string[] {
-  // Filled by push, not preallocated: a packed array is faster for everything that reads it later.
-  const fields: string[] = [];
-  const spans = fieldSpans;
-  for (let o = 0; o < 4 * count; o += 4) fields.push(text.substring(spans[o]!, spans[o + 1]!), text.substring(spans[o + 2]!, spans[o + 3]!));
-  return fields;
-}

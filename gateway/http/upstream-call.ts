@@ -8,7 +8,7 @@ import { parseResponseHead } from "./response-parser.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import type { ConnectionUser, UpstreamConnection, UpstreamPool } from "./upstream-pool.ts";
 import { UpstreamFailure } from "../proxy/errors.ts";
-import { fieldValue } from "./head.ts";
+import { headerValue } from "./head.ts";
 import type { TcpSocket } from "../runtime/sockets.ts";
 import type { Expiring } from "./deadlines.ts";
 
@@ -247,7 +247,7 @@ export class UpstreamCall implements ConnectionUser, Expiring {
       this.remaining = head.contentLength;
     } else this.body = Body.UntilClose;
     // Servers that announce a keep-alive timeout say so in Connection too; others are not searched for one.
-    const hint = head.connectionTokens?.includes("keep-alive") ? fieldValue(head.fields, "keep-alive") : null;
+    const hint = head.connectionTokens?.includes("keep-alive") ? headerValue(head, "keep-alive") : null;
     if (hint !== null) {
       const m = /timeout=(\d+)/i.exec(hint);
       if (m) this.connection.keepAliveHint = Number(m[1]) * 1000;

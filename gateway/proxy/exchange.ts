@@ -4,7 +4,7 @@
 // end, failure). Routes with plugins that need request or response objects (hono middleware, routes, the
 // beforeUpstream/afterUpstream/onError phases), static files and redirects go through hono (via-hono.ts).
 import type { HeaderFields, RequestHead, ResponseHead } from "../http/head.ts";
-import { fieldValue } from "../http/head.ts";
+import { headerValue } from "../http/head.ts";
 import type { BodyFailure, BodySink, DownstreamConnection, ExchangeEvents } from "../http/downstream.ts";
 import { bodylessStatus, errorAnswer, joinForWrite, latin1 } from "../http/response-writer.ts";
 import { UpstreamCall, type ResponseSink } from "../http/upstream-call.ts";
@@ -104,7 +104,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   private queuedBytes = 0;
 
   constructor(readonly conn: DownstreamConnection, public head: RequestHead, private readonly services: EngineServices) {
-    this.requestId = requestIdFor(fieldValue(head.fields, "x-request-id"));
+    this.requestId = requestIdFor(headerValue(head, "x-request-id"));
     conn.attach(this);
   }
 
@@ -330,7 +330,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const now = Date.now();
     pool.answered(server, now, now - this.sentAt);
     if (pool.wantsLoadReports) {
-      const load = fieldValue(response.fields, "x-server-load");
+      const load = headerValue(response, "x-server-load");
       if (load !== null) pool.loadReported(server, Number(load), now);
     }
     this.relayHead(response);
@@ -517,7 +517,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.quiet = true; // hono's core middleware wrote the log line
     const fields: string[] = [];
     headers.forEach((value, name) => fields.push(name, value));
-    this.head = { ...this.head, fields };
+    this.head = { ...this.head, fields, source: undefined };
     this.conn.attach(this);
     this.route = route;
     this.log.pool = route.pool.name;
@@ -536,7 +536,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       head.host,
       q < 0 ? head.pathAndQuery : head.pathAndQuery.slice(0, q),
       q < 0 ? "" : head.pathAndQuery.slice(q),
-      { get: (name) => fieldValue(head.fields, name) },
+      { get: (name) => headerValue(head, name) },
     ));
   }
 
@@ -563,7 +563,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       status,
       durationMs: Math.round((performance.now() - this.started) * 100) / 100,
       ...this.log,
-      userAgent: fieldValue(head.fields, "user-agent") ?? undefined,
+      userAgent: headerValue(head, "user-agent") ?? undefined,
     };
   }
 }

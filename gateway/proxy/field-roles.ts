@@ -1,6 +1,6 @@
 // What a header field is to the proxy, decided from its name without lower-casing it (a string allocation per
 // field and per request otherwise): a switch on the length, then one case-insensitive compare.
-import { sameName } from "../http/head.ts";
+import { sameNameAt } from "../http/head.ts";
 
 export const enum Role {
   /** End to end: forwarded as it is. */
@@ -21,33 +21,38 @@ export const enum Role {
 }
 
 export function roleOf(name: string): Role {
-  switch (name.length) {
+  return roleAt(name, 0, name.length);
+}
+
+/** `roleOf` for the name at `text[start..end)` (a parsed head's source), without cutting it out. */
+export function roleAt(text: string, start: number, end: number): Role {
+  switch (end - start) {
     case 2:
-      return sameName(name, "te") ? Role.HopByHop : Role.Ordinary;
+      return sameNameAt(text, start, end, "te") ? Role.HopByHop : Role.Ordinary;
     case 4:
-      return sameName(name, "host") ? Role.Host : Role.Ordinary;
+      return sameNameAt(text, start, end, "host") ? Role.Host : Role.Ordinary;
     case 6:
-      return sameName(name, "cookie") ? Role.Cookie : sameName(name, "expect") ? Role.Expect : Role.Ordinary;
+      return sameNameAt(text, start, end, "cookie") ? Role.Cookie : sameNameAt(text, start, end, "expect") ? Role.Expect : Role.Ordinary;
     case 7:
-      return sameName(name, "upgrade") ? Role.Upgrade : sameName(name, "trailer") ? Role.HopByHop : Role.Ordinary;
+      return sameNameAt(text, start, end, "upgrade") ? Role.Upgrade : sameNameAt(text, start, end, "trailer") ? Role.HopByHop : Role.Ordinary;
     case 10:
-      return sameName(name, "connection") ? Role.Connection : sameName(name, "keep-alive") ? Role.HopByHop : Role.Ordinary;
+      return sameNameAt(text, start, end, "connection") ? Role.Connection : sameNameAt(text, start, end, "keep-alive") ? Role.HopByHop : Role.Ordinary;
     case 12:
-      return sameName(name, "x-request-id") ? Role.XRequestId : Role.Ordinary;
+      return sameNameAt(text, start, end, "x-request-id") ? Role.XRequestId : Role.Ordinary;
     case 13:
-      return sameName(name, "cache-control") ? Role.CacheControl : Role.Ordinary;
+      return sameNameAt(text, start, end, "cache-control") ? Role.CacheControl : Role.Ordinary;
     case 14:
-      return sameName(name, "content-length") ? Role.ContentLength : Role.Ordinary;
+      return sameNameAt(text, start, end, "content-length") ? Role.ContentLength : Role.Ordinary;
     case 15:
-      return sameName(name, "x-forwarded-for") ? Role.XForwardedFor : Role.Ordinary;
+      return sameNameAt(text, start, end, "x-forwarded-for") ? Role.XForwardedFor : Role.Ordinary;
     case 16:
-      return sameName(name, "x-forwarded-host") ? Role.XForwardedHost : sameName(name, "proxy-connection") ? Role.HopByHop : Role.Ordinary;
+      return sameNameAt(text, start, end, "x-forwarded-host") ? Role.XForwardedHost : sameNameAt(text, start, end, "proxy-connection") ? Role.HopByHop : Role.Ordinary;
     case 17:
-      return sameName(name, "transfer-encoding") ? Role.HopByHop : sameName(name, "x-forwarded-proto") ? Role.XForwardedProto : Role.Ordinary;
+      return sameNameAt(text, start, end, "transfer-encoding") ? Role.HopByHop : sameNameAt(text, start, end, "x-forwarded-proto") ? Role.XForwardedProto : Role.Ordinary;
     case 18:
-      return sameName(name, "proxy-authenticate") ? Role.HopByHop : Role.Ordinary;
+      return sameNameAt(text, start, end, "proxy-authenticate") ? Role.HopByHop : Role.Ordinary;
     case 19:
-      return sameName(name, "proxy-authorization") ? Role.HopByHop : Role.Ordinary;
+      return sameNameAt(text, start, end, "proxy-authorization") ? Role.HopByHop : Role.Ordinary;
     default:
       return Role.Ordinary;
   }

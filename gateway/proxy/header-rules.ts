@@ -2,8 +2,8 @@
 // minus hop-by-hop fields (RFC 9110 §7.6.1) and the ones the gateway owns, plus X-Forwarded-*, X-Request-Id,
 // the Host policy and the framing of the body as it will be sent; what goes back is the server's answer with
 // the same hop-by-hop rules, the request id, and the framing the client connection needs.
-import type { HeaderFields, RequestHead, ResponseHead } from "../http/head.ts";
-import { extraHopFields, Role, roleOf } from "./field-roles.ts";
+import type { HeaderFields, HeadSource, RequestHead, ResponseHead } from "../http/head.ts";
+import { extraHopFields, Role, roleAt, roleOf } from "./field-roles.ts";
 
 export interface ForwardFacts {
   /** The Host to send. */
@@ -20,38 +20,54 @@ export interface ForwardFacts {
 }
 
 /**
- * The upstream request head: request line, the client's end-to-end fields in their order and case, then the
- * gateway's own and `framing` (a Content-Length or Transfer-Encoding line, or "").
+ * The upstream request head: request line, the client's end-to-end fields in their order, case and spelling
+ * (runs of kept field lines are copied from the parsed head whole), then the gateway's own fields and
+ * `framing` (a Content-Length or Transfer-Encoding line, or "").
  */
 export function upstreamRequestHead(method: string, pathAndQuery: string, head: RequestHead, facts: ForwardFacts, framing: string): string {
-  const fields = head.fields;
+  const { text: src, spans } = sourceOf(head);
   const listed = extraHopFields(head.connectionTokens);
   let text = `${method} ${pathAndQuery} HTTP/1.1\r\nhost: ${facts.host}\r\n`;
   let forwardedFor = "";
-  for (let i = 0; i < fields.length; i += 2) {
-    const name = fields[i]!;
-    let value = fields[i + 1]!;
-    switch (roleOf(name)) {
+  let run = -1; // where the current run of kept lines starts in src
+  for (let o = 0; o < spans.length; o += 4) {
+    const nameStart = spans[o]!;
+    const nameEnd = spans[o + 1]!;
+    let keep = false;
+    let instead: string | undefined;
+    switch (roleAt(src, nameStart, nameEnd)) {
       case Role.Ordinary:
       case Role.CacheControl:
-        if (listed !== undefined && listed.includes(name.toLowerCase())) continue;
+        keep = listed === undefined || !listed.includes(src.substring(nameStart, nameEnd).toLowerCase());
         break;
-      case Role.Cookie:
-        if (facts.stripCookie) {
-          const kept = facts.stripCookie(value);
-          if (kept === null) continue;
-          value = kept;
+      case Role.Cookie: {
+        if (!facts.stripCookie) {
+          keep = true;
+          break;
         }
+        const value = src.substring(spans[o + 2]!, spans[o + 3]!);
+        const kept = facts.stripCookie(value);
+        keep = kept === value;
+        if (!keep && kept !== null) instead = `${src.substring(nameStart, nameEnd)}: ${kept}\r\n`;
         break;
+      }
       case Role.XForwardedFor:
-        forwardedFor += `${value}, `;
-        continue;
-      default:
-        // Hop-by-hop, or written by the gateway below.
-        continue;
+        forwardedFor += `${src.substring(spans[o + 2]!, spans[o + 3]!)}, `;
+        break;
+      // Hop-by-hop, or written by the gateway below: dropped.
     }
-    text += `${name}: ${value}\r\n`;
+    if (keep) {
+      if (run < 0) run = nameStart;
+      continue;
+    }
+    if (run >= 0) {
+      text += src.substring(run, nameStart);
+      run = -1;
+    }
+    if (instead !== undefined) text += instead;
   }
+  // The last field line ends where the blank line begins.
+  if (run >= 0) text += src.substring(run, src.length - 2);
   text += `x-forwarded-for: ${forwardedFor}${facts.clientIp}\r\nx-forwarded-proto: ${facts.proto}\r\n`;
   if (facts.forwardedHost) text += `x-forwarded-host: ${facts.forwardedHost}\r\n`;
   text += `x-request-id: ${facts.requestId}\r\n`;
@@ -67,42 +83,75 @@ export interface AnswerExtras {
 }
 
 /**
- * The head relayed to the client: the server's status and reason, its end-to-end fields, X-Request-Id and the
- * gateway's extras, then `framing` and `connection` lines (each "" or a complete line).
+ * The head relayed to the client: the server's status and reason, its end-to-end fields as it wrote them (runs
+ * of kept lines copied whole), X-Request-Id and the gateway's extras, then `framing` and `connection` lines
+ * (each "" or a complete line).
  */
 export function clientResponseHead(head: ResponseHead, requestId: string, extras: AnswerExtras | undefined, framing: string, connection: string): string {
-  const fields = head.fields;
+  const { text: src, spans } = sourceOf(head);
   const listed = extraHopFields(head.connectionTokens);
   const switching = head.status === 101;
+  const rewriteCache = extras?.cacheControl !== undefined;
   let text = `HTTP/1.1 ${head.status} ${head.reason}\r\n`;
   let cacheControl: string | null = null;
-  for (let i = 0; i < fields.length; i += 2) {
-    const name = fields[i]!;
-    switch (roleOf(name)) {
+  let run = -1;
+  for (let o = 0; o < spans.length; o += 4) {
+    const nameStart = spans[o]!;
+    const nameEnd = spans[o + 1]!;
+    let keep: boolean;
+    switch (roleAt(src, nameStart, nameEnd)) {
       case Role.ContentLength:
       case Role.XRequestId:
       case Role.HopByHop:
-        continue;
+        keep = false;
+        break;
       case Role.Connection:
       case Role.Upgrade:
         // A protocol switch is the one answer these belong to.
-        if (!switching) continue;
+        keep = switching;
         break;
       case Role.CacheControl:
-        if (extras?.cacheControl) {
-          cacheControl = cacheControl === null ? fields[i + 1]! : `${cacheControl}, ${fields[i + 1]}`;
-          continue;
+        keep = !rewriteCache;
+        if (rewriteCache) {
+          const value = src.substring(spans[o + 2]!, spans[o + 3]!);
+          cacheControl = cacheControl === null ? value : `${cacheControl}, ${value}`;
         }
         break;
       default:
-        if (listed !== undefined && listed.includes(name.toLowerCase())) continue;
+        keep = listed === undefined || !listed.includes(src.substring(nameStart, nameEnd).toLowerCase());
     }
-    text += `${name}: ${fields[i + 1]}\r\n`;
+    if (keep) {
+      if (run < 0) run = nameStart;
+    } else if (run >= 0) {
+      text += src.substring(run, nameStart);
+      run = -1;
+    }
   }
+  if (run >= 0) text += src.substring(run, src.length - 2);
   text += `x-request-id: ${requestId}\r\n`;
   if (extras?.setCookie) text += `set-cookie: ${extras.setCookie}\r\n`;
-  if (extras?.cacheControl) text += `cache-control: ${extras.cacheControl(cacheControl)}\r\n`;
+  if (rewriteCache) text += `cache-control: ${extras!.cacheControl!(cacheControl)}\r\n`;
   return `${text}${framing}${connection}\r\n`;
+}
+
+/**
+ * A head's fields as text and offsets: the parsed source, or one written from the field list (a head whose
+ * fields a plugin set) in the same shape, ending with the blank line.
+ */
+function sourceOf(head: { readonly fields: HeaderFields; readonly source?: HeadSource }): HeadSource {
+  if (head.source !== undefined) return head.source;
+  const fields = head.fields;
+  const spans = new Int32Array(2 * fields.length);
+  let text = "";
+  for (let i = 0; i < fields.length; i += 2) {
+    const o = 2 * i;
+    spans[o] = text.length;
+    spans[o + 1] = text.length + fields[i]!.length;
+    spans[o + 2] = spans[o + 1]! + 2;
+    spans[o + 3] = spans[o + 2]! + fields[i + 1]!.length;
+    text += `${fields[i]}: ${fields[i + 1]}\r\n`;
+  }
+  return { text: `${text}\r\n`, spans };
 }
 
 /**

@@ -5,7 +5,7 @@ import type { IncomingExchange, ProxyRoute } from "./http-proxy.ts";
 import { NoServerAvailable } from "./attempts.ts";
 import { errorResponse, UpstreamFailure } from "./errors.ts";
 import type { RequestHead } from "../http/head.ts";
-import { fieldValue } from "../http/head.ts";
+import { headerValue } from "../http/head.ts";
 
 export function newProxyContext(route: ProxyRoute, exchange: IncomingExchange, upstreamHeaders: Headers): ProxyContext {
   return {
@@ -74,8 +74,8 @@ const WEBSOCKET_KEY = /^[A-Za-z0-9+/]{22}==$/;
 export function upgradeProblemOf(head: RequestHead): { error: string; extra?: string } | undefined {
   if (!head.upgrade!.split(",").some((p) => p.trim().toLowerCase() === "websocket")) return undefined;
   if (head.method !== "GET") return { error: "malformed WebSocket upgrade: method must be GET" };
-  if (!WEBSOCKET_KEY.test(fieldValue(head.fields, "sec-websocket-key") ?? "")) return { error: "malformed WebSocket upgrade: missing or invalid Sec-WebSocket-Key" };
-  if (fieldValue(head.fields, "sec-websocket-version") !== "13") {
+  if (!WEBSOCKET_KEY.test(headerValue(head, "sec-websocket-key") ?? "")) return { error: "malformed WebSocket upgrade: missing or invalid Sec-WebSocket-Key" };
+  if (headerValue(head, "sec-websocket-version") !== "13") {
     // RFC 6455 §4.4: say which version we speak.
     return { error: "unsupported Sec-WebSocket-Version (supported: 13)", extra: "sec-websocket-version: 13\r\n" };
   }
