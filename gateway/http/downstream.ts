@@ -97,16 +97,15 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
 
   constructor(readonly socket: TcpSocket, private readonly options: DownstreamOptions) {
     this.maxHeadBytes = options.limits.maxUriLength + options.limits.maxHeaderSize + 1024;
+    this.clientAddress = socket.remoteAddress;
+    this.clientPort = socket.remotePort;
     this.deadline = Date.now() + options.headerTimeout;
     options.deadlines.add(this);
   }
 
-  get clientAddress(): string {
-    return this.socket.remoteAddress;
-  }
-  get clientPort(): number {
-    return this.socket.remotePort;
-  }
+  /** Read once: the runtime makes a new string each time it is asked. */
+  readonly clientAddress: string;
+  readonly clientPort: number;
   /** Between requests with nothing buffered: safe to close without cutting anyone off. */
   get idle(): boolean {
     return this.state === State.Head && this.events === undefined && this.buffer.length === 0;

@@ -12,7 +12,7 @@ export type HeaderFields = string[];
  */
 export interface HeadSource {
   readonly text: string;
-  readonly spans: Int32Array;
+  readonly spans: readonly number[];
 }
 
 /** Limits a request head is held to; each refusal names the status it earns. */

@@ -141,7 +141,7 @@ export function clientResponseHead(head: ResponseHead, requestId: string, extras
 function sourceOf(head: { readonly fields: HeaderFields; readonly source?: HeadSource }): HeadSource {
   if (head.source !== undefined) return head.source;
   const fields = head.fields;
-  const spans = new Int32Array(2 * fields.length);
+  const spans: number[] = [];
   let text = "";
   for (let i = 0; i < fields.length; i += 2) {
     const o = 2 * i;
