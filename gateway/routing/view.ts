@@ -46,6 +46,17 @@ export function normaliseHost(raw: string): string {
   return upper ? host.toLowerCase() : host;
 }
 
+// Most requests name the host the one before them named: the last answer is kept (a string compare instead of a
+// scan and, with a port, a slice).
+let lastRawHost = "";
+let lastHost = "";
+
+function normaliseHostOnce(raw: string): string {
+  lastHost = normaliseHost(raw);
+  lastRawHost = raw;
+  return lastHost;
+}
+
 const EMPTY_QUERY: ReadonlyMap<string, string[]> = new Map();
 const EMPTY_COOKIES: ReadonlyMap<string, string> = new Map();
 
@@ -71,7 +82,7 @@ export class RequestView {
     readonly search: string,
     readonly headers: HeaderLookup,
   ) {
-    this.host = normaliseHost(rawHost);
+    this.host = rawHost === lastRawHost ? lastHost : normaliseHostOnce(rawHost);
   }
 
   /** The view of a fetch-style Request: what the runtime adapters hand to the gateway. */
