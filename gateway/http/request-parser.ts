@@ -4,7 +4,8 @@
 // every ambiguity a proxy tolerates is one a server behind it may read differently.
 import { fieldsOf, headError, type HeadError, type HeaderFields, type HeadSource, type RequestHead, type RequestLimits } from "./head.ts";
 import {
-  addCodings,
+  addContentLengthField,
+  addTransferEncodingField,
   addConnectionOptions,
   BARE_CR,
   BARE_LF,
@@ -22,7 +23,6 @@ import {
   latin1,
   LOWER,
   NEED_MORE,
-  parseContentLength,
   scanFieldLine,
   scanMessage,
   SP,
@@ -31,7 +31,7 @@ import {
   TOO_LONG,
   TRANSFER_ENCODING,
   UPGRADE,
-  type CodingList,
+  type Framing,
   type ConnectionOptions,
   fieldSpans,
   recordField,
@@ -176,8 +176,7 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
   let hostCount = 0;
   let hostStart = 0;
   let hostEnd = 0;
-  let contentLength = -1;
-  let codings: CodingList | undefined;
+  const framing: Framing = { contentLength: -1, codings: undefined };
   let connection: ConnectionOptions | undefined;
   let upgradeCount = 0;
   let upgradeField = -1;
@@ -211,21 +210,15 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
         hostEnd = valueEnd;
         break;
       case CONTENT_LENGTH: {
-        if (codings !== undefined) return headError(400, "both Transfer-Encoding and Content-Length");
-        const value = parseContentLength(bytes, valueStart, valueEnd);
-        if (value < 0 || (contentLength >= 0 && value !== contentLength)) return headError(400, "invalid Content-Length");
-        contentLength = value;
+        const broken = addContentLengthField(framing, bytes, valueStart, valueEnd);
+        if (broken) return headError(400, broken);
         break;
       }
-      case TRANSFER_ENCODING:
-        // An HTTP/1.0 message with Transfer-Encoding has faulty framing (RFC 9112 §6.1).
-        if (minor === 0) return headError(400, "Transfer-Encoding in an HTTP/1.0 request");
-        if (contentLength >= 0) return headError(400, "both Transfer-Encoding and Content-Length");
-        codings ??= { chunkedCount: 0, chunkedLast: false, other: false };
-        if (!addCodings(bytes, valueStart, valueEnd, codings)) return headError(400, "invalid Transfer-Encoding");
-        // Once anything follows `chunked`, no later field can make the list valid again.
-        if (codings.chunkedCount > 1 || (codings.chunkedCount === 1 && !codings.chunkedLast)) return headError(400, "invalid Transfer-Encoding");
+      case TRANSFER_ENCODING: {
+        const broken = addTransferEncodingField(framing, bytes, valueStart, valueEnd, minor, "request", true);
+        if (broken) return headError(400, broken);
         break;
+      }
       case CONNECTION:
         connection ??= { close: false, keepAlive: false, upgrade: false, tokens: [] };
         if (!addConnectionOptions(bytes, valueStart, valueEnd, connection)) return headError(400, "invalid Connection");
@@ -243,6 +236,7 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
     i = next;
   }
 
+  const { contentLength, codings } = framing;
   if (codings !== undefined) {
     if (!codings.chunkedLast) return headError(400, "Transfer-Encoding does not end in chunked");
     if (codings.other) return headError(501, "transfer coding not supported");

@@ -2,7 +2,8 @@
 // with one answer to every refusal: 502, since the client must not see what the server got wrong.
 import { fieldsOf, headError, type HeadError, type HeaderFields, type HeadSource, type ResponseHead } from "./head.ts";
 import {
-  addCodings,
+  addContentLengthField,
+  addTransferEncodingField,
   addConnectionOptions,
   BARE_CR,
   BARE_LF,
@@ -17,13 +18,12 @@ import {
   latin1,
   NEED_MORE,
   NUL,
-  parseContentLength,
   scanFieldLine,
   scanMessage,
   SP,
   TOO_LONG,
   TRANSFER_ENCODING,
-  type CodingList,
+  type Framing,
   type ConnectionOptions,
   fieldSpans,
   recordField,
@@ -88,8 +88,7 @@ export function parseResponseHead(bytes: Uint8Array, maxHeadSize: number): Respo
   i += 2;
 
   let count = 0;
-  let contentLength = -1;
-  let codings: CodingList | undefined;
+  const framing: Framing = { contentLength: -1, codings: undefined };
   let connection: ConnectionOptions | undefined;
   let headEnd: number;
   for (;;) {
@@ -112,19 +111,15 @@ export function parseResponseHead(bytes: Uint8Array, maxHeadSize: number): Respo
     recordField(count, line);
     switch (fieldKind(bytes, nameStart, nameEnd)) {
       case CONTENT_LENGTH: {
-        if (codings !== undefined) return refuse("both Transfer-Encoding and Content-Length");
-        const value = parseContentLength(bytes, valueStart, valueEnd);
-        if (value < 0 || (contentLength >= 0 && value !== contentLength)) return refuse("invalid Content-Length");
-        contentLength = value;
+        const broken = addContentLengthField(framing, bytes, valueStart, valueEnd);
+        if (broken) return refuse(broken);
         break;
       }
-      case TRANSFER_ENCODING:
-        // An HTTP/1.0 message with Transfer-Encoding has faulty framing (RFC 9112 §6.1).
-        if (minor === 0) return refuse("Transfer-Encoding in an HTTP/1.0 response");
-        if (contentLength >= 0) return refuse("both Transfer-Encoding and Content-Length");
-        codings ??= { chunkedCount: 0, chunkedLast: false, other: false };
-        if (!addCodings(bytes, valueStart, valueEnd, codings) || codings.chunkedCount > 1) return refuse("invalid Transfer-Encoding");
+      case TRANSFER_ENCODING: {
+        const broken = addTransferEncodingField(framing, bytes, valueStart, valueEnd, minor, "response", false);
+        if (broken) return refuse(broken);
         break;
+      }
       case CONNECTION:
         connection ??= { close: false, keepAlive: false, upgrade: false, tokens: [] };
         if (!addConnectionOptions(bytes, valueStart, valueEnd, connection)) return refuse("invalid Connection");
@@ -135,6 +130,7 @@ export function parseResponseHead(bytes: Uint8Array, maxHeadSize: number): Respo
   }
 
   const text = latin1(bytes, 0, headEnd);
+  const { contentLength, codings } = framing;
   const chunked = codings !== undefined && codings.chunkedLast;
   return new ParsedResponse(
     status,

@@ -410,3 +410,34 @@ export function recordField(count: number, line: Int32Array): void {
   fieldSpans[o + 2] = line[2]!;
   fieldSpans[o + 3] = line[3]!;
 }
+
+/** How a message's body is framed, gathered from its Content-Length and Transfer-Encoding fields as they come. */
+export interface Framing {
+  /** Content-Length, or -1 while none has been seen. */
+  contentLength: number;
+  codings: CodingList | undefined;
+}
+
+/** Add a Content-Length field; returns why the framing is now broken, or undefined. */
+export function addContentLengthField(framing: Framing, bytes: Uint8Array, start: number, end: number): string | undefined {
+  if (framing.codings !== undefined) return "both Transfer-Encoding and Content-Length";
+  const value = parseContentLength(bytes, start, end);
+  if (value < 0 || (framing.contentLength >= 0 && value !== framing.contentLength)) return "invalid Content-Length";
+  framing.contentLength = value;
+  return undefined;
+}
+
+/**
+ * Add a Transfer-Encoding field of an HTTP/1.`minor` message (`what`: "request" or "response", for the message);
+ * returns why the framing is now broken, or undefined. `chunkedLastOnly`: once anything follows `chunked`, no later
+ * field can make the list valid again (requests, whose body must end in chunked).
+ */
+export function addTransferEncodingField(framing: Framing, bytes: Uint8Array, start: number, end: number, minor: number, what: string, chunkedLastOnly: boolean): string | undefined {
+  // An HTTP/1.0 message with Transfer-Encoding has faulty framing (RFC 9112 §6.1).
+  if (minor === 0) return `Transfer-Encoding in an HTTP/1.0 ${what}`;
+  if (framing.contentLength >= 0) return "both Transfer-Encoding and Content-Length";
+  const codings = (framing.codings ??= { chunkedCount: 0, chunkedLast: false, other: false });
+  if (!addCodings(bytes, start, end, codings) || codings.chunkedCount > 1) return "invalid Transfer-Encoding";
+  if (chunkedLastOnly && codings.chunkedCount === 1 && !codings.chunkedLast) return "invalid Transfer-Encoding";
+  return undefined;
+}
