@@ -15,6 +15,8 @@ import type { Expiring } from "./deadlines.ts";
 /** Largest response head accepted from a server. */
 const MAX_RESPONSE_HEAD = 64 * 1024;
 const EMPTY = new Uint8Array(0);
+/** The CRLF that closes a chunk's data. */
+const DATA_END = new Uint8Array([13, 10]);
 
 /** Where the answer goes. */
 export interface ResponseSink {
@@ -56,6 +58,14 @@ export class UpstreamCall implements ConnectionUser, Expiring {
   private paused = false;
   /** The server sent bytes beyond its answer: the connection cannot be trusted for another request. */
   private outOfStep = false;
+  /**
+   * Hand on a chunked body with its framing as the server wrote it (validated by the decoder), instead of the
+   * decoded data: the sink re-frames nothing, only writes the last chunk and its (filtered) trailers itself.
+   */
+  passFraming = false;
+  /** Framing bytes not yet known to be anything but the start of the last chunk: held until data follows them. */
+  private held: Uint8Array | undefined;
+  private sawData = false;
   /** When the server's time to answer runs out (0: not waiting for an answer). */
   deadline = 0;
   /** Bytes after a 101 head: the tunnel's first. */
@@ -277,9 +287,11 @@ export class UpstreamCall implements ConnectionUser, Expiring {
       }
       case Body.Chunked: {
         const decoder = this.decoder!;
-        const next = decoder.push(bytes, offset, bytes.length, (data) => {
-          if (!this.sink.responseBody(data, 0, data.length)) this.pauseResponse();
-        });
+        const next = this.passFraming
+          ? this.passChunked(decoder, bytes, offset)
+          : decoder.push(bytes, offset, bytes.length, (data) => {
+            if (!this.sink.responseBody(data, 0, data.length)) this.pauseResponse();
+          });
         if (next < 0) {
           this.fail(new UpstreamFailure("bad-response", `${this.serverId} sent an invalid chunked body: ${decoder.error}`), false);
           return;
@@ -297,6 +309,44 @@ export class UpstreamCall implements ConnectionUser, Expiring {
       default:
         this.connection.discard();
     }
+  }
+
+  /**
+   * Decode `bytes[offset..]` and hand on the raw bytes up to the end of each data run: framing is passed on only
+   * once data follows it, since until then it may be the last chunk, which the sink writes itself. At the end,
+   * the CRLF closing the last data (if any) goes on; the last chunk and trailers do not.
+   */
+  private passChunked(decoder: ChunkedDecoder, bytes: Uint8Array, offset: number): number {
+    const base = bytes.byteOffset;
+    let forwarded = offset;
+    const next = decoder.push(bytes, offset, bytes.length, (data) => {
+      const dataEnd = data.byteOffset - base + data.length;
+      let more = true;
+      if (this.held !== undefined) {
+        more = this.sink.responseBody(this.held, 0, this.held.length);
+        this.held = undefined;
+      }
+      more = this.sink.responseBody(bytes, forwarded, dataEnd) && more;
+      forwarded = dataEnd;
+      this.sawData = true;
+      if (!more) this.pauseResponse();
+    });
+    if (next < 0) return next;
+    if (decoder.done) {
+      this.held = undefined;
+      if (this.sawData) this.sink.responseBody(DATA_END, 0, 2);
+    } else if (forwarded < next) {
+      const tail = bytes.slice(forwarded, next);
+      const held = this.held === undefined ? tail : concat(this.held, tail);
+      // Framing whose size line already has a digit other than 0 opens a data chunk, never the last one: on at once
+      // (the next read then starts with data and goes on without being copied).
+      if (mayStartLastChunk(held, this.sawData)) this.held = held;
+      else {
+        this.held = undefined;
+        if (!this.sink.responseBody(held, 0, held.length)) this.pauseResponse();
+      }
+    }
+    return next;
   }
 
   private responseEnded(trailers: HeaderFields | undefined): void {
@@ -326,6 +376,21 @@ export class UpstreamCall implements ConnectionUser, Expiring {
     if (reusable) this.pool.release(this.connection);
     else this.connection.discard();
   }
+}
+
+/**
+ * Whether framing bytes (after the last data, if any: its CRLF first) may still turn out to be the last chunk:
+ * true until the size line shows a digit other than 0.
+ */
+function mayStartLastChunk(framing: Uint8Array, afterData: boolean): boolean {
+  let i = afterData ? 2 : 0;
+  for (; i < framing.length; i++) {
+    const byte = framing[i]!;
+    if (byte === 0x30) continue; // "0"
+    const hex = (byte >= 0x31 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66);
+    return !hex;
+  }
+  return true;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -99,6 +99,8 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   // The answer toward the client.
   private out = Out.None;
   private closeAfter = false;
+  /** The answer's chunks go to the client as the server framed them (see UpstreamCall.passFraming). */
+  private passingFraming = false;
   /** In threes, as joinForWrite takes them: text, 0, 0 or bytes, start, end. */
   private queued: (string | Uint8Array | number)[] = [];
   private queuedBytes = 0;
@@ -357,6 +359,8 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     } else if (minor === 1) {
       this.out = Out.Chunked;
       framing = "transfer-encoding: chunked\r\n";
+      // A chunked answer keeps the server's own chunks (only the last chunk and trailers are written anew).
+      if (response.chunked) this.passingFraming = this.call!.passFraming = true;
     } else this.out = Out.UntilClose;
     const close = this.conn.willClose || this.out === Out.UntilClose;
     const connection = close ? "connection: close\r\n" : minor === 0 ? "connection: keep-alive\r\n" : "";
@@ -366,7 +370,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
 
   responseBody(bytes: Uint8Array, start: number, end: number): boolean {
     if (this.clientGoneFlag) return true;
-    if (this.out === Out.Chunked) {
+    if (this.out === Out.Chunked && !this.passingFraming) {
       this.queue(chunkHead(end - start));
       this.queueBytes(bytes, start, end);
       this.queue(CHUNK_END);
@@ -389,7 +393,12 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   }
 
   private queueBytes(bytes: Uint8Array, start: number, end: number): void {
-    this.queued.push(bytes, start, end);
+    const parts = this.queued;
+    const last = parts.length - 3;
+    // A range that continues the last one (passed chunked framing between two data runs) extends it: a read passed
+    // on whole stays one part, written without a copy.
+    if (last >= 0 && parts[last] === bytes && parts[last + 2] === start) parts[last + 2] = end;
+    else parts.push(bytes, start, end);
     this.queuedBytes += end - start;
   }
 
