@@ -407,8 +407,9 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const parts = this.queued;
     if (parts.length === 0) return true;
     const total = this.queuedBytes;
-    // One whole chunk of the server's goes out as it is; anything else is composed into one buffer.
-    const single = parts.length === 3 && typeof parts[0] !== "string" && parts[1] === 0 && parts[2] === (parts[0] as Uint8Array).length;
+    // The start of one read of the server's goes out as it is (the socket writes a prefix); anything else is
+    // composed into one buffer.
+    const single = parts.length === 3 && typeof parts[0] !== "string" && parts[1] === 0;
     const data = single ? (parts[0] as Uint8Array) : joinForWrite(parts, total);
     parts.length = 0;
     this.queuedBytes = 0;
