@@ -1,16 +1,14 @@
-// The first middleware of every request: assigns the request ID, enforces the request limits, and
-// after the answer writes the access-log line and runs the plugins' onLog hooks.
+// The first middleware of every request on the hono path: assigns the request ID and, after the answer, writes
+// the access-log line and runs the plugins' onLog hooks. (Request limits are the engine's, applied before hono.)
 import type { MiddlewareHandler } from "hono";
 import type { LoadedPlugin } from "./plugin/load.ts";
 import type { GatewayEnv, LogEntry, RequestLog } from "./plugin/types.ts";
 import type { AccessLog } from "./access-log.ts";
 import type { HttpCounters } from "./observability/http-counters.ts";
-import type { LimitCheck } from "./limits.ts";
 import { requestIdFor } from "./proxy/headers.ts";
-import { errorResponse } from "./proxy/errors.ts";
 import { pathAndQueryOf, splitQuery } from "./proxy/upstream-path.ts";
 
-export function coreMiddleware(checkLimits: LimitCheck, plugins: readonly LoadedPlugin[], accessLog: AccessLog, counters: HttpCounters): MiddlewareHandler<GatewayEnv> {
+export function coreMiddleware(plugins: readonly LoadedPlugin[], accessLog: AccessLog, counters: HttpCounters): MiddlewareHandler<GatewayEnv> {
   const logHooks = plugins.flatMap((p) => (p.hooks.onLog ? [p.hooks.onLog] : []));
   return async (c, next) => {
     const request = c.req.raw;
@@ -20,9 +18,7 @@ export function coreMiddleware(checkLimits: LimitCheck, plugins: readonly Loaded
     c.set("log", log);
     const pathAndQuery = pathAndQueryOf(request.url);
 
-    const violation = checkLimits(request, pathAndQuery.length);
-    if (violation) c.res = errorResponse(violation.status, violation.error, c.get("requestId"));
-    else await next();
+    await next();
 
     const requestId = c.get("requestId");
     const response = c.res;

@@ -12,7 +12,6 @@ import { compileRouteTable, type RouteTable } from "./routing/table.ts";
 import type { UpstreamPool } from "./http/upstream-pool.ts";
 import { compileRoute, type RouteAction } from "./route-action.ts";
 import { coreMiddleware } from "./core-middleware.ts";
-import { compileLimits } from "./limits.ts";
 import type { AccessLog } from "./access-log.ts";
 import type { HttpCounters } from "./observability/http-counters.ts";
 import { errorResponse } from "./proxy/errors.ts";
@@ -65,8 +64,9 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
   const table = compileRouteTable(config.routes.map((route, i) => ({ route, value: routes[i]! })));
 
   const app = new Hono<GatewayEnv>();
-  // Header size and target length were checked by the request parser already.
-  app.use(coreMiddleware(compileLimits(config.limits, Infinity), globalPlugins, accessLog, context.counters));
+  // Request limits were applied before hono: target length and header size by the request parser, an announced
+  // body over maxBodySize by the exchange, a chunked one by the connection as it streams.
+  app.use(coreMiddleware(globalPlugins, accessLog, context.counters));
   for (const plugin of globalPlugins) if (plugin.hooks.middleware) app.use(plugin.hooks.middleware);
   for (const plugin of globalPlugins) plugin.hooks.routes?.(app);
   app.all("*", (c) => {

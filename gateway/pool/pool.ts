@@ -73,11 +73,6 @@ export class Pool {
     };
   }
 
-  /** True when some server has maxConns: a request may have to wait in the queue (and may leave it). */
-  get mayQueue(): boolean {
-    return this.limited;
-  }
-
   /** True when the algorithm keys on the request (hash balancing): the caller computes `hashKey` only then. */
   get needsHashKey(): boolean {
     return this.selector.needsHashKey;
