@@ -6,12 +6,13 @@
 // buffers autotune to tens of megabytes, so the writer's count alone says little; the difference does.
 // One suite for both runtimes: http-engine-backpressure.test.ts runs it on Bun, http-engine-deno.test.ts on Deno.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { createHash } from "node:crypto";
 import { tcpUpstream, type TcpUpstream } from "./helpers/l4.ts";
 import { startEngineGateway, type EngineGateway, type EngineRuntime } from "./helpers/engine-gateway.ts";
 import { until } from "./helpers/common.ts";
+import { tablePort, tcpTableRows } from "./helpers/process.ts";
 import { openWire } from "./helpers/wire.ts";
 
 const MB = 1024 * 1024;
@@ -32,23 +33,11 @@ const QUEUES_KNOWN = existsSync("/proc/net/tcp");
 /** Bytes queued in the kernel (send and receive queues) of every TCP socket with an end on one of `ports`. */
 function kernelQueued(ports: number[]): number {
   let total = 0;
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text: string;
-    try {
-      text = readFileSync(table, "latin1");
-    } catch {
-      continue;
-    }
-    // sl local_address rem_address st tx_queue:rx_queue …: "0100007F:1F90 0100007F:D431 01 0000A000:00000000"
-    for (const row of text.split("\n").slice(1)) {
-      const cols = row.trim().split(/\s+/);
-      if (cols.length < 5 || cols[3] !== "01") continue; // established only
-      const local = parseInt(cols[1]!.split(":")[1]!, 16);
-      const remote = parseInt(cols[2]!.split(":")[1]!, 16);
-      if (!ports.includes(local) && !ports.includes(remote)) continue;
-      const [tx, rx] = cols[4]!.split(":").map((h) => parseInt(h, 16)) as [number, number];
-      total += tx + rx;
-    }
+  for (const cols of tcpTableRows()) {
+    if (cols.length < 5 || cols[3] !== "01") continue; // established only
+    if (!ports.includes(tablePort(cols[1]!)) && !ports.includes(tablePort(cols[2]!))) continue;
+    const [tx, rx] = cols[4]!.split(":").map((h) => parseInt(h, 16)) as [number, number];
+    total += tx + rx;
   }
   return total;
 }

@@ -78,9 +78,12 @@ export async function startCli(args: string[], options: { cwd?: string; env?: Re
   return p;
 }
 
-/** Whether process `pid` holds a TCP socket listening on `port` (Linux: its descriptors against /proc/net/tcp{,6}). */
-export function listensOn(pid: number, port: number): boolean {
-  const listening = new Set<string>();
+/**
+ * The rows of the kernel's TCP socket tables (Linux /proc/net/tcp and tcp6), split into columns:
+ * `sl local_address rem_address st tx_queue:rx_queue … inode`, e.g. "0100007F:1F90 00000000:0000 0A … 12345".
+ */
+export function tcpTableRows(): string[][] {
+  const rows: string[][] = [];
   for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
     let text: string;
     try {
@@ -88,11 +91,21 @@ export function listensOn(pid: number, port: number): boolean {
     } catch {
       continue;
     }
-    // sl local_address rem_address st ... inode: "0100007F:1F90 00000000:0000 0A ... 12345"
-    for (const row of text.split("\n").slice(1)) {
-      const cols = row.trim().split(/\s+/);
-      if (cols.length > 9 && cols[3] === "0A" && parseInt(cols[1]!.split(":")[1]!, 16) === port) listening.add(cols[9]!);
-    }
+    for (const row of text.split("\n").slice(1)) if (row.trim() !== "") rows.push(row.trim().split(/\s+/));
+  }
+  return rows;
+}
+
+/** The port of an address column of a TCP table ("0100007F:1F90" → 8080). */
+export function tablePort(address: string): number {
+  return parseInt(address.split(":")[1]!, 16);
+}
+
+/** Whether process `pid` holds a TCP socket listening on `port` (Linux: its descriptors against /proc/net/tcp{,6}). */
+export function listensOn(pid: number, port: number): boolean {
+  const listening = new Set<string>();
+  for (const cols of tcpTableRows()) {
+    if (cols.length > 9 && cols[3] === "0A" && tablePort(cols[1]!) === port) listening.add(cols[9]!);
   }
   let fds: string[];
   try {
