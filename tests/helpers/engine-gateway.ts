@@ -3,7 +3,7 @@
 // Either way a suite sees the same handle: the listen port, the pools' server counters, and the memory figures.
 import { resolve } from "node:path";
 import type { ConfigInput } from "../../gateway/config/schema.ts";
-import { jsonLines } from "./json-lines.ts";
+import { askInTurn, jsonLines } from "./json-lines.ts";
 import { repoRoot } from "./process.ts";
 import { gateway, spawnGateway } from "./upstream.ts";
 
@@ -65,17 +65,7 @@ async function startDeno(config: ConfigInput): Promise<EngineGateway> {
     { cwd: repoRoot, stdin: "pipe", stdout: "pipe", stderr: "inherit" },
   );
   const next = jsonLines(proc.stdout, "the Deno gateway exited");
-  // One question at a time: answers come back in the order asked.
-  let queue: Promise<unknown> = Promise.resolve();
-  const ask = <T>(command: string): Promise<T> => {
-    const answer = queue.then(async () => {
-      proc.stdin.write(`${command}\n`);
-      proc.stdin.flush();
-      return (await next()) as T;
-    });
-    queue = answer.catch(() => {});
-    return answer;
-  };
+  const ask = askInTurn(proc.stdin, next);
   const { url } = await next();
   return {
     runtime: "deno",

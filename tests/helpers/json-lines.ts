@@ -20,3 +20,26 @@ export function jsonLines(stdout: ReadableStream<Uint8Array>, exitedMessage: str
     return JSON.parse(value);
   };
 }
+
+/** Where commands go to the child: its stdin as Bun.spawn gives it. */
+interface CommandSink {
+  write(text: string): unknown;
+  flush(): unknown;
+}
+
+/**
+ * Ask a child one command line at a time and get its JSON answer: a question waits for the one before it, so
+ * answers come back in the order asked.
+ */
+export function askInTurn(stdin: CommandSink, next: () => Promise<any>): <T>(command: string) => Promise<T> {
+  let queue: Promise<unknown> = Promise.resolve();
+  return <T>(command: string): Promise<T> => {
+    const answer = queue.then(async () => {
+      stdin.write(`${command}\n`);
+      stdin.flush();
+      return (await next()) as T;
+    });
+    queue = answer.catch(() => {});
+    return answer;
+  };
+}

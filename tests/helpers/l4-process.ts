@@ -4,7 +4,7 @@
 //   peak          the highest RSS (MB) seen since the last "peak" (sampled every 10 ms), and RSS now after a GC
 //   stats         the listeners' stats and the pools' servers (active, requests, failures, state)
 //   stop GRACE    stop(GRACE ms); answers once every connection is closed
-import { jsonLines } from "./json-lines.ts";
+import { askInTurn, jsonLines } from "./json-lines.ts";
 import process from "node:process";
 import { configSchema } from "../../gateway/config/schema.ts";
 import { Pool } from "../../gateway/pool/pool.ts";
@@ -90,17 +90,7 @@ export async function spawnL4(config: unknown, runtime: L4Runtime = "bun"): Prom
     : [resolve(repo, "node_modules/.bin/deno"), "run", "--unstable-no-legacy-abort", "--v8-flags=--expose-gc", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", self, JSON.stringify(config)];
   const proc = Bun.spawn(cmd, { cwd: repo, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   const next = jsonLines(proc.stdout, `the L4 process (${runtime}) exited`);
-  // One question at a time: answers come back in order.
-  let queue: Promise<unknown> = Promise.resolve();
-  const ask = <T>(command: string): Promise<T> => {
-    const answer = queue.then(async () => {
-      proc.stdin.write(`${command}\n`);
-      proc.stdin.flush();
-      return (await next()) as T;
-    });
-    queue = answer.catch(() => {});
-    return answer;
-  };
+  const ask = askInTurn(proc.stdin, next);
   const hello = await next();
   return {
     runtime,
