@@ -256,12 +256,13 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       upgrade: head.upgrade !== undefined,
       stripCookie: route.pool.sticky ? (value) => route.pool.sticky!.stripFromValue(value) : undefined,
     }, framing);
-    call.onDrain = () => this.conn.resumeBody();
     call.write(joinForWrite([text, 0, 0], text.length), text.length);
     if (!hasBody) {
       call.requestSent();
       return;
     }
+    // Only a body waits for the upstream to take more.
+    call.onDrain = () => this.conn.resumeBody();
     // Body bytes that arrived before this connection existed go first.
     const early = this.early;
     this.early = undefined;
