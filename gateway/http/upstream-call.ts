@@ -7,7 +7,7 @@ import type { HeaderFields, HeadError, ResponseHead } from "./head.ts";
 import { parseResponseHead } from "./response-parser.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import type { ConnectionUser, UpstreamConnection, UpstreamPool } from "./upstream-pool.ts";
-import { UpstreamFailure } from "../proxy/errors.ts";
+import { ClosedBeforeAnswer, UpstreamFailure } from "../proxy/errors.ts";
 import { headerValue } from "./head.ts";
 import type { TcpSocket } from "../runtime/sockets.ts";
 import type { Expiring } from "./deadlines.ts";
@@ -190,7 +190,7 @@ export class UpstreamCall implements ConnectionUser, Expiring {
     }
     const why = error ? `${(error as { code?: string }).code ?? error.message}` : "closed the connection";
     if (!this.answered) {
-      this.fail(new UpstreamFailure("bad-response", `${this.serverId} ${why} before answering`), this.reused);
+      this.fail(new ClosedBeforeAnswer(`${this.serverId} ${why} before answering`), this.reused);
     } else {
       this.fail(new UpstreamFailure("bad-response", `${this.serverId} ${why} in the middle of its answer`), false);
     }

@@ -16,6 +16,17 @@ export class UpstreamFailure extends Error {
   }
 }
 
+/**
+ * The server closed the connection (or reset it) before any byte of its answer: it may not have read the
+ * request at all, so an idempotent request may go to another server (nginx's `proxy_next_upstream error`,
+ * HAProxy's `retry-on empty-response`). A bad answer to the client all the same (502).
+ */
+export class ClosedBeforeAnswer extends UpstreamFailure {
+  constructor(message: string) {
+    super("bad-response", message);
+  }
+}
+
 // What fetch reports when no connection could be made, or a pooled one was found dead before any reply.
 const CONNECT_ERRORS = /ECONNREFUSED|ConnectionRefused|FailedToOpenSocket|ECONNRESET|ConnectionClosed|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|DNS|connection refused|Connection reset|os error 111/i;
 

@@ -13,6 +13,7 @@ import type { UpstreamServer } from "../pool/server.ts";
 import type { SelectionInput } from "../balancing/selector.ts";
 import { privateCacheControl } from "../pool/sticky.ts";
 import { RequestView } from "../routing/view.ts";
+import { normalizeTarget } from "../http/path-normalization.ts";
 import type { LogEntry, ProxyError, RequestLog } from "../plugin/types.ts";
 import type { ProxyRoute } from "./http-proxy.ts";
 import { requestIdFor } from "./headers.ts";
@@ -20,7 +21,7 @@ import { NoServerAvailable } from "./attempts.ts";
 import { QueueFull, QueueTimeout } from "../pool/wait-queue.ts";
 import type { UpstreamConnection } from "../http/upstream-pool.ts";
 import { toProxyError, upgradeProblemOf } from "./phases.ts";
-import { UpstreamFailure } from "./errors.ts";
+import { ClosedBeforeAnswer, UpstreamFailure } from "./errors.ts";
 import { clientResponseHead, endToEndTrailers, upstreamRequestHead, type AnswerExtras } from "./header-rules.ts";
 import { pipeBytes } from "./byte-pipe.ts";
 import type { EngineServices } from "./engine-services.ts";
@@ -65,6 +66,8 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
 
   // Where it goes.
   private _view: RequestView | undefined;
+  /** Path and query as routing and hono read them: the client's target normalised (http/path-normalization.ts). */
+  routingTarget = "";
   private route: ProxyRoute | undefined;
   /** Path and query for the upstream, after stripPrefix/rewrite. */
   private pathAndQuery = "";
@@ -127,6 +130,12 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const snapshot = this.services.snapshot();
     const head = this.head;
     if (head.contentLength > snapshot.config.limits.maxBodySize) return this.answerError(413, "request body too large");
+    const target = normalizeTarget(head.pathAndQuery, snapshot.config.pathNormalization);
+    if (typeof target !== "string") {
+      this.conn.closeWhenIdle(); // a malformed request closes its connection, as the parser's refusals do
+      return this.answerError(400, target.message);
+    }
+    this.routingTarget = target;
     if (snapshot.honoFirst) return this.viaHono();
     const match = snapshot.table.match(this.view());
     if (!match) return this.answerError(404, "no route matched");
@@ -209,7 +218,9 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
 
   /**
    * An attempt failed before the answer's head. A stale pooled connection is tried again on a new one (not the
-   * server's fault); a connect failure moves to another server while attempts are left; anything else ends it.
+   * server's fault); a connect failure, or a connection closed before any byte of the answer, moves to another
+   * server while attempts are left (only idempotent requests without a body have more than one); anything else
+   * (a timeout, a bad answer: the server may have acted) ends it.
    */
   private attemptFailed(server: UpstreamServer, failure: UpstreamFailure, stale: boolean): void {
     this.call = undefined;
@@ -218,17 +229,16 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       return this.useServer(server);
     }
     this.release();
-    const error = stale ? new UpstreamFailure("bad-response", failure.message) : failure;
-    const clientsFault = error.kind === "aborted" || error.kind === "body-too-large" || this.clientGoneFlag;
+    const clientsFault = failure.kind === "aborted" || failure.kind === "body-too-large" || this.clientGoneFlag;
     if (!clientsFault) this.route!.pool.failed(server, Date.now());
-    if (error.kind === "connect" && !this.clientGoneFlag) {
-      this.lastFailure = error;
+    if ((failure.kind === "connect" || failure instanceof ClosedBeforeAnswer) && !this.clientGoneFlag) {
+      this.lastFailure = failure;
       (this.tried ??= new Set()).add(server);
       this.selection!.now = Date.now();
       this.fresh = false;
       return this.nextServer();
     }
-    this.failed(error);
+    this.failed(failure);
   }
 
   /** No attempt succeeded: the client's answer. */
@@ -540,14 +550,16 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   private view(): RequestView {
     if (this._view) return this._view;
     const head = this.head;
-    const q = head.pathAndQuery.indexOf("?");
+    const target = this.routingTarget;
+    const q = target.indexOf("?");
     return (this._view = new RequestView(
       head.method,
       "http",
       head.host,
-      q < 0 ? head.pathAndQuery : head.pathAndQuery.slice(0, q),
-      q < 0 ? "" : head.pathAndQuery.slice(q),
+      q < 0 ? target : target.slice(0, q),
+      q < 0 ? "" : target.slice(q),
       { get: (name) => headerValue(head, name) },
+      head.pathAndQuery,
     ));
   }
 

@@ -6,7 +6,7 @@ import { pooledFetch } from "../http/pooled-fetch.ts";
 import type { Pool } from "../pool/pool.ts";
 import type { UpstreamServer } from "../pool/server.ts";
 import type { SelectionInput } from "../balancing/selector.ts";
-import { classifyFetchError, UpstreamFailure } from "./errors.ts";
+import { classifyFetchError, ClosedBeforeAnswer, UpstreamFailure } from "./errors.ts";
 import { NoServerAvailable, tryServers } from "./attempts.ts";
 
 export interface ForwardPolicy {
@@ -71,7 +71,8 @@ export async function forward(upstreams: UpstreamPool, pool: Pool, policy: Forwa
       const kind = (error as UpstreamFailure).kind;
       // The client's doing (gone, body over the limit) is not the server's failure, and nothing to retry.
       const clientsFault = kind === "aborted" || kind === "body-too-large";
-      return { blameServer: !clientsFault, retry: kind === "connect" };
+      // A connection closed before any byte of the answer may go elsewhere too, as on the byte path (exchange.ts).
+      return { blameServer: !clientsFault, retry: kind === "connect" || error instanceof ClosedBeforeAnswer };
     },
   );
   // The exchange stays in flight on this server until its body has been relayed (or cancelled): least-conn,
