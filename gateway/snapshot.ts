@@ -61,7 +61,7 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
     const own: LoadedPlugin[] = await loadPlugins(route.plugins, `routes[${i}].plugins`, configDir);
     routes.push(compileRoute(route, i, { pools, config, configDir, runtime, upstreams: context.upstreams, globalPlugins, routePlugins: own }));
   }
-  const table = compileRouteTable(config.routes.map((route, i) => ({ route, value: routes[i]! })));
+  const table = compileRouteTable(config.routes.map((route, i) => ({ route, value: routes[i]! })), config.pathNormalization);
 
   const app = new Hono<GatewayEnv>();
   // Request limits were applied before hono: target length and header size by the request parser, an announced
@@ -70,7 +70,7 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
   for (const plugin of globalPlugins) if (plugin.hooks.middleware) app.use(plugin.hooks.middleware);
   for (const plugin of globalPlugins) plugin.hooks.routes?.(app);
   app.all("*", (c) => {
-    const view = RequestView.fromRequest(c.req.raw);
+    const view = RequestView.fromRequest(c.req.raw, c.env.sluice.target);
     const found = table.match(view);
     if (!found) return errorResponse(404, "no route matched", c.get("requestId"));
     c.get("log").route = found.value.name;

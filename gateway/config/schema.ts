@@ -233,11 +233,23 @@ const limits = z.strictObject({
   idleTimeout: duration.default(LIMIT_DEFAULTS.idleTimeout),
 });
 
+// How a request path is read before routing (gateway/http/path-normalization.ts).
+const PATH_NORMALIZATION_DEFAULTS = { mergeSlashes: true, encodedSlashes: "refuse", forward: "normalized" } as const;
+const pathNormalization = z.strictObject({
+  /** `//` read as `/`, as nginx's merge_slashes. */
+  mergeSlashes: z.boolean().default(PATH_NORMALIZATION_DEFAULTS.mergeSlashes),
+  /** `%2F` and `%5C`: a 400, or passed undecoded inside one segment. */
+  encodedSlashes: z.enum(["refuse", "keep"]).default(PATH_NORMALIZATION_DEFAULTS.encodedSlashes),
+  /** What the upstream receives for a route that changes no path: the normalised path, or the client's own target. */
+  forward: z.enum(["normalized", "original"]).default(PATH_NORMALIZATION_DEFAULTS.forward),
+});
+
 export const configSchema = z.strictObject({
   listen: oneOrMany(address).default(":8080").transform((v) => (Array.isArray(v) ? v : [v])),
   admin: z.union([z.literal(false), admin]).default({ listen: "127.0.0.1:9901" }),
   workers: z.union([positiveInt, z.literal("auto")]).default(1),
   limits: limits.default(LIMIT_DEFAULTS),
+  pathNormalization: pathNormalization.default(PATH_NORMALIZATION_DEFAULTS),
   shutdownTimeout: duration.default(10_000),
   accessLog: z.boolean().default(true),
   pools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "not a pool name: use letters, digits, _ . -" }), pool).default({}),

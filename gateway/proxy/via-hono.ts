@@ -41,6 +41,7 @@ export function answerViaHono(exchange: Exchange, services: EngineServices): voi
   let upgrade: { route: ProxyRoute; pathAndQuery: string; headers: Headers } | undefined;
   const context: RequestContext = {
     client: { address: conn.clientAddress, port: conn.clientPort },
+    target: head.pathAndQuery,
     upgradeVia(route, pathAndQuery, headers) {
       upgrade = { route: route as ProxyRoute, pathAndQuery, headers };
       return UPGRADE_AS_BYTES;
@@ -72,7 +73,8 @@ function requestOf(exchange: Exchange, signal: AbortSignal): Request {
   for (let i = 0; i < fields.length; i += 2) headers.append(fields[i]!, fields[i + 1]!);
   // The request id the exchange settled on, so plugins, the proxy and the log agree on it.
   if (headers.get("x-request-id") !== exchange.requestId) headers.set("x-request-id", exchange.requestId);
-  const path = head.pathAndQuery.charCodeAt(0) === 47 ? head.pathAndQuery : "/";
+  // The normalised target: hono's routes, plugins' middleware and the route table read the path routing reads.
+  const path = exchange.routingTarget.charCodeAt(0) === 47 ? exchange.routingTarget : "/";
   const url = `http://${head.host || "localhost"}${path}`;
   const hasBody = head.chunked || head.contentLength > 0;
   let body: ReadableStream<Uint8Array> | null = null;

@@ -4,7 +4,7 @@
 export { RequestView, normaliseHost } from "./view.ts";
 export type { HeaderLookup } from "./view.ts";
 export { RouteMatch, RouteTableError, checkRoutes, compileRouteTable } from "./table.ts";
-export type { CompiledRoute, RouteEntry, RouteProblem, RouteTable } from "./table.ts";
+export type { CompiledRoute, RouteEntry, RouteProblem, RouteTable, RouteTableOptions } from "./table.ts";
 export type { Matcher } from "./matcher.ts";
 export { PatternError } from "./matcher.ts";
 export type { Params } from "./path.ts";

@@ -39,6 +39,8 @@ export interface CompiledRoute<T> {
   readonly params: (path: string) => Params;
   /** stripPrefix then rewrite; null when the route leaves the path alone. */
   readonly rewritePath: PathRewriter | null;
+  /** The upstream receives the client's own target (`pathNormalization.forward: "original"`, no path change). */
+  readonly forwardsClientTarget: boolean;
   readonly redirect: CompiledRedirect | null;
 }
 
@@ -63,9 +65,12 @@ export class RouteMatch<T> {
     return (this._path ??= this.route.rewritePath ? this.route.rewritePath(this.view.path) : this.view.path);
   }
 
-  /** The request target to send upstream: upstreamPath plus the query string exactly as received. */
+  /**
+   * The request target to send upstream: upstreamPath plus the query string exactly as received; or, with
+   * `pathNormalization.forward: "original"` on a route that changes no path, the target as the client sent it.
+   */
   get upstreamTarget(): string {
-    return this.upstreamPath + this.view.search;
+    return this.route.forwardsClientTarget ? this.view.target : this.upstreamPath + this.view.search;
   }
 
   /** The Location for a redirect route, undefined for other routes. */
@@ -94,13 +99,20 @@ export class RouteTableError extends Error {
   }
 }
 
+/** How the table's routes forward a path: `pathNormalization.forward` of the config. */
+export interface RouteTableOptions {
+  /** "original": routes that change no path send the client's own target upstream (routing still read the normalised one). */
+  readonly forward?: "normalized" | "original";
+}
+
 /** Compiles a route table; throws RouteTableError listing every problem (bad regexes, patterns, placeholders). */
-export function compileRouteTable<T>(entries: ReadonlyArray<RouteEntry<T>>): RouteTable<T> {
+export function compileRouteTable<T>(entries: ReadonlyArray<RouteEntry<T>>, options: RouteTableOptions = {}): RouteTable<T> {
+  const forwardOriginal = options.forward === "original";
   const index = new RouteIndex<RequestView, CompiledRoute<T>>();
   const routes: CompiledRoute<T>[] = [];
   const problems: RouteProblem[] = [];
   entries.forEach((entry, i) => {
-    const compiled = compileRoute(entry, i, (e) => problems.push({ path: [i, ...e.at], message: e.message, value: e.value }));
+    const compiled = compileRoute(entry, i, forwardOriginal, (e) => problems.push({ path: [i, ...e.at], message: e.message, value: e.value }));
     if (compiled === null) return;
     routes.push(compiled.route);
     index.add(compiled.route, compiled.hostKeys, compiled.segmentKeys);
@@ -127,7 +139,7 @@ export function checkRoutes(routes: readonly RouteConfig[]): RouteProblem[] {
 }
 
 /** Compiles one route, reporting every broken field (not just the first); null when any was broken. */
-function compileRoute<T>(entry: RouteEntry<T>, index: number, report: (e: PatternError) => void) {
+function compileRoute<T>(entry: RouteEntry<T>, index: number, forwardOriginal: boolean, report: (e: PatternError) => void) {
   const { route: config, value } = entry;
   const m = config.match ?? {};
   let broken = false;
@@ -168,6 +180,7 @@ function compileRoute<T>(entry: RouteEntry<T>, index: number, report: (e: Patter
     test: allMatchers(matchers as Matcher[]),
     params: path?.params ?? (() => NO_PARAMS),
     rewritePath,
+    forwardsClientTarget: forwardOriginal && rewritePath === null,
     redirect,
   };
   return { route, hostKeys, segmentKeys: path?.segments ?? null };

@@ -2,9 +2,10 @@
 // sliced from the URL eagerly, the costly parts (query, cookies, User-Agent) are parsed on first use and only
 // when some route actually reaches a matcher that asks for them.
 //
-// The path is the URL pathname as received: percent-escapes are not decoded for matching, and nothing is
-// rejected or normalised here. Resolving `.`/`..` segments and refusing malformed targets is the HTTP layer's
-// job (runtimes already hand us a parsed URL), so a route sees exactly what the upstream would.
+// The path is the request's path already normalised by the HTTP layer (http/path-normalization.ts: dot segments
+// resolved, slashes merged, unreserved escapes decoded, dangerous ones refused), so that a route sees what the
+// upstream will act on; nothing is decoded or rejected here. The client's own target is kept beside it for
+// `pathNormalization.forward: "original"`.
 import { browserBits } from "./browser.ts";
 
 /** The one thing the view needs from a headers object; `Headers` on Bun and Deno has this shape. */
@@ -76,25 +77,37 @@ export class RequestView {
     /** "http" or "https", for redirect targets. */
     readonly scheme: string,
     rawHost: string,
-    /** The raw pathname, always starting with "/" for origin-form targets. */
+    /** The (normalised) pathname, always starting with "/" for origin-form targets. */
     readonly path: string,
     /** The raw query string with its "?", or "" — passed upstream untouched. */
     readonly search: string,
     readonly headers: HeaderLookup,
+    /** The request target (path and query) as the client sent it, when known. */
+    private readonly clientTarget?: string,
   ) {
     this.host = rawHost === lastRawHost ? lastHost : normaliseHostOnce(rawHost);
   }
 
-  /** The view of a fetch-style Request: what the runtime adapters hand to the gateway. */
-  static fromRequest(req: { readonly method: string; readonly url: string; readonly headers: HeaderLookup }): RequestView {
-    return RequestView.fromUrl(req.method, req.url, req.headers);
+  /** The request target (path and query) as the client sent it: the path and query of the view when not told. */
+  get target(): string {
+    return this.clientTarget ?? this.path + this.search;
+  }
+
+  /**
+   * The view of a fetch-style Request (the hono path): its URL holds the normalised path. `clientTarget`, the
+   * target as the client sent it, is kept for `forward: "original"`, and its query is the one routing reads,
+   * byte for byte (the URL parser escapes some of its bytes).
+   */
+  static fromRequest(req: { readonly method: string; readonly url: string; readonly headers: HeaderLookup }, clientTarget?: string): RequestView {
+    return RequestView.fromUrl(req.method, req.url, req.headers, clientTarget);
   }
 
   /**
    * The view of a method, an absolute URL (or an origin-form "/path?query") and headers. The URL is sliced by
    * hand, not parsed with `new URL`: the runtime already validated it, and this runs for every request.
+   * `clientTarget`: as for fromRequest.
    */
-  static fromUrl(method: string, url: string, headers: HeaderLookup): RequestView {
+  static fromUrl(method: string, url: string, headers: HeaderLookup, clientTarget?: string): RequestView {
     let scheme = "http";
     let authStart = 0;
     let i = 0; // where the path (or "?" / "#") starts
@@ -115,10 +128,14 @@ export class RequestView {
     let q = url.indexOf("?", i);
     if (q < 0 || q > end) q = end;
     const path = q > i ? url.slice(i, q) : "/"; // "http://host?x" has an empty path, which means "/"
-    const search = q < end ? url.slice(q, end) : ""; // kept byte for byte, even a lone "?"
+    let search = q < end ? url.slice(q, end) : ""; // kept byte for byte, even a lone "?"
+    if (clientTarget !== undefined) {
+      const cq = clientTarget.indexOf("?");
+      search = cq < 0 ? "" : clientTarget.slice(cq);
+    }
     // The Host header names the host; the URL's authority stands in when there is none (HTTP/1.0, hand-built).
     const host = headers.get("host") ?? url.slice(authStart, i);
-    return new RequestView(method, scheme, host, path, search, headers);
+    return new RequestView(method, scheme, host, path, search, headers, clientTarget);
   }
 
   /** The first path segment ("api" for "/api/x", "" for "/"), or null for a path not starting with "/". */

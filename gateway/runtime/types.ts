@@ -12,6 +12,8 @@ export interface ClientInfo {
 /** Per-request facts only the connection knows, for handlers on the hono path. */
 export interface RequestContext {
   client: ClientInfo;
+  /** The request target (path and query) as the client sent it; the Request's URL holds the normalised path. */
+  target?: string;
   /**
    * Proxy this upgrade request to the route's pool as bytes (a pipe after the upstream's 101). The Response
    * returned must be the handler's answer; the connection does the rest. Only proxy listeners have it.
