@@ -8,6 +8,7 @@ import { balancerNames, canonicalBalancer } from "./balancing/registry.ts";
 import type { HttpListener, Runtime } from "./runtime/types.ts";
 import { getRuntime } from "./runtime/current.ts";
 import { buildSnapshot, type Snapshot } from "./snapshot.ts";
+import { teardownPlugins } from "./plugin/teardown.ts";
 import { AccessLog } from "./access-log.ts";
 import { cwd } from "node:process";
 import { Buffer } from "node:buffer";
@@ -72,6 +73,8 @@ export class Gateway {
   /** The active health checks of the current snapshot's pools. */
   private checks: HealthChecks = { stop() {} };
   private readonly deadlines = new Deadlines();
+  /** Replaced snapshots whose plugins are waiting for their last requests before teardown. */
+  private readonly retiring = new Set<Snapshot>();
 
   private constructor(
     private readonly runtime: Runtime,
@@ -216,8 +219,27 @@ export class Gateway {
       if (!this.draining) this.checks = this.startChecks(this.snapshot);
       throw error;
     }
+    const previous = this.snapshot;
     this.snapshot = snapshot;
     if (!this.draining) this.checks = this.startChecks(snapshot);
+    this.retire(previous);
+  }
+
+  /**
+   * A replaced snapshot's plugins close what they opened once the requests that started on it have ended, or
+   * after the shutdown timeout (an upgraded connection may last for hours): then its teardown hooks run.
+   */
+  private retire(previous: Snapshot): void {
+    if (!previous.plugins.some((p) => p.hooks.teardown)) return;
+    this.retiring.add(previous);
+    void previous.use.idle(previous.config.shutdownTimeout).then(() => this.tearDown(previous));
+  }
+
+  /** Run a replaced snapshot's teardown hooks, once, whoever asks first (its last request, or stop). */
+  private tearDown(snapshot: Snapshot): Promise<void> {
+    if (!this.retiring.delete(snapshot)) return Promise.resolve();
+    snapshot.use.stopWaiting();
+    return teardownPlugins(snapshot.plugins, (line) => console.error(line));
   }
 
   /**
@@ -238,6 +260,8 @@ export class Gateway {
     await this.udp?.stop();
     await this.admin?.stop(true);
     this.upstreams.closeIdle();
+    // In-flight requests are over (or were cut): every plugin closes what it opened.
+    await Promise.all([...[...this.retiring].map((s) => this.tearDown(s)), teardownPlugins(this.snapshot.plugins, (line) => console.error(line))]);
     this.accessLog.flush();
   }
 }

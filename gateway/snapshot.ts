@@ -16,6 +16,8 @@ import type { AccessLog } from "./access-log.ts";
 import type { HttpCounters } from "./observability/http-counters.ts";
 import { errorResponse } from "./proxy/errors.ts";
 import { RequestView } from "./routing/view.ts";
+import { SnapshotUse } from "./snapshot-use.ts";
+import { teardownPlugins } from "./plugin/teardown.ts";
 
 export interface Snapshot {
   readonly config: Config;
@@ -29,6 +31,10 @@ export interface Snapshot {
   readonly honoFirst: boolean;
   /** The global plugins' onLog hooks. */
   readonly logHooks: readonly ((entry: LogEntry) => void)[];
+  /** Every plugin set up for this snapshot, global ones first, in setup order (for their teardown). */
+  readonly plugins: readonly LoadedPlugin[];
+  /** The requests being served on this snapshot. */
+  readonly use: SnapshotUse;
 }
 
 export interface SnapshotContext {
@@ -55,11 +61,20 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
     pools.set(name, pool);
   }
 
+  const plugins: LoadedPlugin[] = [];
   const globalPlugins = await loadPlugins(config.plugins, "plugins", configDir);
+  plugins.push(...globalPlugins);
   const routes: RouteAction[] = [];
-  for (const [i, route] of config.routes.entries()) {
-    const own: LoadedPlugin[] = await loadPlugins(route.plugins, `routes[${i}].plugins`, configDir);
-    routes.push(compileRoute(route, i, { pools, config, configDir, runtime, upstreams: context.upstreams, globalPlugins, routePlugins: own }));
+  try {
+    for (const [i, route] of config.routes.entries()) {
+      const own: LoadedPlugin[] = await loadPlugins(route.plugins, `routes[${i}].plugins`, configDir);
+      plugins.push(...own);
+      routes.push(compileRoute(route, i, { pools, config, configDir, runtime, upstreams: context.upstreams, globalPlugins, routePlugins: own }));
+    }
+  } catch (error) {
+    // This snapshot will never serve: the plugins that did set up close what they opened.
+    await teardownPlugins(plugins, (line) => console.error(line));
+    throw error;
   }
   const table = compileRouteTable(config.routes.map((route, i) => ({ route, value: routes[i]! })), config.pathNormalization);
 
@@ -92,5 +107,5 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
 
   const honoFirst = globalPlugins.some((p) => p.hooks.middleware || p.hooks.routes);
   const logHooks = globalPlugins.flatMap((p) => (p.hooks.onLog ? [p.hooks.onLog] : []));
-  return { config, configDir, pools, app, routes, table, honoFirst, logHooks };
+  return { config, configDir, pools, app, routes, table, honoFirst, logHooks, plugins, use: new SnapshotUse() };
 }

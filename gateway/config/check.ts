@@ -1,14 +1,41 @@
-// `sluice check --config PATH`: the same loading as startup, reported as text instead of thrown.
+// `sluice check --config PATH`: the same loading as startup, reported as text instead of thrown. Plugins are
+// loaded too, as startup loads them — a plugin file that is missing or options a plugin refuses fail the check —
+// and torn down at once: their setup may have opened clients that must not outlive the check.
 import { ConfigError } from "./errors.ts";
 import { loadConfig } from "./load.ts";
+import { loadPlugins, PluginLoadError, type LoadedPlugin } from "../plugin/load.ts";
+import { teardownPlugins } from "../plugin/teardown.ts";
+import type { Config } from "./schema.ts";
 
 /** `lines` is exactly what to print: ["ok"] for a good config, else one line per problem (exit 1). */
 export async function checkConfig(path: string, knownBalancers: string[]): Promise<{ ok: boolean; lines: string[] }> {
   try {
-    await loadConfig(path, { knownBalancers });
-    return { ok: true, lines: ["ok"] };
+    const { config, dir } = await loadConfig(path, { knownBalancers });
+    const problems = await checkPlugins(config, dir);
+    return problems.length === 0 ? { ok: true, lines: ["ok"] } : { ok: false, lines: problems };
   } catch (e) {
     if (e instanceof ConfigError) return { ok: false, lines: e.problems };
     return { ok: false, lines: [`${path}: ${(e as Error)?.message ?? String(e)}`] }; // a bug, but still one line
   }
+}
+
+/** Every plugin list of the config loaded and set up; the problems of all of them, in the order of the file. */
+async function checkPlugins(config: Config, dir: string): Promise<string[]> {
+  const lists: [where: string, refs: Config["plugins"]][] = [
+    ["plugins", config.plugins],
+    ...config.routes.map((route, i): [string, Config["plugins"]] => [`routes[${i}].plugins`, route.plugins]),
+  ];
+  const problems: string[] = [];
+  const loaded: LoadedPlugin[] = [];
+  for (const [where, refs] of lists) {
+    if (refs.length === 0) continue;
+    try {
+      loaded.push(...(await loadPlugins(refs, where, dir)));
+    } catch (error) {
+      if (error instanceof PluginLoadError) problems.push(...error.problems);
+      else problems.push(`${where}: ${(error as Error)?.message ?? String(error)}`);
+    }
+  }
+  await teardownPlugins(loaded, (line) => console.error(line));
+  return problems;
 }

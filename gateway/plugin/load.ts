@@ -1,10 +1,12 @@
 // Turns `{ use, options }` references into set-up plugins: finds the module (built-in name, file path
 // relative to the config, or package name), validates its options with its own schema, runs setup and
 // checks the hooks it returned. Problems come back as config-style lines, all at once.
-import { isAbsolute, resolve } from "node:path";
+import { createRequire } from "node:module";
+import { isAbsolute, join, resolve } from "node:path";
 import type { PluginRef } from "../config/schema.ts";
 import { builtinPlugins } from "./builtins.ts";
 import { HOOK_NAMES, type Plugin, type PluginHooks } from "./types.ts";
+import { teardownPlugins } from "./teardown.ts";
 
 export interface LoadedPlugin {
   name: string;
@@ -22,9 +24,21 @@ async function importPlugin(use: string, configDir: string): Promise<Plugin<unkn
   if (builtin) return (await builtin()) as Plugin<unknown>;
   const isPath = use.startsWith(".") || isAbsolute(use);
   // Paths are the config's, not the working directory's (the compiled binary resolves against its own root otherwise).
-  const specifier = isPath ? resolve(configDir, use) : use;
+  const specifier = isPath ? resolve(configDir, use) : packageEntry(use, configDir);
   const module = await import(specifier);
   return (module.default ?? module) as Plugin<unknown>;
+}
+
+/**
+ * A package name as the config's own project sees it: its node_modules (and the ones above it) first, so a
+ * deployment installs plugins next to its config; then the gateway's own packages.
+ */
+function packageEntry(name: string, configDir: string): string {
+  try {
+    return createRequire(join(configDir, "package.json")).resolve(name);
+  } catch {
+    return name;
+  }
 }
 
 function render(value: unknown): string {
@@ -81,6 +95,10 @@ export async function loadPlugins(refs: readonly PluginRef[], where: string, con
       else problems.push(`${where}[${i}]: plugin setup failed: ${(error as Error).message} (got ${render(ref.use)})`);
     }
   }
-  if (problems.length > 0) throw new PluginLoadError(problems);
+  if (problems.length > 0) {
+    // The ones that did set up are not going to serve: they close what they opened.
+    await teardownPlugins(loaded, (line) => console.error(line));
+    throw new PluginLoadError(problems);
+  }
   return loaded;
 }

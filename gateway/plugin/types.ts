@@ -76,9 +76,14 @@ export interface PluginHooks {
   onError?(ctx: ProxyContext, error: ProxyError): MaybePromise<Response | void>;
   /** Once per request, after the answer is decided. */
   onLog?(entry: LogEntry): void;
+  /**
+   * Close what `setup` opened (timers, sockets, clients): run once for every setup, when a reload has replaced
+   * this config and its last request has ended, when the gateway stops, and after `sluice check`.
+   */
+  teardown?(): MaybePromise<void>;
 }
 
-export const HOOK_NAMES: ReadonlyArray<keyof PluginHooks> = ["middleware", "routes", "beforeUpstream", "afterUpstream", "onError", "onLog"];
+export const HOOK_NAMES: ReadonlyArray<keyof PluginHooks> = ["middleware", "routes", "beforeUpstream", "afterUpstream", "onError", "onLog", "teardown"];
 
 /** Any Standard Schema validator (zod, valibot, arktype…) can describe a plugin's options. */
 export interface OptionsSchema<Output> {

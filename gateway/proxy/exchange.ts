@@ -26,6 +26,7 @@ import { clientResponseHead, endToEndTrailers, upstreamRequestHead, type AnswerE
 import { pipeBytes } from "./byte-pipe.ts";
 import type { EngineServices } from "./engine-services.ts";
 import { answerViaHono } from "./via-hono.ts";
+import type { SnapshotUse } from "../snapshot-use.ts";
 
 const RETRYABLE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 /** Request body bytes held while no upstream connection takes them yet (beyond it, the client is paused). */
@@ -63,6 +64,8 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   private done = false;
   /** hono's core middleware writes this request's log line (an upgrade that came through hono). */
   private quiet = false;
+  /** The requests of the snapshot this one started on, until `leaveSnapshot` (its plugins' teardown waits). */
+  private use: SnapshotUse | undefined;
 
   // Where it goes.
   private _view: RequestView | undefined;
@@ -128,6 +131,8 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
 
   private dispatch(): void {
     const snapshot = this.services.snapshot();
+    this.use = snapshot.use;
+    snapshot.use.enter();
     const head = this.head;
     if (head.contentLength > snapshot.config.limits.maxBodySize) return this.answerError(413, "request body too large");
     const target = normalizeTarget(head.pathAndQuery, snapshot.config.pathNormalization);
@@ -565,7 +570,16 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
 
   // ---- the log line ---------------------------------------------------------------------------------------
 
+  /** The request no longer runs its snapshot's plugins: its answer is decided (once; later calls do nothing). */
+  leaveSnapshot(): void {
+    const use = this.use;
+    if (!use) return;
+    this.use = undefined;
+    use.leave();
+  }
+
   finishLog(status: number): void {
+    this.leaveSnapshot();
     if (this.done) return;
     this.done = true;
     this.status = status;

@@ -61,8 +61,12 @@ export function answerViaHono(exchange: Exchange, services: EngineServices): voi
       return;
     }
     const close = await writeResponse(target, response, head.minor, conn.willClose, head.method === "HEAD");
+    exchange.leaveSnapshot();
     conn.finish(close);
-  })().catch(() => conn.closeNow(false));
+  })().catch(() => {
+    exchange.leaveSnapshot();
+    conn.closeNow(false);
+  });
 }
 
 /** The fetch-style Request of a parsed head (the hono path only). */
