@@ -17,6 +17,8 @@ export interface PooledRequest {
   body: ReadableStream<Uint8Array> | null;
   signal: AbortSignal;
   connectTimeout: number;
+  /** How long the answer's body may stay silent once its head came (UpstreamCall.stallTimeout); default: no limit. */
+  stallTimeout?: number;
 }
 
 export interface Address extends UpstreamAddress {
@@ -61,6 +63,7 @@ async function once(pool: UpstreamPool, server: Address, request: PooledRequest,
   }
   const sink = new ResponseBuilder(request.method);
   const call = new UpstreamCall(pool, connection, reused, request.method, sink, server.id, NO_TIMEOUT);
+  if (request.stallTimeout !== undefined) call.stallTimeout = request.stallTimeout;
   sink.call = call;
   const onAbort = () => {
     call.abort();

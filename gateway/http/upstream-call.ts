@@ -66,8 +66,14 @@ export class UpstreamCall implements ConnectionUser, Expiring {
   /** Framing bytes not yet known to be anything but the start of the last chunk: held until data follows them. */
   private held: Uint8Array | undefined;
   private sawData = false;
-  /** When the server's time to answer runs out (0: not waiting for an answer). */
+  /** When the server's time to answer, or to send more of its answer, runs out (0: not waiting on it). */
   deadline = 0;
+  /**
+   * How long the body of the answer may stay silent once its head came (nginx's proxy_read_timeout): a server
+   * that stalls mid-answer is cut instead of holding the client forever. The time a client takes to read does
+   * not count: the clock stops while the answer is paused for it.
+   */
+  stallTimeout: number;
   /** Bytes after a 101 head: the tunnel's first. */
   leftover: Uint8Array = EMPTY;
   /** Called when the connection can take more request bytes. */
@@ -86,6 +92,7 @@ export class UpstreamCall implements ConnectionUser, Expiring {
   ) {
     connection.user = this;
     connection.requests++;
+    this.stallTimeout = responseTimeout;
   }
 
   // ---- the request side ----------------------------------------------------------------------------
@@ -119,6 +126,8 @@ export class UpstreamCall implements ConnectionUser, Expiring {
     if (!this.paused) {
       this.paused = true;
       this.connection.socket.pause();
+      // Waiting for the client to read is not the server stalling.
+      if (this.head !== undefined) this.stopTimer();
     }
   }
 
@@ -126,6 +135,7 @@ export class UpstreamCall implements ConnectionUser, Expiring {
     if (this.paused) {
       this.paused = false;
       this.connection.socket.resume();
+      if (this.head !== undefined && !this.responseDone && !this.finished) this.watchStall();
     }
   }
 
@@ -163,7 +173,10 @@ export class UpstreamCall implements ConnectionUser, Expiring {
       const bytes = this.pending.length === 0 ? chunk : concat(this.pending, chunk);
       this.pending = EMPTY;
       this.readHeads(bytes, bytes !== chunk);
-    } else this.readBody(chunk, 0);
+    } else {
+      if (this.deadline !== 0) this.deadline = Date.now() + this.stallTimeout;
+      this.readBody(chunk, 0);
+    }
     if (!this.finished && !this.responseDone && this.head !== undefined) this.sink.responseFlush();
   }
 
@@ -184,6 +197,7 @@ export class UpstreamCall implements ConnectionUser, Expiring {
     if (this.head !== undefined && this.body === Body.UntilClose) {
       this.responseDone = true;
       this.finished = true;
+      this.stopTimer();
       this.connection.discard();
       this.sink.responseEnd(undefined);
       return;
@@ -198,8 +212,9 @@ export class UpstreamCall implements ConnectionUser, Expiring {
 
   expire(): void {
     this.stopTimer();
-    if (this.finished || this.head !== undefined) return;
-    this.fail(new UpstreamFailure("timeout", `${this.serverId} did not answer within ${this.responseTimeout}ms`), false);
+    if (this.finished || this.responseDone) return;
+    if (this.head === undefined) this.fail(new UpstreamFailure("timeout", `${this.serverId} did not answer within ${this.responseTimeout}ms`), false);
+    else this.fail(new UpstreamFailure("timeout", `${this.serverId} sent nothing for ${this.stallTimeout}ms in the middle of its answer`), false);
   }
 
   private fail(failure: UpstreamFailure, stale: boolean): void {
@@ -246,7 +261,8 @@ export class UpstreamCall implements ConnectionUser, Expiring {
   }
 
   private finalHead(head: ResponseHead): void {
-    this.stopTimer();
+    // From here the clock watches the body's silence (stopped when the answer ends).
+    this.watchStall();
     this.head = head;
     if (head.status === 204 || head.status === 304 || this.method === "HEAD") this.body = Body.None;
     else if (head.chunked) {
@@ -355,9 +371,15 @@ export class UpstreamCall implements ConnectionUser, Expiring {
     else {
       // The server answered before the request was all sent: the rest will not be sent, so no reuse.
       this.finished = true;
+      this.stopTimer();
       this.connection.discard();
     }
     this.sink.responseEnd(trailers);
+  }
+
+  private watchStall(): void {
+    this.deadline = Date.now() + this.stallTimeout;
+    this.pool.timeouts.add(this);
   }
 
   private stopTimer(): void {

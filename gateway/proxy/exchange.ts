@@ -110,6 +110,8 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   /** In threes, as joinForWrite takes them: text, 0, 0 or bytes, start, end. */
   private queued: (string | Uint8Array | number)[] = [];
   private queuedBytes = 0;
+  /** Some of the final answer went to the client: a failure from here on can only cut the connection. */
+  private answerStarted = false;
 
   constructor(readonly conn: DownstreamConnection, public head: RequestHead, private readonly services: EngineServices) {
     this.requestId = requestIdFor(headerValue(head, "x-request-id"));
@@ -429,6 +431,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const data = single ? (parts[0] as Uint8Array) : joinForWrite(parts, total);
     parts.length = 0;
     this.queuedBytes = 0;
+    this.answerStarted = true;
     return this.conn.write(data, total);
   }
 
@@ -447,10 +450,19 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
 
   upstreamFailed(failure: UpstreamFailure, stale: boolean, headSent: boolean): void {
     if (!headSent && this.status === 0) return this.attemptFailed(this.server!, failure, stale);
-    // Mid-body: the client has a head already; all that can be done is cut its connection (never a short body
-    // that looks complete), and count the failure against the server.
     if (this.server) this.route!.pool.failed(this.server, Date.now());
     this.log.error = failure.message;
+    if (!this.answerStarted) {
+      // The server's head came but none of it reached the client yet (the same read brought the failure): the
+      // client still gets a clear answer instead of a closed connection. Not retried: the server did answer.
+      this.queued.length = 0;
+      this.queuedBytes = 0;
+      this.out = Out.None;
+      this.release();
+      return this.answerFailure(toProxyError(failure, this.route!.pool.name));
+    }
+    // Mid-body: the client has a head already; all that can be done is cut its connection (never a short body
+    // that looks complete).
     this.cut(failure.message);
   }
 

@@ -109,6 +109,7 @@ async function attemptOnce(upstreams: UpstreamPool, server: UpstreamServer, poli
       body: out.body,
       signal: controller.signal,
       connectTimeout: policy.connectTimeout,
+      stallTimeout: policy.responseTimeout,
     });
     // fetch hands back any three-digit status ("HTTP/1.1 999 ..."), but a Response can only carry 200-599:
     // relaying it would throw later and become a 500 "internal error" instead of the upstream's fault.
