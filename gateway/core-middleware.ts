@@ -28,7 +28,9 @@ export function coreMiddleware(plugins: readonly LoadedPlugin[], accessLog: Acce
       // A plugin answered with immutable headers (Response.redirect): keep its answer as it is.
     }
     counters.count(log.route ?? "", response.status);
-    if (logHooks.length === 0 && !accessLog.enabled) return;
+    // The route's hooks once it was routed (global plugins' included), else the global plugins' alone.
+    const hooks = (c.env.sluice.logHooks as readonly ((entry: LogEntry) => void)[] | undefined) ?? logHooks;
+    if (hooks.length === 0 && !accessLog.enabled) return;
     const entry: LogEntry = {
       time: new Date().toISOString(),
       requestId,
@@ -42,7 +44,7 @@ export function coreMiddleware(plugins: readonly LoadedPlugin[], accessLog: Acce
       userAgent: request.headers.get("user-agent") ?? undefined,
     };
     accessLog.add(entry);
-    for (const hook of logHooks) {
+    for (const hook of hooks) {
       try {
         hook(entry);
       } catch (error) {

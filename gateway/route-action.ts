@@ -1,11 +1,11 @@
 // What a matched route does, compiled once per route at load: proxy to a pool (with its plugins),
 // redirect, or serve static files.
 import type { Context, MiddlewareHandler } from "hono";
-import type { Config, RouteConfig } from "./config/schema.ts";
+import type { Config, HttpPoolConfig, RouteConfig } from "./config/schema.ts";
 import type { Runtime } from "./runtime/types.ts";
 import type { Pool } from "./pool/pool.ts";
 import type { LoadedPlugin } from "./plugin/load.ts";
-import type { GatewayEnv } from "./plugin/types.ts";
+import type { GatewayEnv, LogEntry } from "./plugin/types.ts";
 import type { RouteMatch } from "./routing/table.ts";
 import { proxyHttp, proxyUpgrade, type IncomingExchange, type ProxyRoute } from "./proxy/http-proxy.ts";
 import type { UpstreamPool } from "./http/upstream-pool.ts";
@@ -25,6 +25,8 @@ export interface RouteAction {
    * phases), or it answers with one (static files, redirects).
    */
   readonly viaHono: boolean;
+  /** onLog hooks of the global plugins, then the route's own. */
+  readonly logHooks: readonly ((entry: LogEntry) => void)[];
   /** Answer a request this route won; `match` knows the upstream path, params and redirect target. */
   handle(c: Ctx, match: RouteMatch<RouteAction>): Response | Promise<Response>;
 }
@@ -42,37 +44,53 @@ export interface RouteDeps {
 export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps): RouteAction {
   const name = route.name ?? `#${index}`;
   const middleware: MiddlewareHandler<GatewayEnv>[] = deps.routePlugins.flatMap((p) => (p.hooks.middleware ? [p.hooks.middleware] : []));
+  const logHooks = [...deps.globalPlugins, ...deps.routePlugins].flatMap((p) => (p.hooks.onLog ? [p.hooks.onLog] : []));
   const withPlugins = (handler: (c: Ctx) => Promise<Response> | Response) =>
     middleware.length === 0 ? handler : (c: Ctx) => runMiddleware(c, middleware, () => handler(c));
 
   if (route.redirect) {
     const status = route.redirect.status;
     const redirect = (match: RouteMatch<RouteAction>) => new Response(null, { status, headers: { location: match.redirectLocation! } });
-    return { name, kind: "redirect", viaHono: true, handle: (c, match) => withPlugins(() => redirect(match))(c) };
+    return { name, kind: "redirect", viaHono: true, logHooks, handle: (c, match) => withPlugins(() => redirect(match))(c) };
   }
   if (route.static) {
     const serve = createStaticHandler({ ...route.static, configDir: deps.configDir });
-    return { name, kind: "static", viaHono: true, handle: (c, match) => withPlugins(() => serve(c.req.raw, match.view.path, c.get("requestId")))(c) };
+    return { name, kind: "static", viaHono: true, logHooks, handle: (c, match) => withPlugins(() => serve(c.req.raw, match.view.path, c.get("requestId")))(c) };
   }
 
   const pool = deps.pools.get(route.pool!)!;
   const poolConfig = deps.config.pools[route.pool!]!;
   if (poolConfig.mode !== "http") throw new Error(`route ${name} names tcp pool ${route.pool}`);
-  const proxyRoute: ProxyRoute = {
+  const plugins = [...deps.globalPlugins, ...deps.routePlugins];
+  // The same route sent to another pool (a beforeUpstream plugin chose it): that pool's policy and Host rule.
+  const viaPool = new Map<string, ProxyRoute | undefined>();
+  const proxyRouteFor = (target: Pool, targetConfig: HttpPoolConfig): ProxyRoute => ({
     name,
-    pool,
-    policy: { retries: poolConfig.retries, connectTimeout: poolConfig.timeouts.connect, responseTimeout: poolConfig.timeouts.response },
-    preserveHost: route.preserveHost ?? poolConfig.preserveHost,
-    plugins: [...deps.globalPlugins, ...deps.routePlugins],
+    pool: target,
+    policy: { retries: targetConfig.retries, connectTimeout: targetConfig.timeouts.connect, responseTimeout: targetConfig.timeouts.response },
+    preserveHost: route.preserveHost ?? targetConfig.preserveHost,
+    plugins,
     maxBodySize: deps.config.limits.maxBodySize,
     upstreams: deps.upstreams,
-  };
+    logHooks,
+    viaPool(poolName) {
+      if (poolName === pool.name) return proxyRoute;
+      if (!viaPool.has(poolName)) {
+        const other = deps.pools.get(poolName);
+        const otherConfig = deps.config.pools[poolName];
+        viaPool.set(poolName, other && otherConfig?.mode === "http" ? proxyRouteFor(other, otherConfig) : undefined);
+      }
+      return viaPool.get(poolName);
+    },
+  });
+  const proxyRoute = proxyRouteFor(pool, poolConfig);
   const objectHooks = proxyRoute.plugins.some((p) => p.hooks.beforeUpstream || p.hooks.afterUpstream || p.hooks.onError);
   return {
     name,
     kind: "proxy",
     pool: pool.name,
     proxy: proxyRoute,
+    logHooks,
     viaHono: middleware.length > 0 || objectHooks,
     handle(c, match) {
       const log = c.get("log");

@@ -89,6 +89,7 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
     const found = table.match(view);
     if (!found) return errorResponse(404, "no route matched", c.get("requestId"));
     c.get("log").route = found.value.name;
+    c.env.sluice.logHooks = found.value.logHooks;
     return found.value.handle(c, found);
   });
   // Nothing a plugin or the proxy throws may take the process down: it becomes a 500 for that request.

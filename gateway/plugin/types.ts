@@ -25,8 +25,12 @@ export interface ProxyContext {
   readonly clientIp: string;
   readonly route: string;
   readonly pool: string;
-  /** What will be sent upstream: headers and path may be changed in `beforeUpstream`. */
-  readonly upstream: { headers: Headers; pathAndQuery: string };
+  /**
+   * What will be sent upstream, and where: `beforeUpstream` may change the headers and the path, send the request
+   * to another HTTP pool of the config (`pool`, whose balancing, retries and timeouts then apply), or name the
+   * `server` (an id of that pool) to take while it is available, as a sticky cookie would.
+   */
+  readonly upstream: { headers: Headers; pathAndQuery: string; pool: string; server?: string };
   /** The server chosen, once one is. */
   server?: string;
   readonly startedAt: number;

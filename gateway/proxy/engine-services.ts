@@ -19,7 +19,8 @@ export function engineServices(snapshot: () => Snapshot, upstreams: UpstreamPool
     upstreams,
     logged(exchange, status) {
       counters.count(exchange.log.route ?? "", status);
-      const hooks = snapshot().logHooks;
+      // The route's hooks (global plugins' included) when one was chosen, else the global plugins' alone.
+      const hooks = exchange.logHooks ?? snapshot().logHooks;
       if (!accessLog.enabled && hooks.length === 0) return;
       const entry = exchange.logEntry(status);
       accessLog.add(entry);

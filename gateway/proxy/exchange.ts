@@ -598,6 +598,11 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     if (!this.quiet) this.services.logged(this, status);
   }
 
+  /** The onLog hooks of the route that won (global plugins' first), once routed. */
+  get logHooks(): readonly ((entry: LogEntry) => void)[] | undefined {
+    return this.route?.logHooks;
+  }
+
   /** The access-log entry of this request. */
   logEntry(status: number): LogEntry {
     const head = this.head;

@@ -3,6 +3,7 @@
 import type { UpstreamPool } from "../http/upstream-pool.ts";
 import type { Pool } from "../pool/pool.ts";
 import type { LoadedPlugin } from "../plugin/load.ts";
+import type { LogEntry } from "../plugin/types.ts";
 import { addForwarded, stripHopByHop } from "./headers.ts";
 import { forward, type ForwardPolicy } from "./forward.ts";
 import { answerFailure, beforeUpstream, newProxyContext, toProxyError } from "./phases.ts";
@@ -20,6 +21,10 @@ export interface ProxyRoute {
   maxBodySize: number;
   /** The gateway's upstream connections (the hono path's client shares them with the byte path). */
   upstreams: UpstreamPool;
+  /** onLog hooks of the global plugins, then the route's own. */
+  logHooks: readonly ((entry: LogEntry) => void)[];
+  /** This route sent to the HTTP pool `name` instead (a beforeUpstream plugin chose it); undefined if there is none. */
+  viaPool(name: string): ProxyRoute | undefined;
 }
 
 export interface IncomingExchange {
@@ -32,15 +37,16 @@ export interface IncomingExchange {
   clientIp: string;
   requestId: string;
   /** Filled in for the access log. */
-  log: { server?: string; error?: string };
+  log: { pool?: string; server?: string; error?: string };
 }
 
 const BODYLESS_STATUS = new Set([101, 204, 205, 304]);
 
-export async function proxyHttp(route: ProxyRoute, exchange: IncomingExchange): Promise<Response> {
+export async function proxyHttp(firstRoute: ProxyRoute, exchange: IncomingExchange): Promise<Response> {
   const { request, requestId } = exchange;
-  const pool = route.pool;
-  const selection = pool.selectionFor({ clientIp: exchange.clientIp, view: exchange.view });
+  let route = firstRoute;
+  let pool = route.pool;
+  let selection = pool.selectionFor({ clientIp: exchange.clientIp, view: exchange.view });
   const headers = new Headers(request.headers);
   stripHopByHop(headers);
   pool.sticky?.stripFrom(headers);
@@ -49,6 +55,15 @@ export async function proxyHttp(route: ProxyRoute, exchange: IncomingExchange): 
   const ctx = newProxyContext(route, exchange, headers);
   const early = await beforeUpstream(route, ctx);
   if (early) return early;
+  if (ctx.upstream.pool !== pool.name) {
+    route = chosenRoute(firstRoute, ctx.upstream.pool);
+    pool = route.pool;
+    exchange.log.pool = pool.name;
+    pool.sticky?.stripFrom(headers);
+    selection = pool.selectionFor({ clientIp: exchange.clientIp, view: exchange.view });
+  }
+  // A server a plugin chose is taken while it is available, as a sticky cookie's is.
+  if (ctx.upstream.server !== undefined) selection.stickyId = ctx.upstream.server;
 
   // Every body is watched (so a failed upload is not blamed on the server); one of unannounced size is also counted.
   const body = request.body ? watchBody(request.body, request.headers.has("content-length") ? undefined : route.maxBodySize) : undefined;
@@ -120,5 +135,14 @@ export async function proxyUpgrade(
   const ctx = newProxyContext(route, exchange, new Headers(exchange.request.headers));
   const early = await beforeUpstream(route, ctx);
   if (early) return early;
-  return upgradeVia(route, ctx.upstream.pathAndQuery, ctx.upstream.headers);
+  const chosen = ctx.upstream.pool === route.pool.name ? route : chosenRoute(route, ctx.upstream.pool);
+  exchange.log.pool = chosen.pool.name;
+  return upgradeVia(chosen, ctx.upstream.pathAndQuery, ctx.upstream.headers);
+}
+
+/** The route sent to the pool a plugin named; a name that is not an HTTP pool of the config is the plugin's bug (500). */
+function chosenRoute(route: ProxyRoute, poolName: string): ProxyRoute {
+  const chosen = route.viaPool(poolName);
+  if (!chosen) throw new Error(`a beforeUpstream plugin chose pool ${JSON.stringify(poolName)}, which is not an HTTP pool of this config`);
+  return chosen;
 }

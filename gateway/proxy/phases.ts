@@ -14,7 +14,7 @@ export function newProxyContext(route: ProxyRoute, exchange: IncomingExchange, u
     clientIp: exchange.clientIp,
     route: route.name,
     pool: route.pool.name,
-    upstream: { headers: upstreamHeaders, pathAndQuery: exchange.pathAndQuery },
+    upstream: { headers: upstreamHeaders, pathAndQuery: exchange.pathAndQuery, pool: route.pool.name },
     startedAt: Date.now(),
     vars: new Map(),
   };

@@ -19,6 +19,8 @@ export interface RequestContext {
    * returned must be the handler's answer; the connection does the rest. Only proxy listeners have it.
    */
   upgradeVia?(route: object, pathAndQuery: string, headers: Headers): Response;
+  /** The onLog hooks of the route that won (global plugins' then the route's), set once it is routed. */
+  logHooks?: readonly ((entry: never) => void)[];
 }
 
 export type HttpHandler = (request: Request, context: RequestContext) => Response | Promise<Response>;
