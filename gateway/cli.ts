@@ -73,16 +73,22 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
   const configPath = configFlag ?? findDefaultConfig(cwd());
   const isWorker = runtime.env(WORKER_ENV) !== undefined;
   let gateway: Gateway;
+  let workers: ReturnType<typeof startWorkers> | undefined;
+  // A reload from SIGHUP or the admin's POST /reload: the --workers processes reload too.
+  const reloadAll = async () => {
+    workers?.signal("SIGHUP");
+    await gateway.reload();
+  };
   try {
     gateway = configPath
-      ? await startGateway({ configPath, runtime, workers: workersFlag, primary: !isWorker, stickySecret: runtime.env(STICKY_SECRET_ENV) })
+      ? await startGateway({ configPath, runtime, workers: workersFlag, primary: !isWorker, stickySecret: runtime.env(STICKY_SECRET_ENV), reloadAll })
       : await startGateway({ config: await demoConfig(runtime, runtime.env("SLUICE_DEMO_LISTEN") ?? ":8080", runtime.env("SLUICE_DEMO_ADMIN") ?? "127.0.0.1:9901"), runtime });
   } catch (error) {
     console.error(startupMessage(error, configPath));
     return 1;
   }
   // The demo's upstreams live in this process: it always runs as one.
-  const workers = configPath && !isWorker && gateway.workers > 1 ? startWorkers(runtime, gateway.workers - 1, runtime.args, gateway.stickySecret) : undefined;
+  workers = configPath && !isWorker && gateway.workers > 1 ? startWorkers(runtime, gateway.workers - 1, runtime.args, gateway.stickySecret) : undefined;
   if (isWorker) exitWithPrimary(runtime);
   else if (configPath) console.error(`sluice: serving ${gateway.listeners().map((l) => `${l.kind} ${l.address}`).join(", ")} (config ${configPath}${gateway.workers > 1 ? `, ${gateway.workers} workers` : ""})`);
   else console.log(demoBanner(gateway.url.replace("127.0.0.1", "localhost"), gateway.adminUrl));
@@ -100,9 +106,8 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
   runtime.onSignal("SIGINT", stop);
   runtime.onSignal("SIGHUP", async () => {
     if (!configPath) return;
-    workers?.signal("SIGHUP");
     try {
-      await gateway.reload();
+      await reloadAll();
       if (!isWorker) console.error(`sluice: reloaded ${configPath}`);
     } catch (error) {
       console.error(`sluice: reload refused, the running config stays:\n${startupMessage(error, configPath)}`);

@@ -46,6 +46,11 @@ export interface StartOptions {
    * cookies then survive reloads but not restarts. Workers are given the primary's.
    */
   stickySecret?: string;
+  /**
+   * What the admin's `POST /reload` does: by default this gateway's `reload()`; the CLI also has its `--workers`
+   * processes reload, as SIGHUP does.
+   */
+  reloadAll?: () => Promise<void>;
 }
 
 /** Validate a config object the same way a file is validated; algorithm aliases come back as contract names. */
@@ -137,6 +142,7 @@ export class Gateway {
         status: () => statusDocument(this.snapshot, this.listeners(), this.startedAt, this.l4Stats()),
         metrics: () => renderMetrics({ snapshot: this.snapshot, http: this.counters, ...this.l4Stats(), startedAt: this.startedAt }),
         pools: () => this.snapshot.pools,
+        reload: () => (this.options.reloadAll ? this.options.reloadAll() : this.reload()),
       });
       this.admin = await this.runtime.serveHttp({
         ...parseAddress(config.admin.listen)!,
@@ -199,9 +205,19 @@ export class Gateway {
 
   /**
    * Re-read the config and swap in a new snapshot. A config that fails validation is refused and the
-   * running one stays. Listen addresses are fixed at start: changing them needs a restart.
+   * running one stays. Listen addresses are fixed at start: changing them needs a restart. Reloads run one
+   * after another (a SIGHUP and an admin `POST /reload` may come together): each builds on the snapshot the
+   * one before it left, and stops the health checks it started.
    */
-  async reload(config?: ConfigInput): Promise<void> {
+  reload(config?: ConfigInput): Promise<void> {
+    const done = this.reloads.then(() => this.reloadNow(config));
+    this.reloads = done.catch(() => {});
+    return done;
+  }
+  /** The last reload asked for, settled or not. */
+  private reloads: Promise<void> = Promise.resolve();
+
+  private async reloadNow(config?: ConfigInput): Promise<void> {
     const next = await readConfig(config ? { ...this.options, config, configPath: undefined } : this.options);
     // Checks pause while the new snapshot is built; they start again on the snapshot that serves afterwards.
     this.checks.stop();

@@ -19,6 +19,8 @@ export interface AdminDeps {
   metrics(): string;
   /** The current snapshot's pools: admin changes act on these. */
   pools(): ReadonlyMap<string, Pool>;
+  /** Re-read the config file and swap it in, as SIGHUP does; rejects (with every problem) when it is refused. */
+  reload(): Promise<void>;
   /** Where admin changes are recorded (one line each); defaults to stderr. */
   log?: (line: string) => void;
 }
@@ -52,6 +54,19 @@ export function createAdminApp(deps: AdminDeps): Hono {
     });
   }
   app.get("/status", (c) => c.json(deps.status()));
+
+  app.post("/reload", async (c) => {
+    try {
+      await deps.reload();
+    } catch (error) {
+      const problems = String((error as Error)?.message ?? error).split("\n").filter((line) => line.trim() !== "");
+      log(`sluice: admin: reload refused, the running config stays:\n${problems.join("\n")}`);
+      return c.json({ error: "reload refused: the running config stays", problems }, 400);
+    }
+    log("sluice: admin: config reloaded");
+    return c.json({ status: "reloaded" });
+  });
+  app.all("/reload", (c) => c.json({ error: "use POST for reload" }, 405, { allow: "POST" }));
   app.get("/metrics", (c) => c.body(deps.metrics(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }));
 
   // ---- pools and servers ----------------------------------------------------------------------------
