@@ -73,6 +73,7 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
     maxBodySize: deps.config.limits.maxBodySize,
     upstreams: deps.upstreams,
     logHooks,
+    bodyHooks: plugins.some((p) => p.hooks.requestBody || p.hooks.responseBody),
     viaPool(poolName) {
       if (poolName === pool.name) return proxyRoute;
       if (!viaPool.has(poolName)) {
@@ -84,7 +85,10 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
     },
   });
   const proxyRoute = proxyRouteFor(pool, poolConfig);
-  const objectHooks = proxyRoute.plugins.some((p) => p.hooks.beforeUpstream || p.hooks.afterUpstream || p.hooks.onError);
+  const objectHooks = proxyRoute.plugins.some((p) => {
+    const h = p.hooks;
+    return h.beforeUpstream || h.afterUpstream || h.requestBody || h.responseBody || h.onError;
+  });
   return {
     name,
     kind: "proxy",

@@ -9,6 +9,7 @@ import { errorBody, startUpstream, type Gateway, type Upstream } from "./helpers
 import { logged } from "./fixtures/plugins/steer.ts";
 
 const steer = resolve(import.meta.dir, "fixtures/plugins/steer.ts");
+const shout = resolve(import.meta.dir, "fixtures/plugins/shout.ts");
 
 let blue1: Upstream;
 let blue2: Upstream;
@@ -32,6 +33,7 @@ beforeAll(async () => {
         { name: "steered", match: { path: "/steered/*" }, pool: "blue", plugins: [{ use: steer, options: { tag: "steered", steer: true } }] },
         // onLog only: the byte path serves this route, and still calls the route's hook.
         { name: "logged", match: { path: "/logged/*" }, pool: "green", plugins: [{ use: steer, options: { tag: "logged" } }] },
+        { name: "shouting", match: { path: "/shout/*" }, pool: "green", plugins: [{ use: shout }] },
         { name: "plain", pool: "blue" },
       ],
     },
@@ -108,5 +110,28 @@ describe("route-level onLog", () => {
     } finally {
       await lonely.stop();
     }
+  });
+});
+
+describe("body hooks", () => {
+  test("requestBody transforms what the upstream receives, which gets it chunked; responseBody what the client gets", async () => {
+    green.seen.length = 0;
+    const res = await fetch(`${gw.url}/shout/x`, { method: "POST", body: "hello upstream", headers: { "content-type": "text/plain" } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-length")).toBeNull();
+    expect(await res.text()).toBe("green\n-- shouted for shouting");
+    const seen = green.seen.at(-1)!;
+    expect(seen.body).toBe("HELLO UPSTREAM");
+    expect(seen.headers.get("content-length")).toBeNull();
+    expect(seen.headers.get("transfer-encoding")).toBe("chunked");
+  });
+
+  test("a route without body hooks keeps the Content-Length both ways", async () => {
+    green.seen.length = 0;
+    const res = await fetch(`${gw.url}/logged/x`, { method: "POST", body: "as it is" });
+    expect(res.headers.get("content-length")).toBe("5");
+    expect(await res.text()).toBe("green");
+    expect(green.seen.at(-1)!.body).toBe("as it is");
+    expect(green.seen.at(-1)!.headers.get("content-length")).toBe("8");
   });
 });

@@ -76,6 +76,16 @@ export interface PluginHooks {
   beforeUpstream?(ctx: ProxyContext): MaybePromise<Response | void>;
   /** When the upstream's response headers arrive: return a different Response, or change this one's headers. */
   afterUpstream?(ctx: ProxyContext, response: Response): MaybePromise<Response | void>;
+  /**
+   * Transform the request body on its way upstream: return a TransformStream of bytes, or nothing to leave it.
+   * Routes with this hook send their bodies upstream chunked (the length may change), after beforeUpstream.
+   */
+  requestBody?(ctx: ProxyContext): TransformStream<Uint8Array, Uint8Array> | void;
+  /**
+   * Transform the response body on its way to the client (after afterUpstream): return a TransformStream of
+   * bytes, or nothing to leave it. A transformed answer loses its Content-Length (and ETag: it is other bytes).
+   */
+  responseBody?(ctx: ProxyContext, response: Response): TransformStream<Uint8Array, Uint8Array> | void;
   /** When the exchange failed: return a Response to answer with instead of the JSON error. */
   onError?(ctx: ProxyContext, error: ProxyError): MaybePromise<Response | void>;
   /** Once per request, after the answer is decided. */
@@ -87,7 +97,7 @@ export interface PluginHooks {
   teardown?(): MaybePromise<void>;
 }
 
-export const HOOK_NAMES: ReadonlyArray<keyof PluginHooks> = ["middleware", "routes", "beforeUpstream", "afterUpstream", "onError", "onLog", "teardown"];
+export const HOOK_NAMES: ReadonlyArray<keyof PluginHooks> = ["middleware", "routes", "beforeUpstream", "afterUpstream", "requestBody", "responseBody", "onError", "onLog", "teardown"];
 
 /** Any Standard Schema validator (zod, valibot, arktype…) can describe a plugin's options. */
 export interface OptionsSchema<Output> {

@@ -3,7 +3,7 @@
 import type { UpstreamPool } from "../http/upstream-pool.ts";
 import type { Pool } from "../pool/pool.ts";
 import type { LoadedPlugin } from "../plugin/load.ts";
-import type { LogEntry } from "../plugin/types.ts";
+import type { LogEntry, ProxyContext } from "../plugin/types.ts";
 import { addForwarded, stripHopByHop } from "./headers.ts";
 import { forward, type ForwardPolicy } from "./forward.ts";
 import { answerFailure, beforeUpstream, newProxyContext, toProxyError } from "./phases.ts";
@@ -23,6 +23,8 @@ export interface ProxyRoute {
   upstreams: UpstreamPool;
   /** onLog hooks of the global plugins, then the route's own. */
   logHooks: readonly ((entry: LogEntry) => void)[];
+  /** Some plugin of the route transforms bodies (requestBody or responseBody hooks). */
+  bodyHooks: boolean;
   /** This route sent to the HTTP pool `name` instead (a beforeUpstream plugin chose it); undefined if there is none. */
   viaPool(name: string): ProxyRoute | undefined;
 }
@@ -67,6 +69,16 @@ export async function proxyHttp(firstRoute: ProxyRoute, exchange: IncomingExchan
 
   // Every body is watched (so a failed upload is not blamed on the server); one of unannounced size is also counted.
   const body = request.body ? watchBody(request.body, request.headers.has("content-length") ? undefined : route.maxBodySize) : undefined;
+  let upstreamBody = body?.stream ?? null;
+  if (upstreamBody && route.bodyHooks) {
+    for (const plugin of route.plugins) {
+      const transform = plugin.hooks.requestBody?.(ctx);
+      if (!transform) continue;
+      upstreamBody = upstreamBody.pipeThrough(transform);
+      // Its length is the transform's to decide: the upstream gets it chunked.
+      headers.delete("content-length");
+    }
+  }
 
   let upstream: Response;
   try {
@@ -75,7 +87,7 @@ export async function proxyHttp(firstRoute: ProxyRoute, exchange: IncomingExchan
       pathAndQuery: ctx.upstream.pathAndQuery,
       headers,
       host: route.preserveHost ? request.headers.get("host") ?? undefined : undefined,
-      body: body?.stream ?? null,
+      body: upstreamBody,
       clientBodyFailure: () => body?.failure,
       bodySent: body?.finished,
       clientSignal: request.signal,
@@ -120,7 +132,26 @@ export async function proxyHttp(firstRoute: ProxyRoute, exchange: IncomingExchan
     throw error;
   }
   if (response !== relayed) letGo();
-  return response;
+  return route.bodyHooks && !bodyless ? transformedBody(route, ctx, response) : response;
+}
+
+/** The answer with its body through the plugins' responseBody transforms, in plugin order. */
+function transformedBody(route: ProxyRoute, ctx: ProxyContext, response: Response): Response {
+  if (!response.body) return response;
+  let body: ReadableStream<Uint8Array> = response.body;
+  let changed = false;
+  for (const plugin of route.plugins) {
+    const transform = plugin.hooks.responseBody?.(ctx, response);
+    if (!transform) continue;
+    body = body.pipeThrough(transform);
+    changed = true;
+  }
+  if (!changed) return response;
+  const headers = new Headers(response.headers);
+  // Other bytes: their length is unknown until they end, and the upstream's validators describe the old ones.
+  headers.delete("content-length");
+  headers.delete("etag");
+  return new Response(body, { status: response.status, statusText: response.statusText, headers });
 }
 
 /**
