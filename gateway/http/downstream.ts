@@ -64,6 +64,8 @@ const enum State {
 const BUFFER_PAUSE = 64 * 1024;
 /** How long a closed connection keeps reading (and dropping) what the client still sends. */
 const LINGER_MS = 2_000;
+/** How long an idle keep-alive connection is left open once the gateway drains (see closeWhenIdle). */
+const DRAIN_IDLE_MS = 1_000;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 const EMPTY = new Uint8Array(0);
 const LF = 0x0a;
@@ -428,10 +430,18 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     return this.closeAfter || this.peerEnded || !this.bodyDone;
   }
 
-  /** Answer no more requests on this connection (shutdown): idle now → closed now; busy → after its answer. */
+  /**
+   * Answer no more requests on this connection (shutdown): busy → closed after its answer (which says
+   * `Connection: close`); idle → closed unless a request comes within DRAIN_IDLE_MS. A connection that has just
+   * been answered is idle, but its client may be sending the next request on it this very moment: closing it at
+   * once would lose that request (the keep-alive race). Within the grace it is answered, and closes the connection.
+   */
   closeWhenIdle(): void {
     this.closeAfter = true;
-    if (this.idle) this.closeNow(false);
+    if (!this.idle) return;
+    setTimeout(() => {
+      if (this.idle) this.closeNow(false);
+    }, DRAIN_IDLE_MS);
   }
 
   /** Hand the connection to a tunnel (after a 101): every later event goes to `handlers`; buffered input is passed on. */
