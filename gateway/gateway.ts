@@ -22,7 +22,7 @@ import { startUdpListeners, type UdpListeners, type UdpListenerStats } from "./l
 import { startHealthChecks, type HealthChecks } from "./health/checks.ts";
 import { listenHttp } from "./http/listener.ts";
 import { Deadlines } from "./http/deadlines.ts";
-import { UpstreamPool } from "./http/upstream-pool.ts";
+import { DEFAULT_UPSTREAM_POOL, UpstreamPool } from "./http/upstream-pool.ts";
 import { Exchange } from "./proxy/exchange.ts";
 import { engineServices } from "./proxy/engine-services.ts";
 
@@ -98,7 +98,8 @@ export class Gateway {
     const accessLog = new AccessLog(config.accessLog);
     const stickySecret = options.stickySecret ?? randomSecret();
     const counters = new HttpCounters();
-    const upstreams = new UpstreamPool(runtime);
+    // Read at start, like the other limits.
+    const upstreams = new UpstreamPool(runtime, { ...DEFAULT_UPSTREAM_POOL, maxResponseHead: config.limits.maxResponseHeaderSize });
     const snapshot = await buildSnapshot(config, dir, { runtime, upstreams, accessLog, stickySecret, counters });
     const gateway = new Gateway(runtime, { ...options, stickySecret }, snapshot, accessLog, counters, upstreams);
     gateway.checks = gateway.startChecks(snapshot);

@@ -10,6 +10,7 @@ import type { RouteMatch } from "./routing/table.ts";
 import { proxyHttp, proxyUpgrade, type IncomingExchange, type ProxyRoute } from "./proxy/http-proxy.ts";
 import type { UpstreamPool } from "./http/upstream-pool.ts";
 import { createStaticHandler } from "./static/serve.ts";
+import { AddressSet } from "./config/cidr.ts";
 import { runMiddleware } from "./plugin/run-middleware.ts";
 
 type Ctx = Context<GatewayEnv>;
@@ -62,6 +63,7 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
   const poolConfig = deps.config.pools[route.pool!]!;
   if (poolConfig.mode !== "http") throw new Error(`route ${name} names tcp pool ${route.pool}`);
   const plugins = [...deps.globalPlugins, ...deps.routePlugins];
+  const trustedProxies = new AddressSet(deps.config.trustedProxies);
   // The same route sent to another pool (a beforeUpstream plugin chose it): that pool's policy and Host rule.
   const viaPool = new Map<string, ProxyRoute | undefined>();
   const proxyRouteFor = (target: Pool, targetConfig: HttpPoolConfig): ProxyRoute => ({
@@ -72,6 +74,7 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
     plugins,
     maxBodySize: deps.config.limits.maxBodySize,
     upstreams: deps.upstreams,
+    trustedProxies,
     logHooks,
     bodyHooks: plugins.some((p) => p.hooks.requestBody || p.hooks.responseBody),
     viaPool(poolName) {

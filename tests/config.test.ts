@@ -77,7 +77,8 @@ describe("defaults", () => {
     const r = parseWithProblems(configSchema, {});
     expect(r.ok && r.value).toEqual({
       listen: [":8080"], admin: { listen: "127.0.0.1:9901" }, workers: 1,
-      limits: { maxBodySize: 128 * 1024 * 1024, maxHeaderSize: 16 * 1024, maxUriLength: 8 * 1024, maxHeaderCount: 100, headerTimeout: 10_000, idleTimeout: 60_000 },
+      limits: { maxBodySize: 128 * 1024 * 1024, maxHeaderSize: 16 * 1024, maxUriLength: 8 * 1024, maxHeaderCount: 100, headerTimeout: 10_000, idleTimeout: 60_000, maxResponseHeaderSize: 64 * 1024 },
+      trustedProxies: ["127.0.0.1/32", "::1/128"],
       shutdownTimeout: 10_000, accessLog: true, pools: {}, routes: [], tcp: [], udp: [], plugins: [],
       pathNormalization: { mergeSlashes: true, encodedSlashes: "refuse", forward: "normalized" },
     });

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { parseDuration } from "./duration.ts";
 import { parseAddress } from "./address.ts";
 import { parseSize } from "./size.ts";
+import { parseCidr } from "./cidr.ts";
 
 /** A duration as milliseconds: 250, "500ms", "2s", "1m", "1h". */
 const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -95,7 +96,8 @@ const sticky = z.strictObject({
   cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { message: "not a cookie name" }).default("SLUICE"),
   key: z.string().min(16).optional(),
   maxAge: duration.nullable().default(null),
-  path: z.string().default("/"),
+  // A cookie-av may hold no control character and no ";" (RFC 6265 §4.1.1): it is written into Set-Cookie.
+  path: z.string().regex(/^\/[\x20-\x3a\x3c-\x7e]*$/, { message: 'not a cookie path: "/" and visible characters other than ";"' }).default("/"),
   secure: z.boolean().default(false),
   httpOnly: z.boolean().default(true),
   sameSite: z.enum(["Strict", "Lax", "None"]).default("Lax"),
@@ -207,6 +209,11 @@ const udpListener = z.strictObject({
 
 // ── the whole file ─────────────────────────────────────────────────────────────────────────────────
 
+/** An address range: "10.0.0.0/8", "fd00::/8", or one address. */
+const addressRange = z.string().refine((text) => parseCidr(text) !== undefined, {
+  message: 'not an address or CIDR: use "10.0.0.0/8", "192.0.2.7" or "fd00::/8"',
+});
+
 const admin = z.strictObject({
   listen: address.default("127.0.0.1:9901"),
   token: z.string().min(1).optional(),
@@ -217,6 +224,7 @@ const LIMIT_DEFAULTS = {
   maxHeaderSize: 16 * 1024,
   maxUriLength: 8 * 1024,
   maxHeaderCount: 100,
+  maxResponseHeaderSize: 64 * 1024,
   headerTimeout: 10_000,
   idleTimeout: 60_000,
 };
@@ -227,6 +235,8 @@ const limits = z.strictObject({
   maxUriLength: positiveInt.default(LIMIT_DEFAULTS.maxUriLength),
   /** Header fields a request may have (431 above). */
   maxHeaderCount: positiveInt.default(LIMIT_DEFAULTS.maxHeaderCount),
+  /** Largest response head an upstream may send, status line and header fields (502 and the connection closed above). */
+  maxResponseHeaderSize: size.refine((bytes) => bytes >= 1024, { message: "must be at least 1kb" }).default(LIMIT_DEFAULTS.maxResponseHeaderSize),
   /** How long a client may take to send a request head (slowloris): 408 and close after it. */
   headerTimeout: duration.default(LIMIT_DEFAULTS.headerTimeout),
   /** How long a keep-alive connection may sit idle between requests, or a request body stall. */
@@ -249,6 +259,8 @@ export const configSchema = z.strictObject({
   admin: z.union([z.literal(false), admin]).default({ listen: "127.0.0.1:9901" }),
   workers: z.union([positiveInt, z.literal("auto")]).default(1),
   limits: limits.default(LIMIT_DEFAULTS),
+  /** Clients whose X-Forwarded-For is kept and appended to; anyone else's is replaced. */
+  trustedProxies: z.array(addressRange).default(["127.0.0.1/32", "::1/128"]),
   pathNormalization: pathNormalization.default(PATH_NORMALIZATION_DEFAULTS),
   shutdownTimeout: duration.default(10_000),
   accessLog: z.boolean().default(true),

@@ -19,6 +19,8 @@ import {
   fieldKind,
   HOST,
   isAuthority,
+  isFramingLookalike,
+  OTHER_FIELD,
   LF,
   latin1,
   LOWER,
@@ -230,6 +232,10 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
         // `100-continue` is the only expectation defined (RFC 9110 §10.1.1); it is ignored from HTTP/1.0 clients.
         if (!equalsLower(bytes, valueStart, valueEnd, "100-continue")) return headError(417, "expectation not supported");
         expectContinue = true;
+        break;
+      case OTHER_FIELD:
+        // `Transfer_Encoding` or `Content_Length`: framing to some servers behind us, an ordinary field to us.
+        if (isFramingLookalike(bytes, nameStart, nameEnd)) return headError(400, "Content-Length or Transfer-Encoding spelled with _");
         break;
     }
     count++;

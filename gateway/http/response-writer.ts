@@ -1,8 +1,13 @@
 // The one writer of answers to clients: the gateway's own JSON errors, the heads of relayed upstream answers,
 // and whole fetch-style Responses (hono plugins, static files, redirects) written to a connection with
 // backpressure. Framing is decided here, once: Content-Length when the length is known, chunked for HTTP/1.1
-// clients otherwise, and for HTTP/1.0 clients a body that ends when the connection closes.
+// clients otherwise, and for HTTP/1.0 clients a body that ends when the connection closes. Nothing is written
+// that a client could read as more than one field or more than one answer: a Response whose status text or
+// header values hold control characters is answered with the gateway's own 500 instead, and a body is never
+// let run past the Content-Length its head announced.
 import { Buffer } from "node:buffer";
+import { NOT_FIELD_VALUE } from "./syntax.ts";
+import { requestIdFor } from "../proxy/headers.ts";
 
 const REASONS: Record<number, string> = {
   100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
@@ -96,13 +101,18 @@ const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "tra
 export async function writeResponse(target: ResponseTarget, response: Response, minor: 0 | 1, close: boolean, headRequest: boolean): Promise<boolean> {
   const status = response.status;
   const noBody = headRequest || bodylessStatus(status);
+  // Headers refuse CR, LF and NUL in values, but not other controls, and Bun's Response keeps any status text.
+  let unwritable = NOT_FIELD_VALUE.test(response.statusText) ? "status text" : undefined;
   let head = `HTTP/1.1 ${status} ${response.statusText || reasonFor(status)}\r\n`;
   let length: string | null = null;
   response.headers.forEach((value, name) => {
+    if (NOT_FIELD_VALUE.test(value)) unwritable ??= name;
     if (name === "content-length") length = value;
     else if (!HOP_BY_HOP.has(name) && name !== "set-cookie") head += `${name}: ${value}\r\n`;
   });
   for (const cookie of response.headers.getSetCookie()) head += `set-cookie: ${cookie}\r\n`;
+  if (length !== null && !DECIMAL.test(length)) unwritable ??= "content-length";
+  if (unwritable !== undefined) return refuseUnwritable(target, response, unwritable, headRequest);
   const body = noBody ? null : response.body;
   let chunked = false;
   let closeAfter = close;
@@ -122,13 +132,25 @@ export async function writeResponse(target: ResponseTarget, response: Response, 
     return closeAfter;
   }
   target.write(latin1(head));
+  // What the head announced: a body that runs past it is cut there, one that ends short leaves only a close to say so.
+  let announced = length === null || noBody ? -1 : Number(length);
   const reader = body.getReader();
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
       if (value.byteLength === 0) continue;
-      const ok = chunked ? writeChunk(target, value) : target.write(value);
+      let piece = value;
+      if (announced >= 0) {
+        if (piece.byteLength > announced) piece = piece.subarray(0, announced);
+        announced -= piece.byteLength;
+      }
+      const ok = chunked ? writeChunk(target, piece) : target.write(piece);
+      if (piece !== value) {
+        console.error(`sluice: a response body ran past its content-length ${length}: cut there, connection closed`);
+        void reader.cancel().catch(() => {});
+        return true;
+      }
       if (!ok) await target.waitDrain();
     }
     if (chunked) target.write(LAST_CHUNK);
@@ -136,7 +158,19 @@ export async function writeResponse(target: ResponseTarget, response: Response, 
     void reader.cancel(error).catch(() => {});
     throw error;
   }
-  return closeAfter;
+  return closeAfter || announced > 0;
+}
+
+/** A Content-Length as a plain decimal (the form the writer sends; a plugin may have set anything). */
+const DECIMAL = /^(?:0|[1-9]\d{0,15})$/;
+
+/** A Response that cannot be written as it is: the gateway's own 500 in its place, and the connection closed. */
+function refuseUnwritable(target: ResponseTarget, response: Response, what: string, headRequest: boolean): boolean {
+  void response.body?.cancel().catch(() => {});
+  const requestId = requestIdFor(response.headers.get("x-request-id"));
+  console.error(`request ${requestId} failed: its answer could not be written: ${what} holds a character no HTTP field may hold`);
+  target.write(errorAnswer(500, "internal gateway error", requestId, true, headRequest));
+  return true;
 }
 
 const CRLF = new Uint8Array([13, 10]);

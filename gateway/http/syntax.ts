@@ -32,6 +32,12 @@ export const TCHAR = table((b) => isAlpha(b) || isDigit(b) || "!#$%&'*+-.^_`|~".
 export const FIELD_VALUE = table((b) => b === SP || b === HTAB || isVchar(b) || b >= 0x80);
 
 /**
+ * A character no field value (nor reason phrase) may hold: a control other than HTAB, or anything past latin1.
+ * For text the gateway did not parse itself (what plugins set), checked before it is written.
+ */
+export const NOT_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
  * Bytes a request-target may hold: visible ASCII except `#` (a fragment is never sent). Stricter URI grammar is
  * left to routing; what matters here is that nothing which could end or split the line gets through.
  */
@@ -300,6 +306,31 @@ export function fieldKind(bytes: Uint8Array, start: number, end: number): number
     default:
       return OTHER_FIELD;
   }
+}
+
+/**
+ * Whether the field name `bytes[start..end)` spells Content-Length or Transfer-Encoding with `_` in place of a
+ * `-` (in any case). Servers that map field names to CGI-style variables (HTTP_TRANSFER_ENCODING) read both
+ * spellings as one name, so such a field could frame the body for them while the gateway frames it otherwise.
+ */
+export function isFramingLookalike(bytes: Uint8Array, start: number, end: number): boolean {
+  const length = end - start;
+  if (length === 14) return equalsUnderscored(bytes, start, "content-length");
+  if (length === 17) return equalsUnderscored(bytes, start, "transfer-encoding");
+  return false;
+}
+
+/** `bytes` from `start` equals `lower` ignoring ASCII case, with `_` accepted for each `-`, and at least one `_`. */
+function equalsUnderscored(bytes: Uint8Array, start: number, lower: string): boolean {
+  let underscores = 0;
+  for (let i = 0; i < lower.length; i++) {
+    const byte = LOWER[bytes[start + i]!]!;
+    const want = lower.charCodeAt(i);
+    if (byte === want) continue;
+    if (want !== 0x2d || byte !== 0x5f) return false;
+    underscores++;
+  }
+  return underscores > 0;
 }
 
 // ---- Authority (Host and absolute-form targets) ---------------------------------------------------------------

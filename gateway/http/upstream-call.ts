@@ -12,7 +12,7 @@ import { headerValue } from "./head.ts";
 import type { TcpSocket } from "../runtime/sockets.ts";
 import type { Expiring } from "./deadlines.ts";
 
-/** Largest response head accepted from a server. */
+/** Largest response head accepted from a server when the pool sets no other (limits.maxResponseHeaderSize). */
 const MAX_RESPONSE_HEAD = 64 * 1024;
 const EMPTY = new Uint8Array(0);
 /** The CRLF that closes a chunk's data. */
@@ -230,7 +230,7 @@ export class UpstreamCall implements ConnectionUser, Expiring {
     let offset = 0;
     for (;;) {
       const view = offset === 0 ? bytes : bytes.subarray(offset);
-      const parsed = parseResponseHead(view, MAX_RESPONSE_HEAD);
+      const parsed = parseResponseHead(view, this.pool.options.maxResponseHead ?? MAX_RESPONSE_HEAD);
       if (parsed === undefined) {
         if (view.length > 0) this.pending = owned ? view : view.slice();
         return;

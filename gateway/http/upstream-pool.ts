@@ -23,6 +23,8 @@ export interface UpstreamPoolOptions {
   idleTimeout: number;
   /** Requests one connection carries before it is closed. */
   maxRequests: number;
+  /** Largest response head accepted from a server, status line included (502 above); 64 KiB when not given. */
+  maxResponseHead?: number;
 }
 
 export const DEFAULT_UPSTREAM_POOL: UpstreamPoolOptions = { maxIdle: 1024, idleTimeout: 15_000, maxRequests: 10_000 };

@@ -29,7 +29,8 @@ export function watchBody(body: ReadableStream<Uint8Array>, maxBytes?: number): 
       try {
         result = await reader.read();
       } catch (error) {
-        failure ??= new UpstreamFailure("aborted", `request body failed: ${(error as Error)?.message ?? error}`, { cause: error });
+        // The connection's own verdict on the body (a 400, 408 or 413) is kept as it is.
+        failure ??= error instanceof UpstreamFailure ? error : new UpstreamFailure("aborted", `request body failed: ${(error as Error)?.message ?? error}`, { cause: error });
         controller.error(failure);
         finish();
         return;

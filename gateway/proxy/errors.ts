@@ -27,6 +27,13 @@ export class ClosedBeforeAnswer extends UpstreamFailure {
   }
 }
 
+/** The client's request body failed (invalid framing, too large, too slow, cut short): answered with its own status. */
+export class ClientBodyFailure extends UpstreamFailure {
+  constructor(readonly status: number, message: string) {
+    super(status === 413 ? "body-too-large" : "aborted", message);
+  }
+}
+
 // What fetch reports when no connection could be made, or a pooled one was found dead before any reply.
 const CONNECT_ERRORS = /ECONNREFUSED|ConnectionRefused|FailedToOpenSocket|ECONNRESET|ConnectionClosed|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|DNS|connection refused|Connection reset|os error 111/i;
 

@@ -267,6 +267,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const text = upstreamRequestHead(head.method, this.pathAndQuery, head, {
       host: route.preserveHost && head.host !== "" ? head.host : server.hostPort,
       clientIp: this.clientIp,
+      trusted: route.trustedProxies.has(this.clientIp),
       proto: "http",
       forwardedHost: head.host,
       requestId: this.requestId,

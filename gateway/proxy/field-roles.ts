@@ -18,6 +18,11 @@ export const enum Role {
   XRequestId,
   Cookie,
   CacheControl,
+  /**
+   * One of the fields the gateway writes itself (X-Forwarded-*, X-Request-Id) spelled with `_` for `-`: dropped,
+   * since servers that map names to CGI-style variables read both spellings as one and could take it for ours.
+   */
+  Lookalike,
 }
 
 export function roleOf(name: string): Role {
@@ -38,17 +43,17 @@ export function roleAt(text: string, start: number, end: number): Role {
     case 10:
       return sameNameAt(text, start, end, "connection") ? Role.Connection : sameNameAt(text, start, end, "keep-alive") ? Role.HopByHop : Role.Ordinary;
     case 12:
-      return sameNameAt(text, start, end, "x-request-id") ? Role.XRequestId : Role.Ordinary;
+      return sameNameAt(text, start, end, "x-request-id") ? Role.XRequestId : lookalike(text, start, "x-request-id");
     case 13:
       return sameNameAt(text, start, end, "cache-control") ? Role.CacheControl : Role.Ordinary;
     case 14:
       return sameNameAt(text, start, end, "content-length") ? Role.ContentLength : Role.Ordinary;
     case 15:
-      return sameNameAt(text, start, end, "x-forwarded-for") ? Role.XForwardedFor : Role.Ordinary;
+      return sameNameAt(text, start, end, "x-forwarded-for") ? Role.XForwardedFor : lookalike(text, start, "x-forwarded-for");
     case 16:
-      return sameNameAt(text, start, end, "x-forwarded-host") ? Role.XForwardedHost : sameNameAt(text, start, end, "proxy-connection") ? Role.HopByHop : Role.Ordinary;
+      return sameNameAt(text, start, end, "x-forwarded-host") ? Role.XForwardedHost : sameNameAt(text, start, end, "proxy-connection") ? Role.HopByHop : lookalike(text, start, "x-forwarded-host");
     case 17:
-      return sameNameAt(text, start, end, "transfer-encoding") ? Role.HopByHop : sameNameAt(text, start, end, "x-forwarded-proto") ? Role.XForwardedProto : Role.Ordinary;
+      return sameNameAt(text, start, end, "transfer-encoding") ? Role.HopByHop : sameNameAt(text, start, end, "x-forwarded-proto") ? Role.XForwardedProto : lookalike(text, start, "x-forwarded-proto");
     case 18:
       return sameNameAt(text, start, end, "proxy-authenticate") ? Role.HopByHop : Role.Ordinary;
     case 19:
@@ -56,6 +61,22 @@ export function roleAt(text: string, start: number, end: number): Role {
     default:
       return Role.Ordinary;
   }
+}
+
+/**
+ * Role.Lookalike when the name at `text[start..]` (as long as `lower`) equals `lower` with `_` in place of at least
+ * one `-`, ignoring case; Role.Ordinary otherwise. Most names differ at their first byte.
+ */
+function lookalike(text: string, start: number, lower: string): Role {
+  let underscores = 0;
+  for (let i = 0; i < lower.length; i++) {
+    const code = text.charCodeAt(start + i);
+    const want = lower.charCodeAt(i);
+    if ((code | 0x20) === want) continue;
+    if (want !== 0x2d || code !== 0x5f) return Role.Ordinary;
+    underscores++;
+  }
+  return underscores > 0 ? Role.Lookalike : Role.Ordinary;
 }
 
 /** Connection options that name fields beyond the standard hop-by-hop ones (lower-case), or undefined when none do. */

@@ -1,7 +1,8 @@
 // The header rules of the byte path, on flat field lists: what goes upstream is exactly what the client sent,
 // minus hop-by-hop fields (RFC 9110 §7.6.1) and the ones the gateway owns, plus X-Forwarded-*, X-Request-Id,
 // the Host policy and the framing of the body as it will be sent; what goes back is the server's answer with
-// the same hop-by-hop rules, the request id, and the framing the client connection needs.
+// the same hop-by-hop rules, the request id, and the framing the client connection needs. X-Forwarded-For is
+// appended to only for a client that is one of `trustedProxies`; X-Forwarded-Proto and -Host are always ours.
 import type { HeaderFields, HeadSource, RequestHead, ResponseHead } from "../http/head.ts";
 import { extraHopFields, Role, roleAt, roleOf } from "./field-roles.ts";
 
@@ -9,6 +10,8 @@ export interface ForwardFacts {
   /** The Host to send. */
   host: string;
   clientIp: string;
+  /** The client's address is one of `trustedProxies`: its X-Forwarded-For is kept and appended to (else replaced). */
+  trusted: boolean;
   proto: "http" | "https";
   /** The client's Host (X-Forwarded-Host); "" for none. */
   forwardedHost: string;
@@ -52,9 +55,9 @@ export function upstreamRequestHead(method: string, pathAndQuery: string, head: 
         break;
       }
       case Role.XForwardedFor:
-        forwardedFor += `${src.substring(spans[o + 2]!, spans[o + 3]!)}, `;
+        if (facts.trusted) forwardedFor += `${src.substring(spans[o + 2]!, spans[o + 3]!)}, `;
         break;
-      // Hop-by-hop, or written by the gateway below: dropped.
+      // Hop-by-hop, written by the gateway below, or a look-alike of what it writes: dropped.
     }
     if (keep) {
       if (run < 0) run = nameStart;

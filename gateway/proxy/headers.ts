@@ -1,5 +1,8 @@
-// Header rules on the way through: hop-by-hop headers never cross the proxy (RFC 9110 §7.6.1), and
-// the upstream learns who the client was through X-Forwarded-* and X-Request-Id.
+// Header rules on the hono path (requests and answers as Headers objects): hop-by-hop headers never cross the
+// proxy (RFC 9110 §7.6.1), the upstream learns who the client was through X-Forwarded-* and X-Request-Id, and
+// nothing goes upstream that could not be written as a valid field line.
+import { Role, roleOf } from "./field-roles.ts";
+import { NOT_FIELD_VALUE } from "../http/syntax.ts";
 
 /** Headers that describe one connection, not the message: never forwarded, either way. */
 const HOP_BY_HOP = [
@@ -12,6 +15,8 @@ const HOP_BY_HOP = [
   "trailer",
   "transfer-encoding",
   "upgrade",
+  // The gateway answers `100-continue` itself (or not at all, to HTTP/1.0 clients), as on the byte path.
+  "expect",
 ];
 
 /** Remove hop-by-hop headers, including every header the Connection header names. */
@@ -28,23 +33,64 @@ export function stripHopByHop(headers: Headers): void {
 
 export interface ForwardedFacts {
   clientIp: string;
+  /** The client's address is one of `trustedProxies`: its X-Forwarded-For is kept and appended to. */
+  trusted: boolean;
   proto: "http" | "https";
   host: string;
   requestId: string;
 }
 
-/** Add what the upstream needs to know about the original request. */
+/**
+ * Add what the upstream needs to know about the original request. X-Forwarded-Proto and X-Forwarded-Host are
+ * always the gateway's own; X-Forwarded-For is appended to only for a trusted proxy, and replaced for anyone
+ * else (a client could otherwise name any address as its own).
+ */
 export function addForwarded(headers: Headers, facts: ForwardedFacts): void {
-  const prior = headers.get("x-forwarded-for");
+  const prior = facts.trusted ? headers.get("x-forwarded-for") : null;
   headers.set("x-forwarded-for", prior ? `${prior}, ${facts.clientIp}` : facts.clientIp);
   headers.set("x-forwarded-proto", facts.proto);
   if (facts.host) headers.set("x-forwarded-host", facts.host);
+  else headers.delete("x-forwarded-host");
   headers.set("x-request-id", facts.requestId);
 }
 
+/** A request id from a client, kept when it is a plain token of at most 200 bytes (ASCII: one byte a character). */
 const SAFE_REQUEST_ID = /^[\w.:@=+\/-]{1,200}$/;
 
 /** The client's X-Request-Id when it is a sane token, else a new one. */
 export function requestIdFor(incoming: string | null): string {
   return incoming !== null && SAFE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+}
+
+/** A header a plugin (or its config) set that cannot be sent: the request ends with the gateway's own 500. */
+export class UnwritableHeader extends Error {}
+
+/**
+ * The last look at the headers of an upstream request on the hono path, after the plugins had their turn:
+ * a value that is not a valid field value throws UnwritableHeader; a look-alike of a field the gateway writes
+ * itself (`X_Forwarded_For`) is dropped; Content-Length is written in its one plain form (a client's
+ * `5, 5`, which the parser accepts as 5, is sent as `5`).
+ */
+export function settleOutgoing(headers: Headers): void {
+  let lookalikes: string[] | undefined;
+  headers.forEach((value, name) => {
+    if (NOT_FIELD_VALUE.test(value)) throw new UnwritableHeader(`header ${name} holds a control character`);
+    if (name.includes("_") && roleOf(name) === Role.Lookalike) (lookalikes ??= []).push(name);
+  });
+  if (lookalikes) for (const name of lookalikes) headers.delete(name);
+  const length = headers.get("content-length");
+  if (length !== null && !PLAIN_LENGTH.test(length)) headers.set("content-length", String(contentLengthOf(length)));
+}
+
+const PLAIN_LENGTH = /^(?:0|[1-9]\d{0,14})$/;
+const LENGTH_LIST = /^\d{1,16}(?:[ \t]*,[ \t]*\d{1,16})*$/;
+
+/** A Content-Length value as one number: a list of equal values is that value; anything else throws UnwritableHeader. */
+function contentLengthOf(value: string): number {
+  if (LENGTH_LIST.test(value)) {
+    const numbers = value.split(",").map((element) => Number(element.trim()));
+    const first = numbers[0]!;
+    if (Number.isSafeInteger(first) && numbers.every((n) => n === first)) return first;
+  }
+  throw new UnwritableHeader(`invalid content-length ${JSON.stringify(value)}`);
 }

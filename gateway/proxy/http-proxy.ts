@@ -4,7 +4,8 @@ import type { UpstreamPool } from "../http/upstream-pool.ts";
 import type { Pool } from "../pool/pool.ts";
 import type { LoadedPlugin } from "../plugin/load.ts";
 import type { LogEntry, ProxyContext } from "../plugin/types.ts";
-import { addForwarded, stripHopByHop } from "./headers.ts";
+import { addForwarded, settleOutgoing, stripHopByHop } from "./headers.ts";
+import type { AddressSet } from "../config/cidr.ts";
 import { forward, type ForwardPolicy } from "./forward.ts";
 import { answerFailure, beforeUpstream, newProxyContext, toProxyError } from "./phases.ts";
 import { watchBody } from "./body-limit.ts";
@@ -21,6 +22,8 @@ export interface ProxyRoute {
   maxBodySize: number;
   /** The gateway's upstream connections (the hono path's client shares them with the byte path). */
   upstreams: UpstreamPool;
+  /** Clients whose X-Forwarded-For is kept and appended to (`trustedProxies`). */
+  trustedProxies: AddressSet;
   /** onLog hooks of the global plugins, then the route's own. */
   logHooks: readonly ((entry: LogEntry) => void)[];
   /** Some plugin of the route transforms bodies (requestBody or responseBody hooks). */
@@ -52,7 +55,7 @@ export async function proxyHttp(firstRoute: ProxyRoute, exchange: IncomingExchan
   const headers = new Headers(request.headers);
   stripHopByHop(headers);
   pool.sticky?.stripFrom(headers);
-  addForwarded(headers, { clientIp: exchange.clientIp, proto: "http", host: exchange.host, requestId });
+  addForwarded(headers, { clientIp: exchange.clientIp, trusted: route.trustedProxies.has(exchange.clientIp), proto: "http", host: exchange.host, requestId });
 
   const ctx = newProxyContext(route, exchange, headers);
   const early = await beforeUpstream(route, ctx);
@@ -79,6 +82,8 @@ export async function proxyHttp(firstRoute: ProxyRoute, exchange: IncomingExchan
       headers.delete("content-length");
     }
   }
+  // What the plugins left must still be sendable (a control character in a value they set is our 500).
+  settleOutgoing(headers);
 
   let upstream: Response;
   try {
@@ -168,6 +173,7 @@ export async function proxyUpgrade(
   if (early) return early;
   const chosen = ctx.upstream.pool === route.pool.name ? route : chosenRoute(route, ctx.upstream.pool);
   exchange.log.pool = chosen.pool.name;
+  settleOutgoing(ctx.upstream.headers);
   return upgradeVia(chosen, ctx.upstream.pathAndQuery, ctx.upstream.headers);
 }
 

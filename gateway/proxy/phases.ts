@@ -3,7 +3,7 @@
 import type { ProxyContext, ProxyError } from "../plugin/types.ts";
 import type { IncomingExchange, ProxyRoute } from "./http-proxy.ts";
 import { NoServerAvailable } from "./attempts.ts";
-import { errorResponse, UpstreamFailure } from "./errors.ts";
+import { ClientBodyFailure, errorResponse, UpstreamFailure } from "./errors.ts";
 import type { RequestHead } from "../http/head.ts";
 import { headerValue } from "../http/head.ts";
 
@@ -48,6 +48,7 @@ const PUBLIC_MESSAGE: Record<string, string> = {
 
 export function toProxyError(error: unknown, poolName: string): ProxyError {
   if (error instanceof NoServerAvailable) return { status: 503, kind: "unavailable", message: `no server available in pool "${poolName}"`, detail: error.message };
+  if (error instanceof ClientBodyFailure) return { status: error.status, kind: error.kind, message: error.message };
   if (error instanceof UpstreamFailure) {
     return { status: STATUS_FOR[error.kind] ?? 502, kind: error.kind, message: PUBLIC_MESSAGE[error.kind] ?? "bad gateway", detail: error.message };
   }

@@ -6,7 +6,7 @@
 import type { RequestContext } from "../runtime/types.ts";
 import type { BodySink } from "../http/downstream.ts";
 import { writeResponse } from "../http/response-writer.ts";
-import { UpstreamFailure } from "./errors.ts";
+import { ClientBodyFailure, UpstreamFailure } from "./errors.ts";
 import type { Exchange } from "./exchange.ts";
 import type { EngineServices } from "./engine-services.ts";
 import type { ProxyRoute } from "./http-proxy.ts";
@@ -77,6 +77,8 @@ function requestOf(exchange: Exchange, signal: AbortSignal): Request {
   for (let i = 0; i < fields.length; i += 2) headers.append(fields[i]!, fields[i + 1]!);
   // The request id the exchange settled on, so plugins, the proxy and the log agree on it.
   if (headers.get("x-request-id") !== exchange.requestId) headers.set("x-request-id", exchange.requestId);
+  // An absolute-form target names the host, whatever Host says (RFC 9112 §3.2.2): plugins and the upstream see that one.
+  if (head.host !== "" && head.host !== headers.get("host")) headers.set("host", head.host);
   // The normalised target: hono's routes, plugins' middleware and the route table read the path routing reads.
   const path = exchange.routingTarget.charCodeAt(0) === 47 ? exchange.routingTarget : "/";
   const url = `http://${head.host || "localhost"}${path}`;
@@ -100,7 +102,7 @@ function requestOf(exchange: Exchange, signal: AbortSignal): Request {
             controller.close();
           },
           fail(failure) {
-            controller.error(new UpstreamFailure(failure.status === 413 ? "body-too-large" : "aborted", failure.message));
+            controller.error(new ClientBodyFailure(failure.status, failure.message));
           },
         };
         conn.readBody(sink);
