@@ -1,6 +1,8 @@
 // One client connection of an HTTP listener: bytes in, request heads parsed strictly, bodies handed to the
 // exchange with backpressure, keep-alive and pipelining (requests answered one at a time, in order: later
-// ones wait in the buffer), `Expect: 100-continue`, and the header-read and keep-alive idle timeouts.
+// ones wait in the buffer), `Expect: 100-continue`, and the timeouts that keep slow clients from holding a
+// connection forever: the header timeout (a total for each head), the keep-alive idle timeout, the body
+// timeout (a body must keep arriving) and the send timeout (the client must keep reading its answer).
 // Knows nothing of routing or proxying: each request head goes to `onRequest`, which answers through
 // `write` and says when it is done with `finish`.
 import type { TcpHandlers, TcpSocket } from "../runtime/sockets.ts";
@@ -41,10 +43,18 @@ export type TunnelHandlers = TcpHandlers;
 export interface DownstreamOptions {
   limits: RequestLimits;
   maxBodySize: number;
-  /** How long a client may take to send a whole request head (ms). */
+  /** How long a client may take to send a whole request head, from its first byte (or from accept) (ms). */
   headerTimeout: number;
-  /** How long a connection may sit idle between requests, or a request body stall (ms). */
+  /** How long a connection may sit idle between requests (ms). */
   idleTimeout: number;
+  /**
+   * How long a request body may take to deliver its next BODY_PROGRESS_BYTES (all of it, when smaller): a body
+   * that stalls or trickles slower is answered 408 (ms; default 30 s). Time while the gateway itself is not
+   * reading (backpressure from the upstream) does not count.
+   */
+  bodyTimeout?: number;
+  /** How long the client may leave its answer unread: no byte of what waits for it sent in that time cuts it (ms; default 60 s). */
+  sendTimeout?: number;
   deadlines: Deadlines;
   /** A request head arrived and passed every check. The handler answers through the connection. */
   onRequest(connection: DownstreamConnection, head: RequestHead): void;
@@ -66,6 +76,14 @@ const BUFFER_PAUSE = 64 * 1024;
 const LINGER_MS = 2_000;
 /** How long an idle keep-alive connection is left open once the gateway drains (see closeWhenIdle). */
 const DRAIN_IDLE_MS = 1_000;
+/**
+ * Body bytes that restart the body timeout: a body must deliver this much (or all of itself) within each
+ * bodyTimeout. A per-read timeout alone (nginx's client_body_timeout) lets a client trickle one byte just
+ * inside it forever; a total one (HAProxy's timeout http-request) cuts large uploads on slow links.
+ */
+const BODY_PROGRESS_BYTES = 64 * 1024;
+const DEFAULT_BODY_TIMEOUT = 30_000;
+const DEFAULT_SEND_TIMEOUT = 60_000;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 const EMPTY = new Uint8Array(0);
 const LF = 0x0a;
@@ -95,14 +113,36 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
   private scannedHead = 0;
   /** The most a head can take within the limits (request line, header section, a little slack). */
   private readonly maxHeadBytes: number;
-  deadline: number;
+  private readonly bodyTimeout: number;
+  private readonly sendTimeout: number;
+
+  // ---- the deadlines (see `expire`) ----
+  /** When the wait for the client's bytes ends: a head, the next request, more body (0: not waiting). */
+  private readDeadline: number;
+  /** Idle between requests: the first byte of the next head starts its header timeout. */
+  private betweenRequests = false;
+  /** Body bytes since the body timeout last restarted. */
+  private bodyProgress = 0;
+  /** When the client must have taken more of its answer (0: nothing waits for it). */
+  private sendDeadline = 0;
+  /** Bytes the socket still held when the send deadline was last set: fewer later means the client reads. */
+  private sendMark = 0;
 
   constructor(readonly socket: TcpSocket, private readonly options: DownstreamOptions) {
     this.maxHeadBytes = options.limits.maxUriLength + options.limits.maxHeaderSize + 1024;
+    this.bodyTimeout = options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT;
+    this.sendTimeout = options.sendTimeout ?? DEFAULT_SEND_TIMEOUT;
     this.clientAddress = socket.remoteAddress;
     this.clientPort = socket.remotePort;
-    this.deadline = Date.now() + options.headerTimeout;
+    this.readDeadline = Date.now() + options.headerTimeout;
     options.deadlines.add(this);
+  }
+
+  /** The earlier of the two deadlines, for the sweep (0: none). */
+  get deadline(): number {
+    const read = this.readDeadline;
+    const send = this.sendDeadline;
+    return read === 0 ? send : send === 0 || read < send ? read : send;
   }
 
   /** Read once: the runtime makes a new string each time it is asked. */
@@ -119,6 +159,11 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     if (this.tunnel) return this.tunnel.data(chunk);
     if (this.state === State.Closed) return;
     if (this.lingering) return;
+    if (this.betweenRequests) {
+      // The next head begins: from its first byte it has headerTimeout in all (keep-alive idle time is not its).
+      this.betweenRequests = false;
+      this.readDeadline = Date.now() + this.options.headerTimeout;
+    }
     if (this.processing) {
       // A read that arrives while an earlier one is being handled (a write upstream can run its drain, which
       // resumes this socket, which reads) waits its turn: bytes are handled in the order they came.
@@ -138,9 +183,13 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     if (this.tunnel) return this.tunnel.drain();
     const wasFull = this.full;
     this.full = false;
+    this.sendDeadline = 0;
     this.events?.drain();
     // Pipelined requests waited for the client to take the answers before theirs.
-    if (wasFull && this.events === undefined && this.state === State.Head) this.resumeReading();
+    if (wasFull && this.events === undefined && this.state === State.Head) {
+      this.waitForNextRequest();
+      this.resumeReading();
+    }
   }
 
   end(): void {
@@ -160,6 +209,7 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
   close(error?: Error): void {
     if (this.state === State.Closed) return;
     this.state = State.Closed;
+    this.readDeadline = this.sendDeadline = 0;
     this.options.deadlines.delete(this);
     if (this.tunnel) {
       this.tunnel.close(error);
@@ -175,14 +225,29 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     this.options.onClose(this);
   }
 
-  expire(): void {
-    this.deadline = 0;
+  expire(now: number): void {
+    if (this.sendDeadline !== 0 && this.sendDeadline <= now) {
+      const pending = this.socket.pendingBytes;
+      if (pending !== undefined && pending < this.sendMark) {
+        // Slowly, but the client reads: as nginx's send_timeout, only a wait with no progress at all counts.
+        this.sendMark = pending;
+        this.sendDeadline = now + this.sendTimeout;
+      } else {
+        // The client takes nothing: the answer (and, through clientGone, its upstream connection) ends here.
+        this.closeNow(false);
+        return;
+      }
+    }
+    if (this.readDeadline === 0 || this.readDeadline > now) return;
+    this.readDeadline = 0;
     if (this.state === State.Head && this.events === undefined) {
       // Idle keep-alive connections just close; a head that never completed (slowloris) gets its 408.
       if (this.buffer.length === 0) this.closeNow(false);
       else this.refuse(408, "request header timeout");
     } else if (this.state === State.Body && !this.bodyDone) {
-      this.bodyFailed({ status: 408, message: "request body timeout" }, false);
+      // While the gateway itself holds the body back, the client is not late.
+      if (this.readPaused) this.restartBodyClock(now);
+      else this.bodyFailed({ status: 408, message: "request body timeout" }, false);
     }
   }
 
@@ -252,10 +317,7 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
         this.readPaused = true;
         this.socket.pause();
       }
-    } else if (this.readPaused && this.sink !== undefined && !this.bodyPaused) {
-      this.readPaused = false;
-      this.socket.resume();
-    }
+    } else if (this.readPaused && this.sink !== undefined && !this.bodyPaused) this.resumeSocket();
   }
 
   private begin(head: RequestHead): void {
@@ -268,18 +330,19 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     this.bodyRemaining = head.contentLength > 0 ? head.contentLength : 0;
     this.decoder = head.chunked ? new ChunkedDecoder() : undefined;
     this.state = hasBody ? State.Body : State.Waiting;
-    // The answer's own timeouts govern from here; a stalled body is caught by the idle deadline.
-    this.deadline = hasBody ? Date.now() + this.options.idleTimeout : 0;
+    // The answer's own timeouts govern from here; a body that stalls or trickles is caught by the body timeout.
+    if (hasBody) this.restartBodyClock(Date.now());
+    else this.readDeadline = 0;
     this.events = NO_EVENTS; // marks "an exchange is in progress" until the handler installs its own
     this.options.onRequest(this, head);
   }
 
   /** Pass body bytes from `bytes[offset..]` to the sink; returns the new offset. */
   private feedBody(bytes: Uint8Array, offset: number): number {
-    this.deadline = Date.now() + this.options.idleTimeout;
     if (this.decoder === undefined) {
       const n = Math.min(this.bodyRemaining, bytes.length - offset);
       this.bodyRemaining -= n;
+      this.bodyProgressed(n);
       const more = this.sink!.data(offset === 0 && n === bytes.length ? bytes : bytes.subarray(offset, offset + n));
       if (!more) this.pauseBody();
       if (this.bodyRemaining === 0) this.bodyEnded(undefined);
@@ -301,6 +364,7 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
       this.bodyFailed({ status: 400, message: `invalid chunked body: ${decoder.error}` }, true);
       return bytes.length;
     }
+    this.bodyProgressed(next - offset);
     if (over || decoder.bodyBytes > max) {
       this.bodyFailed({ status: 413, message: "request body too large" }, true);
       return bytes.length;
@@ -309,10 +373,21 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     return next;
   }
 
+  /** `n` more body bytes arrived: each BODY_PROGRESS_BYTES of them earn the body another bodyTimeout. */
+  private bodyProgressed(n: number): void {
+    this.bodyProgress += n;
+    if (this.bodyProgress >= BODY_PROGRESS_BYTES) this.restartBodyClock(Date.now());
+  }
+
+  private restartBodyClock(now: number): void {
+    this.bodyProgress = 0;
+    this.readDeadline = now + this.bodyTimeout;
+  }
+
   private bodyEnded(trailers: HeaderFields | undefined): void {
     this.bodyDone = true;
     this.state = State.Waiting;
-    this.deadline = 0;
+    this.readDeadline = 0;
     const sink = this.sink!;
     this.sink = undefined;
     sink.end(trailers);
@@ -323,7 +398,7 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     this.bodyDone = true;
     this.closeAfter = true;
     this.state = State.Waiting;
-    this.deadline = 0;
+    this.readDeadline = 0;
     if (cut) this.buffer = EMPTY;
     const sink = this.sink;
     this.sink = undefined;
@@ -384,10 +459,14 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
       this.buffer = EMPTY;
       this.process(pending, true);
     }
-    if (this.readPaused && !this.bodyPaused && this.buffer.length <= BUFFER_PAUSE && this.state !== State.Closed) {
-      this.readPaused = false;
-      this.socket.resume();
-    }
+    if (this.readPaused && !this.bodyPaused && this.buffer.length <= BUFFER_PAUSE && this.state !== State.Closed) this.resumeSocket();
+  }
+
+  /** Read again after a pause of ours. A body's clock starts afresh: the time it was held back was not the client's. */
+  private resumeSocket(): void {
+    this.readPaused = false;
+    if (this.state === State.Body && !this.bodyDone) this.restartBodyClock(Date.now());
+    this.socket.resume();
   }
 
   /** Whether the request body has been read to its end. */
@@ -398,7 +477,12 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
   /** Write `bytes` (its first `length` bytes when given). */
   write(bytes: Uint8Array, length?: number): boolean {
     const taken = this.socket.write(bytes, length);
-    if (!taken) this.full = true;
+    if (!taken) {
+      // From the first write the socket could not take, the client has sendTimeout to read some of it.
+      if (!this.full) this.sendDeadline = Date.now() + this.sendTimeout;
+      this.full = true;
+      this.sendMark = this.socket.pendingBytes ?? 0;
+    }
     return taken;
   }
   /** The socket holds bytes it could not send yet (until `drain`). */
@@ -416,13 +500,21 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     }
     this.state = State.Head;
     this.sink = undefined;
-    this.deadline = Date.now() + (this.buffer.length > 0 ? this.options.headerTimeout : this.options.idleTimeout);
-    if (this.full) return; // the next request waits for drain
-    if (this.buffer.length > 0) queueMicrotask(() => this.resumeReading());
-    else if (this.readPaused) {
-      this.readPaused = false;
-      this.socket.resume();
+    if (this.full) {
+      // The next request waits for the client to take this answer: the send timeout governs until drain.
+      this.readDeadline = 0;
+      return;
     }
+    this.waitForNextRequest();
+    if (this.buffer.length > 0) queueMicrotask(() => this.resumeReading());
+    else if (this.readPaused) this.resumeSocket();
+  }
+
+  /** Between requests: a pipelined head already begun has headerTimeout; an empty connection is idle until its next byte. */
+  private waitForNextRequest(): void {
+    const pipelined = this.buffer.length > 0;
+    this.betweenRequests = !pipelined;
+    this.readDeadline = Date.now() + (pipelined ? this.options.headerTimeout : this.options.idleTimeout);
   }
 
   /** Whether the answer being written must tell the client the connection closes. */
@@ -449,10 +541,7 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     this.tunnel = handlers;
     this.options.deadlines.delete(this);
     this.events = undefined;
-    if (this.readPaused) {
-      this.readPaused = false;
-      this.socket.resume();
-    }
+    if (this.readPaused) this.resumeSocket();
     const pending = this.buffer;
     this.buffer = EMPTY;
     if (pending.length > 0) handlers.data(pending);

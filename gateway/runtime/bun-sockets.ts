@@ -12,10 +12,16 @@
 // - Bun.connect cannot be cancelled before it opens: after a timeout or abort the attempt is abandoned and
 //   reset as soon as it opens; one that never opens (a blackholed server) holds its descriptor until the
 //   kernel gives up on the handshake (about two minutes on Linux).
+// - A listener whose accept() fails for want of descriptors retries at once, forever (100% CPU): the accept
+//   guard (accept-guard.ts) closes the listening sockets before that and listens again later.
 import type { Socket, SocketHandler } from "bun";
 import { copyOf } from "./copy.ts";
 import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket } from "./sockets.ts";
 import { bindUdp } from "./bun-udp.ts";
+import { AcceptGuard } from "./accept-guard.ts";
+
+/** Every socket of this adapter counts against the process's descriptors. */
+const guard = new AcceptGuard();
 
 type Raw = Socket<BunTcpSocket>;
 
@@ -34,7 +40,9 @@ class BunTcpSocket implements TcpSocket {
   /** A close that came while `accept` was still choosing the handlers. */
   private earlyClose: { error?: Error } | undefined;
 
-  constructor(private readonly raw: Raw) {}
+  constructor(private readonly raw: Raw) {
+    guard.opened();
+  }
 
   get remoteAddress(): string {
     return this.raw.remoteAddress;
@@ -47,6 +55,9 @@ class BunTcpSocket implements TcpSocket {
   }
   get localPort(): number {
     return this.raw.localPort;
+  }
+  get pendingBytes(): number {
+    return this.queued;
   }
 
   write(chunk: Uint8Array, length = chunk.byteLength): boolean {
@@ -143,6 +154,7 @@ class BunTcpSocket implements TcpSocket {
   onClose(error?: Error): void {
     if (this.closed) return;
     this.closed = true;
+    guard.closed();
     this.queue.length = 0;
     this.queued = 0;
     if (!this.handlers) {
@@ -183,27 +195,51 @@ const events: SocketHandler<BunTcpSocket> & { binaryType: "uint8array" } = {
 };
 
 async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
-  const listener = Bun.listen<BunTcpSocket>({
-    hostname: options.hostname,
-    port: options.port,
-    // Workers share the port (SO_REUSEPORT); Bun.listen takes `reusePort` like Bun.serve, though its types omit it.
-    ...(options.reusePort ? { reusePort: true } : {}),
-    allowHalfOpen: true,
-    socket: {
-      ...events,
-      open(raw) {
-        const socket = new BunTcpSocket(raw);
-        raw.data = socket;
-        raw.setNoDelay(true);
-        socket.attach(options.accept(socket));
+  const listen = (port: number) =>
+    Bun.listen<BunTcpSocket>({
+      hostname: options.hostname,
+      port,
+      // Workers share the port (SO_REUSEPORT); Bun.listen takes `reusePort` like Bun.serve, though its types omit it.
+      ...(options.reusePort ? { reusePort: true } : {}),
+      allowHalfOpen: true,
+      socket: {
+        ...events,
+        open(raw) {
+          const socket = new BunTcpSocket(raw);
+          raw.data = socket;
+          raw.setNoDelay(true);
+          socket.attach(options.accept(socket));
+        },
       },
+    });
+  let listener: ReturnType<typeof listen> | undefined = listen(options.port);
+  const { hostname, port } = listener;
+  // Paused by the accept guard, the listening socket is closed (open connections go on) and made anew later.
+  const pausable = {
+    address: hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`,
+    pause() {
+      listener?.stop(false);
+      listener = undefined;
     },
-  });
+    resume() {
+      try {
+        listener ??= listen(port);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+  guard.add(pausable);
   return {
-    hostname: listener.hostname,
-    port: listener.port,
-    // false: open connections stay with their owners (the L4 listener drains them itself).
-    stop: () => listener.stop(false),
+    hostname,
+    port,
+    stop() {
+      guard.delete(pausable);
+      // false: open connections stay with their owners (the L4 listener drains them itself).
+      listener?.stop(false);
+      listener = undefined;
+    },
   };
 }
 

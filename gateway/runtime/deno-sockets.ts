@@ -11,9 +11,15 @@
 //   directions are done.
 // - Deno has no SO_LINGER: `destroy()` closes at once (unsent bytes dropped) but cannot force a reset.
 // - Deno's read() resolves null on a peer's reset as on a FIN: a zero-length write tells them apart.
+// - accept() rejects when the process is out of descriptors: the loop backs off (10 ms, doubling to 1 s)
+//   instead of retrying at once, and the accept guard (accept-guard.ts) pauses it before that happens.
 import { copyOf } from "./copy.ts";
 import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket } from "./sockets.ts";
 import { bindUdp } from "./deno-udp.ts";
+import { AcceptGuard } from "./accept-guard.ts";
+
+/** Every socket of this adapter counts against the process's descriptors. */
+const guard = new AcceptGuard();
 
 // deno-lint-ignore no-explicit-any
 declare const Deno: any;
@@ -43,6 +49,9 @@ class DenoTcpSocket implements TcpSocket {
   private readonly queue: Uint8Array[] = [];
   private queued = 0;
   private writing = false;
+  get pendingBytes(): number {
+    return this.queued;
+  }
   /** A `write` answered false: tell the producer when the queue is empty. */
   private drainWanted = false;
   private shutdownWanted = false;
@@ -55,6 +64,7 @@ class DenoTcpSocket implements TcpSocket {
   private destroyed = false;
 
   constructor(private readonly conn: DenoConn) {
+    guard.opened();
     this.remoteAddress = conn.remoteAddr.hostname;
     this.remotePort = conn.remoteAddr.port;
     this.localAddress = conn.localAddr.hostname;
@@ -216,6 +226,7 @@ class DenoTcpSocket implements TcpSocket {
   private finish(error?: Error): void {
     if (this.closed) return;
     this.closed = true;
+    guard.closed();
     this.queue.length = 0;
     this.queued = 0;
     try {
@@ -229,20 +240,48 @@ class DenoTcpSocket implements TcpSocket {
   }
 }
 
+/** After a failed accept, the first wait before the next, doubled after each failure in a row, up to the second. */
+const ACCEPT_RETRY_MS = 10;
+const MAX_ACCEPT_RETRY_MS = 1_000;
+
 async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
   // reusePort needs --unstable-net on Deno; without workers it is never asked for.
   const listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp", ...(options.reusePort ? { reusePort: true } : {}) });
+  const { hostname, port } = listener.addr;
   let stopped = false;
+  // Paused by the accept guard, the loop stops calling accept(): new clients wait in the kernel's backlog.
+  let paused = false;
+  let wake: (() => void) | undefined;
+  const pausable = {
+    address: hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`,
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+      wake?.();
+      return true;
+    },
+  };
+  guard.add(pausable);
   void (async () => {
+    let retryMs = ACCEPT_RETRY_MS;
     while (!stopped) {
+      if (paused) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        continue;
+      }
       let conn: DenoConn;
       try {
         conn = await listener.accept();
+        retryMs = ACCEPT_RETRY_MS;
       } catch (error) {
         if (stopped) return;
-        // Out of file descriptors and the like: the listener itself is fine, try again shortly.
         if ((error as Error)?.name === "BadResource") return;
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        // Out of file descriptors and the like: the listener itself is fine; try again, a little later each time.
+        await new Promise((resolve) => setTimeout(resolve, retryMs));
+        retryMs = Math.min(MAX_ACCEPT_RETRY_MS, retryMs * 2);
         continue;
       }
       const socket = new DenoTcpSocket(conn);
@@ -257,11 +296,13 @@ async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
     }
   })();
   return {
-    hostname: listener.addr.hostname,
-    port: listener.addr.port,
+    hostname,
+    port,
     stop() {
       if (stopped) return;
       stopped = true;
+      guard.delete(pausable);
+      wake?.();
       try {
         listener.close();
       } catch {

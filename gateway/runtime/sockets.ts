@@ -23,6 +23,11 @@ export interface TcpSocket {
    * limit; false means "stop producing until `drain`" (the bytes are still kept and sent — never lost).
    */
   write(chunk: Uint8Array, length?: number): boolean;
+  /**
+   * Bytes `write` took that the runtime has not handed to the kernel yet: while `write` answers false, a
+   * smaller figure later means the peer is reading. Optional: a socket that does not say is judged by `drain`.
+   */
+  readonly pendingBytes?: number;
   /** Half-close: send FIN once the queued bytes are out; reading goes on. */
   shutdown(): void;
   /** Close both directions once the queued bytes are out. */
