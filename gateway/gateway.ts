@@ -20,7 +20,8 @@ import { renderMetrics } from "./admin/metrics.ts";
 import { startTcpListeners, type TcpListeners, type TcpStats } from "./l4/tcp-listeners.ts";
 import { startUdpListeners, type UdpListeners, type UdpListenerStats } from "./l4/udp-listener.ts";
 import { startHealthChecks, type HealthChecks } from "./health/checks.ts";
-import { listenHttp } from "./http/listener.ts";
+import { listenHttp, type EngineListener } from "./http/listener.ts";
+import { httpListeners } from "./config/http-listeners.ts";
 import { Deadlines } from "./http/deadlines.ts";
 import { DEFAULT_UPSTREAM_POOL, UpstreamPool } from "./http/upstream-pool.ts";
 import { Exchange } from "./proxy/exchange.ts";
@@ -69,7 +70,7 @@ async function readConfig(options: StartOptions): Promise<{ config: Config; dir:
 
 export class Gateway {
   private snapshot: Snapshot;
-  private readonly http: HttpListener[] = [];
+  private readonly http: EngineListener[] = [];
   private admin: HttpListener | undefined;
   private tcp: TcpListeners | undefined;
   private udp: UdpListeners | undefined;
@@ -115,17 +116,19 @@ export class Gateway {
   private async listen(config: Config): Promise<void> {
     const services = engineServices(() => this.snapshot, this.upstreams, this.accessLog, this.counters);
     const { limits } = config;
-    for (const text of config.listen) {
-      const address = parseAddress(text)!;
+    for (const listener of httpListeners(config)) {
       this.http.push(await listenHttp(this.runtime, {
-        ...address,
+        ...parseAddress(listener.address)!,
         reusePort: this.workers > 1,
+        maxConnections: listener.maxConnections,
         connection: {
           // Limits are read at start, like the listen addresses.
           limits: { maxUriLength: limits.maxUriLength, maxHeaderSize: limits.maxHeaderSize, maxHeaderCount: limits.maxHeaderCount },
           maxBodySize: limits.maxBodySize,
           headerTimeout: limits.headerTimeout,
           idleTimeout: limits.idleTimeout,
+          bodyTimeout: limits.bodyTimeout,
+          sendTimeout: limits.sendTimeout,
           deadlines: this.deadlines,
         },
         onRequest: (connection, head) => new Exchange(connection, head, services).run(),
@@ -141,7 +144,7 @@ export class Gateway {
         token: config.admin.token,
         ready: () => !this.draining,
         status: () => statusDocument(this.snapshot, this.listeners(), this.startedAt, this.l4Stats()),
-        metrics: () => renderMetrics({ snapshot: this.snapshot, http: this.counters, ...this.l4Stats(), startedAt: this.startedAt }),
+        metrics: () => renderMetrics({ snapshot: this.snapshot, http: this.counters, ...this.l4Stats(), httpListeners: this.listeners(), startedAt: this.startedAt }),
         pools: () => this.snapshot.pools,
         reload: () => (this.options.reloadAll ? this.options.reloadAll() : this.reload()),
       });
@@ -179,7 +182,7 @@ export class Gateway {
 
   listeners(): ListenerInfo[] {
     return [
-      ...this.http.map((l) => ({ kind: "http" as const, address: formatAddress(l) })),
+      ...this.http.map((l) => ({ kind: "http" as const, address: formatAddress(l), ...l.stats() })),
       ...(this.admin ? [{ kind: "admin" as const, address: formatAddress(this.admin) }] : []),
       ...(this.tcp?.listeners ?? []),
       ...(this.udp?.listeners ?? []),

@@ -77,7 +77,10 @@ describe("defaults", () => {
     const r = parseWithProblems(configSchema, {});
     expect(r.ok && r.value).toEqual({
       listen: [":8080"], admin: { listen: "127.0.0.1:9901" }, workers: 1,
-      limits: { maxBodySize: 128 * 1024 * 1024, maxHeaderSize: 16 * 1024, maxUriLength: 8 * 1024, maxHeaderCount: 100, headerTimeout: 10_000, idleTimeout: 60_000, maxResponseHeaderSize: 64 * 1024 },
+      limits: {
+        maxBodySize: 128 * 1024 * 1024, maxHeaderSize: 16 * 1024, maxUriLength: 8 * 1024, maxHeaderCount: 100, headerTimeout: 10_000, idleTimeout: 60_000,
+        bodyTimeout: 30_000, sendTimeout: 60_000, maxConnections: 10_000, maxResponseHeaderSize: 64 * 1024,
+      },
       trustedProxies: ["127.0.0.1/32", "::1/128"],
       shutdownTimeout: 10_000, accessLog: true, pools: {}, routes: [], tcp: [], udp: [], plugins: [],
       pathNormalization: { mergeSlashes: true, encodedSlashes: "refuse", forward: "normalized" },
@@ -120,7 +123,7 @@ describe("problem lines", () => {
     ["missing key", { pools: { app: {} } }, ["pools.app.servers: required: expected an array of objects (got nothing)"]],
     ["empty array", { listen: [] }, ["listen: must not be empty (got [])"]],
     ["empty string", { routes: [{ pool: "" }] }, ['routes[0].pool: must not be empty (got "")']],
-    ["one or many", { listen: 8080 }, ["listen: expected a string or an array of strings (got 8080)"]],
+    ["one or many", { listen: 8080 }, ["listen: expected a string or an object, or an array of them (got 8080)"]],
     ["literal or object", { admin: "yes" }, ['admin: expected false or an object (got "yes")']],
     ["union of literals", { routes: [{ redirect: { to: "/", status: 300 } }] }, ["routes[0].redirect.status: expected one of: 301, 302, 303, 307, 308 (got 300)"]],
     ["enum with suggestion", { pools: { app: { ...app, sticky: { sameSite: "lax" } } } }, ['pools.app.sticky.sameSite: expected one of: Strict, Lax, None (got "lax") — did you mean "Lax"?']],
@@ -168,7 +171,7 @@ describe("problem lines", () => {
     };
     expect(schemaLines(input)).toEqual([
       "workers: must be at least 1 (got -1)",
-      "listen: expected a string or an array of strings (got 5)",
+      "listen: expected a string or an object, or an array of them (got 5)",
       'pools.b.servers[0].url: not an upstream URL: use "http://host:port" or "https://host:port" (got "ftp://x")',
       "pools.b.servers[0].weight: must be at least 1 (got 0)",
       "pools.b.servers[1].slowStart: expected a number or a string (got true)",

@@ -187,12 +187,11 @@ describe("limits", () => {
     expect(server().failures).toBe(0);
   });
 
-  test("a client that goes away mid-upload is not blamed on the server", async () => {
+  test("a client that goes away mid-upload is not blamed on the server (nor sent to it: a body this small is read whole first)", async () => {
     const response = await rawRequest(portOf(gw), `POST /upload HTTP/1.1\r\nHost: c.test\r\nX-Request-Id: cut-upload\r\nContent-Length: 50000\r\n\r\n${"y".repeat(1000)}`, { timeoutMs: 300 });
     expect(response.status).toBe(0); // the client left before any answer
     await stillServes();
-    expect(await eventually(() => received.has("cut-upload"))).toBe(true);
-    await Bun.sleep(100);
+    expect(received.has("cut-upload")).toBe(false);
     expect(server().failures).toBe(0);
     expect(server().active).toBe(0);
   });

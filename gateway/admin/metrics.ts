@@ -35,10 +35,12 @@ export interface MetricsSources {
   http: HttpCounters;
   tcp?: TcpStats;
   udp?: UdpListenerStats[];
+  /** The HTTP listeners' connection counts. */
+  httpListeners?: ReadonlyArray<{ address: string; connections?: number; refused?: number }>;
   startedAt: number;
 }
 
-export function renderMetrics({ snapshot, http, tcp, udp, startedAt }: MetricsSources): string {
+export function renderMetrics({ snapshot, http, tcp, udp, httpListeners, startedAt }: MetricsSources): string {
   const now = Date.now();
   const family = (help: string, type: Family["type"]): Family => ({ help, type, samples: [] });
   const f = {
@@ -52,6 +54,8 @@ export function renderMetrics({ snapshot, http, tcp, udp, startedAt }: MetricsSo
     sluice_server_failures_total: family("Failed requests or connection attempts (connect errors, timeouts, bad answers).", "counter"),
     sluice_server_latency_seconds: family("The server's peak-EWMA response latency estimate.", "gauge"),
     sluice_pool_queued: family("Requests waiting for a server below its maxConns.", "gauge"),
+    sluice_http_connections_active: family("Client connections open on an HTTP listener.", "gauge"),
+    sluice_http_connections_refused_total: family("Client connections an HTTP listener refused (503) because maxConnections were open.", "counter"),
     sluice_tcp_connections_active: family("Connections open through a TCP listener.", "gauge"),
     sluice_tcp_connections_total: family("Connections accepted by a TCP listener.", "counter"),
     sluice_tcp_received_bytes_total: family("Bytes received from clients by a TCP listener.", "counter"),
@@ -82,6 +86,11 @@ export function renderMetrics({ snapshot, http, tcp, udp, startedAt }: MetricsSo
     }
   }
 
+  for (const l of httpListeners ?? []) {
+    if (l.connections === undefined) continue;
+    f.sluice_http_connections_active.samples.push([{ listener: l.address }, l.connections]);
+    f.sluice_http_connections_refused_total.samples.push([{ listener: l.address }, l.refused ?? 0]);
+  }
   for (const l of tcp?.listeners ?? []) {
     const labels = { listener: l.address };
     f.sluice_tcp_connections_active.samples.push([labels, l.active]);

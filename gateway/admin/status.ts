@@ -7,6 +7,10 @@ import type { UpstreamServer } from "../pool/server.ts";
 export interface ListenerInfo {
   kind: "http" | "admin" | "tcp" | "udp";
   address: string;
+  /** HTTP listeners: connections open now, the limit, and how many were refused over it since start. */
+  connections?: number;
+  maxConnections?: number;
+  refused?: number;
 }
 
 export interface ServerStatus {

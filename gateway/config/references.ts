@@ -5,6 +5,7 @@ import type { Config } from "./schema.ts";
 import { isLoopback, parseAddress, type ListenAddress } from "./address.ts";
 import { ProblemList, didYouMean, formatPath } from "./errors.ts";
 import { validateSniKey } from "../l4/sni.ts";
+import { listenAddress } from "./http-listeners.ts";
 
 /** `"~REGEX -> /replacement"` split at the first arrow; null when the text is not a rewrite. */
 export function parseRewrite(text: string): { pattern: string; replacement: string } | null {
@@ -104,7 +105,7 @@ export function checkReferences(config: Config, knownBalancers: readonly string[
     }
   }
   // TCP and UDP ports are separate namespaces: a udp listener may share a port number with a tcp one.
-  const streams: [Path, string][] = config.listen.map((a, i): [Path, string] => [["listen", i], a]);
+  const streams: [Path, string][] = config.listen.map((a, i): [Path, string] => [typeof a === "string" ? ["listen", i] : ["listen", i, "address"], listenAddress(a)]);
   if (config.admin !== false) streams.push([["admin", "listen"], config.admin.listen]);
   config.tcp.forEach((l, i) => streams.push([["tcp", i, "listen"], l.listen]));
   checkClashes(problems, streams);

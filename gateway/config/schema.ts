@@ -227,6 +227,9 @@ const LIMIT_DEFAULTS = {
   maxResponseHeaderSize: 64 * 1024,
   headerTimeout: 10_000,
   idleTimeout: 60_000,
+  bodyTimeout: 30_000,
+  sendTimeout: 60_000,
+  maxConnections: 10_000,
 };
 
 const limits = z.strictObject({
@@ -239,9 +242,26 @@ const limits = z.strictObject({
   maxResponseHeaderSize: size.refine((bytes) => bytes >= 1024, { message: "must be at least 1kb" }).default(LIMIT_DEFAULTS.maxResponseHeaderSize),
   /** How long a client may take to send a request head (slowloris): 408 and close after it. */
   headerTimeout: duration.default(LIMIT_DEFAULTS.headerTimeout),
-  /** How long a keep-alive connection may sit idle between requests, or a request body stall. */
+  /** How long a keep-alive connection may sit idle between requests. */
   idleTimeout: duration.default(LIMIT_DEFAULTS.idleTimeout),
+  /** How long a request body may take to deliver its next 64 KiB (or all of itself): 408 and close after it. */
+  bodyTimeout: duration.default(LIMIT_DEFAULTS.bodyTimeout),
+  /** How long a client may leave its answer unread (nothing sent in that time): the connection is cut. */
+  sendTimeout: duration.default(LIMIT_DEFAULTS.sendTimeout),
+  /** Connections each HTTP listener holds at once (0: no limit); more are answered 503 and closed. */
+  maxConnections: count.default(LIMIT_DEFAULTS.maxConnections),
 });
+
+/** An HTTP listener: its address, or an object with settings of its own (`maxConnections` over limits'). */
+const httpListener = z.union([
+  address,
+  z.strictObject({
+    address,
+    maxConnections: count.optional(),
+    /** Named by the contract for the future; refused by unsupported.ts until TLS termination exists. */
+    tls: z.unknown().optional(),
+  }),
+]);
 
 // How a request path is read before routing (gateway/http/path-normalization.ts).
 const PATH_NORMALIZATION_DEFAULTS = { mergeSlashes: true, encodedSlashes: "refuse", forward: "normalized" } as const;
@@ -255,7 +275,7 @@ const pathNormalization = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  listen: oneOrMany(address).default(":8080").transform((v) => (Array.isArray(v) ? v : [v])),
+  listen: oneOrMany(httpListener).default(":8080").transform((v) => (Array.isArray(v) ? v : [v])),
   admin: z.union([z.literal(false), admin]).default({ listen: "127.0.0.1:9901" }),
   workers: z.union([positiveInt, z.literal("auto")]).default(1),
   limits: limits.default(LIMIT_DEFAULTS),
@@ -289,3 +309,4 @@ export type HttpHealthConfig = NonNullable<HttpPoolConfig["health"]>;
 export type TcpListenerConfig = Config["tcp"][number];
 export type UdpListenerConfig = Config["udp"][number];
 export type LimitsConfig = Config["limits"];
+export type HttpListenerConfig = Config["listen"][number];

@@ -95,8 +95,11 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
 
   // The request body.
   private bodyChunked = false;
-  /** Body bytes that came before the upstream connection (copied). */
+  /** Body bytes that came before the upstream connection (copied), and how many. */
   private early: Uint8Array[] | undefined;
+  private earlyBytes = 0;
+  /** Reading the start of the body before taking a server (see proxy). */
+  private awaitingBody = false;
   private earlyEnd: { trailers: HeaderFields | undefined } | undefined;
   /** The client's body failed while no upstream call was waiting: the attempt sees it when it gets there. */
   private bodyFailure: BodyFailed | undefined;
@@ -168,9 +171,21 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     }
     this.selection = route.pool.selectionFor({ clientIp: this.clientIp, view: this.view() });
     const hasBody = (this.hasBody = head.chunked || head.contentLength > 0);
-    if (hasBody) this.conn.readBody(this);
     this.mayRetry = !hasBody && RETRYABLE_METHODS.has(head.method);
     this.attemptsLeft = this.mayRetry ? 1 + route.policy.retries : 1;
+    if (hasBody) {
+      // No server is taken before the body has arrived whole, or its first EARLY_BODY_LIMIT bytes have (as HAProxy's
+      // http-buffer-request): clients trickling their bodies hold no server slot and no upstream connection.
+      this.awaitingBody = true;
+      this.conn.readBody(this);
+      return;
+    }
+    this.nextServer();
+  }
+
+  /** The body has arrived whole, or enough of it to be worth a server: the attempts begin. */
+  private bodyArrived(): void {
+    this.awaitingBody = false;
     this.nextServer();
   }
 
@@ -296,8 +311,11 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     if (call === undefined) {
       // No upstream connection yet: keep a copy, and pause the client past a small window.
       (this.early ??= []).push(chunk.slice());
-      const held = this.early.reduce((n, c) => n + c.length, 0);
-      return held < EARLY_BODY_LIMIT;
+      this.earlyBytes += chunk.length;
+      if (this.earlyBytes < EARLY_BODY_LIMIT) return true;
+      if (this.awaitingBody) this.bodyArrived();
+      // An idle connection took the held bytes at once: the body flows on; else the client waits for sendHead.
+      return this.call !== undefined;
     }
     return this.forwardBody(chunk);
   }
@@ -316,6 +334,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const call = this.call;
     if (call === undefined) {
       this.earlyEnd = { trailers };
+      if (this.awaitingBody) this.bodyArrived();
       return;
     }
     if (this.bodyChunked) call.write(lastChunk(trailers && endToEndTrailers(trailers)));
@@ -325,6 +344,11 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   fail(failure: BodyFailure): void {
     // The client's body failed (cut short, too large, invalid framing, too slow): its fault, not the server's.
     const error = new BodyFailed(failure.status, failure.message);
+    if (this.awaitingBody) {
+      // Before any server was taken: answered at once.
+      this.awaitingBody = false;
+      return this.failed(error);
+    }
     const call = this.call;
     if (call && this.status === 0 && this.out === Out.None) {
       // Sent but not answered: this attempt ends with the client's error.
@@ -478,6 +502,9 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       call.abort();
       this.call = undefined;
       this.release();
+      this.finishLog(499);
+    } else if (this.awaitingBody) {
+      this.awaitingBody = false;
       this.finishLog(499);
     }
     // Queued or connecting: that step sees the flag when it completes.
