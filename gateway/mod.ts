@@ -13,3 +13,5 @@ export type {
   ProxyContext,
   ProxyError,
 } from "./plugin/types.ts";
+/** Durations as the config writes them (`250`, `"500ms"`, `"2s"`, `"1m"`, `"1h"`, `"1d"`) → milliseconds, or null: for plugin options. */
+export { parseDuration } from "./config/duration.ts";
