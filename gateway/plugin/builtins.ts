@@ -2,5 +2,6 @@
 export const builtinPlugins: Record<string, () => Promise<unknown>> = {
   "request-id": async () => (await import("../../plugins/request-id/index.ts")).default,
   headers: async () => (await import("../../plugins/headers/index.ts")).default,
+  "rate-limit": async () => (await import("../../plugins/rate-limit/index.ts")).default,
   jwt: async () => (await import("../../plugins/jwt/index.ts")).default,
 };
