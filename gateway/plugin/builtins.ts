@@ -4,4 +4,5 @@ export const builtinPlugins: Record<string, () => Promise<unknown>> = {
   headers: async () => (await import("../../plugins/headers/index.ts")).default,
   "rate-limit": async () => (await import("../../plugins/rate-limit/index.ts")).default,
   jwt: async () => (await import("../../plugins/jwt/index.ts")).default,
+  cors: async () => (await import("../../plugins/cors/index.ts")).default,
 };
