@@ -96,6 +96,12 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
   app.onError((error, c) => {
     c.get("log").error = `internal error: ${error.message}`;
     console.error(`request ${c.get("requestId")} failed:`, error);
+    // hono copies the fields of an answer already made (middleware that failed after next()) into the one returned
+    // here, its Content-Length too: that answer is dropped first, its body let go, so the 500 is framed as itself.
+    if (c.finalized) {
+      void c.res.body?.cancel().catch(() => {});
+      c.res = undefined;
+    }
     return errorResponse(500, "internal gateway error", c.get("requestId"));
   });
 
