@@ -11,8 +11,9 @@
 //   and `%2F`/`%5C` (an encoded separator the upstream may decode) unless `encodedSlashes` is "keep": then they
 //   pass undecoded, inside one segment, never as a separator — except next to a `..` piece (`..%2F`), which
 //   an upstream that decodes them would climb with;
-// - the bytes a URL parser would escape (`"` `<` `>` `` ` `` `{` `}`) are escaped, so that the URL hono's
-//   Request is built from has exactly this path, and both ways through the gateway see one path;
+// - the bytes a request line may hold but a URI may not (`"` `<` `>` `[` `]` `^` `` ` `` `{` `|` `}`) are escaped:
+//   a URL parser escapes most of them, so the URL hono's Request is built from keeps exactly this path, and
+//   both ways through the gateway see one path;
 // - the query string is never touched.
 // A path that needs none of it (nearly all of them) is found so in one scan and returned as the same string.
 
@@ -56,13 +57,13 @@ const PLAIN = 0;
 const INVALID = 1;
 /** `%`, `\`: the slow path decides. */
 const SPECIAL = 2;
-/** Legal in a request line, not in a URI: escaped. */
+/** Legal in a request line, not in a URI path (RFC 3986 §3.3): escaped. */
 const ESCAPE = 3;
 const KIND = (() => {
   const t = new Uint8Array(128).fill(INVALID);
   for (let b = 0x21; b < 0x7f; b++) t[b] = PLAIN;
   t[PERCENT] = t[BACKSLASH_BYTE] = SPECIAL;
-  for (const c of "\"<>`{}") t[c.charCodeAt(0)] = ESCAPE;
+  for (const c of "\"<>[]^`{|}") t[c.charCodeAt(0)] = ESCAPE;
   t[0x23 /* # */] = INVALID; // a fragment is never sent
   return t;
 })();
