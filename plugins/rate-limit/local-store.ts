@@ -1,5 +1,5 @@
-// Counts in this process: an LRU map of at most `maxKeys` clients, whose entries expire on their own (an
-// entry is dropped when read after its lifetime; no timer per key). A client forgotten, by expiry or because
+// Counts in this process: an LRU map of at most `maxKeys` clients, whose entries expire once they no longer
+// matter (an entry is dropped when read after its lifetime: no timer per key). A client forgotten, by expiry or because
 // `maxKeys` newer ones pushed it out, starts again with a full allowance.
 import { LRUCache } from "lru-cache";
 import type { Decision, RateLimitStore } from "./decision.ts";
@@ -20,8 +20,9 @@ interface BucketState {
 }
 
 export function localSlidingWindow(limit: number, windowMs: number, maxKeys: number): RateLimitStore {
-  // Two windows: after that, neither the current nor the previous count of an idle client matters.
-  const counts = new LRUCache<string, WindowState>({ max: maxKeys, ttl: 2 * windowMs, updateAgeOnGet: true });
+  // An entry lives two windows from its last move to a new window: as long as its count can still matter
+  // (this window, then the next as the previous one). Renewed once per window, not on every request.
+  const counts = new LRUCache<string, WindowState>({ max: maxKeys, ttl: 2 * windowMs });
   return {
     hit(key: string): Decision {
       const now = Date.now();
@@ -34,6 +35,7 @@ export function localSlidingWindow(limit: number, windowMs: number, maxKeys: num
         state.previous = state.index === index - 1 ? state.current : 0;
         state.current = 0;
         state.index = index;
+        counts.set(key, state);
       }
       const elapsed = now - index * windowMs;
       const allowed = fits(limit, windowMs, state.previous, state.current, elapsed);
