@@ -9,6 +9,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { SignJWT } from "jose";
 import { startGateway } from "../gateway/gateway.ts";
 import type { ConfigInput } from "../gateway/config/schema.ts";
 import { clientAddressKey } from "../plugins/rate-limit/client-address.ts";
@@ -21,6 +22,7 @@ import { listensOn, runCli, startCli, type RunningProcess } from "./helpers/proc
 import { parseRaw, startUpstream, type Gateway, type RawResponse, type Upstream } from "./helpers/upstream.ts";
 
 const fixtures = resolve(import.meta.dir, "fixtures/plugins");
+const JWT_SECRET = "a-test-secret-of-at-least-thirty-two-bytes";
 
 type Options = Record<string, unknown>;
 const rateLimit = (options: Options) => ({ use: "rate-limit", options });
@@ -146,6 +148,10 @@ describe("the local store", () => {
       { name: "bucket", match: { path: "/bucket/*" }, pool: "app", plugins: [rateLimit({ limit: 1, window: "1s", algorithm: "token-bucket", burst: 3 })] },
       { name: "quiet", match: { path: "/quiet/*" }, pool: "app", plugins: [rateLimit({ limit: 1, window: "1h", headers: false })] },
       { name: "claim", match: { path: "/claim/*" }, pool: "app", plugins: [{ use: "./verified-claims.ts" }, rateLimit({ limit: 1, window: "1h", key: "claim:sub" })] },
+      { name: "jwt", match: { path: "/jwt/*" }, pool: "app", plugins: [
+        { use: "jwt", options: { secret: JWT_SECRET } },
+        rateLimit({ limit: 1, window: "1h", key: "claim:sub" }),
+      ] },
       { name: "stacked", match: { path: "/stacked/*" }, pool: "app", plugins: [
         rateLimit({ limit: 3, window: "1h", policy: "hourly" }),
         rateLimit({ limit: 1, window: "1m", policy: "minute" }),
@@ -250,6 +256,17 @@ describe("the local store", () => {
     const forged = (s: string) => `Bearer ${btoa(JSON.stringify({ alg: "none" }))}.${btoa(JSON.stringify({ sub: s }))}.`;
     expect((await get(port, "/claim/x", { headers: { authorization: forged("mallory") } })).status).toBe(200);
     expect((await get(port, "/claim/x", { headers: { authorization: forged("mallory2") } })).status).toBe(429);
+  });
+
+  test("key claim:NAME behind the jwt plugin: one count per verified subject", async () => {
+    const secret = new TextEncoder().encode(JWT_SECRET);
+    const token = (sub: string) => new SignJWT({ sub }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("10m").sign(secret);
+    const bearer = async (sub: string) => ({ authorization: `Bearer ${await token(sub)}` });
+    expect((await get(port, "/jwt/x", { headers: await bearer("carol") })).status).toBe(200);
+    expect((await get(port, "/jwt/x", { headers: await bearer("carol") })).status).toBe(429);
+    expect((await get(port, "/jwt/x", { headers: await bearer("dave") })).status).toBe(200);
+    // The jwt plugin refuses a bad token before rate-limit runs.
+    expect((await get(port, "/jwt/x", { headers: { authorization: "Bearer not.a.token" } })).status).toBe(401);
   });
 
   test("the window slides: refused until the estimate has room again, then allowed", async () => {

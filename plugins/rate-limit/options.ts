@@ -1,19 +1,10 @@
 // The options of the rate-limit plugin, checked once at load: every problem comes back as a config line
 // (`plugins[0].options.window: ...`), and the rest of the plugin reads milliseconds and parsed keys only.
 import { z } from "zod";
-
-// Durations as the gateway's config writes them (the public plugin API has no duration type of its own).
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
-
-function milliseconds(value: number | string): number | null {
-  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : null;
-  const m = DURATION.exec(value.trim());
-  return m ? Math.round(Number(m[1]) * UNIT_MS[m[2]!]!) : null;
-}
+import { parseDuration } from "../../gateway/mod.ts";
 
 const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const ms = milliseconds(value);
+  const ms = parseDuration(value);
   if (ms === null) {
     ctx.addIssue({ code: "custom", message: 'not a duration: use milliseconds or a number with ms, s, m, h or d, like "1m"' });
     return z.NEVER;
