@@ -5,4 +5,5 @@ export const builtinPlugins: Record<string, () => Promise<unknown>> = {
   "rate-limit": async () => (await import("../../plugins/rate-limit/index.ts")).default,
   jwt: async () => (await import("../../plugins/jwt/index.ts")).default,
   cors: async () => (await import("../../plugins/cors/index.ts")).default,
+  "basic-auth": async () => (await import("../../plugins/basic-auth/index.ts")).default,
 };
