@@ -16,7 +16,7 @@
 import { copyOf } from "./copy.ts";
 import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket } from "./sockets.ts";
 import { bindUdp } from "./deno-udp.ts";
-import { AcceptGuard } from "./accept-guard.ts";
+import { AcceptGuard, outOfDescriptors } from "./accept-guard.ts";
 
 /** Every socket of this adapter counts against the process's descriptors. */
 const guard = new AcceptGuard();
@@ -280,6 +280,7 @@ async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
         if (stopped) return;
         if ((error as Error)?.name === "BadResource") return;
         // Out of file descriptors and the like: the listener itself is fine; try again, a little later each time.
+        if (outOfDescriptors(error)) guard.exhausted();
         await new Promise((resolve) => setTimeout(resolve, retryMs));
         retryMs = Math.min(MAX_ACCEPT_RETRY_MS, retryMs * 2);
         continue;
