@@ -18,6 +18,7 @@ import { RequestView } from "../gateway/routing/view.ts";
 import { configSchema, type ConfigInput, type RouteConfig } from "../gateway/config/schema.ts";
 import { parseWithProblems } from "../gateway/config/errors.ts";
 import { gateway, portOf, type Gateway } from "./helpers/upstream.ts";
+import { startEngineGateway, type EngineGateway } from "./helpers/engine-gateway.ts";
 import { answerWith, openWire, wireUpstream, type WireResponse, type WireUpstream } from "./helpers/wire.ts";
 
 const DEFAULT: PathRules = { mergeSlashes: true, encodedSlashes: "refuse" };
@@ -354,12 +355,12 @@ const WAYS: Way[] = [
   { name: "through global hono middleware", global: true, routeMiddleware: false },
 ];
 
-function configFor(way: Way, pathNormalization: ConfigInput["pathNormalization"]): Parameters<typeof gateway>[0] {
+function configFor(way: Way, pathNormalization: ConfigInput["pathNormalization"]): ConfigInput {
   const plugins = way.routeMiddleware ? [{ use: TAGGER, options: { tag: "route" } }] : [];
   return {
     pathNormalization,
     plugins: way.global ? [{ use: WITNESS }] : [],
-    pools: { private: [privateUp.url], public: [publicUp.url] },
+    pools: { private: { servers: [{ url: privateUp.url }] }, public: { servers: [{ url: publicUp.url }] } },
     routes: [
       { name: "private", match: { path: "/private/*" }, pool: "private", plugins },
       { name: "api", match: { path: "/api/*" }, pool: "public", stripPrefix: "/api", plugins },
@@ -378,9 +379,9 @@ interface Answer {
 }
 
 /** One request (or raw bytes) on a new connection; what came back, what the upstreams read, and whether it closed. */
-async function send(gw: Gateway, targetOrBytes: string): Promise<Answer> {
+async function send(gw: Gateway | EngineGateway, targetOrBytes: string): Promise<Answer> {
   const before = { private: privateUp.requests.length, public: publicUp.requests.length };
-  const client = await openWire(portOf(gw));
+  const client = await openWire("port" in gw ? gw.port : portOf(gw));
   try {
     client.write(targetOrBytes.startsWith("GET ") ? targetOrBytes : `GET ${targetOrBytes} HTTP/1.1\r\nHost: gw.test\r\n\r\n`);
     const response = await client.read();
@@ -408,7 +409,7 @@ function expectPrivate(answer: Answer, way: Way, target: string, honoPath = targ
   if (way.global) expect(answer.response.headers.get("x-witness-path")).toBe(honoPath);
 }
 
-async function expectRefused(gw: Gateway, target: string, message: string) {
+async function expectRefused(gw: Gateway | EngineGateway, target: string, message: string) {
   const answer = await send(gw, target);
   expect(answer.response.status).toBe(400);
   const body = JSON.parse(answer.response.body.toString()) as { error: string; requestId: string };
@@ -431,6 +432,10 @@ describe.each(WAYS)("$name", (way) => {
       "%s reaches the private route as /private/x",
       async (target) => expectPrivate(await send(gw, target), way, "/private/x"),
     );
+
+    test("an absolute-form target is read the same way", async () => {
+      expectPrivate(await send(gw, "GET http://gw.test//%70rivate/./x?q HTTP/1.1\r\nHost: gw.test\r\n\r\n"), way, "/private/x?q");
+    });
 
     test("the query goes upstream as the client sent it", async () => {
       // Also the bytes a URL parser would escape: hono's Request has them escaped, the upstream does not.
@@ -529,5 +534,23 @@ describe.each(WAYS)("$name", (way) => {
       await expectRefused(gw, "/private/%2e%2e/%2e%2e/etc", "path climbs above the root");
       await expectRefused(gw, "/a%2Fb", "encoded slash (%2F or %5C) in path");
     });
+  });
+});
+
+// Deno's URL parser escapes fewer bytes than Bun's (`^`): the normaliser escapes them itself, so both agree.
+describe("on Deno, through a route's hono middleware", () => {
+  const way = WAYS[1]!;
+  let gw: EngineGateway;
+  beforeAll(async () => {
+    gw = await startEngineGateway("deno", configFor(way, undefined));
+  });
+  afterAll(() => gw.stop());
+
+  test("re-spellings reach the private route, bytes a URI may not hold arrive escaped, refusals are 400", async () => {
+    expectPrivate(await send(gw, "//private/./x"), way, "/private/x");
+    expectPrivate(await send(gw, "/%70rivate/x^y"), way, "/private/x%5Ey");
+    const other = await send(gw, "/a^b|c");
+    expect(other.reached).toEqual({ private: [], public: ["/a%5Eb%7Cc"] });
+    await expectRefused(gw, "/%2e%2e/etc", "path climbs above the root");
   });
 });

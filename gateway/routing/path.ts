@@ -1,4 +1,4 @@
-// `path` matching against the raw URL pathname (percent-escapes are not decoded; see view.ts).
+// `path` matching against the normalised pathname (see view.ts: unreserved escapes decoded, the others kept).
 //
 // Patterns (one or an array, any of), all case-sensitive like nginx locations:
 //   "/exact"        exactly that path; "/exact/" is a different path

@@ -55,7 +55,7 @@ export class RouteMatch<T> {
     return this.route.value;
   }
 
-  /** `{ id: "42" }` for "/users/:id"; values are raw, as in the path (not percent-decoded). */
+  /** `{ id: "42" }` for "/users/:id"; values as in the normalised path (escapes other than unreserved ones kept). */
   get params(): Params {
     return (this._params ??= this.route.params(this.view.path));
   }
