@@ -6,7 +6,7 @@
 // header values hold control characters is answered with the gateway's own 500 instead, and a body is never
 // let run past the Content-Length its head announced.
 import { Buffer } from "node:buffer";
-import { NOT_FIELD_VALUE } from "./syntax.ts";
+import { contentLengthValue, NOT_FIELD_VALUE } from "./syntax.ts";
 import { requestIdFor } from "../proxy/headers.ts";
 
 const REASONS: Record<number, string> = {
@@ -111,12 +111,14 @@ export async function writeResponse(target: ResponseTarget, response: Response, 
     else if (!HOP_BY_HOP.has(name) && name !== "set-cookie") head += `${name}: ${value}\r\n`;
   });
   for (const cookie of response.headers.getSetCookie()) head += `set-cookie: ${cookie}\r\n`;
-  if (length !== null && !DECIMAL.test(length)) unwritable ??= "content-length";
+  // A list of equal values ("5, 5", as an upstream may send) is that value; a plugin's "abc" is not a length.
+  const announced = length === null ? -1 : contentLengthValue(length);
+  if (length !== null && announced < 0) unwritable ??= "content-length";
   if (unwritable !== undefined) return refuseUnwritable(target, response, unwritable, headRequest);
   const body = noBody ? null : response.body;
   let chunked = false;
   let closeAfter = close;
-  if (length !== null && (body !== null || noBody)) head += `content-length: ${length}\r\n`;
+  if (length !== null && (body !== null || noBody)) head += `content-length: ${announced}\r\n`;
   else if (body === null) {
     if (!bodylessStatus(status)) head += "content-length: 0\r\n";
   } else if (minor === 1) {
@@ -133,7 +135,7 @@ export async function writeResponse(target: ResponseTarget, response: Response, 
   }
   target.write(latin1(head));
   // What the head announced: a body that runs past it is cut there, one that ends short leaves only a close to say so.
-  let announced = length === null || noBody ? -1 : Number(length);
+  let left = noBody ? -1 : announced;
   const reader = body.getReader();
   try {
     for (;;) {
@@ -141,9 +143,9 @@ export async function writeResponse(target: ResponseTarget, response: Response, 
       if (done) break;
       if (value.byteLength === 0) continue;
       let piece = value;
-      if (announced >= 0) {
-        if (piece.byteLength > announced) piece = piece.subarray(0, announced);
-        announced -= piece.byteLength;
+      if (left >= 0) {
+        if (piece.byteLength > left) piece = piece.subarray(0, left);
+        left -= piece.byteLength;
       }
       const ok = chunked ? writeChunk(target, piece) : target.write(piece);
       if (piece !== value) {
@@ -158,11 +160,8 @@ export async function writeResponse(target: ResponseTarget, response: Response, 
     void reader.cancel(error).catch(() => {});
     throw error;
   }
-  return closeAfter || announced > 0;
+  return closeAfter || left > 0;
 }
-
-/** A Content-Length as a plain decimal (the form the writer sends; a plugin may have set anything). */
-const DECIMAL = /^(?:0|[1-9]\d{0,15})$/;
 
 /** A Response that cannot be written as it is: the gateway's own 500 in its place, and the connection closed. */
 function refuseUnwritable(target: ResponseTarget, response: Response, what: string, headRequest: boolean): boolean {

@@ -189,6 +189,19 @@ export function parseContentLength(bytes: Uint8Array, start: number, end: number
   }
 }
 
+const LENGTH_LIST = /^\d{1,16}(?:[ \t]*,[ \t]*\d{1,16})*$/;
+
+/**
+ * `parseContentLength` for a value held as a string (a Headers object's): one number, or a list of equal ones
+ * ("5, 5", which several fields of one message combine into); -1 for anything else.
+ */
+export function contentLengthValue(text: string): number {
+  if (!LENGTH_LIST.test(text)) return -1;
+  const numbers = text.split(",").map((element) => Number(element.trim()));
+  const first = numbers[0]!;
+  return Number.isSafeInteger(first) && numbers.every((n) => n === first) ? first : -1;
+}
+
 /** The state of a Transfer-Encoding list across all of a message's Transfer-Encoding fields. */
 export interface CodingList {
   /** How many times `chunked` was listed. */

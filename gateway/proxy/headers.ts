@@ -2,7 +2,7 @@
 // proxy (RFC 9110 §7.6.1), the upstream learns who the client was through X-Forwarded-* and X-Request-Id, and
 // nothing goes upstream that could not be written as a valid field line.
 import { Role, roleOf } from "./field-roles.ts";
-import { NOT_FIELD_VALUE } from "../http/syntax.ts";
+import { contentLengthValue, NOT_FIELD_VALUE } from "../http/syntax.ts";
 
 /** Headers that describe one connection, not the message: never forwarded, either way. */
 const HOP_BY_HOP = [
@@ -66,31 +66,25 @@ export function requestIdFor(incoming: string | null): string {
 export class UnwritableHeader extends Error {}
 
 /**
- * The last look at the headers of an upstream request on the hono path, after the plugins had their turn:
- * a value that is not a valid field value throws UnwritableHeader; a look-alike of a field the gateway writes
- * itself (`X_Forwarded_For`) is dropped; Content-Length is written in its one plain form (a client's
- * `5, 5`, which the parser accepts as 5, is sent as `5`).
+ * The last look at the headers of an upstream request on the hono path, after the plugins had their turn: a
+ * value that is not a valid field value throws UnwritableHeader; a look-alike of a field the gateway writes
+ * itself (`X_Forwarded_For`) is dropped; and the framing is the body's, never a header a plugin set (a
+ * Content-Length that disagreed with the body would leave its rest to be read as the next request on that
+ * connection). `length`: the client's Content-Length when its body goes up as it came (sent in its plain form,
+ * `5, 5` as `5`); null when there is no body or its length is not known ahead (chunked, or transformed).
  */
-export function settleOutgoing(headers: Headers): void {
+export function settleOutgoing(headers: Headers, length: string | null): void {
   let lookalikes: string[] | undefined;
   headers.forEach((value, name) => {
     if (NOT_FIELD_VALUE.test(value)) throw new UnwritableHeader(`header ${name} holds a control character`);
     if (name.includes("_") && roleOf(name) === Role.Lookalike) (lookalikes ??= []).push(name);
   });
   if (lookalikes) for (const name of lookalikes) headers.delete(name);
-  const length = headers.get("content-length");
-  if (length !== null && !PLAIN_LENGTH.test(length)) headers.set("content-length", String(contentLengthOf(length)));
-}
-
-const PLAIN_LENGTH = /^(?:0|[1-9]\d{0,14})$/;
-const LENGTH_LIST = /^\d{1,16}(?:[ \t]*,[ \t]*\d{1,16})*$/;
-
-/** A Content-Length value as one number: a list of equal values is that value; anything else throws UnwritableHeader. */
-function contentLengthOf(value: string): number {
-  if (LENGTH_LIST.test(value)) {
-    const numbers = value.split(",").map((element) => Number(element.trim()));
-    const first = numbers[0]!;
-    if (Number.isSafeInteger(first) && numbers.every((n) => n === first)) return first;
+  if (length === null) {
+    headers.delete("content-length");
+    return;
   }
-  throw new UnwritableHeader(`invalid content-length ${JSON.stringify(value)}`);
+  const value = contentLengthValue(length);
+  if (value < 0) throw new UnwritableHeader(`invalid content-length ${JSON.stringify(length)}`);
+  headers.set("content-length", String(value));
 }

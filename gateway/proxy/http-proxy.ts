@@ -83,7 +83,7 @@ export async function proxyHttp(firstRoute: ProxyRoute, exchange: IncomingExchan
     }
   }
   // What the plugins left must still be sendable (a control character in a value they set is our 500).
-  settleOutgoing(headers);
+  settleOutgoing(headers, upstreamBody !== null && upstreamBody === body?.stream ? request.headers.get("content-length") : null);
 
   let upstream: Response;
   try {
@@ -173,7 +173,7 @@ export async function proxyUpgrade(
   if (early) return early;
   const chosen = ctx.upstream.pool === route.pool.name ? route : chosenRoute(route, ctx.upstream.pool);
   exchange.log.pool = chosen.pool.name;
-  settleOutgoing(ctx.upstream.headers);
+  settleOutgoing(ctx.upstream.headers, null);
   return upgradeVia(chosen, ctx.upstream.pathAndQuery, ctx.upstream.headers);
 }
 

@@ -29,10 +29,16 @@ const RAW: Record<string, string> = {
   "reason-crlf": `HTTP/1.1 200 OK\r${INJECTED}\r\nContent-Length: 2\r\n\r\nhi`,
 };
 
+/** Answers that are odd but valid: relayed, in a plain form. */
+const VALID_RAW: Record<string, string> = {
+  "length-list": "HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nhi",
+  "two-lengths": "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nhi",
+};
+
 function answerRaw(request: RecordedRequest, socket: Socket): boolean {
   const [, kind, arg = ""] = request.target.split("/").slice(1);
   if (kind === "raw") {
-    socket.write(Buffer.from(RAW[arg]!, "latin1"));
+    socket.write(Buffer.from(RAW[arg] ?? VALID_RAW[arg]!, "latin1"));
     return true;
   }
   if (kind === "head") {
@@ -125,7 +131,7 @@ describe("Host", () => {
   }
 });
 
-describe("control characters in what plugins and config set: the gateway's own 500, never written", () => {
+describe("what plugins and their config set: a control character is the gateway's own 500, never written; the body frames the request", () => {
   let up: RecordingUpstream;
   let gw: EngineGateway;
   beforeAll(async () => {
@@ -187,6 +193,24 @@ describe("control characters in what plugins and config set: the gateway's own 5
     }
   });
 
+  test.each(["3", "50", "abc", "5, 6"])("a Content-Length of %p a plugin sets does not frame the upstream request: the body does", async (length) => {
+    const c = await openWire(gw.port);
+    try {
+      c.write(`POST /inject/clength HTTP/1.1\r\nHost: a.test\r\nX-Inject: clength:${length}\r\nContent-Length: 5\r\n\r\nhello`);
+      const response = await c.read();
+      expect(response.status).toBe(200);
+      expect(response.body.toString()).toBe("POST /inject/clength 5");
+      // The same connection and the upstream's stay in step: the next request gets its own answer.
+      c.write("GET /inject/next HTTP/1.1\r\nHost: a.test\r\n\r\n");
+      expect((await c.read()).body.toString()).toBe("GET /inject/next 0");
+    } finally {
+      c.close();
+    }
+    const [posted] = up.requests.slice(-2);
+    expect(posted!.fields.filter(([n]) => n.toLowerCase() === "content-length")).toEqual([["content-length", "5"]]);
+    expect(posted!.body.toString()).toBe("hello");
+  });
+
   test("a sticky cookie path with CR LF is refused when the config is read", () => {
     const result = parseWithProblems(configSchema, { pools: { app: { servers: [{ url: "http://127.0.0.1:1" }], sticky: { path: `/\r\n${INJECTED}` } } } });
     expect(result.ok).toBe(false);
@@ -213,6 +237,28 @@ describe("control characters from an upstream: 502, never relayed", () => {
       expect(raw).not.toContain("Injected");
       const connection = up.connections[up.requests.at(-1)!.connection - 1]!;
       await until(() => connection.closed, "the gateway closed the upstream connection");
+    });
+  }
+});
+
+describe("odd but valid framing from an upstream is relayed in its plain form", () => {
+  let up: RecordingUpstream;
+  let gw: EngineGateway;
+  beforeAll(async () => {
+    up = await recordingUpstream(answerRaw);
+    gw = await gatewayFor(up);
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await up?.close();
+  });
+
+  for (const { name, prefix } of PATHS) {
+    test.each(Object.keys(VALID_RAW))(`${name}: %s`, async (kind) => {
+      const { response } = await exchange(gw.port, `GET ${prefix}/raw/${kind} HTTP/1.1\r\nHost: a.test\r\n\r\n`);
+      expect(response.status).toBe(200);
+      expect(response.fields.filter(([n]) => n.toLowerCase() === "content-length")).toEqual([["content-length", "2"]]);
+      expect(response.body.toString()).toBe("hi");
     });
   }
 });
