@@ -60,8 +60,11 @@ export class RemoteKeySet {
     try {
       return await local(header, token);
     } catch (error) {
-      if (!(error instanceof errors.JWKSNoMatchingKey) || !this.mayAttempt(Date.now())) throw error;
-      await this.refresh();
+      if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+      // A fetch already under way may bring the key; otherwise one is started if the cooldown allows.
+      if (this.pending) await this.pending;
+      else if (this.mayAttempt(Date.now())) await this.refresh();
+      else throw error;
       return this.local(header, token);
     }
   };

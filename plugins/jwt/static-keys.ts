@@ -89,6 +89,6 @@ export async function importPublicJwk(jwk: JWK, algorithms: readonly Algorithm[]
   const own = new Set(algorithmsOfJwk(jwk));
   for (const alg of algorithms) {
     if (!own.has(alg)) continue;
-    into.set(alg, (await importJWK({ ...jwk, ext: undefined, key_ops: undefined }, alg)) as CryptoKey);
+    into.set(alg, (await importJWK(jwk, alg)) as CryptoKey);
   }
 }
