@@ -13,6 +13,7 @@ const APP = "https://app.example.com";
 
 let up: Upstream;
 let gw: Gateway;
+let sockets: ReturnType<typeof Bun.serve>;
 
 beforeAll(async () => {
   up = startUpstream("app", (request) => {
@@ -22,14 +23,21 @@ beforeAll(async () => {
     }
     return undefined;
   });
-  const route = (path: string, plugins: { use: string; options?: unknown }[]) => ({ match: { path: `/${path}/*` }, pool: "app", plugins });
+  sockets = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (request, server) => (server.upgrade(request, { data: undefined }) ? undefined : new Response("not an upgrade", { status: 400 })),
+    websocket: { message: (ws, message) => void ws.send(`echo ${message}`) },
+  });
+  const route = (path: string, plugins: { use: string; options?: unknown }[], pool = "app") => ({ match: { path: `/${path}/*` }, pool, plugins });
   gw = await startGateway({
     config: {
       listen: "127.0.0.1:0",
       admin: false,
       accessLog: false,
-      pools: { app: { servers: [{ url: up.url }] } },
+      pools: { app: { servers: [{ url: up.url }] }, sockets: { servers: [{ url: `http://127.0.0.1:${sockets.port}` }] } },
       routes: [
+        route("socket", [{ use: "cors", options: { origins: [APP] } }], "sockets"),
         route("api", [{
           use: "cors",
           options: {
@@ -57,6 +65,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.stop();
   await up?.stop();
+  sockets?.stop(true);
 });
 
 function send(path: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<Response> {
@@ -164,6 +173,21 @@ describe("requests", () => {
     expect(await allowed("https://preview-12.example.net.evil.com")).toBe(false);
     expect(await allowed("https://preview-x.example.net")).toBe(false);
     expect(await allowed("https://app.example.com:8443")).toBe(false);
+  });
+});
+
+describe("WebSockets", () => {
+  test("an upgrade on a cors route is relayed as it is (CORS does not apply to WebSockets)", async () => {
+    const echo = await new Promise<string>((resolve, reject) => {
+      const ws = new WebSocket(`${gw.url.replace("http", "ws")}/socket/chat`, { headers: { origin: APP } } as unknown as string[]);
+      ws.onopen = () => ws.send("hi");
+      ws.onmessage = (event) => {
+        resolve(String(event.data));
+        ws.close();
+      };
+      ws.onerror = () => reject(new Error("the upgrade failed"));
+    });
+    expect(echo).toBe("echo hi");
   });
 });
 

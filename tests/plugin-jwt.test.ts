@@ -78,8 +78,41 @@ async function publicJwk(pair: KeyPair, kid: string, alg: string): Promise<JWK> 
   return { ...(await exportJWK(pair.publicKey)), kid, alg, use: "sig" };
 }
 
+/** A WebSocket upstream that echoes messages and keeps the handshake headers it received. */
+function startSocketUpstream() {
+  const handshakes: Headers[] = [];
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(request, srv) {
+      handshakes.push(request.headers);
+      return srv.upgrade(request, { data: undefined }) ? undefined : new Response("not an upgrade", { status: 400 });
+    },
+    websocket: {
+      message(ws, message) {
+        ws.send(`echo ${message}`);
+      },
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}`, handshakes, server };
+}
+
+/** Open a WebSocket through the gateway; resolves with the first echo, or the failure. */
+function socketExchange(path: string, headers: Record<string, string>): Promise<{ echo?: string; failed?: string }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(gw.url.replace("http", "ws") + path, { headers } as unknown as string[]);
+    ws.onopen = () => ws.send("hi");
+    ws.onmessage = (event) => {
+      resolve({ echo: String(event.data) });
+      ws.close();
+    };
+    ws.onerror = (event) => resolve({ failed: (event as ErrorEvent).message ?? "error" });
+  });
+}
+
 let dir: string;
 let up: Upstream;
+let sockets: ReturnType<typeof startSocketUpstream>;
 let gw: Gateway;
 let rsa: Awaited<ReturnType<typeof rsaPair>>;
 let rsaPem: string;
@@ -105,15 +138,17 @@ beforeAll(async () => {
   const dead = await deadPort();
 
   up = startUpstream("app");
-  const route = (path: string, options: Record<string, unknown>) => ({ match: { path: `/${path}/*` }, pool: "app", plugins: [{ use: "jwt", options }] });
+  sockets = startSocketUpstream();
+  const route = (path: string, options: Record<string, unknown>, pool = "app") => ({ match: { path: `/${path}/*` }, pool, plugins: [{ use: "jwt", options }] });
   gw = await startGateway({
     configDir: dir,
     config: {
       listen: "127.0.0.1:0",
       admin: false,
       accessLog: false,
-      pools: { app: { servers: [{ url: up.url }] } },
+      pools: { app: { servers: [{ url: up.url }] }, sockets: { servers: [{ url: sockets.url }] } },
       routes: [
+        route("socket", { secret: SECRET, forwardClaims: { sub: "x-user-id" } }, "sockets"),
         route("hs", {
           secret: SECRET,
           issuer: ISSUER,
@@ -141,6 +176,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.stop();
   await up?.stop();
+  sockets?.server.stop(true);
   for (const server of [rotating, guarded, refreshing]) await server?.stop();
   await rm(dir, { recursive: true, force: true });
 });
@@ -294,6 +330,15 @@ describe("forwarded claim headers", () => {
     expect((await get("/hs/x", { "x-user-id": "root" })).status).toBe(401);
     expect((await get("/query/x?access_token=", { "x-user-id": "root" })).status).toBe(401);
     expect(up.seen.length).toBe(before);
+  });
+
+  test("a WebSocket upgrade with a token goes through, its handshake carrying the claim header", async () => {
+    const token = await sign("HS256", secretKey(SECRET), { sub: "socket-user" });
+    expect(await socketExchange("/socket/chat", { ...bearer(token), "x-user-id": "root" })).toEqual({ echo: "echo hi" });
+    expect(sockets.handshakes.at(-1)!.get("x-user-id")).toBe("socket-user");
+    const before = sockets.handshakes.length;
+    expect((await socketExchange("/socket/chat", { "x-user-id": "root" })).failed).toBeDefined();
+    expect(sockets.handshakes.length).toBe(before);
   });
 
   test("a WebSocket upgrade without a token is refused too", async () => {

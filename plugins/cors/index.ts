@@ -80,6 +80,8 @@ export default definePlugin({
         return preflight(c, requestOrigin);
       }
       await next();
+      // A protocol switch (WebSocket) is relayed from the upstream as bytes: CORS does not apply to it.
+      if (c.res.status === 101) return;
       if (requestOrigin === null) {
         if (!sameForAll) editHeaders(c, (headers) => addVaryOrigin(headers));
         return;
