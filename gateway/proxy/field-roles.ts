@@ -23,6 +23,11 @@ export const enum Role {
    * since servers that map names to CGI-style variables read both spellings as one and could take it for ours.
    */
   Lookalike,
+  /**
+   * Says who the client is or how it connected (Forwarded, X-Real-Ip, X-Forwarded-* other than those the gateway
+   * writes, such as -Port or -Prefix): believed, and forwarded, only from a trusted proxy.
+   */
+  ClientClaim,
 }
 
 export function roleOf(name: string): Role {
@@ -36,6 +41,8 @@ export function roleAt(text: string, start: number, end: number): Role {
       return sameNameAt(text, start, end, "te") ? Role.HopByHop : Role.Ordinary;
     case 4:
       return sameNameAt(text, start, end, "host") ? Role.Host : Role.Ordinary;
+    case 9:
+      return sameNameAt(text, start, end, "forwarded") || sameNameAt(text, start, end, "x-real-ip") ? Role.ClientClaim : Role.Ordinary;
     case 6:
       return sameNameAt(text, start, end, "cookie") ? Role.Cookie : sameNameAt(text, start, end, "expect") ? Role.Expect : Role.Ordinary;
     case 7:
@@ -43,40 +50,47 @@ export function roleAt(text: string, start: number, end: number): Role {
     case 10:
       return sameNameAt(text, start, end, "connection") ? Role.Connection : sameNameAt(text, start, end, "keep-alive") ? Role.HopByHop : Role.Ordinary;
     case 12:
-      return sameNameAt(text, start, end, "x-request-id") ? Role.XRequestId : lookalike(text, start, "x-request-id");
+      return sameNameAt(text, start, end, "x-request-id") ? Role.XRequestId : lookalike(text, start, end, "x-request-id");
     case 13:
-      return sameNameAt(text, start, end, "cache-control") ? Role.CacheControl : Role.Ordinary;
+      return sameNameAt(text, start, end, "cache-control") ? Role.CacheControl : forwardedClaim(text, start, end);
     case 14:
-      return sameNameAt(text, start, end, "content-length") ? Role.ContentLength : Role.Ordinary;
+      return sameNameAt(text, start, end, "content-length") ? Role.ContentLength : forwardedClaim(text, start, end);
     case 15:
-      return sameNameAt(text, start, end, "x-forwarded-for") ? Role.XForwardedFor : lookalike(text, start, "x-forwarded-for");
+      return sameNameAt(text, start, end, "x-forwarded-for") ? Role.XForwardedFor : lookalike(text, start, end, "x-forwarded-for");
     case 16:
-      return sameNameAt(text, start, end, "x-forwarded-host") ? Role.XForwardedHost : sameNameAt(text, start, end, "proxy-connection") ? Role.HopByHop : lookalike(text, start, "x-forwarded-host");
+      return sameNameAt(text, start, end, "x-forwarded-host") ? Role.XForwardedHost : sameNameAt(text, start, end, "proxy-connection") ? Role.HopByHop : lookalike(text, start, end, "x-forwarded-host");
     case 17:
-      return sameNameAt(text, start, end, "transfer-encoding") ? Role.HopByHop : sameNameAt(text, start, end, "x-forwarded-proto") ? Role.XForwardedProto : lookalike(text, start, "x-forwarded-proto");
+      return sameNameAt(text, start, end, "transfer-encoding") ? Role.HopByHop : sameNameAt(text, start, end, "x-forwarded-proto") ? Role.XForwardedProto : lookalike(text, start, end, "x-forwarded-proto");
     case 18:
-      return sameNameAt(text, start, end, "proxy-authenticate") ? Role.HopByHop : Role.Ordinary;
+      return sameNameAt(text, start, end, "proxy-authenticate") ? Role.HopByHop : forwardedClaim(text, start, end);
     case 19:
-      return sameNameAt(text, start, end, "proxy-authorization") ? Role.HopByHop : Role.Ordinary;
+      return sameNameAt(text, start, end, "proxy-authorization") ? Role.HopByHop : forwardedClaim(text, start, end);
     default:
-      return Role.Ordinary;
+      return end - start > 12 ? forwardedClaim(text, start, end) : Role.Ordinary;
   }
 }
 
+/** Role.ClientClaim for any other `X-Forwarded-…` name (longer than the prefix), Role.Ordinary otherwise. */
+function forwardedClaim(text: string, start: number, end: number): Role {
+  // Most names differ at their first byte.
+  if ((text.charCodeAt(start) | 0x20) !== 0x78 || end - start <= 12) return Role.Ordinary;
+  return sameNameAt(text, start, start + 12, "x-forwarded-") ? Role.ClientClaim : Role.Ordinary;
+}
+
 /**
- * Role.Lookalike when the name at `text[start..]` (as long as `lower`) equals `lower` with `_` in place of at least
- * one `-`, ignoring case; Role.Ordinary otherwise. Most names differ at their first byte.
+ * Role.Lookalike when the name at `text[start..end)` (as long as `lower`) equals `lower` with `_` in place of at
+ * least one `-`, ignoring case; else what forwardedClaim says. Most names differ at their first byte.
  */
-function lookalike(text: string, start: number, lower: string): Role {
+function lookalike(text: string, start: number, end: number, lower: string): Role {
   let underscores = 0;
   for (let i = 0; i < lower.length; i++) {
     const code = text.charCodeAt(start + i);
     const want = lower.charCodeAt(i);
     if ((code | 0x20) === want) continue;
-    if (want !== 0x2d || code !== 0x5f) return Role.Ordinary;
+    if (want !== 0x2d || code !== 0x5f) return forwardedClaim(text, start, end);
     underscores++;
   }
-  return underscores > 0 ? Role.Lookalike : Role.Ordinary;
+  return underscores > 0 ? Role.Lookalike : forwardedClaim(text, start, end);
 }
 
 /** Connection options that name fields beyond the standard hop-by-hop ones (lower-case), or undefined when none do. */

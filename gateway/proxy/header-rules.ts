@@ -2,7 +2,8 @@
 // minus hop-by-hop fields (RFC 9110 §7.6.1) and the ones the gateway owns, plus X-Forwarded-*, X-Request-Id,
 // the Host policy and the framing of the body as it will be sent; what goes back is the server's answer with
 // the same hop-by-hop rules, the request id, and the framing the client connection needs. X-Forwarded-For is
-// appended to only for a client that is one of `trustedProxies`; X-Forwarded-Proto and -Host are always ours.
+// appended to, and Forwarded, X-Real-Ip and other X-Forwarded-* fields are kept, only for a client that is one
+// of `trustedProxies`; X-Forwarded-Proto and -Host are always ours.
 import type { HeaderFields, HeadSource, RequestHead, ResponseHead } from "../http/head.ts";
 import { extraHopFields, Role, roleAt, roleOf } from "./field-roles.ts";
 
@@ -39,6 +40,9 @@ export function upstreamRequestHead(method: string, pathAndQuery: string, head: 
     let keep = false;
     let instead: string | undefined;
     switch (roleAt(src, nameStart, nameEnd)) {
+      case Role.ClientClaim:
+        if (!facts.trusted) break;
+      // falls through: from a trusted proxy it is an ordinary field
       case Role.Ordinary:
       case Role.CacheControl:
         keep = listed === undefined || !listed.includes(src.substring(nameStart, nameEnd).toLowerCase());

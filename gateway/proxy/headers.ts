@@ -43,9 +43,17 @@ export interface ForwardedFacts {
 /**
  * Add what the upstream needs to know about the original request. X-Forwarded-Proto and X-Forwarded-Host are
  * always the gateway's own; X-Forwarded-For is appended to only for a trusted proxy, and replaced for anyone
- * else (a client could otherwise name any address as its own).
+ * else (a client could otherwise name any address as its own), whose other claims about itself (Forwarded,
+ * X-Real-Ip, X-Forwarded-Port…) are dropped.
  */
 export function addForwarded(headers: Headers, facts: ForwardedFacts): void {
+  if (!facts.trusted) {
+    let claims: string[] | undefined;
+    headers.forEach((_value, name) => {
+      if (roleOf(name) === Role.ClientClaim) (claims ??= []).push(name);
+    });
+    if (claims) for (const name of claims) headers.delete(name);
+  }
   const prior = facts.trusted ? headers.get("x-forwarded-for") : null;
   headers.set("x-forwarded-for", prior ? `${prior}, ${facts.clientIp}` : facts.clientIp);
   headers.set("x-forwarded-proto", facts.proto);

@@ -343,6 +343,19 @@ describe("trustedProxies", () => {
       expect(all("x-forwarded-host")).toEqual(["shop.test"]);
     });
 
+    test(`${name}: Forwarded, X-Real-Ip and other X-Forwarded-* fields pass from a trusted proxy only`, async () => {
+      const claims = "Forwarded: for=6.6.6.6;proto=https\r\nX-Real-IP: 6.6.6.6\r\nX-Forwarded-Port: 443\r\nx-forwarded-prefix: /evil\r\nX-Forwarded-Ssl: on\r\nX-Other: kept\r\n";
+      // (The hono path's Headers sort the names.)
+      const names = (request: RecordedRequest) => request.fields.map(([n]) => n.toLowerCase()).filter((n) => n !== "x-via").sort();
+      await exchange(gateways.default.port, `GET ${prefix}/claims HTTP/1.1\r\nHost: a.test\r\n${claims}\r\n`);
+      const all = ["host", "forwarded", "x-real-ip", "x-forwarded-port", "x-forwarded-prefix", "x-forwarded-ssl", "x-other", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"];
+      expect(names(up.requests.at(-1)!)).toEqual(all.sort());
+      await exchange(gateways.none.port, `GET ${prefix}/claims HTTP/1.1\r\nHost: a.test\r\n${claims}\r\n`);
+      const untrusted = up.requests.at(-1)!;
+      expect(untrusted.field("x-other")).toBe("kept");
+      for (const claim of ["forwarded", "x-real-ip", "x-forwarded-port", "x-forwarded-prefix", "x-forwarded-ssl"]) expect([claim, untrusted.field(claim)]).toEqual([claim, undefined]);
+    });
+
     test(`${name}: a request without Host leaves no client X-Forwarded-Host behind`, async () => {
       const { response } = await exchange(gateways.none.port, `GET ${prefix}/xfh HTTP/1.0\r\nX-Forwarded-Host: evil.test\r\n\r\n`);
       expect(response.status).toBe(200);
