@@ -10,6 +10,7 @@ import { until } from "../helpers/common.ts";
 import { startEngineGateway, type EngineGateway } from "../helpers/engine-gateway.ts";
 import { openWire, type WireResponse } from "../helpers/wire.ts";
 import { recordingUpstream, type RecordedRequest, type RecordingUpstream } from "../helpers/recording-upstream.ts";
+import type { Socket } from "node:net";
 
 /** A request the upstream must read, and the client must be answered for (in this order). */
 interface Served {
@@ -286,6 +287,74 @@ describe.each(["byte path", "hono path"] as const)("request smuggling on the %s"
       await until(() => up.connections.every((k) => k.closed || k.pending === 0), "no upstream connection holds part of a request");
       attack.upstream?.(read);
     });
+  });
+});
+
+// The other side of a desync: an upstream that writes more than its answer (response queue poisoning). Whatever
+// it wrote beyond its answer must never reach the next client that the connection would have served.
+const POISON = "HTTP/1.1 200 OK\r\nContent-Length: 8\r\nX-Poisoned: yes\r\n\r\npoisoned";
+const OUT_OF_STEP: Record<string, (socket: Socket, request: RecordedRequest) => void> = {
+  "bytes after a Content-Length body": (socket) => socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi${POISON}`),
+  "bytes after a chunked body": (socket) => socket.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n${POISON}`),
+  "a body after a 204": (socket) => socket.write(`HTTP/1.1 204 No Content\r\n\r\n${POISON}`),
+  "a body after the answer to HEAD": (socket) => socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n${POISON.slice(-8)}`),
+  "a second answer a moment later": (socket) => {
+    socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+    setImmediate(() => socket.write(POISON));
+  },
+};
+
+describe.each(["byte path", "hono path"] as const)("an upstream out of step, on the %s", (path) => {
+  let up: RecordingUpstream;
+  let gw: EngineGateway;
+  const prefix = path === "byte path" ? "/e" : "/h";
+
+  beforeAll(async () => {
+    up = await recordingUpstream((request, socket) => {
+      const name = decodeURIComponent(request.target.split("/")[2] ?? "");
+      const answer = OUT_OF_STEP[name];
+      if (!answer) return false;
+      answer(socket, request);
+      return true;
+    });
+    gw = await startEngineGateway("bun", {
+      pools: { app: { servers: [{ url: up.url, maxFails: 0 }] } },
+      routes: [
+        { match: { path: "~^/h" }, pool: "app", plugins: [{ use: "headers", options: { request: { set: { "x-via": "hono" } } } }] },
+        { pool: "app" },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    await up?.close();
+  });
+
+  test.each(Object.keys(OUT_OF_STEP))("%s: the client gets the answer, the next client its own", async (name) => {
+    const method = name.includes("HEAD") ? "HEAD" : "GET";
+    const c = await openWire(gw.port);
+    try {
+      c.write(`${method} ${prefix}/${encodeURIComponent(name)} HTTP/1.1\r\n${H}\r\n`);
+      const first = await c.read({ method });
+      expect(first.headers.get("x-poisoned")).toBeUndefined();
+      if (first.status === 200 && method === "GET") expect(first.body.toString()).toBe("hi");
+    } finally {
+      c.close();
+    }
+    // A few victims in a row, each on its own connection: none gets what the upstream wrote out of turn.
+    for (let i = 0; i < 3; i++) {
+      const v = await openWire(gw.port);
+      try {
+        v.write(`GET ${prefix}/victim-${i} HTTP/1.1\r\n${H}X-Request-Id: victim-${i}\r\n\r\n`);
+        const answer = await v.read();
+        expect(answer.headers.get("x-poisoned")).toBeUndefined();
+        expect(answer.body.toString("latin1")).toBe(`GET ${prefix}/victim-${i} 0`);
+        expect(answer.headers.get("x-seen-id")).toBe(`victim-${i}`);
+      } finally {
+        v.close();
+      }
+    }
   });
 });
 
