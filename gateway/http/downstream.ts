@@ -568,7 +568,8 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
       this.socket.shutdown();
       if (this.readPaused) this.socket.resume();
       const socket = this.socket;
-      setTimeout(() => socket.destroy(), LINGER_MS);
+      const sendTimeout = this.sendTimeout;
+      setTimeout(() => closeAfterLinger(socket, sendTimeout), LINGER_MS);
     } else if (graceful) this.socket.end();
     else this.socket.destroy();
     // The runtime's close event does the bookkeeping; a socket already gone may not send one, so do it here too.
@@ -579,6 +580,26 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
 }
 
 const NO_EVENTS: ExchangeEvents = { drain() {}, clientGone() {} };
+
+/**
+ * The end of a lingering close: a normal close once the socket's own queue is out, so that the kernel still sends
+ * a slow reader what it holds of the answer (a reset would throw that away; the input, drained while lingering,
+ * no longer turns the close into one). A client whose queue does not shrink for `sendTimeout` is reset.
+ */
+function closeAfterLinger(socket: TcpSocket, sendTimeout: number): void {
+  socket.end();
+  let pending = socket.pendingBytes ?? 0;
+  let stalledFor = 0;
+  const watch = () => {
+    const now = socket.pendingBytes ?? 0;
+    if (now === 0) return;
+    stalledFor = now < pending ? 0 : stalledFor + LINGER_MS;
+    pending = now;
+    if (stalledFor >= sendTimeout) socket.destroy();
+    else setTimeout(watch, LINGER_MS);
+  };
+  if (pending > 0) setTimeout(watch, LINGER_MS);
+}
 
 /** Bytes of a refused head searched for the client's X-Request-Id, so that even a refusal carries it. */
 const ID_SEARCH_BYTES = 64 * 1024;
