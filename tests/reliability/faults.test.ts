@@ -490,3 +490,30 @@ function closeWaitToward(pid: number, port: number): number {
   }
   return tcpTableRows().filter((cols) => cols[3] === "08" && tablePort(cols[2]!) === port && inodes.has(cols[9]!)).length;
 }
+
+describe("the close after an answer", () => {
+  test("a slow reader of an answer that ends with a close (Connection: close) gets every byte of it", async () => {
+    const SIZE = 1024 * 1024;
+    const body = new Uint8Array(SIZE).fill(120);
+    const up = startUpstream("big", () => new Response(body));
+    cleanup.push(() => up.stop());
+    const gw = await childGateway({ pools: { app: { servers: [{ url: up.url }] } }, routes: [{ pool: "app" }] });
+    // About 320 KiB/s: the gateway has handed the whole answer to its socket long before the client has read
+    // it, and the client takes longer than the lingering close's 2 s to read the rest.
+    const received = await new Promise<{ bytes: number; error?: string }>((resolve) => {
+      const socket = connect({ host: "127.0.0.1", port: gw.port });
+      let bytes = 0;
+      socket.on("data", (chunk: Buffer) => {
+        bytes += chunk.length;
+        socket.pause();
+        setTimeout(() => socket.resume(), (chunk.length / (320 * 1024)) * 1000);
+      });
+      socket.on("error", (error) => resolve({ bytes, error: (error as { code?: string }).code ?? error.message }));
+      socket.on("close", () => resolve({ bytes }));
+      socket.on("connect", () => socket.write("GET /big HTTP/1.1\r\nHost: faults.test\r\nConnection: close\r\n\r\n"));
+    });
+    expect(received.error).toBeUndefined();
+    // The head, then the whole body.
+    expect(received.bytes).toBeGreaterThan(SIZE);
+  });
+});
