@@ -4,7 +4,9 @@ export { defineConfig } from "./config/define.ts";
 export type { Config, ConfigInput } from "./config/schema.ts";
 export { definePlugin } from "./plugin/types.ts";
 export type {
+  GatewayAnswer,
   GatewayEnv,
+  GatewayRequest,
   LogEntry,
   OptionsSchema,
   Plugin,

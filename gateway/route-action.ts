@@ -5,12 +5,12 @@ import type { Config, HttpPoolConfig, RouteConfig } from "./config/schema.ts";
 import type { Runtime } from "./runtime/types.ts";
 import type { Pool } from "./pool/pool.ts";
 import type { LoadedPlugin } from "./plugin/load.ts";
-import type { GatewayEnv, LogEntry } from "./plugin/types.ts";
+import type { GatewayEnv, LogEntry, PluginHooks } from "./plugin/types.ts";
 import type { RouteMatch } from "./routing/table.ts";
 import { proxyHttp, proxyUpgrade, type IncomingExchange, type ProxyRoute } from "./proxy/http-proxy.ts";
 import type { UpstreamPool } from "./http/upstream-pool.ts";
 import { createStaticHandler } from "./static/serve.ts";
-import { AddressSet } from "./config/cidr.ts";
+import type { AddressSet } from "./config/cidr.ts";
 import { runMiddleware } from "./plugin/run-middleware.ts";
 
 type Ctx = Context<GatewayEnv>;
@@ -28,6 +28,8 @@ export interface RouteAction {
   readonly viaHono: boolean;
   /** onLog hooks of the global plugins, then the route's own. */
   readonly logHooks: readonly ((entry: LogEntry) => void)[];
+  /** onRequest hooks of the global plugins, then the route's own: the phase before the route's action. */
+  readonly requestHooks: readonly RequestHook[];
   /** Answer a request this route won; `match` knows the upstream path, params and redirect target. */
   handle(c: Ctx, match: RouteMatch<RouteAction>): Response | Promise<Response>;
 }
@@ -40,30 +42,41 @@ export interface RouteDeps {
   upstreams: UpstreamPool;
   globalPlugins: readonly LoadedPlugin[];
   routePlugins: readonly LoadedPlugin[];
+  /** `trustedProxies`, parsed once per config. */
+  trustedProxies: AddressSet;
+}
+
+/** One plugin's onRequest hook. */
+export type RequestHook = NonNullable<PluginHooks["onRequest"]>;
+
+/** The onRequest hooks of a list of plugins, in order. */
+export function requestHooksOf(plugins: readonly LoadedPlugin[]): RequestHook[] {
+  return plugins.flatMap((p) => (p.hooks.onRequest ? [p.hooks.onRequest] : []));
 }
 
 export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps): RouteAction {
   const name = route.name ?? `#${index}`;
   const middleware: MiddlewareHandler<GatewayEnv>[] = deps.routePlugins.flatMap((p) => (p.hooks.middleware ? [p.hooks.middleware] : []));
   const logHooks = [...deps.globalPlugins, ...deps.routePlugins].flatMap((p) => (p.hooks.onLog ? [p.hooks.onLog] : []));
+  const requestHooks = requestHooksOf([...deps.globalPlugins, ...deps.routePlugins]);
   const withPlugins = (handler: (c: Ctx) => Promise<Response> | Response) =>
     middleware.length === 0 ? handler : (c: Ctx) => runMiddleware(c, middleware, () => handler(c));
 
   if (route.redirect) {
     const status = route.redirect.status;
     const redirect = (match: RouteMatch<RouteAction>) => new Response(null, { status, headers: { location: match.redirectLocation! } });
-    return { name, kind: "redirect", viaHono: true, logHooks, handle: (c, match) => withPlugins(() => redirect(match))(c) };
+    return { name, kind: "redirect", viaHono: true, logHooks, requestHooks, handle: (c, match) => withPlugins(() => redirect(match))(c) };
   }
   if (route.static) {
     const serve = createStaticHandler({ ...route.static, configDir: deps.configDir });
-    return { name, kind: "static", viaHono: true, logHooks, handle: (c, match) => withPlugins(() => serve(c.req.raw, match.view.path, c.get("requestId")))(c) };
+    return { name, kind: "static", viaHono: true, logHooks, requestHooks, handle: (c, match) => withPlugins(() => serve(c.req.raw, match.view.path, c.get("requestId")))(c) };
   }
 
   const pool = deps.pools.get(route.pool!)!;
   const poolConfig = deps.config.pools[route.pool!]!;
   if (poolConfig.mode !== "http") throw new Error(`route ${name} names tcp pool ${route.pool}`);
   const plugins = [...deps.globalPlugins, ...deps.routePlugins];
-  const trustedProxies = new AddressSet(deps.config.trustedProxies);
+  const trustedProxies = deps.trustedProxies;
   // The same route sent to another pool (a beforeUpstream plugin chose it): that pool's policy and Host rule.
   const viaPool = new Map<string, ProxyRoute | undefined>();
   const proxyRouteFor = (target: Pool, targetConfig: HttpPoolConfig): ProxyRoute => ({
@@ -98,6 +111,7 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
     pool: pool.name,
     proxy: proxyRoute,
     logHooks,
+    requestHooks,
     viaHono: middleware.length > 0 || objectHooks,
     handle(c, match) {
       const log = c.get("log");
@@ -112,6 +126,7 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
           clientIp: c.env.sluice.client.address,
           requestId: c.get("requestId"),
           log,
+          vars: c.env.sluice.vars,
         };
         // Upgrades are proxied as bytes by the connection (after this route's middleware and phases said yes).
         const upgradeVia = c.env.sluice.upgradeVia;

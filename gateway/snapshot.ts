@@ -10,7 +10,8 @@ import { loadPlugins, type LoadedPlugin } from "./plugin/load.ts";
 import type { GatewayEnv, LogEntry } from "./plugin/types.ts";
 import { compileRouteTable, type RouteTable } from "./routing/table.ts";
 import type { UpstreamPool } from "./http/upstream-pool.ts";
-import { compileRoute, type RouteAction } from "./route-action.ts";
+import { compileRoute, requestHooksOf, type RequestHook, type RouteAction } from "./route-action.ts";
+import { AddressSet } from "./config/cidr.ts";
 import { coreMiddleware } from "./core-middleware.ts";
 import type { AccessLog } from "./access-log.ts";
 import type { HttpCounters } from "./observability/http-counters.ts";
@@ -35,6 +36,12 @@ export interface Snapshot {
   readonly plugins: readonly LoadedPlugin[];
   /** The requests being served on this snapshot. */
   readonly use: SnapshotUse;
+  /** The global plugins' onRequest hooks (all a request no route matched meets). */
+  readonly requestHooks: readonly RequestHook[];
+  /** Some plugin, global or a route's, has an onRequest hook. */
+  readonly requestPhase: boolean;
+  /** `trustedProxies`, parsed once. */
+  readonly trustedProxies: AddressSet;
 }
 
 export interface SnapshotContext {
@@ -61,6 +68,7 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
     pools.set(name, pool);
   }
 
+  const trustedProxies = new AddressSet(config.trustedProxies);
   const plugins: LoadedPlugin[] = [];
   const globalPlugins = await loadPlugins(config.plugins, "plugins", configDir);
   plugins.push(...globalPlugins);
@@ -69,7 +77,7 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
     for (const [i, route] of config.routes.entries()) {
       const own: LoadedPlugin[] = await loadPlugins(route.plugins, `routes[${i}].plugins`, configDir);
       plugins.push(...own);
-      routes.push(compileRoute(route, i, { pools, config, configDir, runtime, upstreams: context.upstreams, globalPlugins, routePlugins: own }));
+      routes.push(compileRoute(route, i, { pools, config, configDir, runtime, upstreams: context.upstreams, globalPlugins, routePlugins: own, trustedProxies }));
     }
   } catch (error) {
     // This snapshot will never serve: the plugins that did set up close what they opened.
@@ -114,5 +122,7 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
 
   const honoFirst = globalPlugins.some((p) => p.hooks.middleware || p.hooks.routes);
   const logHooks = globalPlugins.flatMap((p) => (p.hooks.onLog ? [p.hooks.onLog] : []));
-  return { config, configDir, pools, app, routes, table, honoFirst, logHooks, plugins, use: new SnapshotUse() };
+  const requestHooks = requestHooksOf(globalPlugins);
+  const requestPhase = plugins.some((p) => p.hooks.onRequest);
+  return { config, configDir, pools, app, routes, table, honoFirst, logHooks, plugins, use: new SnapshotUse(), requestHooks, requestPhase, trustedProxies };
 }

@@ -38,6 +38,57 @@ export interface ProxyContext {
   readonly vars: Map<string, unknown>;
 }
 
+/**
+ * A request as the `onRequest` phase sees it: read from the parsed head on the engine's byte path, with no
+ * Request, Headers or Response object made. Changes to what goes upstream and to the answer are recorded here
+ * and applied as the head is written.
+ */
+export interface GatewayRequest {
+  readonly method: string;
+  /** The Host the client named (with its port, if it sent one); "" for none. */
+  readonly host: string;
+  /** The normalised path routing matched. */
+  readonly path: string;
+  /** The query string with its "?", or "". */
+  readonly search: string;
+  /** The TCP peer's address. */
+  readonly peerIp: string;
+  /**
+   * The client's address: the peer's, or — when the peer is one of `trustedProxies` — the right-most address of
+   * X-Forwarded-For that is not a trusted proxy (as nginx's real_ip_recursive).
+   */
+  readonly clientIp: string;
+  readonly requestId: string;
+  /** The route that matched ("" when none did: only global plugins' hooks run then, before the 404). */
+  readonly route: string;
+  /** A request header as the client sent it (several fields of one name joined with ", "), or undefined. */
+  header(name: string): string | undefined;
+  /** A cookie's value as sent, or undefined. */
+  cookie(name: string): string | undefined;
+  /** A query parameter's first value (decoded as forms are), or undefined. */
+  query(name: string): string | undefined;
+  /** Room for plugins to pass facts to later hooks of the same request (also to `ProxyContext.vars`). */
+  readonly vars: Map<string, unknown>;
+  /** Send this header upstream instead of any the client sent under that name. */
+  setHeader(name: string, value: string): void;
+  /** Do not send the client's header of this name upstream. */
+  removeHeader(name: string): void;
+  /** Answer with this header (replacing the upstream's of that name), also on answers the gateway or a plugin gives. */
+  setResponseHeader(name: string, value: string): void;
+  /** Add this header to the answer, keeping any the upstream sent. */
+  appendResponseHeader(name: string, value: string): void;
+  /** Drop the upstream's header of this name from the answer. */
+  removeResponseHeader(name: string): void;
+}
+
+/** An answer a plugin gives in `onRequest` instead of the upstream's. `json` is serialised with its content type. */
+export interface GatewayAnswer {
+  status: number;
+  headers?: Record<string, string | readonly string[]>;
+  body?: string | Uint8Array;
+  json?: unknown;
+}
+
 /** Why a proxied request failed, as the `onError` phase sees it. */
 export interface ProxyError {
   status: number;
@@ -68,6 +119,13 @@ export interface LogEntry {
 type MaybePromise<T> = T | Promise<T>;
 
 export interface PluginHooks {
+  /**
+   * The gateway phase on the parsed request, after routing and before any server is chosen (and before any hono
+   * middleware): read the request, change what goes upstream and what the answer carries, or answer at once.
+   * Runs on the engine's byte path, so a route whose plugins use only this hook (and onLog/teardown) makes no
+   * Request or Response object. Global plugins' hooks run for every request, a route's for that route's.
+   */
+  onRequest?(request: GatewayRequest): MaybePromise<GatewayAnswer | void>;
   /** hono middleware wrapped around the request (global plugins: every request; route plugins: that route's). */
   middleware?: MiddlewareHandler<GatewayEnv>;
   /** Add routes of the plugin's own to the gateway's hono app (global plugins only); they win over proxy routes. */
@@ -97,7 +155,7 @@ export interface PluginHooks {
   teardown?(): MaybePromise<void>;
 }
 
-export const HOOK_NAMES: ReadonlyArray<keyof PluginHooks> = ["middleware", "routes", "beforeUpstream", "afterUpstream", "requestBody", "responseBody", "onError", "onLog", "teardown"];
+export const HOOK_NAMES: ReadonlyArray<keyof PluginHooks> = ["onRequest", "middleware", "routes", "beforeUpstream", "afterUpstream", "requestBody", "responseBody", "onError", "onLog", "teardown"];
 
 /** Any Standard Schema validator (zod, valibot, arktype…) can describe a plugin's options. */
 export interface OptionsSchema<Output> {

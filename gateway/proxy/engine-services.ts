@@ -11,6 +11,8 @@ export interface EngineServices {
   readonly upstreams: UpstreamPool;
   /** A request ended with `status`: count it, and write its log line when anyone reads it. */
   logged(exchange: Exchange, status: number): void;
+  /** A plugin answered a request itself (401, 403, 429…) in the onRequest phase; counted when someone counts. */
+  rejected?(route: string, status: number): void;
 }
 
 export function engineServices(snapshot: () => Snapshot, upstreams: UpstreamPool, accessLog: AccessLog, counters: HttpCounters): EngineServices {

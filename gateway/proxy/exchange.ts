@@ -27,6 +27,11 @@ import { pipeBytes } from "./byte-pipe.ts";
 import type { EngineServices } from "./engine-services.ts";
 import { answerViaHono } from "./via-hono.ts";
 import type { SnapshotUse } from "../snapshot-use.ts";
+import type { Snapshot } from "../snapshot.ts";
+import type { RouteMatch } from "../routing/table.ts";
+import type { RequestHook, RouteAction } from "../route-action.ts";
+import type { GatewayAnswer } from "../plugin/types.ts";
+import { answerBytes, PhaseRequest } from "./request-phase.ts";
 
 const RETRYABLE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 /** Request body bytes held while no upstream connection takes them yet (beyond it, the client is paused). */
@@ -64,6 +69,8 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   private done = false;
   /** hono's core middleware writes this request's log line (an upgrade that came through hono). */
   private quiet = false;
+  /** The onRequest phase's view and edits; made only when some plugin has that hook. */
+  private phase: PhaseRequest | undefined;
   /** The requests of the snapshot this one started on, until `leaveSnapshot` (its plugins' teardown waits). */
   private use: SnapshotUse | undefined;
 
@@ -146,8 +153,16 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       return this.answerError(400, target.message);
     }
     this.routingTarget = target;
-    if (snapshot.honoFirst) return this.viaHono();
+    if (snapshot.honoFirst && !snapshot.requestPhase) return this.viaHono();
     const match = snapshot.table.match(this.view());
+    const hooks = match ? match.value.requestHooks : snapshot.requestHooks;
+    if (hooks.length > 0) return this.runPhase(hooks, 0, snapshot, match);
+    this.routed(snapshot, match);
+  }
+
+  /** The onRequest phase done (or there was none): on to the route's action. */
+  private routed(snapshot: Snapshot, match: RouteMatch<RouteAction> | undefined): void {
+    if (snapshot.honoFirst) return this.viaHono();
     if (!match) return this.answerError(404, "no route matched");
     const action = match.value;
     this.log.route = action.name;
@@ -156,6 +171,58 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.log.pool = action.proxy.pool.name;
     this.pathAndQuery = match.upstreamTarget;
     this.proxy();
+  }
+
+  // ---- the onRequest phase ---------------------------------------------------------------------------------
+  // Hooks run in order; one that returns a promise suspends the phase until it settles (the request's body, if
+  // any, waits unread meanwhile); the first answer ends it.
+
+  private runPhase(hooks: readonly RequestHook[], from: number, snapshot: Snapshot, match: RouteMatch<RouteAction> | undefined): void {
+    const phase = (this.phase ??= new PhaseRequest({
+      head: this.head,
+      view: this.view(),
+      peerIp: this.clientIp,
+      trustedProxies: snapshot.trustedProxies,
+      requestId: this.requestId,
+      route: match?.value.name ?? "",
+    }));
+    for (let i = from; i < hooks.length; i++) {
+      const outcome = hooks[i]!(phase);
+      if (outcome instanceof Promise) {
+        outcome.then(
+          (answer) => {
+            if (this.clientGoneFlag) return this.finishLog(499);
+            try {
+              if (answer) this.answerPlugin(answer, match);
+              else this.runPhase(hooks, i + 1, snapshot, match);
+            } catch (error) {
+              this.internalError(error);
+            }
+          },
+          (error) => (this.clientGoneFlag ? this.finishLog(499) : this.internalError(error)),
+        );
+        return;
+      }
+      if (outcome) return this.answerPlugin(outcome, match);
+    }
+    this.routed(snapshot, match);
+  }
+
+  /** A plugin answered in the onRequest phase: its answer instead of the upstream's. */
+  private answerPlugin(answer: GatewayAnswer, match: RouteMatch<RouteAction> | undefined): void {
+    const close = this.conn.willClose;
+    const bytes = answerBytes(answer, this.requestId, this.phase?.answer, close, this.head.method === "HEAD");
+    this.status = answer.status;
+    if (match) this.log.route = match.value.name;
+    this.services.rejected?.(this.log.route ?? "", answer.status);
+    this.conn.write(bytes);
+    this.finishLog(answer.status);
+    this.conn.finish(close);
+  }
+
+  /** What the onRequest phase decided (the hono path applies its edits to the Request and the Response). */
+  get requestPhase(): PhaseRequest | undefined {
+    return this.phase;
   }
 
   // ---- the upstream exchange -------------------------------------------------------------------------
@@ -288,7 +355,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       requestId: this.requestId,
       upgrade: head.upgrade !== undefined,
       stripCookie: route.pool.sticky ? (value) => route.pool.sticky!.stripFromValue(value) : undefined,
-    }, framing);
+    }, framing, this.phase?.upstream);
     call.write(joinForWrite([text, 0, 0], text.length), text.length);
     if (!hasBody) {
       call.requestSent();
@@ -408,7 +475,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const close = this.conn.willClose || this.out === Out.UntilClose;
     const connection = close ? "connection: close\r\n" : minor === 0 ? "connection: keep-alive\r\n" : "";
     this.closeAfter = close;
-    this.queue(clientResponseHead(response, this.requestId, this.stickyExtras(), framing, connection));
+    this.queue(clientResponseHead(response, this.requestId, this.stickyExtras(), framing, connection, this.phase?.answer));
   }
 
   responseBody(bytes: Uint8Array, start: number, end: number): boolean {
@@ -531,7 +598,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
 
   private switchProtocols(response: ResponseHead): void {
     const call = this.call!;
-    this.conn.write(latin1(clientResponseHead(response, this.requestId, this.stickyExtras(), "", "")));
+    this.conn.write(latin1(clientResponseHead(response, this.requestId, this.stickyExtras(), "", "", this.phase?.answer)));
     this.finishLog(101);
     const leftover = call.leftover;
     const upstreamSocket = call.takeSocket();
@@ -552,7 +619,9 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.status = status;
     this.log.error ??= message;
     const close = this.conn.willClose;
-    this.conn.write(errorAnswer(status, message, this.requestId, close, this.head.method === "HEAD", extra));
+    // The answer's headers the onRequest phase set (CORS, rate-limit figures) are on the gateway's errors too.
+    const edited = this.phase?.answer ? extra + this.phase.answer.lines() : extra;
+    this.conn.write(errorAnswer(status, message, this.requestId, close, this.head.method === "HEAD", edited));
     this.finishLog(status);
     this.conn.finish(close);
   }

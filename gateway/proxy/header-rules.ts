@@ -6,6 +6,7 @@
 // of `trustedProxies`; X-Forwarded-Proto and -Host are always ours.
 import type { HeaderFields, HeadSource, RequestHead, ResponseHead } from "../http/head.ts";
 import { extraHopFields, Role, roleAt, roleOf } from "./field-roles.ts";
+import type { HeaderEdits } from "./request-phase.ts";
 
 export interface ForwardFacts {
   /** The Host to send. */
@@ -28,7 +29,7 @@ export interface ForwardFacts {
  * (runs of kept field lines are copied from the parsed head whole), then the gateway's own fields and
  * `framing` (a Content-Length or Transfer-Encoding line, or "").
  */
-export function upstreamRequestHead(method: string, pathAndQuery: string, head: RequestHead, facts: ForwardFacts, framing: string): string {
+export function upstreamRequestHead(method: string, pathAndQuery: string, head: RequestHead, facts: ForwardFacts, framing: string, edits?: HeaderEdits): string {
   const { text: src, spans } = sourceOf(head);
   const listed = extraHopFields(head.connectionTokens);
   let text = `${method} ${pathAndQuery} HTTP/1.1\r\nhost: ${facts.host}\r\n`;
@@ -63,6 +64,11 @@ export function upstreamRequestHead(method: string, pathAndQuery: string, head: 
         break;
       // Hop-by-hop, written by the gateway below, or a look-alike of what it writes: dropped.
     }
+    // A field the onRequest phase removed or set anew.
+    if (edits !== undefined && (keep || instead !== undefined) && edits.drops(src, nameStart, nameEnd)) {
+      keep = false;
+      instead = undefined;
+    }
     if (keep) {
       if (run < 0) run = nameStart;
       continue;
@@ -75,6 +81,7 @@ export function upstreamRequestHead(method: string, pathAndQuery: string, head: 
   }
   // The last field line ends where the blank line begins.
   if (run >= 0) text += src.substring(run, src.length - 2);
+  if (edits !== undefined) text += edits.lines();
   text += `x-forwarded-for: ${forwardedFor}${facts.clientIp}\r\nx-forwarded-proto: ${facts.proto}\r\n`;
   if (facts.forwardedHost) text += `x-forwarded-host: ${facts.forwardedHost}\r\n`;
   text += `x-request-id: ${facts.requestId}\r\n`;
@@ -94,7 +101,7 @@ export interface AnswerExtras {
  * of kept lines copied whole), X-Request-Id and the gateway's extras, then `framing` and `connection` lines
  * (each "" or a complete line).
  */
-export function clientResponseHead(head: ResponseHead, requestId: string, extras: AnswerExtras | undefined, framing: string, connection: string): string {
+export function clientResponseHead(head: ResponseHead, requestId: string, extras: AnswerExtras | undefined, framing: string, connection: string, edits?: HeaderEdits): string {
   const { text: src, spans } = sourceOf(head);
   const listed = extraHopFields(head.connectionTokens);
   const switching = head.status === 101;
@@ -127,6 +134,8 @@ export function clientResponseHead(head: ResponseHead, requestId: string, extras
       default:
         keep = listed === undefined || !listed.includes(src.substring(nameStart, nameEnd).toLowerCase());
     }
+    // A field the onRequest phase removed or set anew.
+    if (keep && edits !== undefined && edits.drops(src, nameStart, nameEnd)) keep = false;
     if (keep) {
       if (run < 0) run = nameStart;
     } else if (run >= 0) {
@@ -135,6 +144,7 @@ export function clientResponseHead(head: ResponseHead, requestId: string, extras
     }
   }
   if (run >= 0) text += src.substring(run, src.length - 2);
+  if (edits !== undefined) text += edits.lines();
   text += `x-request-id: ${requestId}\r\n`;
   if (extras?.setCookie) text += `set-cookie: ${extras.setCookie}\r\n`;
   if (rewriteCache) text += `cache-control: ${extras!.cacheControl!(cacheControl)}\r\n`;

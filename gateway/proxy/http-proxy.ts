@@ -43,6 +43,8 @@ export interface IncomingExchange {
   requestId: string;
   /** Filled in for the access log. */
   log: { pool?: string; server?: string; error?: string };
+  /** What the onRequest phase's hooks left for the later phases, if anything. */
+  vars?: Map<string, unknown>;
 }
 
 const BODYLESS_STATUS = new Set([101, 204, 205, 304]);

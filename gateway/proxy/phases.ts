@@ -16,7 +16,7 @@ export function newProxyContext(route: ProxyRoute, exchange: IncomingExchange, u
     pool: route.pool.name,
     upstream: { headers: upstreamHeaders, pathAndQuery: exchange.pathAndQuery, pool: route.pool.name },
     startedAt: Date.now(),
-    vars: new Map(),
+    vars: exchange.vars ?? new Map(),
   };
 }
 

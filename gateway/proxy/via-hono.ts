@@ -10,6 +10,7 @@ import { ClientBodyFailure, UpstreamFailure } from "./errors.ts";
 import type { Exchange } from "./exchange.ts";
 import type { EngineServices } from "./engine-services.ts";
 import type { ProxyRoute } from "./http-proxy.ts";
+import type { HeaderEdits } from "./request-phase.ts";
 
 /** The Response a handler returns to say "proxy this upgrade as bytes": never written itself. */
 const UPGRADE_AS_BYTES = new Response(null, { status: 101 });
@@ -42,6 +43,7 @@ export function answerViaHono(exchange: Exchange, services: EngineServices): voi
   const context: RequestContext = {
     client: { address: conn.clientAddress, port: conn.clientPort },
     target: head.pathAndQuery,
+    vars: exchange.requestPhase?.varsIfAny,
     upgradeVia(route, pathAndQuery, headers) {
       upgrade = { route: route as ProxyRoute, pathAndQuery, headers };
       return UPGRADE_AS_BYTES;
@@ -60,7 +62,8 @@ export function answerViaHono(exchange: Exchange, services: EngineServices): voi
       exchange.upgradeVia(upgrade.route, upgrade.pathAndQuery, upgrade.headers);
       return;
     }
-    const close = await writeResponse(target, response, head.minor, conn.willClose, head.method === "HEAD");
+    const answerEdits = exchange.requestPhase?.answer;
+    const close = await writeResponse(target, answerEdits ? withEdits(response, answerEdits) : response, head.minor, conn.willClose, head.method === "HEAD");
     exchange.leaveSnapshot();
     conn.finish(close);
   })().catch(() => {
@@ -69,12 +72,26 @@ export function answerViaHono(exchange: Exchange, services: EngineServices): voi
   });
 }
 
+/** The Response with the header changes the onRequest phase made to the answer. */
+function withEdits(response: Response, edits: HeaderEdits): Response {
+  const headers = new Headers();
+  response.headers.forEach((value, name) => {
+    if (name !== "set-cookie" && !edits.dropsName(name)) headers.append(name, value);
+  });
+  if (!edits.dropsName("set-cookie")) for (const cookie of response.headers.getSetCookie()) headers.append("set-cookie", cookie);
+  for (const [name, value] of edits.fields) headers.append(name, value);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
 /** The fetch-style Request of a parsed head (the hono path only). */
 function requestOf(exchange: Exchange, signal: AbortSignal): Request {
   const { head, conn } = exchange;
   const headers = new Headers();
   const fields = head.fields;
-  for (let i = 0; i < fields.length; i += 2) headers.append(fields[i]!, fields[i + 1]!);
+  const edits = exchange.requestPhase?.upstream;
+  for (let i = 0; i < fields.length; i += 2) if (!edits?.dropsName(fields[i]!)) headers.append(fields[i]!, fields[i + 1]!);
+  // What the onRequest phase set goes upstream, and the middleware and phases after it see it too.
+  if (edits) for (const [name, value] of edits.fields) headers.append(name, value);
   // The request id the exchange settled on, so plugins, the proxy and the log agree on it.
   if (headers.get("x-request-id") !== exchange.requestId) headers.set("x-request-id", exchange.requestId);
   // An absolute-form target names the host, whatever Host says (RFC 9112 §3.2.2): plugins and the upstream see that one.

@@ -19,6 +19,8 @@ export interface RequestContext {
    * returned must be the handler's answer; the connection does the rest. Only proxy listeners have it.
    */
   upgradeVia?(route: object, pathAndQuery: string, headers: Headers): Response;
+  /** What the onRequest phase's hooks left in `vars`, handed on to the later phases' ProxyContext. */
+  vars?: Map<string, unknown>;
   /** The onLog hooks of the route that won (global plugins' then the route's), set once it is routed. */
   logHooks?: readonly ((entry: never) => void)[];
 }
