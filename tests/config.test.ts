@@ -138,6 +138,8 @@ describe("problem lines", () => {
     ["bad address", { listen: ["x", ":80"] }, ['listen[0]: not an address: use "host:port" or ":port" (got "x")']],
     ["starts with", { routes: [{ pool: "a", stripPrefix: "api" }] }, ['routes[0].stripPrefix: must start with "/" (got "api")']],
     ["route refinement", { routes: [{ name: "x" }] }, ['routes[0]: a route needs one of pool, static or redirect (got {"name":"x"})']],
+    ["health host that would split a head", { pools: { app: { ...app, health: { host: "a\r\nx: y" } } } }, ['pools.app.health.host: not a host: no spaces or control characters (got "a\\r\\nx: y")']],
+    ["health path with a space", { pools: { app: { ...app, health: { path: "/a b" } } } }, ['pools.app.health.path: not a path: no spaces or control characters (got "/a b")']],
     ["object branch of a union", { plugins: [{ use: 5 }] }, ["plugins[0].use: expected a string (got 5)"]],
     ["record key", { pools: { "my pool": app } }, ['pools["my pool"]: not a pool name: use letters, digits, _ . - (got "my pool")']],
     ["not an object at all", "hello", ['config: expected an object (got "hello")']],

@@ -683,6 +683,14 @@ describe("route table", () => {
     expect(() => compileRouteTable(routes.map((r) => ({ route: r, value: 0 })))).toThrow(RouteTableError);
     expect(checkRoutes([routes[5]!])).toEqual([]);
   });
+
+  test("a rewrite whose replacement would split the upstream's request line is refused at load", () => {
+    for (const replacement of ["/a b/$1", "/x\r\nHost: evil/$1", "/x\ty", "/nul\u0000"]) {
+      const problems = checkRoutes([route({ match: { path: "/old/*" }, rewrite: { path: `~^/old/(.*) -> ${replacement}` } }, 0)]);
+      expect(problems.map((p) => [p.path, p.message])).toEqual([[[0, "rewrite", "path"], "a replacement may not hold spaces or control characters"]]);
+    }
+    expect(checkRoutes([route({ match: { path: "/old/*" }, rewrite: { path: "~^/old/(.*) -> /new/$1" } }, 0)])).toEqual([]);
+  });
 });
 
 /** Every field compiled straight from config and anded: no index, no host skipping. */

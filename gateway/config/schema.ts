@@ -84,8 +84,9 @@ const statusRange = z.string().regex(/^[1-5]\d\d(-[1-5]\d\d)?(,\s*[1-5]\d\d(-[1-
 });
 
 const httpHealth = z.strictObject({
-  path: z.string().startsWith("/").default("/"),
-  host: z.string().optional(),
+  // Both go into the check's request head: a space or a control character there would split it.
+  path: z.string().startsWith("/").regex(/^[^\x00-\x20\x7f]*$/, { message: "not a path: no spaces or control characters" }).default("/"),
+  host: z.string().regex(/^[^\x00-\x20\x7f]+$/, { message: "not a host: no spaces or control characters" }).optional(),
   expect: statusRange.default("200-399"),
   ...healthTiming,
 });

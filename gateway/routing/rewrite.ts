@@ -38,6 +38,8 @@ export function compileRewrite(spec: string): PathRewriter {
   const m = REWRITE.exec(spec);
   if (!m || !isRegexPattern(m[1]!)) throw new PatternError('not a rewrite: use "~REGEX -> /replacement/$1"', spec);
   const re = compileRegex(m[1]!.trimEnd());
+  // The result goes into the upstream's request line: a space or a control character there would split it.
+  if (/[\x00-\x20\x7f]/.test(m[2]!.trim())) throw new PatternError("a replacement may not hold spaces or control characters", spec);
   const replacement = jsReplacement(m[2]!.trim(), re, spec);
   return (path) => {
     const out = path.replace(re, replacement);
