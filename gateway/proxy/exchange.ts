@@ -21,7 +21,7 @@ import { NoServerAvailable } from "./attempts.ts";
 import { QueueFull, QueueTimeout } from "../pool/wait-queue.ts";
 import type { UpstreamConnection } from "../http/upstream-pool.ts";
 import { toProxyError, upgradeProblemOf } from "./phases.ts";
-import { ClosedBeforeAnswer, UpstreamFailure } from "./errors.ts";
+import { ClientBodyFailure, ClosedBeforeAnswer, UpstreamFailure } from "./errors.ts";
 import { clientResponseHead, endToEndTrailers, upstreamRequestHead, type AnswerExtras } from "./header-rules.ts";
 import { pipeBytes } from "./byte-pipe.ts";
 import type { EngineServices } from "./engine-services.ts";
@@ -51,13 +51,6 @@ const CLIENT_GONE = new UpstreamFailure("aborted", "client went away");
 
 function noServer(pool: string): NoServerAvailable {
   return new NoServerAvailable(`no server of pool "${pool}" is available`);
-}
-
-/** The client's request body failed (cut short, too large, invalid framing, too slow): answered with its own status. */
-class BodyFailed extends UpstreamFailure {
-  constructor(readonly status: number, message: string) {
-    super(status === 413 ? "body-too-large" : "aborted", message);
-  }
 }
 
 export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
@@ -109,7 +102,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   private awaitingBody = false;
   private earlyEnd: { trailers: HeaderFields | undefined } | undefined;
   /** The client's body failed while no upstream call was waiting: the attempt sees it when it gets there. */
-  private bodyFailure: BodyFailed | undefined;
+  private bodyFailure: ClientBodyFailure | undefined;
   private clientGoneFlag = false;
 
   // The answer toward the client.
@@ -333,7 +326,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   /** No attempt succeeded: the client's answer. */
   private failed(error: UpstreamFailure | NoServerAvailable): void {
     if (this.clientGoneFlag) return this.finishLog(499);
-    if (error instanceof BodyFailed) return this.answerError(error.status, error.message);
+    if (error instanceof ClientBodyFailure) return this.answerError(error.status, error.message);
     // An upgrade whose 101 never came is a server that cannot do it: a bad gateway, not a slow one.
     const failure = this.head.upgrade !== undefined && error instanceof UpstreamFailure && error.kind === "timeout"
       ? new UpstreamFailure("bad-response", error.message)
@@ -410,7 +403,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
 
   fail(failure: BodyFailure): void {
     // The client's body failed (cut short, too large, invalid framing, too slow): its fault, not the server's.
-    const error = new BodyFailed(failure.status, failure.message);
+    const error = new ClientBodyFailure(failure.status, failure.message);
     if (this.awaitingBody) {
       // Before any server was taken: answered at once.
       this.awaitingBody = false;
