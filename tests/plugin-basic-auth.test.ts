@@ -1,6 +1,7 @@
 // The basic-auth plugin end to end: bcrypt hashes from `users` and an htpasswd-style `usersFile`, right and wrong
 // passwords, unknown users (checked against a dummy hash all the same), malformed credentials, the verification
-// cache (counted in bcrypt calls, not timed), the user passed upstream, and the option errors `sluice check` prints.
+// cache (counted in bcrypt calls, not timed), the user passed upstream, the route kept on the engine's byte path (no
+// Request object), and the option errors `sluice check` prints.
 import { afterAll, afterEach, beforeAll, describe, expect, spyOn, test } from "bun:test";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -157,6 +158,35 @@ describe("telling the upstream", () => {
     const before = up.seen.length;
     expect((await get("/named/x", { "x-auth-user": "root" })).status).toBe(401);
     expect(up.seen.length).toBe(before);
+  });
+});
+
+describe("the byte path", () => {
+  test("a basic-auth route makes no Request object: a bcrypt check, a remembered pass, refusals", async () => {
+    const Original = globalThis.Request;
+    let made = 0;
+    globalThis.Request = class extends Original {
+      constructor(...args: ConstructorParameters<typeof Request>) {
+        super(...args);
+        made++;
+      }
+    } as typeof Request;
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await get("/named/x", { ...basic("zoë", "pässwörd"), "x-auth-user": "root" });
+        expect(res.status).toBe(200);
+        expect(await res.text()).toBe("app");
+        const seen = up.seen.at(-1)!;
+        expect(Buffer.from(seen.headers.get("x-auth-user")!, "latin1").toString("utf8")).toBe("zoë");
+        expect(seen.headers.has("authorization")).toBe(false);
+      }
+      expect(compare).toHaveBeenCalledTimes(1); // the second request was a remembered pass
+      await expectRefused(await get("/named/x", basic("zoë", "wrong")), "invalid credentials", 'Basic realm="restricted", charset="UTF-8"');
+      await expectRefused(await get("/named/x"), "authentication required", 'Basic realm="restricted", charset="UTF-8"');
+    } finally {
+      globalThis.Request = Original;
+    }
+    expect(made).toBe(0);
   });
 });
 

@@ -2,11 +2,12 @@
 // tokens signed in the test by jose (HS256, RS256, PS256, ES256, EdDSA), keys from a secret, a PEM text, a PEM file,
 // a JWK and JWKS servers on 127.0.0.1 (rotation, cooldown, background refresh, a server that is down); refusals
 // (expired, not yet valid, wrong issuer or audience, alg none, algorithm confusion, tampering); tokens from cookies
-// and query strings; forwarded claims and stripped client copies; the option errors `sluice check` prints.
+// and query strings; forwarded claims and stripped client copies; the route kept on the engine's byte path (no
+// Request object) with the claims handed to later hooks; the option errors `sluice check` prints.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { generateKeyPairSync } from "node:crypto";
 import { exportJWK, exportSPKI, generateKeyPair, importPKCS8, importSPKI, SignJWT, type JWK, type JWTPayload } from "jose";
 import { startGateway } from "../gateway/gateway.ts";
@@ -47,6 +48,8 @@ async function sign(alg: string, key: CryptoKey | Uint8Array, claims: JWTPayload
     .setProtectedHeader({ alg, ...header })
     .sign(key);
 }
+
+const claimsWitness = resolve(import.meta.dir, "fixtures/plugins/claims-witness.ts");
 
 const secretKey = (secret: string) => new TextEncoder().encode(secret);
 
@@ -167,6 +170,11 @@ beforeAll(async () => {
         route("guarded", { jwks: guarded.url, jwksCooldown: "1h" }),
         route("refresh", { jwks: refreshing.url, jwksRefresh: "200ms", jwksCooldown: "100ms" }),
         route("down", { jwks: `http://127.0.0.1:${dead}/jwks.json`, jwksTimeout: "1s" }),
+        {
+          match: { path: "/witness/*" },
+          pool: "app",
+          plugins: [{ use: "jwt", options: { secret: SECRET, forwardClaims: { sub: "x-user-id" } } }, { use: claimsWitness }],
+        },
         { pool: "app" },
       ],
     },
@@ -399,6 +407,47 @@ describe("JWKS", () => {
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: string }).error).toBe("authentication keys unavailable");
     expect(up.seen.length).toBe(before);
+  });
+});
+
+describe("the byte path", () => {
+  /** Runs `work` while counting the Request objects made in this process (none made: the route never left the engine). */
+  async function requestsMadeDuring(work: () => Promise<void>): Promise<number> {
+    const Original = globalThis.Request;
+    let made = 0;
+    globalThis.Request = class extends Original {
+      constructor(...args: ConstructorParameters<typeof Request>) {
+        super(...args);
+        made++;
+      }
+    } as typeof Request;
+    try {
+      await work();
+    } finally {
+      globalThis.Request = Original;
+    }
+    return made;
+  }
+
+  test("a jwt route makes no Request object: tokens checked, cached, refused; claims go up and reach later hooks", async () => {
+    const token = await sign("HS256", secretKey(SECRET), { sub: "dora" });
+    const before = up.seen.length;
+    const made = await requestsMadeDuring(async () => {
+      for (let i = 0; i < 2; i++) { // the signature check, then the verified-token cache
+        const res = await get("/witness/x", { ...bearer(token), "x-user-id": "root" });
+        expect(res.status).toBe(200);
+        expect(await res.text()).toBe("app");
+        const seen = up.seen.at(-1)!;
+        expect(seen.headers.get("x-user-id")).toBe("dora");
+        expect(seen.headers.get("x-witness-sub")).toBe("dora");
+      }
+      const refused = await get("/witness/x", bearer(`${token}x`));
+      expect(refused.status).toBe(401);
+      expect(((await refused.json()) as { error: string }).error).toBe("token signature invalid");
+      expect((await get("/witness/x")).status).toBe(401);
+    });
+    expect(made).toBe(0);
+    expect(up.seen.length).toBe(before + 2);
   });
 });
 

@@ -9,8 +9,8 @@ const BASIC_SCHEME = /^\s*Basic(\s|$)/i;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The credentials, "malformed" for a Basic header that cannot be read, or undefined when there are none. */
-export function basicCredentials(authorization: string | null): Credentials | "malformed" | undefined {
-  if (authorization === null || !BASIC_SCHEME.test(authorization)) return undefined;
+export function basicCredentials(authorization: string | undefined): Credentials | "malformed" | undefined {
+  if (authorization === undefined || !BASIC_SCHEME.test(authorization)) return undefined;
   const encoded = BASIC.exec(authorization)?.[1];
   if (encoded === undefined || encoded.length % 4 !== 0) return "malformed";
   let text: string;

@@ -2,13 +2,13 @@
 // nginx's auth_basic, Traefik's basicAuth and Caddy's basic_auth do. Users come from `users` (name → hash) and/or
 // an htpasswd-style `usersFile`; a request without valid credentials gets 401 with a Basic challenge.
 //
-// With `userHeader`, the upstream is told who the user is; a client-sent copy of that header never passes. With
-// `removeHeader`, the credentials themselves stay at the gateway.
+// The plugin works in the onRequest phase, on the engine's byte path: it is the gate of its route, answering before
+// a server is chosen. With `userHeader`, the upstream is told who the user is; a client-sent copy of that header
+// never passes. With `removeHeader`, the credentials themselves stay at the gateway.
 import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
-import type { MiddlewareHandler } from "hono";
-import { definePlugin, type GatewayEnv } from "../../gateway/mod.ts";
+import { definePlugin, type GatewayAnswer, type GatewayRequest } from "../../gateway/mod.ts";
 import { duration, identityHeaderName } from "../shared/option-types.ts";
 import { HOW_TO_HASH, hashProblem } from "./bcrypt-hash.ts";
 import { basicCredentials } from "./credentials.ts";
@@ -58,39 +58,24 @@ export default definePlugin({
     if (users.size === 0) throw new Error(`options.usersFile: no users in ${o.usersFile}`);
     const passwords = await PasswordCheck.create(users, o.cacheTtl);
     const challenge = `Basic realm="${o.realm}", charset="UTF-8"`;
-    const refuse = (requestId: string, error: string) =>
-      new Response(JSON.stringify({ error, requestId }), {
-        status: 401,
-        headers: { "content-type": "application/json", "www-authenticate": challenge },
-      });
-    const tellsUpstream = o.userHeader !== undefined || o.removeHeader;
-    // Who the middleware let through, for the beforeUpstream phase of the same request (keyed by its Request).
-    const passed = new WeakMap<Request, string>();
-
-    const middleware: MiddlewareHandler<GatewayEnv> = async (c, next) => {
-      const credentials = basicCredentials(c.req.raw.headers.get("authorization"));
-      if (credentials === undefined) {
-        c.get("log").error = "basic-auth: no credentials";
-        return refuse(c.get("requestId"), "authentication required");
-      }
-      if (credentials === "malformed" || !(await passwords.verify(credentials.user, credentials.password))) {
-        c.get("log").error = credentials === "malformed" ? "basic-auth: malformed credentials" : "basic-auth: invalid credentials";
-        return refuse(c.get("requestId"), "invalid credentials");
-      }
-      if (tellsUpstream) passed.set(c.req.raw, credentials.user);
-      await next();
+    const refuse = (req: GatewayRequest, error: string): GatewayAnswer =>
+      ({ status: 401, headers: { "www-authenticate": challenge }, json: { error, requestId: req.requestId } });
+    /** The user passed: what the upstream is told. */
+    const admit = (req: GatewayRequest, user: string): undefined => {
+      if (o.removeHeader) req.removeHeader("authorization");
+      if (o.userHeader !== undefined) req.setHeader(o.userHeader, headerText(user));
+      return undefined;
     };
-    if (!tellsUpstream) return { middleware };
+
     return {
-      middleware,
-      beforeUpstream(ctx) {
-        const headers = ctx.upstream.headers;
-        if (o.userHeader !== undefined) headers.delete(o.userHeader);
-        if (o.removeHeader) headers.delete("authorization");
-        const user = passed.get(ctx.request);
-        // Only a request the middleware passed goes on: no path around it reaches the upstream.
-        if (user === undefined) return refuse(ctx.requestId, "authentication required");
-        if (o.userHeader !== undefined) headers.set(o.userHeader, headerText(user));
+      onRequest(req) {
+        const credentials = basicCredentials(req.header("authorization"));
+        if (credentials === undefined) return refuse(req, "authentication required");
+        if (credentials === "malformed") return refuse(req, "invalid credentials");
+        const verdict = passwords.verify(credentials.user, credentials.password);
+        // A pair remembered from an earlier pass is decided at once; only a bcrypt check suspends the request.
+        if (typeof verdict === "boolean") return verdict ? admit(req, credentials.user) : refuse(req, "invalid credentials");
+        return verdict.then((ok) => (ok ? admit(req, credentials.user) : refuse(req, "invalid credentials")));
       },
     };
   },

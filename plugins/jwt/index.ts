@@ -2,22 +2,27 @@
 // JWKS URL); its claims may be passed to the upstream as headers. Like Kong's jwt, Traefik's JWT middlewares and
 // Envoy's jwt_authn.
 //
-// The middleware is the gate: it answers 401 (or 503 when no key set could be fetched) before anything else of
-// the route runs. With `forwardClaims`, the beforeUpstream phase writes the claim headers the middleware found and
-// removes every client-sent copy of them, whether or not a claim is there to replace it; it refuses a request the
-// middleware did not pass, so no path around the middleware reaches the upstream.
+// The plugin works in the onRequest phase, on the engine's byte path: it is the gate of its route, answering 401
+// (or 503 while no key set could be fetched) before a server is chosen and before anything later of the route runs.
+// A request it passes goes up without any client-sent copy of the `forwardClaims` headers, with the token's claims
+// in their place when it has them, and leaves the verified claims in `vars` for later hooks.
 import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
-import type { MiddlewareHandler } from "hono";
 import type { JWK } from "jose";
-import { definePlugin, type GatewayEnv } from "../../gateway/mod.ts";
+import { definePlugin, type GatewayAnswer, type GatewayRequest } from "../../gateway/mod.ts";
 import { algorithmsFor, ALGORITHMS, PUBLIC_KEY_ALGORITHMS, type Algorithm } from "./algorithms.ts";
-import { compileClaimHeaders, type HeaderPairs } from "./claim-headers.ts";
+import { compileClaimHeaders } from "./claim-headers.ts";
 import { isInlinePem, jwtOptions, type JwtOptions } from "./options.ts";
 import { RemoteKeySet } from "./remote-key-set.ts";
 import { algorithmsOfJwk, importPublicJwk, importSecret, publicJwkFromPem, secretBytes, type KeysByAlgorithm } from "./static-keys.ts";
 import { findToken, tokenSource } from "./token-source.ts";
 import { createVerifier, type Verdict } from "./verifier.ts";
+
+/**
+ * Where the verified claims are left for later hooks of the request (`req.vars`, `ctx.vars`): the name hono's own
+ * jwt middleware uses, which the rate-limit plugin's `claim:NAME` keys read.
+ */
+const VERIFIED_CLAIMS = "jwtPayload";
 
 export default definePlugin({
   name: "jwt",
@@ -36,7 +41,6 @@ export default definePlugin({
     });
     remote?.warmUp();
 
-    const claimHeaders = compileClaimHeaders(o.forwardClaims);
     const verify = createVerifier({
       algorithms,
       staticKeys,
@@ -45,53 +49,40 @@ export default definePlugin({
       audience: o.audience,
       clockToleranceMs: o.clockTolerance,
       requiredClaims: o.requiredClaims,
-      claimHeaders,
+      claimHeaders: compileClaimHeaders(o.forwardClaims),
     });
     const sources = o.from.map(tokenSource);
     const challenge = o.realm === undefined ? "Bearer" : `Bearer realm="${o.realm}"`;
     const forwarded = Object.values(o.forwardClaims);
-    // What the middleware let through, for the beforeUpstream phase of the same request (keyed by its Request).
-    const passed = new WeakMap<Request, HeaderPairs>();
 
-    const middleware: MiddlewareHandler<GatewayEnv> = async (c, next) => {
-      const token = findToken(c, sources);
-      const verdict: Verdict = token === undefined
-        ? { ok: false, status: 401, reason: "bearer token required" }
-        : await verify(token);
+    /** The request goes on with what the token proved, or gets the refusal. */
+    const decide = (req: GatewayRequest, token: string | undefined, verdict: Verdict): GatewayAnswer | undefined => {
       if (!verdict.ok) {
-        c.get("log").error = `jwt: ${verdict.reason}${verdict.detail ? ` (${verdict.detail})` : ""}`;
-        const headers: Record<string, string> = { "content-type": "application/json" };
-        if (verdict.status === 401) {
-          // RFC 6750 §3.1: a request without a token gets the bare challenge; a bad token is named invalid_token.
-          headers["www-authenticate"] = token === undefined
+        // RFC 6750 §3.1: a request without a token gets the bare challenge; a bad token is named invalid_token.
+        const headers = verdict.status !== 401 ? undefined : {
+          "www-authenticate": token === undefined
             ? challenge
-            : `${challenge}${o.realm === undefined ? " " : ", "}error="invalid_token", error_description="${verdict.reason}"`;
-        }
-        return new Response(JSON.stringify({ error: verdict.reason, requestId: c.get("requestId") }), { status: verdict.status, headers });
+            : `${challenge}${o.realm === undefined ? " " : ", "}error="invalid_token", error_description="${verdict.reason}"`,
+        };
+        return { status: verdict.status, headers, json: { error: verdict.reason, requestId: req.requestId } };
       }
-      // Where hono's own jwt middleware keeps the verified claims; rate-limit's `claim:NAME` keys read them here.
-      (c.set as unknown as (key: string, value: unknown) => void)("jwtPayload", verdict.payload);
-      if (forwarded.length > 0) passed.set(c.req.raw, verdict.headers);
-      await next();
+      req.vars.set(VERIFIED_CLAIMS, verdict.payload);
+      // Every client-sent copy goes, whether or not the token has the claim to put in its place.
+      for (const name of forwarded) req.removeHeader(name);
+      for (const [name, value] of verdict.headers) req.setHeader(name, value);
+      return undefined;
     };
-    // An in-flight key set fetch of a replaced config is cancelled (nothing else outlives it: no timer runs).
-    const teardown = () => remote?.close();
-    if (forwarded.length === 0) return { middleware, teardown };
+
     return {
-      middleware,
-      teardown,
-      beforeUpstream(ctx) {
-        const headers = ctx.upstream.headers;
-        for (const name of forwarded) headers.delete(name);
-        const pairs = passed.get(ctx.request);
-        if (pairs === undefined) {
-          return new Response(JSON.stringify({ error: "bearer token required", requestId: ctx.requestId }), {
-            status: 401,
-            headers: { "content-type": "application/json", "www-authenticate": challenge },
-          });
-        }
-        for (const [name, value] of pairs) headers.set(name, value);
+      onRequest(req) {
+        const token = findToken(req, sources);
+        if (token === undefined) return decide(req, token, { ok: false, status: 401, reason: "bearer token required" });
+        const verdict = verify(token);
+        // A token verified before is decided at once; only a signature check suspends the request.
+        return verdict instanceof Promise ? verdict.then((v) => decide(req, token, v)) : decide(req, token, verdict);
       },
+      // An in-flight key set fetch of a replaced config is cancelled (nothing else outlives it: no timer runs).
+      teardown: () => remote?.close(),
     };
   },
 });

@@ -32,7 +32,11 @@ const MAX_TOKEN_LENGTH = 16 * 1024;
 
 class NoKeyForAlgorithm extends Error {}
 
-export function createVerifier(setup: VerifierSetup): (token: string) => Promise<Verdict> {
+/**
+ * The verifier: a verdict at once for a malformed token and for one verified before (most requests of a session),
+ * a promise only when a signature has to be checked — so a cached token costs the request no suspension.
+ */
+export function createVerifier(setup: VerifierSetup): (token: string) => Verdict | Promise<Verdict> {
   const options: JWTVerifyOptions = {
     algorithms: [...setup.algorithms],
     issuer: setup.issuer,
@@ -52,13 +56,7 @@ export function createVerifier(setup: VerifierSetup): (token: string) => Promise
   };
   const verified = new VerifiedTokens<Verdict & { ok: true }>(4096, 5 * 60_000);
 
-  return async (token) => {
-    if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) return refused("malformed token");
-    const now = Date.now();
-    remote?.refreshIfStale(now);
-    const generation = remote?.generation ?? 0;
-    const known = verified.get(token, now, generation);
-    if (known) return known;
+  const verifySignature = async (token: string, now: number, generation: number): Promise<Verdict> => {
     let payload: JWTPayload;
     try {
       payload = await verifyWithEachMatch(token, keyFor, options);
@@ -75,6 +73,14 @@ export function createVerifier(setup: VerifierSetup): (token: string) => Promise
     const verdict = { ok: true as const, payload, headers };
     verified.set(token, verdict, now, expiresAt, generation);
     return verdict;
+  };
+
+  return (token) => {
+    if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) return refused("malformed token");
+    const now = Date.now();
+    remote?.refreshIfStale(now);
+    const generation = remote?.generation ?? 0;
+    return verified.get(token, now, generation) ?? verifySignature(token, now, generation);
   };
 }
 
