@@ -459,7 +459,7 @@ describe("options", () => {
       "routes": [
         { "pool": "app", "plugins": [{ "use": "jwt", "options": { "secret": "short", "algorithms": ["none", "RS256"] } }] },
         { "pool": "app", "plugins": [{ "use": "jwt", "options": { "jwks": "http://keys.example.com/jwks.json", "from": "body" } }] },
-        { "pool": "app", "plugins": [{ "use": "jwt", "options": { "publicKey": "${pem}", "algorithms": ["ES256"], "forwardClaims": { "sub": "host" } } }] },
+        { "pool": "app", "plugins": [{ "use": "jwt", "options": { "publicKey": "${pem}", "algorithms": ["ES256"], "forwardClaims": { "sub": "host", "email": "Expect" } } }] },
         { "pool": "app", "plugins": [{ "use": "jwt", "options": {} }] },
         { "pool": "app", "plugins": [{ "use": "jwt", "options": { "secret": "${pem}" } }] },
         { "pool": "app", "plugins": [{ "use": "jwt", "options": { "secret": "${SECRET}", "clockTolerance": "soon" } }] }
@@ -476,6 +476,7 @@ describe("options", () => {
       'routes[1].plugins[0].options.from: not a token source: use "header", "header:NAME", "cookie:NAME" or "query:NAME" (got "body")',
       expect.stringMatching(/^routes\[1\]\.plugins\[0\]\.options\.jwks: use https:\/\/ .* \(got "http:\/\/keys\.example\.com\/jwks\.json"\)$/),
       expect.stringMatching(/^routes\[2\]\.plugins\[0\]\.options\.forwardClaims\.sub: a header the gateway .* \(got "host"\)$/),
+      expect.stringMatching(/^routes\[2\]\.plugins\[0\]\.options\.forwardClaims\.email: a header the gateway .* \(got "Expect"\)$/),
       'routes[2].plugins[0].options.algorithms[0]: the public key given does not verify ES256 (it verifies RS256, RS384, RS512, PS256, PS384, PS512) (got "ES256")',
       "routes[3].plugins[0].options: no key: give secret (HS256…), publicKey, jwk or jwks (got {})",
       expect.stringMatching(/^routes\[4\]\.plugins\[0\]\.options\.secret: a PEM key is not an HMAC secret: give it as publicKey \(got "-----BEGIN PUBLIC KEY/),
