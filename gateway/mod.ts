@@ -17,3 +17,5 @@ export type {
 } from "./plugin/types.ts";
 /** Durations as the config writes them (`250`, `"500ms"`, `"2s"`, `"1m"`, `"1h"`, `"1d"`) → milliseconds, or null: for plugin options. */
 export { parseDuration } from "./config/duration.ts";
+/** Address ranges ("10.0.0.0/8", "fd00::/8", "192.0.2.7"): parseCidr checks one, AddressSet answers whether a client address is in a list. */
+export { AddressSet, parseCidr } from "./config/cidr.ts";

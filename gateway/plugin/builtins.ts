@@ -6,4 +6,5 @@ export const builtinPlugins: Record<string, () => Promise<unknown>> = {
   jwt: async () => (await import("../../plugins/jwt/index.ts")).default,
   cors: async () => (await import("../../plugins/cors/index.ts")).default,
   "basic-auth": async () => (await import("../../plugins/basic-auth/index.ts")).default,
+  "ip-filter": async () => (await import("../../plugins/ip-filter/index.ts")).default,
 };
