@@ -11,6 +11,10 @@ import { until } from "./helpers/common.ts";
 import { startEngineGateway, type EngineGateway, type EngineRuntime } from "./helpers/engine-gateway.ts";
 import { answerWith, background, openWire, wireUpstream, type WireClient, type WireRequest, type WireResponse, type WireUpstream } from "./helpers/wire.ts";
 import type { Socket } from "node:net";
+import { resolve } from "node:path";
+
+/** A plugin that works on Request and Response objects: its routes go through hono. */
+const OBJECT_HEADERS = resolve(import.meta.dir, "./fixtures/plugins/object-headers.ts");
 
 const MB = 1024 * 1024;
 
@@ -88,7 +92,7 @@ export function exchangeCases(runtime: EngineRuntime): void {
           { match: { path: "/own-host/*" }, pool: "wire", preserveHost: false },
           { match: { path: "/quick/*" }, pool: "quick", stripPrefix: "/quick" },
           // A beforeUpstream hook needs the request as a Request: this route goes through hono.
-          { match: { path: "/plugin/*" }, pool: "wire", stripPrefix: "/plugin", plugins: [{ use: "headers", options: { request: { set: { "x-plugin": "1" } } } }] },
+          { match: { path: "/plugin/*" }, pool: "wire", stripPrefix: "/plugin", plugins: [{ use: OBJECT_HEADERS, options: { request: { set: { "x-plugin": "1" } } } }] },
           { pool: "wire" },
         ],
       });

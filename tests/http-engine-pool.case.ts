@@ -10,6 +10,10 @@ import { until } from "./helpers/common.ts";
 import { errorBody, startBlackhole, type Blackhole } from "./helpers/upstream.ts";
 import { answerWith, background, openWire, wireUpstream, type WireUpstream } from "./helpers/wire.ts";
 import { startEngineGateway, type EngineGateway, type EngineRuntime } from "./helpers/engine-gateway.ts";
+import { resolve } from "node:path";
+
+/** A plugin that works on Request and Response objects: its routes go through hono. */
+const OBJECT_HEADERS = resolve(import.meta.dir, "./fixtures/plugins/object-headers.ts");
 
 /** Writes `total` bytes of body with backpressure until done or the connection goes. */
 function stream(socket: Socket, total: number, chunked: boolean): void {
@@ -129,7 +133,7 @@ export function poolCases(runtime: EngineRuntime): void {
         pool: name,
         stripPrefix: `/${name}`,
         // An afterUpstream hook needs the answer as a Response: these routes go through hono.
-        ...(name.startsWith("plugin") && { plugins: [{ use: "headers", options: { response: { set: { "x-via": "plugin" } } } }] }),
+        ...(name.startsWith("plugin") && { plugins: [{ use: OBJECT_HEADERS, options: { response: { set: { "x-via": "plugin" } } } }] }),
       })),
       });
       // The hint's expiry takes a second or two of waiting: it starts now, so that the wait overlaps the other

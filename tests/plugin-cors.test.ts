@@ -1,12 +1,16 @@
 // The cors plugin end to end: preflights answered by the gateway (the upstream never sees them), allowed and refused
 // origins (exact, subdomain patterns, regular expressions), credentials and the wildcard as the Fetch standard
-// wants them, Vary: Origin, the upstream's own CORS headers replaced, cors before jwt, and `sluice check` lines.
+// wants them, Vary: Origin, the upstream's own CORS headers replaced, cors before jwt, the gateway's own errors, the
+// byte path (no Request object made), and `sluice check` lines.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startGateway } from "../gateway/gateway.ts";
+import { deadPort } from "./helpers/common.ts";
 import { runCli } from "./helpers/process.ts";
+import { requestObjectsMade } from "./helpers/request-objects.ts";
 import { startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 const APP = "https://app.example.com";
@@ -30,12 +34,17 @@ beforeAll(async () => {
     websocket: { message: (ws, message) => void ws.send(`echo ${message}`) },
   });
   const route = (path: string, plugins: { use: string; options?: unknown }[], pool = "app") => ({ match: { path: `/${path}/*` }, pool, plugins });
+  const dead = await deadPort();
   gw = await startGateway({
     config: {
       listen: "127.0.0.1:0",
       admin: false,
       accessLog: false,
-      pools: { app: { servers: [{ url: up.url }] }, sockets: { servers: [{ url: `http://127.0.0.1:${sockets.port}` }] } },
+      pools: {
+        app: { servers: [{ url: up.url }] },
+        sockets: { servers: [{ url: `http://127.0.0.1:${sockets.port}` }] },
+        dead: { servers: [{ url: `http://127.0.0.1:${dead}` }], retries: 0 },
+      },
       routes: [
         route("socket", [{ use: "cors", options: { origins: [APP] } }], "sockets"),
         route("api", [{
@@ -52,6 +61,7 @@ beforeAll(async () => {
         route("open", [{ use: "cors", options: { origins: "*" } }]),
         route("wild-credentials", [{ use: "cors", options: { origins: ["*"], credentials: true } }]),
         route("reflect", [{ use: "cors", options: { origins: [APP] } }]),
+        route("down", [{ use: "cors", options: { origins: [APP] } }], "dead"),
         route("guarded", [
           { use: "cors", options: { origins: [APP] } },
           { use: "jwt", options: { secret: "a-test-secret-of-at-least-32-bytes-long!" } },
@@ -189,6 +199,27 @@ describe("WebSockets", () => {
     });
     expect(echo).toBe("echo hi");
   });
+
+  test("the 101 goes out without CORS headers or Vary", async () => {
+    const head = await new Promise<string>((resolve, reject) => {
+      let text = "";
+      const socket = connect({ host: "127.0.0.1", port: Number(new URL(gw.url).port) }, () => socket.write(
+        "GET /socket/chat HTTP/1.1\r\nHost: t\r\nOrigin: https://app.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      ));
+      socket.on("data", (chunk: Buffer) => {
+        text += chunk.toString("latin1");
+        const end = text.indexOf("\r\n\r\n");
+        if (end === -1) return;
+        socket.destroy();
+        resolve(text.slice(0, end));
+      });
+      socket.on("error", reject);
+    });
+    expect(head).toStartWith("HTTP/1.1 101");
+    expect(head.toLowerCase()).not.toContain("access-control-");
+    expect(head.toLowerCase()).not.toContain("vary:");
+  });
 });
 
 describe("wildcards and credentials", () => {
@@ -221,6 +252,33 @@ describe("with jwt after cors", () => {
     expect(res.status).toBe(401);
     expect(res.headers.get("access-control-allow-origin")).toBe(APP);
     expect(up.seen.length).toBe(before);
+  });
+});
+
+describe("answers the gateway makes itself", () => {
+  test("a 502 carries the CORS headers, so the page can read why its request failed", async () => {
+    const res = await send("/down/x", { headers: { origin: APP } });
+    expect(res.status).toBe(502);
+    expect(res.headers.get("access-control-allow-origin")).toBe(APP);
+    expect(res.headers.get("vary")).toBe("Origin");
+    expect((await res.json()).requestId).toBe(res.headers.get("x-request-id"));
+  });
+});
+
+describe("the byte path", () => {
+  test("cors routes make no Request object: preflights, allowed and refused origins, and with jwt", async () => {
+    const made = await requestObjectsMade(async () => {
+      const answers = [
+        await preflight("/api/x", APP),
+        await send("/api/own-cors", { headers: { origin: APP } }),
+        await send("/api/x", { headers: { origin: "https://evil.example.com" } }),
+        await send("/open/x", { headers: { origin: "https://anyone.test" } }),
+        await send("/guarded/x", { headers: { origin: APP } }),
+      ];
+      expect(answers.map((res) => res.status)).toEqual([204, 200, 200, 200, 401]);
+      for (const res of answers) await res.text();
+    });
+    expect(made).toBe(0);
   });
 });
 

@@ -1,6 +1,7 @@
 // The rate-limit plugin end to end: the local store (limits per client address, header, verified claim and
 // route; 429 with Retry-After and the IETF RateLimit headers; the window that slides; the token bucket's
-// burst; requests without the key; attempts to get around the limit), the Redis store shared by two Sluice
+// burst; requests without the key; attempts to get around the limit; clients behind a trusted proxy; the byte
+// path, with no Request object made), the Redis store shared by two Sluice
 // processes, a Deno gateway and --workers through one real redis-server (also while it hangs, dies and comes
 // back), and option errors as `sluice check` reports them. The counting arithmetic is checked on its own first.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -19,6 +20,7 @@ import { refilled, tokenBucketDecision } from "../plugins/rate-limit/token-bucke
 import { deadPort, eventually, until } from "./helpers/common.ts";
 import { startEngineGateway, type EngineGateway } from "./helpers/engine-gateway.ts";
 import { listensOn, runCli, startCli, type RunningProcess } from "./helpers/process.ts";
+import { requestObjectsMade } from "./helpers/request-objects.ts";
 import { parseRaw, startUpstream, type Gateway, type RawResponse, type Upstream } from "./helpers/upstream.ts";
 
 const fixtures = resolve(import.meta.dir, "fixtures/plugins");
@@ -134,11 +136,16 @@ describe("the local store", () => {
   let ws: ReturnType<typeof Bun.serve>;
   let gw: Gateway;
   let port: number;
+  let dead: number;
   const config = (ipLimit: number): ConfigInput => ({
     listen: "127.0.0.1:0",
     admin: false,
     accessLog: false,
-    pools: { app: { servers: [{ url: app.url }] }, ws: { servers: [{ url: `http://127.0.0.1:${ws.port}` }] } },
+    pools: {
+      app: { servers: [{ url: app.url }] },
+      ws: { servers: [{ url: `http://127.0.0.1:${ws.port}` }] },
+      dead: { servers: [{ url: `http://127.0.0.1:${dead}` }], retries: 0 },
+    },
     routes: [
       { name: "ip", match: { path: "/ip/*" }, pool: "app", plugins: [rateLimit({ limit: ipLimit, window: "1h" })] },
       { name: "header", match: { path: "/header/*" }, pool: "app", plugins: [rateLimit({ limit: 2, window: "1h", key: "header:x-api-key" })] },
@@ -158,6 +165,13 @@ describe("the local store", () => {
       ] },
       { name: "strict", match: { path: "/strict/*" }, pool: "app", plugins: [rateLimit({ limit: 4, window: "1h" })] },
       { name: "ws", match: { path: "/ws/*" }, pool: "ws", plugins: [rateLimit({ limit: 1, window: "1h" })] },
+      { name: "behind", match: { path: "/behind/*" }, pool: "app", plugins: [rateLimit({ limit: 1, window: "1h" })] },
+      { name: "down", match: { path: "/down/*" }, pool: "dead", plugins: [rateLimit({ limit: 5, window: "1h" })] },
+      { name: "fast", match: { path: "/fast/*" }, pool: "app", plugins: [
+        { use: "cors", options: { origins: ["https://app.example.com"] } },
+        { use: "jwt", options: { secret: JWT_SECRET } },
+        rateLimit({ limit: 1000, window: "1h", key: "claim:sub" }),
+      ] },
       { name: "open", pool: "app" },
     ],
   });
@@ -170,6 +184,7 @@ describe("the local store", () => {
       fetch: (request, server) => (server.upgrade(request, { data: undefined }) ? undefined : new Response("no upgrade", { status: 400 })),
       websocket: { message() {} },
     });
+    dead = await deadPort();
     gw = await startGateway({ configDir: fixtures, config: config(3) });
     port = Number(new URL(gw.url).port);
   });
@@ -318,8 +333,10 @@ describe("the local store", () => {
   });
 
   test("no way around it: pipelined requests, other methods, bodies, path spellings and spoofed headers all count", async () => {
+    // A client that is not one of trustedProxies: what it writes in X-Forwarded-For is not believed.
+    const from = "127.0.0.20";
     const request = (path: string) => `GET ${path} HTTP/1.1\r\nHost: gw.test\r\n\r\n`;
-    const pipelined = await rawExchange(port, [1, 2, 3, 4, 5].map(() => request("/strict/x")).join("") + request("/strict/x").replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"));
+    const pipelined = await rawExchange(port, [1, 2, 3, 4, 5].map(() => request("/strict/x")).join("") + request("/strict/x").replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"), from);
     expect(statuses(pipelined.text)).toEqual([200, 200, 200, 200, 429, 429]);
     const attempts: Array<[string, Parameters<typeof get>[2]]> = [
       ["/strict/x", { method: "HEAD" }],
@@ -329,10 +346,48 @@ describe("the local store", () => {
       ["/strict/%78", {}],
       ["/strict/x", { headers: { "x-forwarded-for": "198.51.100.1", "x-request-id": "fresh-id" } }],
     ];
-    for (const [path, options] of attempts) expect([path, (await get(port, path, options)).status]).toEqual([path, 429]);
-    const post = await rawExchange(port, "POST /strict/x HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello");
+    for (const [path, options] of attempts) expect([path, (await get(port, path, { ...options, from })).status]).toEqual([path, 429]);
+    const post = await rawExchange(port, "POST /strict/x HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello", from);
     expect(post.status).toBe(429);
     expect(seen("/strict/")).toBe(4);
+  });
+
+  test("key ip behind a trusted proxy: clients are told apart by the address it forwards", async () => {
+    // 127.0.0.1 is one of the default trustedProxies: the right-most address of X-Forwarded-For it is not is the client.
+    const via = (forwarded: string, from = "127.0.0.1") => get(port, "/behind/x", { from, headers: { "x-forwarded-for": forwarded } });
+    expect((await via("203.0.113.1")).status).toBe(200);
+    expect((await via("203.0.113.1")).status).toBe(429);
+    expect((await via("203.0.113.2")).status).toBe(200);
+    // What a client wrote before the address the proxy appended changes nothing; trusted hops are skipped.
+    expect((await via("198.51.100.7, 203.0.113.2")).status).toBe(429);
+    expect((await via("203.0.113.1, 127.0.0.1")).status).toBe(429);
+    // A peer that is not trusted is the client, whatever it forwards.
+    expect((await via("203.0.113.3", "127.0.0.21")).status).toBe(200);
+    expect((await via("203.0.113.4", "127.0.0.21")).status).toBe(429);
+  });
+
+  test("the gateway's own answers carry the RateLimit fields too (a 502 of a server that is down)", async () => {
+    const res = await get(port, "/down/x", { from: "127.0.0.22" });
+    expect(res.status).toBe(502);
+    expect(res.headers.get("ratelimit-policy")).toBe('"default";q=5;w=3600');
+    expect(rateLimitOf(res.headers.get("ratelimit"))?.r).toBe(4);
+  });
+
+  test("the byte path: a rate-limit route (with cors and jwt before it) makes no Request object", async () => {
+    const secret = new TextEncoder().encode(JWT_SECRET);
+    const token = await new SignJWT({ sub: "erin" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("10m").sign(secret);
+    const made = await requestObjectsMade(async () => {
+      const answers = [
+        await get(port, "/ip/x", { from: "127.0.0.23" }),
+        await get(port, "/header/x", { headers: { "x-api-key": "byte-path" } }),
+        await get(port, "/fast/x", { headers: { authorization: `Bearer ${token}`, origin: "https://app.example.com" } }),
+        await get(port, "/fast/x", { headers: { origin: "https://app.example.com" } }),
+      ];
+      expect(answers.map((res) => res.status)).toEqual([200, 200, 200, 401]);
+      expect(answers[2]!.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+      expect(rateLimitOf(answers[2]!.headers.get("ratelimit"))?.r).toBe(999);
+    });
+    expect(made).toBe(0);
   });
 
   test("a WebSocket upgrade over the limit is refused before it reaches the upstream", async () => {
@@ -370,6 +425,27 @@ describe("a global rate limit", () => {
       expect((await fetch(`${gw.url}/nowhere`)).status).toBe(404);
       expect((await fetch(`${gw.url}/a/1`)).status).toBe(429);
       expect((await fetch(`${gw.url}/b/1`)).status).toBe(429);
+    } finally {
+      await gw.stop(0);
+      await app.stop();
+    }
+  });
+
+  test("key route: a limit for each route, and one for the requests no route matches", async () => {
+    const app = startUpstream("app");
+    const gw = await startGateway({
+      config: {
+        listen: "127.0.0.1:0", admin: false, accessLog: false,
+        plugins: [rateLimit({ limit: 2, window: "1h", key: "route" })],
+        pools: { app: { servers: [{ url: app.url }] } },
+        routes: [{ name: "a", match: { path: "/a/*" }, pool: "app" }, { name: "b", match: { path: "/b/*" }, pool: "app" }],
+      },
+    });
+    try {
+      const statusOf = async (path: string) => (await fetch(`${gw.url}${path}`)).status;
+      expect([await statusOf("/a/1"), await statusOf("/a/2"), await statusOf("/a/3")]).toEqual([200, 200, 429]);
+      expect([await statusOf("/b/1"), await statusOf("/b/2"), await statusOf("/b/3")]).toEqual([200, 200, 429]);
+      expect([await statusOf("/x"), await statusOf("/y"), await statusOf("/z")]).toEqual([404, 404, 429]);
     } finally {
       await gw.stop(0);
       await app.stop();

@@ -1,10 +1,12 @@
 // Plugins end to end: a user's plugin file with every hook, the built-in request-id and headers
-// plugins, route-scoped plugins, option validation and load errors.
+// plugins (on the byte path, but for the options that need the hono path), route-scoped plugins, option
+// validation and load errors.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { startGateway } from "../gateway/gateway.ts";
 import { PluginLoadError } from "../gateway/plugin/load.ts";
 import { deadPort } from "./helpers/common.ts";
+import { requestObjectsMade } from "./helpers/request-objects.ts";
 import { startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 const fixtures = resolve(import.meta.dir, "fixtures/plugins");
@@ -88,15 +90,24 @@ describe("built-in plugins", () => {
   let up: Upstream;
   let gw: Gateway;
   beforeAll(async () => {
-    up = startUpstream("app", (req) => new Response("ok", { headers: { server: "secret-version", "x-powered-by": "php" } }));
+    up = startUpstream("app", (req) => new Response("ok", { headers: { server: "secret-version", "x-powered-by": "php", "x-upstream-list": "u" } }));
+    const dead = await deadPort();
+    const edits = {
+      request: { set: { "x-env": "prod" }, add: { "x-list": "gw", "x-fresh": "gw" }, remove: ["x-debug"] },
+      response: { remove: ["x-powered-by"], set: { server: "sluice" }, add: { "strict-transport-security": "max-age=63072000", "x-upstream-list": "gw" } },
+    };
     gw = await startGateway({
       config: {
         listen: "127.0.0.1:0",
         admin: false,
         accessLog: false,
         plugins: ["request-id"],
-        pools: { app: { servers: [{ url: up.url }] } },
+        pools: { app: { servers: [{ url: up.url }] }, dead: { servers: [{ url: `http://127.0.0.1:${dead}` }], retries: 0 } },
         routes: [
+          { match: { path: "/headers/*" }, pool: "app", plugins: [{ use: "headers", options: edits }] },
+          { match: { path: "/headers-down/*" }, pool: "dead", plugins: [{ use: "headers", options: edits }] },
+          { match: { path: "/forwarding/*" }, pool: "app", plugins: [{ use: "headers", options: { request: { set: { "X-Forwarded-Proto": "https" } } } }] },
+          { match: { path: "/fresh-id/*" }, pool: "app", plugins: [{ use: "request-id", options: { trustIncoming: false } }] },
           {
             match: { path: "/edited/*" },
             pool: "app",
@@ -135,6 +146,51 @@ describe("built-in plugins", () => {
     expect(up.seen.at(-1)!.headers.get("x-correlation-id")).toBe("corr-42");
     expect(up.seen.at(-1)!.headers.get("x-request-id")).toBe("corr-42");
   });
+
+  test("request-id with trustIncoming: false gives every request a new ID, whatever the client sent", async () => {
+    const res = await fetch(`${gw.url}/fresh-id/x`, { headers: { "x-request-id": "chosen-by-client" } });
+    const id = res.headers.get("x-request-id")!;
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(up.seen.at(-1)!.headers.get("x-request-id")).toBe(id);
+    await res.text();
+  });
+
+  test("headers on the byte path: remove, then set, then add (beside the client's value, as one list)", async () => {
+    const res = await fetch(`${gw.url}/headers/x`, { headers: { "x-debug": "1", "x-env": "dev", "x-list": "client" } });
+    expect(await res.text()).toBe("ok");
+    const seen = up.seen.at(-1)!.headers;
+    expect(seen.has("x-debug")).toBe(false);
+    expect(seen.get("x-env")).toBe("prod");
+    expect(seen.get("x-list")).toBe("client, gw");
+    expect(seen.get("x-fresh")).toBe("gw");
+    expect(res.headers.has("x-powered-by")).toBe(false);
+    expect(res.headers.get("server")).toBe("sluice");
+    expect(res.headers.get("strict-transport-security")).toBe("max-age=63072000");
+    expect(res.headers.get("x-upstream-list")).toBe("u, gw");
+  });
+
+  test("headers: response edits are on the gateway's own answers too (a 502)", async () => {
+    const res = await fetch(`${gw.url}/headers-down/x`);
+    expect(res.status).toBe(502);
+    expect(res.headers.get("strict-transport-security")).toBe("max-age=63072000");
+    await res.text();
+  });
+
+  test("headers may still set the forwarding fields the gateway writes (on the hono path, after the gateway's own)", async () => {
+    const res = await fetch(`${gw.url}/forwarding/x`);
+    await res.text();
+    expect(up.seen.at(-1)!.headers.get("x-forwarded-proto")).toBe("https");
+  });
+
+  test("routes of headers and of request-id with its default options make no Request object", async () => {
+    const made = await requestObjectsMade(async () => {
+      for (const path of ["/headers/x", "/headers-down/x", "/plain"]) await (await fetch(`${gw.url}${path}`)).text();
+    });
+    expect(made).toBe(0);
+    // The control: request-id under another name changes the request's ID, which only the hono path can.
+    const control = await requestObjectsMade(async () => void (await (await fetch(`${gw.url}/edited/x`)).text()));
+    expect(control).toBeGreaterThan(0);
+  });
 });
 
 describe("loading plugins", () => {
@@ -156,6 +212,22 @@ describe("loading plugins", () => {
       .toEqual(['plugins[0].options.tag: expected a non-empty string (got "")']);
     expect(await loadError({ routes: [{ pool: "app", plugins: [{ use: "headers", options: { request: { sett: {} } } }] }] }))
       .toEqual([expect.stringMatching(/^routes\[0\]\.plugins\[0\]\.options\.request: .*sett/)]);
+  });
+
+  test("headers: values that cannot be written and fields the gateway writes itself are config errors", async () => {
+    const options = {
+      request: { set: { "x-a": "1\r\nx-injected: 2", host: "example.com" }, add: { "x-b": "a\u0000b" }, remove: ["content-length"] },
+      response: { set: { "x-c": "caf\u00e9 \u20ac" }, add: { "x-request-id": "mine" } },
+    };
+    const where = "routes[0].plugins[0].options";
+    expect(await loadError({ routes: [{ pool: "app", plugins: [{ use: "headers", options }] }] })).toEqual([
+      `${where}.request.set.x-a: a control character (U+000D) cannot be in a header value: CR, LF and NUL could end the field and start another (got "1\\r\\nx-injected: 2")`,
+      expect.stringMatching(/^routes\[0\]\.plugins\[0\]\.options\.request\.add\.x-b: a control character \(U\+0000\)/),
+      expect.stringMatching(/^routes\[0\]\.plugins\[0\]\.options\.request\.set\.host: the gateway writes host itself: .*preserveHost/),
+      expect.stringMatching(/^routes\[0\]\.plugins\[0\]\.options\.request\.remove\[0\]: the gateway writes content-length itself/),
+      expect.stringMatching(/^routes\[0\]\.plugins\[0\]\.options\.response\.set\.x-c: "€" cannot be sent in a header/),
+      expect.stringMatching(/^routes\[0\]\.plugins\[0\]\.options\.response\.add\.x-request-id: the gateway writes x-request-id itself/),
+    ]);
   });
 
   test("a missing plugin file, an unknown name and an unknown hook are reported together", async () => {

@@ -75,7 +75,9 @@ async function loadOne(ref: PluginRef, where: string, configDir: string): Promis
     }
     options = result.value;
   }
-  const hooks = await plugin.setup(options, { configDir, log: (m) => console.error(`[${plugin.name}] ${m}`) });
+  // The top-level list is "plugins"; a route's is "routes[N].plugins".
+  const scope = where.startsWith("plugins[") ? "global" : "route";
+  const hooks = await plugin.setup(options, { configDir, log: (m) => console.error(`[${plugin.name}] ${m}`), scope });
   const unknown = Object.keys(hooks ?? {}).filter((k) => !HOOK_NAMES.includes(k as keyof PluginHooks));
   if (unknown.length > 0) {
     throw new PluginLoadError([`${where}.use: plugin "${plugin.name}" returned unknown hooks ${unknown.join(", ")}; known: ${HOOK_NAMES.join(", ")} (got ${render(ref.use)})`]);

@@ -172,6 +172,11 @@ export interface PluginSetupContext {
   /** Directory of the config file: resolve the plugin's relative paths against it. */
   configDir: string;
   log(message: string): void;
+  /**
+   * Where the config lists this plugin: "global" (top-level `plugins`: its hooks meet every request) or "route"
+   * (one route's `plugins`). A plugin that keeps state per route (counts, caches) tells the two apart with it.
+   */
+  scope: "global" | "route";
 }
 
 export interface Plugin<Options = unknown> {

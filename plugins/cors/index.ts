@@ -1,15 +1,17 @@
 // cors: Cross-Origin Resource Sharing answered by the gateway (the Fetch standard's CORS protocol), as Kong's and
 // APISIX's cors plugins, Traefik's accessControl* headers or an nginx add_header block do it.
 //
-// A preflight (OPTIONS with Origin and Access-Control-Request-Method) is answered here with 204 and never reaches the
-// upstream; an allowed origin gets the Access-Control-Allow-* headers, another none. Other requests go on, and their
-// answer carries Access-Control-Allow-Origin (and -Credentials, -Expose-Headers) when the origin is allowed; the
+// It works in the onRequest phase, on the engine's byte path. A preflight (OPTIONS with Origin and
+// Access-Control-Request-Method) is answered there with 204 and never reaches the upstream; an allowed origin gets
+// the Access-Control-Allow-* headers, another none. Other requests go on, and the answer edits recorded for them
+// give the answer Access-Control-Allow-Origin (and -Credentials, -Expose-Headers) when the origin is allowed; the
 // gateway's policy replaces any the upstream set. Answers that depend on the origin carry `Vary: Origin`, so a
-// cache never hands one origin's answer to another.
+// cache never hands one origin's answer to another. The edits apply to whatever answers: the upstream, a later
+// plugin (a 401 the page can read), the gateway's own errors.
 import { z } from "zod";
-import type { Context, MiddlewareHandler } from "hono";
-import { definePlugin, type GatewayEnv } from "../../gateway/mod.ts";
+import { definePlugin, type GatewayAnswer, type GatewayRequest } from "../../gateway/mod.ts";
 import { duration, headerName } from "../shared/option-types.ts";
+import { isUpgradeRequest } from "../shared/upgrade.ts";
 import { compileOrigins, originProblem } from "./origins.ts";
 
 const origin = z.string().superRefine((entry, ctx) => {
@@ -39,6 +41,8 @@ const options = z.strictObject({
 type Options = z.output<typeof options>;
 
 const PREFLIGHT_VARY = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+/** The answer headers the route's policy decides, whatever the upstream sent. */
+const POLICY_HEADERS = ["access-control-allow-origin", "access-control-allow-credentials", "access-control-expose-headers"] as const;
 
 export default definePlugin({
   name: "cors",
@@ -59,64 +63,41 @@ export default definePlugin({
     const exposeHeaders = o.exposeHeaders.length > 0 ? o.exposeHeaders.join(", ") : undefined;
     const maxAge = o.maxAge === undefined ? undefined : String(Math.floor(o.maxAge / 1000));
 
-    const preflight = (c: Context<GatewayEnv>, requestOrigin: string): Response => {
-      const headers = new Headers({ vary: PREFLIGHT_VARY });
+    const preflight = (req: GatewayRequest, requestOrigin: string): GatewayAnswer => {
+      const headers: Record<string, string> = { vary: PREFLIGHT_VARY };
       if (origins.allows(requestOrigin)) {
-        const request = c.req.raw.headers;
-        headers.set("access-control-allow-origin", allowOriginOf(requestOrigin));
-        if (o.credentials) headers.set("access-control-allow-credentials", "true");
-        headers.set("access-control-allow-methods", methods ?? request.get("access-control-request-method")!);
-        const asked = request.get("access-control-request-headers");
-        const allowed = allowHeaders ?? asked;
-        if (allowed) headers.set("access-control-allow-headers", allowed);
-        if (maxAge !== undefined) headers.set("access-control-max-age", maxAge);
+        headers["access-control-allow-origin"] = allowOriginOf(requestOrigin);
+        if (o.credentials) headers["access-control-allow-credentials"] = "true";
+        headers["access-control-allow-methods"] = methods ?? req.header("access-control-request-method")!;
+        const allowed = allowHeaders ?? req.header("access-control-request-headers");
+        if (allowed) headers["access-control-allow-headers"] = allowed;
+        if (maxAge !== undefined) headers["access-control-max-age"] = maxAge;
       }
-      return new Response(null, { status: 204, headers });
+      return { status: 204, headers };
     };
 
-    const middleware: MiddlewareHandler<GatewayEnv> = async (c, next) => {
-      const requestOrigin = c.req.raw.headers.get("origin");
-      if (requestOrigin !== null && c.req.method === "OPTIONS" && c.req.raw.headers.has("access-control-request-method")) {
-        return preflight(c, requestOrigin);
-      }
-      await next();
-      // A protocol switch (WebSocket) is relayed from the upstream as bytes: CORS does not apply to it.
-      if (c.res.status === 101) return;
-      if (requestOrigin === null) {
-        if (!sameForAll) editHeaders(c, (headers) => addVaryOrigin(headers));
-        return;
-      }
-      const allowed = origins.allows(requestOrigin);
-      editHeaders(c, (headers) => {
-        headers.delete("access-control-allow-origin");
-        headers.delete("access-control-allow-credentials");
-        headers.delete("access-control-expose-headers");
-        if (!sameForAll) addVaryOrigin(headers);
-        if (!allowed) return;
-        headers.set("access-control-allow-origin", allowOriginOf(requestOrigin));
-        if (o.credentials) headers.set("access-control-allow-credentials", "true");
-        if (exposeHeaders) headers.set("access-control-expose-headers", exposeHeaders);
-      });
+    return {
+      onRequest(req) {
+        // A protocol switch (WebSocket) is relayed as bytes: CORS does not apply to it (no page's fetch can ask for
+        // one), so its answer is left as the upstream gives it.
+        if (isUpgradeRequest(req)) return;
+        const requestOrigin = req.header("origin");
+        if (requestOrigin !== undefined && req.method === "OPTIONS" && req.header("access-control-request-method") !== undefined) {
+          return preflight(req, requestOrigin);
+        }
+        // A second Vary field combines with the upstream's (RFC 9110 §5.3).
+        if (!sameForAll) req.appendResponseHeader("vary", "Origin");
+        if (requestOrigin === undefined || !origins.allows(requestOrigin)) {
+          // An origin the policy does not allow learns nothing from the upstream's own CORS headers either.
+          if (requestOrigin !== undefined) for (const name of POLICY_HEADERS) req.removeResponseHeader(name);
+          return;
+        }
+        req.setResponseHeader("access-control-allow-origin", allowOriginOf(requestOrigin));
+        if (o.credentials) req.setResponseHeader("access-control-allow-credentials", "true");
+        else req.removeResponseHeader("access-control-allow-credentials");
+        if (exposeHeaders) req.setResponseHeader("access-control-expose-headers", exposeHeaders);
+        else req.removeResponseHeader("access-control-expose-headers");
+      },
     };
-    return { middleware };
   },
 });
-
-/** Edit the answer's headers in place; an answer whose headers are immutable (Response.redirect) is copied first. */
-function editHeaders(c: Context<GatewayEnv>, edit: (headers: Headers) => void): void {
-  try {
-    edit(c.res.headers);
-  } catch {
-    const copy = new Response(c.res.body, c.res);
-    edit(copy.headers);
-    // hono's setter merges the previous answer's headers into the new one: drop the previous answer first.
-    c.res = undefined as unknown as Response;
-    c.res = copy;
-  }
-}
-
-function addVaryOrigin(headers: Headers): void {
-  const vary = headers.get("vary");
-  if (vary === null) headers.set("vary", "Origin");
-  else if (!/(^|,)\s*(origin|\*)\s*(,|$)/i.test(vary)) headers.set("vary", `${vary}, Origin`);
-}

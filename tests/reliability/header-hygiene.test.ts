@@ -16,6 +16,9 @@ import { parseWithProblems } from "../../gateway/config/errors.ts";
 import { AddressSet, parseCidr } from "../../gateway/config/cidr.ts";
 import { INJECTED } from "../fixtures/plugins/header-injector.ts";
 
+/** A plugin that works on Request and Response objects: its routes go through hono. */
+const OBJECT_HEADERS = resolve(import.meta.dir, "../fixtures/plugins/object-headers.ts");
+
 const INJECTOR = resolve(import.meta.dir, "../fixtures/plugins/header-injector.ts");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -70,7 +73,7 @@ function gatewayFor(up: RecordingUpstream, extra: Partial<ConfigInput> = {}, plu
     pools: { app: { servers: [{ url: up.url, maxFails: 0 }] } },
     routes: [
       ...(plugins ?? []),
-      { match: { path: "~^/h" }, pool: "app", plugins: [{ use: "headers", options: { request: { set: { "x-via": "hono" } } } }] },
+      { match: { path: "~^/h" }, pool: "app", plugins: [{ use: OBJECT_HEADERS, options: { request: { set: { "x-via": "hono" } } } }] },
       { pool: "app" },
     ],
   });
@@ -138,8 +141,8 @@ describe("what plugins and their config set: a control character is the gateway'
     up = await recordingUpstream(answerRaw);
     gw = await gatewayFor(up, {}, [
       { match: { path: "/inject/*" }, pool: "app", plugins: [{ use: INJECTOR }] },
-      { match: { path: "/conf/*" }, pool: "app", plugins: [{ use: "headers", options: { response: { set: { "x-conf": `ok\r\n${INJECTED}` } } } }] },
-      { match: { path: "/conf-up/*" }, pool: "app", plugins: [{ use: "headers", options: { request: { set: { "x-conf": `ok\r\n${INJECTED}` } } } }] },
+      { match: { path: "/conf/*" }, pool: "app", plugins: [{ use: OBJECT_HEADERS, options: { response: { set: { "x-conf": `ok\r\n${INJECTED}` } } } }] },
+      { match: { path: "/conf-up/*" }, pool: "app", plugins: [{ use: OBJECT_HEADERS, options: { request: { set: { "x-conf": `ok\r\n${INJECTED}` } } } }] },
     ]);
   });
   afterAll(async () => {

@@ -11,6 +11,10 @@ import { startEngineGateway, type EngineGateway } from "../helpers/engine-gatewa
 import { openWire, type WireResponse } from "../helpers/wire.ts";
 import { recordingUpstream, type RecordedRequest, type RecordingUpstream } from "../helpers/recording-upstream.ts";
 import type { Socket } from "node:net";
+import { resolve } from "node:path";
+
+/** A plugin that works on Request and Response objects: its routes go through hono. */
+const OBJECT_HEADERS = resolve(import.meta.dir, "../fixtures/plugins/object-headers.ts");
 
 /** A request the upstream must read, and the client must be answered for (in this order). */
 interface Served {
@@ -213,7 +217,7 @@ describe.each(["byte path", "hono path"] as const)("request smuggling on the %s"
       pools: { app: { servers: [{ url: up.url, maxFails: 0 }] } },
       routes: [
         // A beforeUpstream hook makes the route's requests go through hono as Request objects.
-        { match: { path: "~^/h" }, pool: "app", plugins: [{ use: "headers", options: { request: { set: { "x-via": "hono" } } } }] },
+        { match: { path: "~^/h" }, pool: "app", plugins: [{ use: OBJECT_HEADERS, options: { request: { set: { "x-via": "hono" } } } }] },
         { pool: "app" },
       ],
     });
@@ -320,7 +324,7 @@ describe.each(["byte path", "hono path"] as const)("an upstream out of step, on 
     gw = await startEngineGateway("bun", {
       pools: { app: { servers: [{ url: up.url, maxFails: 0 }] } },
       routes: [
-        { match: { path: "~^/h" }, pool: "app", plugins: [{ use: "headers", options: { request: { set: { "x-via": "hono" } } } }] },
+        { match: { path: "~^/h" }, pool: "app", plugins: [{ use: OBJECT_HEADERS, options: { request: { set: { "x-via": "hono" } } } }] },
         { pool: "app" },
       ],
     });
