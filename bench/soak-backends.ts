@@ -8,8 +8,6 @@ import { childPids, freePort, waitForHttp, type Child } from "./procs.ts";
 
 export class SoakBackend {
   private child!: Child;
-  /** Times it was killed and started again. */
-  restarts = 0;
 
   private constructor(readonly name: string, readonly port: number, private readonly dir: string, private readonly statusPort: number) {}
 
@@ -47,7 +45,6 @@ export class SoakBackend {
     const deadline = Date.now() + 5_000;
     while (workers.some(running) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await this.launch();
-    this.restarts++;
   }
 }
 

@@ -83,7 +83,8 @@ export interface SoakSummary {
 function verdictLine(what: string, unit: string, f: Flatness | undefined): string {
   if (!f) return `- **${what}**: the run is too short for a verdict (it needs rows after minute 2).`;
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-  return `- **${what}**: ${f.atStart.toFixed(1)} ${unit} at minute 2, ${f.atEnd.toFixed(1)} ${unit} at the end, ${f.low.toFixed(1)}–${f.high.toFixed(1)} ${unit} in between: at most ${pct(f.worst)} from minute 2 — **${f.flat ? "flat" : "NOT flat"}** (within ${pct(FLAT_WITHIN)} is flat).`;
+  const of = (x: number) => `${x.toFixed(1)}${unit ? ` ${unit}` : ""}`;
+  return `- **${what}**: ${of(f.atStart)} at minute 2, ${of(f.atEnd)} at the end, ${f.low.toFixed(1)}–${of(f.high)} in between: at most ${pct(f.worst)} from minute 2 — **${f.flat ? "flat" : "NOT flat"}** (within ${pct(FLAT_WITHIN)} is flat).`;
 }
 
 export function renderSoakMarkdown(s: SoakSummary): string {

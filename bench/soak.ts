@@ -105,7 +105,7 @@ async function main(): Promise<number> {
   };
   let restarts = 0;
   let reloads = 0;
-  let reloadsRefused = 0;
+  let reloadsFailed = 0;
   const reload = async () => {
     generation++;
     // The file sluice-process.ts wrote the config to.
@@ -113,7 +113,7 @@ async function main(): Promise<number> {
     const how = reloads % 2 === 0 ? "SIGHUP" : "POST /reload";
     const ok = how === "SIGHUP" ? await reloadBySignal(gateway) : await reloadByAdmin(admin);
     reloads++;
-    if (!ok) reloadsRefused++;
+    if (!ok) reloadsFailed++;
     note(`reload by ${how}${ok ? "" : " FAILED"}`);
   };
 
@@ -174,7 +174,7 @@ async function main(): Promise<number> {
       `wrk: ${measured.requests} requests, ${Math.round(measured.requestsPerSec)} req/s measured, p50 ${measured.p50ms.toFixed(2)} ms, p99 ${measured.p99ms.toFixed(2)} ms, ${measured.errors} errors (socket errors and non-2xx answers)`,
       `gateway: ${last?.requests ?? "?"} answers in all, ${last?.errors ?? "?"} of them 5xx`,
       `slow clients: ${slow.tally.downloads} slow downloads of 1 MiB (${slow.tally.downloadsCut} cut short, ${slow.tally.downloadsRefused} not answered 200), ${slow.tally.heads} slow heads (${slow.tally.headsFailed} not answered 200)`,
-      `${restarts} backend restarts, ${reloads} reloads (${reloadsRefused} failed)`,
+      `${restarts} backend restarts, ${reloads} reloads (${reloadsFailed} failed)`,
     ],
   });
   const svg = renderSoakSvg(sampler.samples, seconds, rss, fds, `Sluice soak, ${date}: ${options.minutes} min, a backend killed every ${options.restartEvery} s, a reload every ${options.reloadEvery} s`);
