@@ -11,15 +11,14 @@ import { PluginLoadError } from "./plugin/load.ts";
 import { balancerNames } from "./balancing/registry.ts";
 import { startGateway, type Gateway } from "./gateway.ts";
 import { demoBanner, demoConfig } from "./demo/demo.ts";
-import { exitWithPrimary, startWorkers, STICKY_SECRET_ENV, WORKER_ENV, workerCount } from "./workers.ts";
+import { exitWithPrimary, reportToPrimary, startWorkers, STICKY_SECRET_ENV, WORKER_ENV, workerCount, type WorkerGroup } from "./workers.ts";
+import { VERSION } from "./version.ts";
 import type { Runtime } from "./runtime/types.ts";
 
 const USAGE = `Usage:
   sluice [--config PATH] [--workers N]   run the gateway (no config: ./sluice.config.ts, ./sluice.config.json, else the demo)
   sluice check --config PATH             validate a config: prints "ok", or one line per problem
   sluice --version | --help`;
-
-const VERSION = "0.1.0";
 
 async function main(): Promise<number> {
   const runtime = await getRuntime();
@@ -73,7 +72,7 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
   const configPath = configFlag ?? findDefaultConfig(cwd());
   const isWorker = runtime.env(WORKER_ENV) !== undefined;
   let gateway: Gateway;
-  let workers: ReturnType<typeof startWorkers> | undefined;
+  let workers: WorkerGroup | undefined;
   // A reload from SIGHUP or the admin's POST /reload: the --workers processes reload too.
   const reloadAll = async () => {
     workers?.signal("SIGHUP");
@@ -88,8 +87,12 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
     return 1;
   }
   // The demo's upstreams live in this process: it always runs as one.
-  workers = configPath && !isWorker && gateway.workers > 1 ? startWorkers(runtime, gateway.workers - 1, runtime.args, gateway.stickySecret) : undefined;
-  if (isWorker) exitWithPrimary(runtime);
+  workers = configPath && !isWorker && gateway.workers > 1 ? await startWorkers(runtime, gateway.workers - 1, runtime.args, gateway.stickySecret) : undefined;
+  if (workers) gateway.workerFigures = workers.figures;
+  if (isWorker) {
+    exitWithPrimary(runtime);
+    reportToPrimary(runtime, () => gateway.countedFigures());
+  }
   else if (configPath) console.error(`sluice: serving ${gateway.listeners().map((l) => `${l.kind} ${l.address}`).join(", ")} (config ${configPath}${gateway.workers > 1 ? `, ${gateway.workers} workers` : ""})`);
   else console.log(demoBanner(gateway.url.replace("127.0.0.1", "localhost"), gateway.adminUrl));
 
@@ -104,6 +107,11 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
   };
   runtime.onSignal("SIGTERM", stop);
   runtime.onSignal("SIGINT", stop);
+  // SIGUSR1 (logrotate's postrotate): every process opens its access log file again.
+  runtime.onSignal("SIGUSR1", () => {
+    workers?.signal("SIGUSR1");
+    void gateway.reopenLogs();
+  });
   runtime.onSignal("SIGHUP", async () => {
     if (!configPath) return;
     try {

@@ -16,7 +16,8 @@ import { createAdminApp } from "./admin/app.ts";
 import { statusDocument, type ListenerInfo } from "./admin/status.ts";
 import { workerCount } from "./workers.ts";
 import { HttpCounters } from "./observability/http-counters.ts";
-import { renderMetrics } from "./admin/metrics.ts";
+import { countedFigures, renderMetrics, type MetricsSources } from "./admin/metrics.ts";
+import type { Figures } from "./observability/exposition.ts";
 import { startTcpListeners, type TcpListeners, type TcpStats } from "./l4/tcp-listeners.ts";
 import { startUdpListeners, type UdpListeners, type UdpListenerStats } from "./l4/udp-listener.ts";
 import { startHealthChecks, type HealthChecks } from "./health/checks.ts";
@@ -81,6 +82,8 @@ export class Gateway {
   private readonly deadlines = new Deadlines();
   /** Replaced snapshots whose plugins are waiting for their last requests before teardown. */
   private readonly retiring = new Set<Snapshot>();
+  /** The `--workers` processes' figures, summed into the primary's /metrics (set by the CLI). */
+  workerFigures: () => Promise<Figures[]> = async () => [];
 
   private constructor(
     private readonly runtime: Runtime,
@@ -96,7 +99,8 @@ export class Gateway {
   static async start(options: StartOptions): Promise<Gateway> {
     const runtime = options.runtime ?? (await getRuntime());
     const { config, dir } = await readConfig(options);
-    const accessLog = new AccessLog(config.accessLog);
+    const accessLog = new AccessLog((path) => runtime.openLog(path));
+    await accessLog.configure(config.accessLog, dir);
     const stickySecret = options.stickySecret ?? randomSecret();
     const counters = new HttpCounters();
     // Read at start, like the other limits.
@@ -144,7 +148,7 @@ export class Gateway {
         token: config.admin.token,
         ready: () => !this.draining,
         status: () => statusDocument(this.snapshot, this.listeners(), this.startedAt, this.l4Stats()),
-        metrics: () => renderMetrics({ snapshot: this.snapshot, http: this.counters, ...this.l4Stats(), httpListeners: this.listeners(), startedAt: this.startedAt }),
+        metrics: async () => renderMetrics(this.metricsSources(), await this.workerFigures()),
         pools: () => this.snapshot.pools,
         reload: () => (this.options.reloadAll ? this.options.reloadAll() : this.reload()),
       });
@@ -164,6 +168,29 @@ export class Gateway {
   private startChecks(snapshot: Snapshot): HealthChecks {
     const log = this.primary ? (line: string) => console.error(line) : () => {};
     return startHealthChecks(snapshot.pools, snapshot.config.pools, this.runtime, log);
+  }
+
+  private metricsSources(): MetricsSources {
+    return {
+      snapshot: this.snapshot,
+      http: this.counters,
+      upstreams: this.upstreams,
+      accessLog: this.accessLog,
+      httpListeners: this.listeners(),
+      ...this.l4Stats(),
+      startedAt: this.startedAt,
+      runtime: this.runtime,
+    };
+  }
+
+  /** This process's counts for /metrics, as a `--workers` process hands them to the primary. */
+  countedFigures(): Figures {
+    return countedFigures(this.metricsSources());
+  }
+
+  /** SIGUSR1: the access log's file is opened again by its name (after logrotate moved it). */
+  reopenLogs(): Promise<void> {
+    return this.accessLog.reopen();
   }
 
   /** The secret signing sticky cookies of pools without their own key (workers must share it). */
@@ -223,6 +250,8 @@ export class Gateway {
 
   private async reloadNow(config?: ConfigInput): Promise<void> {
     const next = await readConfig(config ? { ...this.options, config, configPath: undefined } : this.options);
+    // The access log's new file (if it names one) is opened first: one that cannot be opened refuses the reload.
+    const log = await this.accessLog.prepare(next.config.accessLog, next.dir);
     // Checks pause while the new snapshot is built; they start again on the snapshot that serves afterwards.
     this.checks.stop();
     let snapshot: Snapshot;
@@ -237,10 +266,12 @@ export class Gateway {
       });
     } catch (error) {
       if (!this.draining) this.checks = this.startChecks(this.snapshot);
+      log.discard();
       throw error;
     }
     const previous = this.snapshot;
     this.snapshot = snapshot;
+    this.accessLog.apply(log);
     if (!this.draining) this.checks = this.startChecks(snapshot);
     this.retire(previous);
   }
@@ -282,7 +313,7 @@ export class Gateway {
     this.upstreams.closeIdle();
     // In-flight requests are over (or were cut): every plugin closes what it opened.
     await Promise.all([...[...this.retiring].map((s) => this.tearDown(s)), teardownPlugins(this.snapshot.plugins, (line) => console.error(line))]);
-    this.accessLog.flush();
+    await this.accessLog.close();
   }
 }
 

@@ -18,12 +18,21 @@ interface Line {
   method: string;
   host: string;
   path: string;
+  query?: string;
+  protocol: string;
   status: number;
   durationMs: number;
+  bytesIn: number;
+  bytesOut: number;
   route?: string;
   pool?: string;
   server?: string;
+  upstreamConnectMs?: number;
+  upstreamResponseMs?: number;
+  retries: number;
+  termination: string;
   userAgent?: string;
+  referer?: string;
   error?: string;
 }
 
@@ -80,7 +89,7 @@ async function lineOf(requestId: string): Promise<Line> {
 }
 
 describe("the access log, on by default", () => {
-  test("a proxied request: every field, the path without its query", async () => {
+  test("a proxied request: every field, the path and its query apart", async () => {
     const before = Date.now();
     const response = await fetch(`${base}/api/items?page=2&q=secret`, { headers: { "x-request-id": "req-proxied", "user-agent": "log-test/1.0" } });
     expect(response.status).toBe(200);
@@ -94,11 +103,19 @@ describe("the access log, on by default", () => {
       method: "GET",
       host: new URL(base).host,
       path: "/api/items",
+      query: "page=2&q=secret",
+      protocol: "HTTP/1.1",
       status: 200,
       durationMs: expect.any(Number),
+      bytesIn: 0,
+      bytesOut: 3,
       route: "api",
       pool: "app",
       server: "app-1",
+      upstreamConnectMs: expect.any(Number),
+      upstreamResponseMs: expect.any(Number),
+      retries: 0,
+      termination: "ok",
       userAgent: "log-test/1.0",
     });
     expect(line.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -112,10 +129,10 @@ describe("the access log, on by default", () => {
     const cases: Array<[string, RequestInit, Partial<Line>]> = [
       ["/old?x=1", { redirect: "manual" }, { status: 301, route: "old", path: "/old", method: "GET" }],
       ["/nowhere", {}, { status: 404, path: "/nowhere" }],
-      ["/api/upload", { method: "POST", body: "hello" }, { status: 200, route: "api", pool: "app", method: "POST" }],
+      ["/api/upload", { method: "POST", body: "hello" }, { status: 200, route: "api", pool: "app", method: "POST", bytesIn: 5 }],
       ["/api/head", { method: "HEAD" }, { status: 200, method: "HEAD" }],
       ["/plugged/p", {}, { status: 200, route: "plugged", pool: "app" }],
-      ["/gone/x", {}, { status: 502, route: "gone", pool: "gone", error: expect.any(String) }],
+      ["/gone/x", {}, { status: 502, route: "gone", pool: "gone", error: expect.any(String), termination: "upstream-failed" }],
     ];
     for (const [i, [target, init, expected]] of cases.entries()) {
       const id = `req-kind-${i}`;
@@ -127,6 +144,7 @@ describe("the access log, on by default", () => {
     const notFound = await lineOf("req-kind-1");
     expect(notFound.pool).toBeUndefined();
     expect(notFound.server).toBeUndefined();
+    expect(notFound.termination).toBe("refused");
   });
 
   test("one JSON object per line and one line per request, also for requests at once", async () => {

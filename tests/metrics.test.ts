@@ -1,10 +1,12 @@
-// GET /metrics on the admin listener: Prometheus text exposition of requests per route and status class,
-// server state and counters, queues, and the TCP/UDP listeners.
+// GET /metrics on the admin listener: Prometheus text exposition of requests per route, pool, method and exact
+// status, server state and counters, queues, and the TCP/UDP listeners. (tests/metrics-traffic.test.ts follows
+// the figures as requests flow, with promtool; tests/metrics-workers.test.ts sums --workers processes.)
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startGateway } from "../gateway/gateway.ts";
 import { echoUpstream, exchange, type TcpUpstream } from "./helpers/l4.ts";
 import { deadPort } from "./helpers/common.ts";
 import { startUpstream, type Upstream } from "./helpers/upstream.ts";
+import { expectWellFormed } from "./helpers/metrics.ts";
 
 let up: Upstream;
 let echo: TcpUpstream;
@@ -54,14 +56,15 @@ test("needs the admin token like /status", async () => {
   expect((await fetch(`${gw.adminUrl}/metrics`)).status).toBe(401);
 });
 
-test("counts requests per route and status class, and shows every server", async () => {
+test("counts requests per route, pool, method and exact status, and shows every server", async () => {
   for (let i = 0; i < 3; i++) expect((await fetch(`${gw.url}/api/x`)).status).toBe(200);
   expect((await fetch(`${gw.url}/nowhere`)).status).toBe(404);
   expect((await fetch(`${gw.url}/broken`)).status).toBe(502);
   const text = await scrape();
-  expect(text).toContain('sluice_http_requests_total{route="api",code="2xx"} 3');
-  expect(text).toContain('sluice_http_requests_total{route="",code="4xx"} 1');
-  expect(text).toContain('sluice_http_requests_total{route="broken",code="5xx"} 1');
+  expect(text).toContain('sluice_http_requests_total{route="api",pool="app",method="GET",code="200"} 3');
+  expect(text).toContain('sluice_http_requests_total{route="",pool="",method="GET",code="404"} 1');
+  expect(text).toContain('sluice_http_requests_total{route="broken",pool="dead",method="GET",code="502"} 1');
+  expect(text).toContain('sluice_http_request_duration_seconds_count{route="api",pool="app"} 3');
   expect(text).toContain('sluice_server_requests_total{pool="app",server="a"} 3');
   expect(text).toContain('sluice_server_up{pool="app",server="a"} 1');
   expect(text).toContain('sluice_server_failures_total{pool="dead",server="gone"} 1');
@@ -80,23 +83,8 @@ test("shows the TCP and UDP listeners", async () => {
   expect(text).toContain(`sluice_udp_sessions_active{listener="127.0.0.1:${udpPort}"} 0`);
 });
 
-test("is well-formed exposition text: HELP and TYPE once per family, then samples", () => {
-  return scrape().then((text) => {
-    const seen = new Set<string>();
-    let family = "";
-    for (const line of text.trimEnd().split("\n")) {
-      const help = line.match(/^# HELP (\w+) .+$/);
-      if (help) {
-        expect(seen.has(help[1]!)).toBe(false);
-        seen.add((family = help[1]!));
-        continue;
-      }
-      if (line.startsWith("# TYPE ")) {
-        expect(line).toMatch(new RegExp(`^# TYPE ${family} (counter|gauge)$`));
-        continue;
-      }
-      expect(line).toMatch(new RegExp(`^${family}(\\{(\\w+="(?:[^"\\\\]|\\\\.)*",?)+\\})? -?[0-9.e+-]+$`));
-    }
-    expect(seen.size).toBeGreaterThan(10);
-  });
+test("is well-formed exposition text: HELP and TYPE once per family, then samples; histograms cumulative", async () => {
+  const text = await scrape();
+  expectWellFormed(text);
+  expect(text.match(/^# HELP /gm)!.length).toBeGreaterThan(10);
 });

@@ -16,7 +16,7 @@ export interface AdminDeps {
   ready(): boolean;
   status(): unknown;
   /** The Prometheus text exposition for GET /metrics. */
-  metrics(): string;
+  metrics(): string | Promise<string>;
   /** The current snapshot's pools: admin changes act on these. */
   pools(): ReadonlyMap<string, Pool>;
   /** Re-read the config file and swap it in, as SIGHUP does; rejects (with every problem) when it is refused. */
@@ -67,7 +67,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     return c.json({ status: "reloaded" });
   });
   app.all("/reload", (c) => c.json({ error: "use POST for reload" }, 405, { allow: "POST" }));
-  app.get("/metrics", (c) => c.body(deps.metrics(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }));
+  app.get("/metrics", async (c) => c.body(await deps.metrics(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }));
 
   // ---- pools and servers ----------------------------------------------------------------------------
 

@@ -1,119 +1,162 @@
-// GET /metrics: the Prometheus text exposition (version 0.0.4) of what the gateway counts — requests per
-// route and status class, every upstream server's state and counters, the queues, and the TCP/UDP
-// listeners. Read from live state when scraped; nothing here runs per request.
+// GET /metrics: the Prometheus text exposition (version 0.0.4) of what the gateway counts — requests per route,
+// pool, method and status with their durations, every upstream server's state, attempts, failures and times, the
+// upstream connection pool, plugin rejections, the listeners, the access log, the process and the build. Read from
+// live state when scraped; nothing here runs per request.
+//
+// With `--workers`, every process counts its own requests: the primary sums its figures with those each worker
+// sends it (`workerFigures`). What describes one shared thing rather than counting work — a server's state, weight
+// and latency estimate, the TCP/UDP listeners (the primary's alone), uptime, start time — is the primary's.
 import type { Snapshot } from "../snapshot.ts";
 import type { HttpCounters } from "../observability/http-counters.ts";
 import type { TcpStats } from "../l4/tcp-listeners.ts";
 import type { UdpListenerStats } from "../l4/udp-listener.ts";
+import type { UpstreamPool } from "../http/upstream-pool.ts";
+import type { AccessLog } from "../access-log.ts";
+import { FigureSet, renderExposition, sumFigures, type FamilyInfo, type Figures, type MetricType } from "../observability/exposition.ts";
+import { processFigures } from "../runtime/process-figures.ts";
+import { VERSION } from "../version.ts";
 
-interface Family {
-  help: string;
-  type: "counter" | "gauge";
-  samples: Array<[labels: Record<string, string>, value: number]>;
-}
+const family = (name: string, type: MetricType, help: string): FamilyInfo => ({ name, type, help });
 
-/** Label values escaped as the exposition format wants: backslash, double quote, newline. */
-function escape(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-}
+/** Every family /metrics may show, in the order shown. */
+export const FAMILIES: readonly FamilyInfo[] = [
+  family("sluice_build_info", "gauge", "1, labelled with the Sluice version and the runtime it runs on."),
+  family("sluice_uptime_seconds", "gauge", "Seconds since the gateway started."),
+  family("sluice_worker_processes", "gauge", "Processes whose figures this scrape sums (the primary and every --workers process that answered)."),
+  family("sluice_http_requests_total", "counter", "HTTP requests answered, by route and pool (\"\" when none), method (OTHER for unregistered ones) and status code."),
+  family("sluice_http_request_duration_seconds", "histogram", "Time from a request's head to the end of its answer, by route and pool."),
+  family("sluice_plugin_rejections_total", "counter", "Requests a plugin answered with 401, 403 or 429 instead of passing them to an upstream."),
+  family("sluice_server_up", "gauge", "1 when the server can take new clients (admin state up, healthy, not out after failures)."),
+  family("sluice_server_healthy", "gauge", "1 unless active health checks took the server out."),
+  family("sluice_server_weight", "gauge", "The weight balancing uses now (lower during slow start)."),
+  family("sluice_server_active", "gauge", "Requests or connections in flight on the server."),
+  family("sluice_server_requests_total", "counter", "Requests or connections sent to the server."),
+  family("sluice_server_failures_total", "counter", "Failed requests or connection attempts (connect errors, timeouts, bad answers)."),
+  family("sluice_server_latency_seconds", "gauge", "The server's peak-EWMA response latency estimate."),
+  family("sluice_pool_queued", "gauge", "Requests waiting for a server below its maxConns."),
+  family("sluice_upstream_attempts_total", "counter", "HTTP requests sent or tried to the server, retries included."),
+  family("sluice_upstream_failures_total", "counter", "Attempts that failed by the server's doing, by reason: connect, timeout, closed (before any answer), bad-response."),
+  family("sluice_upstream_connect_seconds", "histogram", "Time to open a new connection to the server."),
+  family("sluice_upstream_response_seconds", "histogram", "Time from the request sent whole to the server's answer head."),
+  family("sluice_upstream_connections_open", "gauge", "Upstream connections open to an address, in use or idle."),
+  family("sluice_upstream_connections_idle", "gauge", "Upstream connections idle in the pool, waiting for a request."),
+  family("sluice_upstream_connections_opened_total", "counter", "Upstream connections opened to an address."),
+  family("sluice_upstream_connections_reused_total", "counter", "Requests sent on an idle pooled connection instead of a new one."),
+  family("sluice_http_connections_active", "gauge", "Client connections open on an HTTP listener."),
+  family("sluice_http_connections_refused_total", "counter", "Client connections an HTTP listener refused (503) because maxConnections were open."),
+  family("sluice_tcp_connections_active", "gauge", "Connections open through a TCP listener."),
+  family("sluice_tcp_connections_total", "counter", "Connections accepted by a TCP listener."),
+  family("sluice_tcp_received_bytes_total", "counter", "Bytes received from clients by a TCP listener."),
+  family("sluice_tcp_sent_bytes_total", "counter", "Bytes sent to clients by a TCP listener."),
+  family("sluice_tcp_errors_total", "counter", "Connections a TCP listener refused or cut, by reason."),
+  family("sluice_tcp_server_received_bytes_total", "counter", "Bytes a server received through the TCP listeners."),
+  family("sluice_tcp_server_sent_bytes_total", "counter", "Bytes a server sent through the TCP listeners."),
+  family("sluice_udp_sessions_active", "gauge", "Client sessions open on a UDP listener."),
+  family("sluice_udp_datagrams_total", "counter", "Datagrams through a UDP listener, by direction."),
+  family("sluice_udp_bytes_total", "counter", "Bytes through a UDP listener, by direction."),
+  family("sluice_udp_dropped_total", "counter", "Datagrams a UDP listener dropped, by reason."),
+  family("sluice_access_log_dropped_total", "counter", "Access log lines dropped because the disk (or stdout) could not keep up."),
+  family("process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds (every gateway process together)."),
+  family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes (every gateway process together)."),
+  family("process_open_fds", "gauge", "Open file descriptors (every gateway process together)."),
+  family("process_max_fds", "gauge", "The limit on open file descriptors, per process."),
+  family("process_start_time_seconds", "gauge", "When the gateway (its primary process) started, in seconds since the Unix epoch."),
+];
 
-function render(families: Record<string, Family>): string {
-  const out: string[] = [];
-  for (const [name, family] of Object.entries(families)) {
-    if (family.samples.length === 0) continue;
-    out.push(`# HELP ${name} ${family.help}`, `# TYPE ${name} ${family.type}`);
-    for (const [labels, value] of family.samples) {
-      const text = Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`).join(",");
-      out.push(`${name}${text ? `{${text}}` : ""} ${Number.isFinite(value) ? value : 0}`);
-    }
-  }
-  return out.join("\n") + "\n";
-}
-
-export interface MetricsSources {
+/** What one process counts: the figures that add up over processes. */
+export interface CountingSources {
   snapshot: Snapshot;
   http: HttpCounters;
-  tcp?: TcpStats;
-  udp?: UdpListenerStats[];
+  upstreams: UpstreamPool;
+  accessLog: AccessLog;
   /** The HTTP listeners' connection counts. */
-  httpListeners?: ReadonlyArray<{ address: string; connections?: number; refused?: number }>;
-  startedAt: number;
+  httpListeners?: ReadonlyArray<{ kind: string; address: string; connections?: number; refused?: number }>;
 }
 
-export function renderMetrics({ snapshot, http, tcp, udp, httpListeners, startedAt }: MetricsSources): string {
-  const now = Date.now();
-  const family = (help: string, type: Family["type"]): Family => ({ help, type, samples: [] });
-  const f = {
-    sluice_uptime_seconds: family("Seconds since the gateway started.", "gauge"),
-    sluice_http_requests_total: family("HTTP requests answered, by route (\"\" when none matched) and status class.", "counter"),
-    sluice_server_up: family("1 when the server can take new clients (admin state up, healthy, not out after failures).", "gauge"),
-    sluice_server_healthy: family("1 unless active health checks took the server out.", "gauge"),
-    sluice_server_weight: family("The weight balancing uses now (lower during slow start).", "gauge"),
-    sluice_server_active: family("Requests or connections in flight on the server.", "gauge"),
-    sluice_server_requests_total: family("Requests or connections sent to the server.", "counter"),
-    sluice_server_failures_total: family("Failed requests or connection attempts (connect errors, timeouts, bad answers).", "counter"),
-    sluice_server_latency_seconds: family("The server's peak-EWMA response latency estimate.", "gauge"),
-    sluice_pool_queued: family("Requests waiting for a server below its maxConns.", "gauge"),
-    sluice_http_connections_active: family("Client connections open on an HTTP listener.", "gauge"),
-    sluice_http_connections_refused_total: family("Client connections an HTTP listener refused (503) because maxConnections were open.", "counter"),
-    sluice_tcp_connections_active: family("Connections open through a TCP listener.", "gauge"),
-    sluice_tcp_connections_total: family("Connections accepted by a TCP listener.", "counter"),
-    sluice_tcp_received_bytes_total: family("Bytes received from clients by a TCP listener.", "counter"),
-    sluice_tcp_sent_bytes_total: family("Bytes sent to clients by a TCP listener.", "counter"),
-    sluice_tcp_errors_total: family("Connections a TCP listener refused or cut, by reason.", "counter"),
-    sluice_tcp_server_received_bytes_total: family("Bytes a server received through the TCP listeners.", "counter"),
-    sluice_tcp_server_sent_bytes_total: family("Bytes a server sent through the TCP listeners.", "counter"),
-    sluice_udp_sessions_active: family("Client sessions open on a UDP listener.", "gauge"),
-    sluice_udp_datagrams_total: family("Datagrams through a UDP listener, by direction.", "counter"),
-    sluice_udp_bytes_total: family("Bytes through a UDP listener, by direction.", "counter"),
-    sluice_udp_dropped_total: family("Datagrams a UDP listener dropped, by reason.", "counter"),
-  };
+/** What the primary alone shows. */
+export interface MetricsSources extends CountingSources {
+  tcp?: TcpStats;
+  udp?: UdpListenerStats[];
+  startedAt: number;
+  runtime: { name: string; version: string };
+}
 
-  f.sluice_uptime_seconds.samples.push([{}, Math.round((now - startedAt) / 1000)]);
-  for (const { route, code, count } of http.entries()) f.sluice_http_requests_total.samples.push([{ route, code }, count]);
-
+/** This process's figures that add up over processes (what a worker sends the primary). */
+export function countedFigures({ snapshot, http, upstreams, accessLog, httpListeners }: CountingSources): Figures {
+  const set = new FigureSet();
+  http.collect(set);
   for (const [poolName, pool] of snapshot.pools) {
-    f.sluice_pool_queued.samples.push([{ pool: poolName }, pool.queued]);
+    set.add("sluice_pool_queued", ["pool", poolName], pool.queued);
     for (const s of pool.servers) {
-      const labels = { pool: poolName, server: s.id };
-      f.sluice_server_up.samples.push([labels, s.available(now) ? 1 : 0]);
-      f.sluice_server_healthy.samples.push([labels, s.healthy ? 1 : 0]);
-      f.sluice_server_weight.samples.push([labels, s.effectiveWeight(now)]);
-      f.sluice_server_active.samples.push([labels, s.active]);
-      f.sluice_server_requests_total.samples.push([labels, s.requests]);
-      f.sluice_server_failures_total.samples.push([labels, s.failures]);
-      f.sluice_server_latency_seconds.samples.push([labels, s.latencyEstimate(now) / 1000]);
+      const labels = ["pool", poolName, "server", s.id];
+      set.add("sluice_server_active", labels, s.active);
+      set.add("sluice_server_requests_total", labels, s.requests);
+      set.add("sluice_server_failures_total", labels, s.failures);
+      if (pool.mode === "http") s.figures.collect(set, poolName, s.id);
     }
   }
-
+  upstreams.collect(set);
   for (const l of httpListeners ?? []) {
-    if (l.connections === undefined) continue;
-    f.sluice_http_connections_active.samples.push([{ listener: l.address }, l.connections]);
-    f.sluice_http_connections_refused_total.samples.push([{ listener: l.address }, l.refused ?? 0]);
+    if (l.kind !== "http" || l.connections === undefined) continue;
+    set.add("sluice_http_connections_active", ["listener", l.address], l.connections);
+    set.add("sluice_http_connections_refused_total", ["listener", l.address], l.refused ?? 0);
+  }
+  accessLog.collect(set);
+  const process = processFigures();
+  set.add("process_cpu_seconds_total", [], process.cpuSeconds);
+  set.add("process_resident_memory_bytes", [], process.residentBytes);
+  if (process.openFds !== undefined) set.add("process_open_fds", [], process.openFds);
+  return set.figures;
+}
+
+/** The primary's own figures: state, the L4 listeners, the build and the process's start. */
+function primaryFigures({ snapshot, tcp, udp, startedAt, runtime }: MetricsSources, processes: number): Figures {
+  const now = Date.now();
+  const set = new FigureSet();
+  set.add("sluice_build_info", ["version", VERSION, "runtime", runtime.name, "runtime_version", runtime.version], 1);
+  set.add("sluice_uptime_seconds", [], Math.round((now - startedAt) / 1000));
+  set.add("sluice_worker_processes", [], processes);
+  for (const [poolName, pool] of snapshot.pools) {
+    for (const s of pool.servers) {
+      const labels = ["pool", poolName, "server", s.id];
+      set.add("sluice_server_up", labels, s.available(now) ? 1 : 0);
+      set.add("sluice_server_healthy", labels, s.healthy ? 1 : 0);
+      set.add("sluice_server_weight", labels, s.effectiveWeight(now));
+      set.add("sluice_server_latency_seconds", labels, s.latencyEstimate(now) / 1000);
+    }
   }
   for (const l of tcp?.listeners ?? []) {
-    const labels = { listener: l.address };
-    f.sluice_tcp_connections_active.samples.push([labels, l.active]);
-    f.sluice_tcp_connections_total.samples.push([labels, l.accepted]);
-    f.sluice_tcp_received_bytes_total.samples.push([labels, l.bytesIn]);
-    f.sluice_tcp_sent_bytes_total.samples.push([labels, l.bytesOut]);
-    for (const [reason, count] of Object.entries(l.errors)) f.sluice_tcp_errors_total.samples.push([{ ...labels, reason }, count]);
+    const labels = ["listener", l.address];
+    set.add("sluice_tcp_connections_active", labels, l.active);
+    set.add("sluice_tcp_connections_total", labels, l.accepted);
+    set.add("sluice_tcp_received_bytes_total", labels, l.bytesIn);
+    set.add("sluice_tcp_sent_bytes_total", labels, l.bytesOut);
+    for (const [reason, count] of Object.entries(l.errors)) set.add("sluice_tcp_errors_total", [...labels, "reason", reason], count);
   }
   for (const [poolName, servers] of Object.entries(tcp?.servers ?? {})) {
     for (const [server, traffic] of Object.entries(servers)) {
-      f.sluice_tcp_server_received_bytes_total.samples.push([{ pool: poolName, server }, traffic.bytesIn]);
-      f.sluice_tcp_server_sent_bytes_total.samples.push([{ pool: poolName, server }, traffic.bytesOut]);
+      set.add("sluice_tcp_server_received_bytes_total", ["pool", poolName, "server", server], traffic.bytesIn);
+      set.add("sluice_tcp_server_sent_bytes_total", ["pool", poolName, "server", server], traffic.bytesOut);
     }
   }
-
   for (const l of udp ?? []) {
-    const labels = { listener: l.listen };
-    f.sluice_udp_sessions_active.samples.push([labels, l.activeSessions]);
+    const labels = ["listener", l.listen];
+    set.add("sluice_udp_sessions_active", labels, l.activeSessions);
     for (const [direction, traffic] of [["received", l.received], ["forwarded", l.forwarded], ["replied", l.replied]] as const) {
-      f.sluice_udp_datagrams_total.samples.push([{ ...labels, direction }, traffic.datagrams]);
-      f.sluice_udp_bytes_total.samples.push([{ ...labels, direction }, traffic.bytes]);
+      set.add("sluice_udp_datagrams_total", [...labels, "direction", direction], traffic.datagrams);
+      set.add("sluice_udp_bytes_total", [...labels, "direction", direction], traffic.bytes);
     }
-    for (const [reason, count] of Object.entries(l.dropped)) f.sluice_udp_dropped_total.samples.push([{ ...labels, reason }, count]);
+    for (const [reason, count] of Object.entries(l.dropped)) set.add("sluice_udp_dropped_total", [...labels, "reason", reason], count);
   }
-  return render(f);
+  const process = processFigures();
+  if (process.maxFds !== undefined) set.add("process_max_fds", [], process.maxFds);
+  set.add("process_start_time_seconds", [], Math.floor(process.startTimeSeconds));
+  return set.figures;
+}
+
+/** The /metrics text: this process's counts summed with what the workers sent, and the primary's own figures. */
+export function renderMetrics(sources: MetricsSources, workerFigures: readonly Figures[] = []): string {
+  const counted = sumFigures([countedFigures(sources), ...workerFigures]);
+  const own = primaryFigures(sources, 1 + workerFigures.length);
+  return renderExposition(FAMILIES, { ...counted, ...own });
 }

@@ -275,6 +275,18 @@ const pathNormalization = z.strictObject({
   forward: z.enum(["normalized", "original"]).default(PATH_NORMALIZATION_DEFAULTS.forward),
 });
 
+// ── the access log ───────────────────────────────────────────────────────────────────────────────
+
+/** `true` (the default) is JSON lines on stdout, `false` none; the object chooses the format and a file. */
+const accessLogSettings = z.strictObject({
+  format: z.enum(["json", "combined"]).default("json"),
+  /** A file to append to (created if missing; relative to the config file's directory), reopened on SIGUSR1. */
+  path: z.string().min(1).optional(),
+  /** Lines waiting to be written, at most: beyond it, lines are dropped and counted instead of held. */
+  buffer: size.refine((bytes) => bytes >= 1024, { message: 'must be at least "1kb"' }).default(4 * 1024 * 1024),
+});
+export type AccessLogSettings = z.output<typeof accessLogSettings>;
+
 export const configSchema = z.strictObject({
   listen: oneOrMany(httpListener).default(":8080").transform((v) => (Array.isArray(v) ? v : [v])),
   admin: z.union([z.literal(false), admin]).default({ listen: "127.0.0.1:9901" }),
@@ -284,7 +296,7 @@ export const configSchema = z.strictObject({
   trustedProxies: z.array(addressRange).default(["127.0.0.1/32", "::1/128"]),
   pathNormalization: pathNormalization.default(PATH_NORMALIZATION_DEFAULTS),
   shutdownTimeout: duration.default(10_000),
-  accessLog: z.boolean().default(true),
+  accessLog: z.union([z.boolean(), accessLogSettings]).default(true),
   pools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "not a pool name: use letters, digits, _ . -" }), pool).default({}),
   routes: z.array(route).default([]),
   tcp: z.array(tcpListener).default([]),

@@ -19,6 +19,19 @@ export interface PooledRequest {
   connectTimeout: number;
   /** How long the answer's body may stay silent once its head came (UpstreamCall.stallTimeout); default: no limit. */
   stallTimeout?: number;
+  /** Filled in with what the call learnt of its tries (for /metrics and the access log). */
+  timing?: PooledTiming;
+}
+
+/** What one pooledFetch learnt: tries (2 when a stale pooled connection was retried), connecting, answering. */
+export interface PooledTiming {
+  tries: number;
+  /** The last try used an idle pooled connection. */
+  reused: boolean;
+  /** How long connecting took (ms): 0 for a reused connection, undefined when none was made. */
+  connectMs: number | undefined;
+  /** From the request sent whole to the answer's head (ms). */
+  responseMs: number;
 }
 
 export interface Address extends UpstreamAddress {
@@ -50,6 +63,8 @@ export async function pooledFetch(pool: UpstreamPool, server: Address, request: 
 async function once(pool: UpstreamPool, server: Address, request: PooledRequest, fresh: boolean): Promise<Response> {
   const { signal } = request;
   if (signal.aborted) throw signal.reason ?? new Error("aborted");
+  const timing = request.timing;
+  if (timing) timing.tries++;
   let connection = fresh ? undefined : pool.takeIdle(server);
   const reused = connection !== undefined;
   if (!connection) {
@@ -61,7 +76,11 @@ async function once(pool: UpstreamPool, server: Address, request: PooledRequest,
       throw new UpstreamFailure("connect", `cannot connect to ${server.id}: ${[e?.code, e?.message].filter(Boolean).join(": ")}`, { cause: error });
     }
   }
-  const sink = new ResponseBuilder(request.method);
+  if (timing) {
+    timing.reused = reused;
+    timing.connectMs = reused ? 0 : connection.connectMs;
+  }
+  const sink = new ResponseBuilder(request.method, timing);
   const call = new UpstreamCall(pool, connection, reused, request.method, sink, server.id, NO_TIMEOUT);
   if (request.stallTimeout !== undefined) call.stallTimeout = request.stallTimeout;
   sink.call = call;
@@ -119,7 +138,7 @@ class ResponseBuilder implements ResponseSink {
   private controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   private settled = false;
 
-  constructor(private readonly method: string) {
+  constructor(private readonly method: string, private readonly timing: PooledTiming | undefined) {
     this.response = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -131,6 +150,7 @@ class ResponseBuilder implements ResponseSink {
   }
 
   responseHead(head: ResponseHead): void {
+    if (this.timing) this.timing.responseMs = this.call.responseMs;
     const headers = new Headers();
     const fields = head.fields;
     for (let i = 0; i < fields.length; i += 2) headers.append(fields[i]!, fields[i + 1]!);

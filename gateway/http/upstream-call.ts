@@ -78,6 +78,13 @@ export class UpstreamCall implements ConnectionUser, Expiring {
   leftover: Uint8Array = EMPTY;
   /** Called when the connection can take more request bytes. */
   onDrain: (() => void) | undefined;
+  /** When the whole request had been written (performance.now(); 0 until then). */
+  private sentAt = 0;
+  /**
+   * From the request written whole to the final head (or a 101), in ms: the server's time to answer, the span
+   * `timeouts.response` bounds. 0 for an answer that came before the request was all sent.
+   */
+  responseMs = 0;
 
   constructor(
     private readonly pool: UpstreamPool,
@@ -106,6 +113,7 @@ export class UpstreamCall implements ConnectionUser, Expiring {
   /** The whole request has been written: the server's time to answer starts now. */
   requestSent(): void {
     this.requestDone = true;
+    this.sentAt = performance.now();
     if (this.responseDone) this.complete();
     // Until the final head: a 1xx or part of a head does not stop the clock (the server may stall after either).
     else if (this.head === undefined && !this.finished) {
@@ -143,7 +151,7 @@ export class UpstreamCall implements ConnectionUser, Expiring {
   takeSocket(): TcpSocket {
     this.finished = true;
     this.stopTimer();
-    this.connection.dead = true;
+    this.connection.handOver();
     this.connection.user = undefined;
     return this.connection.socket;
   }
@@ -243,6 +251,7 @@ export class UpstreamCall implements ConnectionUser, Expiring {
       offset += head.headBytes;
       if (head.status === 101) {
         this.stopTimer();
+        this.timeAnswer();
         this.head = head;
         this.leftover = offset < bytes.length ? bytes.slice(offset) : EMPTY;
         this.sink.responseHead(head);
@@ -261,6 +270,7 @@ export class UpstreamCall implements ConnectionUser, Expiring {
   }
 
   private finalHead(head: ResponseHead): void {
+    this.timeAnswer();
     // From here the clock watches the body's silence (stopped when the answer ends).
     this.watchStall();
     this.head = head;
@@ -281,6 +291,10 @@ export class UpstreamCall implements ConnectionUser, Expiring {
     this.sink.responseHead(head);
     if (this.finished) return;
     if (this.body === Body.None || (this.body === Body.Length && this.remaining === 0)) this.responseEnded(undefined);
+  }
+
+  private timeAnswer(): void {
+    if (this.sentAt > 0) this.responseMs = performance.now() - this.sentAt;
   }
 
   private readBody(bytes: Uint8Array, offset: number): void {

@@ -5,6 +5,7 @@
 // An idle connection that the server closes, or that speaks out of turn, is dropped at once.
 import type { SocketRuntime, TcpHandlers, TcpSocket } from "../runtime/sockets.ts";
 import { Deadlines } from "./deadlines.ts";
+import type { FigureSet } from "../observability/exposition.ts";
 
 /** Where a server is: its `hostPort` ("host:port", IPv6 in brackets) names its idle list. */
 export interface UpstreamAddress {
@@ -54,6 +55,8 @@ export class UpstreamConnection implements TcpHandlers {
   dead = false;
   /** The server's Keep-Alive timeout hint, when it gave one (ms). */
   keepAliveHint = 0;
+  /** How long connecting took (ms). */
+  connectMs = 0;
 
   constructor(readonly idle: IdleList) {}
 
@@ -70,7 +73,7 @@ export class UpstreamConnection implements TcpHandlers {
     else this.discard();
   }
   close(error?: Error): void {
-    this.dead = true;
+    this.died();
     this.idle.remove(this);
     const user = this.user;
     this.user = undefined;
@@ -80,17 +83,32 @@ export class UpstreamConnection implements TcpHandlers {
   /** Close without reuse (dropped by its user, idle too long, or broken). */
   discard(): void {
     if (!this.dead) {
-      this.dead = true;
+      this.died();
       this.idle.remove(this);
       this.user = undefined;
       this.socket.destroy();
     }
+  }
+
+  /** After a 101 the socket leaves the pool for good (it becomes a tunnel's): never lent again. */
+  handOver(): void {
+    this.died();
+  }
+
+  private died(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.idle.closed++;
   }
 }
 
 /** The idle connections to one server address, newest last (reused first: the warmest socket). */
 export class IdleList {
   readonly connections: UpstreamConnection[] = [];
+  /** For /metrics: connections made to the address, lent again from this list, and gone (closed, or handed to a tunnel). */
+  opened = 0;
+  reused = 0;
+  closed = 0;
 
   remove(connection: UpstreamConnection): void {
     const i = this.connections.lastIndexOf(connection);
@@ -121,7 +139,10 @@ export class UpstreamPool {
     const now = Date.now();
     let connection: UpstreamConnection | undefined;
     while ((connection = list.connections.pop())) {
-      if (!connection.dead && now - connection.idleSince < this.idleLimit(connection)) return connection;
+      if (!connection.dead && now - connection.idleSince < this.idleLimit(connection)) {
+        list.reused++;
+        return connection;
+      }
       connection.discard();
     }
     return undefined;
@@ -129,9 +150,13 @@ export class UpstreamPool {
 
   /** A new connection to the address, made within `timeoutMs`. */
   async connect(address: UpstreamAddress, timeoutMs: number, signal?: AbortSignal): Promise<UpstreamConnection> {
-    const connection = new UpstreamConnection(this.listFor(address));
+    const list = this.listFor(address);
+    const connection = new UpstreamConnection(list);
+    const start = performance.now();
     connection.socket = await this.sockets.connectTcp({ hostname: address.hostname, port: address.port, timeoutMs, signal }, connection);
+    connection.connectMs = performance.now() - start;
     this.opened++;
+    list.opened++;
     return connection;
   }
 
@@ -181,6 +206,17 @@ export class UpstreamPool {
     if (left === 0 && this.sweeper) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
+    }
+  }
+
+  /** Per address: connections open (lent or idle) and idle now, made since start, and lent again from idle. */
+  collect(into: FigureSet): void {
+    for (const [address, list] of this.lists) {
+      const labels = ["address", address];
+      into.add("sluice_upstream_connections_open", labels, list.opened - list.closed);
+      into.add("sluice_upstream_connections_idle", labels, list.connections.length);
+      into.add("sluice_upstream_connections_opened_total", labels, list.opened);
+      into.add("sluice_upstream_connections_reused_total", labels, list.reused);
     }
   }
 

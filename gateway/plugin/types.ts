@@ -16,7 +16,24 @@ export interface RequestLog {
   pool?: string;
   server?: string;
   error?: string;
+  /** How long connecting to the server took (ms); 0 when a pooled connection was reused. */
+  upstreamConnectMs?: number;
+  /** From the request sent whole to the server's answer head (ms). */
+  upstreamResponseMs?: number;
+  /** Attempts after the first: another server after a failed one, or a new connection after a stale pooled one. */
+  retries?: number;
 }
+
+/**
+ * How a request ended, in the access log: `ok` (the answer went out whole, whatever its status, from an upstream,
+ * a static file, a redirect or a plugin that let it through), `refused` (the gateway or a plugin answered 4xx
+ * without asking an upstream: a malformed request, a limit, no route, 401/403/429…), `no-server` (503: no server
+ * available, the queue full or timed out), `upstream-failed` (502, or the answer cut because the upstream broke
+ * off), `timeout` (504, or the upstream went silent in the middle of its answer), `client-gone` (the client
+ * left before its answer ended: 499, or its connection closed mid-answer), `client-timeout` (408: the client's
+ * body stalled), `internal-error` (500), `upgraded` (101: the connection became a tunnel).
+ */
+export type Termination = "ok" | "refused" | "no-server" | "upstream-failed" | "timeout" | "client-gone" | "client-timeout" | "internal-error" | "upgraded";
 
 /** One proxied exchange, as the phases see it. Mutate `upstream` before the request is sent. */
 export interface ProxyContext {
@@ -106,13 +123,31 @@ export interface LogEntry {
   clientIp: string;
   method: string;
   host: string;
+  /** The path the client sent, without its query. */
   path: string;
+  /** The query string the client sent, without its "?" (absent when there is none). */
+  query?: string;
+  /** "HTTP/1.1" or "HTTP/1.0". */
+  protocol: string;
   status: number;
+  /** From the request's head to the end of its answer. */
   durationMs: number;
+  /** Request body bytes received from the client (a chunked body's data, without its framing). */
+  bytesIn: number;
+  /** Bytes of the answer sent after its head (chunk framing included, as nginx's $body_bytes_sent). */
+  bytesOut: number;
   route?: string;
   pool?: string;
   server?: string;
+  /** How long connecting to the server took (ms); 0 when a pooled connection was reused. */
+  upstreamConnectMs?: number;
+  /** From the request sent whole to the server's answer head (ms). */
+  upstreamResponseMs?: number;
+  /** Attempts after the first (another server, or a new connection after a stale pooled one). */
+  retries: number;
+  termination: Termination;
   userAgent?: string;
+  referer?: string;
   error?: string;
 }
 

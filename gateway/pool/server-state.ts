@@ -5,6 +5,7 @@
 // old snapshot count on it too. Settings come from the server (a reload may change them, not the history),
 // so the rules below that need one take it as an argument.
 import type { WaitQueue } from "./wait-queue.ts";
+import { ServerFigures } from "../observability/server-figures.ts";
 
 /**
  * What an operator set: `up` takes traffic; `drain` takes no new clients but keeps sticky ones (HAProxy's
@@ -56,6 +57,11 @@ export class ServerState {
    * from an older snapshot that ends frees a slot the newer pool's queued requests are waiting for.
    */
   ownerQueue: WaitQueue | undefined = undefined;
+  /**
+   * What /metrics shows of the server's exchanges (attempts, failures by reason, connect and response times):
+   * counters the exchange adds to, kept here so that they carry over reloads with the rest.
+   */
+  readonly figures = new ServerFigures();
 
   constructor(adminState: AdminState, weight: number) {
     this.adminState = adminState;

@@ -3,6 +3,7 @@
 // only the pool that owns the server changes it (pool.ts), so every algorithm sees the same truth and none
 // keeps history of its own.
 import { ServerState, type AdminState, type CheckResult } from "./server-state.ts";
+import type { ServerFigures } from "../observability/server-figures.ts";
 
 export type { AdminState, CheckResult };
 
@@ -75,6 +76,11 @@ export class UpstreamServer {
   }
 
   // ── the state, read ─────────────────────────────────────────────────────────────────────────────────
+
+  /** The server's counters for /metrics: the exchange adds to them (they steer nothing). */
+  get figures(): ServerFigures {
+    return this.live.figures;
+  }
 
   get weight(): number {
     return this.live.weight;

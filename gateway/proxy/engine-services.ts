@@ -4,6 +4,7 @@ import type { Snapshot } from "../snapshot.ts";
 import type { UpstreamPool } from "../http/upstream-pool.ts";
 import type { AccessLog } from "../access-log.ts";
 import type { HttpCounters } from "../observability/http-counters.ts";
+import { methodIndex } from "../observability/methods.ts";
 import type { Exchange } from "./exchange.ts";
 
 export interface EngineServices {
@@ -20,11 +21,19 @@ export function engineServices(snapshot: () => Snapshot, upstreams: UpstreamPool
     snapshot,
     upstreams,
     logged(exchange, status) {
-      counters.count(exchange.log.route ?? "", status);
+      const durationMs = performance.now() - exchange.started;
+      // A proxied request counts on its route's slot, found once and kept on the route; one that never reached a
+      // pool (no route, a plugin's answer, a refusal) is looked up by name.
+      const route = exchange.proxyRoute;
+      const log = exchange.log;
+      const slot = route !== undefined
+        ? (route.figures ??= counters.route(route.name, route.pool.name))
+        : log.route === undefined ? counters.unrouted : counters.route(log.route, log.pool ?? "");
+      slot.count(methodIndex(exchange.head.method), status, durationMs);
       // The route's hooks (global plugins' included) when one was chosen, else the global plugins' alone.
       const hooks = exchange.logHooks ?? snapshot().logHooks;
       if (!accessLog.enabled && hooks.length === 0) return;
-      const entry = exchange.logEntry(status);
+      const entry = exchange.logEntry(status, durationMs);
       accessLog.add(entry);
       for (const hook of hooks) {
         try {
@@ -34,5 +43,6 @@ export function engineServices(snapshot: () => Snapshot, upstreams: UpstreamPool
         }
       }
     },
+    rejected: (route, status) => counters.rejected(route, status),
   };
 }

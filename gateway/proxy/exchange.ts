@@ -14,7 +14,7 @@ import type { SelectionInput } from "../balancing/selector.ts";
 import { privateCacheControl } from "../pool/sticky.ts";
 import { RequestView } from "../routing/view.ts";
 import { normalizeTarget } from "../http/path-normalization.ts";
-import type { LogEntry, ProxyError, RequestLog } from "../plugin/types.ts";
+import type { LogEntry, ProxyError, RequestLog, Termination } from "../plugin/types.ts";
 import type { ProxyRoute } from "./http-proxy.ts";
 import { requestIdFor } from "./headers.ts";
 import { NoServerAvailable } from "./attempts.ts";
@@ -32,6 +32,7 @@ import type { RouteMatch } from "../routing/table.ts";
 import type { RequestHook, RouteAction } from "../route-action.ts";
 import type { GatewayAnswer } from "../plugin/types.ts";
 import { answerBytes, PhaseRequest } from "./request-phase.ts";
+import { terminationOf } from "../observability/termination.ts";
 
 const RETRYABLE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 /** Request body bytes held while no upstream connection takes them yet (beyond it, the client is paused). */
@@ -62,6 +63,15 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   private done = false;
   /** hono's core middleware writes this request's log line (an upgrade that came through hono). */
   private quiet = false;
+  /** How the request ended, when more is known than its status says (see terminationOf). */
+  private termination: Termination | undefined;
+  /** Request body bytes received (for the log). */
+  bytesIn = 0;
+  /** Bytes of the answer written, and of its head (the log's bytesOut is what follows the head). */
+  private sentBytes = 0;
+  private headBytes = 0;
+  /** Servers (or new connections) tried for this request. */
+  private attempts = 0;
   /** The onRequest phase's view and edits; made only when some plugin has that hook. */
   private phase: PhaseRequest | undefined;
   /** The requests of the snapshot this one started on, until `leaveSnapshot` (its plugins' teardown waits). */
@@ -208,6 +218,8 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.status = answer.status;
     if (match) this.log.route = match.value.name;
     this.services.rejected?.(this.log.route ?? "", answer.status);
+    this.sentBytes = bodyBytesOf(bytes);
+    this.termination = answer.status >= 400 ? "refused" : "ok";
     this.conn.write(bytes);
     this.finishLog(answer.status);
     this.conn.finish(close);
@@ -274,6 +286,8 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.holding = this.server = server;
     this.log.server = server.id;
     if (this.clientGoneFlag || this.bodyFailure) return this.attemptFailed(server, this.bodyFailure ?? CLIENT_GONE, false);
+    this.attempts++;
+    server.figures.attempts++;
     const upstreams = this.services.upstreams;
     const idle = this.fresh ? undefined : upstreams.takeIdle(server);
     if (idle) return this.send(server, idle, true);
@@ -295,6 +309,11 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const timeout = head.upgrade !== undefined ? this.route!.policy.connectTimeout : this.route!.policy.responseTimeout;
     const call = (this.call = new UpstreamCall(this.services.upstreams, connection, reused, head.method, this, server.id, timeout));
     this.sentAt = Date.now();
+    if (reused) this.log.upstreamConnectMs = 0;
+    else {
+      this.log.upstreamConnectMs = round2(connection.connectMs);
+      server.figures.connect.observe(connection.connectMs);
+    }
     this.sendHead(call, server, this.hasBody);
   }
 
@@ -312,7 +331,10 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     }
     this.release();
     const clientsFault = failure.kind === "aborted" || failure.kind === "body-too-large" || this.clientGoneFlag;
-    if (!clientsFault) this.route!.pool.failed(server, Date.now());
+    if (!clientsFault) {
+      this.route!.pool.failed(server, Date.now());
+      server.figures.failed(failure);
+    }
     if ((failure.kind === "connect" || failure instanceof ClosedBeforeAnswer) && !this.clientGoneFlag) {
       this.lastFailure = failure;
       (this.tried ??= new Set()).add(server);
@@ -367,6 +389,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   // ---- the request body (from the client) -----------------------------------------------------------------
 
   data(chunk: Uint8Array): boolean {
+    this.bytesIn += chunk.length;
     const call = this.call;
     if (call === undefined) {
       // No upstream connection yet: keep a copy, and pause the client past a small window.
@@ -419,7 +442,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     if (this.status === 0 && this.out === Out.None && !this.done) this.bodyFailure = error;
     else {
       call?.abort();
-      this.cut(failure.message);
+      this.cut(failure.message, terminationOf(failure.status, false));
     }
   }
 
@@ -434,6 +457,9 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const pool = this.route!.pool;
     const now = Date.now();
     pool.answered(server, now, now - this.sentAt);
+    const responseMs = this.call!.responseMs;
+    this.log.upstreamResponseMs = round2(responseMs);
+    server.figures.response.observe(responseMs);
     if (pool.wantsLoadReports) {
       const load = headerValue(response, "x-server-load");
       if (load !== null) pool.loadReported(server, Number(load), now);
@@ -468,7 +494,9 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const close = this.conn.willClose || this.out === Out.UntilClose;
     const connection = close ? "connection: close\r\n" : minor === 0 ? "connection: keep-alive\r\n" : "";
     this.closeAfter = close;
-    this.queue(clientResponseHead(response, this.requestId, this.stickyExtras(), framing, connection, this.phase?.answer));
+    const text = clientResponseHead(response, this.requestId, this.stickyExtras(), framing, connection, this.phase?.answer);
+    this.headBytes = text.length;
+    this.queue(text);
   }
 
   responseBody(bytes: Uint8Array, start: number, end: number): boolean {
@@ -516,6 +544,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const data = single ? (parts[0] as Uint8Array) : joinForWrite(parts, total);
     parts.length = 0;
     this.queuedBytes = 0;
+    this.sentBytes += total;
     this.answerStarted = true;
     return this.conn.write(data, total);
   }
@@ -529,13 +558,17 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     if (this.out === Out.Chunked) this.queue(lastChunk(trailers && endToEndTrailers(trailers)));
     this.flush();
     this.release();
+    this.termination = "ok";
     this.finishLog(this.status);
     this.conn.finish(this.closeAfter);
   }
 
   upstreamFailed(failure: UpstreamFailure, stale: boolean, headSent: boolean): void {
     if (!headSent && this.status === 0) return this.attemptFailed(this.server!, failure, stale);
-    if (this.server) this.route!.pool.failed(this.server, Date.now());
+    if (this.server) {
+      this.route!.pool.failed(this.server, Date.now());
+      this.server.figures.failed(failure);
+    }
     this.log.error = failure.message;
     if (!this.answerStarted) {
       // The server's head came but none of it reached the client yet (the same read brought the failure): the
@@ -548,7 +581,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     }
     // Mid-body: the client has a head already; all that can be done is cut its connection (never a short body
     // that looks complete).
-    this.cut(failure.message);
+    this.cut(failure.message, failure.kind === "timeout" ? "timeout" : "upstream-failed");
   }
 
   /** The client connection closed before the exchange ended: the upstream exchange ends too, not the server's fault. */
@@ -571,8 +604,9 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   }
 
   /** End the client connection without completing the answer. */
-  private cut(why: string): void {
+  private cut(why: string, termination: Termination): void {
     this.log.error ??= why;
+    this.termination ??= termination;
     this.release();
     this.finishLog(this.status || 502);
     this.conn.closeNow(false);
@@ -614,7 +648,9 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const close = this.conn.willClose;
     // The answer's headers the onRequest phase set (CORS, rate-limit figures) are on the gateway's errors too.
     const edited = this.phase?.answer ? extra + this.phase.answer.lines() : extra;
-    this.conn.write(errorAnswer(status, message, this.requestId, close, this.head.method === "HEAD", edited));
+    const answer = errorAnswer(status, message, this.requestId, close, this.head.method === "HEAD", edited);
+    this.sentBytes = bodyBytesOf(answer);
+    this.conn.write(answer);
     this.finishLog(status);
     this.conn.finish(close);
   }
@@ -630,7 +666,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.call?.abort();
     this.release();
     if (this.status === 0 && this.out === Out.None && !this.clientGoneFlag) this.answerError(500, "internal gateway error");
-    else this.cut("internal error");
+    else this.cut("internal error", "internal-error");
   }
 
   private viaHono(): void {
@@ -685,7 +721,13 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     if (this.done) return;
     this.done = true;
     this.status = status;
+    this.termination ??= terminationOf(status, false);
     if (!this.quiet) this.services.logged(this, status);
+  }
+
+  /** The proxy route the request went to (undefined before routing, or when it is not proxied on this path). */
+  get proxyRoute(): ProxyRoute | undefined {
+    return this.route;
   }
 
   /** The onLog hooks of the route that won (global plugins' first), once routed. */
@@ -694,7 +736,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   }
 
   /** The access-log entry of this request. */
-  logEntry(status: number): LogEntry {
+  logEntry(status: number, durationMs: number): LogEntry {
     const head = this.head;
     const q = head.pathAndQuery.indexOf("?");
     return {
@@ -704,12 +746,36 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       method: head.method,
       host: head.host,
       path: q < 0 ? head.pathAndQuery : head.pathAndQuery.slice(0, q),
+      query: q < 0 ? undefined : head.pathAndQuery.slice(q + 1),
+      protocol: head.minor === 1 ? "HTTP/1.1" : "HTTP/1.0",
       status,
-      durationMs: Math.round((performance.now() - this.started) * 100) / 100,
+      durationMs: round2(durationMs),
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
       ...this.log,
+      retries: this.attempts > 1 ? this.attempts - 1 : 0,
+      termination: this.termination ?? terminationOf(status, false),
       userAgent: headerValue(head, "user-agent") ?? undefined,
+      referer: headerValue(head, "referer") ?? undefined,
     };
   }
+
+  /** Answer bytes written after the head (a gateway's own answer: its body). */
+  get bytesOut(): number {
+    return Math.max(0, this.sentBytes - this.headBytes);
+  }
+}
+
+function round2(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+/** The body's length in a whole answer the gateway made (head and body in one buffer). */
+function bodyBytesOf(answer: Uint8Array): number {
+  for (let i = 3; i < answer.length; i++) {
+    if (answer[i] === 10 && answer[i - 1] === 13 && answer[i - 2] === 10 && answer[i - 3] === 13) return answer.length - i - 1;
+  }
+  return 0;
 }
 
 function describe(error: unknown): string {

@@ -2,7 +2,8 @@
 // connection failures of idempotent, bodiless requests on another server. Returns the upstream's
 // Response with its body still streaming, or throws an UpstreamFailure.
 import type { UpstreamPool } from "../http/upstream-pool.ts";
-import { pooledFetch } from "../http/pooled-fetch.ts";
+import { pooledFetch, type PooledTiming } from "../http/pooled-fetch.ts";
+import type { RequestLog } from "../plugin/types.ts";
 import type { Pool } from "../pool/pool.ts";
 import type { UpstreamServer } from "../pool/server.ts";
 import type { SelectionInput } from "../balancing/selector.ts";
@@ -30,6 +31,8 @@ export interface OutgoingRequest {
   /** Aborts when the client goes away. */
   clientSignal: AbortSignal;
   selection: SelectionInput;
+  /** Where the access log's upstream fields go (connect and response times, retries). */
+  log?: RequestLog;
 }
 
 export interface ForwardResult {
@@ -44,6 +47,7 @@ export { NoServerAvailable };
 
 export async function forward(upstreams: UpstreamPool, pool: Pool, policy: ForwardPolicy, out: OutgoingRequest): Promise<ForwardResult> {
   const mayRetry = out.body === null && RETRYABLE_METHODS.has(out.method);
+  let tries = 0;
   const { value: response, server, attempts } = await tryServers(
     pool,
     out.selection,
@@ -52,13 +56,16 @@ export async function forward(upstreams: UpstreamPool, pool: Pool, policy: Forwa
     async (server) => {
       let response: Response;
       let sent = 0;
+      const timing: PooledTiming = { tries: 0, reused: false, connectMs: undefined, responseMs: 0 };
       try {
         if (out.clientSignal.aborted) throw new UpstreamFailure("aborted", "client went away");
         sent = Date.now();
-        response = await attemptOnce(upstreams, server, policy, out);
+        response = await attemptOnce(upstreams, server, policy, out, timing);
       } catch (error) {
+        tries = recordAttempt(server, timing, out.log, tries, error);
         throw error instanceof UpstreamFailure ? error : new UpstreamFailure(classifyFetchError(error), describe(error), { cause: error });
       }
+      tries = recordAttempt(server, timing, out.log, tries);
       const now = Date.now();
       pool.answered(server, now, now - sent);
       if (pool.wantsLoadReports) {
@@ -80,7 +87,26 @@ export async function forward(upstreams: UpstreamPool, pool: Pool, policy: Forwa
   return { response: releaseWhenDone(response, () => pool.release(server)), server, attempts };
 }
 
-async function attemptOnce(upstreams: UpstreamPool, server: UpstreamServer, policy: ForwardPolicy, out: OutgoingRequest): Promise<Response> {
+/**
+ * One attempt's figures (the server's, for /metrics) and the access log's upstream fields; returns the tries made
+ * so far for this request.
+ */
+function recordAttempt(server: UpstreamServer, timing: PooledTiming, log: RequestLog | undefined, tries: number, error?: unknown): number {
+  const figures = server.figures;
+  figures.attempts += timing.tries;
+  tries += timing.tries;
+  if (timing.connectMs !== undefined && !timing.reused) figures.connect.observe(timing.connectMs);
+  if (error === undefined) figures.response.observe(timing.responseMs);
+  else figures.failed(error instanceof UpstreamFailure ? error : new UpstreamFailure(classifyFetchError(error), String(error)));
+  if (log) {
+    log.retries = tries > 1 ? tries - 1 : 0;
+    if (timing.connectMs !== undefined) log.upstreamConnectMs = Math.round(timing.connectMs * 100) / 100;
+    if (error === undefined) log.upstreamResponseMs = Math.round(timing.responseMs * 100) / 100;
+  }
+  return tries;
+}
+
+async function attemptOnce(upstreams: UpstreamPool, server: UpstreamServer, policy: ForwardPolicy, out: OutgoingRequest, timing: PooledTiming): Promise<Response> {
   const controller = new AbortController();
   let timedOut = false;
   let answered = false;
@@ -110,6 +136,7 @@ async function attemptOnce(upstreams: UpstreamPool, server: UpstreamServer, poli
       signal: controller.signal,
       connectTimeout: policy.connectTimeout,
       stallTimeout: policy.responseTimeout,
+      timing,
     });
     // fetch hands back any three-digit status ("HTTP/1.1 999 ..."), but a Response can only carry 200-599:
     // relaying it would throw later and become a 500 "internal error" instead of the upstream's fault.

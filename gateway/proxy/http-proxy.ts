@@ -3,7 +3,7 @@
 import type { UpstreamPool } from "../http/upstream-pool.ts";
 import type { Pool } from "../pool/pool.ts";
 import type { LoadedPlugin } from "../plugin/load.ts";
-import type { LogEntry, ProxyContext } from "../plugin/types.ts";
+import type { LogEntry, ProxyContext, RequestLog } from "../plugin/types.ts";
 import { addForwarded, settleOutgoing, stripHopByHop } from "./headers.ts";
 import type { AddressSet } from "../config/cidr.ts";
 import { forward, type ForwardPolicy } from "./forward.ts";
@@ -11,6 +11,7 @@ import { answerFailure, beforeUpstream, newProxyContext, toProxyError } from "./
 import { watchBody } from "./body-limit.ts";
 import type { RequestView } from "../routing/view.ts";
 import { keepOutOfSharedCaches } from "../pool/sticky.ts";
+import type { RouteFigures } from "../observability/http-counters.ts";
 
 export interface ProxyRoute {
   name: string;
@@ -30,6 +31,8 @@ export interface ProxyRoute {
   bodyHooks: boolean;
   /** This route sent to the HTTP pool `name` instead (a beforeUpstream plugin chose it); undefined if there is none. */
   viaPool(name: string): ProxyRoute | undefined;
+  /** Where its requests are counted for /metrics: looked up on the first one, then read from here. */
+  figures?: RouteFigures;
 }
 
 export interface IncomingExchange {
@@ -42,7 +45,7 @@ export interface IncomingExchange {
   clientIp: string;
   requestId: string;
   /** Filled in for the access log. */
-  log: { pool?: string; server?: string; error?: string };
+  log: RequestLog;
   /** What the onRequest phase's hooks left for the later phases, if anything. */
   vars?: Map<string, unknown>;
 }
@@ -98,6 +101,7 @@ export async function proxyHttp(firstRoute: ProxyRoute, exchange: IncomingExchan
       clientBodyFailure: () => body?.failure,
       bodySent: body?.finished,
       clientSignal: request.signal,
+      log: exchange.log,
       selection,
     });
     upstream = result.response;

@@ -11,6 +11,8 @@ import type { Exchange } from "./exchange.ts";
 import type { EngineServices } from "./engine-services.ts";
 import type { ProxyRoute } from "./http-proxy.ts";
 import type { HeaderEdits } from "./request-phase.ts";
+import type { AnswerOutcome } from "../observability/answer-outcome.ts";
+import type { Termination } from "../plugin/types.ts";
 
 /** The Response a handler returns to say "proxy this upgrade as bytes": never written itself. */
 const UPGRADE_AS_BYTES = new Response(null, { status: 101 });
@@ -44,13 +46,21 @@ export function answerViaHono(exchange: Exchange, services: EngineServices): voi
     client: { address: conn.clientAddress, port: conn.clientPort },
     target: head.pathAndQuery,
     vars: exchange.requestPhase?.varsIfAny,
+    // The log line is finished here once the answer is written: its bytes, and how it ended.
+    deferLog: true,
     upgradeVia(route, pathAndQuery, headers) {
       upgrade = { route: route as ProxyRoute, pathAndQuery, headers };
       return UPGRADE_AS_BYTES;
     },
   };
+  // writeResponse writes the head alone, first: what follows it is the answer's body (the log's bytesOut).
+  let writes = 0;
+  let bodyBytes = 0;
   const target = {
-    write: (bytes: Uint8Array) => conn.write(bytes),
+    write: (bytes: Uint8Array) => {
+      if (writes++ > 0) bodyBytes += bytes.length;
+      return conn.write(bytes);
+    },
     waitDrain: () => new Promise<void>((resolve, reject) => {
       if (gone) return reject(new Error("client went away"));
       drained = () => (gone ? reject(new Error("client went away")) : resolve());
@@ -59,11 +69,16 @@ export function answerViaHono(exchange: Exchange, services: EngineServices): voi
   void (async () => {
     const response = await services.snapshot().app.fetch(request, { sluice: context });
     if (response === UPGRADE_AS_BYTES && upgrade) {
+      context.pendingLog?.finish(answerOutcome(exchange, 0, { termination: "upgraded" }));
       exchange.upgradeVia(upgrade.route, upgrade.pathAndQuery, upgrade.headers);
       return;
     }
     const answerEdits = exchange.requestPhase?.answer;
-    const close = await writeResponse(target, answerEdits ? withEdits(response, answerEdits) : response, head.minor, conn.willClose, head.method === "HEAD");
+    const close = await writeResponse(target, answerEdits ? withEdits(response, answerEdits) : response, head.minor, conn.willClose, head.method === "HEAD").catch((error) => {
+      context.pendingLog?.finish(answerOutcome(exchange, bodyBytes, cutShort(gone, error)));
+      throw error;
+    });
+    context.pendingLog?.finish(answerOutcome(exchange, bodyBytes));
     exchange.leaveSnapshot();
     conn.finish(close);
   })().catch(() => {
@@ -81,6 +96,25 @@ function withEdits(response: Response, edits: HeaderEdits): Response {
   if (!edits.dropsName("set-cookie")) for (const cookie of response.headers.getSetCookie()) headers.append("set-cookie", cookie);
   for (const [name, value] of edits.fields) headers.append(name, value);
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+/** What the log line of a hono-path request needs from the connection (see observability/answer-outcome.ts). */
+function answerOutcome(exchange: Exchange, bodyBytes: number, ended?: { termination: Termination; status?: number }): AnswerOutcome {
+  const head = exchange.head;
+  return {
+    durationMs: performance.now() - exchange.started,
+    bytesIn: exchange.bytesIn,
+    bytesOut: bodyBytes,
+    protocol: head.minor === 1 ? "HTTP/1.1" : "HTTP/1.0",
+    target: head.pathAndQuery,
+    ...ended,
+  };
+}
+
+/** An answer whose writing failed: the client left (499), or its body broke off on the way. */
+function cutShort(gone: boolean, error: unknown): { termination: Termination; status?: number } {
+  if (gone) return { termination: "client-gone", status: 499 };
+  return { termination: error instanceof UpstreamFailure && error.kind === "timeout" ? "timeout" : "upstream-failed" };
 }
 
 /** The fetch-style Request of a parsed head (the hono path only). */
@@ -112,6 +146,7 @@ function requestOf(exchange: Exchange, signal: AbortSignal): Request {
         started = true;
         const sink: BodySink = {
           data(chunk) {
+            exchange.bytesIn += chunk.length;
             controller.enqueue(chunk.slice());
             return (controller.desiredSize ?? 0) > 0;
           },

@@ -1,5 +1,6 @@
 // The Bun adapter: Bun.serve for the admin listener, Bun's fetch for health checks, Bun.connect for probes
 // and raw sockets (bun-sockets.ts, which the HTTP engine and the L4 listeners run on).
+import { openBunLog } from "./bun-log-file.ts";
 import { bunSockets } from "./bun-sockets.ts";
 import type { HttpListener, Runtime, ServeOptions, UpstreamInit } from "./types.ts";
 
@@ -82,6 +83,7 @@ export const bunRuntime: Runtime = {
   // A compiled binary runs its embedded entry point by itself; otherwise bun needs the script again.
   selfCommand: () => (Bun.main.startsWith("/$bunfs/") ? [process.execPath] : [process.execPath, Bun.main]),
   onSignal: (signal, listener) => void process.on(signal, listener),
+  openLog: openBunLog,
   exit: (code) => process.exit(code),
   args: process.argv.slice(2),
   env: (name) => process.env[name],

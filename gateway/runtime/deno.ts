@@ -1,5 +1,6 @@
 // The Deno adapter: Deno.serve for the admin listener, fetch with a Host-preserving client for health checks,
 // Deno.connect for probes and raw sockets (deno-sockets.ts, which the HTTP engine and the L4 listeners run on).
+import { openDenoLog } from "./deno-log-file.ts";
 import { denoSockets } from "./deno-sockets.ts";
 import type { HttpListener, Runtime, ServeOptions, UpstreamInit } from "./types.ts";
 
@@ -69,6 +70,7 @@ export const denoRuntime: Runtime = {
   probeTcp,
   selfCommand: () => [Deno.execPath(), "run", "-A", "--unstable-no-legacy-abort", "--unstable-net", Deno.mainModule],
   onSignal: (signal, listener) => Deno.addSignalListener(signal, listener),
+  openLog: openDenoLog,
   exit: (code) => Deno.exit(code) as never,
   args: Deno.args,
   env: (name) => Deno.env.get(name),

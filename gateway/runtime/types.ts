@@ -2,6 +2,7 @@
 // Everything outside gateway/runtime/ sees Bun and Deno only through this shape, so the gateway core
 // stays neutral and a third runtime would be one more file here.
 import type { SocketRuntime } from "./sockets.ts";
+import type { PendingLog } from "../observability/answer-outcome.ts";
 
 /** Who is on the other end of a downstream connection. */
 export interface ClientInfo {
@@ -23,6 +24,12 @@ export interface RequestContext {
   vars?: Map<string, unknown>;
   /** The onLog hooks of the route that won (global plugins' then the route's), set once it is routed. */
   logHooks?: readonly ((entry: never) => void)[];
+  /**
+   * The connection finishes the request's log line itself, once the answer is written (bytes sent, how it
+   * ended): the core middleware leaves it in `pendingLog` instead of writing it at once.
+   */
+  deferLog?: boolean;
+  pendingLog?: PendingLog;
 }
 
 export type HttpHandler = (request: Request, context: RequestContext) => Response | Promise<Response>;
@@ -54,6 +61,17 @@ export interface UpstreamInit {
   signal: AbortSignal;
 }
 
+/** A file the access log appends to, or standard output: writes run off the event loop and never block it. */
+export interface LogFile {
+  /** Write all of `bytes` (short writes are continued); resolves once the system has taken them. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Close the file (standard output stays open). */
+  close(): Promise<void>;
+}
+
+/** The signals the gateway handles. */
+export type GatewaySignal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGUSR1";
+
 export interface Runtime extends SocketRuntime {
   readonly name: "bun" | "deno";
   readonly version: string;
@@ -72,7 +90,9 @@ export interface Runtime extends SocketRuntime {
   probeTcp(hostname: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /** The command that starts this same program again (for worker processes). */
   selfCommand(): string[];
-  onSignal(signal: "SIGINT" | "SIGTERM" | "SIGHUP", listener: () => void): void;
+  onSignal(signal: GatewaySignal, listener: () => void): void;
+  /** Open `path` for appending (created if missing, mode 0644 before the umask), or standard output without one. */
+  openLog(path?: string): Promise<LogFile>;
   exit(code: number): never;
   readonly args: string[];
   env(name: string): string | undefined;
