@@ -278,10 +278,12 @@ export class Gateway {
 
   /**
    * A replaced snapshot's plugins close what they opened once the requests that started on it have ended, or
-   * after the shutdown timeout (an upgraded connection may last for hours): then its teardown hooks run.
+   * after the shutdown timeout (an upgraded connection may last for hours): then its teardown hooks run, and a
+   * tracer the new config does not use exports those requests' spans and stops.
    */
   private retire(previous: Snapshot): void {
-    if (!previous.plugins.some((p) => p.hooks.teardown)) return;
+    const tracerLeft = previous.tracing !== undefined && previous.tracing !== this.snapshot.tracing;
+    if (!tracerLeft && !previous.plugins.some((p) => p.hooks.teardown)) return;
     this.retiring.add(previous);
     void previous.use.idle(previous.config.shutdownTimeout).then(() => this.tearDown(previous));
   }
@@ -290,7 +292,8 @@ export class Gateway {
   private tearDown(snapshot: Snapshot): Promise<void> {
     if (!this.retiring.delete(snapshot)) return Promise.resolve();
     snapshot.use.stopWaiting();
-    return teardownPlugins(snapshot.plugins, (line) => console.error(line));
+    const tracer = snapshot.tracing !== this.snapshot.tracing ? snapshot.tracing?.shutdown() : undefined;
+    return Promise.all([teardownPlugins(snapshot.plugins, (line) => console.error(line)), tracer]).then(() => {});
   }
 
   /**
@@ -311,8 +314,12 @@ export class Gateway {
     await this.udp?.stop();
     await this.admin?.stop(true);
     this.upstreams.closeIdle();
-    // In-flight requests are over (or were cut): every plugin closes what it opened.
-    await Promise.all([...[...this.retiring].map((s) => this.tearDown(s)), teardownPlugins(this.snapshot.plugins, (line) => console.error(line))]);
+    // In-flight requests are over (or were cut): every plugin closes what it opened, and their spans are exported.
+    await Promise.all([
+      ...[...this.retiring].map((s) => this.tearDown(s)),
+      teardownPlugins(this.snapshot.plugins, (line) => console.error(line)),
+      this.snapshot.tracing?.shutdown(),
+    ]);
     await this.accessLog.close();
   }
 }

@@ -127,6 +127,7 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
           requestId: c.get("requestId"),
           log,
           vars: c.env.sluice.vars,
+          trace: c.env.sluice.trace,
         };
         // Upgrades are proxied as bytes by the connection (after this route's middleware and phases said yes).
         const upgradeVia = c.env.sluice.upgradeVia;

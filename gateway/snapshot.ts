@@ -19,6 +19,7 @@ import { errorResponse } from "./proxy/errors.ts";
 import { RequestView } from "./routing/view.ts";
 import { SnapshotUse } from "./snapshot-use.ts";
 import { teardownPlugins } from "./plugin/teardown.ts";
+import { sameTelemetry, startTracing, type Tracing } from "./observability/tracing.ts";
 
 export interface Snapshot {
   readonly config: Config;
@@ -42,6 +43,8 @@ export interface Snapshot {
   readonly requestPhase: boolean;
   /** `trustedProxies`, parsed once. */
   readonly trustedProxies: AddressSet;
+  /** Spans for every request, exported over OTLP (`telemetry`); undefined when tracing is off. */
+  readonly tracing: Tracing | undefined;
 }
 
 export interface SnapshotContext {
@@ -124,5 +127,8 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
   const logHooks = globalPlugins.flatMap((p) => (p.hooks.onLog ? [p.hooks.onLog] : []));
   const requestHooks = requestHooksOf(globalPlugins);
   const requestPhase = plugins.some((p) => p.hooks.onRequest);
-  return { config, configDir, pools, app, routes, table, honoFirst, logHooks, plugins, use: new SnapshotUse(), requestHooks, requestPhase, trustedProxies };
+  // A reload that leaves `telemetry` as it was keeps the running tracer and its queue of spans.
+  const previous = context.previous;
+  const tracing = previous && sameTelemetry(previous.config.telemetry, config.telemetry) ? previous.tracing : await startTracing(config.telemetry);
+  return { config, configDir, pools, app, routes, table, honoFirst, logHooks, plugins, use: new SnapshotUse(), requestHooks, requestPhase, trustedProxies, tracing };
 }

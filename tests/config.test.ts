@@ -385,14 +385,12 @@ describe("features this version does not have yet", () => {
         routes: [{ pool: "app" }],
         tcp: [{ listen: "127.0.0.1:6380", pool: "redis" }],
         udp: [{ listen: "127.0.0.1:5353", pool: "redis" }],
-        telemetry: { otlp: "http://127.0.0.1:4318" },
       });
     } catch (error) {
       problems = (error as { problems: string[] }).problems;
     }
     expect(problems.map((p) => p.slice(0, p.indexOf(":")))).toEqual([
       "pools.app.cache",
-      "telemetry",
     ]);
     for (const line of problems) expect(line).toContain("not supported in this version of Sluice");
   });

@@ -302,7 +302,18 @@ export const configSchema = z.strictObject({
   tcp: z.array(tcpListener).default([]),
   udp: z.array(udpListener).default([]),
   plugins: z.array(pluginRefSchema).default([]),
-  telemetry: z.strictObject({ otlp: z.string().url().optional(), serviceName: z.string().default("sluice") }).optional(),
+  /** Tracing exported over OTLP/HTTP (gateway/observability/tracing*.ts); what is left out comes from OTEL_* variables. */
+  telemetry: z.strictObject({
+    otlp: z.string().url().refine((url) => /^https?:/i.test(url), { message: "not an http:// or https:// URL" }).optional(),
+    serviceName: z.string().min(1).optional(),
+    sampleRatio: z.number().min(0).max(1).optional(),
+    headers: z.record(z.string().min(1), z.string()).optional(),
+    timeout: duration.optional(),
+    compression: z.enum(["gzip", "none"]).optional(),
+    maxQueueSize: positiveInt.optional(),
+    maxExportBatchSize: positiveInt.optional(),
+    scheduledDelay: duration.optional(),
+  }).optional(),
 });
 
 /** What a config file may contain (durations as strings, defaults left out). */

@@ -10,7 +10,6 @@ export function checkUnsupported(config: Config): string[] {
   for (const [name, pool] of Object.entries(config.pools)) {
     if (pool.mode === "http" && pool.cache) problems.add(["pools", name, "cache"], `${NOT_YET}: response caching`);
   }
-  if (config.telemetry) problems.add(["telemetry"], `${NOT_YET}: OpenTelemetry export`);
   config.listen.forEach((entry, i) => {
     if (typeof entry !== "string" && entry.tls !== undefined) problems.add(["listen", i, "tls"], `${NOT_YET}: TLS listeners (terminate TLS in front of Sluice for now)`);
   });

@@ -33,6 +33,7 @@ import type { RequestHook, RouteAction } from "../route-action.ts";
 import type { GatewayAnswer } from "../plugin/types.ts";
 import { answerBytes, PhaseRequest } from "./request-phase.ts";
 import { terminationOf } from "../observability/termination.ts";
+import type { ServerTrace } from "../observability/tracing.ts";
 
 const RETRYABLE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 /** Request body bytes held while no upstream connection takes them yet (beyond it, the client is paused). */
@@ -76,6 +77,8 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   private phase: PhaseRequest | undefined;
   /** The requests of the snapshot this one started on, until `leaveSnapshot` (its plugins' teardown waits). */
   private use: SnapshotUse | undefined;
+  /** This request's server span and its attempts' client spans; only while tracing is on (the hono path ends it too). */
+  trace: ServerTrace | undefined;
 
   // Where it goes.
   private _view: RequestView | undefined;
@@ -148,6 +151,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const snapshot = this.services.snapshot();
     this.use = snapshot.use;
     snapshot.use.enter();
+    if (snapshot.tracing !== undefined) this.trace = snapshot.tracing.serverSpan(this);
     const head = this.head;
     if (head.contentLength > snapshot.config.limits.maxBodySize) return this.answerError(413, "request body too large");
     const target = normalizeTarget(head.pathAndQuery, snapshot.config.pathNormalization);
@@ -288,6 +292,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     if (this.clientGoneFlag || this.bodyFailure) return this.attemptFailed(server, this.bodyFailure ?? CLIENT_GONE, false);
     this.attempts++;
     server.figures.attempts++;
+    this.trace?.attempt(this.head.method, server, this.pathAndQuery);
     const upstreams = this.services.upstreams;
     const idle = this.fresh ? undefined : upstreams.takeIdle(server);
     if (idle) return this.send(server, idle, true);
@@ -325,6 +330,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
    */
   private attemptFailed(server: UpstreamServer, failure: UpstreamFailure, stale: boolean): void {
     this.call = undefined;
+    this.trace?.attemptFailed(failure);
     if (stale && this.mayRetry && !this.fresh && !this.clientGoneFlag) {
       this.fresh = true;
       return this.useServer(server);
@@ -370,7 +376,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       requestId: this.requestId,
       upgrade: head.upgrade !== undefined,
       stripCookie: route.pool.sticky ? (value) => route.pool.sticky!.stripFromValue(value) : undefined,
-    }, framing, this.phase?.upstream);
+    }, framing, this.phase?.upstream, this.trace?.attemptLines());
     call.write(joinForWrite([text, 0, 0], text.length), text.length);
     if (!hasBody) {
       call.requestSent();
@@ -460,6 +466,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const responseMs = this.call!.responseMs;
     this.log.upstreamResponseMs = round2(responseMs);
     server.figures.response.observe(responseMs);
+    this.trace?.attemptAnswered(response.status);
     if (pool.wantsLoadReports) {
       const load = headerValue(response, "x-server-load");
       if (load !== null) pool.loadReported(server, Number(load), now);
@@ -565,6 +572,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
 
   upstreamFailed(failure: UpstreamFailure, stale: boolean, headSent: boolean): void {
     if (!headSent && this.status === 0) return this.attemptFailed(this.server!, failure, stale);
+    this.trace?.attemptFailed(failure);
     if (this.server) {
       this.route!.pool.failed(this.server, Date.now());
       this.server.figures.failed(failure);
@@ -722,6 +730,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.done = true;
     this.status = status;
     this.termination ??= terminationOf(status, false);
+    this.trace?.end(status, this.log);
     if (!this.quiet) this.services.logged(this, status);
   }
 

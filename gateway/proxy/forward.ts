@@ -9,6 +9,7 @@ import type { UpstreamServer } from "../pool/server.ts";
 import type { SelectionInput } from "../balancing/selector.ts";
 import { classifyFetchError, ClosedBeforeAnswer, UpstreamFailure } from "./errors.ts";
 import { NoServerAvailable, tryServers } from "./attempts.ts";
+import type { ServerTrace } from "../observability/tracing.ts";
 
 export interface ForwardPolicy {
   retries: number;
@@ -33,6 +34,8 @@ export interface OutgoingRequest {
   selection: SelectionInput;
   /** Where the access log's upstream fields go (connect and response times, retries). */
   log?: RequestLog;
+  /** The request's server span (tracing on): a client span per attempt, whose context the upstream receives. */
+  trace?: ServerTrace;
 }
 
 export interface ForwardResult {
@@ -59,12 +62,19 @@ export async function forward(upstreams: UpstreamPool, pool: Pool, policy: Forwa
       const timing: PooledTiming = { tries: 0, reused: false, connectMs: undefined, responseMs: 0 };
       try {
         if (out.clientSignal.aborted) throw new UpstreamFailure("aborted", "client went away");
+        if (out.trace) {
+          out.trace.attempt(out.method, server, out.pathAndQuery);
+          out.trace.attemptHeaders(out.headers);
+        }
         sent = Date.now();
         response = await attemptOnce(upstreams, server, policy, out, timing);
       } catch (error) {
         tries = recordAttempt(server, timing, out.log, tries, error);
-        throw error instanceof UpstreamFailure ? error : new UpstreamFailure(classifyFetchError(error), describe(error), { cause: error });
+        const failure = error instanceof UpstreamFailure ? error : new UpstreamFailure(classifyFetchError(error), describe(error), { cause: error });
+        out.trace?.attemptFailed(failure);
+        throw failure;
       }
+      out.trace?.attemptAnswered(response.status);
       tries = recordAttempt(server, timing, out.log, tries);
       const now = Date.now();
       pool.answered(server, now, now - sent);

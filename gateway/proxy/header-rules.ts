@@ -4,7 +4,7 @@
 // the same hop-by-hop rules, the request id, and the framing the client connection needs. X-Forwarded-For is
 // appended to, and Forwarded, X-Real-Ip and other X-Forwarded-* fields are kept, only for a client that is one
 // of `trustedProxies`; X-Forwarded-Proto and -Host are always ours.
-import type { HeaderFields, HeadSource, RequestHead, ResponseHead } from "../http/head.ts";
+import { sameNameAt, type HeaderFields, type HeadSource, type RequestHead, type ResponseHead } from "../http/head.ts";
 import { extraHopFields, Role, roleAt, roleOf } from "./field-roles.ts";
 import type { HeaderEdits } from "./request-phase.ts";
 
@@ -27,9 +27,10 @@ export interface ForwardFacts {
 /**
  * The upstream request head: request line, the client's end-to-end fields in their order, case and spelling
  * (runs of kept field lines are copied from the parsed head whole), then the gateway's own fields and
- * `framing` (a Content-Length or Transfer-Encoding line, or "").
+ * `framing` (a Content-Length or Transfer-Encoding line, or ""). With `traceContext` (tracing is on: the
+ * traceparent and tracestate lines of the attempt's span), the client's own trace context fields are replaced.
  */
-export function upstreamRequestHead(method: string, pathAndQuery: string, head: RequestHead, facts: ForwardFacts, framing: string, edits?: HeaderEdits): string {
+export function upstreamRequestHead(method: string, pathAndQuery: string, head: RequestHead, facts: ForwardFacts, framing: string, edits?: HeaderEdits, traceContext?: string): string {
   const { text: src, spans } = sourceOf(head);
   const listed = extraHopFields(head.connectionTokens);
   let text = `${method} ${pathAndQuery} HTTP/1.1\r\nhost: ${facts.host}\r\n`;
@@ -69,6 +70,8 @@ export function upstreamRequestHead(method: string, pathAndQuery: string, head: 
       keep = false;
       instead = undefined;
     }
+    // The gateway's span is the upstream's parent now: one traceparent, never the client's beside it.
+    if (traceContext !== undefined && keep && isTraceContextField(src, nameStart, nameEnd)) keep = false;
     if (keep) {
       if (run < 0) run = nameStart;
       continue;
@@ -82,11 +85,16 @@ export function upstreamRequestHead(method: string, pathAndQuery: string, head: 
   // The last field line ends where the blank line begins.
   if (run >= 0) text += src.substring(run, src.length - 2);
   if (edits !== undefined) text += edits.lines();
+  if (traceContext !== undefined) text += traceContext;
   text += `x-forwarded-for: ${forwardedFor}${facts.clientIp}\r\nx-forwarded-proto: ${facts.proto}\r\n`;
   if (facts.forwardedHost) text += `x-forwarded-host: ${facts.forwardedHost}\r\n`;
   text += `x-request-id: ${facts.requestId}\r\n`;
   if (facts.upgrade) text += `connection: upgrade\r\nupgrade: ${head.upgrade}\r\n`;
   return `${text}${framing}\r\n`;
+}
+
+function isTraceContextField(src: string, start: number, end: number): boolean {
+  return sameNameAt(src, start, end, "traceparent") || sameNameAt(src, start, end, "tracestate");
 }
 
 /** Extra fields the gateway adds to an answer (sticky binding). */

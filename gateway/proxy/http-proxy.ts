@@ -10,6 +10,7 @@ import { forward, type ForwardPolicy } from "./forward.ts";
 import { answerFailure, beforeUpstream, newProxyContext, toProxyError } from "./phases.ts";
 import { watchBody } from "./body-limit.ts";
 import type { RequestView } from "../routing/view.ts";
+import type { ServerTrace } from "../observability/tracing.ts";
 import { keepOutOfSharedCaches } from "../pool/sticky.ts";
 import type { RouteFigures } from "../observability/http-counters.ts";
 
@@ -48,12 +49,15 @@ export interface IncomingExchange {
   log: RequestLog;
   /** What the onRequest phase's hooks left for the later phases, if anything. */
   vars?: Map<string, unknown>;
+  /** The request's server span, while tracing is on: each attempt gets a client span and injects its context. */
+  trace?: ServerTrace;
 }
 
 const BODYLESS_STATUS = new Set([101, 204, 205, 304]);
 
 export async function proxyHttp(firstRoute: ProxyRoute, exchange: IncomingExchange): Promise<Response> {
   const { request, requestId } = exchange;
+  exchange.trace?.routed(firstRoute.name);
   let route = firstRoute;
   let pool = route.pool;
   let selection = pool.selectionFor({ clientIp: exchange.clientIp, view: exchange.view });
@@ -103,6 +107,7 @@ export async function proxyHttp(firstRoute: ProxyRoute, exchange: IncomingExchan
       clientSignal: request.signal,
       log: exchange.log,
       selection,
+      trace: exchange.trace,
     });
     upstream = result.response;
     ctx.server = exchange.log.server = result.server.id;
@@ -174,6 +179,7 @@ export async function proxyUpgrade(
   exchange: IncomingExchange,
   upgradeVia: (route: object, pathAndQuery: string, headers: Headers) => Response,
 ): Promise<Response> {
+  exchange.trace?.routed(route.name);
   const ctx = newProxyContext(route, exchange, new Headers(exchange.request.headers));
   const early = await beforeUpstream(route, ctx);
   if (early) return early;

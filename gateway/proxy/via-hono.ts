@@ -48,6 +48,7 @@ export function answerViaHono(exchange: Exchange, services: EngineServices): voi
     vars: exchange.requestPhase?.varsIfAny,
     // The log line is finished here once the answer is written: its bytes, and how it ended.
     deferLog: true,
+    trace: exchange.trace,
     upgradeVia(route, pathAndQuery, headers) {
       upgrade = { route: route as ProxyRoute, pathAndQuery, headers };
       return UPGRADE_AS_BYTES;
@@ -66,6 +67,7 @@ export function answerViaHono(exchange: Exchange, services: EngineServices): voi
       drained = () => (gone ? reject(new Error("client went away")) : resolve());
     }),
   };
+  let status = 0;
   void (async () => {
     const response = await services.snapshot().app.fetch(request, { sluice: context });
     if (response === UPGRADE_AS_BYTES && upgrade) {
@@ -73,15 +75,19 @@ export function answerViaHono(exchange: Exchange, services: EngineServices): voi
       exchange.upgradeVia(upgrade.route, upgrade.pathAndQuery, upgrade.headers);
       return;
     }
+    status = response.status;
     const answerEdits = exchange.requestPhase?.answer;
     const close = await writeResponse(target, answerEdits ? withEdits(response, answerEdits) : response, head.minor, conn.willClose, head.method === "HEAD").catch((error) => {
       context.pendingLog?.finish(answerOutcome(exchange, bodyBytes, cutShort(gone, error)));
       throw error;
     });
     context.pendingLog?.finish(answerOutcome(exchange, bodyBytes));
+    exchange.trace?.end(status);
     exchange.leaveSnapshot();
     conn.finish(close);
-  })().catch(() => {
+  })().catch((error) => {
+    // The answer was cut (the client left, or the body failed on the way): the span says so.
+    exchange.trace?.end(gone ? 499 : status || 500, { error: (error as Error)?.message ?? String(error) });
     exchange.leaveSnapshot();
     conn.closeNow(false);
   });

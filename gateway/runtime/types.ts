@@ -3,6 +3,7 @@
 // stays neutral and a third runtime would be one more file here.
 import type { SocketRuntime } from "./sockets.ts";
 import type { PendingLog } from "../observability/answer-outcome.ts";
+import type { ServerTrace } from "../observability/tracing.ts";
 
 /** Who is on the other end of a downstream connection. */
 export interface ClientInfo {
@@ -30,6 +31,8 @@ export interface RequestContext {
    */
   deferLog?: boolean;
   pendingLog?: PendingLog;
+  /** The request's server span, while tracing is on: the proxy adds a client span per upstream attempt. */
+  trace?: ServerTrace;
 }
 
 export type HttpHandler = (request: Request, context: RequestContext) => Response | Promise<Response>;
