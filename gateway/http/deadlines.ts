@@ -1,8 +1,7 @@
 // Coarse deadlines for many connections or requests at once: each sets a number (ms since epoch) instead of
 // arming a timer of its own, and one sweep every `sweepMs` calls `expire` on those past due. A request costs a
-// Set insert and delete instead of a timer's creation and cancellation. Used for the header-read timeout
-// (slowloris), the keep-alive idle timeout and a stalled body (a second of slack), and for upstream response
-// timeouts (a finer sweep).
+// Set insert and delete instead of a timer's creation and cancellation. Used for the client connections'
+// header, idle, body and send timeouts (a second of slack), and for upstream response timeouts (a finer sweep).
 
 export interface Expiring {
   /** When this connection's current wait ends (ms since epoch); 0 means no deadline now. */
