@@ -14,6 +14,8 @@ import type { FigureSet } from "./observability/exposition.ts";
 
 /** How often the lines gathered are handed to the writer. */
 const BATCH_MS = 50;
+/** How long stopping waits for the last lines to be written (a stuck disk or a pipe nobody reads must not hold it). */
+const CLOSE_WAIT_MS = 2_000;
 
 /** What `accessLog: true` means. */
 const DEFAULTS: AccessLogSettings = { format: "json", buffer: 4 * 1024 * 1024 };
@@ -122,10 +124,14 @@ export class AccessLog {
     }
   }
 
-  /** Write what is left and close the file (stop). */
+  /** Write what is left and close the file (stop), waiting CLOSE_WAIT_MS at most. */
   async close(): Promise<void> {
     this.flush();
-    await this.writer?.close();
+    if (!this.writer) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+    await Promise.race([this.writer.close(), late]);
+    clearTimeout(timer);
   }
 
   /** Lines lost: more waiting than `buffer` allows, or a write that failed. */

@@ -35,9 +35,9 @@ export function timeLocal(date: Date): string {
     `${offset < 0 ? "-" : "+"}${two(Math.floor(abs / 60))}${two(abs % 60)}`;
 }
 
-/** An empty or absent value is "-", as nginx writes it. */
+/** An absent header is "-", as nginx writes it; one sent empty stays empty (""). */
 function field(value: string | undefined): string {
-  return value ? escapeForLog(value) : "-";
+  return value === undefined ? "-" : escapeForLog(value);
 }
 
 /** One line in the combined format (without its newline). $remote_user is always "-": Sluice does not read it. */
