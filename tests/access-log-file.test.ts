@@ -62,7 +62,7 @@ describe("the combined format", () => {
     sluicePort = await deadPort();
     const temp = join(dir, "nginx-temp");
     await mkdir(temp, { recursive: true });
-    const nginxConf = await config("nginx.conf", "");
+    const nginxConf = join(dir, "nginx.conf");
     await writeFile(nginxConf, `worker_processes 1;
 pid ${join(dir, "nginx.pid")};
 error_log ${join(dir, "nginx-error.log")} warn;
