@@ -253,6 +253,23 @@ describe("valid tokens", () => {
   });
 });
 
+describe("the Authorization header", () => {
+  test("the scheme in any case and several spaces are read; a credential with more than the token is malformed", async () => {
+    const token = await sign("HS256", secretKey(SECRET), { sub: "eve" });
+    for (const value of [`Bearer ${token}`, `bearer ${token}`, `BEARER  ${token}`]) {
+      expect((await get("/hs/x", { authorization: value })).status).toBe(200);
+    }
+    const before = up.seen.length;
+    for (const value of [`Bearer ${token} extra`, `Bearer ${token},${token}`, `Bearer ${token.replace(".", "!.")}`]) {
+      await expectRefused(await get("/hs/x", { authorization: value }), "malformed token", before);
+    }
+    // Another scheme is no token at all: the bare challenge.
+    const basic = await get("/hs/x", { authorization: `Basic ${Buffer.from("a:b").toString("base64")}` });
+    expect(basic.status).toBe(401);
+    expect(basic.headers.get("www-authenticate")).toBe("Bearer");
+  });
+});
+
 describe("refused tokens", () => {
   test("no token: 401 with the bare challenge and a JSON body; the upstream is not asked", async () => {
     const before = up.seen.length;

@@ -32,9 +32,16 @@ export function tokenSource(spec: string): TokenSource {
   throw new Error(`unknown token source ${spec}`);
 }
 
-/** The token of a Bearer credential; "" for a malformed one (refused); undefined for none or another scheme. */
+/**
+ * The token of a Bearer credential; "" for a malformed one (refused); undefined for none or another scheme. The
+ * usual form, "Bearer " and one word, is taken without the token68 check: what is not token68 is not a compact
+ * JWS either, and the verifier refuses it as malformed all the same (a regular expression over the whole token
+ * would cost more than the rest of a cached token's check).
+ */
 function bearerOf(value: string | undefined): string | undefined {
-  if (value === undefined || !BEARER_SCHEME.test(value)) return undefined;
+  if (value === undefined) return undefined;
+  if (value.startsWith("Bearer ") && value.indexOf(" ", 7) < 0) return value.slice(7);
+  if (!BEARER_SCHEME.test(value)) return undefined;
   return BEARER.exec(value)?.[1] ?? "";
 }
 

@@ -76,11 +76,15 @@ export function createVerifier(setup: VerifierSetup): (token: string) => Verdict
   };
 
   return (token) => {
-    if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) return refused("malformed token");
+    if (token.length > MAX_TOKEN_LENGTH) return refused("malformed token");
     const now = Date.now();
     remote?.refreshIfStale(now);
     const generation = remote?.generation ?? 0;
-    return verified.get(token, now, generation) ?? verifySignature(token, now, generation);
+    // Only tokens that passed every check are remembered, so a remembered one needs no look at its form.
+    const known = verified.get(token, now, generation);
+    if (known) return known;
+    if (!COMPACT_JWS.test(token)) return refused("malformed token");
+    return verifySignature(token, now, generation);
   };
 }
 
