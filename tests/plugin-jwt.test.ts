@@ -13,6 +13,7 @@ import { exportJWK, exportSPKI, generateKeyPair, importPKCS8, importSPKI, SignJW
 import { startGateway } from "../gateway/gateway.ts";
 import { deadPort, until } from "./helpers/common.ts";
 import { runCli } from "./helpers/process.ts";
+import { requestObjectsMade } from "./helpers/request-objects.ts";
 import { rawRequest, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 const ISSUER = "https://issuer.test";
@@ -428,28 +429,10 @@ describe("JWKS", () => {
 });
 
 describe("the byte path", () => {
-  /** Runs `work` while counting the Request objects made in this process (none made: the route never left the engine). */
-  async function requestsMadeDuring(work: () => Promise<void>): Promise<number> {
-    const Original = globalThis.Request;
-    let made = 0;
-    globalThis.Request = class extends Original {
-      constructor(...args: ConstructorParameters<typeof Request>) {
-        super(...args);
-        made++;
-      }
-    } as typeof Request;
-    try {
-      await work();
-    } finally {
-      globalThis.Request = Original;
-    }
-    return made;
-  }
-
   test("a jwt route makes no Request object: tokens checked, cached, refused; claims go up and reach later hooks", async () => {
     const token = await sign("HS256", secretKey(SECRET), { sub: "dora" });
     const before = up.seen.length;
-    const made = await requestsMadeDuring(async () => {
+    const made = await requestObjectsMade(async () => {
       for (let i = 0; i < 2; i++) { // the signature check, then the verified-token cache
         const res = await get("/witness/x", { ...bearer(token), "x-user-id": "root" });
         expect(res.status).toBe(200);
