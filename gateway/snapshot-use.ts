@@ -3,19 +3,19 @@
 // sockets and clients closed) only when those requests have ended, or when the shutdown timeout has passed,
 // whichever comes first. One counter per snapshot, changed only through enter and leave.
 export class SnapshotUse {
-  private active = 0;
+  private serving = 0;
   private whenIdle: (() => void) | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   /** A request starts on this snapshot. */
   enter(): void {
-    this.active++;
+    this.serving++;
   }
 
   /** A request that entered has ended (called once per enter). */
   leave(): void {
-    this.active--;
-    if (this.active === 0 && this.whenIdle) {
+    this.serving--;
+    if (this.serving === 0 && this.whenIdle) {
       const wake = this.whenIdle;
       this.whenIdle = undefined;
       wake();
@@ -23,12 +23,12 @@ export class SnapshotUse {
   }
 
   get requests(): number {
-    return this.active;
+    return this.serving;
   }
 
   /** Resolves true when no request is being served on the snapshot, or false after `timeoutMs`. */
   idle(timeoutMs: number): Promise<boolean> {
-    if (this.active === 0) return Promise.resolve(true);
+    if (this.serving === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       this.timer = setTimeout(() => {
         this.whenIdle = undefined;

@@ -405,7 +405,8 @@ describe("fuzz", () => {
       }
       check(bytes);
     }
-  });
+    // A fixed amount of work (30000 mutations, ~2 s alone): the bound is for a machine busy with other tests.
+  }, 30_000);
 
   test("random bytes (some behind a plausible record header) never throw", () => {
     for (let round = 0; round < 20000; round++) {
