@@ -78,11 +78,12 @@ export class UpstreamCall implements ConnectionUser, Expiring {
   leftover: Uint8Array = EMPTY;
   /** Called when the connection can take more request bytes. */
   onDrain: (() => void) | undefined;
-  /** When the whole request had been written (performance.now(); 0 until then). */
+  /** When the whole request had been written (Date.now(); 0 until then). */
   private sentAt = 0;
   /**
-   * From the request written whole to the final head (or a 101), in ms: the server's time to answer, the span
-   * `timeouts.response` bounds. 0 for an answer that came before the request was all sent.
+   * From the request written whole to the final head (or a 101), in whole ms: the server's time to answer, the
+   * span `timeouts.response` bounds. 0 for an answer that came before the request was all sent. Read off the
+   * clock readings the timeouts make anyway (a clock read costs about as much as all the counting of a request).
    */
   responseMs = 0;
 
@@ -113,11 +114,12 @@ export class UpstreamCall implements ConnectionUser, Expiring {
   /** The whole request has been written: the server's time to answer starts now. */
   requestSent(): void {
     this.requestDone = true;
-    this.sentAt = performance.now();
     if (this.responseDone) this.complete();
     // Until the final head: a 1xx or part of a head does not stop the clock (the server may stall after either).
     else if (this.head === undefined && !this.finished) {
-      this.deadline = Date.now() + this.responseTimeout;
+      const now = Date.now();
+      this.sentAt = now;
+      this.deadline = now + this.responseTimeout;
       this.pool.timeouts.add(this);
     }
   }
@@ -251,7 +253,7 @@ export class UpstreamCall implements ConnectionUser, Expiring {
       offset += head.headBytes;
       if (head.status === 101) {
         this.stopTimer();
-        this.timeAnswer();
+        if (this.sentAt > 0) this.responseMs = Date.now() - this.sentAt;
         this.head = head;
         this.leftover = offset < bytes.length ? bytes.slice(offset) : EMPTY;
         this.sink.responseHead(head);
@@ -270,9 +272,9 @@ export class UpstreamCall implements ConnectionUser, Expiring {
   }
 
   private finalHead(head: ResponseHead): void {
-    this.timeAnswer();
     // From here the clock watches the body's silence (stopped when the answer ends).
-    this.watchStall();
+    const now = this.watchStall();
+    if (this.sentAt > 0) this.responseMs = now - this.sentAt;
     this.head = head;
     if (head.status === 204 || head.status === 304 || this.method === "HEAD") this.body = Body.None;
     else if (head.chunked) {
@@ -291,10 +293,6 @@ export class UpstreamCall implements ConnectionUser, Expiring {
     this.sink.responseHead(head);
     if (this.finished) return;
     if (this.body === Body.None || (this.body === Body.Length && this.remaining === 0)) this.responseEnded(undefined);
-  }
-
-  private timeAnswer(): void {
-    if (this.sentAt > 0) this.responseMs = performance.now() - this.sentAt;
   }
 
   private readBody(bytes: Uint8Array, offset: number): void {
@@ -391,9 +389,12 @@ export class UpstreamCall implements ConnectionUser, Expiring {
     this.sink.responseEnd(trailers);
   }
 
-  private watchStall(): void {
-    this.deadline = Date.now() + this.stallTimeout;
+  /** Returns the time it read. */
+  private watchStall(): number {
+    const now = Date.now();
+    this.deadline = now + this.stallTimeout;
     this.pool.timeouts.add(this);
+    return now;
   }
 
   private stopTimer(): void {
