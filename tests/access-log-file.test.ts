@@ -250,6 +250,37 @@ describe("a log file", () => {
   }, 20_000);
 });
 
+describe("standard output", () => {
+  test("--workers 2 share one pipe that is read slowly: every line arrives whole, none cut by another's", async () => {
+    const port = await deadPort();
+    const out = join(dir, "stdout-workers.txt");
+    const path = await config("stdout-workers.json", { listen: `127.0.0.1:${port}`, admin: false, pools: { app: { servers: [{ url: app.url }] } }, routes: [{ pool: "app" }] });
+    // The reader of the pipe waits a second before it reads: the pipe fills, and the processes' writes wait in
+    // the kernel side by side (a write larger than the pipe takes whole would then be cut by the other's).
+    const shell = spawnCommand(["sh", "-c", `"${process.execPath}" "${cliPath}" --config "${path}" --workers 2 | { sleep 1; cat > "${out}"; }`]);
+    const primary = () => Number(Bun.spawnSync(["pgrep", "-P", String(shell.proc.pid), "-f", "cli.ts"]).stdout.toString().trim().split("\n")[0]);
+    try {
+      await shell.waitFor(/serving/);
+      // Lines of about 1.5 KiB: each process's batches run far past what a pipe takes whole in one write.
+      const agent = `User-Agent: ${"u".repeat(1200)}\r\n`;
+      const ids = Array.from({ length: 300 }, (_, i) => `out-${i}`);
+      for (let i = 0; i < ids.length; i += 100) {
+        const statuses = await Promise.all(ids.slice(i, i + 100).map((id) => get(port, `/${id}`, `${agent}x-request-id: ${id}\r\n`)));
+        expect(new Set(statuses)).toEqual(new Set([200]));
+      }
+      const logged = () => linesOf(out).filter((l) => l.includes('"out-'));
+      await until(() => logged().length >= ids.length, "a line for every request", 8_000);
+      const parsed = logged().map((line) => JSON.parse(line) as { requestId: string; userAgent: string });
+      expect(parsed.map((l) => l.requestId).sort()).toEqual([...ids].sort());
+      for (const line of parsed) expect(line.userAgent).toBe("u".repeat(1200));
+    } finally {
+      const pid = primary();
+      if (pid > 0) process.kill(pid, "SIGTERM");
+      await shell.proc.exited;
+    }
+  }, 20_000);
+});
+
 describe("on Deno", () => {
   test("lines go to the file, in the combined format, and SIGUSR1 reopens it", async () => {
     const log = join(dir, "deno.log");

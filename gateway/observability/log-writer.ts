@@ -7,6 +7,23 @@ import type { LogFile } from "../runtime/types.ts";
 
 const encoder = new TextEncoder();
 
+/**
+ * `bytes` (lines, each ending with "\n") cut at line ends into pieces of at most `limit` bytes, so that each is
+ * written whole; a line longer than `limit` is a piece of its own.
+ */
+export function* wholeLines(bytes: Uint8Array, limit: number): Generator<Uint8Array> {
+  let start = 0;
+  while (start < bytes.length) {
+    let end = Math.min(start + limit, bytes.length);
+    if (end < bytes.length) {
+      const cut = bytes.lastIndexOf(10, end - 1);
+      end = cut >= start ? cut + 1 : bytes.indexOf(10, end) + 1 || bytes.length;
+    }
+    yield bytes.subarray(start, end);
+    start = end;
+  }
+}
+
 export class LogWriter {
   private queued: string[] = [];
   private queuedBytes = 0;
@@ -60,7 +77,9 @@ export class LogWriter {
       this.writingBytes = text.length;
       const file = this.file;
       try {
-        await file.write(encoder.encode(text));
+        const bytes = encoder.encode(text);
+        if (file.atomicBytes === undefined || bytes.length <= file.atomicBytes) await file.write(bytes);
+        else for (const piece of wholeLines(bytes, file.atomicBytes)) await file.write(piece);
         if (this.reported) {
           this.reported = false;
           this.report("sluice: access log: writing again");

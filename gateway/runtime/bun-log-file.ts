@@ -4,6 +4,8 @@ import { close, open, write } from "node:fs";
 import type { LogFile } from "./types.ts";
 
 const STDOUT = 1;
+/** POSIX's PIPE_BUF on Linux: a pipe takes a write this size whole. */
+const PIPE_BUF = 4096;
 /** A descriptor set non-blocking by someone else answers EAGAIN when full: try again a little later. */
 const RETRY_MS = 10;
 
@@ -21,7 +23,7 @@ function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
 }
 
 export async function openBunLog(path?: string): Promise<LogFile> {
-  if (path === undefined) return { write: (bytes) => writeAll(STDOUT, bytes), close: async () => {} };
+  if (path === undefined) return { write: (bytes) => writeAll(STDOUT, bytes), close: async () => {}, atomicBytes: PIPE_BUF };
   const fd = await new Promise<number>((resolve, reject) => open(path, "a", 0o644, (error, fd) => (error ? reject(error) : resolve(fd))));
   return {
     write: (bytes) => writeAll(fd, bytes),

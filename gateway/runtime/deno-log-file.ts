@@ -5,6 +5,9 @@ import type { LogFile } from "./types.ts";
 // deno-lint-ignore no-explicit-any
 declare const Deno: any;
 
+/** POSIX's PIPE_BUF on Linux: a pipe takes a write this size whole. */
+const PIPE_BUF = 4096;
+
 interface Writer {
   write(bytes: Uint8Array): Promise<number>;
   close(): void;
@@ -20,5 +23,6 @@ export async function openDenoLog(path?: string): Promise<LogFile> {
     close: async () => {
       if (path !== undefined) file.close();
     },
+    atomicBytes: path === undefined ? PIPE_BUF : undefined,
   };
 }

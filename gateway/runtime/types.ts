@@ -70,6 +70,12 @@ export interface LogFile {
   write(bytes: Uint8Array): Promise<void>;
   /** Close the file (standard output stays open). */
   close(): Promise<void>;
+  /**
+   * Writes up to this many bytes reach the destination whole, never interleaved with another process's: set for
+   * standard output, which may be a pipe shared by every --workers process (PIPE_BUF). Files opened for appending
+   * take each write whole.
+   */
+  readonly atomicBytes?: number;
 }
 
 /** The signals the gateway handles. */
