@@ -478,6 +478,63 @@ describe("config and reloads", () => {
   });
 });
 
+describe("OTEL_* environment variables", () => {
+  /** Run a gateway with `telemetry` in a process with `env`, send one request through it, and report what the upstream saw. */
+  async function inProcessWith(env: Record<string, string>, telemetryConfig: object, headers: Record<string, string>) {
+    const gatewayModule = JSON.stringify(resolve(repoRoot, "gateway/gateway.ts"));
+    const script = `
+      const { startGateway } = await import(${gatewayModule});
+      let seen = null;
+      const up = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (r) => { seen = r.headers.get("traceparent"); return new Response("ok"); } });
+      const gw = await startGateway({ config: { listen: "127.0.0.1:0", admin: false, accessLog: false,
+        pools: { app: { servers: [{ url: "http://127.0.0.1:" + up.port }] } }, routes: [{ pool: "app" }], telemetry: ${JSON.stringify(telemetryConfig)} } });
+      const status = (await fetch(gw.url + "/env", { headers: ${JSON.stringify(headers)} })).status;
+      const tracing = gw.current.tracing !== undefined;
+      await gw.stop(0);
+      up.stop(true);
+      console.log(JSON.stringify({ status, tracing, seen }));
+      process.exit(0);
+    `;
+    const proc = Bun.spawn([process.execPath, "-e", script], { cwd: repoRoot, env: { ...process.env, ...env }, stdout: "pipe", stderr: "inherit" });
+    const output = await new Response(proc.stdout).text();
+    expect(await proc.exited).toBe(0);
+    return JSON.parse(output.trim().split("\n").pop()!) as { status: number; tracing: boolean; seen: string | null };
+  }
+
+  test("fill in what the config leaves out: endpoint, service name, resource attributes, sampler, batch delay", async () => {
+    const unsampledParent = "7".repeat(32);
+    const result = await inProcessWith(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        OTEL_SERVICE_NAME: "from-env",
+        OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=test",
+        // Not parent-based: a client's unsampled trace is recorded all the same.
+        OTEL_TRACES_SAMPLER: "always_on",
+        OTEL_BSP_SCHEDULE_DELAY: "20",
+      },
+      {},
+      { traceparent: `00-${unsampledParent}-${CLIENT_SPAN}-00` },
+    );
+    expect(result).toMatchObject({ status: 200, tracing: true });
+    expect(parseTraceparent(result.seen)).toMatchObject({ traceId: unsampledParent, flags: "01" });
+    const server = serverSpanOf(await spansOf(unsampledParent, 2));
+    expect(server.resource["service.name"]).toBe("from-env");
+    expect(server.resource["deployment.environment.name"]).toBe("test");
+  }, 15_000);
+
+  test("a config value wins over its variable, and OTEL_SDK_DISABLED=true turns tracing off", async () => {
+    const parent = "8".repeat(32);
+    const named = await inProcessWith({ OTEL_SERVICE_NAME: "from-env", OTEL_TRACES_SAMPLER: "always_off" }, { otlp: collector.url, serviceName: "from-config", sampleRatio: 1, scheduledDelay: 20 }, {
+      traceparent: `00-${parent}-${CLIENT_SPAN}-01`,
+    });
+    expect(named.status).toBe(200);
+    expect(serverSpanOf(await spansOf(parent, 2)).resource["service.name"]).toBe("from-config");
+    const disabled = await inProcessWith({ OTEL_SDK_DISABLED: "true" }, { otlp: collector.url }, { traceparent: `00-${"9".repeat(32)}-${CLIENT_SPAN}-01` });
+    // Off: the client's own traceparent passes as it came.
+    expect(disabled).toEqual({ status: 200, tracing: false, seen: `00-${"9".repeat(32)}-${CLIENT_SPAN}-01` });
+  }, 15_000);
+});
+
 describe("on Deno", () => {
   test("the SDK loads and exports, and the upstream sees the client span as its parent", async () => {
     const up = startUpstream("d");

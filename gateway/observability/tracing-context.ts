@@ -6,20 +6,31 @@ import { sameName, sameNameAt, type RequestHead } from "../http/head.ts";
 
 const TRACEPARENT = "traceparent";
 
-/** Every value of the fields named `lower` (lower-case), in order, read in place from the parsed text when there is one. */
-function valuesOf(head: RequestHead, lower: string): string[] {
-  const values: string[] = [];
+/**
+ * The value of the one field named `lower` (lower-case), read in place from the parsed text when there is one;
+ * every value, in order, when there are several; undefined when there is none. Nothing is allocated for the
+ * common case of no such field.
+ */
+function valuesOf(head: RequestHead, lower: string): string | string[] | undefined {
+  let found: string | string[] | undefined;
   const source = head.source;
-  if (source !== undefined) {
-    const { text, spans } = source;
-    for (let o = 0; o < spans.length; o += 4) {
-      if (sameNameAt(text, spans[o]!, spans[o + 1]!, lower)) values.push(text.substring(spans[o + 2]!, spans[o + 3]!));
+  const fields = source === undefined ? head.fields : undefined;
+  const count = source !== undefined ? source.spans.length / 4 : fields!.length / 2;
+  for (let i = 0; i < count; i++) {
+    let value: string;
+    if (source !== undefined) {
+      const o = 4 * i;
+      if (!sameNameAt(source.text, source.spans[o]!, source.spans[o + 1]!, lower)) continue;
+      value = source.text.substring(source.spans[o + 2]!, source.spans[o + 3]!);
+    } else {
+      if (!sameName(fields![2 * i]!, lower)) continue;
+      value = fields![2 * i + 1]!;
     }
-    return values;
+    if (found === undefined) found = value;
+    else if (typeof found === "string") found = [found, value];
+    else found.push(value);
   }
-  const fields = head.fields;
-  for (let i = 0; i < fields.length; i += 2) if (sameName(fields[i]!, lower)) values.push(fields[i + 1]!);
-  return values;
+  return found;
 }
 
 /**
@@ -37,9 +48,7 @@ export const headGetter: TextMapGetter<RequestHead> = {
   },
   get(head, key) {
     const values = valuesOf(head, key);
-    if (values.length === 0) return undefined;
-    if (values.length === 1) return values[0];
-    return key === TRACEPARENT ? undefined : values;
+    return key === TRACEPARENT && typeof values !== "string" ? undefined : values;
   },
 };
 

@@ -2,7 +2,7 @@
 // upstream attempt (a retry is a second one, with http.request.resend_count), each with the attributes of the
 // OpenTelemetry HTTP semantic conventions. The client's traceparent, if valid, is the server span's parent; the
 // client span's context is what the upstream receives, so the upstream's own spans hang below the gateway's.
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapPropagator, type Tracer } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapPropagator, type Tracer } from "@opentelemetry/api";
 import {
   ATTR_CLIENT_ADDRESS,
   ATTR_ERROR_TYPE,
@@ -53,22 +53,24 @@ export class RequestSpans implements ServerTrace {
   ) {
     const head = request.head;
     const method = (this.method = KNOWN_METHODS.has(head.method) ? head.method : "_OTHER");
+    const parent = propagator.extract(ROOT_CONTEXT, head, headGetter);
+    // Attributes are set once the span exists, not passed to startSpan: the sampler (parent-based, by trace id)
+    // does not read them, the SDK checks attributes given at the start twice over (half the cost of a span), and
+    // a span sampled out takes none.
+    const span = (this.span = tracer.startSpan(method === "_OTHER" ? "HTTP" : method, { kind: SpanKind.SERVER }, parent));
+    if (!span.isRecording()) return;
     const target = head.pathAndQuery;
     const q = target.indexOf("?");
-    const attributes: Attributes = {
-      [ATTR_HTTP_REQUEST_METHOD]: method,
-      [ATTR_URL_SCHEME]: "http",
-      [ATTR_URL_PATH]: q < 0 ? target : target.slice(0, q),
-      [ATTR_CLIENT_ADDRESS]: request.clientIp,
-      [ATTR_NETWORK_PROTOCOL_VERSION]: head.minor === 1 ? "1.1" : "1.0",
-    };
-    if (q >= 0) attributes[ATTR_URL_QUERY] = target.slice(q + 1);
-    if (method === "_OTHER") attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = head.method;
-    if (head.host !== "") addAuthority(attributes, head.host);
+    span.setAttribute(ATTR_HTTP_REQUEST_METHOD, method);
+    if (method === "_OTHER") span.setAttribute(ATTR_HTTP_REQUEST_METHOD_ORIGINAL, head.method);
+    span.setAttribute(ATTR_URL_SCHEME, "http");
+    span.setAttribute(ATTR_URL_PATH, q < 0 ? target : target.slice(0, q));
+    if (q >= 0) span.setAttribute(ATTR_URL_QUERY, target.slice(q + 1));
+    if (head.host !== "") setAuthority(span, head.host);
+    span.setAttribute(ATTR_CLIENT_ADDRESS, request.clientIp);
     const userAgent = headerValue(head, "user-agent");
-    if (userAgent !== null) attributes[ATTR_USER_AGENT_ORIGINAL] = userAgent;
-    const parent = propagator.extract(ROOT_CONTEXT, head, headGetter);
-    this.span = tracer.startSpan(method === "_OTHER" ? "HTTP" : method, { kind: SpanKind.SERVER, attributes }, parent);
+    if (userAgent !== null) span.setAttribute(ATTR_USER_AGENT_ORIGINAL, userAgent);
+    span.setAttribute(ATTR_NETWORK_PROTOCOL_VERSION, head.minor === 1 ? "1.1" : "1.0");
   }
 
   routed(name: string): void {
@@ -78,21 +80,20 @@ export class RequestSpans implements ServerTrace {
   attempt(method: string, server: TracedServer, pathAndQuery: string): void {
     this.current?.end();
     const known = KNOWN_METHODS.has(method) ? method : "_OTHER";
-    const attributes: Attributes = {
-      [ATTR_HTTP_REQUEST_METHOD]: known,
-      [ATTR_SERVER_ADDRESS]: server.hostname,
-      [ATTR_SERVER_PORT]: server.port,
-      [ATTR_URL_FULL]: `http://${server.hostPort}${pathAndQuery}`,
-      [ATTR_NETWORK_PROTOCOL_VERSION]: "1.1",
-    };
-    if (known === "_OTHER") attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = method;
-    if (this.attempts > 0) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = this.attempts;
-    this.attempts++;
+    const resends = this.attempts++;
     const parent = (this.parent ??= trace.setSpan(ROOT_CONTEXT, this.span));
-    const span = (this.current = this.tracer.startSpan(known === "_OTHER" ? "HTTP" : known, { kind: SpanKind.CLIENT, attributes }, parent));
+    const span = (this.current = this.tracer.startSpan(known === "_OTHER" ? "HTTP" : known, { kind: SpanKind.CLIENT }, parent));
     const fields: TraceFields = {};
     this.propagator.inject(trace.setSpan(ROOT_CONTEXT, span), fields, fieldSetter);
     this.fields = fields;
+    if (!span.isRecording()) return;
+    span.setAttribute(ATTR_HTTP_REQUEST_METHOD, known);
+    if (known === "_OTHER") span.setAttribute(ATTR_HTTP_REQUEST_METHOD_ORIGINAL, method);
+    span.setAttribute(ATTR_SERVER_ADDRESS, server.hostname);
+    span.setAttribute(ATTR_SERVER_PORT, server.port);
+    span.setAttribute(ATTR_URL_FULL, `http://${server.hostPort}${pathAndQuery}`);
+    span.setAttribute(ATTR_NETWORK_PROTOCOL_VERSION, "1.1");
+    if (resends > 0) span.setAttribute(ATTR_HTTP_REQUEST_RESEND_COUNT, resends);
   }
 
   attemptLines(): string {
@@ -155,13 +156,13 @@ export class RequestSpans implements ServerTrace {
 }
 
 /** server.address and server.port from the request's authority ("host", "host:port", "[v6]:port"). */
-function addAuthority(attributes: Attributes, authority: string): void {
+function setAuthority(span: Span, authority: string): void {
   const close = authority.charCodeAt(0) === 91 /* [ */ ? authority.indexOf("]") : -1;
   const colon = authority.indexOf(":", close < 0 ? 0 : close);
   const host = colon < 0 ? authority : authority.slice(0, colon);
-  attributes[ATTR_SERVER_ADDRESS] = close > 0 ? host.slice(1, close) : host;
+  span.setAttribute(ATTR_SERVER_ADDRESS, close > 0 ? host.slice(1, close) : host);
   if (colon >= 0) {
     const port = Number(authority.slice(colon + 1));
-    if (Number.isInteger(port) && port > 0) attributes[ATTR_SERVER_PORT] = port;
+    if (Number.isInteger(port) && port > 0) span.setAttribute(ATTR_SERVER_PORT, port);
   }
 }
