@@ -154,7 +154,8 @@ describe("the byte path", () => {
     expect((await send("/api/slow?wait=60", "f-slow")).status).toBe(200);
     const line = await lineOf("f-slow");
     expect(line.upstreamResponseMs).toBeGreaterThanOrEqual(55);
-    expect(line.durationMs).toBeGreaterThanOrEqual(line.upstreamResponseMs!);
+    // The upstream's time is read in whole milliseconds (a difference of two readings may be 1 ms over).
+    expect(line.durationMs + 1).toBeGreaterThanOrEqual(line.upstreamResponseMs!);
   });
 
   test("a connect failure retried on another server: retries 1, ok", async () => {
