@@ -250,6 +250,22 @@ describe("a log file", () => {
   }, 20_000);
 });
 
+describe("the accessLog key", () => {
+  test("sluice check names what is wrong in it; true, false and an object are all accepted", async () => {
+    const bad = await config("bad-log.json", { accessLog: { format: "xml", buffer: "10", pth: "x" } });
+    const { code, out } = await runCli(["check", "--config", bad]);
+    expect(code).toBe(1);
+    expect(out.trim().split("\n")).toEqual([
+      'accessLog.format: expected one of: json, combined (got "xml")',
+      'accessLog.buffer: must be at least "1kb" (got "10")',
+      'accessLog.pth: unknown key (got "x") — did you mean "path"?',
+    ]);
+    for (const accessLog of [true, false, {}, { format: "combined", path: "/var/log/sluice/access.log", buffer: "8mb" }]) {
+      expect(await runCli(["check", "--config", await config("good-log.json", { accessLog })])).toEqual({ code: 0, out: "ok\n" });
+    }
+  });
+});
+
 describe("standard output", () => {
   test("--workers 2 share one pipe that is read slowly: every line arrives whole, none cut by another's", async () => {
     const port = await deadPort();
