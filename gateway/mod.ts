@@ -14,6 +14,7 @@ export type {
   PluginSetupContext,
   ProxyContext,
   ProxyError,
+  Termination,
 } from "./plugin/types.ts";
 /** Durations as the config writes them (`250`, `"500ms"`, `"2s"`, `"1m"`, `"1h"`, `"1d"`) → milliseconds, or null: for plugin options. */
 export { parseDuration } from "./config/duration.ts";
