@@ -32,7 +32,8 @@ export class PasswordCheck {
 
   /** Whether `password` is `user`'s. */
   verify(user: string, password: string): Promise<boolean> | boolean {
-    const key = createHmac("sha256", this.cacheKey).update(user).update("\u0000").update(password).digest("base64");
+    // Neither part holds a NUL (credentials with control characters never get here): the pair is one text.
+    const key = createHmac("sha256", this.cacheKey).update(`${user}\u0000${password}`).digest("latin1");
     const now = Date.now();
     const until = this.remembered.get(key);
     if (until !== undefined) {
