@@ -28,6 +28,8 @@ import { fieldSetter, headGetter, setTraceHeaders, traceLines, type TraceFields 
 const KNOWN_METHODS = new Set(["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"]);
 /** What a request whose client went away before its answer was done ended with (the access log's 499). */
 const CLIENT_GONE = 499;
+/** The trace context before any attempt: none. */
+const NO_FIELDS: TraceFields = Object.freeze({});
 
 /** A request's spans; made by SdkTracing.serverSpan for every request while tracing is on. */
 export class RequestSpans implements ServerTrace {
@@ -38,7 +40,7 @@ export class RequestSpans implements ServerTrace {
   private parent: Context | undefined;
   /** The client span of the attempt under way, and the trace context the upstream gets from it. */
   private current: Span | undefined;
-  private fields: TraceFields = {};
+  private fields: TraceFields = NO_FIELDS;
   private attempts = 0;
   /** How the last failed attempt failed: the server span's error.type when the answer is the gateway's 5xx. */
   private failureKind: string | undefined;
