@@ -6,9 +6,11 @@ import { resolve } from "node:path";
 import { startGateway } from "../gateway/gateway.ts";
 import { deadPort, until } from "./helpers/common.ts";
 import { portOf, rawRequest, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
+import { logged } from "./fixtures/plugins/steer.ts";
 
 const gatekeeper = resolve(import.meta.dir, "fixtures/plugins/gatekeeper.ts");
 const tagger = resolve(import.meta.dir, "fixtures/plugins/tagger.ts");
+const steer = resolve(import.meta.dir, "fixtures/plugins/steer.ts");
 
 let up: Upstream;
 let gw: Gateway;
@@ -22,6 +24,8 @@ beforeAll(async () => {
       listen: "127.0.0.1:0",
       admin: false,
       accessLog: false,
+      // onLog only: keeps the access-log entries, and every route on the byte path.
+      plugins: [{ use: steer, options: { tag: "phase-log" } }],
       pools: { app: { servers: [{ url: up.url }] }, dead: { servers: [{ url: `http://127.0.0.1:${dead}` }], retries: 0 } },
       routes: [
         { name: "sync", match: { path: "/sync/*" }, pool: "app", plugins: guard() },
@@ -76,6 +80,15 @@ describe.each(["sync", "async", "hono"])("the %s route", (route) => {
 });
 
 describe("beyond the first hook", () => {
+  test("the access log says why a plugin answered, and which route it was", async () => {
+    const res = await fetch(`${gw.url}/sync/logged`);
+    expect(res.status).toBe(401);
+    await res.text();
+    await until(() => logged.get("phase-log")!.some((e) => e.path === "/sync/logged"), "the log entry");
+    const entry = logged.get("phase-log")!.find((e) => e.path === "/sync/logged")!;
+    expect([entry.status, entry.route, entry.error]).toEqual([401, "sync", "gatekeeper: no token"]);
+  });
+
   test("facts a hook leaves in vars reach the hono path's later phases", async () => {
     const res = await fetch(`${gw.url}/hono/x`, { headers: TOKEN });
     expect(res.headers.get("x-tagged-by")).toBe("T");

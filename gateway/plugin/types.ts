@@ -104,6 +104,8 @@ export interface GatewayAnswer {
   headers?: Record<string, string | readonly string[]>;
   body?: string | Uint8Array;
   json?: unknown;
+  /** Why, for the access log's `error` field (e.g. "jwt: token expired"); never sent to the client. */
+  logError?: string;
 }
 
 /** Why a proxied request failed, as the `onError` phase sees it. */

@@ -221,6 +221,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const bytes = answerBytes(answer, this.requestId, this.phase?.answer, close, this.head.method === "HEAD");
     this.status = answer.status;
     if (match) this.log.route = match.value.name;
+    if (answer.logError !== undefined) this.log.error = answer.logError;
     this.services.rejected?.(this.log.route ?? "", answer.status);
     this.sentBytes = bodyBytesOf(bytes);
     this.termination = answer.status >= 400 ? "refused" : "ok";

@@ -59,7 +59,7 @@ export default definePlugin({
     const passwords = await PasswordCheck.create(users, o.cacheTtl);
     const challenge = `Basic realm="${o.realm}", charset="UTF-8"`;
     const refuse = (req: GatewayRequest, error: string): GatewayAnswer =>
-      ({ status: 401, headers: { "www-authenticate": challenge }, json: { error, requestId: req.requestId } });
+      ({ status: 401, headers: { "www-authenticate": challenge }, json: { error, requestId: req.requestId }, logError: `basic-auth: ${error}` });
     /** The user passed: what the upstream is told. */
     const admit = (req: GatewayRequest, user: string): undefined => {
       if (o.removeHeader) req.removeHeader("authorization");

@@ -40,7 +40,7 @@ export default definePlugin({
       onRequest(req) {
         const client = trusted === undefined ? req.clientIp : clientAddress(req, trusted);
         if (isAddress.has(client) && !deny.has(client) && (allow === undefined || allow.has(client))) return;
-        return { status: 403, json: { error: "client address not allowed", requestId: req.requestId } };
+        return { status: 403, json: { error: "client address not allowed", requestId: req.requestId }, logError: `ip-filter: ${client} not allowed` };
       },
     };
   },

@@ -64,7 +64,8 @@ export default definePlugin({
             ? challenge
             : `${challenge}${o.realm === undefined ? " " : ", "}error="invalid_token", error_description="${verdict.reason}"`,
         };
-        return { status: verdict.status, headers, json: { error: verdict.reason, requestId: req.requestId } };
+        const logError = `jwt: ${verdict.reason}${verdict.detail ? ` (${verdict.detail})` : ""}`;
+        return { status: verdict.status, headers, json: { error: verdict.reason, requestId: req.requestId }, logError };
       }
       req.vars.set(VERIFIED_CLAIMS, verdict.payload);
       // Every client-sent copy goes, whether or not the token has the claim to put in its place.
