@@ -12,6 +12,7 @@ import { terminationOf } from "./observability/termination.ts";
 import type { AnswerOutcome } from "./observability/answer-outcome.ts";
 import { requestIdFor } from "./proxy/headers.ts";
 import { pathAndQueryOf } from "./proxy/upstream-path.ts";
+import { runLogHooks } from "./plugin/log-hooks.ts";
 
 export function coreMiddleware(plugins: readonly LoadedPlugin[], accessLog: AccessLog, counters: HttpCounters): MiddlewareHandler<GatewayEnv> {
   const logHooks = plugins.flatMap((p) => (p.hooks.onLog ? [p.hooks.onLog] : []));
@@ -65,13 +66,7 @@ export function coreMiddleware(plugins: readonly LoadedPlugin[], accessLog: Acce
         referer: request.headers.get("referer") ?? undefined,
       };
       accessLog.add(entry);
-      for (const hook of hooks) {
-        try {
-          hook(entry);
-        } catch (error) {
-          console.error("onLog hook failed:", error);
-        }
-      }
+      runLogHooks(hooks, entry);
     };
 
     if (sluice.deferLog) sluice.pendingLog = { finish };

@@ -20,3 +20,5 @@ export type {
 export { parseDuration } from "./config/duration.ts";
 /** Address ranges ("10.0.0.0/8", "fd00::/8", "192.0.2.7"): parseCidr checks one, AddressSet answers whether a client address is in a list. */
 export { AddressSet, parseCidr } from "./config/cidr.ts";
+/** The client behind trusted proxies: the peer, or the right-most X-Forwarded-For hop that is not a trusted proxy. */
+export { forwardedClient } from "./proxy/forwarded-client.ts";

@@ -6,6 +6,7 @@ import type { AccessLog } from "../access-log.ts";
 import type { HttpCounters } from "../observability/http-counters.ts";
 import { methodIndex } from "../observability/methods.ts";
 import type { Exchange } from "./exchange.ts";
+import { runLogHooks } from "../plugin/log-hooks.ts";
 
 export interface EngineServices {
   snapshot(): Snapshot;
@@ -35,13 +36,7 @@ export function engineServices(snapshot: () => Snapshot, upstreams: UpstreamPool
       if (!accessLog.enabled && hooks.length === 0) return;
       const entry = exchange.logEntry(status, durationMs);
       accessLog.add(entry);
-      for (const hook of hooks) {
-        try {
-          hook(entry);
-        } catch (error) {
-          console.error("onLog hook failed:", error);
-        }
-      }
+      runLogHooks(hooks, entry);
     },
     rejected: (route, status) => counters.rejected(route, status),
   };

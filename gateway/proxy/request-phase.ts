@@ -4,7 +4,8 @@
 // one block of bytes. Made only for requests whose route (or the global plugins) have an onRequest hook.
 import type { GatewayAnswer, GatewayRequest } from "../plugin/types.ts";
 import type { RequestHead } from "../http/head.ts";
-import { sameNameAt, fieldValue, sameName } from "../http/head.ts";
+import { sameNameAt, sameName } from "../http/head.ts";
+import { forwardedClient } from "./forwarded-client.ts";
 import type { RequestView } from "../routing/view.ts";
 import type { AddressSet } from "../config/cidr.ts";
 import { latin1, reasonFor } from "../http/response-writer.ts";
@@ -186,19 +187,8 @@ export class PhaseRequest implements GatewayRequest {
 
   /** The right-most X-Forwarded-For address that is not a trusted proxy, when the peer is one; else the peer. */
   private effectiveClient(): string {
-    const { peerIp, trustedProxies, head } = this.facts;
-    if (!trustedProxies.has(peerIp)) return peerIp;
-    const forwarded = this.header("x-forwarded-for") ?? (head.source ? undefined : fieldValue(head.fields, "x-forwarded-for") ?? undefined);
-    if (!forwarded) return peerIp;
-    const hops = forwarded.split(",");
-    let client = peerIp;
-    for (let i = hops.length - 1; i >= 0; i--) {
-      const hop = hops[i]!.trim();
-      if (hop === "") continue;
-      client = hop;
-      if (!trustedProxies.has(hop)) break;
-    }
-    return client;
+    const { peerIp, trustedProxies } = this.facts;
+    return trustedProxies.has(peerIp) ? forwardedClient(peerIp, this.header("x-forwarded-for"), trustedProxies) : peerIp;
   }
 }
 
