@@ -109,6 +109,8 @@ describe("preflights", () => {
     });
     expect(res.headers.get("vary")).toContain("Origin");
     expect(res.headers.get("x-request-id")).toBeTruthy();
+    // A 204 carries no Content-Length (RFC 9110 §8.6).
+    expect(res.headers.get("content-length")).toBeNull();
     expect(await res.text()).toBe("");
     expect(up.seen.length).toBe(before);
   });

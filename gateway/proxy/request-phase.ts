@@ -28,62 +28,77 @@ const OWNED_ANSWER = new Set(["content-length", "transfer-encoding", "connection
 /** A plugin asked for a header the gateway cannot write: its bug, answered with a 500 like any plugin that throws. */
 export class HeaderEditError extends Error {}
 
-function checked(name: string, value: string, owned: ReadonlySet<string>): string {
-  if (!TOKEN.test(name)) throw new HeaderEditError(`not a header name: ${JSON.stringify(name)}`);
-  const lower = name.toLowerCase();
-  if (owned.has(lower)) throw new HeaderEditError(`the gateway writes ${lower} itself`);
-  if (NOT_IN_VALUE.test(value)) throw new HeaderEditError(`control character or non-latin1 character in the value of ${lower}`);
+/** Names a plugin wrote before, already checked, with their lower-case form: plugins use a handful of fixed names. */
+const CHECKED_UPSTREAM = new Map<string, string>();
+const CHECKED_ANSWER = new Map<string, string>();
+/** Enough for any set of plugins; a plugin making names up per request is checked every time past it. */
+const CHECKED_NAMES_KEPT = 512;
+
+function checked(name: string, value: string, owned: ReadonlySet<string>, known: Map<string, string>): string {
+  let lower = known.get(name);
+  if (lower === undefined) {
+    if (!TOKEN.test(name)) throw new HeaderEditError(`not a header name: ${JSON.stringify(name)}`);
+    lower = name.toLowerCase();
+    if (owned.has(lower)) throw new HeaderEditError(`the gateway writes ${lower} itself`);
+    if (known.size < CHECKED_NAMES_KEPT) known.set(name, lower);
+  }
+  if (value !== "" && NOT_IN_VALUE.test(value)) throw new HeaderEditError(`control character or non-latin1 character in the value of ${lower}`);
   return lower;
 }
 
 /**
  * Changes to one side's header fields: names whose fields (as received) are dropped, and fields added after the
- * kept ones. A name set twice keeps the last value.
+ * kept ones. A name set twice keeps the last value. Flat arrays, not sets or tuples: a request makes a few edits,
+ * and the head writer asks `drops` once per field.
  */
 export class HeaderEdits {
   /** Lower-case names whose received fields are dropped. */
-  readonly removed = new Set<string>();
-  /** Added fields as [lower-case name, name as given, value]. */
-  private readonly added: [string, string, string][] = [];
+  private readonly removed: string[] = [];
+  /** Added fields in threes: lower-case name, name as given, value. */
+  private readonly added: string[] = [];
 
   set(lower: string, name: string, value: string): void {
     this.remove(lower);
-    this.added.push([lower, name, value]);
+    this.added.push(lower, name, value);
   }
 
   append(lower: string, name: string, value: string): void {
-    this.added.push([lower, name, value]);
+    this.added.push(lower, name, value);
   }
 
   remove(lower: string): void {
-    this.removed.add(lower);
-    for (let i = this.added.length - 1; i >= 0; i--) if (this.added[i]![0] === lower) this.added.splice(i, 1);
+    if (!this.removed.includes(lower)) this.removed.push(lower);
+    const added = this.added;
+    for (let i = added.length - 3; i >= 0; i -= 3) if (added[i] === lower) added.splice(i, 3);
   }
 
   /** Whether a received field named `text[start..end)` is dropped. */
   drops(text: string, start: number, end: number): boolean {
-    if (this.removed.size === 0) return false;
-    for (const lower of this.removed) if (sameNameAt(text, start, end, lower)) return true;
+    const removed = this.removed;
+    for (let i = 0; i < removed.length; i++) if (sameNameAt(text, start, end, removed[i]!)) return true;
     return false;
   }
 
   /** Whether a received field named `name` is dropped. */
   dropsName(name: string): boolean {
-    if (this.removed.size === 0) return false;
-    for (const lower of this.removed) if (sameName(name, lower)) return true;
+    const removed = this.removed;
+    for (let i = 0; i < removed.length; i++) if (sameName(name, removed[i]!)) return true;
     return false;
   }
 
   /** The added fields as head lines. */
   lines(): string {
+    const added = this.added;
     let text = "";
-    for (const [, name, value] of this.added) text += `${name}: ${value}\r\n`;
+    for (let i = 0; i < added.length; i += 3) text += `${added[i + 1]}: ${added[i + 2]}\r\n`;
     return text;
   }
 
   /** The added fields, for a Headers object (the hono path). */
   get fields(): readonly (readonly [string, string])[] {
-    return this.added.map(([, name, value]) => [name, value] as const);
+    const out: [string, string][] = [];
+    for (let i = 0; i < this.added.length; i += 3) out.push([this.added[i + 1]!, this.added[i + 2]!]);
+    return out;
   }
 }
 
@@ -170,19 +185,19 @@ export class PhaseRequest implements GatewayRequest {
   }
 
   setHeader(name: string, value: string): void {
-    (this.upstream ??= new HeaderEdits()).set(checked(name, value, OWNED_UPSTREAM), name, value);
+    (this.upstream ??= new HeaderEdits()).set(checked(name, value, OWNED_UPSTREAM, CHECKED_UPSTREAM), name, value);
   }
   removeHeader(name: string): void {
-    (this.upstream ??= new HeaderEdits()).remove(checked(name, "", OWNED_UPSTREAM));
+    (this.upstream ??= new HeaderEdits()).remove(checked(name, "", OWNED_UPSTREAM, CHECKED_UPSTREAM));
   }
   setResponseHeader(name: string, value: string): void {
-    (this.answer ??= new HeaderEdits()).set(checked(name, value, OWNED_ANSWER), name, value);
+    (this.answer ??= new HeaderEdits()).set(checked(name, value, OWNED_ANSWER, CHECKED_ANSWER), name, value);
   }
   appendResponseHeader(name: string, value: string): void {
-    (this.answer ??= new HeaderEdits()).append(checked(name, value, OWNED_ANSWER), name, value);
+    (this.answer ??= new HeaderEdits()).append(checked(name, value, OWNED_ANSWER, CHECKED_ANSWER), name, value);
   }
   removeResponseHeader(name: string): void {
-    (this.answer ??= new HeaderEdits()).remove(checked(name, "", OWNED_ANSWER));
+    (this.answer ??= new HeaderEdits()).remove(checked(name, "", OWNED_ANSWER, CHECKED_ANSWER));
   }
 
   /** The right-most X-Forwarded-For address that is not a trusted proxy, when the peer is one; else the peer. */
@@ -211,16 +226,18 @@ export function answerBytes(answer: GatewayAnswer, requestId: string, edits: Hea
   if (answer.headers) {
     for (const [name, value] of Object.entries(answer.headers)) {
       for (const one of typeof value === "string" ? [value] : value) {
-        checked(name, one, OWNED_ANSWER);
+        checked(name, one, OWNED_ANSWER, CHECKED_ANSWER);
         if (edits?.dropsName(name)) continue;
         text += `${name}: ${one}\r\n`;
       }
     }
   }
   if (edits) text += edits.lines();
-  text += `x-request-id: ${requestId}\r\ncontent-length: ${body.length}\r\n${close ? "connection: close\r\n" : ""}\r\n`;
+  // 204 and 304 have no body, and a 204 no Content-Length (RFC 9110 §8.6, §15.3.5).
+  const bodyless = status === 204 || status === 304;
+  text += `x-request-id: ${requestId}\r\n${bodyless ? "" : `content-length: ${body.length}\r\n`}${close ? "connection: close\r\n" : ""}\r\n`;
   const headBytes = latin1(text);
-  if (headOnly || body.length === 0) return headBytes;
+  if (headOnly || bodyless || body.length === 0) return headBytes;
   const out = new Uint8Array(headBytes.length + body.length);
   out.set(headBytes, 0);
   out.set(body, headBytes.length);
