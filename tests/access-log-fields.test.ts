@@ -9,31 +9,13 @@ import { join, resolve } from "node:path";
 import { deadPort, until } from "./helpers/common.ts";
 import { startCli, type RunningProcess } from "./helpers/process.ts";
 import { rawRequest, startRawUpstream, startUpstream, type RawUpstream, type Upstream } from "./helpers/upstream.ts";
+import type { LogEntry } from "../gateway/mod.ts";
 
 const TAGGER = resolve(import.meta.dir, "fixtures/plugins/tagger.ts");
 const BIG = 100_000;
 
-interface Line {
-  requestId: string;
-  method: string;
-  path: string;
-  query?: string;
-  protocol: string;
-  status: number;
-  durationMs: number;
-  bytesIn: number;
-  bytesOut: number;
-  route?: string;
-  pool?: string;
-  server?: string;
-  upstreamConnectMs?: number;
-  upstreamResponseMs?: number;
-  retries: number;
-  termination: string;
-  userAgent?: string;
-  referer?: string;
-  error?: string;
-}
+/** One line of the access log, as the gateway writes it. */
+type Line = LogEntry;
 
 let dir: string;
 let logPath: string;

@@ -8,33 +8,12 @@ import { join, resolve } from "node:path";
 import { deadPort, until } from "./helpers/common.ts";
 import { startCli, type RunningProcess } from "./helpers/process.ts";
 import { startUpstream, type Upstream } from "./helpers/upstream.ts";
+import type { LogEntry } from "../gateway/mod.ts";
 
 const TAGGER = resolve(import.meta.dir, "fixtures/plugins/tagger.ts");
 
-interface Line {
-  time: string;
-  requestId: string;
-  clientIp: string;
-  method: string;
-  host: string;
-  path: string;
-  query?: string;
-  protocol: string;
-  status: number;
-  durationMs: number;
-  bytesIn: number;
-  bytesOut: number;
-  route?: string;
-  pool?: string;
-  server?: string;
-  upstreamConnectMs?: number;
-  upstreamResponseMs?: number;
-  retries: number;
-  termination: string;
-  userAgent?: string;
-  referer?: string;
-  error?: string;
-}
+/** One line of the access log, as the gateway writes it. */
+type Line = LogEntry;
 
 let dir: string;
 let up: Upstream;
