@@ -86,6 +86,11 @@ export interface GatewayRequest {
   query(name: string): string | undefined;
   /** Room for plugins to pass facts to later hooks of the same request (also to `ProxyContext.vars`). */
   readonly vars: Map<string, unknown>;
+  /**
+   * Use this id for the request from here on: X-Request-Id both ways, the access log, the gateway's error answers.
+   * A token of 1–200 letters, digits and `_ . : @ = + / -`, like the X-Request-Id the gateway accepts from clients.
+   */
+  setRequestId(id: string): void;
   /** Send this header upstream instead of any the client sent under that name. */
   setHeader(name: string, value: string): void;
   /** Do not send the client's header of this name upstream. */

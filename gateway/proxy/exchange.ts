@@ -58,7 +58,8 @@ function noServer(pool: string): NoServerAvailable {
 export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   // What the log line says.
   readonly started = performance.now();
-  readonly requestId: string;
+  /** The client's sane X-Request-Id or a new one; an onRequest hook may choose another (setRequestId). */
+  requestId: string;
   readonly log: RequestLog = {};
   status = 0;
   private done = false;
@@ -212,11 +213,19 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       }
       if (outcome) return this.answerPlugin(outcome, match);
     }
+    this.adoptChosenId();
     this.routed(snapshot, match);
+  }
+
+  /** The request id a hook of the phase chose, from here on (upstream, answer, log). */
+  private adoptChosenId(): void {
+    const chosen = this.phase?.chosenRequestId;
+    if (chosen !== undefined) this.requestId = chosen;
   }
 
   /** A plugin answered in the onRequest phase: its answer instead of the upstream's. */
   private answerPlugin(answer: GatewayAnswer, match: RouteMatch<RouteAction> | undefined): void {
+    this.adoptChosenId();
     const close = this.conn.willClose;
     const bytes = answerBytes(answer, this.requestId, this.phase?.answer, close, this.head.method === "HEAD");
     this.status = answer.status;

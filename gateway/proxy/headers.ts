@@ -63,7 +63,8 @@ export function addForwarded(headers: Headers, facts: ForwardedFacts): void {
 }
 
 /** A request id from a client, kept when it is a plain token of at most 200 bytes (ASCII: one byte a character). */
-const SAFE_REQUEST_ID = /^[\w.:@=+\/-]{1,200}$/;
+/** What a request id may be: a plain token of at most 200 bytes (a client's, or one a plugin sets). */
+export const SAFE_REQUEST_ID = /^[\w.:@=+\/-]{1,200}$/;
 
 /** The client's X-Request-Id when it is a sane token, else a new one. */
 export function requestIdFor(incoming: string | null): string {

@@ -6,6 +6,7 @@ import type { GatewayAnswer, GatewayRequest } from "../plugin/types.ts";
 import type { RequestHead } from "../http/head.ts";
 import { sameNameAt, sameName } from "../http/head.ts";
 import { forwardedClient } from "./forwarded-client.ts";
+import { SAFE_REQUEST_ID } from "./headers.ts";
 import type { RequestView } from "../routing/view.ts";
 import type { AddressSet } from "../config/cidr.ts";
 import { latin1, reasonFor } from "../http/response-writer.ts";
@@ -114,6 +115,7 @@ export interface PhaseFacts {
 export class PhaseRequest implements GatewayRequest {
   private _vars: Map<string, unknown> | undefined;
   private _clientIp: string | undefined;
+  private settledId: string | undefined;
   /** What the plugins changed upstream; undefined while nothing. */
   upstream: HeaderEdits | undefined;
   /** What the plugins changed in the answer; undefined while nothing. */
@@ -137,7 +139,17 @@ export class PhaseRequest implements GatewayRequest {
     return this.facts.peerIp;
   }
   get requestId(): string {
-    return this.facts.requestId;
+    return this.settledId ?? this.facts.requestId;
+  }
+
+  setRequestId(id: string): void {
+    if (!SAFE_REQUEST_ID.test(id)) throw new HeaderEditError(`not a request id: ${JSON.stringify(id.slice(0, 40))}`);
+    this.settledId = id;
+  }
+
+  /** The id a hook chose with setRequestId, if one did. */
+  get chosenRequestId(): string | undefined {
+    return this.settledId;
   }
   get route(): string {
     return this.facts.route;

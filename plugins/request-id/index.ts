@@ -2,12 +2,10 @@
 // header name too (X-Correlation-Id, X-Amzn-Trace-Id…), and can refuse IDs clients send.
 //
 // With its default options it asks nothing of a request the gateway does not already do (keep a client's sane
-// X-Request-Id, else make one, and send it both ways), so it adds no hook and its routes stay on the byte path.
-// The other options may change the request's ID, which the onRequest phase cannot do: they work as hono
-// middleware, and their routes (every route, for a global plugin) go through hono.
+// X-Request-Id, else make one, and send it both ways), so it adds no hook. The other options choose the request's
+// id in the onRequest phase: their routes stay on the byte path too.
 import { z } from "zod";
-import { definePlugin, type GatewayEnv } from "../../gateway/mod.ts";
-import type { MiddlewareHandler } from "hono";
+import { definePlugin } from "../../gateway/mod.ts";
 
 const options = z.strictObject({
   /** Header to read the client's ID from and to echo it in, besides X-Request-Id. */
@@ -24,18 +22,17 @@ export default definePlugin({
   options,
   setup({ header, trustIncoming }) {
     const name = header.toLowerCase();
+    // The gateway already keeps a client's sane X-Request-Id, makes one otherwise, and sends it both ways.
     if (name === "x-request-id" && trustIncoming) return {};
-    const middleware: MiddlewareHandler<GatewayEnv> = async (c, next) => {
-      const incoming = trustIncoming ? c.req.header(name) : undefined;
-      if (incoming && SAFE_ID.test(incoming)) c.set("requestId", incoming);
-      else if (!trustIncoming) c.set("requestId", crypto.randomUUID());
-      await next();
-      if (name !== "x-request-id") c.res.headers.set(name, c.get("requestId"));
-    };
     return {
-      middleware,
-      beforeUpstream(ctx) {
-        if (name !== "x-request-id") ctx.upstream.headers.set(name, ctx.requestId);
+      onRequest(req) {
+        const incoming = trustIncoming ? req.header(name) : undefined;
+        if (incoming !== undefined && SAFE_ID.test(incoming)) req.setRequestId(incoming);
+        else if (!trustIncoming) req.setRequestId(crypto.randomUUID());
+        if (name !== "x-request-id") {
+          req.setHeader(header, req.requestId);
+          req.setResponseHeader(header, req.requestId);
+        }
       },
     };
   },
