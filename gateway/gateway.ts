@@ -136,6 +136,7 @@ export class Gateway {
           deadlines: this.deadlines,
         },
         onRequest: (connection, head) => new Exchange(connection, head, services).run(),
+        onRefused: (connection, status, message, requestId) => services.refusedHead(connection.clientAddress, status, message, requestId),
       }));
     }
     if (this.primary) {

@@ -211,3 +211,13 @@ describe("the hono path (a route with middleware)", () => {
     expect(refused.upstreamResponseMs).toBeUndefined();
   });
 });
+
+describe("requests refused before they have a head", () => {
+  test("a malformed request is logged too: its status, the refusal, and the id it sent", async () => {
+    const res = await raw("GET /a b HTTP/1.1\r\nHost: t\r\nX-Request-Id: refused-head-1\r\n\r\n");
+    expect(res.status).toBe(400);
+    const line = await lineOf("refused-head-1");
+    expect([line.status, line.termination, line.method, line.bytesIn, line.bytesOut]).toEqual([400, "refused", "-", 0, 0]);
+    expect(line.error).toBeString();
+  });
+});

@@ -60,6 +60,8 @@ export interface DownstreamOptions {
   onRequest(connection: DownstreamConnection, head: RequestHead): void;
   /** Called once when the connection is gone. */
   onClose(connection: DownstreamConnection): void;
+  /** A request was refused before it had a head to answer (malformed, too large, too slow): counted and logged. */
+  onRefused?(connection: DownstreamConnection, status: number, message: string, requestId: string): void;
 }
 
 const enum State {
@@ -551,8 +553,10 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
   refuse(status: number, message: string, input: Uint8Array = this.buffer): void {
     this.closeAfter = true;
     this.buffer = EMPTY;
-    this.socket.write(errorAnswer(status, message, requestIdIn(input), true, this.head?.method === "HEAD"));
+    const requestId = requestIdIn(input);
+    this.socket.write(errorAnswer(status, message, requestId, true, this.head?.method === "HEAD"));
     this.closeNow(true);
+    this.options.onRefused?.(this, status, message, requestId);
   }
 
   /**

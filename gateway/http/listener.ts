@@ -14,8 +14,9 @@ export interface HttpListenOptions {
   reusePort?: boolean;
   /** Connections held at once; 0: no limit. */
   maxConnections: number;
-  connection: Omit<DownstreamOptions, "onClose" | "onRequest">;
+  connection: Omit<DownstreamOptions, "onClose" | "onRequest" | "onRefused">;
   onRequest(connection: DownstreamConnection, head: RequestHead): void;
+  onRefused?: DownstreamOptions["onRefused"];
 }
 
 /** What /status and /metrics show of one HTTP listener. */
@@ -48,6 +49,7 @@ export async function listenHttp(sockets: SocketRuntime, options: HttpListenOpti
   const connectionOptions: DownstreamOptions = {
     ...options.connection,
     onRequest: options.onRequest,
+    onRefused: options.onRefused,
     onClose(connection) {
       open.delete(connection);
       if (open.size === 0) allClosed?.();

@@ -7,6 +7,7 @@ import type { HttpCounters } from "../observability/http-counters.ts";
 import { methodIndex } from "../observability/methods.ts";
 import type { Exchange } from "./exchange.ts";
 import { runLogHooks } from "../plugin/log-hooks.ts";
+import type { LogEntry } from "../plugin/types.ts";
 
 export interface EngineServices {
   snapshot(): Snapshot;
@@ -14,7 +15,8 @@ export interface EngineServices {
   /** A request ended with `status`: count it, and write its log line when anyone reads it. */
   logged(exchange: Exchange, status: number): void;
   /** A plugin answered a request itself (401, 403, 429…) in the onRequest phase; counted when someone counts. */
-  rejected?(route: string, status: number): void;
+  rejected?(route: string, status: number): void;  /** The connection refused a request before its head was whole or valid (400, 408, 414, 431…): counted and logged. */
+  refusedHead(clientIp: string, status: number, message: string, requestId: string): void;
 }
 
 export function engineServices(snapshot: () => Snapshot, upstreams: UpstreamPool, accessLog: AccessLog, counters: HttpCounters): EngineServices {
@@ -39,5 +41,29 @@ export function engineServices(snapshot: () => Snapshot, upstreams: UpstreamPool
       runLogHooks(hooks, entry);
     },
     rejected: (route, status) => counters.rejected(route, status),
+    refusedHead(clientIp, status, message, requestId) {
+      counters.unrouted.count(methodIndex(""), status, 0);
+      const hooks = snapshot().logHooks;
+      if (!accessLog.enabled && hooks.length === 0) return;
+      // No head was read: what nginx logs for a request line it could not parse ("-" for the unknown parts).
+      const entry: LogEntry = {
+        time: new Date().toISOString(),
+        requestId,
+        clientIp,
+        method: "-",
+        host: "",
+        path: "",
+        protocol: "HTTP/1.1",
+        status,
+        durationMs: 0,
+        bytesIn: 0,
+        bytesOut: 0,
+        retries: 0,
+        termination: "refused",
+        error: message,
+      };
+      accessLog.add(entry);
+      runLogHooks(hooks, entry);
+    },
   };
 }
