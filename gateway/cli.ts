@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 // The command line: `sluice [--config PATH] [--workers N]` runs the gateway; `sluice check --config PATH`
-// validates a config. Startup problems print one clear line each and exit 1.
+// validates a config; `sluice health` probes a running gateway's /healthz. Startup problems print one clear line
+// each and exit 1.
 import { cwd } from "node:process";
 import { parseArgs } from "node:util";
 import { getRuntime } from "./runtime/current.ts";
@@ -13,11 +14,13 @@ import { startGateway, type Gateway } from "./gateway.ts";
 import { demoBanner, demoConfig } from "./demo/demo.ts";
 import { exitWithPrimary, reportToPrimary, startWorkers, STICKY_SECRET_ENV, WORKER_ENV, workerCount, type WorkerGroup } from "./workers.ts";
 import { VERSION } from "./version.ts";
+import { DEFAULT_HEALTH_URL, probeHealth } from "./health-probe.ts";
 import type { Runtime } from "./runtime/types.ts";
 
 const USAGE = `Usage:
   sluice [--config PATH] [--workers N]   run the gateway (no config: ./sluice.config.ts, ./sluice.config.json, else the demo)
   sluice check --config PATH             validate a config: prints "ok", or one line per problem
+  sluice health [--url URL]              exit 0 if URL (default ${DEFAULT_HEALTH_URL}) answers 200, else 1
   sluice --version | --help`;
 
 async function main(): Promise<number> {
@@ -32,6 +35,7 @@ async function main(): Promise<number> {
         workers: { type: "string", short: "w" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
+        url: { type: "string" },
       },
     });
   } catch (error) {
@@ -51,6 +55,11 @@ async function main(): Promise<number> {
     }
     const result = await checkConfig(path, balancerNames as string[]);
     console.log(result.ok ? "ok" : result.lines.join("\n"));
+    return result.ok ? 0 : 1;
+  }
+  if (command === "health") {
+    const result = await probeHealth(values.url ?? DEFAULT_HEALTH_URL);
+    (result.ok ? console.log : console.error)(result.line);
     return result.ok ? 0 : 1;
   }
   if (command !== "run") {
