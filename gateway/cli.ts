@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { getRuntime } from "./runtime/current.ts";
 import { findDefaultConfig } from "./config/load.ts";
 import { checkConfig } from "./config/check.ts";
+import { watchConfigFile } from "./config/watch.ts";
 import { ConfigError } from "./config/errors.ts";
 import { PluginLoadError } from "./plugin/load.ts";
 import { balancerNames } from "./balancing/registry.ts";
@@ -19,6 +20,7 @@ import type { Runtime } from "./runtime/types.ts";
 
 const USAGE = `Usage:
   sluice [--config PATH] [--workers N]   run the gateway (no config: ./sluice.config.ts, ./sluice.config.json, else the demo)
+         [--watch-config]                reload when the config file changes on disk (a mounted ConfigMap), as SIGHUP does
   sluice check --config PATH             validate a config: prints "ok", or one line per problem
   sluice health [--url URL]              exit 0 if URL (default ${DEFAULT_HEALTH_URL}) answers 200, else 1
   sluice --version | --help`;
@@ -33,6 +35,7 @@ async function main(): Promise<number> {
       options: {
         config: { type: "string", short: "c" },
         workers: { type: "string", short: "w" },
+        "watch-config": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
         url: { type: "string" },
@@ -74,10 +77,10 @@ async function main(): Promise<number> {
       return 1;
     }
   }
-  return run(values.config, workers, runtime);
+  return run(values.config, workers, values["watch-config"] === true, runtime);
 }
 
-async function run(configFlag: string | undefined, workersFlag: number | undefined, runtime: Runtime): Promise<number> {
+async function run(configFlag: string | undefined, workersFlag: number | undefined, watchConfig: boolean, runtime: Runtime): Promise<number> {
   const configPath = configFlag ?? findDefaultConfig(cwd());
   const isWorker = runtime.env(WORKER_ENV) !== undefined;
   let gateway: Gateway;
@@ -86,6 +89,15 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
   const reloadAll = async () => {
     workers?.signal("SIGHUP");
     await gateway.reload();
+  };
+  const reloadFromDisk = async (why: string) => {
+    if (!configPath) return;
+    try {
+      await reloadAll();
+      if (!isWorker) console.error(`sluice: reloaded ${configPath}${why}`);
+    } catch (error) {
+      console.error(`sluice: reload refused, the running config stays:\n${startupMessage(error, configPath)}`);
+    }
   };
   try {
     gateway = configPath
@@ -98,6 +110,9 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
   // The demo's upstreams live in this process: it always runs as one.
   workers = configPath && !isWorker && gateway.workers > 1 ? await startWorkers(runtime, gateway.workers - 1, runtime.args, gateway.stickySecret) : undefined;
   if (workers) gateway.workerFigures = workers.figures;
+  // Watching starts before "serving" is printed, so no change after that line goes unseen.
+  // Only the first process watches: reloadAll passes the reload on to the --workers processes.
+  if (watchConfig && configPath && !isWorker) await watchConfigFile(configPath, () => reloadFromDisk(" (the file changed)"));
   if (isWorker) {
     exitWithPrimary(runtime);
     reportToPrimary(runtime, () => gateway.countedFigures());
@@ -121,15 +136,7 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
     workers?.signal("SIGUSR1");
     void gateway.reopenLogs();
   });
-  runtime.onSignal("SIGHUP", async () => {
-    if (!configPath) return;
-    try {
-      await reloadAll();
-      if (!isWorker) console.error(`sluice: reloaded ${configPath}`);
-    } catch (error) {
-      console.error(`sluice: reload refused, the running config stays:\n${startupMessage(error, configPath)}`);
-    }
-  });
+  runtime.onSignal("SIGHUP", () => reloadFromDisk(""));
   return -1; // keep running
 }
 
