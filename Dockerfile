@@ -16,6 +16,7 @@ RUN npm run build && ./dist/sluice --version
 
 # The runtime stage: nothing but the files listed in deploy/container/rootfs.json, one COPY each, in its order
 # (the binary, the shared libraries `ldd dist/sluice` names, the CA bundle, the user, the default config).
+# A COPY of one file follows symlinks (the loader under /lib64 is one in Debian): the image gets the file itself.
 FROM scratch
 COPY --from=build /src/dist/sluice /usr/local/bin/sluice
 COPY --from=build /lib64/ld-linux-x86-64.so.2 /lib64/ld-linux-x86-64.so.2
