@@ -28,21 +28,21 @@ function config(port: number, paths: Record<string, string>): unknown {
 }
 
 /** A ConfigMap volume as the kubelet writes it; `publish` swaps in a new version atomically. */
-async function configMapVolume(dir: string, first: unknown) {
+async function configMapVolume(dir: string, first: unknown, file = "sluice.config.json") {
   await mkdir(dir);
   let version = 0;
   const publish = async (content: unknown) => {
     const previous = version === 0 ? undefined : `..2026_11_30_${version}`;
     const next = `..2026_11_30_${++version}`;
     await mkdir(join(dir, next));
-    await writeFile(join(dir, next, "sluice.config.json"), typeof content === "string" ? content : JSON.stringify(content, null, 2));
+    await writeFile(join(dir, next, file), typeof content === "string" ? content : JSON.stringify(content, null, 2));
     await symlink(next, join(dir, "..data_tmp"));
     await rename(join(dir, "..data_tmp"), join(dir, "..data")); // the atomic swap
     if (previous) await rm(join(dir, previous), { recursive: true });
   };
   await publish(first);
-  await symlink("..data/sluice.config.json", join(dir, "sluice.config.json"));
-  return { path: join(dir, "sluice.config.json"), publish };
+  await symlink(`..data/${file}`, join(dir, file));
+  return { path: join(dir, file), publish };
 }
 
 async function location(port: number, path: string): Promise<string | null> {
@@ -81,6 +81,22 @@ describe("--watch-config", () => {
       expect(await reaches("/third", () => location(port, "/new"))).toBe("/third");
       expect(await location(port, "/old")).toBe("status 404");
       expect(gw.proc.exitCode).toBeNull();
+    } finally {
+      await gw?.stop();
+    }
+  });
+
+  test("a TypeScript config behind the ConfigMap's symlinks is read anew from the new version", async () => {
+    const port = await deadPort();
+    // As deploy/kubernetes/ does it: a TS config taking a value from the environment.
+    const ts = (to: string) => `export default ${JSON.stringify(config(port, { "/r": to }))};`.replace(`"${to}"`, `process.env.SLUICE_TEST_PREFIX + "${to}"`);
+    const volume = await configMapVolume(join(root, "configmap-ts"), ts("/one"), "sluice.config.ts");
+    let gw: RunningProcess | undefined;
+    try {
+      gw = await startCli(["--config", volume.path, "--watch-config"], { env: { SLUICE_TEST_PREFIX: "/env" } });
+      expect(await location(port, "/r")).toBe("/env/one");
+      await volume.publish(ts("/two"));
+      expect(await reaches("/env/two", () => location(port, "/r"))).toBe("/env/two");
     } finally {
       await gw?.stop();
     }

@@ -1,6 +1,6 @@
 // Reading a config file (JSON or TypeScript/JavaScript) into a validated Config.
 // Only node:fs and node:path are used, so this runs unchanged on Bun and Deno.
-import { readFile } from "node:fs/promises";
+import { readFile, realpath } from "node:fs/promises";
 import { statSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import type { Config } from "./schema.ts";
@@ -66,7 +66,9 @@ export async function loadConfig(path: string, opts: { knownBalancers: string[];
 async function importDefault(abs: string, shown: string): Promise<unknown> {
   let mod: Record<string, unknown>;
   try {
-    mod = await import(`${abs}?v=${Date.now()}-${++generation}`);
+    // Imported by its real path: Bun remembers where a symlink pointed, and a Kubernetes ConfigMap update
+    // swaps the `..data` symlink under the same file name (`--watch-config`).
+    mod = await import(`${await realpath(abs)}?v=${Date.now()}-${++generation}`);
   } catch (e) {
     const message = String((e as Error)?.message ?? e).split("\n")[0];
     throw new ConfigError([`${shown}: cannot load the config file: ${message}`]);
