@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { getRuntime } from "./runtime/current.ts";
 import { findDefaultConfig } from "./config/load.ts";
 import { checkConfig } from "./config/check.ts";
-import { watchConfigFile } from "./config/watch.ts";
+import { readConfigBytes, watchConfigFile } from "./config/watch.ts";
 import { ConfigError } from "./config/errors.ts";
 import { PluginLoadError } from "./plugin/load.ts";
 import { balancerNames } from "./balancing/registry.ts";
@@ -99,6 +99,8 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
       console.error(`sluice: reload refused, the running config stays:\n${startupMessage(error, configPath)}`);
     }
   };
+  // Read before the config is loaded: a change made while the gateway starts is then still seen as one.
+  const bytesAtStart = watchConfig && configPath && !isWorker ? await readConfigBytes(configPath) : undefined;
   try {
     gateway = configPath
       ? await startGateway({ configPath, runtime, workers: workersFlag, primary: !isWorker, stickySecret: runtime.env(STICKY_SECRET_ENV), reloadAll })
@@ -110,9 +112,8 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
   // The demo's upstreams live in this process: it always runs as one.
   workers = configPath && !isWorker && gateway.workers > 1 ? await startWorkers(runtime, gateway.workers - 1, runtime.args, gateway.stickySecret) : undefined;
   if (workers) gateway.workerFigures = workers.figures;
-  // Watching starts before "serving" is printed, so no change after that line goes unseen.
   // Only the first process watches: reloadAll passes the reload on to the --workers processes.
-  if (watchConfig && configPath && !isWorker) await watchConfigFile(configPath, () => reloadFromDisk(" (the file changed)"));
+  if (watchConfig && configPath && !isWorker) await watchConfigFile(configPath, () => reloadFromDisk(" (the file changed)"), bytesAtStart);
   if (isWorker) {
     exitWithPrimary(runtime);
     reportToPrimary(runtime, () => gateway.countedFigures());

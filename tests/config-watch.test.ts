@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startCli, type RunningProcess } from "./helpers/process.ts";
+import { cliPath, spawnCommand, startCli, type RunningProcess } from "./helpers/process.ts";
 import { deadPort, reaches } from "./helpers/common.ts";
 
 let root: string;
@@ -99,6 +99,20 @@ describe("--watch-config", () => {
       expect(await reaches("/env/two", () => location(port, "/r"))).toBe("/env/two");
     } finally {
       await gw?.stop();
+    }
+  });
+
+  test("a ConfigMap update made while the gateway is starting is in effect once it serves", async () => {
+    const port = await deadPort();
+    const volume = await configMapVolume(join(root, "configmap-early"), config(port, { "/r": "/before" }));
+    const gw = spawnCommand([process.execPath, cliPath, "--config", volume.path, "--watch-config"]);
+    try {
+      // Whether the swap lands before the config is read or after, the new version must end up serving.
+      await volume.publish(config(port, { "/r": "/after" }));
+      await gw.waitFor(/serving/);
+      expect(await reaches("/after", () => location(port, "/r"))).toBe("/after");
+    } finally {
+      await gw.stop();
     }
   });
 

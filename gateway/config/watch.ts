@@ -18,13 +18,20 @@ export interface ConfigWatch {
   close(): void;
 }
 
+/** The config file's bytes now (undefined when it cannot be read): what `watchConfigFile` compares against. */
+export function readConfigBytes(configPath: string): Promise<string | undefined> {
+  return contents(resolve(configPath));
+}
+
 /**
  * Watch `configPath` and call `reload` after it changed. `reload` does its own logging and refusing;
  * one reload runs at a time, and a change seen during a reload is looked at again after it.
+ * `loadedBytes` are the bytes read before the running config was loaded: the file is compared with
+ * them once the watch is in place, so a change made while the gateway was starting is not missed.
  */
-export async function watchConfigFile(configPath: string, reload: () => Promise<void>, debounceMs = WATCH_DEBOUNCE_MS): Promise<ConfigWatch> {
+export async function watchConfigFile(configPath: string, reload: () => Promise<void>, loadedBytes?: string, debounceMs = WATCH_DEBOUNCE_MS): Promise<ConfigWatch> {
   const path = resolve(configPath);
-  let lastSeen = await contents(path);
+  let lastSeen = loadedBytes ?? (await contents(path));
   let timer: ReturnType<typeof setTimeout> | undefined;
   let reloading = false;
   let lookAgain = false;
@@ -57,6 +64,7 @@ export async function watchConfigFile(configPath: string, reload: () => Promise<
   const watcher: FSWatcher = watch(dirname(path), { persistent: false }, schedule);
   // A watch error (the directory removed) must not take the gateway down: the running config stays.
   watcher.on("error", (error) => console.error(`sluice: stopped watching ${configPath}: ${(error as Error).message}`));
+  if (loadedBytes !== undefined) schedule();
   return {
     close() {
       closed = true;
