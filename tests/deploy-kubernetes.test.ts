@@ -134,6 +134,17 @@ describe("the manifests", () => {
     expect(container.lifecycle.stopSignal ?? "SIGTERM").toBe("SIGTERM");
   });
 
+  test("the image runs as the Deployment expects: sluice as the entrypoint, its user, its ports, SIGTERM", () => {
+    const dockerfile = readFileSync(join(repoRoot, "Dockerfile"), "utf8");
+    const instruction = (name: string) => dockerfile.match(new RegExp(`^${name}\\s+(.+)$`, "m"))?.[1]?.trim();
+    // The Deployment sets only `args`: they replace CMD and go to the ENTRYPOINT, which must be the binary.
+    expect(container.command).toBeUndefined();
+    expect(JSON.parse(instruction("ENTRYPOINT")!)).toEqual(["/usr/local/bin/sluice"]);
+    expect(instruction("USER")).toBe(`${pod.securityContext.runAsUser}:${pod.securityContext.runAsGroup}`);
+    expect(instruction("STOPSIGNAL") ?? "SIGTERM").toBe("SIGTERM");
+    expect(instruction("EXPOSE")!.split(/\s+/).map(Number).sort()).toEqual(container.ports.map((p: K8s) => p.containerPort).sort());
+  });
+
   test("non-root, read-only root filesystem, no privilege escalation", () => {
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
