@@ -116,6 +116,22 @@ describe("--watch-config", () => {
     }
   });
 
+  test("with --workers, the primary watches and every process reloads", async () => {
+    const port = await deadPort();
+    const volume = await configMapVolume(join(root, "configmap-workers"), config(port, { "/r": "/old" }));
+    let gw: RunningProcess | undefined;
+    try {
+      gw = await startCli(["--config", volume.path, "--watch-config", "--workers", "2"]);
+      await volume.publish(config(port, { "/r": "/new" }));
+      // Twenty at once are twenty connections, which the kernel spreads over both processes.
+      const twenty = async () => (await Promise.all(Array.from({ length: 20 }, () => location(port, "/r")))).every((l) => l === "/new");
+      expect(await reaches(true, twenty)).toBe(true);
+      expect(gw.output().match(/reloaded/g)?.length).toBe(1); // one watcher, one reload message
+    } finally {
+      await gw?.stop();
+    }
+  });
+
   test("a plain config file rewritten in place is reloaded too", async () => {
     const port = await deadPort();
     const dir = join(root, "plain");
