@@ -23,6 +23,7 @@ import { startUdpListeners, type UdpListeners, type UdpListenerStats } from "./l
 import { startHealthChecks, type HealthChecks } from "./health/checks.ts";
 import { listenHttp, type EngineListener } from "./http/listener.ts";
 import { httpListeners } from "./config/http-listeners.ts";
+import { loadListenerCertificates, type ListenerCertificate } from "./config/certificates.ts";
 import { Deadlines } from "./http/deadlines.ts";
 import { DEFAULT_UPSTREAM_POOL, UpstreamPool } from "./http/upstream-pool.ts";
 import { Exchange } from "./proxy/exchange.ts";
@@ -99,6 +100,8 @@ export class Gateway {
   static async start(options: StartOptions): Promise<Gateway> {
     const runtime = options.runtime ?? (await getRuntime());
     const { config, dir } = await readConfig(options);
+    // Read once at start, like the listen addresses: changed certificates need a restart.
+    const certificates = loadListenerCertificates(config, dir);
     const accessLog = new AccessLog((path) => runtime.openLog(path));
     await accessLog.configure(config.accessLog, dir);
     const stickySecret = options.stickySecret ?? randomSecret();
@@ -109,7 +112,7 @@ export class Gateway {
     const gateway = new Gateway(runtime, { ...options, stickySecret }, snapshot, accessLog, counters, upstreams);
     gateway.checks = gateway.startChecks(snapshot);
     try {
-      await gateway.listen(config);
+      await gateway.listen(config, certificates);
     } catch (error) {
       await gateway.stop(0);
       throw error;
@@ -117,14 +120,18 @@ export class Gateway {
     return gateway;
   }
 
-  private async listen(config: Config): Promise<void> {
+  private async listen(config: Config, certificates: ListenerCertificate[][]): Promise<void> {
     const services = engineServices(() => this.snapshot, this.upstreams, this.accessLog, this.counters);
     const { limits } = config;
-    for (const listener of httpListeners(config)) {
+    for (const [i, listener] of httpListeners(config).entries()) {
+      // One certificate per listener for now (unsupported.ts refuses several).
+      const certificate = certificates[i]?.[0];
+      const proto = certificate ? "https" : "http";
       this.http.push(await listenHttp(this.runtime, {
         ...parseAddress(listener.address)!,
         reusePort: this.workers > 1,
         maxConnections: listener.maxConnections,
+        tls: certificate && { cert: certificate.cert, key: certificate.key, alpn: ["http/1.1"] },
         connection: {
           // Limits are read at start, like the listen addresses.
           limits: { maxUriLength: limits.maxUriLength, maxHeaderSize: limits.maxHeaderSize, maxHeaderCount: limits.maxHeaderCount },
@@ -135,7 +142,7 @@ export class Gateway {
           sendTimeout: limits.sendTimeout,
           deadlines: this.deadlines,
         },
-        onRequest: (connection, head) => new Exchange(connection, head, services).run(),
+        onRequest: (connection, head) => new Exchange(connection, head, services, proto).run(),
         onRefused: (connection, status, message, requestId) => services.refusedHead(connection.clientAddress, status, message, requestId),
       }));
     }

@@ -253,14 +253,25 @@ const limits = z.strictObject({
   maxConnections: count.default(LIMIT_DEFAULTS.maxConnections),
 });
 
+/** One certificate of a TLS listener: PEM files, relative to the config file's directory. */
+const listenerCertificate = z.strictObject({
+  cert: z.string().min(1),
+  key: z.string().min(1),
+});
+
+/** A TLS listener's settings: its certificates, the first one served to clients that name no server (SNI). */
+const listenerTls = z.strictObject({
+  certificates: z.array(listenerCertificate).min(1),
+});
+
 /** An HTTP listener: its address, or an object with settings of its own (`maxConnections` over limits'). */
 const httpListener = z.union([
   address,
   z.strictObject({
     address,
     maxConnections: count.optional(),
-    /** Named by the contract for the future; refused by unsupported.ts until TLS termination exists. */
-    tls: z.unknown().optional(),
+    /** TLS termination: the listener speaks HTTPS with these certificates (checked and read by certificates.ts). */
+    tls: listenerTls.optional(),
   }),
 ]);
 

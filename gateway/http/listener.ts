@@ -1,7 +1,7 @@
 // An HTTP/1.1 listener on the runtime's raw TCP sockets: accepts connections, gives each its
 // DownstreamConnection, refuses those over `maxConnections`, and drains them on stop (idle ones closed at
 // once, busy ones after their answer).
-import type { SocketRuntime, TcpHandlers, TcpSocket } from "../runtime/sockets.ts";
+import type { SocketRuntime, TcpHandlers, TcpSocket, TlsServerSettings } from "../runtime/sockets.ts";
 import type { HttpListener } from "../runtime/types.ts";
 import type { RequestHead } from "./head.ts";
 import { DownstreamConnection, type DownstreamOptions } from "./downstream.ts";
@@ -14,6 +14,8 @@ export interface HttpListenOptions {
   reusePort?: boolean;
   /** Connections held at once; 0: no limit. */
   maxConnections: number;
+  /** HTTPS: TLS is terminated here, and the connections carry the plain HTTP/1.1 inside it. */
+  tls?: TlsServerSettings;
   connection: Omit<DownstreamOptions, "onClose" | "onRequest" | "onRefused">;
   onRequest(connection: DownstreamConnection, head: RequestHead): void;
   onRefused?: DownstreamOptions["onRefused"];
@@ -86,6 +88,7 @@ export async function listenHttp(sockets: SocketRuntime, options: HttpListenOpti
     hostname: options.hostname,
     port: options.port,
     reusePort: options.reusePort,
+    tls: options.tls,
     accept(socket) {
       if (options.maxConnections > 0 && open.size >= options.maxConnections) return refuse(socket);
       const connection = new DownstreamConnection(socket, connectionOptions);

@@ -130,7 +130,13 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   /** Some of the final answer went to the client: a failure from here on can only cut the connection. */
   private answerStarted = false;
 
-  constructor(readonly conn: DownstreamConnection, public head: RequestHead, private readonly services: EngineServices) {
+  constructor(
+    readonly conn: DownstreamConnection,
+    public head: RequestHead,
+    private readonly services: EngineServices,
+    /** How the request came: over TLS ("https") or not; the upstream learns it from X-Forwarded-Proto. */
+    readonly proto: "http" | "https" = "http",
+  ) {
     this.requestId = requestIdFor(headerValue(head, "x-request-id"));
     conn.attach(this);
   }
@@ -381,7 +387,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       host: route.preserveHost && head.host !== "" ? head.host : server.hostPort,
       clientIp: this.clientIp,
       trusted: route.trustedProxies.has(this.clientIp),
-      proto: "http",
+      proto: this.proto,
       forwardedHost: head.host,
       requestId: this.requestId,
       upgrade: head.upgrade !== undefined,

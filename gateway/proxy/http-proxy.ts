@@ -64,7 +64,7 @@ export async function proxyHttp(firstRoute: ProxyRoute, exchange: IncomingExchan
   const headers = new Headers(request.headers);
   stripHopByHop(headers);
   pool.sticky?.stripFrom(headers);
-  addForwarded(headers, { clientIp: exchange.clientIp, trusted: route.trustedProxies.has(exchange.clientIp), proto: "http", host: exchange.host, requestId });
+  addForwarded(headers, { clientIp: exchange.clientIp, trusted: route.trustedProxies.has(exchange.clientIp), proto: request.url.startsWith("https:") ? "https" : "http", host: exchange.host, requestId });
 
   const ctx = newProxyContext(route, exchange, headers);
   const early = await beforeUpstream(route, ctx);

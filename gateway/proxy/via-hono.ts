@@ -138,7 +138,7 @@ function requestOf(exchange: Exchange, signal: AbortSignal): Request {
   if (head.host !== "" && head.host !== headers.get("host")) headers.set("host", head.host);
   // The normalised target: hono's routes, plugins' middleware and the route table read the path routing reads.
   const path = exchange.routingTarget.charCodeAt(0) === 47 ? exchange.routingTarget : "/";
-  const url = `http://${head.host || "localhost"}${path}`;
+  const url = `${exchange.proto}://${head.host || "localhost"}${path}`;
   const hasBody = head.chunked || head.contentLength > 0;
   let body: ReadableStream<Uint8Array> | null = null;
   if (hasBody) {

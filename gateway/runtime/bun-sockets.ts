@@ -16,7 +16,7 @@
 //   guard (accept-guard.ts) closes the listening sockets before that and listens again later.
 import type { Socket, SocketHandler } from "bun";
 import { copyOf } from "./copy.ts";
-import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket } from "./sockets.ts";
+import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket, TlsServerSettings } from "./sockets.ts";
 import { bindUdp } from "./bun-udp.ts";
 import { AcceptGuard } from "./accept-guard.ts";
 
@@ -201,9 +201,11 @@ async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
       port,
       // Workers share the port (SO_REUSEPORT); Bun.listen takes `reusePort` like Bun.serve, though its types omit it.
       ...(options.reusePort ? { reusePort: true } : {}),
+      ...(options.tls ? { tls: bunTls(options.tls) } : {}),
       allowHalfOpen: true,
       socket: {
         ...events,
+        // On a TLS listener, called once the handshake is done.
         open(raw) {
           const socket = new BunTcpSocket(raw);
           raw.data = socket;
@@ -241,6 +243,17 @@ async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
       listener = undefined;
     },
   };
+}
+
+/**
+ * Bun's TLS settings for a listener. Bun takes the ALPN list in its wire form (each name after its length
+ * byte); it offers no setting for the lowest TLS version, and refuses below TLS 1.2 by itself (measured:
+ * a TLS 1.0 or 1.1 ClientHello gets a "protocol version" alert).
+ */
+function bunTls(settings: TlsServerSettings) {
+  const encoder = new TextEncoder();
+  const alpn = settings.alpn.flatMap((name) => [name.length, ...encoder.encode(name)]);
+  return { cert: settings.cert, key: settings.key, ALPNProtocols: new Uint8Array(alpn) };
 }
 
 function connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Promise<TcpSocket> {

@@ -250,7 +250,11 @@ const MAX_ACCEPT_RETRY_MS = 1_000;
 
 async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
   // reusePort needs --unstable-net on Deno; without workers it is never asked for.
-  const listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp", ...(options.reusePort ? { reusePort: true } : {}) });
+  const address = { hostname: options.hostname, port: options.port, ...(options.reusePort ? { reusePort: true } : {}) };
+  // Deno's TLS (rustls) speaks TLS 1.2 and 1.3 only; its connections read and write like plain ones.
+  const listener = options.tls
+    ? Deno.listenTls({ ...address, cert: options.tls.cert, key: options.tls.key, alpnProtocols: options.tls.alpn })
+    : Deno.listen({ ...address, transport: "tcp" });
   const { hostname, port } = listener.addr;
   let stopped = false;
   // Paused by the accept guard, the loop stops calling accept(): new clients wait in the kernel's backlog.

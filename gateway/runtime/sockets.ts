@@ -51,8 +51,18 @@ export interface TcpListenOptions {
   port: number;
   /** Several processes may listen on the same port (SO_REUSEPORT: the `workers` setting). */
   reusePort?: boolean;
+  /** Speak TLS on accepted connections (TLS 1.2 and 1.3); `accept` is called once the handshake is done. */
+  tls?: TlsServerSettings;
   /** Called per accepted connection; returns the handlers for its events. */
   accept(socket: TcpSocket): TcpHandlers;
+}
+
+export interface TlsServerSettings {
+  /** The certificate chain and its private key, PEM. */
+  cert: string;
+  key: string;
+  /** The application protocols offered by ALPN, in order of preference ("http/1.1"). */
+  alpn: string[];
 }
 
 export interface TcpConnectOptions {

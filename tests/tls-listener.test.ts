@@ -1,0 +1,187 @@
+// TLS termination on an HTTP listener, with the real tools: certificates made here by openssl (a CA, a leaf for
+// a.test, a leaf for *.b.test), curl trusting that CA, and `openssl s_client` for what curl does not show (the
+// certificate served without SNI, ALPN, the TLS versions refused). The upstream is plain HTTP and must learn
+// from X-Forwarded-Proto that the client came over TLS. Bad certificate files are config errors at start.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startGateway } from "../gateway/gateway.ts";
+import { ConfigError } from "../gateway/config/errors.ts";
+import { gateway, portOf, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
+import { startEngineGateway } from "./helpers/engine-gateway.ts";
+
+const INSTALL = "apt-get install -y openssl curl";
+let dir: string;
+let upstream: Upstream;
+let gw: Gateway;
+let port: number;
+const files = (name: string) => ({ cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) });
+
+async function run(cmd: string[], input = ""): Promise<{ code: number; out: string }> {
+  let proc;
+  try {
+    proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  } catch {
+    throw new Error(`${cmd[0]} is missing: ${INSTALL}`);
+  }
+  proc.stdin.write(input);
+  proc.stdin.end();
+  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  return { code: await proc.exited, out: out + err };
+}
+
+async function openssl(args: string[]): Promise<void> {
+  const made = await run(["openssl", ...args]);
+  if (made.code !== 0) throw new Error(`openssl ${args[0]} failed (${INSTALL}): ${made.out}`);
+}
+
+/** A leaf certificate for `san` (e.g. "DNS:a.test"), signed by the test CA. */
+async function leaf(name: string, san: string): Promise<void> {
+  const { cert, key } = files(name);
+  const csr = join(dir, `${name}.csr`);
+  const ext = join(dir, `${name}.ext`);
+  await Bun.write(ext, `subjectAltName=${san}\n`);
+  await openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", `/CN=${name}`, "-keyout", key, "-out", csr]);
+  await openssl(["x509", "-req", "-in", csr, "-CA", join(dir, "ca.pem"), "-CAkey", join(dir, "ca.key"), "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert]);
+}
+
+/** What `openssl s_client` reports of a handshake with the gateway. */
+async function handshake(args: string[], to = port): Promise<{ subject: string; alpn: string; protocol: string; out: string }> {
+  const { out } = await run(["openssl", "s_client", "-connect", `127.0.0.1:${to}`, "-alpn", "http/1.1", ...args], "");
+  return {
+    subject: /^subject=.*CN ?= ?([^\s,/]+)/m.exec(out)?.[1] ?? "",
+    alpn: /ALPN protocol: (\S+)/.exec(out)?.[1] ?? "",
+    protocol: /New, (TLSv[\d.]+)/.exec(out)?.[1] ?? "",
+    out,
+  };
+}
+
+async function curl(host: string, path: string, to = port): Promise<{ code: number; body: string }> {
+  const { code, out } = await run(["curl", "-sS", "--max-time", "5", "--cacert", join(dir, "ca.pem"), "--resolve", `${host}:${to}:127.0.0.1`, `https://${host}:${to}${path}`]);
+  return { code, body: out };
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "sluice-tls-"));
+  await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=Sluice test CA",
+    "-keyout", join(dir, "ca.key"), "-out", join(dir, "ca.pem")]);
+  await leaf("a", "DNS:a.test");
+  await leaf("b", "DNS:*.b.test");
+  upstream = startUpstream("web");
+  gw = await gateway({
+    listen: [{ address: "127.0.0.1:0", tls: { certificates: [files("a")] } }],
+    pools: { web: [upstream.url] },
+    routes: [{ match: { path: "/*" }, pool: "web" }],
+  });
+  port = portOf(gw);
+});
+
+afterAll(async () => {
+  await gw?.stop(0);
+  await upstream?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("an HTTPS listener", () => {
+  test("curl reaches the upstream over TLS, and the upstream is told the request came over https", async () => {
+    const answer = await curl("a.test", "/hello");
+    expect(answer).toEqual({ code: 0, body: "web" });
+    const seen = upstream.seen.at(-1)!;
+    expect(seen.url).toBe("/hello");
+    expect(seen.headers.get("x-forwarded-proto")).toBe("https");
+    expect(seen.headers.get("x-forwarded-for")).toBe("127.0.0.1");
+  });
+
+  test("several requests on one TLS connection (keep-alive inside TLS)", async () => {
+    const before = upstream.seen.length;
+    const { code, out } = await run(["curl", "-sS", "--max-time", "5", "--cacert", join(dir, "ca.pem"), "--resolve", `a.test:${port}:127.0.0.1`,
+      `https://a.test:${port}/one`, `https://a.test:${port}/two`, "-w", "%{num_connects}\n"]);
+    expect(code).toBe(0);
+    // The second transfer reused the first one's connection: no new connect.
+    expect(out).toBe("web1\nweb0\n");
+    expect(upstream.seen.slice(before).map((s) => s.url)).toEqual(["/one", "/two"]);
+  });
+
+  test("openssl s_client with SNI a.test gets the certificate and ALPN http/1.1", async () => {
+    const result = await handshake(["-servername", "a.test", "-CAfile", join(dir, "ca.pem"), "-verify_hostname", "a.test"]);
+    expect(result.subject).toBe("a");
+    expect(result.alpn).toBe("http/1.1");
+    expect(result.out).toContain("Verify return code: 0 (ok)");
+  });
+
+  test("a client without SNI, or naming another server, gets the default (first) certificate", async () => {
+    expect((await handshake(["-noservername"])).subject).toBe("a");
+    const wrong = await handshake(["-servername", "wrong.test", "-CAfile", join(dir, "ca.pem"), "-verify_hostname", "wrong.test"]);
+    expect(wrong.subject).toBe("a");
+    // The client can tell: the certificate does not name wrong.test.
+    expect(wrong.out).toMatch(/Verify return code: 62 \(hostname mismatch\)/);
+  });
+
+  test("TLS 1.2 and 1.3 are spoken; TLS 1.1 and 1.0 are refused with a protocol-version alert", async () => {
+    expect((await handshake(["-servername", "a.test", "-tls1_2"])).protocol).toBe("TLSv1.2");
+    expect((await handshake(["-servername", "a.test", "-tls1_3"])).protocol).toBe("TLSv1.3");
+    for (const old of ["-tls1_1", "-tls1"]) {
+      const refused = await handshake(["-servername", "a.test", old]);
+      expect(refused.subject).toBe("");
+      expect(refused.out).toMatch(/alert protocol version|no protocols available|unsupported protocol/);
+    }
+  });
+
+  test("plain HTTP sent to the TLS port never reaches the upstream", async () => {
+    const before = upstream.seen.length;
+    const { code } = await run(["curl", "-sS", "--max-time", "5", `http://127.0.0.1:${port}/plain`]);
+    expect(code).not.toBe(0);
+    expect(upstream.seen.length).toBe(before);
+  });
+});
+
+describe("bad certificates are config errors naming the key", () => {
+  async function problemsOf(certificates: Array<{ cert: string; key: string }>): Promise<string[]> {
+    try {
+      const started = await startGateway({ config: { listen: [{ address: "127.0.0.1:0", tls: { certificates } }], admin: false, accessLog: false, pools: { web: { servers: [{ url: upstream.url }] } }, routes: [{ match: { path: "/*" }, pool: "web" }] } });
+      await started.stop(0);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as ConfigError).problems;
+    }
+    throw new Error("the gateway started");
+  }
+
+  test("a missing certificate file", async () => {
+    const missing = join(dir, "missing.pem");
+    expect(await problemsOf([{ cert: missing, key: files("a").key }])).toEqual([`listen[0].tls.certificates[0].cert: cannot read the file (no such file) (got ${JSON.stringify(missing)})`]);
+  });
+
+  test("a key that is not the certificate's", async () => {
+    const [line] = await problemsOf([{ cert: files("a").cert, key: files("b").key }]);
+    expect(line).toStartWith("listen[0].tls.certificates[0].key: this key does not belong to the certificate");
+  });
+
+  test("a file that is not a certificate", async () => {
+    const [line] = await problemsOf([{ cert: files("a").key, key: files("a").key }]);
+    expect(line).toStartWith("listen[0].tls.certificates[0].cert: not a PEM certificate");
+  });
+
+  test("several certificates on one listener (SNI) are refused as not supported yet", async () => {
+    const [line] = await problemsOf([files("a"), files("b")]);
+    expect(line).toStartWith("listen[0].tls.certificates: not supported in this version of Sluice");
+  });
+});
+
+test("on Deno, an HTTPS listener serves the certificate and tells the upstream https", async () => {
+  const deno = await startEngineGateway("deno", {
+    listen: [{ address: "127.0.0.1:0", tls: { certificates: [files("b")] } }],
+    pools: { web: { servers: [{ url: upstream.url }] } },
+    routes: [{ match: { path: "/*" }, pool: "web" }],
+  });
+  try {
+    expect(await curl("x.b.test", "/from-deno", deno.port)).toEqual({ code: 0, body: "web" });
+    expect(upstream.seen.at(-1)!.headers.get("x-forwarded-proto")).toBe("https");
+    const result = await handshake(["-servername", "x.b.test", "-tls1_1"], deno.port);
+    expect(result.subject).toBe("");
+    expect((await handshake(["-servername", "x.b.test"], deno.port)).alpn).toBe("http/1.1");
+  } finally {
+    await deno.stop();
+  }
+}, 20_000);
