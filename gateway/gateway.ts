@@ -21,6 +21,7 @@ import type { Figures } from "./observability/exposition.ts";
 import { startTcpListeners, type TcpListeners, type TcpStats } from "./l4/tcp-listeners.ts";
 import { startUdpListeners, type UdpListeners, type UdpListenerStats } from "./l4/udp-listener.ts";
 import { startHealthChecks, type HealthChecks } from "./health/checks.ts";
+import { startDiscovery } from "./discovery/discovery.ts";
 import { listenHttp, type EngineListener } from "./http/listener.ts";
 import { httpListeners } from "./config/http-listeners.ts";
 import { loadListenerCertificates, type ListenerCertificate } from "./config/certificates.ts";
@@ -175,7 +176,15 @@ export class Gateway {
    */
   private startChecks(snapshot: Snapshot): HealthChecks {
     const log = this.primary ? (line: string) => console.error(line) : () => {};
-    return startHealthChecks(snapshot.pools, snapshot.config.pools, this.runtime, log);
+    const checks = startHealthChecks(snapshot.pools, snapshot.config.pools, this.runtime, log);
+    // DNS discovery changes the servers the checks follow: it runs and pauses with them.
+    const discovery = startDiscovery(snapshot.pools, snapshot.config.resolver, log);
+    return {
+      stop() {
+        discovery.stop();
+        checks.stop();
+      },
+    };
   }
 
   private metricsSources(): MetricsSources {

@@ -15,6 +15,8 @@ export interface ListenerInfo {
 
 export interface ServerStatus {
   id: string;
+  /** The DNS name the server was resolved from (`resolve: true`); absent for a server configured as it is. */
+  name?: string;
   target: string;
   /** up / down (health or passive failures keep it out, whatever the admin state but disabled) / drain / disabled. */
   state: "up" | "down" | "drain" | "disabled";
@@ -55,6 +57,7 @@ export function serverStatus(s: UpstreamServer, now = Date.now()): ServerStatus 
   const check = s.lastCheck;
   return {
     id: s.id,
+    ...(s.name !== undefined ? { name: s.name } : {}),
     target: s.target,
     state: s.adminState === "disabled" ? "disabled" : s.alive(now) ? s.adminState : "down",
     adminState: s.adminState,

@@ -1,6 +1,7 @@
 // Checks across sections of a config that already passed the schema: names that must point at
 // something, regexes that must compile, addresses that must not clash. They run at load so a typo is
 // refused up front (and a bad SIGHUP reload keeps the running config) instead of failing per request.
+import { isIP } from "node:net";
 import type { Config } from "./schema.ts";
 import { isLoopback, parseAddress, type ListenAddress } from "./address.ts";
 import { ProblemList, didYouMean, formatPath } from "./errors.ts";
@@ -48,6 +49,11 @@ export function checkReferences(config: Config, knownBalancers: readonly string[
       else {
         const why = server.id === undefined ? "duplicate server id (the default id is host:port; set an id)" : "duplicate server id";
         problems.add(["pools", name, "servers", i, "id"], `${why}, also servers[${first}]`, "", id);
+      }
+      // An address stands for itself: only a name can be looked up for the servers behind it.
+      if (server.resolve) {
+        const host = "url" in server ? new URL(server.url).hostname.replace(/^\[|\]$/g, "") : server.address.slice(0, server.address.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+        if (host === "" || isIP(host) !== 0) problems.add(["pools", name, "servers", i, "resolve"], "needs a DNS name to look up, not an address", "", "url" in server ? server.url : server.address);
       }
     });
   }

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 // The one schema of a Sluice config, for TypeScript and JSON configs alike.
 // Parsing fills every default once; the rest of the gateway reads `Config` (the output type) and never
 // has to ask "was this set?". Unknown keys are rejected everywhere so that a typo is an error, not a no-op.
@@ -56,6 +57,8 @@ const serverOptions = {
   down: z.boolean().default(false),
   maxConns: count.default(0),
   slowStart: duration.default(0),
+  /** The host is a DNS name standing for one server per A/AAAA record (DNS service discovery). */
+  resolve: z.boolean().optional(),
 };
 
 const httpServer = z.strictObject({
@@ -138,6 +141,25 @@ const tcpPool = z.strictObject({
 });
 
 const pool = z.discriminatedUnion("mode", [tcpPool, httpPool]);
+
+/** A name server to ask: an IP address, with a port or not (53). */
+const nameServer = z.string().refine((text) => isIP(text) !== 0 || /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/.test(text) && Number(text.slice(text.lastIndexOf(":") + 1)) <= 65535, {
+  message: 'not a name server: use an IP address, "IP:port" or "[IPv6]:port"',
+});
+
+/** Where the names of servers with `resolve` are looked up, and how often (DNS service discovery). */
+const resolver = z.strictObject({
+  /** Name servers to ask; the system's resolver configuration when absent. */
+  servers: z.array(nameServer).min(1).optional(),
+  /** Look names up this often; when absent, when the records' TTL runs out (within minTtl–maxTtl). */
+  interval: duration.optional(),
+  minTtl: duration.default(1_000),
+  maxTtl: duration.default(300_000),
+  /** A lookup that takes longer failed (the last good addresses stay). */
+  timeout: duration.default(2_000),
+}).refine((r) => r.minTtl <= r.maxTtl, { message: "minTtl is above maxTtl", path: ["minTtl"] });
+export type ResolverConfig = z.output<typeof resolver>;
+export const RESOLVER_DEFAULTS: ResolverConfig = { minTtl: 1_000, maxTtl: 300_000, timeout: 2_000 };
 
 // ── routes ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -309,6 +331,8 @@ export const configSchema = z.strictObject({
   shutdownTimeout: duration.default(10_000),
   accessLog: z.union([z.boolean(), accessLogSettings]).default(true),
   pools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "not a pool name: use letters, digits, _ . -" }), pool).default({}),
+  /** Absent: the system resolver, with the defaults below (RESOLVER_DEFAULTS). */
+  resolver: resolver.optional(),
   routes: z.array(route).default([]),
   tcp: z.array(tcpListener).default([]),
   udp: z.array(udpListener).default([]),

@@ -35,7 +35,8 @@ export function startHealthChecks(
   log: HealthLog,
   options: HealthCheckOptions = {},
 ): HealthChecks {
-  const checkers: ServerChecker[] = [];
+  const checkers = new Map<UpstreamServer, ServerChecker>();
+  const unwatch: (() => void)[] = [];
   for (const [name, pool] of pools) {
     const config = configs[name];
     if (!config?.health) {
@@ -44,15 +45,29 @@ export function startHealthChecks(
       continue;
     }
     const { interval, timeout, rise, fall } = config.health;
-    for (const server of pool.servers) {
-      const probe = config.mode === "tcp" ? tcpProbe(runtime, server, timeout) : httpProbe(runtime, pool, server, config.health);
-      checkers.push(new ServerChecker({ pool, server, probe, interval, timeout, rise, fall, log, random: options.random }));
-    }
+    const checkerOf = (server: UpstreamServer) => {
+      const probe = config.mode === "tcp" ? tcpProbe(runtime, server, timeout) : httpProbe(runtime, pool, server, config.health!);
+      return new ServerChecker({ pool, server, probe, interval, timeout, rise, fall, log, random: options.random });
+    };
+    for (const server of pool.servers) checkers.set(server, checkerOf(server));
+    // Servers DNS discovery adds are checked from then on; one it removed is no longer.
+    unwatch.push(pool.watchServers((added, removed) => {
+      for (const server of removed) {
+        checkers.get(server)?.stop();
+        checkers.delete(server);
+      }
+      for (const server of added) {
+        const checker = checkerOf(server);
+        checkers.set(server, checker);
+        checker.start();
+      }
+    }));
   }
-  for (const checker of checkers) checker.start();
+  for (const checker of checkers.values()) checker.start();
   return {
     stop() {
-      for (const checker of checkers) checker.stop();
+      for (const stopWatching of unwatch) stopWatching();
+      for (const checker of checkers.values()) checker.stop();
     },
   };
 }

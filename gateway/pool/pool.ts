@@ -17,17 +17,31 @@ import { WaitQueue, type QueuePlace } from "./wait-queue.ts";
 import { compileHashKey, type HashKeyOf, type KeySource } from "../balancing/hash-key.ts";
 import type { StickyCookie } from "./sticky.ts";
 
+/** Told which servers DNS discovery added to a pool and which it removed. */
+export type ServerListWatcher = (added: readonly UpstreamServer[], removed: readonly UpstreamServer[]) => void;
+
+/** `address:port`, an IPv6 address in brackets. */
+function hostPortOf(address: string, port: number): string {
+  return `${address.includes(":") ? `[${address}]` : address}:${port}`;
+}
+
 export class Pool {
   readonly name: string;
   readonly mode: "http" | "tcp";
   readonly balance: string;
-  readonly servers: readonly UpstreamServer[];
-  private readonly primaries: readonly UpstreamServer[];
-  private readonly backups: readonly UpstreamServer[];
-  private readonly ids: ReadonlyMap<string, UpstreamServer>;
-  private readonly selector: Selector;
+  /** The servers now: the configured ones, with each `resolve` entry expanded into its addresses. */
+  servers: readonly UpstreamServer[] = [];
+  private primaries: readonly UpstreamServer[] = [];
+  private backups: readonly UpstreamServer[] = [];
+  private ids: ReadonlyMap<string, UpstreamServer> = new Map();
+  private selector!: Selector;
   private readonly queue: WaitQueue;
-  private readonly limited: boolean;
+  private limited = false;
+  private readonly config: PoolConfig;
+  /** What each configured server stands for now: itself, or (`resolve`) one server per address of its name. */
+  private readonly entries: UpstreamServer[][];
+  /** Told when servers come and go with DNS (health checks start and stop theirs). */
+  private readonly watchers = new Set<ServerListWatcher>();
   private readonly hashKeyOf: HashKeyOf;
   /** Set when the pool has `sticky` (HTTP pools): the cookie binding clients to servers. */
   sticky: StickyCookie | undefined;
@@ -39,26 +53,101 @@ export class Pool {
     this.name = name;
     this.mode = config.mode;
     this.balance = config.balance;
-    this.servers = config.mode === "tcp"
-      ? config.servers.map((s) => {
-        const i = s.address.lastIndexOf(":");
-        const hostname = s.address.slice(0, i).replace(/^\[|\]$/g, "") || "127.0.0.1";
-        return new UpstreamServer(s.address, hostname, Number(s.address.slice(i + 1)), { ...s, id: s.id ?? defaultServerId(s.address) });
-      })
-      : config.servers.map((s) => {
-        const url = new URL(s.url);
-        const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-        return new UpstreamServer(url.origin, url.hostname.replace(/^\[|\]$/g, ""), port, { ...s, id: s.id ?? defaultServerId(s.url), latencyDecay: config.latencyDecay });
-      });
+    this.config = config;
+    this.queue = new WaitQueue(config.queue.max, config.queue.timeout);
+    // A server to resolve has no address yet: it stands for nothing until its name's first lookup.
+    this.entries = config.servers.map((s, i) => (s.resolve ? [] : [this.buildServer(i)]));
+    this.wantsLoadReports = config.balance === "capacity";
+    this.hashKeyOf = compileHashKey(config.hash);
+    this.rebuild();
+  }
+
+  /** The configured server at `index`, or (`address` given) one address its name resolved to. */
+  private buildServer(index: number, address?: string): UpstreamServer {
+    const config = this.config;
+    let server: UpstreamServer;
+    if (config.mode === "tcp") {
+      const s = config.servers[index]!;
+      const i = s.address.lastIndexOf(":");
+      const hostname = s.address.slice(0, i).replace(/^\[|\]$/g, "") || "127.0.0.1";
+      const port = Number(s.address.slice(i + 1));
+      const id = s.id ?? defaultServerId(s.address);
+      server = address === undefined
+        ? new UpstreamServer(s.address, hostname, port, { ...s, id })
+        : new UpstreamServer(hostPortOf(address, port), address, port, { ...s, id: `${id}@${address}`, name: hostname });
+    } else {
+      const s = config.servers[index]!;
+      const url = new URL(s.url);
+      const hostname = url.hostname.replace(/^\[|\]$/g, "");
+      const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+      const id = s.id ?? defaultServerId(s.url);
+      server = address === undefined
+        ? new UpstreamServer(url.origin, hostname, port, { ...s, id, latencyDecay: config.latencyDecay })
+        : new UpstreamServer(`${url.protocol}//${hostPortOf(address, port)}`, address, port, { ...s, id: `${id}@${address}`, name: hostname, latencyDecay: config.latencyDecay });
+    }
+    server.live.ownerQueue = this.queue;
+    return server;
+  }
+
+  /** The lists, the id map and the selector, from `entries`. */
+  private rebuild(): void {
+    this.servers = this.entries.flat();
     this.primaries = this.servers.filter((s) => !s.backup);
     this.backups = this.servers.filter((s) => s.backup);
     this.ids = new Map(this.servers.map((s) => [s.id, s]));
-    this.selector = createSelector(config.balance, { hash: config.hash, servers: this.servers });
-    this.queue = new WaitQueue(config.queue.max, config.queue.timeout);
+    this.selector = createSelector(this.config.balance, { hash: this.config.hash, servers: this.servers });
     this.limited = this.servers.some((s) => s.maxConns > 0);
-    this.wantsLoadReports = config.balance === "capacity";
-    this.hashKeyOf = compileHashKey(config.hash);
-    for (const server of this.servers) server.live.ownerQueue = this.queue;
+  }
+
+  /** The configured servers to resolve: their index in the config, DNS name and kind. */
+  get namesToResolve(): { index: number; name: string }[] {
+    const config = this.config;
+    const names: { index: number; name: string }[] = [];
+    config.servers.forEach((s, index) => {
+      if (!s.resolve) return;
+      const name = "url" in s ? new URL(s.url).hostname : s.address.slice(0, s.address.lastIndexOf(":"));
+      names.push({ index, name });
+    });
+    return names;
+  }
+
+  /** The addresses the configured server at `index` stands for now (empty until resolved). */
+  resolvedAddresses(index: number): string[] {
+    return (this.entries[index] ?? []).map((s) => s.hostname);
+  }
+
+  /**
+   * The configured server at `index` (one with `resolve`) now stands for these addresses. A server whose
+   * address stays is kept as it is (health, counters, requests in flight); a new address gets a new server;
+   * a server whose address went is only left out of selection: requests on it finish there. Returns the
+   * servers added and removed (watchers are told too).
+   */
+  setResolved(index: number, addresses: readonly string[]): { added: UpstreamServer[]; removed: UpstreamServer[] } {
+    const before = this.entries[index];
+    if (!before || !this.config.servers[index]?.resolve) throw new Error(`pool ${this.name}: server ${index} is not resolved by DNS`);
+    const wanted = [...new Set(addresses)];
+    const kept = new Map(before.map((s) => [s.hostname, s]));
+    const added: UpstreamServer[] = [];
+    const now = wanted.map((address) => {
+      const server = kept.get(address);
+      if (server) return server;
+      const fresh = this.buildServer(index, address);
+      added.push(fresh);
+      return fresh;
+    });
+    const removed = before.filter((s) => !wanted.includes(s.hostname));
+    if (added.length === 0 && removed.length === 0) return { added, removed };
+    this.entries[index] = now;
+    this.rebuild();
+    if (added.length > 0) this.queue.wakeAll();
+    for (const watcher of this.watchers) watcher(added, removed);
+    return { added, removed };
+  }
+
+  /** Be told of servers DNS adds and removes; returns the function that stops it. */
+  watchServers(watcher: ServerListWatcher): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
   }
 
   /** What the pool's algorithm and stickiness need to know about one request, read once. */
@@ -245,6 +334,15 @@ export class Pool {
    * and this one's share their state.
    */
   inherit(previous: Pool): void {
+    // A server resolved by DNS keeps the addresses it had until its name is looked up again.
+    for (const { index } of this.namesToResolve) {
+      const same = previous.config.servers[index];
+      const mine = this.config.servers[index]!;
+      if (same?.resolve && ("url" in same ? same.url : same.address) === ("url" in mine ? mine.url : mine.address)) {
+        this.entries[index] = previous.resolvedAddresses(index).map((address) => this.buildServer(index, address));
+      }
+    }
+    this.rebuild();
     for (const server of this.servers) {
       const old = previous.ids.get(server.id);
       if (!old || old.target !== server.target) continue;

@@ -19,6 +19,8 @@ export interface ServerOptions {
   maxFails: number;
   failTimeout: number;
   slowStart: number;
+  /** The DNS name the server's address was resolved from (`resolve`); absent for a server configured as it is. */
+  name?: string;
   /** How fast the latency average forgets: the time constant of its exponential decay (ms). */
   latencyDecay?: number;
 }
@@ -44,6 +46,8 @@ export class UpstreamServer {
   readonly target: string;
   readonly hostname: string;
   readonly port: number;
+  /** The DNS name this server's address came from (`resolve: true`), or undefined. */
+  readonly name: string | undefined;
   /** `host:port` as a Host header names the server (IPv6 in brackets). */
   readonly hostPort: string;
   /**
@@ -62,6 +66,7 @@ export class UpstreamServer {
     this.target = target;
     this.hostname = hostname;
     this.port = port;
+    this.name = options.name;
     this.hostPort = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
     this.id = options.id;
     this.backup = options.backup;

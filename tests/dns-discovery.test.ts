@@ -1,0 +1,183 @@
+// DNS service discovery: a pool server with `resolve: true` stands for one server per A/AAAA record of its
+// name, asked of a DNS server this test runs on 127.0.0.1 and whose records the test changes. Two upstreams
+// listen on the same port of 127.0.0.1 and 127.0.0.2, so that the name can point at either or both.
+import { afterAll, afterEach, beforeAll, describe, expect, spyOn, test } from "bun:test";
+import type { Server } from "bun";
+import { TestDnsServer } from "./helpers/dns-server.ts";
+import { until } from "./helpers/common.ts";
+import { gateway, type Gateway } from "./helpers/upstream.ts";
+import { validateConfig } from "../gateway/gateway.ts";
+
+interface Twin {
+  port: number;
+  /** Requests each address answered. */
+  hits: Record<string, number>;
+  /** Release the requests held at /slow. */
+  release(): void;
+  stop(): void;
+}
+
+/** The same little server on 127.0.0.1:P and 127.0.0.2:P: it answers with its address; /slow waits for `release`. */
+function startTwins(): Twin {
+  const hits: Record<string, number> = { "127.0.0.1": 0, "127.0.0.2": 0 };
+  let release!: () => void;
+  let held = new Promise<void>((r) => (release = r));
+  const serve = (hostname: string, port: number): Server<unknown> => Bun.serve({
+    hostname,
+    port,
+    async fetch(request) {
+      const path = new URL(request.url).pathname;
+      if (path === "/health") return new Response("ok");
+      hits[hostname]!++;
+      if (path === "/slow") await held;
+      return new Response(hostname);
+    },
+  });
+  const first = serve("127.0.0.1", 0);
+  // The port is free on 127.0.0.1 so far; 127.0.0.2 is another address, where it is almost always free too.
+  const second = serve("127.0.0.2", first.port!);
+  return {
+    port: first.port!,
+    hits,
+    release() {
+      release();
+      held = new Promise<void>((r) => (release = r));
+    },
+    stop() {
+      release();
+      first.stop(true);
+      second.stop(true);
+    },
+  };
+}
+
+const NAME = "web.internal";
+
+describe("DNS service discovery (A/AAAA)", () => {
+  let dns: TestDnsServer;
+  let twins: Twin;
+  let gw: Gateway | undefined;
+
+  beforeAll(async () => {
+    dns = await TestDnsServer.start();
+    twins = startTwins();
+  });
+  afterEach(async () => {
+    await gw?.stop(0);
+    gw = undefined;
+  });
+  afterAll(async () => {
+    twins.stop();
+    await dns.close().catch(() => {});
+  });
+
+  const statusOf = async () => {
+    const doc = await (await fetch(`${gw!.adminUrl}/status`)).json() as { pools: Record<string, { servers: { id: string; name?: string; target: string; lastCheck: unknown }[] }> };
+    return doc.pools.web!.servers;
+  };
+  const addresses = async () => (await statusOf()).map((s) => new URL(s.target).hostname).sort().join(",");
+  const send = async (n: number, path = "/") => {
+    const seen: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = await fetch(`${gw!.url}${path}`);
+      expect(r.status).toBe(200);
+      seen.push(await r.text());
+    }
+    return seen;
+  };
+
+  test("servers follow the records: one address, both, the other one; in-flight requests finish; failed lookups keep the last set", async () => {
+    const log = spyOn(console, "error").mockImplementation(() => {});
+    try {
+      dns.set(NAME, { a: ["127.0.0.1"], ttl: 1 });
+      gw = await gateway({
+        admin: { listen: "127.0.0.1:0" },
+        resolver: { servers: [dns.address], interval: "100ms", timeout: "500ms" },
+        pools: {
+          web: {
+            servers: [{ url: `http://${NAME}:${twins.port}`, resolve: true }],
+            health: { path: "/health", interval: "100ms", timeout: "500ms" },
+          },
+        },
+        routes: [{ match: { path: "/*" }, pool: "web" }],
+      });
+
+      // One record: one server, shown under its name, with an id that carries the address.
+      await until(async () => (await addresses()) === "127.0.0.1", "the first lookup");
+      const [only] = await statusOf();
+      expect(only!.name).toBe(NAME);
+      expect(only!.id).toBe(`${NAME}:${twins.port}@127.0.0.1`);
+      expect(new Set(await send(4))).toEqual(new Set(["127.0.0.1"]));
+
+      // Two records: both take requests, and the new one is health-checked too.
+      dns.set(NAME, { a: ["127.0.0.1", "127.0.0.2"], ttl: 1 });
+      await until(async () => (await addresses()) === "127.0.0.1,127.0.0.2", "the second address");
+      expect(new Set(await send(6))).toEqual(new Set(["127.0.0.1", "127.0.0.2"]));
+      await until(async () => (await statusOf()).every((s) => s.lastCheck !== null), "health checks of both servers");
+
+      // A request held on 127.0.0.2 while its record goes away still completes there.
+      const before = twins.hits["127.0.0.2"]!;
+      const pending: Promise<string>[] = [];
+      for (let i = 0; i < 2; i++) pending.push(fetch(`${gw.url}/slow`).then((r) => r.text()));
+      await until(() => twins.hits["127.0.0.2"]! > before, "a slow request on 127.0.0.2");
+      dns.set(NAME, { a: ["127.0.0.1"], ttl: 1 });
+      await until(async () => (await addresses()) === "127.0.0.1", "127.0.0.2 removed");
+      twins.release();
+      expect(await Promise.all(pending)).toContain("127.0.0.2");
+      expect(new Set(await send(4))).toEqual(new Set(["127.0.0.1"]));
+
+      // The other one only.
+      dns.set(NAME, { a: ["127.0.0.2"], ttl: 1 });
+      await until(async () => (await addresses()) === "127.0.0.2", "switch to 127.0.0.2");
+      expect(new Set(await send(4))).toEqual(new Set(["127.0.0.2"]));
+
+      // The name server fails (SERVFAIL): several lookups later the servers are those of the last good answer.
+      dns.failing = true;
+      const asked = dns.asked(NAME);
+      await until(() => dns.asked(NAME) >= asked + 6, "lookups while failing");
+      expect(await addresses()).toBe("127.0.0.2");
+      expect(new Set(await send(3))).toEqual(new Set(["127.0.0.2"]));
+      const lines = () => log.mock.calls.map((c) => String(c[0]));
+      // One line when lookups start failing, not one per lookup.
+      expect(lines().filter((l) => l.includes(`lookup of ${NAME} failed`))).toHaveLength(1);
+      expect(lines().find((l) => l.includes(`lookup of ${NAME} failed`))).toContain("keeping 127.0.0.2");
+
+      // It answers again, then stops altogether: the last good set stays.
+      dns.failing = false;
+      dns.set(NAME, { a: ["127.0.0.1", "127.0.0.2"], ttl: 1 });
+      await until(async () => (await addresses()) === "127.0.0.1,127.0.0.2", "lookups working again");
+      await dns.close();
+      await until(() => lines().filter((l) => l.includes(`lookup of ${NAME} failed`)).length === 2, "a lookup failing against a stopped server");
+      expect(await addresses()).toBe("127.0.0.1,127.0.0.2");
+      expect(new Set(await send(6))).toEqual(new Set(["127.0.0.1", "127.0.0.2"]));
+    } finally {
+      log.mockRestore();
+    }
+  }, 20_000);
+});
+
+describe("DNS service discovery config", () => {
+  const problems = (config: unknown): string => {
+    try {
+      validateConfig(config as never);
+      return "";
+    } catch (error) {
+      return String((error as Error).message);
+    }
+  };
+
+  test("resolve needs a DNS name, not an address", () => {
+    const message = problems({ pools: { web: { servers: [{ url: "http://10.0.0.1:8080", resolve: true }] } } });
+    expect(message).toContain("pools.web.servers[0].resolve: needs a DNS name to look up, not an address");
+    expect(problems({ pools: { t: { mode: "tcp", servers: [{ address: "[::1]:9000", resolve: true }] } } })).toContain("pools.t.servers[0].resolve");
+    expect(problems({ pools: { web: { servers: [{ url: "http://web.internal:8080", resolve: true }] } } })).toBe("");
+  });
+
+  test("resolver.servers takes IP addresses with an optional port", () => {
+    expect(problems({ resolver: { servers: ["127.0.0.1:53", "10.0.0.2", "[::1]:5353", "::1"], interval: "10s" } })).toBe("");
+    expect(problems({ resolver: { servers: ["dns.example:53"] } })).toContain("resolver.servers[0]: not a name server");
+    expect(problems({ resolver: { servers: ["127.0.0.1:99999"] } })).toContain("resolver.servers[0]");
+    expect(problems({ resolver: { minTtl: "10s", maxTtl: "1s" } })).toContain("resolver.minTtl: minTtl is above maxTtl");
+    expect(problems({ resolver: { server: [] } })).toContain("resolver.server: unknown key");
+  });
+});
