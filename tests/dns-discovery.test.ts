@@ -1,12 +1,14 @@
 // DNS service discovery: a pool server with `resolve: true` stands for one server per A/AAAA record of its
 // name, asked of a DNS server this test runs on 127.0.0.1 and whose records the test changes. Two upstreams
 // listen on the same port of 127.0.0.1 and 127.0.0.2, so that the name can point at either or both.
-import { afterAll, afterEach, beforeAll, describe, expect, spyOn, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, spyOn, test } from "bun:test";
 import type { Server } from "bun";
 import { TestDnsServer } from "./helpers/dns-server.ts";
 import { until } from "./helpers/common.ts";
 import { gateway, type Gateway } from "./helpers/upstream.ts";
 import { validateConfig } from "../gateway/gateway.ts";
+import { connect, createServer, type Server as NetServer } from "node:net";
+import type { ConfigInput } from "../gateway/config/schema.ts";
 
 interface Twin {
   port: number;
@@ -58,17 +60,19 @@ describe("DNS service discovery (A/AAAA)", () => {
   let twins: Twin;
   let gw: Gateway | undefined;
 
-  beforeAll(async () => {
-    dns = await TestDnsServer.start();
+  beforeAll(() => {
     twins = startTwins();
+  });
+  beforeEach(async () => {
+    dns = await TestDnsServer.start();
   });
   afterEach(async () => {
     await gw?.stop(0);
     gw = undefined;
-  });
-  afterAll(async () => {
-    twins.stop();
     await dns.close().catch(() => {});
+  });
+  afterAll(() => {
+    twins.stop();
   });
 
   const statusOf = async () => {
@@ -154,6 +158,83 @@ describe("DNS service discovery (A/AAAA)", () => {
       log.mockRestore();
     }
   }, 20_000);
+
+  test("a reload keeps the resolved servers and what they learnt", async () => {
+    dns.set(NAME, { a: ["127.0.0.1", "127.0.0.2"], ttl: 60 });
+    const config: ConfigInput = {
+      listen: "127.0.0.1:0",
+      admin: { listen: "127.0.0.1:0" },
+      accessLog: false,
+      resolver: { servers: [dns.address] },
+      pools: { web: { servers: [{ url: `http://${NAME}:${twins.port}`, resolve: true, weight: 2 }] } },
+      routes: [{ match: { path: "/*" }, pool: "web" }],
+    };
+    gw = await gateway(config as Parameters<typeof gateway>[0]);
+    await until(async () => (await addresses()) === "127.0.0.1,127.0.0.2", "the first lookup");
+    await send(4);
+    const asked = dns.asked(NAME);
+    // Same servers, another weight: the addresses are there at once, with their counters.
+    await gw.reload({ ...config, listen: gw.url.replace("http://", ""), pools: { web: { servers: [{ url: `http://${NAME}:${twins.port}`, resolve: true, weight: 3 }] } } });
+    const servers = gw.current.pools.get("web")!.servers;
+    expect(servers.map((s) => s.hostname).sort()).toEqual(["127.0.0.1", "127.0.0.2"]);
+    expect(servers.reduce((sum, s) => sum + s.requests, 0)).toBe(4);
+    expect(servers.every((s) => s.configuredWeight === 3)).toBe(true);
+    // The new snapshot looks the name up again.
+    await until(() => dns.asked(NAME) > asked, "a lookup after the reload");
+  });
+});
+
+describe("DNS service discovery in a TCP pool", () => {
+  test("connections follow the records", async () => {
+    const dns = await TestDnsServer.start();
+    const servers: NetServer[] = [];
+    const answerWith = (hostname: string, port: number) => new Promise<number>((resolve, reject) => {
+      const server = createServer((socket) => socket.end(hostname));
+      server.once("error", reject);
+      server.listen(port, hostname, () => resolve((server.address() as { port: number }).port));
+      servers.push(server);
+    });
+    const port = await answerWith("127.0.0.1", 0);
+    await answerWith("127.0.0.2", port);
+    dns.set("db.internal", { a: ["127.0.0.1"], ttl: 1 });
+    const gw = await gateway({
+      admin: { listen: "127.0.0.1:0" },
+      resolver: { servers: [dns.address], interval: "100ms" },
+      pools: { db: { mode: "tcp", servers: [{ address: `db.internal:${port}`, resolve: true }] } },
+      tcp: [{ listen: "127.0.0.1:0", pool: "db" }],
+    });
+    try {
+      const doc = await (await fetch(`${gw.adminUrl}/status`)).json() as { listeners: { kind: string; address: string }[] };
+      const listener = doc.listeners.find((l) => l.kind === "tcp")!.address;
+      const front = Number(listener.slice(listener.lastIndexOf(":") + 1));
+      const reply = () => new Promise<string>((resolve, reject) => {
+        let text = "";
+        const socket = connect(front, "127.0.0.1");
+        socket.on("data", (d) => (text += d));
+        socket.on("end", () => resolve(text));
+        socket.on("error", reject);
+      });
+      const replies = async (n: number) => {
+        const seen = new Set<string>();
+        for (let i = 0; i < n; i++) seen.add(await reply());
+        return [...seen].sort().join(",");
+      };
+      const targets = () => gw.current.pools.get("db")!.servers.map((s) => s.target).sort().join(",");
+      await until(() => targets() === `127.0.0.1:${port}`, "the first lookup");
+      expect(await replies(3)).toBe("127.0.0.1");
+      dns.set("db.internal", { a: ["127.0.0.2", "127.0.0.1"], ttl: 1 });
+      await until(() => targets() === `127.0.0.1:${port},127.0.0.2:${port}`, "both addresses");
+      expect(await replies(6)).toBe("127.0.0.1,127.0.0.2");
+      dns.set("db.internal", { a: ["127.0.0.2"], ttl: 1 });
+      await until(() => targets() === `127.0.0.2:${port}`, "the other address");
+      expect(await replies(3)).toBe("127.0.0.2");
+      expect(gw.current.pools.get("db")!.servers[0]!.id).toBe(`db.internal:${port}@127.0.0.2`);
+    } finally {
+      await gw.stop(0);
+      for (const server of servers) server.close();
+      await dns.close();
+    }
+  });
 });
 
 describe("DNS service discovery config", () => {

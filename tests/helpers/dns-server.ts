@@ -50,9 +50,13 @@ export class TestDnsServer {
     return this.questions.filter((q) => q.startsWith(`${name.toLowerCase()} `)).length;
   }
 
+  /** Stop answering (and listening); closing twice is harmless. */
   close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
+  private closed = false;
 
   private answer(query: Buffer): Buffer | undefined {
     if (query.length < 12 || query.readUInt16BE(4) !== 1) return undefined;
