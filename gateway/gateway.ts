@@ -24,7 +24,7 @@ import { startHealthChecks, type HealthChecks } from "./health/checks.ts";
 import { startDiscovery } from "./discovery/discovery.ts";
 import { listenHttp, type EngineListener } from "./http/listener.ts";
 import { httpListeners } from "./config/http-listeners.ts";
-import { loadListenerCertificates, type ListenerCertificate } from "./config/certificates.ts";
+import { certificateChooser, loadListenerCertificates, type ListenerCertificate } from "./config/certificates.ts";
 import { Deadlines } from "./http/deadlines.ts";
 import { DEFAULT_UPSTREAM_POOL, UpstreamPool } from "./http/upstream-pool.ts";
 import { Exchange } from "./proxy/exchange.ts";
@@ -125,14 +125,13 @@ export class Gateway {
     const services = engineServices(() => this.snapshot, this.upstreams, this.accessLog, this.counters);
     const { limits } = config;
     for (const [i, listener] of httpListeners(config).entries()) {
-      // One certificate per listener for now (unsupported.ts refuses several).
-      const certificate = certificates[i]?.[0];
-      const proto = certificate ? "https" : "http";
+      const served = certificates[i] ?? [];
+      const proto = served.length > 0 ? "https" : "http";
       this.http.push(await listenHttp(this.runtime, {
         ...parseAddress(listener.address)!,
         reusePort: this.workers > 1,
         maxConnections: listener.maxConnections,
-        tls: certificate && { cert: certificate.cert, key: certificate.key, alpn: ["http/1.1"] },
+        tls: served.length > 0 ? { certificates: served, choose: certificateChooser(served), alpn: ["http/1.1"] } : undefined,
         connection: {
           // Limits are read at start, like the listen addresses.
           limits: { maxUriLength: limits.maxUriLength, maxHeaderSize: limits.maxHeaderSize, maxHeaderCount: limits.maxHeaderCount },

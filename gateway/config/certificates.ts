@@ -6,12 +6,15 @@ import { resolve } from "node:path";
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import type { Config } from "./schema.ts";
 import { ConfigError, formatPath } from "./errors.ts";
+import { compileSniRoutes, validateSniKey } from "../l4/sni.ts";
 
 /** One certificate as a listener serves it. */
 export interface ListenerCertificate {
   /** The certificate chain and its key, PEM. */
   cert: string;
   key: string;
+  /** The DNS names of its subjectAltName (`*.example.com` for a wildcard), lowercase. */
+  names: string[];
 }
 
 const READ_ERRORS: Record<string, string> = {
@@ -60,7 +63,7 @@ export function loadListenerCertificates(config: Pick<Config, "listen">, dir: st
         problems.push(`${at("key")}: this key does not belong to the certificate ${JSON.stringify(files.cert)} (got ${JSON.stringify(files.key)})`);
         return;
       }
-      out.push({ cert: certText, key: keyText });
+      out.push({ cert: certText, key: keyText, names: dnsNames(certificate) });
     });
     return out;
   });
@@ -76,4 +79,30 @@ function readPem(file: string, dir: string, shown: string, problems: string[]): 
     problems.push(`${shown}: cannot read the file (${READ_ERRORS[code] ?? (code || (error as Error).message)}) (got ${JSON.stringify(file)})`);
     return undefined;
   }
+}
+
+/** `DNS:a.example, DNS:*.b.example, IP Address:…` → the DNS names. */
+function dnsNames(certificate: X509Certificate): string[] {
+  return (certificate.subjectAltName ?? "")
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part.startsWith("DNS:"))
+    .map((part) => part.slice(4).toLowerCase());
+}
+
+/**
+ * Which of a listener's certificates a client naming `serverName` gets (an index): the first certificate
+ * with that exact name, else the one with the longest matching wildcard, else the first certificate (also
+ * for clients that send no name). A name on two certificates goes to the first.
+ */
+export function certificateChooser(certificates: ListenerCertificate[]): (serverName: string) => number {
+  const table: Record<string, string> = { "*": "0" };
+  certificates.forEach((certificate, index) => {
+    for (const name of certificate.names) {
+      // The SNI table's rules: a name it would refuse (a wildcard inside a label) is one no client matches here.
+      if (name !== "*" && validateSniKey(name) === undefined && !(name in table)) table[name] = String(index);
+    }
+  });
+  const lookup = compileSniRoutes(table);
+  return (serverName) => Number(lookup(serverName) ?? 0);
 }

@@ -11,8 +11,6 @@ export function checkUnsupported(config: Config): string[] {
     if (pool.mode === "http" && pool.cache) problems.add(["pools", name, "cache"], `${NOT_YET}: response caching`);
   }
   config.listen.forEach((entry, i) => {
-    const certificates = typeof entry === "string" ? [] : entry.tls?.certificates ?? [];
-    if (certificates.length > 1) problems.add(["listen", i, "tls", "certificates"], `${NOT_YET}: several certificates on one listener (choosing by SNI); give one, or one listener per certificate`);
   });
   return problems.lines();
 }

@@ -19,6 +19,7 @@ import { copyOf } from "./copy.ts";
 import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket, TlsServerSettings } from "./sockets.ts";
 import { bindUdp } from "./bun-udp.ts";
 import { AcceptGuard } from "./accept-guard.ts";
+import { listenTlsWithSni } from "./bun-tls-sni.ts";
 
 /** Every socket of this adapter counts against the process's descriptors. */
 const guard = new AcceptGuard();
@@ -195,6 +196,8 @@ const events: SocketHandler<BunTcpSocket> & { binaryType: "uint8array" } = {
 };
 
 async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
+  // Bun.listen serves one certificate: several (chosen by SNI) need node:tls.
+  if (options.tls && options.tls.certificates.length > 1) return listenTlsWithSni({ ...options, tls: options.tls });
   const listen = (port: number) =>
     Bun.listen<BunTcpSocket>({
       hostname: options.hostname,
@@ -253,7 +256,8 @@ async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
 function bunTls(settings: TlsServerSettings) {
   const encoder = new TextEncoder();
   const alpn = settings.alpn.flatMap((name) => [name.length, ...encoder.encode(name)]);
-  return { cert: settings.cert, key: settings.key, ALPNProtocols: new Uint8Array(alpn) };
+  const { cert, key } = settings.certificates[0]!;
+  return { cert, key, ALPNProtocols: new Uint8Array(alpn) };
 }
 
 function connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Promise<TcpSocket> {

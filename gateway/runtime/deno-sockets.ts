@@ -251,9 +251,13 @@ const MAX_ACCEPT_RETRY_MS = 1_000;
 async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
   // reusePort needs --unstable-net on Deno; without workers it is never asked for.
   const address = { hostname: options.hostname, port: options.port, ...(options.reusePort ? { reusePort: true } : {}) };
-  // Deno's TLS (rustls) speaks TLS 1.2 and 1.3 only; its connections read and write like plain ones.
+  // Deno's TLS (rustls) speaks TLS 1.2 and 1.3 only; its connections read and write like plain ones. It takes
+  // one certificate and has no SNI callback.
+  if (options.tls && options.tls.certificates.length > 1) {
+    throw new Error(`${options.hostname}:${options.port}: several certificates on one TLS listener (chosen by SNI) need Bun; on Deno, give one`);
+  }
   const listener = options.tls
-    ? Deno.listenTls({ ...address, cert: options.tls.cert, key: options.tls.key, alpnProtocols: options.tls.alpn })
+    ? Deno.listenTls({ ...address, cert: options.tls.certificates[0]!.cert, key: options.tls.certificates[0]!.key, alpnProtocols: options.tls.alpn })
     : Deno.listen({ ...address, transport: "tcp" });
   const { hostname, port } = listener.addr;
   let stopped = false;

@@ -58,9 +58,10 @@ export interface TcpListenOptions {
 }
 
 export interface TlsServerSettings {
-  /** The certificate chain and its private key, PEM. */
-  cert: string;
-  key: string;
+  /** Certificate chains and their private keys, PEM; the first is served to clients that name no server. */
+  certificates: Array<{ cert: string; key: string }>;
+  /** Which certificate a client naming `serverName` (SNI) gets: an index into `certificates`. */
+  choose(serverName: string): number;
   /** The application protocols offered by ALPN, in order of preference ("http/1.1"). */
   alpn: string[];
 }

@@ -1,0 +1,119 @@
+// A TLS listener with several certificates chosen by the client's server name (SNI), for the bun adapter.
+// Bun.listen takes one certificate and no SNI callback; node:tls (which Bun implements) takes both, so a
+// listener with several certificates runs on it. Its sockets are node streams, which keep their own write
+// queue: the contract's TcpSocket maps onto them directly.
+import { createSecureContext, createServer, type SecureContext, type TLSSocket } from "node:tls";
+import { copyOf } from "./copy.ts";
+import type { TcpHandlers, TcpListenOptions, TcpServer, TcpSocket, TlsServerSettings } from "./sockets.ts";
+
+class NodeTlsSocket implements TcpSocket {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  private closed = false;
+  private destroyed = false;
+
+  constructor(private readonly raw: TLSSocket) {
+    this.remoteAddress = plainAddress(raw.remoteAddress ?? "");
+    this.remotePort = raw.remotePort ?? 0;
+    this.localAddress = plainAddress(raw.localAddress ?? "");
+    this.localPort = raw.localPort ?? 0;
+    raw.setNoDelay(true);
+  }
+
+  /** Deliver the socket's events to `handlers` from now on. */
+  start(handlers: TcpHandlers): void {
+    let failure: Error | undefined;
+    this.raw.on("data", (chunk: Uint8Array) => handlers.data(chunk));
+    this.raw.on("drain", () => handlers.drain());
+    this.raw.on("end", () => handlers.end());
+    this.raw.on("error", (error) => (failure = error));
+    this.raw.on("close", () => {
+      this.closed = true;
+      handlers.close(this.destroyed ? undefined : failure);
+    });
+  }
+
+  get pendingBytes(): number {
+    return this.raw.writableLength;
+  }
+
+  write(chunk: Uint8Array, length = chunk.byteLength): boolean {
+    if (this.closed || this.raw.writableEnded) return true;
+    // The stream may hold the bytes past this call, and callers reuse their buffers.
+    return this.raw.write(copyOf(chunk, 0, length));
+  }
+
+  shutdown(): void {
+    if (!this.closed && !this.raw.writableEnded) this.raw.end();
+  }
+
+  end(): void {
+    if (this.closed) return;
+    if (!this.raw.writableEnded) this.raw.end();
+    // Both directions: once what is queued went out, the reading side is closed too.
+    this.raw.once("finish", () => this.raw.destroy());
+    if (this.raw.writableFinished) this.raw.destroy();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.destroyed = true;
+    this.raw.destroy();
+  }
+
+  pause(): void {
+    this.raw.pause();
+  }
+
+  resume(): void {
+    this.raw.resume();
+  }
+}
+
+/** "::ffff:127.0.0.1" → "127.0.0.1", as Bun.listen reports it. */
+function plainAddress(address: string): string {
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}
+
+export function listenTlsWithSni(options: TcpListenOptions & { tls: TlsServerSettings }): Promise<TcpServer> {
+  const settings = options.tls;
+  const contexts: SecureContext[] = settings.certificates.map((c) => createSecureContext({ cert: c.cert, key: c.key, minVersion: "TLSv1.2" }));
+  const server = createServer({
+    cert: settings.certificates[0]!.cert,
+    key: settings.certificates[0]!.key,
+    minVersion: "TLSv1.2",
+    ALPNProtocols: settings.alpn,
+    allowHalfOpen: true,
+    SNICallback(serverName, done) {
+      done(null, contexts[settings.choose(serverName)] ?? contexts[0]);
+    },
+  });
+  server.on("secureConnection", (raw: TLSSocket) => {
+    const socket = new NodeTlsSocket(raw);
+    let handlers: TcpHandlers;
+    try {
+      handlers = options.accept(socket);
+    } catch {
+      raw.destroy();
+      return;
+    }
+    socket.start(handlers);
+  });
+  // A client that fails its handshake is no connection of ours: its socket is closed by node:tls.
+  server.on("tlsClientError", () => {});
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: options.hostname, port: options.port, ...(options.reusePort ? { reusePort: true } : {}) }, () => {
+      server.off("error", reject);
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : options.port;
+      resolve({
+        hostname: options.hostname,
+        port,
+        stop: () => server.close(),
+      });
+    });
+  });
+}
