@@ -159,6 +159,25 @@ describe("DNS service discovery (A/AAAA)", () => {
     }
   }, 20_000);
 
+  test("sticky clients stay on a resolved server", async () => {
+    dns.set(NAME, { a: ["127.0.0.1", "127.0.0.2"], ttl: 60 });
+    gw = await gateway({
+      admin: { listen: "127.0.0.1:0" },
+      resolver: { servers: [dns.address] },
+      pools: { web: { servers: [{ url: `http://${NAME}:${twins.port}`, resolve: true }], sticky: { cookie: "S" } } },
+      routes: [{ match: { path: "/*" }, pool: "web" }],
+    });
+    await until(async () => (await addresses()) === "127.0.0.1,127.0.0.2", "the first lookup");
+    const first = await fetch(`${gw.url}/`);
+    const cookie = first.headers.get("set-cookie")!.split(";")[0]!;
+    expect(cookie).toMatch(/^S=[A-Za-z0-9_-]{22}$/);
+    const bound = await first.text();
+    for (let i = 0; i < 4; i++) {
+      const again = await fetch(`${gw.url}/`, { headers: { cookie } });
+      expect(await again.text()).toBe(bound);
+    }
+  });
+
   test("a reload keeps the resolved servers and what they learnt", async () => {
     dns.set(NAME, { a: ["127.0.0.1", "127.0.0.2"], ttl: 60 });
     const config: ConfigInput = {

@@ -97,6 +97,7 @@ export class Pool {
     this.ids = new Map(this.servers.map((s) => [s.id, s]));
     this.selector = createSelector(this.config.balance, { hash: this.config.hash, servers: this.servers });
     this.limited = this.servers.some((s) => s.maxConns > 0);
+    this.sticky?.learn(this.servers);
   }
 
   /** The configured servers to resolve: their index in the config, DNS name and kind. */

@@ -14,6 +14,8 @@ export interface StickyCookie {
   readonly name: string;
   /** The server id the request's sticky cookie names, or undefined (absent, forged or stale). */
   serverOf(view: RequestView): string | undefined;
+  /** Servers that joined the pool later (DNS discovery): their clients get and keep cookies too. */
+  learn(servers: readonly UpstreamServer[]): void;
   /** The Set-Cookie header value binding a client to this server. */
   setCookieFor(serverId: string): string;
   /** Remove the sticky cookie from a Cookie header going upstream ("indirect": servers never see it). */
@@ -25,11 +27,15 @@ export interface StickyCookie {
 export function createStickyCookie(config: StickyConfig, poolName: string, servers: readonly UpstreamServer[], key: string): StickyCookie {
   const tokenOf = new Map<string, string>();
   const serverOfToken = new Map<string, string>();
-  for (const server of servers) {
-    const token = createHmac("sha256", key).update(`${poolName}\n${server.id}`).digest().subarray(0, 16).toString("base64url");
-    tokenOf.set(server.id, token);
-    serverOfToken.set(token, server.id);
-  }
+  const learn = (servers: readonly UpstreamServer[]) => {
+    for (const server of servers) {
+      if (tokenOf.has(server.id)) continue;
+      const token = createHmac("sha256", key).update(`${poolName}\n${server.id}`).digest().subarray(0, 16).toString("base64url");
+      tokenOf.set(server.id, token);
+      serverOfToken.set(token, server.id);
+    }
+  };
+  learn(servers);
   const attributes = [
     `Path=${config.path}`,
     // Rounded up: "500ms" must not become Max-Age=0, which deletes the cookie at once.
@@ -44,6 +50,7 @@ export function createStickyCookie(config: StickyConfig, poolName: string, serve
 
   return {
     name,
+    learn,
     serverOf(view) {
       const value = view.cookie(name);
       return value === undefined ? undefined : serverOfToken.get(value);
