@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startGateway } from "../gateway/gateway.ts";
 import { ConfigError } from "../gateway/config/errors.ts";
+import { loadListenerCertificates } from "../gateway/config/certificates.ts";
+import { checkConfig } from "../gateway/config/check.ts";
 import { gateway, portOf, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 import { startEngineGateway } from "./helpers/engine-gateway.ts";
 
@@ -66,7 +68,12 @@ beforeAll(async () => {
     "-keyout", join(dir, "ca.key"), "-out", join(dir, "ca.pem")]);
   await leaf("a", "DNS:a.test");
   await leaf("b", "DNS:*.b.test");
-  upstream = startUpstream("web");
+  // Echoes a POST's body back: the answer is as big as the upload.
+  upstream = startUpstream("web", async (request, seen) => {
+    if (request.method !== "POST") return undefined;
+    seen.body = await request.text();
+    return new Response(seen.body);
+  });
 });
 
 afterAll(async () => {
@@ -136,6 +143,15 @@ for (const names of [["a"], ["a", "b"]]) {
       }
     });
 
+    test("a 3 MB upload and a 3 MB answer pass whole through TLS", async () => {
+      const upload = join(dir, "upload.bin");
+      await Bun.write(upload, "u".repeat(3 * 1024 * 1024));
+      const { code, out } = await run(["curl", "-sS", "--max-time", "10", "--cacert", join(dir, "ca.pem"), "--resolve", `a.test:${gw.port()}:127.0.0.1`,
+        "--data-binary", `@${upload}`, `https://a.test:${gw.port()}/big`, "-o", "/dev/null", "-w", "%{http_code} %{size_download}"]);
+      expect({ code, out }).toEqual({ code: 0, out: `200 ${3 * 1024 * 1024}` });
+      expect(upstream.seen.at(-1)!.body.length).toBe(3 * 1024 * 1024);
+    });
+
     test("plain HTTP sent to the TLS port never reaches the upstream", async () => {
       const before = upstream.seen.length;
       const { code } = await run(["curl", "-sS", "--max-time", "5", `http://127.0.0.1:${gw.port()}/plain`]);
@@ -180,6 +196,22 @@ describe("bad certificates are config errors naming the key", () => {
   test("a key that is not the certificate's", async () => {
     const [line] = await problemsOf([{ cert: files("a").cert, key: files("b").key }]);
     expect(line).toStartWith("listen[0].tls.certificates[0].key: this key does not belong to the certificate");
+  });
+
+  test("a certificate that has expired (checked as of three days from now: the test certificates last two)", () => {
+    const config = { listen: [{ address: "127.0.0.1:0", tls: { certificates: [files("a")] } }] };
+    expect(() => loadListenerCertificates(config, dir, new Date(Date.now() + 3 * 86_400_000))).toThrow(
+      /^listen\[0\]\.tls\.certificates\[0\]\.cert: the certificate expired on \d{4}-/,
+    );
+    expect(loadListenerCertificates(config, dir)[0]![0]!.names).toEqual(["a.test"]);
+  });
+
+  test("`sluice check` reports them too, with paths relative to the config file", async () => {
+    const path = join(dir, "sluice.json");
+    await Bun.write(path, JSON.stringify({ listen: [{ address: "127.0.0.1:8443", tls: { certificates: [{ cert: "nope.pem", key: "a.key" }] } }], pools: { web: { servers: [{ url: "http://127.0.0.1:9" }] } }, routes: [{ match: { path: "/*" }, pool: "web" }] }));
+    expect(await checkConfig(path, ["round-robin"])).toEqual({ ok: false, lines: ['listen[0].tls.certificates[0].cert: cannot read the file (no such file) (got "nope.pem")'] });
+    await Bun.write(path, JSON.stringify({ listen: [{ address: "127.0.0.1:8443", tls: { certificates: [{ cert: "a.pem", key: "a.key" }, { cert: "b.pem", key: "b.key" }] } }], pools: { web: { servers: [{ url: "http://127.0.0.1:9" }] } }, routes: [{ match: { path: "/*" }, pool: "web" }] }));
+    expect(await checkConfig(path, ["round-robin"])).toEqual({ ok: true, lines: ["ok"] });
   });
 
   test("a file that is not a certificate", async () => {

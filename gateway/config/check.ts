@@ -3,6 +3,7 @@
 // and torn down at once: their setup may have opened clients that must not outlive the check.
 import { ConfigError } from "./errors.ts";
 import { loadConfig } from "./load.ts";
+import { loadListenerCertificates } from "./certificates.ts";
 import { loadPlugins, PluginLoadError, type LoadedPlugin } from "../plugin/load.ts";
 import { teardownPlugins } from "../plugin/teardown.ts";
 import type { Config } from "./schema.ts";
@@ -11,6 +12,7 @@ import type { Config } from "./schema.ts";
 export async function checkConfig(path: string, knownBalancers: string[]): Promise<{ ok: boolean; lines: string[] }> {
   try {
     const { config, dir } = await loadConfig(path, { knownBalancers });
+    loadListenerCertificates(config, dir); // throws a ConfigError for bad certificate files, as startup does
     const problems = await checkPlugins(config, dir);
     return problems.length === 0 ? { ok: true, lines: ["ok"] } : { ok: false, lines: problems };
   } catch (e) {
