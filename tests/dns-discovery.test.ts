@@ -4,7 +4,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, spyOn, test } from "bun:test";
 import type { Server } from "bun";
 import { TestDnsServer } from "./helpers/dns-server.ts";
-import { until } from "./helpers/common.ts";
+import { reaches, until } from "./helpers/common.ts";
+import { startEngineGateway } from "./helpers/engine-gateway.ts";
 import { gateway, type Gateway } from "./helpers/upstream.ts";
 import { validateConfig } from "../gateway/gateway.ts";
 import { connect, createServer, type Server as NetServer } from "node:net";
@@ -156,6 +157,45 @@ describe("DNS service discovery (A/AAAA)", () => {
       expect(new Set(await send(6))).toEqual(new Set(["127.0.0.1", "127.0.0.2"]));
     } finally {
       log.mockRestore();
+    }
+  }, 20_000);
+
+  test("without an interval, names are looked up again when the TTL (within minTtl-maxTtl) runs out", async () => {
+    // An hour's TTL, cut to maxTtl: the change is seen within it.
+    dns.set(NAME, { a: ["127.0.0.1"], ttl: 3600 });
+    gw = await gateway({
+      admin: { listen: "127.0.0.1:0" },
+      resolver: { servers: [dns.address], minTtl: "100ms", maxTtl: "300ms" },
+      pools: { web: { servers: [{ url: `http://${NAME}:${twins.port}`, resolve: true }] } },
+      routes: [{ match: { path: "/*" }, pool: "web" }],
+    });
+    await until(async () => (await addresses()) === "127.0.0.1", "the first lookup");
+    dns.set(NAME, { a: ["127.0.0.2"], ttl: 0 });
+    await until(async () => (await addresses()) === "127.0.0.2", "the lookup after maxTtl");
+    // TTL 0, raised to minTtl: asked again and again, not in a loop.
+    const asked = dns.asked(NAME);
+    await until(() => dns.asked(NAME) >= asked + 4, "lookups every minTtl");
+  });
+
+  test("on Deno too", async () => {
+    dns.set(NAME, { a: ["127.0.0.1"], ttl: 60 });
+    const deno = await startEngineGateway("deno", {
+      resolver: { servers: [dns.address], interval: "100ms" },
+      pools: { web: { servers: [{ url: `http://${NAME}:${twins.port}`, resolve: true }] } },
+      routes: [{ match: { path: "/*" }, pool: "web" }],
+    });
+    try {
+      const answer = async () => {
+        const r = await fetch(`${deno.url}/`);
+        return r.status === 200 ? await r.text() : String(r.status);
+      };
+      expect(await reaches("127.0.0.1", answer)).toBe("127.0.0.1");
+      dns.set(NAME, { a: ["127.0.0.2"], ttl: 60 });
+      expect(await reaches("127.0.0.2", answer)).toBe("127.0.0.2");
+      for (let i = 0; i < 3; i++) expect(await answer()).toBe("127.0.0.2");
+      expect((await deno.server("web")).id).toBe(`${NAME}:${twins.port}@127.0.0.2`);
+    } finally {
+      await deno.stop();
     }
   }, 20_000);
 
