@@ -176,6 +176,27 @@ for (const names of [["a"], ["a", "b"]]) {
   });
 }
 
+test("a route whose plugin needs Request objects (run through hono) also tells the upstream https, and the plugin sees an https URL", async () => {
+  const plugin = join(dir, "url-echo.ts");
+  await Bun.write(plugin, `export default { name: "url-echo", setup: () => ({ middleware: async (c, next) => { await next(); c.res.headers.set("x-seen-url", c.req.url); } }) };\n`);
+  const gw = await gateway({
+    listen: [{ address: "127.0.0.1:0", tls: { certificates: [files("a"), files("b")] } }],
+    pools: { web: [upstream.url] },
+    routes: [{ match: { path: "/*" }, pool: "web", plugins: [{ use: plugin }] }],
+  });
+  try {
+    const port = portOf(gw);
+    const { code, out } = await run(["curl", "-sS", "-i", "--max-time", "5", "--cacert", join(dir, "ca.pem"), "--resolve", `x.b.test:${port}:127.0.0.1`, `https://x.b.test:${port}/via-hono`]);
+    expect(code).toBe(0);
+    expect(out).toContain(`x-seen-url: https://x.b.test:${port}/via-hono`);
+    const seen = upstream.seen.at(-1)!;
+    expect(seen.url).toBe("/via-hono");
+    expect(seen.headers.get("x-forwarded-proto")).toBe("https");
+  } finally {
+    await gw.stop(0);
+  }
+});
+
 describe("bad certificates are config errors naming the key", () => {
   async function problemsOf(certificates: Array<{ cert: string; key: string }>): Promise<string[]> {
     try {
