@@ -25,6 +25,7 @@ import { startDiscovery } from "./discovery/discovery.ts";
 import { listenHttp, type EngineListener } from "./http/listener.ts";
 import { httpListeners } from "./config/http-listeners.ts";
 import { certificateChooser, loadListenerCertificates, type ListenerCertificate } from "./config/certificates.ts";
+import type { TlsServerSettings } from "./runtime/sockets.ts";
 import { Deadlines } from "./http/deadlines.ts";
 import { DEFAULT_UPSTREAM_POOL, UpstreamPool } from "./http/upstream-pool.ts";
 import { Exchange } from "./proxy/exchange.ts";
@@ -74,6 +75,8 @@ async function readConfig(options: StartOptions): Promise<{ config: Config; dir:
 export class Gateway {
   private snapshot: Snapshot;
   private readonly http: EngineListener[] = [];
+  /** The address of each HTTP listener as the config at start gave it. */
+  private readonly listenAddresses: string[] = [];
   private admin: HttpListener | undefined;
   private tcp: TcpListeners | undefined;
   private udp: UdpListeners | undefined;
@@ -125,13 +128,14 @@ export class Gateway {
     const services = engineServices(() => this.snapshot, this.upstreams, this.accessLog, this.counters);
     const { limits } = config;
     for (const [i, listener] of httpListeners(config).entries()) {
+      this.listenAddresses.push(listener.address);
       const served = certificates[i] ?? [];
       const proto = served.length > 0 ? "https" : "http";
       this.http.push(await listenHttp(this.runtime, {
         ...parseAddress(listener.address)!,
         reusePort: this.workers > 1,
         maxConnections: listener.maxConnections,
-        tls: served.length > 0 ? { certificates: served, choose: certificateChooser(served), alpn: ["http/1.1"] } : undefined,
+        tls: served.length > 0 ? tlsSettings(served) : undefined,
         connection: {
           // Limits are read at start, like the listen addresses.
           limits: { maxUriLength: limits.maxUriLength, maxHeaderSize: limits.maxHeaderSize, maxHeaderCount: limits.maxHeaderCount },
@@ -266,6 +270,8 @@ export class Gateway {
 
   private async reloadNow(config?: ConfigInput): Promise<void> {
     const next = await readConfig(config ? { ...this.options, config, configPath: undefined } : this.options);
+    // Certificate files that cannot be served refuse the reload, as at start.
+    const certificates = loadListenerCertificates(next.config, next.dir);
     // The access log's new file (if it names one) is opened first: one that cannot be opened refuses the reload.
     const log = await this.accessLog.prepare(next.config.accessLog, next.dir);
     // Checks pause while the new snapshot is built; they start again on the snapshot that serves afterwards.
@@ -288,8 +294,24 @@ export class Gateway {
     const previous = this.snapshot;
     this.snapshot = snapshot;
     this.accessLog.apply(log);
+    this.updateCertificates(next.config, certificates);
     if (!this.draining) this.checks = this.startChecks(snapshot);
     this.retire(previous);
+  }
+
+  /**
+   * HTTPS listeners take the reloaded config's certificates for their next handshakes; open connections keep
+   * theirs. A listener is matched by its place in `listen` and its address (addresses are fixed at start).
+   */
+  private updateCertificates(config: Config, certificates: ListenerCertificate[][]): void {
+    httpListeners(config).forEach((entry, i) => {
+      const listener = this.http[i];
+      const served = certificates[i] ?? [];
+      if (!listener || served.length === 0 || entry.address !== this.listenAddresses[i]) return;
+      if (!listener.updateTls(tlsSettings(served)) && this.primary) {
+        console.error(`sluice: ${entry.address}: the certificates cannot be replaced on this runtime: restart to serve new ones`);
+      }
+    });
   }
 
   /**
@@ -350,6 +372,11 @@ function urlOf(listener: HttpListener): string {
 }
 
 /** Start a gateway: the entry point for the CLI, tests and embedding. */
+/** What an HTTPS listener serves: these certificates, chosen by SNI, and HTTP/1.1 by ALPN. */
+function tlsSettings(certificates: ListenerCertificate[]): TlsServerSettings {
+  return { certificates, choose: certificateChooser(certificates), alpn: ["http/1.1"] };
+}
+
 export function startGateway(options: StartOptions): Promise<Gateway> {
   return Gateway.start(options);
 }

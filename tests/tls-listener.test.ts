@@ -1,7 +1,8 @@
 // TLS termination on an HTTP listener, with the real tools: certificates made here by openssl (a CA, a leaf for
 // a.test, a leaf for *.b.test), curl trusting that CA, and `openssl s_client` for what curl does not show (the
 // certificate served without SNI, ALPN, the TLS versions refused). The upstream is plain HTTP and must learn
-// from X-Forwarded-Proto that the client came over TLS. Bad certificate files are config errors at start.
+// from X-Forwarded-Proto that the client came over TLS. Bad certificate files are config errors at start and
+// refuse a reload; a good reload serves the new certificates without closing open connections.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,6 +13,8 @@ import { loadListenerCertificates } from "../gateway/config/certificates.ts";
 import { checkConfig } from "../gateway/config/check.ts";
 import { gateway, portOf, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 import { startEngineGateway } from "./helpers/engine-gateway.ts";
+import { valueOf } from "./helpers/common.ts";
+import { connect as tlsConnect } from "node:tls";
 
 const INSTALL = "apt-get install -y openssl curl";
 let dir: string;
@@ -95,7 +98,7 @@ function httpsGateway(names: string[]): { port: () => number } {
   return { port: () => portOf(gw!) };
 }
 
-// Bun.listen serves one certificate natively; several (SNI) run on node:tls: both are held to the same tests.
+// One certificate and two (chosen by SNI) are held to the same tests.
 for (const names of [["a"], ["a", "b"]]) {
   describe(`an HTTPS listener with ${names.length === 1 ? "one certificate" : "two certificates"}`, () => {
     const gw = httpsGateway(names);
@@ -193,6 +196,67 @@ test("a route whose plugin needs Request objects (run through hono) also tells t
     expect(seen.url).toBe("/via-hono");
     expect(seen.headers.get("x-forwarded-proto")).toBe("https");
   } finally {
+    await gw.stop(0);
+  }
+});
+
+/** A TLS connection kept open across requests: `ask` sends a GET and resolves with the whole answer. */
+async function keptConnection(port: number): Promise<{ ask(path: string): Promise<string>; close(): void }> {
+  const socket = tlsConnect({ host: "127.0.0.1", port, servername: "a.test", ca: await Bun.file(join(dir, "ca.pem")).text() });
+  await new Promise<void>((resolve, reject) => socket.once("secureConnect", resolve).once("error", reject));
+  let received = "";
+  let waiting: (() => void) | undefined;
+  socket.on("data", (chunk: Buffer) => {
+    received += chunk.toString("latin1");
+    waiting?.();
+  });
+  return {
+    async ask(path) {
+      received = "";
+      socket.write(`GET ${path} HTTP/1.1\r\nhost: a.test\r\n\r\n`);
+      // The upstream's answer is its name, "web", with a content-length: the answer is whole once it ends so.
+      await valueOf(() => (received.endsWith("\r\n\r\nweb") ? true : undefined), "the answer on the kept connection");
+      return received;
+    },
+    close: () => socket.destroy(),
+  };
+}
+
+test("a reload serves renewed certificates to new handshakes, keeps open connections, and refuses a bad key", async () => {
+  const served = { cert: join(dir, "served.pem"), key: join(dir, "served.key") };
+  await Bun.write(served.cert, Bun.file(files("a").cert));
+  await Bun.write(served.key, Bun.file(files("a").key));
+  const gw = await gateway({
+    listen: [{ address: "127.0.0.1:0", tls: { certificates: [served, files("b")] } }],
+    pools: { web: [upstream.url] },
+    routes: [{ match: { path: "/*" }, pool: "web" }],
+  });
+  const port = portOf(gw);
+  const kept = await keptConnection(port);
+  try {
+    expect(await kept.ask("/before")).toStartWith("HTTP/1.1 200");
+    await leaf("renewed", "DNS:a.test");
+    await Bun.write(served.cert, Bun.file(files("renewed").cert));
+    await Bun.write(served.key, Bun.file(files("renewed").key));
+    await gw.reload();
+    const renewed = await handshake(["-servername", "a.test", "-CAfile", join(dir, "ca.pem"), "-verify_hostname", "a.test"], port);
+    expect(renewed.subject).toBe("renewed");
+    expect(renewed.out).toContain("Verify return code: 0 (ok)");
+    expect((await handshake(["-noservername"], port)).subject).toBe("renewed");
+    expect((await handshake(["-servername", "x.b.test"], port)).subject).toBe("b");
+    // The connection made before the reload goes on.
+    expect(await kept.ask("/after")).toStartWith("HTTP/1.1 200");
+    expect(upstream.seen.at(-1)!.url).toBe("/after");
+
+    // A key that is not the certificate's: the reload is refused, the renewed certificate stays.
+    await Bun.write(served.key, Bun.file(files("b").key));
+    let refused: unknown;
+    await gw.reload().catch((error) => (refused = error));
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as ConfigError).problems[0]).toStartWith("listen[0].tls.certificates[0].key: this key does not belong to the certificate");
+    expect((await handshake(["-servername", "a.test"], port)).subject).toBe("renewed");
+  } finally {
+    kept.close();
     await gw.stop(0);
   }
 });

@@ -32,6 +32,8 @@ export interface HttpListenerStats {
 
 export interface EngineListener extends HttpListener {
   stats(): HttpListenerStats;
+  /** An HTTPS listener's certificates replaced (reload); false where the runtime cannot, or for plain HTTP. */
+  updateTls(settings: TlsServerSettings): boolean;
 }
 
 /**
@@ -101,6 +103,11 @@ export async function listenHttp(sockets: SocketRuntime, options: HttpListenOpti
     hostname: server.hostname,
     port: server.port,
     stats: () => ({ connections: open.size, maxConnections: options.maxConnections, refused }),
+    updateTls(settings) {
+      if (!options.tls || !server.updateTls) return false;
+      server.updateTls(settings);
+      return true;
+    },
     async stop(force) {
       if (!stopping) {
         stopping = true;

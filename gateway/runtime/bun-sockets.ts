@@ -16,10 +16,10 @@
 //   guard (accept-guard.ts) closes the listening sockets before that and listens again later.
 import type { Socket, SocketHandler } from "bun";
 import { copyOf } from "./copy.ts";
-import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket, TlsServerSettings } from "./sockets.ts";
+import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket } from "./sockets.ts";
 import { bindUdp } from "./bun-udp.ts";
 import { AcceptGuard } from "./accept-guard.ts";
-import { listenTlsWithSni } from "./bun-tls-sni.ts";
+import { listenTls } from "./bun-tls-listener.ts";
 
 /** Every socket of this adapter counts against the process's descriptors. */
 const guard = new AcceptGuard();
@@ -196,19 +196,17 @@ const events: SocketHandler<BunTcpSocket> & { binaryType: "uint8array" } = {
 };
 
 async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
-  // Bun.listen serves one certificate: several (chosen by SNI) need node:tls.
-  if (options.tls && options.tls.certificates.length > 1) return listenTlsWithSni({ ...options, tls: options.tls });
+  // Bun.listen serves one certificate and cannot change it: TLS listeners run on node:tls (bun-tls-listener.ts).
+  if (options.tls) return listenTls({ ...options, tls: options.tls });
   const listen = (port: number) =>
     Bun.listen<BunTcpSocket>({
       hostname: options.hostname,
       port,
       // Workers share the port (SO_REUSEPORT); Bun.listen takes `reusePort` like Bun.serve, though its types omit it.
       ...(options.reusePort ? { reusePort: true } : {}),
-      ...(options.tls ? { tls: bunTls(options.tls) } : {}),
       allowHalfOpen: true,
       socket: {
         ...events,
-        // On a TLS listener, called once the handshake is done.
         open(raw) {
           const socket = new BunTcpSocket(raw);
           raw.data = socket;
@@ -246,18 +244,6 @@ async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
       listener = undefined;
     },
   };
-}
-
-/**
- * Bun's TLS settings for a listener. Bun takes the ALPN list in its wire form (each name after its length
- * byte); it offers no setting for the lowest TLS version, and refuses below TLS 1.2 by itself (measured:
- * a TLS 1.0 or 1.1 ClientHello gets a "protocol version" alert).
- */
-function bunTls(settings: TlsServerSettings) {
-  const encoder = new TextEncoder();
-  const alpn = settings.alpn.flatMap((name) => [name.length, ...encoder.encode(name)]);
-  const { cert, key } = settings.certificates[0]!;
-  return { cert, key, ALPNProtocols: new Uint8Array(alpn) };
 }
 
 function connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Promise<TcpSocket> {

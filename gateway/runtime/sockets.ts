@@ -44,6 +44,11 @@ export interface TcpServer {
   readonly port: number;
   /** Stop accepting; open connections are left to their owners. */
   stop(): void;
+  /**
+   * A TLS listener's certificates replaced for the handshakes from now on; open connections go on. Absent
+   * where the runtime cannot (the certificates then stay those of the start).
+   */
+  updateTls?(settings: TlsServerSettings): void;
 }
 
 export interface TcpListenOptions {

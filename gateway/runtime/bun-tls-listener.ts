@@ -1,7 +1,7 @@
-// A TLS listener with several certificates chosen by the client's server name (SNI), for the bun adapter.
-// Bun.listen takes one certificate and no SNI callback; node:tls (which Bun implements) takes both, so a
-// listener with several certificates runs on it. Its sockets are node streams, which keep their own write
-// queue: the contract's TcpSocket maps onto them directly.
+// TLS listeners for the bun adapter, with certificates chosen by the client's server name (SNI) and replaced
+// on reload. Bun.listen takes one certificate, no SNI callback and no new certificate once listening;
+// node:tls (which Bun implements) does all three, so TLS listeners run on it. Its sockets are node streams,
+// which keep their own write queue: the contract's TcpSocket maps onto them directly.
 import { createSecureContext, createServer, type SecureContext, type TLSSocket } from "node:tls";
 import { copyOf } from "./copy.ts";
 import type { TcpHandlers, TcpListenOptions, TcpServer, TcpSocket, TlsServerSettings } from "./sockets.ts";
@@ -77,9 +77,10 @@ function plainAddress(address: string): string {
   return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
 }
 
-export function listenTlsWithSni(options: TcpListenOptions & { tls: TlsServerSettings }): Promise<TcpServer> {
-  const settings = options.tls;
-  const contexts: SecureContext[] = settings.certificates.map((c) => createSecureContext({ cert: c.cert, key: c.key, minVersion: "TLSv1.2" }));
+export function listenTls(options: TcpListenOptions & { tls: TlsServerSettings }): Promise<TcpServer> {
+  // Replaced together on reload: a handshake sees the old pair or the new one, never a mix.
+  let settings = options.tls;
+  let contexts = contextsOf(settings);
   const server = createServer({
     cert: settings.certificates[0]!.cert,
     key: settings.certificates[0]!.key,
@@ -113,7 +114,18 @@ export function listenTlsWithSni(options: TcpListenOptions & { tls: TlsServerSet
         hostname: options.hostname,
         port,
         stop: () => server.close(),
+        updateTls(next) {
+          const nextContexts = contextsOf(next);
+          // Clients without SNI get the server's own context: the first certificate.
+          server.setSecureContext({ cert: next.certificates[0]!.cert, key: next.certificates[0]!.key, minVersion: "TLSv1.2" });
+          settings = next;
+          contexts = nextContexts;
+        },
       });
     });
   });
+}
+
+function contextsOf(settings: TlsServerSettings): SecureContext[] {
+  return settings.certificates.map((c) => createSecureContext({ cert: c.cert, key: c.key, minVersion: "TLSv1.2" }));
 }
