@@ -6,7 +6,7 @@ import type { Server } from "bun";
 import { TestDnsServer } from "./helpers/dns-server.ts";
 import { reaches, until } from "./helpers/common.ts";
 import { startEngineGateway } from "./helpers/engine-gateway.ts";
-import { gateway, type Gateway } from "./helpers/upstream.ts";
+import { gateway, startUpstream, type Gateway } from "./helpers/upstream.ts";
 import { validateConfig } from "../gateway/gateway.ts";
 import { connect, createServer, type Server as NetServer } from "node:net";
 import type { ConfigInput } from "../gateway/config/schema.ts";
@@ -293,6 +293,78 @@ describe("DNS service discovery in a TCP pool", () => {
       for (const server of servers) server.close();
       await dns.close();
     }
+  });
+});
+
+describe("DNS service discovery with SRV records", () => {
+  test("one server per record, with its port and weight; a higher priority number is a backup", async () => {
+    const dns = await TestDnsServer.start();
+    const a = startUpstream("a");
+    const b = startUpstream("b");
+    const SRV = "_http._tcp.api.internal";
+    dns.set(SRV, { srv: [{ target: "127.0.0.1", port: a.port, weight: 1, priority: 10 }], ttl: 60 });
+    const gw = await gateway({
+      admin: { listen: "127.0.0.1:0" },
+      resolver: { servers: [dns.address], interval: "100ms" },
+      pools: { api: { servers: [{ srv: SRV }] } },
+      routes: [{ match: { path: "/*" }, pool: "api" }],
+    });
+    const log = spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const status = async () => {
+        const doc = await (await fetch(`${gw.adminUrl}/status`)).json() as { pools: { api: { servers: { id: string; name?: string; target: string; weight: number; backup: boolean }[] } } };
+        return doc.pools.api.servers.sort((x, y) => x.id.localeCompare(y.id));
+      };
+      const answers = async (n: number) => {
+        const seen: string[] = [];
+        for (let i = 0; i < n; i++) seen.push(await (await fetch(`${gw.url}/`)).text());
+        return seen;
+      };
+      await until(async () => (await status()).length === 1, "the first lookup");
+      const [first] = await status();
+      expect(first).toMatchObject({ id: `${SRV}@127.0.0.1:${a.port}`, name: SRV, target: `http://127.0.0.1:${a.port}` });
+      expect(new Set(await answers(3))).toEqual(new Set(["a"]));
+
+      // Two records, weights 1 and 3: b takes three requests in four.
+      dns.set(SRV, { srv: [{ target: "127.0.0.1", port: a.port, weight: 1, priority: 10 }, { target: "127.0.0.1", port: b.port, weight: 3, priority: 10 }] });
+      await until(async () => (await status()).length === 2, "the second record");
+      expect((await status()).map((s) => s.weight).sort()).toEqual([1, 3]);
+      const eight = await answers(8);
+      expect(eight.filter((x) => x === "b")).toHaveLength(6);
+
+      // a drops to a higher priority number: a backup, b takes everything; a's counters stay.
+      const aRequests = a.seen.length;
+      dns.set(SRV, { srv: [{ target: "127.0.0.1", port: a.port, weight: 1, priority: 20 }, { target: "127.0.0.1", port: b.port, weight: 3, priority: 10 }] });
+      await until(async () => (await status()).some((s) => s.backup), "a as a backup");
+      expect(new Set(await answers(4))).toEqual(new Set(["b"]));
+      expect(a.seen.length).toBe(aRequests);
+      const aServer = gw.current.pools.get("api")!.byId(`${SRV}@127.0.0.1:${a.port}`)!;
+      expect(aServer.requests).toBe(aRequests);
+
+      // b goes away: the backup serves.
+      dns.set(SRV, { srv: [{ target: "127.0.0.1", port: a.port, weight: 1, priority: 20 }] });
+      await until(async () => (await status()).length === 1, "b removed");
+      expect(new Set(await answers(3))).toEqual(new Set(["a"]));
+    } finally {
+      log.mockRestore();
+      await gw.stop(0);
+      await Promise.all([a.stop(), b.stop(), dns.close()]);
+    }
+  });
+
+  test("config: an SRV name, without resolve", () => {
+    const problems = (config: unknown): string => {
+      try {
+        validateConfig(config as never);
+        return "";
+      } catch (error) {
+        return String((error as Error).message);
+      }
+    };
+    expect(problems({ pools: { api: { servers: [{ srv: "_http._tcp.api.internal", weight: 2 }] } } })).toBe("");
+    expect(problems({ pools: { t: { mode: "tcp", servers: [{ srv: "_pg._tcp.db.internal" }] } } })).toBe("");
+    expect(problems({ pools: { api: { servers: [{ srv: "api.internal" }] } } })).toContain("pools.api.servers[0].srv: not an SRV name");
+    expect(problems({ pools: { api: { servers: [{ url: "nope" }] } } })).toContain("pools.api.servers[0].url: not an upstream URL");
   });
 });
 

@@ -182,7 +182,8 @@ function describeUnion(options: AnySchema[]): string {
   const literals = options.flatMap((o) => (o._zod.def.type === "literal" ? o._zod.def.values : [undefined]));
   // A union of literals reads best as a list: "one of: 301, 302, 307".
   if (literals.every((v: unknown) => v !== undefined)) return `one of: ${literals.join(", ")}`;
-  const parts = options.map(describeSchema);
+  // Branches of the same kind (two object shapes) read as one: "an object", not "an object or an object".
+  const parts = [...new Set(options.map(describeSchema))];
   return parts.length <= 1 ? (parts[0] ?? "a valid value") : `${parts.slice(0, -1).join(", ")} or ${parts.at(-1)}`;
 }
 

@@ -43,7 +43,7 @@ export function checkReferences(config: Config, knownBalancers: readonly string[
     // Ids name servers in /status, metrics and sticky cookies, so two servers must never share one.
     const seen = new Map<string, number>();
     pool.servers.forEach((server, i) => {
-      const id = server.id ?? defaultServerId("url" in server ? server.url : server.address);
+      const id = server.id ?? ("srv" in server ? server.srv : defaultServerId("url" in server ? server.url : server.address));
       const first = seen.get(id);
       if (first === undefined) seen.set(id, i);
       else {
@@ -51,7 +51,7 @@ export function checkReferences(config: Config, knownBalancers: readonly string[
         problems.add(["pools", name, "servers", i, "id"], `${why}, also servers[${first}]`, "", id);
       }
       // An address stands for itself: only a name can be looked up for the servers behind it.
-      if (server.resolve) {
+      if (!("srv" in server) && server.resolve) {
         const host = "url" in server ? new URL(server.url).hostname.replace(/^\[|\]$/g, "") : server.address.slice(0, server.address.lastIndexOf(":")).replace(/^\[|\]$/g, "");
         if (host === "" || isIP(host) !== 0) problems.add(["pools", name, "servers", i, "resolve"], "needs a DNS name to look up, not an address", "", "url" in server ? server.url : server.address);
       }

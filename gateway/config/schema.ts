@@ -75,6 +75,15 @@ const httpServer = z.strictObject({
 
 const tcpServer = z.strictObject({ address, ...serverOptions });
 
+/** A server that stands for one server per SRV record of a name (DNS service discovery): target, port, weight. */
+const srvServer = z.strictObject({
+  srv: z.string().regex(/^_[A-Za-z0-9-]+\._(tcp|udp)\.[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/, {
+    message: 'not an SRV name: use "_service._tcp.name"',
+  }),
+  ...serverOptions,
+  resolve: z.undefined({ message: "an srv server is always looked up: leave resolve out" }).optional(),
+});
+
 const healthTiming = {
   interval: duration.default(2_000),
   timeout: duration.default(1_000),
@@ -120,7 +129,7 @@ const queue = z.strictObject({ max: count.default(100), timeout: duration.defaul
 const httpPool = z.strictObject({
   mode: z.literal("http").default("http"),
   ...balanceFields,
-  servers: z.array(httpServer).min(1),
+  servers: z.array(z.union([httpServer, srvServer])).min(1),
   health: httpHealth.optional(),
   sticky: sticky.optional(),
   retries: count.default(1),
@@ -135,7 +144,7 @@ const httpPool = z.strictObject({
 const tcpPool = z.strictObject({
   mode: z.literal("tcp"),
   ...balanceFields,
-  servers: z.array(tcpServer).min(1),
+  servers: z.array(z.union([tcpServer, srvServer])).min(1),
   health: tcpHealth.optional(),
   queue,
 });

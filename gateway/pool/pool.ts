@@ -20,6 +20,21 @@ import type { StickyCookie } from "./sticky.ts";
 /** Told which servers DNS discovery added to a pool and which it removed. */
 export type ServerListWatcher = (added: readonly UpstreamServer[], removed: readonly UpstreamServer[]) => void;
 
+/** One server a DNS name stands for: an address (A/AAAA), or an SRV record's target, port, weight and priority. */
+export interface Endpoint {
+  host: string;
+  port: number;
+  /** SRV: the record's weight. */
+  weight?: number;
+  /** SRV: a record of a higher priority number than the lowest: used only when no primary is available. */
+  backup?: boolean;
+}
+
+/** What a configured server points at: its url, address or SRV name. */
+function targetOf(s: PoolConfig["servers"][number]): string {
+  return "srv" in s ? s.srv : "url" in s ? s.url : s.address;
+}
+
 /** `address:port`, an IPv6 address in brackets. */
 function hostPortOf(address: string, port: number): string {
   return `${address.includes(":") ? `[${address}]` : address}:${port}`;
@@ -56,34 +71,40 @@ export class Pool {
     this.config = config;
     this.queue = new WaitQueue(config.queue.max, config.queue.timeout);
     // A server to resolve has no address yet: it stands for nothing until its name's first lookup.
-    this.entries = config.servers.map((s, i) => (s.resolve ? [] : [this.buildServer(i)]));
+    this.entries = config.servers.map((s, i) => ("srv" in s || s.resolve ? [] : [this.buildServer(i)]));
     this.wantsLoadReports = config.balance === "capacity";
     this.hashKeyOf = compileHashKey(config.hash);
     this.rebuild();
   }
 
-  /** The configured server at `index`, or (`address` given) one address its name resolved to. */
-  private buildServer(index: number, address?: string): UpstreamServer {
+  /** The configured server at `index`, or (`endpoint` given) one server its DNS name stands for. */
+  private buildServer(index: number, endpoint?: Endpoint): UpstreamServer {
     const config = this.config;
+    const s = config.servers[index]!;
+    const latencyDecay = config.mode === "http" ? config.latencyDecay : undefined;
     let server: UpstreamServer;
-    if (config.mode === "tcp") {
-      const s = config.servers[index]!;
+    if ("srv" in s) {
+      // One SRV record: its target and port, its weight, and a backup when a lower priority is there.
+      const e = endpoint!;
+      const target = hostPortOf(e.host, e.port);
+      const options = { ...s, id: `${s.id ?? s.srv}@${target}`, name: s.srv, weight: e.weight ?? s.weight, backup: s.backup || e.backup === true, latencyDecay };
+      server = new UpstreamServer(config.mode === "tcp" ? target : `http://${target}`, e.host, e.port, options);
+    } else if ("address" in s) {
       const i = s.address.lastIndexOf(":");
       const hostname = s.address.slice(0, i).replace(/^\[|\]$/g, "") || "127.0.0.1";
       const port = Number(s.address.slice(i + 1));
       const id = s.id ?? defaultServerId(s.address);
-      server = address === undefined
+      server = endpoint === undefined
         ? new UpstreamServer(s.address, hostname, port, { ...s, id })
-        : new UpstreamServer(hostPortOf(address, port), address, port, { ...s, id: `${id}@${address}`, name: hostname });
+        : new UpstreamServer(hostPortOf(endpoint.host, port), endpoint.host, port, { ...s, id: `${id}@${endpoint.host}`, name: hostname });
     } else {
-      const s = config.servers[index]!;
       const url = new URL(s.url);
       const hostname = url.hostname.replace(/^\[|\]$/g, "");
       const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
       const id = s.id ?? defaultServerId(s.url);
-      server = address === undefined
-        ? new UpstreamServer(url.origin, hostname, port, { ...s, id, latencyDecay: config.latencyDecay })
-        : new UpstreamServer(`${url.protocol}//${hostPortOf(address, port)}`, address, port, { ...s, id: `${id}@${address}`, name: hostname, latencyDecay: config.latencyDecay });
+      server = endpoint === undefined
+        ? new UpstreamServer(url.origin, hostname, port, { ...s, id, latencyDecay })
+        : new UpstreamServer(`${url.protocol}//${hostPortOf(endpoint.host, port)}`, endpoint.host, port, { ...s, id: `${id}@${endpoint.host}`, name: hostname, latencyDecay });
     }
     server.live.ownerQueue = this.queue;
     return server;
@@ -100,47 +121,61 @@ export class Pool {
     this.sticky?.learn(this.servers);
   }
 
-  /** The configured servers to resolve: their index in the config, DNS name and kind. */
-  get namesToResolve(): { index: number; name: string }[] {
-    const config = this.config;
-    const names: { index: number; name: string }[] = [];
-    config.servers.forEach((s, index) => {
-      if (!s.resolve) return;
-      const name = "url" in s ? new URL(s.url).hostname : s.address.slice(0, s.address.lastIndexOf(":"));
-      names.push({ index, name });
+  /** The configured servers DNS stands behind: their index in the config, the name to look up and its record type. */
+  get namesToResolve(): { index: number; name: string; records: "address" | "srv" }[] {
+    const names: { index: number; name: string; records: "address" | "srv" }[] = [];
+    this.config.servers.forEach((s, index) => {
+      if ("srv" in s) names.push({ index, name: s.srv, records: "srv" });
+      else if (s.resolve) names.push({ index, name: "url" in s ? new URL(s.url).hostname : s.address.slice(0, s.address.lastIndexOf(":")), records: "address" });
     });
     return names;
   }
 
-  /** The addresses the configured server at `index` stands for now (empty until resolved). */
-  resolvedAddresses(index: number): string[] {
-    return (this.entries[index] ?? []).map((s) => s.hostname);
+  /** What the configured server at `index` stands for now (empty until resolved). */
+  resolvedEndpoints(index: number): Endpoint[] {
+    return (this.entries[index] ?? []).map((s) => ({ host: s.hostname, port: s.port, weight: s.configuredWeight, backup: s.backup }));
   }
 
   /**
-   * The configured server at `index` (one with `resolve`) now stands for these addresses. A server whose
-   * address stays is kept as it is (health, counters, requests in flight); a new address gets a new server;
-   * a server whose address went is only left out of selection: requests on it finish there. Returns the
-   * servers added and removed (watchers are told too).
+   * The configured server at `index` (one with `resolve`, or `srv`) now stands for these endpoints (for
+   * `resolve`, only `host` is read: the port is the configured one). A server whose endpoint stays is kept
+   * as it is (health, counters, requests in flight); a new endpoint gets a new server; one whose SRV weight
+   * or priority changed is a new server object with the same state; a server whose endpoint went is only
+   * left out of selection: requests on it finish there. Returns the servers added and removed (watchers
+   * are told too).
    */
-  setResolved(index: number, addresses: readonly string[]): { added: UpstreamServer[]; removed: UpstreamServer[] } {
+  setResolved(index: number, endpoints: readonly Endpoint[]): { added: UpstreamServer[]; removed: UpstreamServer[] } {
     const before = this.entries[index];
-    if (!before || !this.config.servers[index]?.resolve) throw new Error(`pool ${this.name}: server ${index} is not resolved by DNS`);
-    const wanted = [...new Set(addresses)];
-    const kept = new Map(before.map((s) => [s.hostname, s]));
+    const entry = this.config.servers[index];
+    if (!before || !entry || !("srv" in entry || entry.resolve)) throw new Error(`pool ${this.name}: server ${index} is not resolved by DNS`);
+    const kept = new Map(before.map((s) => [s.id, s]));
+    const seen = new Set<string>();
     const added: UpstreamServer[] = [];
-    const now = wanted.map((address) => {
-      const server = kept.get(address);
-      if (server) return server;
-      const fresh = this.buildServer(index, address);
-      added.push(fresh);
-      return fresh;
-    });
-    const removed = before.filter((s) => !wanted.includes(s.hostname));
-    if (added.length === 0 && removed.length === 0) return { added, removed };
+    let changed = false;
+    const now: UpstreamServer[] = [];
+    for (const endpoint of endpoints) {
+      const fresh = this.buildServer(index, endpoint);
+      if (seen.has(fresh.id)) continue;
+      seen.add(fresh.id);
+      const old = kept.get(fresh.id);
+      if (!old) {
+        added.push(fresh);
+        now.push(fresh);
+      } else if (old.configuredWeight === fresh.configuredWeight && old.backup === fresh.backup) {
+        now.push(old);
+      } else {
+        // Same server, new SRV weight or priority: its state carries on (as over a reload).
+        if (old.live.weight === old.configuredWeight) old.live.weight = fresh.configuredWeight;
+        fresh.live = old.live;
+        now.push(fresh);
+        changed = true;
+      }
+    }
+    const removed = before.filter((s) => !seen.has(s.id));
+    if (added.length === 0 && removed.length === 0 && !changed) return { added, removed };
     this.entries[index] = now;
     this.rebuild();
-    if (added.length > 0) this.queue.wakeAll();
+    if (added.length > 0 || changed) this.queue.wakeAll();
     for (const watcher of this.watchers) watcher(added, removed);
     return { added, removed };
   }
@@ -335,12 +370,11 @@ export class Pool {
    * and this one's share their state.
    */
   inherit(previous: Pool): void {
-    // A server resolved by DNS keeps the addresses it had until its name is looked up again.
-    for (const { index } of this.namesToResolve) {
-      const same = previous.config.servers[index];
-      const mine = this.config.servers[index]!;
-      if (same?.resolve && ("url" in same ? same.url : same.address) === ("url" in mine ? mine.url : mine.address)) {
-        this.entries[index] = previous.resolvedAddresses(index).map((address) => this.buildServer(index, address));
+    // A server DNS stands behind keeps what it stood for until its name is looked up again.
+    for (const { index, name, records } of this.namesToResolve) {
+      const same = previous.namesToResolve.find((n) => n.index === index);
+      if (same?.name === name && same.records === records && targetOf(previous.config.servers[index]!) === targetOf(this.config.servers[index]!)) {
+        this.entries[index] = previous.resolvedEndpoints(index).map((endpoint) => this.buildServer(index, endpoint));
       }
     }
     this.rebuild();

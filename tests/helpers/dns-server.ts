@@ -1,4 +1,4 @@
-// A small authoritative DNS server on 127.0.0.1 (UDP) for tests: it answers A and AAAA questions from a
+// A small authoritative DNS server on 127.0.0.1 (UDP) for tests: it answers A, AAAA and SRV questions from a
 // record table the test changes while it runs. Names it does not know get NXDOMAIN; a known name without
 // records of the asked type gets an empty answer. Only the few bytes of the wire format (RFC 1035 §4) a
 // resolver needs are written here.
@@ -9,12 +9,15 @@ export interface DnsRecords {
   a?: string[];
   /** IPv6 addresses, full or compressed. */
   aaaa?: string[];
+  /** SRV records: target name, port, weight and priority. */
+  srv?: { target: string; port: number; weight?: number; priority?: number }[];
   /** Seconds the answer may be cached. */
   ttl?: number;
 }
 
 const TYPE_A = 1;
 const TYPE_AAAA = 28;
+const TYPE_SRV = 33;
 
 export class TestDnsServer {
   /** Records by lower-case name, without the trailing dot. Change them at will. */
@@ -72,9 +75,13 @@ export class TestDnsServer {
     if (questionEnd > query.length) return undefined;
     const type = query.readUInt16BE(at + 1);
     const name = labels.join(".").toLowerCase();
-    this.questions.push(`${name} ${type === TYPE_A ? "A" : type === TYPE_AAAA ? "AAAA" : type}`);
+    this.questions.push(`${name} ${type === TYPE_A ? "A" : type === TYPE_AAAA ? "AAAA" : type === TYPE_SRV ? "SRV" : type}`);
     const records = this.records.get(name);
-    const rdatas = !records ? [] : type === TYPE_A ? (records.a ?? []).map(ipv4Bytes) : type === TYPE_AAAA ? (records.aaaa ?? []).map(ipv6Bytes) : [];
+    const rdatas = !records ? []
+      : type === TYPE_A ? (records.a ?? []).map(ipv4Bytes)
+      : type === TYPE_AAAA ? (records.aaaa ?? []).map(ipv6Bytes)
+      : type === TYPE_SRV ? (records.srv ?? []).map(srvBytes)
+      : [];
     const header = Buffer.alloc(12);
     header.writeUInt16BE(query.readUInt16BE(0), 0); // the query's id
     // QR, AA, RD copied, RA; RCODE 2 (SERVFAIL) while failing, 3 (NXDOMAIN) for an unknown name.
@@ -94,6 +101,16 @@ export class TestDnsServer {
     });
     return Buffer.concat([header, query.subarray(12, questionEnd), ...(this.failing ? [] : answers)]);
   }
+}
+
+/** Priority, weight, port, then the target as labels (not compressed). */
+function srvBytes(record: { target: string; port: number; weight?: number; priority?: number }): Buffer {
+  const fixed = Buffer.alloc(6);
+  fixed.writeUInt16BE(record.priority ?? 10, 0);
+  fixed.writeUInt16BE(record.weight ?? 1, 2);
+  fixed.writeUInt16BE(record.port, 4);
+  const labels = record.target.split(".").filter(Boolean).map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, "latin1")]));
+  return Buffer.concat([fixed, ...labels, Buffer.from([0])]);
 }
 
 function ipv4Bytes(address: string): Buffer {
