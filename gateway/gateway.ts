@@ -77,6 +77,8 @@ export class Gateway {
   private readonly http: EngineListener[] = [];
   /** The address of each HTTP listener as the config at start gave it. */
   private readonly listenAddresses: string[] = [];
+  /** How long a TLS handshake may take (`limits.headerTimeout` at start). */
+  private handshakeTimeoutMs = 0;
   private admin: HttpListener | undefined;
   private tcp: TcpListeners | undefined;
   private udp: UdpListeners | undefined;
@@ -127,6 +129,8 @@ export class Gateway {
   private async listen(config: Config, certificates: ListenerCertificate[][]): Promise<void> {
     const services = engineServices(() => this.snapshot, this.upstreams, this.accessLog, this.counters);
     const { limits } = config;
+    // Limits are read at start: reloaded certificates keep this one.
+    this.handshakeTimeoutMs = limits.headerTimeout;
     for (const [i, listener] of httpListeners(config).entries()) {
       this.listenAddresses.push(listener.address);
       const served = certificates[i] ?? [];
@@ -135,7 +139,7 @@ export class Gateway {
         ...parseAddress(listener.address)!,
         reusePort: this.workers > 1,
         maxConnections: listener.maxConnections,
-        tls: served.length > 0 ? tlsSettings(served) : undefined,
+        tls: served.length > 0 ? tlsSettings(served, limits.headerTimeout) : undefined,
         connection: {
           // Limits are read at start, like the listen addresses.
           limits: { maxUriLength: limits.maxUriLength, maxHeaderSize: limits.maxHeaderSize, maxHeaderCount: limits.maxHeaderCount },
@@ -308,7 +312,7 @@ export class Gateway {
       const listener = this.http[i];
       const served = certificates[i] ?? [];
       if (!listener || served.length === 0 || entry.address !== this.listenAddresses[i]) return;
-      if (!listener.updateTls(tlsSettings(served)) && this.primary) {
+      if (!listener.updateTls(tlsSettings(served, this.handshakeTimeoutMs)) && this.primary) {
         console.error(`sluice: ${entry.address}: the certificates cannot be replaced on this runtime: restart to serve new ones`);
       }
     });
@@ -372,9 +376,13 @@ function urlOf(listener: HttpListener): string {
 }
 
 /** Start a gateway: the entry point for the CLI, tests and embedding. */
-/** What an HTTPS listener serves: these certificates, chosen by SNI, and HTTP/1.1 by ALPN. */
-function tlsSettings(certificates: ListenerCertificate[]): TlsServerSettings {
-  return { certificates, choose: certificateChooser(certificates), alpn: ["http/1.1"] };
+/**
+ * What an HTTPS listener serves: these certificates, chosen by SNI, and HTTP/1.1 by ALPN. A handshake gets
+ * `limits.headerTimeout`, as the request head after it: a client that opens connections and never finishes
+ * a handshake holds nothing for longer than one that never finishes its head.
+ */
+function tlsSettings(certificates: ListenerCertificate[], handshakeTimeoutMs: number): TlsServerSettings {
+  return { certificates, choose: certificateChooser(certificates), alpn: ["http/1.1"], handshakeTimeoutMs };
 }
 
 export function startGateway(options: StartOptions): Promise<Gateway> {

@@ -13,7 +13,8 @@ import { loadListenerCertificates } from "../gateway/config/certificates.ts";
 import { checkConfig } from "../gateway/config/check.ts";
 import { gateway, portOf, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 import { startEngineGateway } from "./helpers/engine-gateway.ts";
-import { valueOf } from "./helpers/common.ts";
+import { eventually, valueOf } from "./helpers/common.ts";
+import { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 
 const INSTALL = "apt-get install -y openssl curl";
@@ -84,12 +85,28 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+/**
+ * Connects over plain TCP, sends `bytes` (the start of a handshake, or nothing) and waits: true once the
+ * gateway closed the connection, false if it is still open after 5 s.
+ */
+async function closedByServer(port: number, bytes: number[]): Promise<boolean> {
+  const socket = netConnect({ host: "127.0.0.1", port });
+  let closed = false;
+  socket.on("close", () => (closed = true));
+  socket.on("error", () => {});
+  socket.on("connect", () => socket.write(new Uint8Array(bytes)));
+  const cut = await eventually(() => closed, 5_000, 50);
+  socket.destroy();
+  return cut;
+}
+
 /** A gateway whose only listener is HTTPS with the certificates `names` (files made in beforeAll). */
 function httpsGateway(names: string[]): { port: () => number } {
   let gw: Gateway | undefined;
   beforeAll(async () => {
     gw = await gateway({
       listen: [{ address: "127.0.0.1:0", tls: { certificates: names.map(files) } }],
+      limits: { headerTimeout: "1s" },
       pools: { web: [upstream.url] },
       routes: [{ match: { path: "/*" }, pool: "web" }],
     });
@@ -153,6 +170,11 @@ for (const names of [["a"], ["a", "b"]]) {
         "--data-binary", `@${upload}`, `https://a.test:${gw.port()}/big`, "-o", "/dev/null", "-w", "%{http_code} %{size_download}"]);
       expect({ code, out }).toEqual({ code: 0, out: `200 ${3 * 1024 * 1024}` });
       expect(upstream.seen.at(-1)!.body.length).toBe(3 * 1024 * 1024);
+    });
+
+    test("a client that never finishes its handshake is cut after limits.headerTimeout", async () => {
+      expect(await closedByServer(gw.port(), [0x16, 0x03, 0x01])).toBe(true);
+      expect(await closedByServer(gw.port(), [])).toBe(true);
     });
 
     test("plain HTTP sent to the TLS port never reaches the upstream", async () => {
@@ -308,6 +330,7 @@ describe("bad certificates are config errors naming the key", () => {
 test("on Deno, an HTTPS listener serves the certificate and tells the upstream https", async () => {
   const deno = await startEngineGateway("deno", {
     listen: [{ address: "127.0.0.1:0", tls: { certificates: [files("b")] } }],
+    limits: { headerTimeout: "1s" },
     pools: { web: { servers: [{ url: upstream.url }] } },
     routes: [{ match: { path: "/*" }, pool: "web" }],
   });

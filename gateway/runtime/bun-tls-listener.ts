@@ -87,6 +87,7 @@ export function listenTls(options: TcpListenOptions & { tls: TlsServerSettings }
     minVersion: "TLSv1.2",
     ALPNProtocols: settings.alpn,
     allowHalfOpen: true,
+    handshakeTimeout: settings.handshakeTimeoutMs,
     SNICallback(serverName, done) {
       done(null, contexts[settings.choose(serverName)] ?? contexts[0]);
     },
@@ -102,8 +103,9 @@ export function listenTls(options: TcpListenOptions & { tls: TlsServerSettings }
     }
     socket.start(handlers);
   });
-  // A client that fails its handshake is no connection of ours: its socket is closed by node:tls.
-  server.on("tlsClientError", () => {});
+  // A client that fails its handshake, or takes too long over it, is no connection of ours. Bun reports a
+  // handshake timeout here but leaves the socket open: it is closed here.
+  server.on("tlsClientError", (_error, socket) => socket.destroy());
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host: options.hostname, port: options.port, ...(options.reusePort ? { reusePort: true } : {}) }, () => {
