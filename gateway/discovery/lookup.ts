@@ -1,6 +1,6 @@
-// One lookup of a name's A and AAAA records, with the shortest TTL among them, or of its SRV records. node:dns's Resolver asks
-// the configured name servers (or the system's) on Bun and Deno alike; a lookup that does not finish in
-// time is cancelled, since a name server that never answers must not hold the discovery of a name.
+// One lookup of a name's A and AAAA records (with the shortest TTL among them), or of its SRV records.
+// node:dns's Resolver asks the configured name servers (or the system's) on Bun and Deno alike; a lookup
+// that does not finish in time is cancelled: a name server that never answers must not hold up discovery.
 import { Resolver } from "node:dns/promises";
 
 export interface LookupResult {
