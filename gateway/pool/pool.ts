@@ -44,8 +44,8 @@ export class Pool {
   readonly name: string;
   readonly mode: "http" | "tcp";
   readonly balance: string;
-  /** The servers now: the configured ones, with each `resolve` entry expanded into its addresses. */
-  servers: readonly UpstreamServer[] = [];
+  /** The servers now: the configured ones, with each `resolve`/`srv` entry expanded (only setResolved changes it). */
+  private current: readonly UpstreamServer[] = [];
   private primaries: readonly UpstreamServer[] = [];
   private backups: readonly UpstreamServer[] = [];
   private ids: ReadonlyMap<string, UpstreamServer> = new Map();
@@ -75,6 +75,11 @@ export class Pool {
     this.wantsLoadReports = config.balance === "capacity";
     this.hashKeyOf = compileHashKey(config.hash);
     this.rebuild();
+  }
+
+  /** The servers now: the configured ones, with each `resolve`/`srv` entry expanded into what its name stands for. */
+  get servers(): readonly UpstreamServer[] {
+    return this.current;
   }
 
   /** The configured server at `index`, or (`endpoint` given) one server its DNS name stands for. */
@@ -112,7 +117,7 @@ export class Pool {
 
   /** The lists, the id map and the selector, from `entries`. */
   private rebuild(): void {
-    this.servers = this.entries.flat();
+    this.current = this.entries.flat();
     this.primaries = this.servers.filter((s) => !s.backup);
     this.backups = this.servers.filter((s) => s.backup);
     this.ids = new Map(this.servers.map((s) => [s.id, s]));
