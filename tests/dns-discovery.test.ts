@@ -13,6 +13,8 @@ import type { ConfigInput } from "../gateway/config/schema.ts";
 
 interface Twin {
   port: number;
+  /** The Host header of each request, health checks included. */
+  hosts: string[];
   /** Requests each address answered. */
   hits: Record<string, number>;
   /** Release the requests held at /slow. */
@@ -23,6 +25,7 @@ interface Twin {
 /** The same little server on 127.0.0.1:P and 127.0.0.2:P: it answers with its address; /slow waits for `release`. */
 function startTwins(): Twin {
   const hits: Record<string, number> = { "127.0.0.1": 0, "127.0.0.2": 0 };
+  const hosts: string[] = [];
   let release!: () => void;
   let held = new Promise<void>((r) => (release = r));
   const serve = (hostname: string, port: number): Server<unknown> => Bun.serve({
@@ -30,6 +33,7 @@ function startTwins(): Twin {
     port,
     async fetch(request) {
       const path = new URL(request.url).pathname;
+      hosts.push(request.headers.get("host") ?? "");
       if (path === "/health") return new Response("ok");
       hits[hostname]!++;
       if (path === "/slow") await held;
@@ -42,6 +46,7 @@ function startTwins(): Twin {
   return {
     port: first.port!,
     hits,
+    hosts,
     release() {
       release();
       held = new Promise<void>((r) => (release = r));
@@ -198,6 +203,28 @@ describe("DNS service discovery (A/AAAA)", () => {
       await deno.stop();
     }
   }, 20_000);
+
+  test("with preserveHost: false, requests and health checks name the server by its DNS name", async () => {
+    dns.set(NAME, { a: ["127.0.0.2"], ttl: 60 });
+    gw = await gateway({
+      admin: { listen: "127.0.0.1:0" },
+      resolver: { servers: [dns.address] },
+      pools: {
+        web: {
+          servers: [{ url: `http://${NAME}:${twins.port}`, resolve: true }],
+          preserveHost: false,
+          health: { path: "/health", interval: "100ms", timeout: "500ms" },
+        },
+      },
+      routes: [{ match: { path: "/*" }, pool: "web" }],
+    });
+    await until(async () => (await addresses()) === "127.0.0.2", "the first lookup");
+    await until(async () => (await statusOf())[0]!.lastCheck !== null, "a health check");
+    twins.hosts.length = 0;
+    expect(await send(2)).toEqual(["127.0.0.2", "127.0.0.2"]);
+    await until(async () => (await statusOf())[0]!.lastCheck !== null && twins.hosts.length >= 3, "another health check");
+    expect(new Set(twins.hosts)).toEqual(new Set([`${NAME}:${twins.port}`]));
+  });
 
   test("sticky clients stay on a resolved server", async () => {
     dns.set(NAME, { a: ["127.0.0.1", "127.0.0.2"], ttl: 60 });

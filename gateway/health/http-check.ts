@@ -16,6 +16,8 @@ export function httpProbe(runtime: Runtime, pool: Pool, server: UpstreamServer, 
   return async (signal) => {
     const headers = new Headers({ "user-agent": USER_AGENT, accept: "*/*" });
     if (health.host) headers.set("host", health.host);
+    // A server resolved from a DNS name is asked under that name, as requests to it are.
+    else if (server.hostHeader !== server.hostPort) headers.set("host", server.hostHeader);
     let response: Response;
     try {
       // fetchUpstream: redirects are answers (a 301 is judged by `expect`, not followed), the Host given is sent.

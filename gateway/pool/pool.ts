@@ -109,7 +109,7 @@ export class Pool {
       const id = s.id ?? defaultServerId(s.url);
       server = endpoint === undefined
         ? new UpstreamServer(url.origin, hostname, port, { ...s, id, latencyDecay })
-        : new UpstreamServer(`${url.protocol}//${hostPortOf(endpoint.host, port)}`, endpoint.host, port, { ...s, id: `${id}@${endpoint.host}`, name: hostname, latencyDecay });
+        : new UpstreamServer(`${url.protocol}//${hostPortOf(endpoint.host, port)}`, endpoint.host, port, { ...s, id: `${id}@${endpoint.host}`, name: hostname, hostHeader: `${hostname}:${port}`, latencyDecay });
     }
     server.live.ownerQueue = this.queue;
     return server;

@@ -21,6 +21,8 @@ export interface ServerOptions {
   slowStart: number;
   /** The DNS name the server's address was resolved from (`resolve`); absent for a server configured as it is. */
   name?: string;
+  /** The Host header for the server, when not `host:port` of its address (a server resolved from a DNS name). */
+  hostHeader?: string;
   /** How fast the latency average forgets: the time constant of its exponential decay (ms). */
   latencyDecay?: number;
 }
@@ -48,8 +50,13 @@ export class UpstreamServer {
   readonly port: number;
   /** The DNS name this server's address came from (`resolve: true`), or undefined. */
   readonly name: string | undefined;
-  /** `host:port` as a Host header names the server (IPv6 in brackets). */
+  /** `host:port` of where the server is (IPv6 in brackets): names its idle connections. */
   readonly hostPort: string;
+  /**
+   * What the Host header says when the client's is not kept (`preserveHost: false`): `hostPort`, or for a
+   * server resolved from a DNS name, that name and port, since virtual hosts on the server answer to the name.
+   */
+  readonly hostHeader: string;
   /**
    * The run-time state. Changed only through the owning Pool's methods; the pool also swaps in the previous
    * snapshot's object on a reload (Pool.inherit), which is why this reference is not readonly.
@@ -68,6 +75,7 @@ export class UpstreamServer {
     this.port = port;
     this.name = options.name;
     this.hostPort = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+    this.hostHeader = options.hostHeader ?? this.hostPort;
     this.id = options.id;
     this.backup = options.backup;
     this.maxConns = options.maxConns;

@@ -384,7 +384,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const framing = head.chunked ? "transfer-encoding: chunked\r\n" : hasBody ? `content-length: ${head.contentLength}\r\n` : "";
     this.bodyChunked = head.chunked;
     const text = upstreamRequestHead(head.method, this.pathAndQuery, head, {
-      host: route.preserveHost && head.host !== "" ? head.host : server.hostPort,
+      host: route.preserveHost && head.host !== "" ? head.host : server.hostHeader,
       clientIp: this.clientIp,
       trusted: route.trustedProxies.has(this.clientIp),
       proto: this.proto,

@@ -136,7 +136,7 @@ async function attemptOnce(upstreams: UpstreamPool, server: UpstreamServer, poli
   // Left in place after the answer too: a client gone mid-body also ends the upstream exchange. (Removing
   // it costs more per request than it saves.)
   out.clientSignal.addEventListener("abort", () => controller.abort(), { once: true });
-  out.headers.set("host", out.host ?? server.hostPort);
+  out.headers.set("host", out.host ?? server.hostHeader);
   try {
     const response = await pooledFetch(upstreams, server, {
       method: out.method,
