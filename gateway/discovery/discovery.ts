@@ -1,6 +1,7 @@
 // DNS service discovery of one snapshot: every pool server with `resolve` stands for the addresses its
 // name resolves to, every `srv` server for its SRV records' targets, looked up again when the records' TTL
-// runs out (kept within minTtl–maxTtl) or every `resolver.interval`. The pool swaps its servers (Pool.setResolved); requests in flight are not touched.
+// runs out (kept within minTtl–maxTtl) or every `resolver.interval`. The pool swaps its servers
+// (Pool.setResolved); requests in flight are not touched.
 // A lookup that fails or finds nothing keeps the last good addresses, with one line on stderr per change
 // between failing and working, so a name server that is down does not empty a pool nor flood the log.
 // The gateway starts it for each snapshot and stops it when the snapshot is replaced or the gateway stops.
