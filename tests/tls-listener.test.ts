@@ -13,8 +13,10 @@ import { loadListenerCertificates } from "../gateway/config/certificates.ts";
 import { checkConfig } from "../gateway/config/check.ts";
 import { gateway, portOf, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 import { startEngineGateway } from "./helpers/engine-gateway.ts";
-import { eventually, valueOf } from "./helpers/common.ts";
-import { connect as netConnect } from "node:net";
+import { deadPort, eventually, processAlive, until, valueOf } from "./helpers/common.ts";
+import { cliPath, spawnCommand } from "./helpers/process.ts";
+import { connect as netConnect, type Socket } from "node:net";
+import { readFileSync } from "node:fs";
 import { connect as tlsConnect } from "node:tls";
 
 const INSTALL = "apt-get install -y openssl curl";
@@ -282,6 +284,58 @@ test("a reload serves renewed certificates to new handshakes, keeps open connect
     await gw.stop(0);
   }
 });
+
+test("at the file-descriptor limit (ulimit -n 128, 200 clients that stay) a Bun TLS listener pauses instead of spinning, and serves again once they leave", async () => {
+  const port = await deadPort();
+  const configPath = join(dir, "fd-limit.json");
+  await Bun.write(configPath, JSON.stringify({
+    listen: [{ address: `127.0.0.1:${port}`, tls: { certificates: [files("a")] } }],
+    admin: false,
+    accessLog: false,
+    pools: { web: { servers: [{ url: upstream.url }] } },
+    routes: [{ match: { path: "/*" }, pool: "web" }],
+  }));
+  const gateway = spawnCommand(["bash", "-c", 'ulimit -n 128 && exec "$@"', "bash", process.execPath, cliPath, "--config", configPath]);
+  const sockets: Socket[] = [];
+  try {
+    await gateway.waitFor(/serving/, 30_000);
+    for (let i = 0; i < 200; i++) sockets.push(netConnect({ host: "127.0.0.1", port }).on("error", () => {}));
+    await gateway.waitFor(/file descriptors in use: not accepting connections/, 5_000);
+    const cpuBefore = cpuSeconds(gateway.proc.pid);
+    // A second of saturation, with clients still trying to connect all along.
+    const started = Date.now();
+    while (Date.now() - started < 1_000) await holdConnection(port, sockets);
+    expect(cpuSeconds(gateway.proc.pid) - cpuBefore).toBeLessThan(0.5);
+    expect(processAlive(gateway.proc.pid)).toBe(true);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+  await gateway.waitFor(/file descriptors available again/, 10_000);
+  await until(async () => (await curl("a.test", "/after-limit", port)).body === "web", "the gateway serves again", 10_000, 100);
+  await gateway.stop("SIGKILL");
+}, 30_000);
+
+/** A connection that stays open; resolves once it connected or failed, or after 100 ms (left in the backlog). */
+function holdConnection(port: number, sockets: Socket[]): Promise<void> {
+  return new Promise((done) => {
+    const socket = netConnect({ host: "127.0.0.1", port });
+    sockets.push(socket);
+    const timer = setTimeout(done, 100);
+    const settle = () => {
+      clearTimeout(timer);
+      done();
+    };
+    socket.once("connect", settle);
+    socket.once("error", settle);
+  });
+}
+
+/** CPU seconds (user + system) the process has used, from /proc/PID/stat (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 
 describe("bad certificates are config errors naming the key", () => {
   async function problemsOf(certificates: Array<{ cert: string; key: string }>): Promise<string[]> {

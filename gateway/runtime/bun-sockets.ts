@@ -197,7 +197,7 @@ const events: SocketHandler<BunTcpSocket> & { binaryType: "uint8array" } = {
 
 async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
   // Bun.listen serves one certificate and cannot change it: TLS listeners run on node:tls (bun-tls-listener.ts).
-  if (options.tls) return listenTls({ ...options, tls: options.tls });
+  if (options.tls) return listenTls({ ...options, tls: options.tls }, guard);
   const listen = (port: number) =>
     Bun.listen<BunTcpSocket>({
       hostname: options.hostname,

@@ -2,9 +2,11 @@
 // on reload. Bun.listen takes one certificate, no SNI callback and no new certificate once listening;
 // node:tls (which Bun implements) does all three, so TLS listeners run on it. Its sockets are node streams,
 // which keep their own write queue: the contract's TcpSocket maps onto them directly.
-import { createSecureContext, createServer, type SecureContext, type TLSSocket } from "node:tls";
+import { createSecureContext, createServer, type SecureContext, type Server, type TLSSocket } from "node:tls";
+import type { Socket } from "node:net";
 import { copyOf } from "./copy.ts";
 import type { TcpHandlers, TcpListenOptions, TcpServer, TcpSocket, TlsServerSettings } from "./sockets.ts";
+import type { AcceptGuard } from "./accept-guard.ts";
 
 class NodeTlsSocket implements TcpSocket {
   readonly remoteAddress: string;
@@ -77,55 +79,99 @@ function plainAddress(address: string): string {
   return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
 }
 
-export function listenTls(options: TcpListenOptions & { tls: TlsServerSettings }): Promise<TcpServer> {
+/** `guard` counts every connection from its accept (handshakes included) and pauses the listener with the others. */
+export async function listenTls(options: TcpListenOptions & { tls: TlsServerSettings }, guard: AcceptGuard): Promise<TcpServer> {
   // Replaced together on reload: a handshake sees the old pair or the new one, never a mix.
   let settings = options.tls;
   let contexts = contextsOf(settings);
-  const server = createServer({
-    cert: settings.certificates[0]!.cert,
-    key: settings.certificates[0]!.key,
-    minVersion: "TLSv1.2",
-    ALPNProtocols: settings.alpn,
-    allowHalfOpen: true,
-    handshakeTimeout: settings.handshakeTimeoutMs,
-    SNICallback(serverName, done) {
-      done(null, contexts[settings.choose(serverName)] ?? contexts[0]);
-    },
-  });
-  server.on("secureConnection", (raw: TLSSocket) => {
-    const socket = new NodeTlsSocket(raw);
-    let handlers: TcpHandlers;
-    try {
-      handlers = options.accept(socket);
-    } catch {
-      raw.destroy();
-      return;
-    }
-    socket.start(handlers);
-  });
-  // A client that fails its handshake, or takes too long over it, is no connection of ours. Bun reports a
-  // handshake timeout here but leaves the socket open: it is closed here.
-  server.on("tlsClientError", (_error, socket) => socket.destroy());
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: options.hostname, port: options.port, ...(options.reusePort ? { reusePort: true } : {}) }, () => {
-      server.off("error", reject);
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : options.port;
-      resolve({
-        hostname: options.hostname,
-        port,
-        stop: () => server.close(),
-        updateTls(next) {
-          const nextContexts = contextsOf(next);
-          // Clients without SNI get the server's own context: the first certificate.
-          server.setSecureContext({ cert: next.certificates[0]!.cert, key: next.certificates[0]!.key, minVersion: "TLSv1.2" });
-          settings = next;
-          contexts = nextContexts;
-        },
+  // A server per listening socket: one paused by the accept guard is closed (its connections go on), and a
+  // new one listens on the same port when the guard resumes.
+  function newServer(): Server {
+    const server = createServer({
+      cert: settings.certificates[0]!.cert,
+      key: settings.certificates[0]!.key,
+      minVersion: "TLSv1.2",
+      ALPNProtocols: settings.alpn,
+      allowHalfOpen: true,
+      handshakeTimeout: settings.handshakeTimeoutMs,
+      SNICallback(serverName, done) {
+        done(null, contexts[settings.choose(serverName)] ?? contexts[0]);
+      },
+    });
+    server.on("connection", (tcp: Socket) => {
+      guard.opened();
+      tcp.once("close", () => guard.closed());
+    });
+    server.on("secureConnection", (raw: TLSSocket) => {
+      const socket = new NodeTlsSocket(raw);
+      let handlers: TcpHandlers;
+      try {
+        handlers = options.accept(socket);
+      } catch {
+        raw.destroy();
+        return;
+      }
+      socket.start(handlers);
+    });
+    // A client that fails its handshake, or takes too long over it, is no connection of ours. Bun reports a
+    // handshake timeout here but leaves the socket open: it is closed here.
+    server.on("tlsClientError", (_error, socket) => socket.destroy());
+    // Errors after listening (none expected) must not take the process down.
+    server.on("error", () => {});
+    return server;
+  }
+  const listen = (server: Server, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host: options.hostname, port, ...(options.reusePort ? { reusePort: true } : {}) }, () => {
+        server.off("error", reject);
+        const address = server.address();
+        resolve(typeof address === "object" && address ? address.port : port);
       });
     });
-  });
+  let current: Server | undefined = newServer();
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
+  const port = await listen(current, options.port);
+  const pausable = {
+    address: options.hostname.includes(":") ? `[${options.hostname}]:${port}` : `${options.hostname}:${port}`,
+    pause() {
+      current?.close();
+      current = undefined;
+      // With its server closed, nothing here holds Bun's event loop (measured: the process exited while
+      // paused): a timer holds it until the listener resumes or stops.
+      keepAlive ??= setInterval(() => {}, 60_000);
+    },
+    resume() {
+      clearInterval(keepAlive);
+      keepAlive = undefined;
+      if (current) return true;
+      const server = newServer();
+      current = server;
+      listen(server, port).catch(() => {
+        if (current === server) current = undefined; // tried again at the guard's next check
+      });
+      return true;
+    },
+  };
+  guard.add(pausable);
+  return {
+    hostname: options.hostname,
+    port,
+    stop() {
+      clearInterval(keepAlive);
+      keepAlive = undefined;
+      guard.delete(pausable);
+      current?.close();
+      current = undefined;
+    },
+    updateTls(next) {
+      // New servers (after a pause) are made from `settings`; the listening one takes the new default now.
+      const nextContexts = contextsOf(next);
+      current?.setSecureContext({ cert: next.certificates[0]!.cert, key: next.certificates[0]!.key, minVersion: "TLSv1.2" });
+      settings = next;
+      contexts = nextContexts;
+    },
+  };
 }
 
 function contextsOf(settings: TlsServerSettings): SecureContext[] {
