@@ -398,9 +398,9 @@ describe("config", () => {
     expect(validateConfig({}).limits.maxConnections).toBe(10_000);
   });
 
-  test("tls on a listener is refused as not supported yet; bad values get their line", () => {
+  test("a listener object's bad values get their line (tls without certificates too)", () => {
     expect(problems({ listen: [{ address: ":8443", tls: { certificates: [] } }] })).toEqual([
-      'listen[0].tls: not supported in this version of Sluice: TLS listeners (terminate TLS in front of Sluice for now) (got {"certificates":[]})',
+      "listen[0].tls.certificates: must not be empty (got [])",
     ]);
     expect(problems({ listen: [{ address: "nowhere", maxConnections: -1 }] })).toEqual([
       'listen[0].address: not an address: use "host:port" or ":port" (got "nowhere")',
