@@ -61,6 +61,16 @@ function startTwins(): Twin {
 
 const NAME = "web.internal";
 
+/** The config problems of `config` as one text ("" when it is valid). */
+function problems(config: unknown): string {
+  try {
+    validateConfig(config as never);
+    return "";
+  } catch (error) {
+    return String((error as Error).message);
+  }
+}
+
 describe("DNS service discovery (A/AAAA)", () => {
   let dns: TestDnsServer;
   let twins: Twin;
@@ -380,14 +390,6 @@ describe("DNS service discovery with SRV records", () => {
   });
 
   test("config: an SRV name, without resolve", () => {
-    const problems = (config: unknown): string => {
-      try {
-        validateConfig(config as never);
-        return "";
-      } catch (error) {
-        return String((error as Error).message);
-      }
-    };
     expect(problems({ pools: { api: { servers: [{ srv: "_http._tcp.api.internal", weight: 2 }] } } })).toBe("");
     expect(problems({ pools: { t: { mode: "tcp", servers: [{ srv: "_pg._tcp.db.internal" }] } } })).toBe("");
     expect(problems({ pools: { api: { servers: [{ srv: "api.internal" }] } } })).toContain("pools.api.servers[0].srv: not an SRV name");
@@ -396,14 +398,6 @@ describe("DNS service discovery with SRV records", () => {
 });
 
 describe("DNS service discovery config", () => {
-  const problems = (config: unknown): string => {
-    try {
-      validateConfig(config as never);
-      return "";
-    } catch (error) {
-      return String((error as Error).message);
-    }
-  };
 
   test("resolve needs a DNS name, not an address", () => {
     const message = problems({ pools: { web: { servers: [{ url: "http://10.0.0.1:8080", resolve: true }] } } });

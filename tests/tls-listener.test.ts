@@ -18,6 +18,7 @@ import { cliPath, spawnCommand } from "./helpers/process.ts";
 import { connect as netConnect, type Socket } from "node:net";
 import { readFileSync } from "node:fs";
 import { connect as tlsConnect } from "node:tls";
+import { holdConnection } from "./helpers/held-connection.ts";
 
 const INSTALL = "apt-get install -y openssl curl";
 let dir: string;
@@ -315,20 +316,6 @@ test("at the file-descriptor limit (ulimit -n 128, 200 clients that stay) a Bun 
   await gateway.stop("SIGKILL");
 }, 30_000);
 
-/** A connection that stays open; resolves once it connected or failed, or after 100 ms (left in the backlog). */
-function holdConnection(port: number, sockets: Socket[]): Promise<void> {
-  return new Promise((done) => {
-    const socket = netConnect({ host: "127.0.0.1", port });
-    sockets.push(socket);
-    const timer = setTimeout(done, 100);
-    const settle = () => {
-      clearTimeout(timer);
-      done();
-    };
-    socket.once("connect", settle);
-    socket.once("error", settle);
-  });
-}
 
 /** CPU seconds (user + system) the process has used, from /proc/PID/stat (clock ticks of 1/100 s). */
 function cpuSeconds(pid: number): number {

@@ -353,10 +353,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     }
     this.release();
     const clientsFault = failure.kind === "aborted" || failure.kind === "body-too-large" || this.clientGoneFlag;
-    if (!clientsFault) {
-      this.route!.pool.failed(server, Date.now());
-      server.figures.failed(failure);
-    }
+    if (!clientsFault) this.blame(server, failure);
     if ((failure.kind === "connect" || failure instanceof ClosedBeforeAnswer) && !this.clientGoneFlag) {
       this.lastFailure = failure;
       (this.tried ??= new Set()).add(server);
@@ -365,6 +362,12 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
       return this.nextServer();
     }
     this.failed(failure);
+  }
+
+  /** A failure of the server's: counted against it by its pool (maxFails) and in its figures (/metrics). */
+  private blame(server: UpstreamServer, failure: UpstreamFailure): void {
+    this.route!.pool.failed(server, Date.now());
+    server.figures.failed(failure);
   }
 
   /** No attempt succeeded: the client's answer. */
@@ -589,10 +592,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   upstreamFailed(failure: UpstreamFailure, stale: boolean, headSent: boolean): void {
     if (!headSent && this.status === 0) return this.attemptFailed(this.server!, failure, stale);
     this.trace?.attemptFailed(failure);
-    if (this.server) {
-      this.route!.pool.failed(this.server, Date.now());
-      this.server.figures.failed(failure);
-    }
+    if (this.server) this.blame(this.server, failure);
     this.log.error = failure.message;
     if (!this.answerStarted) {
       // The server's head came but none of it reached the client yet (the same read brought the failure): the

@@ -7,10 +7,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { deadPort, processAlive, until } from "../helpers/common.ts";
 import { cliPath, repoRoot, spawnCommand, type RunningProcess } from "../helpers/process.ts";
 import { denoPath } from "../helpers/engine-gateway.ts";
+import { holdConnection } from "../helpers/held-connection.ts";
 
 const FD_LIMIT = 128;
 const CLIENTS = 200;
@@ -33,24 +34,6 @@ function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ, 100 on Linux)
-}
-
-/**
- * A connection attempt that stays open; resolves once it connected or failed, or after 100 ms (a listener that
- * stopped accepting leaves handshakes to the kernel's backlog, and once that is full they just wait).
- */
-function hold(port: number, sockets: Socket[]): Promise<void> {
-  return new Promise((done) => {
-    const socket = connect({ host: "127.0.0.1", port });
-    sockets.push(socket);
-    const timer = setTimeout(done, 100);
-    const settle = () => {
-      clearTimeout(timer);
-      done();
-    };
-    socket.once("connect", settle);
-    socket.once("error", settle);
-  });
 }
 
 async function answers(url: string): Promise<number> {
@@ -93,13 +76,13 @@ for (const runtime of ["bun", "deno"] as const) {
       expect(await answers(`http://127.0.0.1:${port}/before`)).toBe(200);
       const sockets: Socket[] = [];
       try {
-        for (let i = 0; i < CLIENTS; i++) await hold(port, sockets);
+        for (let i = 0; i < CLIENTS; i++) await holdConnection(port, sockets);
         await gateway.waitFor(/(file descriptors in use|out of file descriptors): not accepting connections/, 5_000);
 
         // A second of saturation, with clients still trying to connect all along.
         const cpuBefore = cpuSeconds(pid);
         const started = Date.now();
-        while (Date.now() - started < 1_000) await hold(port, sockets);
+        while (Date.now() - started < 1_000) await holdConnection(port, sockets);
         const cpu = cpuSeconds(pid) - cpuBefore;
         console.log(`${runtime}: ${(cpu).toFixed(2)} s of CPU over ${Date.now() - started} ms at the descriptor limit`);
         expect(cpu).toBeLessThan(0.5);
