@@ -1,5 +1,5 @@
 // The same gateway on every way it ships: the compiled single binary (run from another directory,
-// loading JSON and TS configs and a plugin file from disk) and Deno.
+// loading JSON and TS configs, a plugin file and a plugin package from disk, and the built-in plugins) and Deno.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -9,6 +9,7 @@ import { repoRoot, spawnCommand } from "./helpers/process.ts";
 import { deadPort } from "./helpers/common.ts";
 import { listen, startUpstream, type Upstream } from "./helpers/upstream.ts";
 import { connect, createServer, type Server } from "node:net";
+import { SignJWT } from "jose";
 
 let work: string;
 let up: Upstream;
@@ -101,6 +102,60 @@ describe("the compiled binary", () => {
       }
     });
   }
+
+  test("loads a plugin package from the config's node_modules and the built-in jwt, cors and rate-limit", async () => {
+    // A package a deployment installed next to its config, plain JavaScript as npm ships it.
+    const pkg = join(work, "node_modules/sluice-plugin-stamp");
+    await mkdir(pkg, { recursive: true });
+    await writeFile(join(pkg, "package.json"), JSON.stringify({ name: "sluice-plugin-stamp", version: "1.0.0", type: "module", main: "index.js" }));
+    await writeFile(join(pkg, "index.js"), [
+      "export default {",
+      '  name: "stamp",',
+      "  setup: (options) => ({",
+      "    onRequest(req) { req.setResponseHeader(\"x-stamp\", options.stamp); },",
+      "  }),",
+      "};",
+      "",
+    ].join("\n"));
+    const secret = "a-secret-long-enough-for-hs256-0123456789";
+    const port = await deadPort();
+    const config = {
+      listen: `127.0.0.1:${port}`,
+      admin: false,
+      pools: { app: { servers: [{ url: up.url }] } },
+      routes: [{
+        pool: "app",
+        plugins: [
+          { use: "sluice-plugin-stamp", options: { stamp: "from-package" } },
+          { use: "cors", options: { origins: ["https://app.example"] } },
+          { use: "jwt", options: { secret, algorithms: ["HS256"] } },
+          { use: "rate-limit", options: { limit: 100, window: "1m" } },
+        ],
+      }],
+    };
+    const path = join(work, "bin-plugins.json");
+    await writeFile(path, JSON.stringify(config));
+    const elsewhere = await mkdtemp(join(tmpdir(), "sluice-cwd-"));
+    const gw = spawnCommand([binary, "--config", path], { cwd: elsewhere });
+    try {
+      await gw.waitFor(/serving/);
+      const anonymous = await fetch(`http://127.0.0.1:${port}/x`, { headers: { origin: "https://app.example" } });
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get("www-authenticate")).toContain("Bearer");
+      expect(anonymous.headers.get("access-control-allow-origin")).toBe("https://app.example");
+      expect(anonymous.headers.get("x-stamp")).toBe("from-package");
+      await anonymous.body?.cancel();
+      const token = await new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(secret));
+      const allowed = await fetch(`http://127.0.0.1:${port}/x`, { headers: { authorization: `Bearer ${token}` } });
+      expect(allowed.status).toBe(200);
+      expect(await allowed.text()).toBe("up");
+      expect(allowed.headers.get("x-stamp")).toBe("from-package");
+      expect(allowed.headers.get("ratelimit-policy")).toBeTruthy();
+    } finally {
+      expect(await gw.stop()).toBe(0);
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
 
   test("check works from the binary", async () => {
     const bad = join(work, "bad.json");
