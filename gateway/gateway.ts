@@ -17,7 +17,8 @@ import { statusDocument, type ListenerInfo } from "./admin/status.ts";
 import { workerCount } from "./workers.ts";
 import { HttpCounters } from "./observability/http-counters.ts";
 import { countedFigures, renderMetrics, type MetricsSources } from "./admin/metrics.ts";
-import type { Figures } from "./observability/exposition.ts";
+import { sumFigures, type Figures } from "./observability/exposition.ts";
+import { History, type HistoryOptions } from "./observability/history.ts";
 import { startTcpListeners, type TcpListeners, type TcpStats } from "./l4/tcp-listeners.ts";
 import { startUdpListeners, type UdpListeners, type UdpListenerStats } from "./l4/udp-listener.ts";
 import { startHealthChecks, type HealthChecks } from "./health/checks.ts";
@@ -56,6 +57,8 @@ export interface StartOptions {
    * processes reload, as SIGHUP does.
    */
   reloadAll?: () => Promise<void>;
+  /** How the dashboard's history samples (default: every 5 s, 180 points); tests sample faster. */
+  history?: Partial<HistoryOptions>;
 }
 
 /** Validate a config object the same way a file is validated; algorithm aliases come back as contract names. */
@@ -83,6 +86,8 @@ export class Gateway {
   private tcp: TcpListeners | undefined;
   private udp: UdpListeners | undefined;
   private draining = false;
+  /** The dashboard's charts: sampled while the admin listener serves. */
+  private history: History | undefined;
   private readonly startedAt = Date.now();
   /** The active health checks of the current snapshot's pools. */
   private checks: HealthChecks = { stop() {} };
@@ -160,12 +165,14 @@ export class Gateway {
       this.udp = await startUdpListeners(config.udp, l4);
     }
     if (config.admin !== false && this.primary) {
+      const history = (this.history = this.startHistory());
       const app = createAdminApp({
         token: config.admin.token,
         ready: () => !this.draining,
         status: () => statusDocument(this.snapshot, this.listeners(), this.startedAt, this.l4Stats()),
         metrics: async () => renderMetrics(this.metricsSources(), await this.workerFigures()),
         pools: () => this.snapshot.pools,
+        history: () => history.document(),
         reload: () => (this.options.reloadAll ? this.options.reloadAll() : this.reload()),
       });
       this.admin = await this.runtime.serveHttp({
@@ -192,6 +199,19 @@ export class Gateway {
         checks.stop();
       },
     };
+  }
+
+  /** The dashboard's history, sampled from what /metrics shows: every process's counts summed, the primary's state. */
+  private startHistory(): History {
+    return new History({
+      figures: async () => {
+        const workers = await this.workerFigures();
+        return { figures: sumFigures([this.countedFigures(), ...workers]), processes: 1 + workers.length };
+      },
+      servers: () => [...this.snapshot.pools].flatMap(([pool, p]) => p.servers.map((s) => ({ pool, id: s.id, state: s.state }))),
+      l4: () => this.l4Stats(),
+      log: (line) => console.error(line),
+    }, this.options.history).start();
   }
 
   private metricsSources(): MetricsSources {
@@ -345,6 +365,7 @@ export class Gateway {
   async stop(graceMs = this.snapshot.config.shutdownTimeout): Promise<void> {
     this.draining = true;
     this.checks.stop();
+    this.history?.stop();
     // TCP connections drain in parallel with HTTP requests, under the same grace period.
     const tcpDrained = this.tcp?.stop(graceMs);
     const graceful = Promise.all(this.http.map((l) => l.stop(false)));

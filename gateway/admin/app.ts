@@ -21,6 +21,8 @@ export interface AdminDeps {
   pools(): ReadonlyMap<string, Pool>;
   /** Re-read the config file and swap it in, as SIGHUP does; rejects (with every problem) when it is refused. */
   reload(): Promise<void>;
+  /** The dashboard's history (GET /history), when the gateway keeps one. */
+  history?(): unknown;
   /** Where admin changes are recorded (one line each); defaults to stderr. */
   log?: (line: string) => void;
 }
@@ -54,6 +56,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     });
   }
   app.get("/status", (c) => c.json(deps.status()));
+  app.get("/history", (c) => (deps.history ? c.json(deps.history()) : c.json({ error: "not found" }, 404)));
 
   app.post("/reload", async (c) => {
     try {
