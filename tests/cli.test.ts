@@ -48,10 +48,12 @@ export default defineConfig({ pools: { app: { servers: [{ url: "http://127.0.0.1
       expect.stringMatching(/^listen: .*\(got "localhost"\)$/),
       expect.stringMatching(/^pools\.app\.servers\[0\]\.weigth: unknown key.*did you mean "weight"\?/),
       expect.stringMatching(/^pools\.app\.timeouts\.connect: not a duration.*\(got "3 seconds"\)$/),
+      // The reference is checked too: the broken pool still counts as a pool.
+      'routes[0].pool: no such pool (got "ap") — did you mean "app"?',
     ]);
   });
 
-  test("references are checked once the shape is right", async () => {
+  test("a reference problem alone", async () => {
     const path = await writeConfig("refs.json", { pools: { app: { servers: [{ url: "http://127.0.0.1:9001" }] } }, routes: [{ pool: "ap" }] });
     const { code, out } = await runCli(["check", "--config", path]);
     expect(code).toBe(1);

@@ -25,7 +25,7 @@ function schemaLines(input: unknown): string[] {
 function refLines(input: ConfigInput): string[] {
   const r = parseWithProblems(configSchema, input);
   if (!r.ok) throw new Error(`schema failed: ${r.problems.join("; ")}`);
-  return checkReferences(r.value, BALANCERS);
+  return checkReferences(r.value, BALANCERS).lines();
 }
 
 const app = { servers: [{ url: "http://127.0.0.1:9001" }] };

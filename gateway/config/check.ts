@@ -1,8 +1,11 @@
-// `sluice check --config PATH`: the same loading as startup, reported as text instead of thrown. Plugins are
-// loaded too, as startup loads them — a plugin file that is missing or options a plugin refuses fail the check —
-// and torn down at once: their setup may have opened clients that must not outlive the check.
+// `sluice check --config PATH`: the same loading as startup, reported as text instead of thrown, and every
+// problem in one run: the schema's, the references' and route patterns' (over what parsed, when the schema
+// found problems), the listeners' certificates and the plugins'. Plugins are loaded as startup loads them — a
+// plugin that does not exist or options a plugin refuses fail the check — and torn down at once: their setup
+// may have opened clients that must not outlive the check.
 import { ConfigError } from "./errors.ts";
-import { loadConfig } from "./load.ts";
+import { readConfigInput } from "./load.ts";
+import { inspectConfig } from "./validate.ts";
 import { loadListenerCertificates } from "./certificates.ts";
 import { loadPlugins, PluginLoadError, type LoadedPlugin } from "../plugin/load.ts";
 import { teardownPlugins } from "../plugin/teardown.ts";
@@ -11,10 +14,17 @@ import type { Config } from "./schema.ts";
 /** `lines` is exactly what to print: ["ok"] for a good config, else one line per problem (exit 1). */
 export async function checkConfig(path: string, knownBalancers: string[]): Promise<{ ok: boolean; lines: string[] }> {
   try {
-    const { config, dir } = await loadConfig(path, { knownBalancers });
-    loadListenerCertificates(config, dir); // throws a ConfigError for bad certificate files, as startup does
-    const problems = await checkPlugins(config, dir);
-    return problems.length === 0 ? { ok: true, lines: ["ok"] } : { ok: false, lines: problems };
+    const { input, dir } = await readConfigInput(path);
+    const { problems, usable } = inspectConfig(input, knownBalancers);
+    const lines = [...problems];
+    try {
+      loadListenerCertificates(usable, dir); // a ConfigError for bad certificate files, as startup throws
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      lines.push(...e.problems);
+    }
+    lines.push(...(await checkPlugins(usable, dir)));
+    return lines.length === 0 ? { ok: true, lines: ["ok"] } : { ok: false, lines };
   } catch (e) {
     if (e instanceof ConfigError) return { ok: false, lines: e.problems };
     return { ok: false, lines: [`${path}: ${(e as Error)?.message ?? String(e)}`] }; // a bug, but still one line

@@ -17,7 +17,9 @@ export class ConfigError extends Error {
 /** Stands for "no value at this path" (a missing key), printed as `(got nothing)`. */
 export const NOTHING: unique symbol = Symbol("nothing");
 
-type Path = readonly PropertyKey[];
+/** Where in a config a problem is: keys and array indexes from the top. */
+export type ProblemPath = readonly PropertyKey[];
+type Path = ProblemPath;
 
 // ── rendering ──────────────────────────────────────────────────────────────────────────────────────
 
@@ -115,6 +117,16 @@ export class ProblemList {
 
   get size(): number {
     return this.entries.length;
+  }
+
+  /** The paths problems were reported at, in the order they were added. */
+  paths(): Path[] {
+    return this.entries.map((e) => e.path);
+  }
+
+  /** Take over the lines of `other` (already worded, values shown as `other` saw them) whose path `keep` accepts. */
+  absorb(other: ProblemList, keep: (path: Path) => boolean = () => true): void {
+    for (const e of other.entries) if (keep(e.path)) this.entries.push(e);
   }
 
   lines(): string[] {
@@ -296,11 +308,16 @@ function collect(list: ProblemList, issues: readonly z.core.$ZodIssue[], base: P
   }
 }
 
-/** Lines for zod issues about `input` (the raw, unparsed config). */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
+/** Problems for zod issues about `input` (the raw, unparsed config), each at its path. */
+export function issueProblems(issues: readonly z.core.$ZodIssue[], input: unknown): ProblemList {
   const list = new ProblemList(input);
   collect(list, issues, []);
-  return list.lines();
+  return list;
+}
+
+/** Lines for zod issues about `input` (the raw, unparsed config). */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
+  return issueProblems(issues, input).lines();
 }
 
 /** Parse with human messages: the value, or every problem as a line. */

@@ -29,6 +29,15 @@ let generation = 0;
 
 /** Read, validate and cross-check a config file. Throws ConfigError holding every problem found. */
 export async function loadConfig(path: string, opts: { knownBalancers: string[]; canonicalBalancer?: CanonicalBalancer }): Promise<LoadedConfig> {
+  const { input, path: abs, dir } = await readConfigInput(path);
+  return { config: validateConfig(input, opts.knownBalancers, opts.canonicalBalancer), path: abs, dir };
+}
+
+/**
+ * A config file as written, not yet validated: parsed JSON, or a module's default export. Throws a ConfigError
+ * of one line when the file cannot be read or parsed.
+ */
+export async function readConfigInput(path: string): Promise<{ input: unknown; path: string; dir: string }> {
   const abs = resolve(path);
   const ext = extname(abs).toLowerCase();
   if (ext !== ".json" && !MODULE_EXTENSIONS.has(ext)) {
@@ -54,8 +63,7 @@ export async function loadConfig(path: string, opts: { knownBalancers: string[];
   } else {
     input = await importDefault(abs, path);
   }
-
-  return { config: validateConfig(input, opts.knownBalancers, opts.canonicalBalancer), path: abs, dir: dirname(abs) };
+  return { input, path: abs, dir: dirname(abs) };
 }
 
 /**

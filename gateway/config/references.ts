@@ -27,8 +27,8 @@ function regexError(source: string): string | null {
 
 type Path = (string | number)[];
 
-/** Every problem across sections of `config`, as lines; [] when there are none. */
-export function checkReferences(config: Config, knownBalancers: readonly string[]): string[] {
+/** Every problem across sections of `config`, each at its path (none when there are none). */
+export function checkReferences(config: Config, knownBalancers: readonly string[]): ProblemList {
   const problems = new ProblemList(config);
   const pools = config.pools;
   const names = Object.keys(pools);
@@ -117,7 +117,7 @@ export function checkReferences(config: Config, knownBalancers: readonly string[
   checkClashes(problems, streams);
   checkClashes(problems, config.udp.map((l, i): [Path, string] => [["udp", i, "listen"], l.listen]));
 
-  return problems.lines();
+  return problems;
 }
 
 /** Call `fn` on a one-or-many value, with `[i]` in the path only when it was written as an array. */

@@ -3,16 +3,16 @@ import { isIP } from "node:net";
 // Parsing fills every default once; the rest of the gateway reads `Config` (the output type) and never
 // has to ask "was this set?". Unknown keys are rejected everywhere so that a typo is an error, not a no-op.
 import { z } from "zod";
-import { parseDuration } from "./duration.ts";
+import { durationProblem, parseDuration } from "./duration.ts";
 import { parseAddress } from "./address.ts";
 import { parseSize } from "./size.ts";
 import { parseCidr } from "./cidr.ts";
 
-/** A duration as milliseconds: 250, "500ms", "2s", "1m", "1h". */
+/** A duration as milliseconds: 250, "500ms", "2s", "1m30s", "1h". */
 const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const ms = parseDuration(value);
   if (ms === null) {
-    ctx.addIssue({ code: "custom", message: 'not a duration: use milliseconds or a number with ms, s, m, h or d, like "2s"' });
+    ctx.addIssue({ code: "custom", message: durationProblem(value) });
     return z.NEVER;
   }
   return ms;
@@ -330,6 +330,8 @@ const accessLogSettings = z.strictObject({
 export type AccessLogSettings = z.output<typeof accessLogSettings>;
 
 export const configSchema = z.strictObject({
+  /** Where editors find the JSON Schema of this file (`sluice schema`); the gateway ignores it. */
+  $schema: z.string().optional(),
   listen: oneOrMany(httpListener).default(":8080").transform((v) => (Array.isArray(v) ? v : [v])),
   admin: z.union([z.literal(false), admin]).default({ listen: "127.0.0.1:9901" }),
   workers: z.union([positiveInt, z.literal("auto")]).default(1),
@@ -359,6 +361,9 @@ export const configSchema = z.strictObject({
     scheduledDelay: duration.optional(),
   }).optional(),
 });
+
+/** The schemas of every duration and size value: the JSON Schema (json-schema.ts) spells out what their strings accept. */
+export { duration as durationSchema, size as sizeSchema };
 
 /** What a config file may contain (durations as strings, defaults left out). */
 export type ConfigInput = z.input<typeof configSchema>;

@@ -1,29 +1,71 @@
-// The whole validation of a config, the same for a file, an object and a reload: the schema first,
-// then (once the shape holds) every check across sections — references, route patterns, and keys of
-// features this version does not have. All problems come back together. A valid config comes back with
-// its names in canonical form (canonical.ts).
+// The whole validation of a config, the same for a file, an object and a reload: the schema, then every
+// check across sections — references, route patterns, and keys of features this version does not have.
+// All problems come back together, in the order of the file. When the schema finds problems, the checks
+// across sections still run, on what did parse (salvage.ts), so one run tells everything. A valid config
+// comes back with its names in canonical form (canonical.ts).
 import { configSchema, type Config } from "./schema.ts";
-import { ConfigError, formatPath, formatValue, parseWithProblems } from "./errors.ts";
+import { ConfigError, ProblemList, humanMessage, issueProblems, type ProblemPath } from "./errors.ts";
 import { checkReferences } from "./references.ts";
 import { withCanonicalNames, type CanonicalBalancer } from "./canonical.ts";
 import { checkUnsupported } from "./unsupported.ts";
+import { salvageConfig } from "./salvage.ts";
 import { checkRoutes } from "../routing/table.ts";
+import type { z } from "zod";
+
+export interface ConfigInspection {
+  /** The validated config; only when there is no problem. */
+  config?: Config;
+  /** One line per problem, `path.to.key: what is wrong (got VALUE)`; empty for a valid config. */
+  problems: string[];
+  /** The config when valid, else what parsed of it (placeholders elsewhere): plugins and certificates can be checked on it. */
+  usable: Config;
+}
+
+/** Every problem of `input`, never throwing. `knownBalancers` and `canonicalBalancer` as for validateConfig. */
+export function inspectConfig(input: unknown, knownBalancers: readonly string[], canonicalBalancer?: CanonicalBalancer): ConfigInspection {
+  const parsed = configSchema.safeParse(input, { error: humanMessage as z.core.$ZodErrorMap });
+  const shape = parsed.success ? new ProblemList(input) : issueProblems(parsed.error.issues, input);
+  const { config, unusable } = parsed.success ? { config: parsed.data, unusable: [] } : salvageConfig(input);
+
+  // What the schema already said about a key is enough; what is said about a placeholder is not about the file.
+  const covered = [...unusable, ...shape.paths()];
+  const problems = new ProblemList(input);
+  problems.absorb(shape);
+  problems.absorb(crossSectionProblems(config, knownBalancers), (path) => !covered.some((c) => within(path, c)));
+  const lines = problems.lines();
+  for (const line of checkUnsupported(config)) if (!lines.includes(line)) lines.push(line);
+
+  if (lines.length > 0) return { problems: lines, usable: config };
+  const valid = canonicalBalancer ? withCanonicalNames(config, canonicalBalancer) : config;
+  return { config: valid, problems: [], usable: valid };
+}
 
 /**
  * `knownBalancers` are the names `balance` accepts; `canonicalBalancer` says which algorithm each stands for
- * (the balancing registry's; without it, names stay as written).
+ * (the balancing registry's; without it, names stay as written). Throws a ConfigError holding every problem.
  */
 export function validateConfig(input: unknown, knownBalancers: readonly string[], canonicalBalancer?: CanonicalBalancer): Config {
-  const parsed = parseWithProblems(configSchema, input);
-  if (!parsed.ok) throw new ConfigError(parsed.problems);
-  const config = parsed.value;
+  const result = inspectConfig(input, knownBalancers, canonicalBalancer);
+  if (!result.config) throw new ConfigError(result.problems);
+  return result.config;
+}
+
+/** References and route patterns; route patterns compile exactly as the router will compile them. */
+function crossSectionProblems(config: Config, knownBalancers: readonly string[]): ProblemList {
   const problems = checkReferences(config, knownBalancers);
-  // Route patterns compile exactly as the router will compile them; skip what the references already said.
+  const referenced = problems.paths();
   for (const p of checkRoutes(config.routes)) {
-    const path = formatPath(["routes", ...p.path]);
-    if (!problems.some((line) => line.startsWith(`${path}:`))) problems.push(`${path}: ${p.message} (got ${formatValue(p.value)})`);
+    const path = ["routes", ...p.path];
+    // Skip what the references already said about the same key.
+    if (!referenced.some((r) => samePath(r, path))) problems.add(path, p.message, "", p.value);
   }
-  problems.push(...checkUnsupported(config));
-  if (problems.length > 0) throw new ConfigError(problems);
-  return canonicalBalancer ? withCanonicalNames(config, canonicalBalancer) : config;
+  return problems;
+}
+
+function within(path: ProblemPath, ancestor: ProblemPath): boolean {
+  return ancestor.length <= path.length && ancestor.every((seg, i) => seg === path[i]);
+}
+
+function samePath(a: ProblemPath, b: ProblemPath): boolean {
+  return a.length === b.length && within(a, b);
 }
