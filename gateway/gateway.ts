@@ -25,6 +25,7 @@ import { startHealthChecks, type HealthChecks } from "./health/checks.ts";
 import { startDiscovery } from "./discovery/discovery.ts";
 import { listenHttp, type EngineListener } from "./http/listener.ts";
 import { httpListeners } from "./config/http-listeners.ts";
+import { applyRoles, ListenerRole } from "./listener-roles.ts";
 import { certificateChooser, loadListenerCertificates, type ListenerCertificate } from "./config/certificates.ts";
 import type { TlsServerSettings } from "./runtime/sockets.ts";
 import { Deadlines } from "./http/deadlines.ts";
@@ -80,6 +81,8 @@ export class Gateway {
   private readonly http: EngineListener[] = [];
   /** The address of each HTTP listener as the config at start gave it. */
   private readonly listenAddresses: string[] = [];
+  /** What each HTTP listener is (HTTP, HTTPS, a redirect to HTTPS), in the order of `http`. */
+  private readonly roles: ListenerRole[] = [];
   /** How long a TLS handshake may take (`limits.headerTimeout` at start). */
   private handshakeTimeoutMs = 0;
   private admin: HttpListener | undefined;
@@ -136,10 +139,13 @@ export class Gateway {
     const { limits } = config;
     // Limits are read at start: reloaded certificates keep this one.
     this.handshakeTimeoutMs = limits.headerTimeout;
-    for (const [i, listener] of httpListeners(config).entries()) {
+    const settings = httpListeners(config);
+    for (const [i, listener] of settings.entries()) {
       this.listenAddresses.push(listener.address);
       const served = certificates[i] ?? [];
       const proto = served.length > 0 ? "https" : "http";
+      const role = new ListenerRole(listener, served.length > 0);
+      this.roles.push(role);
       this.http.push(await listenHttp(this.runtime, {
         ...parseAddress(listener.address)!,
         reusePort: this.workers > 1,
@@ -154,11 +160,16 @@ export class Gateway {
           bodyTimeout: limits.bodyTimeout,
           sendTimeout: limits.sendTimeout,
           deadlines: this.deadlines,
+          answerFields: role.answerFields,
         },
-        onRequest: (connection, head) => new Exchange(connection, head, services, proto).run(),
+        onRequest: role.redirect
+          ? (connection, head) => new Exchange(connection, head, services, proto).redirectToHttps(role.redirect!)
+          : (connection, head) => new Exchange(connection, head, services, proto).run(),
         onRefused: (connection, status, message, requestId) => services.refusedHead(connection.clientAddress, status, message, requestId),
       }));
     }
+    // Once every listener listens: a redirect's default port is the first HTTPS listener's.
+    applyRoles(this.roles, settings, this.http.map((l) => l.port));
     if (this.primary) {
       const l4 = { runtime: this.runtime, pools: () => this.snapshot.pools, log: (line: string) => console.error(line) };
       this.tcp = await startTcpListeners(config.tcp, l4);
@@ -253,7 +264,10 @@ export class Gateway {
 
   listeners(): ListenerInfo[] {
     return [
-      ...this.http.map((l) => ({ kind: "http" as const, address: formatAddress(l), ...l.stats() })),
+      ...this.http.map((l, i) => {
+        const { kind, redirectsTo } = this.roles[i]!;
+        return { kind, address: formatAddress(l), ...(redirectsTo && { redirect: redirectsTo }), ...l.stats() };
+      }),
       ...(this.admin ? [{ kind: "admin" as const, address: formatAddress(this.admin) }] : []),
       ...(this.tcp?.listeners ?? []),
       ...(this.udp?.listeners ?? []),
@@ -265,9 +279,9 @@ export class Gateway {
     return { tcp: this.tcp?.stats(), udp: this.udp?.stats() };
   }
 
-  /** The first HTTP listener as a URL, e.g. "http://127.0.0.1:8080". */
+  /** The first HTTP listener as a URL, e.g. "http://127.0.0.1:8080" ("https://…" for an HTTPS one). */
   get url(): string {
-    return urlOf(this.http[0]!);
+    return urlOf(this.http[0]!, this.roles[0]?.kind === "https" ? "https" : "http");
   }
 
   get adminUrl(): string | undefined {
@@ -319,6 +333,7 @@ export class Gateway {
     this.snapshot = snapshot;
     this.accessLog.apply(log);
     this.updateCertificates(next.config, certificates);
+    for (const line of applyRoles(this.roles, httpListeners(next.config), this.http.map((l) => l.port))) if (this.primary) console.error(`sluice: ${line}`);
     if (!this.draining) this.checks = this.startChecks(snapshot);
     this.retire(previous);
   }
@@ -391,9 +406,9 @@ function randomSecret(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 }
 
-function urlOf(listener: HttpListener): string {
+function urlOf(listener: HttpListener, scheme = "http"): string {
   const host = listener.hostname === "0.0.0.0" || listener.hostname === "::" ? "127.0.0.1" : listener.hostname;
-  return `http://${host.includes(":") ? `[${host}]` : host}:${listener.port}`;
+  return `${scheme}://${host.includes(":") ? `[${host}]` : host}:${listener.port}`;
 }
 
 /** Start a gateway: the entry point for the CLI, tests and embedding. */

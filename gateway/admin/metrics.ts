@@ -97,7 +97,8 @@ export function countedFigures({ snapshot, http, upstreams, accessLog, httpListe
   }
   upstreams.collect(set);
   for (const l of httpListeners ?? []) {
-    if (l.kind !== "http" || l.connections === undefined) continue;
+    // HTTP listeners of every kind: http, https, https-redirect.
+    if (!l.kind.startsWith("http") || l.connections === undefined) continue;
     set.add("sluice_http_connections_active", ["listener", l.address], l.connections);
     set.add("sluice_http_connections_refused_total", ["listener", l.address], l.refused ?? 0);
   }

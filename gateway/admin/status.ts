@@ -5,7 +5,9 @@ import type { Pool } from "../pool/pool.ts";
 import type { UpstreamServer } from "../pool/server.ts";
 
 export interface ListenerInfo {
-  kind: "http" | "admin" | "tcp" | "udp";
+  kind: "http" | "https" | "https-redirect" | "admin" | "tcp" | "udp";
+  /** A listener that only redirects to HTTPS: the status and the port of the URLs it sends clients to. */
+  redirect?: { status: number; port: number };
   address: string;
   /** HTTP listeners: connections open now, the limit, and how many were refused over it since start. */
   connections?: number;

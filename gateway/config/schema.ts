@@ -290,10 +290,43 @@ const listenerCertificate = z.strictObject({
   key: z.string().min(1),
 });
 
+/**
+ * Strict-Transport-Security on every answer of a TLS listener (RFC 6797): `true` for the defaults. The preload
+ * list (hstspreload.org) takes only a year or more with includeSubDomains: `preload` without them is refused.
+ */
+const HSTS_DEFAULTS = { maxAge: 365 * 86_400_000, includeSubDomains: false, preload: false };
+const hsts = z.union([
+  z.boolean().transform((on) => (on ? HSTS_DEFAULTS : undefined)),
+  z.strictObject({
+    maxAge: duration.default(HSTS_DEFAULTS.maxAge),
+    includeSubDomains: z.boolean().default(HSTS_DEFAULTS.includeSubDomains),
+    preload: z.boolean().default(HSTS_DEFAULTS.preload),
+  }).superRefine((h, ctx) => {
+    if (h.preload && (h.maxAge < 365 * 86_400_000 || !h.includeSubDomains)) {
+      ctx.addIssue({ code: "custom", message: 'preload needs maxAge of "365d" or more and includeSubDomains: true (the preload list refuses less)' });
+    }
+  }),
+]);
+export type HstsSettings = z.output<typeof hsts>;
+
 /** A TLS listener's settings: its certificates, the first one served to clients that name no server (SNI). */
 const listenerTls = z.strictObject({
   certificates: z.array(listenerCertificate).min(1),
+  hsts: hsts.optional(),
 });
+
+/**
+ * A plain listener that answers every request with a redirect to the same URL over HTTPS: `"https"`, or the
+ * port of the HTTPS URLs (the first TLS listener's by default) and the status.
+ */
+const listenerRedirect = z.union([
+  z.literal("https").transform(() => ({ to: "https" as const, port: undefined, status: 308 as const })),
+  z.strictObject({
+    to: z.literal("https").default("https"),
+    port: z.number().int().min(1).max(65535).optional(),
+    status: z.union([z.literal(301), z.literal(302), z.literal(307), z.literal(308)]).default(308),
+  }),
+]);
 
 /** An HTTP listener: its address, or an object with settings of its own (`maxConnections` over limits'). */
 const httpListener = z.union([
@@ -303,6 +336,12 @@ const httpListener = z.union([
     maxConnections: count.optional(),
     /** TLS termination: the listener speaks HTTPS with these certificates (checked and read by certificates.ts). */
     tls: listenerTls.optional(),
+    /** The listener only redirects to HTTPS (http-listeners.ts builds the answer). */
+    redirect: listenerRedirect.optional(),
+  }).superRefine((l, ctx) => {
+    if (l.tls !== undefined && l.redirect !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["redirect"], message: "a TLS listener cannot redirect to HTTPS: it is HTTPS already (put redirect on a plain listener)" });
+    }
   }),
 ]);
 

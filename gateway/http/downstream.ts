@@ -12,6 +12,7 @@ import { ChunkedDecoder } from "./chunked.ts";
 import type { Deadlines, Expiring } from "./deadlines.ts";
 import { errorAnswer } from "./response-writer.ts";
 import { requestIdFor } from "../proxy/headers.ts";
+import type { AnswerFields } from "./answer-fields.ts";
 import { Buffer } from "node:buffer";
 
 /** Why a request body could not be read to its end: the answer the client is owed (or 499: it went away). */
@@ -56,6 +57,8 @@ export interface DownstreamOptions {
   /** How long the client may leave its answer unread: no byte of what waits for it sent in that time cuts it (ms; default 60 s). */
   sendTimeout?: number;
   deadlines: Deadlines;
+  /** What every answer on the connection carries (an HTTPS listener's Strict-Transport-Security). */
+  answerFields?: AnswerFields;
   /** A request head arrived and passed every check. The handler answers through the connection. */
   onRequest(connection: DownstreamConnection, head: RequestHead): void;
   /** Called once when the connection is gone. */
@@ -117,6 +120,8 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
   private readonly maxHeadBytes: number;
   private readonly bodyTimeout: number;
   private readonly sendTimeout: number;
+  /** The listener's fields for every answer (undefined on plain HTTP listeners). */
+  readonly answerFields: AnswerFields | undefined;
 
   // ---- the deadlines (see `expire`) ----
   /** When the wait for the client's bytes ends: a head, the next request, more body (0: not waiting). */
@@ -136,6 +141,7 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     this.sendTimeout = options.sendTimeout ?? DEFAULT_SEND_TIMEOUT;
     this.clientAddress = socket.remoteAddress;
     this.clientPort = socket.remotePort;
+    this.answerFields = options.answerFields;
     this.readDeadline = Date.now() + options.headerTimeout;
     options.deadlines.add(this);
   }
@@ -554,7 +560,7 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
     this.closeAfter = true;
     this.buffer = EMPTY;
     const requestId = requestIdIn(input);
-    this.socket.write(errorAnswer(status, message, requestId, true, this.head?.method === "HEAD"));
+    this.socket.write(errorAnswer(status, message, requestId, true, this.head?.method === "HEAD", this.answerFields?.lines));
     this.closeNow(true);
     this.options.onRefused?.(this, status, message, requestId);
   }

@@ -67,7 +67,8 @@ export async function listenHttp(sockets: SocketRuntime, options: HttpListenOpti
    */
   function refuse(socket: TcpSocket): TcpHandlers {
     refused++;
-    socket.write(errorAnswer(503, "too many connections", requestIdFor(null), true, false, "retry-after: 1\r\n"));
+    const extra = `retry-after: 1\r\n${options.connection.answerFields?.lines ?? ""}`;
+    socket.write(errorAnswer(503, "too many connections", requestIdFor(null), true, false, extra));
     if (lingering >= MAX_REFUSED_LINGERING) {
       socket.end();
       return DROP;

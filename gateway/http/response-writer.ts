@@ -8,6 +8,7 @@
 import { Buffer } from "node:buffer";
 import { contentLengthValue, NOT_FIELD_VALUE } from "./syntax.ts";
 import { requestIdFor } from "../proxy/headers.ts";
+import type { AnswerFields } from "./answer-fields.ts";
 
 const REASONS: Record<number, string> = {
   100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
@@ -98,23 +99,26 @@ const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "tra
  * without the body. Resolves when everything has been handed to the socket, with whether the connection must
  * close now (asked for, or an HTTP/1.0 body whose end only the close can mark).
  */
-export async function writeResponse(target: ResponseTarget, response: Response, minor: 0 | 1, close: boolean, headRequest: boolean): Promise<boolean> {
+export async function writeResponse(target: ResponseTarget, response: Response, minor: 0 | 1, close: boolean, headRequest: boolean, own?: AnswerFields): Promise<boolean> {
   const status = response.status;
   const noBody = headRequest || bodylessStatus(status);
   // Headers refuse CR, LF and NUL in values, but not other controls, and Bun's Response keeps any status text.
   let unwritable = NOT_FIELD_VALUE.test(response.statusText) ? "status text" : undefined;
   let head = `HTTP/1.1 ${status} ${response.statusText || reasonFor(status)}\r\n`;
   let length: string | null = null;
+  // The listener's own fields (HSTS) stand in for the Response's of that name.
+  const replaced = own?.replaces;
   response.headers.forEach((value, name) => {
     if (NOT_FIELD_VALUE.test(value)) unwritable ??= name;
     if (name === "content-length") length = value;
-    else if (!HOP_BY_HOP.has(name) && name !== "set-cookie") head += `${name}: ${value}\r\n`;
+    else if (!HOP_BY_HOP.has(name) && name !== "set-cookie" && name !== replaced) head += `${name}: ${value}\r\n`;
   });
+  if (own !== undefined) head += own.lines;
   for (const cookie of response.headers.getSetCookie()) head += `set-cookie: ${cookie}\r\n`;
   // A list of equal values ("5, 5", as an upstream may send) is that value; a plugin's "abc" is not a length.
   const announced = length === null ? -1 : contentLengthValue(length);
   if (length !== null && announced < 0) unwritable ??= "content-length";
-  if (unwritable !== undefined) return refuseUnwritable(target, response, unwritable, headRequest);
+  if (unwritable !== undefined) return refuseUnwritable(target, response, unwritable, headRequest, own);
   const body = noBody ? null : response.body;
   let chunked = false;
   let closeAfter = close;
@@ -164,11 +168,11 @@ export async function writeResponse(target: ResponseTarget, response: Response, 
 }
 
 /** A Response that cannot be written as it is: the gateway's own 500 in its place, and the connection closed. */
-function refuseUnwritable(target: ResponseTarget, response: Response, what: string, headRequest: boolean): boolean {
+function refuseUnwritable(target: ResponseTarget, response: Response, what: string, headRequest: boolean, own: AnswerFields | undefined): boolean {
   void response.body?.cancel().catch(() => {});
   const requestId = requestIdFor(response.headers.get("x-request-id"));
   console.error(`request ${requestId} failed: its answer could not be written: ${what} holds a character no HTTP field may hold`);
-  target.write(errorAnswer(500, "internal gateway error", requestId, true, headRequest));
+  target.write(errorAnswer(500, "internal gateway error", requestId, true, headRequest, own?.lines));
   return true;
 }
 

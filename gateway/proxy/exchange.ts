@@ -32,6 +32,7 @@ import type { RouteMatch } from "../routing/table.ts";
 import type { RequestHook, RouteAction } from "../route-action.ts";
 import type { GatewayAnswer } from "../plugin/types.ts";
 import { answerBytes, PhaseRequest } from "./request-phase.ts";
+import type { HttpsRedirect } from "../http/https-redirect.ts";
 import { terminationOf } from "../observability/termination.ts";
 import type { ServerTrace } from "../observability/tracing.ts";
 
@@ -233,7 +234,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
   private answerPlugin(answer: GatewayAnswer, match: RouteMatch<RouteAction> | undefined): void {
     this.adoptChosenId();
     const close = this.conn.willClose;
-    const bytes = answerBytes(answer, this.requestId, this.phase?.answer, close, this.head.method === "HEAD");
+    const bytes = answerBytes(answer, this.requestId, this.phase?.answer, close, this.head.method === "HEAD", this.conn.answerFields?.lines);
     this.status = answer.status;
     if (match) this.log.route = match.value.name;
     if (answer.logError !== undefined) this.log.error = answer.logError;
@@ -520,7 +521,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const close = this.conn.willClose || this.out === Out.UntilClose;
     const connection = close ? "connection: close\r\n" : minor === 0 ? "connection: keep-alive\r\n" : "";
     this.closeAfter = close;
-    const text = clientResponseHead(response, this.requestId, this.stickyExtras(), framing, connection, this.phase?.answer);
+    const text = clientResponseHead(response, this.requestId, this.stickyExtras(), framing, connection, this.phase?.answer, this.conn.answerFields);
     this.headBytes = text.length;
     this.queue(text);
   }
@@ -649,7 +650,7 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
 
   private switchProtocols(response: ResponseHead): void {
     const call = this.call!;
-    this.conn.write(latin1(clientResponseHead(response, this.requestId, this.stickyExtras(), "", "", this.phase?.answer)));
+    this.conn.write(latin1(clientResponseHead(response, this.requestId, this.stickyExtras(), "", "", this.phase?.answer, this.conn.answerFields)));
     this.finishLog(101);
     const leftover = call.leftover;
     const upstreamSocket = call.takeSocket();
@@ -670,12 +671,31 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     this.status = status;
     this.log.error ??= message;
     const close = this.conn.willClose;
-    // The answer's headers the onRequest phase set (CORS, rate-limit figures) are on the gateway's errors too.
+    // The answer's headers the onRequest phase set (CORS, rate-limit figures) are on the gateway's errors too, and the listener's (HSTS).
     const edited = this.phase?.answer ? extra + this.phase.answer.lines() : extra;
-    const answer = errorAnswer(status, message, this.requestId, close, this.head.method === "HEAD", edited);
+    const own = this.conn.answerFields;
+    const answer = errorAnswer(status, message, this.requestId, close, this.head.method === "HEAD", own === undefined ? edited : edited + own.lines);
     this.sentBytes = bodyBytesOf(answer);
     this.conn.write(answer);
     this.finishLog(status);
+    this.conn.finish(close);
+  }
+
+  /**
+   * On a listener that only redirects to HTTPS: the redirect built from the request's Host, or a 400 when it names
+   * no host a URL can hold. No route, plugin or upstream; a body the request has is not read (the connection
+   * closes after the answer, which says so).
+   */
+  redirectToHttps(redirect: HttpsRedirect): void {
+    const close = this.conn.willClose;
+    const answer = redirect.answer(this.head, this.requestId, close);
+    if (answer === undefined) {
+      this.conn.closeWhenIdle(); // a request that cannot be redirected closes its connection, as malformed ones do
+      return this.answerError(400, "no host to redirect to");
+    }
+    this.status = redirect.status;
+    this.conn.write(answer);
+    this.finishLog(redirect.status);
     this.conn.finish(close);
   }
 

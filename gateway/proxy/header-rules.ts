@@ -7,6 +7,7 @@
 import { sameNameAt, type HeaderFields, type HeadSource, type RequestHead, type ResponseHead } from "../http/head.ts";
 import { extraHopFields, Role, roleAt, roleOf } from "./field-roles.ts";
 import type { HeaderEdits } from "./request-phase.ts";
+import type { AnswerFields } from "../http/answer-fields.ts";
 
 export interface ForwardFacts {
   /** The Host to send. */
@@ -109,7 +110,7 @@ export interface AnswerExtras {
  * of kept lines copied whole), X-Request-Id and the gateway's extras, then `framing` and `connection` lines
  * (each "" or a complete line).
  */
-export function clientResponseHead(head: ResponseHead, requestId: string, extras: AnswerExtras | undefined, framing: string, connection: string, edits?: HeaderEdits): string {
+export function clientResponseHead(head: ResponseHead, requestId: string, extras: AnswerExtras | undefined, framing: string, connection: string, edits?: HeaderEdits, own?: AnswerFields): string {
   const { text: src, spans } = sourceOf(head);
   const listed = extraHopFields(head.connectionTokens);
   const switching = head.status === 101;
@@ -144,6 +145,8 @@ export function clientResponseHead(head: ResponseHead, requestId: string, extras
     }
     // A field the onRequest phase removed or set anew.
     if (keep && edits !== undefined && edits.drops(src, nameStart, nameEnd)) keep = false;
+    // The listener's own field (HSTS) stands in for the server's.
+    if (keep && own !== undefined && own.replaces !== "" && sameNameAt(src, nameStart, nameEnd, own.replaces)) keep = false;
     if (keep) {
       if (run < 0) run = nameStart;
     } else if (run >= 0) {
@@ -153,6 +156,7 @@ export function clientResponseHead(head: ResponseHead, requestId: string, extras
   }
   if (run >= 0) text += src.substring(run, src.length - 2);
   if (edits !== undefined) text += edits.lines();
+  if (own !== undefined) text += own.lines;
   text += `x-request-id: ${requestId}\r\n`;
   if (extras?.setCookie) text += `set-cookie: ${extras.setCookie}\r\n`;
   if (rewriteCache) text += `cache-control: ${extras!.cacheControl!(cacheControl)}\r\n`;

@@ -223,7 +223,7 @@ export class PhaseRequest implements GatewayRequest {
  * A plugin's answer as bytes: its status, its headers (checked as edits are), the answer edits of the phase so
  * far, X-Request-Id, a Content-Length, and its body unless `headOnly` (HEAD).
  */
-export function answerBytes(answer: GatewayAnswer, requestId: string, edits: HeaderEdits | undefined, close: boolean, headOnly: boolean): Uint8Array {
+export function answerBytes(answer: GatewayAnswer, requestId: string, edits: HeaderEdits | undefined, close: boolean, headOnly: boolean, ownLines = ""): Uint8Array {
   const status = answer.status;
   if (!Number.isInteger(status) || status < 200 || status > 599) throw new HeaderEditError(`not a status a plugin can answer with: ${status}`);
   let body: Uint8Array;
@@ -245,6 +245,7 @@ export function answerBytes(answer: GatewayAnswer, requestId: string, edits: Hea
     }
   }
   if (edits) text += edits.lines();
+  text += ownLines; // the listener's (HSTS)
   // 204 and 304 have no body, and a 204 no Content-Length (RFC 9110 §8.6, §15.3.5).
   const bodyless = status === 204 || status === 304;
   text += `x-request-id: ${requestId}\r\n${bodyless ? "" : `content-length: ${body.length}\r\n`}${close ? "connection: close\r\n" : ""}\r\n`;

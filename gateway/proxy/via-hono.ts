@@ -77,7 +77,7 @@ export function answerViaHono(exchange: Exchange, services: EngineServices): voi
     }
     status = response.status;
     const answerEdits = exchange.requestPhase?.answer;
-    const close = await writeResponse(target, answerEdits ? withEdits(response, answerEdits) : response, head.minor, conn.willClose, head.method === "HEAD").catch((error) => {
+    const close = await writeResponse(target, answerEdits ? withEdits(response, answerEdits) : response, head.minor, conn.willClose, head.method === "HEAD", conn.answerFields).catch((error) => {
       context.pendingLog?.finish(answerOutcome(exchange, bodyBytes, cutShort(gone, error)));
       throw error;
     });
