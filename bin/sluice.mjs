@@ -1,14 +1,12 @@
 #!/usr/bin/env node
 // `sluice` as npm installs it (npx sluice, bunx sluice, node_modules/.bin/sluice). The gateway is TypeScript
-// that runs on Bun or Deno, not on Node, so this plain-JavaScript launcher only picks a runtime, starts
-// gateway/cli.ts with it, passes signals on and exits as the gateway did. Node is needed for nothing else.
+// that runs on Bun, not on Node, so this plain-JavaScript launcher finds Bun, starts gateway/cli.ts with it,
+// passes signals on and exits as the gateway did. Node is needed for nothing else.
 //
-// The runtime, first found wins:
-//   1. SLUICE_RUNTIME=bun|deno in the environment (the binary of that name on PATH; for "bun" the one from
-//      the bun package first);
-//   2. the runtime this launcher already runs in (`bunx --bun sluice`, `deno run npm:sluice`);
-//   3. the binary of the `bun` package, a dependency of Sluice, so an install with only Node and npm works;
-//   4. `bun`, then `deno`, on PATH.
+// Bun, the first found: the Bun this launcher already runs in (`bunx --bun sluice`); the binary of the `bun`
+// package, a dependency of Sluice, so that an install with only Node and npm works; `bun` on PATH.
+// Deno is not among them: Deno, like Node, does not run TypeScript from node_modules. On Deno, Sluice runs
+// from a checkout (`deno task start`).
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -19,25 +17,38 @@ import { fileURLToPath } from "node:url";
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), "..", "gateway", "cli.ts");
 
-// The permissions of deno.json's start task: the gateway listens, reads its config and certificates, reads
-// the environment and system figures, and starts its --workers processes.
-const DENO_RUN = ["run", "--unstable-no-legacy-abort", "--unstable-net", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", "--allow-run"];
-
 // The gateway's own signals: stop (TERM, INT), reload (HUP), reopen the access log (USR1).
 const FORWARDED = ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1"];
 
-/** The bun package's binary, unless it is still the placeholder its install script replaces (npm --ignore-scripts). */
+/**
+ * The bun package's binary. Its install script moves the binary out of the platform package (@oven/bun-linux-x64
+ * and the like) into bin/bun.exe; where that script did not run (npm --ignore-scripts), bin/bun.exe is a text
+ * placeholder and the binary is still in the platform package.
+ */
 function bunFromPackage() {
+  let bunPackage;
   try {
-    const bunDir = dirname(createRequire(import.meta.url).resolve("bun/package.json"));
-    const binary = join(bunDir, "bin", "bun.exe");
-    return isExecutableImage(binary) ? binary : undefined;
+    bunPackage = createRequire(import.meta.url).resolve("bun/package.json");
   } catch {
-    return undefined; // not installed (e.g. an install that left optional or platform packages out)
+    return undefined; // not installed
   }
+  const moved = join(dirname(bunPackage), "bin", "bun.exe");
+  if (isExecutableImage(moved)) return moved;
+  const os = process.platform === "win32" ? "windows" : process.platform;
+  const arch = process.arch === "arm64" ? "aarch64" : process.arch;
+  for (const variant of ["", "-musl", "-android"]) {
+    try {
+      const platformPackage = createRequire(bunPackage).resolve(`@oven/bun-${os}-${arch}${variant}/package.json`);
+      const binary = join(dirname(platformPackage), "bin", process.platform === "win32" ? "bun.exe" : "bun");
+      if (isExecutableImage(binary)) return binary;
+    } catch {
+      // that variant is not installed for this machine
+    }
+  }
+  return undefined;
 }
 
-/** ELF, Mach-O or PE: the placeholder the bun package ships before its install script runs is a text file. */
+/** ELF, Mach-O or PE, not a placeholder script. */
 function isExecutableImage(path) {
   const head = Buffer.alloc(4);
   let fd;
@@ -58,38 +69,21 @@ function onPath(name) {
   return probe.error === undefined && probe.status === 0 ? name : undefined;
 }
 
-/** [command, ...arguments before the gateway's own], or undefined. */
-function chooseRuntime() {
-  const wanted = process.env.SLUICE_RUNTIME;
-  if (wanted === "deno") return onPath("deno") && ["deno", ...DENO_RUN, cli];
-  if (wanted === "bun") {
-    const bun = bunFromPackage() ?? onPath("bun");
-    return bun && [bun, cli];
-  }
-  if (wanted !== undefined && wanted !== "") {
-    console.error(`sluice: SLUICE_RUNTIME must be "bun" or "deno" (got "${wanted}")`);
-    process.exit(1);
-  }
-  if (process.versions.bun) return [process.execPath, cli];
-  if (process.versions.deno) return [process.execPath, ...DENO_RUN, cli];
-  const bun = bunFromPackage() ?? onPath("bun");
-  if (bun) return [bun, cli];
-  const deno = onPath("deno");
-  return deno && [deno, ...DENO_RUN, cli];
+function findBun() {
+  if (process.versions.bun) return process.execPath;
+  return bunFromPackage() ?? onPath("bun");
 }
 
-const runtime = chooseRuntime();
-if (!runtime) {
+const bun = findBun();
+if (!bun) {
   console.error(
-    `sluice: no runtime found: Sluice runs on Bun or Deno. The "bun" package it depends on has no usable binary here ` +
-      `(installed with --ignore-scripts? run "npm rebuild bun"), and neither "bun" nor "deno" is on PATH` +
-      (process.env.SLUICE_RUNTIME ? ` (SLUICE_RUNTIME=${process.env.SLUICE_RUNTIME})` : ""),
+    `sluice: Bun not found: the "bun" package Sluice depends on has no usable binary here (installed with ` +
+      `--ignore-scripts? run "npm rebuild bun"), and there is no "bun" on PATH`,
   );
   process.exit(1);
 }
 
-const [command, ...prefix] = runtime;
-const gateway = spawn(command, [...prefix, ...process.argv.slice(2)], { stdio: "inherit" });
+const gateway = spawn(bun, [cli, ...process.argv.slice(2)], { stdio: "inherit" });
 // While the gateway runs, this process only relays: a signal sent to the launcher's pid reaches the gateway.
 // (A Ctrl-C in a terminal reaches both; the gateway's stop is the same for one signal or two.)
 for (const signal of FORWARDED) {
@@ -98,7 +92,7 @@ for (const signal of FORWARDED) {
   });
 }
 gateway.on("error", (error) => {
-  console.error(`sluice: cannot start ${command}: ${error.message}`);
+  console.error(`sluice: cannot start ${bun}: ${error.message}`);
   process.exit(1);
 });
 gateway.on("exit", (code, signal) => {

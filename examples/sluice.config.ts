@@ -1,6 +1,7 @@
-// A TypeScript config: the same shape as JSON, typed through defineConfig. When Sluice is installed as
-// a package, import from "sluice/gateway/mod.ts" instead of the relative path.
-import { defineConfig } from "../gateway/mod.ts";
+// A TypeScript config: the same shape as JSON, typed through defineConfig. "sluice" is the package's own
+// name: it resolves inside this checkout (the package refers to itself through package.json's "exports") and
+// in any project that has installed Sluice with npm.
+import { defineConfig } from "sluice";
 
 export default defineConfig({
   listen: "127.0.0.1:8080",
