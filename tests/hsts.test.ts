@@ -12,6 +12,7 @@ import type { ConfigInput } from "../gateway/config/schema.ts";
 import { gateway, parseRaw, startUpstream, type Upstream } from "./helpers/upstream.ts";
 import { deadPort } from "./helpers/common.ts";
 import { cliPath, spawnCommand } from "./helpers/process.ts";
+import { startEngineGateway } from "./helpers/engine-gateway.ts";
 import { curlHeads, fieldValues, makeCertificates, type TestCertificates } from "./helpers/test-certificates.ts";
 
 let certs: TestCertificates;
@@ -156,6 +157,29 @@ describe("settings", () => {
     expect(problems({ address: ":80", hsts: true }).length).toBe(1);
     expect(problems(tls(true))).toEqual([]);
     expect(problems(tls({ maxAge: 0 }))).toEqual([]); // max-age=0: browsers forget the host (RFC 6797 §6.1.1)
+  });
+
+  test("on Deno too: a redirect listener sends curl to the HTTPS listener, whose answer carries the field", async () => {
+    const [redirectPort, httpsPort] = [await deadPort(), await deadPort()];
+    const deno = await startEngineGateway("deno", {
+      listen: [
+        { address: `127.0.0.1:${httpsPort}`, tls: { certificates: [certs.files("a")], hsts: { maxAge: "2h" } } },
+        { address: `127.0.0.1:${redirectPort}`, redirect: { status: 301 } },
+      ],
+      pools: { web: { servers: [{ url: upstream.url }] } },
+      routes: [{ match: { path: "/app/*" }, pool: "web" }],
+    });
+    try {
+      const answer = await curlHeads(["-L", "--cacert", certs.ca, "--resolve", `a.test:${redirectPort}:127.0.0.1`, "--resolve", `a.test:${httpsPort}:127.0.0.1`,
+        `http://a.test:${redirectPort}/app/deno?x=1`]);
+      expect(answer.status).toBe(200);
+      expect(answer.body).toBe("web");
+      expect(fieldValues(answer, "strict-transport-security")).toEqual(["max-age=7200"]);
+      expect(answer.out).toContain("HTTP/1.1 301 Moved Permanently");
+      expect(upstream.seen.at(-1)!.url).toBe("/app/deno?x=1");
+    } finally {
+      await deno.stop();
+    }
   });
 
   test("the start-up line names each listener http, https or https-redirect", async () => {
