@@ -13,7 +13,7 @@ import { PluginLoadError } from "./plugin/load.ts";
 import { balancerNames } from "./balancing/registry.ts";
 import { startGateway, type Gateway } from "./gateway.ts";
 import { demoBanner, demoConfig } from "./demo/demo.ts";
-import { exitWithPrimary, reportToPrimary, startWorkers, STICKY_SECRET_ENV, WORKER_ENV, workerCount, type WorkerGroup } from "./workers.ts";
+import { exitWithPrimary, followPrimary, startWorkers, STICKY_SECRET_ENV, WORKER_ENV, workerCount, type WorkerGroup } from "./workers.ts";
 import { VERSION } from "./version.ts";
 import { DEFAULT_HEALTH_URL, probeHealth } from "./health-probe.ts";
 import type { Runtime } from "./runtime/types.ts";
@@ -110,13 +110,13 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
     return 1;
   }
   // The demo's upstreams live in this process: it always runs as one.
-  workers = configPath && !isWorker && gateway.workers > 1 ? await startWorkers(runtime, gateway.workers - 1, runtime.args, gateway.stickySecret) : undefined;
-  if (workers) gateway.workerFigures = workers.figures;
+  workers = configPath && !isWorker && gateway.workers > 1 ? await startWorkers(runtime, gateway.workers - 1, runtime.args, gateway.stickySecret, gateway) : undefined;
+  gateway.workerGroup = workers;
   // Only the first process watches: reloadAll passes the reload on to the --workers processes.
   if (watchConfig && configPath && !isWorker) await watchConfigFile(configPath, () => reloadFromDisk(" (the file changed)"), bytesAtStart);
   if (isWorker) {
     exitWithPrimary(runtime);
-    reportToPrimary(runtime, () => gateway.countedFigures());
+    followPrimary(runtime, gateway);
   }
   else if (configPath) console.error(`sluice: serving ${gateway.listeners().map((l) => `${l.kind} ${l.address}`).join(", ")} (config ${configPath}${gateway.workers > 1 ? `, ${gateway.workers} workers` : ""})`);
   else console.log(demoBanner(gateway.url.replace("127.0.0.1", "localhost"), gateway.adminUrl));

@@ -10,11 +10,16 @@ import { getRuntime } from "./runtime/current.ts";
 import { buildSnapshot, type Snapshot } from "./snapshot.ts";
 import { teardownPlugins } from "./plugin/teardown.ts";
 import { AccessLog } from "./access-log.ts";
-import { cwd } from "node:process";
+import process, { cwd } from "node:process";
 import { Buffer } from "node:buffer";
 import { createAdminApp } from "./admin/app.ts";
 import { statusDocument, type ListenerInfo } from "./admin/status.ts";
-import { workerCount } from "./workers.ts";
+import { workerCount, type WorkerGroup } from "./workers.ts";
+import { PrimaryFollower } from "./workers/follower.ts";
+import { mergeStatus } from "./workers/merged-status.ts";
+import { processView, type ProcessView } from "./workers/process-view.ts";
+import { healthOf, wholeStateOf } from "./workers/shared-state.ts";
+import type { SharedServerState } from "./workers/messages.ts";
 import { HttpCounters } from "./observability/http-counters.ts";
 import { countedFigures, renderMetrics, type MetricsSources } from "./admin/metrics.ts";
 import { sumFigures, type Figures } from "./observability/exposition.ts";
@@ -97,8 +102,12 @@ export class Gateway {
   private readonly deadlines = new Deadlines();
   /** Replaced snapshots whose plugins are waiting for their last requests before teardown. */
   private readonly retiring = new Set<Snapshot>();
-  /** The `--workers` processes' figures, summed into the primary's /metrics (set by the CLI). */
-  workerFigures: () => Promise<Figures[]> = async () => [];
+  /** In the primary: the `--workers` processes (set by the CLI); /status and /metrics show them, admin changes reach them. */
+  workerGroup: WorkerGroup | undefined;
+  /** The `--workers` processes' figures, summed into the primary's /metrics. */
+  workerFigures: () => Promise<Figures[]> = async () => (await this.workerGroup?.figures()) ?? [];
+  /** In a `--workers` process: the primary's health verdicts, followed instead of running checks. */
+  readonly follower = new PrimaryFollower();
 
   private constructor(
     private readonly runtime: Runtime,
@@ -180,8 +189,9 @@ export class Gateway {
       const app = createAdminApp({
         token: config.admin.token,
         ready: () => !this.draining,
-        status: () => statusDocument(this.snapshot, this.listeners(), this.startedAt, this.l4Stats()),
-        metrics: async () => renderMetrics(this.metricsSources(), await this.workerFigures()),
+        status: () => this.status(),
+        metrics: async () => renderMetrics(this.metricsSources(), await this.workerFigures(), this.workerGroup?.upFigures()),
+        everyWorker: (change) => this.workerGroup?.change(change),
         pools: () => this.snapshot.pools,
         history: () => history.document(),
         reload: () => (this.options.reloadAll ? this.options.reloadAll() : this.reload()),
@@ -196,12 +206,14 @@ export class Gateway {
   }
 
   /**
-   * Health checks for a snapshot's pools. State changes go to stderr, from the process that serves the
-   * admin listener only: workers check their own copy of the pools but would repeat the same lines.
+   * Health checks for a snapshot's pools. The primary checks, logs state changes, and tells its `--workers`
+   * processes each flip; they follow its verdicts instead of checking (N processes, one prober).
    */
   private startChecks(snapshot: Snapshot): HealthChecks {
     const log = this.primary ? (line: string) => console.error(line) : () => {};
-    const checks = startHealthChecks(snapshot.pools, snapshot.config.pools, this.runtime, log);
+    const checks = this.primary
+      ? startHealthChecks(snapshot.pools, snapshot.config.pools, this.runtime, log, { onFlip: (pool, server) => this.workerGroup?.healthChanged([healthOf(pool, server)]) })
+      : this.follower.follow(snapshot.pools, snapshot.config.pools);
     // DNS discovery changes the servers the checks follow: it runs and pauses with them.
     const discovery = startDiscovery(snapshot.pools, snapshot.config.resolver, log);
     return {
@@ -241,6 +253,24 @@ export class Gateway {
   /** This process's counts for /metrics, as a `--workers` process hands them to the primary. */
   countedFigures(): Figures {
     return countedFigures(this.metricsSources());
+  }
+
+  /** The /status document; with `--workers`, summed over every process and listing each. */
+  private async status(): Promise<object> {
+    const own = statusDocument(this.snapshot, this.listeners(), this.startedAt, this.l4Stats());
+    if (!this.workerGroup) return own;
+    return mergeStatus(own, [{ state: "up", ...this.processView(0) }, ...(await this.workerGroup.entries())]);
+  }
+
+  /** This process's own view for the `workers` part of /status (0: the primary; 1…N: a worker). */
+  processView(worker: number): ProcessView {
+    const sources = { snapshot: this.snapshot, listeners: this.listeners(), startedAt: this.startedAt, figures: this.countedFigures() };
+    return processView({ ...sources, worker, pid: process.pid });
+  }
+
+  /** Every server's shared state (health, admin state, weight): what a `--workers` process is sent when it joins. */
+  sharedState(): SharedServerState[] {
+    return wholeStateOf(this.snapshot.pools);
   }
 
   /** SIGUSR1: the access log's file is opened again by its name (after logrotate moved it). */

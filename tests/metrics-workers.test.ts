@@ -1,7 +1,7 @@
 // With --workers, /metrics (served by the primary) sums every process's figures: the gateway started from the
 // command line with two processes, requests on connections of their own (the kernel spreads them over both), and
-// the totals must equal what was sent, while /status (the primary's own) saw only part of it. Also the channel the
-// workers answer on: a connection without the primary's token gets nothing.
+// the totals must equal what was sent, in /metrics and /status, while the primary's own view saw only part of
+// it. Also the channel the workers answer on: a connection without the primary's token gets nothing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
@@ -11,7 +11,7 @@ import { deadPort, reaches } from "./helpers/common.ts";
 import { startCli, type RunningProcess } from "./helpers/process.ts";
 import { rawRequest, startUpstream, type Upstream } from "./helpers/upstream.ts";
 import { expectWellFormed, sampleSum, sampleValue, scrapeMetrics } from "./helpers/metrics.ts";
-import { answerPrimary, FiguresHub } from "../gateway/observability/figures-channel.ts";
+import { connectToPrimary, PrimaryChannel } from "../gateway/workers/channel.ts";
 import { getRuntime } from "../gateway/runtime/current.ts";
 
 describe("--workers 2", () => {
@@ -60,9 +60,11 @@ describe("--workers 2", () => {
     expect(sampleValue(text, "sluice_upstream_attempts_total", { pool: "app", server: "a" })).toBe(sent);
     expect(sampleValue(text, "sluice_server_requests_total", { pool: "app", server: "a" })).toBe(sent);
     expect(sampleValue(text, "sluice_worker_processes")).toBe(2);
-    // The primary's own counters saw a share only: the kernel gave the worker the rest.
-    const status = await (await fetch(`${admin}/status`)).json() as { pools: { app: { servers: Array<{ requests: number }> } } };
-    const primary = status.pools.app.servers[0]!.requests;
+    // /status sums too; the primary's own view (workers[0]) saw a share only: the kernel gave the worker the rest.
+    type Status = { pools: { app: { servers: Array<{ requests: number }> } }; workers: Array<{ pools: { app: { servers: Array<{ requests: number }> } } }> };
+    const status = await (await fetch(`${admin}/status`)).json() as Status;
+    expect(status.pools.app.servers[0]!.requests).toBe(sent);
+    const primary = status.workers[0]!.pools.app.servers[0]!.requests;
     expect(primary).toBeGreaterThan(0);
     expect(primary).toBeLessThan(sent);
     expectWellFormed(text);
@@ -77,10 +79,11 @@ describe("--workers 2", () => {
   });
 });
 
-describe("the figures channel", () => {
+describe("the workers' channel", () => {
   test("a worker with the token is asked for its figures; a connection without it is closed and never asked", async () => {
     const runtime = await getRuntime();
-    const hub = await FiguresHub.open(runtime);
+    const hub = await PrimaryChannel.open(runtime);
+    const collect = () => Promise.all(hub.connected.map((link) => link.ask({ what: "figures" }, 1_000)));
     try {
       const [hubPort] = hub.env.split(" ");
       // An intruder on the loopback port: a wrong token, and the connection is closed on it.
@@ -89,12 +92,12 @@ describe("the figures channel", () => {
       intruder.on("error", () => {});
       intruder.write(`${JSON.stringify({ hello: "not-the-token" })}\n`);
       await closed;
-      expect(await hub.collect()).toEqual([]);
+      expect(await collect()).toEqual([]);
       // A worker as the CLI starts one: it joins, and its figures come back when asked.
-      await answerPrimary(runtime, hub.env, () => ({ sluice_test_total: [["", ["a", "b"], 7]] }), () => {});
-      const answers = await reaches(1, async () => (await hub.collect()).length);
+      await connectToPrimary(runtime, hub.env, { worker: 1, pid: 1 }, { answer: () => ({ sluice_test_total: [["", ["a", "b"], 7]] }), follow() {} });
+      const answers = await reaches(1, async () => (await collect()).length);
       expect(answers).toBe(1);
-      expect(await hub.collect()).toEqual([{ sluice_test_total: [["", ["a", "b"], 7]] }]);
+      expect(await collect()).toEqual([{ sluice_test_total: [["", ["a", "b"], 7]] }]);
     } finally {
       hub.close();
     }

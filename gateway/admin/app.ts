@@ -8,17 +8,19 @@ import { timingSafeEqual } from "./timing-safe.ts";
 import type { Pool } from "../pool/pool.ts";
 import type { UpstreamServer } from "../pool/server.ts";
 import { poolStatus, serverStatus } from "./status.ts";
-import { changeState, changeWeight, STATE_ACTIONS, weightProblem, type StateAction } from "./server-actions.ts";
+import { changeState, changeWeight, everyWorkerApplied, STATE_ACTIONS, weightProblem, type ServerChange, type StateAction, type WorkerReplies } from "./server-actions.ts";
 import { dashboardHandler } from "./dashboard.ts";
 
 export interface AdminDeps {
   token: string | undefined;
   ready(): boolean;
-  status(): unknown;
+  status(): unknown | Promise<unknown>;
   /** The Prometheus text exposition for GET /metrics. */
   metrics(): string | Promise<string>;
   /** The current snapshot's pools: admin changes act on these. */
   pools(): ReadonlyMap<string, Pool>;
+  /** With `--workers`: apply a change the primary just made in every worker too (undefined without workers). */
+  everyWorker?(change: ServerChange): Promise<WorkerReplies> | undefined;
   /** Re-read the config file and swap it in, as SIGHUP does; rejects (with every problem) when it is refused. */
   reload(): Promise<void>;
   /** The dashboard's history (GET /history), when the gateway keeps one. */
@@ -55,7 +57,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
       await next();
     });
   }
-  app.get("/status", (c) => c.json(deps.status()));
+  app.get("/status", async (c) => c.json(await deps.status()));
   app.get("/history", (c) => (deps.history ? c.json(deps.history()) : c.json({ error: "not found" }, 404)));
 
   app.post("/reload", async (c) => {
@@ -92,13 +94,22 @@ export function createAdminApp(deps: AdminDeps): Hono {
     return found instanceof Response ? found : c.json(serverStatus(found.server));
   });
 
+  // With --workers, every worker applies the change too before the answer; 504 names those that did not confirm.
+  const answerChange = async (c: Context, server: UpstreamServer, change: ServerChange) => {
+    const replies = await deps.everyWorker?.(change);
+    if (!replies) return c.json(serverStatus(server));
+    const everywhere = everyWorkerApplied(replies);
+    if (!everywhere) log(`sluice: admin: pool "${change.pool}" server "${change.server}": ${change.action} not confirmed by every worker: ${JSON.stringify(replies)}`);
+    return c.json({ ...serverStatus(server), workers: replies }, everywhere ? 200 : 504);
+  };
+
   for (const action of STATE_ACTIONS) {
     app.post(`/pools/:pool/servers/:id/${action}`, (c) => {
       const found = findServer(c);
       if (found instanceof Response) return found;
       const before = changeState(found.pool, found.server, action as StateAction);
       log(`sluice: admin: pool "${found.pool.name}" server "${found.server.id}": ${action} (admin state ${before} -> ${found.server.adminState})`);
-      return c.json(serverStatus(found.server));
+      return answerChange(c, found.server, { pool: found.pool.name, server: found.server.id, action });
     });
   }
 
@@ -121,7 +132,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     if (problem) return c.json({ error: problem }, 400);
     const before = changeWeight(found.pool, found.server, weight as number);
     log(`sluice: admin: pool "${found.pool.name}" server "${found.server.id}": weight ${before} -> ${weight}`);
-    return c.json(serverStatus(found.server));
+    return answerChange(c, found.server, { pool: found.pool.name, server: found.server.id, action: "weight", weight: weight as number });
   });
 
   // A known action with the wrong method says so, rather than "not found".

@@ -15,18 +15,18 @@ import { renderDashboard, type DashboardStatus } from "./dashboard-render.ts";
 
 export interface DashboardDeps {
   token: string | undefined;
-  /** The /status document. */
-  status(): unknown;
+  /** The /status document (with `--workers`, a promise: the workers are asked). */
+  status(): unknown | Promise<unknown>;
 }
 
 /** The handler for GET / (registered after the admin app's Host check, before its token check). */
-export function dashboardHandler(deps: DashboardDeps): (c: Context) => Response {
-  return (c) => {
+export function dashboardHandler(deps: DashboardDeps): (c: Context) => Response | Promise<Response> {
+  return async (c) => {
     if (deps.token && !authorized(c, deps.token)) {
       return c.html(UNAUTHORIZED, 401, { "www-authenticate": 'Bearer realm="sluice"', ...HEADERS });
     }
     const nonce = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(18))));
-    return c.html(page(deps.status() as DashboardStatus, nonce), 200, {
+    return c.html(page((await deps.status()) as DashboardStatus, nonce), 200, {
       ...HEADERS,
       "content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; ` +
         `connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,

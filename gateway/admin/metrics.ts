@@ -23,6 +23,7 @@ export const FAMILIES: readonly FamilyInfo[] = [
   family("sluice_build_info", "gauge", "1, labelled with the Sluice version and the runtime it runs on."),
   family("sluice_uptime_seconds", "gauge", "Seconds since the gateway started."),
   family("sluice_worker_processes", "gauge", "Processes whose figures this scrape sums (the primary and every --workers process that answered)."),
+  family("sluice_worker_up", "gauge", "With --workers: 1 for each worker process connected to the primary, 0 for one starting, cut off or gone."),
   family("sluice_http_requests_total", "counter", "HTTP requests answered, by route and pool (\"\" when none), method (OTHER for unregistered ones) and status code."),
   family("sluice_http_request_duration_seconds", "histogram", "Time from a request's head to the end of its answer, by route and pool."),
   family("sluice_plugin_rejections_total", "counter", "Requests a plugin answered with 401, 403 or 429 instead of passing them to an upstream."),
@@ -155,9 +156,12 @@ function primaryFigures({ snapshot, tcp, udp, startedAt, runtime }: MetricsSourc
   return set.figures;
 }
 
-/** The /metrics text: this process's counts summed with what the workers sent, and the primary's own figures. */
-export function renderMetrics(sources: MetricsSources, workerFigures: readonly Figures[] = []): string {
+/**
+ * The /metrics text: this process's counts summed with what the workers sent, and the primary's own figures
+ * (`workersUp`: sluice_worker_up of each worker, from the primary's list of them).
+ */
+export function renderMetrics(sources: MetricsSources, workerFigures: readonly Figures[] = [], workersUp: Figures = {}): string {
   const counted = sumFigures([countedFigures(sources), ...workerFigures]);
   const own = primaryFigures(sources, 1 + workerFigures.length);
-  return renderExposition(FAMILIES, { ...counted, ...own });
+  return renderExposition(FAMILIES, { ...counted, ...own, ...workersUp });
 }

@@ -24,6 +24,8 @@ export interface CheckerOptions extends CheckTiming {
   server: UpstreamServer;
   probe: Probe;
   log: (line: string) => void;
+  /** Told after a check flipped the server up or down (the primary tells its `--workers` processes). */
+  onFlip?: (pool: Pool, server: UpstreamServer) => void;
   /** Source of jitter, 0 ≤ x < 1 (tests may pin it). */
   random?: () => number;
 }
@@ -110,6 +112,7 @@ export class ServerChecker {
     // (maxConns) may take it.
     pool.checked(server, { ...outcome, at: now, durationMs }, verdict?.flip);
     if (!verdict) return;
+    this.options.onFlip?.(pool, server);
     const who = `sluice: pool ${pool.name} server ${server.id}`;
     if (verdict.flip === "down") {
       log(`${who} is DOWN (${plural(verdict.streak, "check")} failed: ${outcome.reason ?? "failed"})`);

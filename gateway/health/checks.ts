@@ -26,6 +26,8 @@ export type HealthLog = (line: string) => void;
 export interface HealthCheckOptions {
   /** Source of jitter, 0 ≤ x < 1 (tests may pin it). */
   random?: () => number;
+  /** Told when a check flipped a server up or down. */
+  onFlip?: (pool: Pool, server: UpstreamServer) => void;
 }
 
 export function startHealthChecks(
@@ -47,7 +49,7 @@ export function startHealthChecks(
     const { interval, timeout, rise, fall } = config.health;
     const checkerOf = (server: UpstreamServer) => {
       const probe = config.mode === "tcp" ? tcpProbe(runtime, server, timeout) : httpProbe(runtime, pool, server, config.health!);
-      return new ServerChecker({ pool, server, probe, interval, timeout, rise, fall, log, random: options.random });
+      return new ServerChecker({ pool, server, probe, interval, timeout, rise, fall, log, random: options.random, onFlip: options.onFlip });
     };
     for (const server of pool.servers) checkers.set(server, checkerOf(server));
     // Servers DNS discovery adds are checked from then on; one it removed is no longer.

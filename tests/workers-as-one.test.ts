@@ -1,0 +1,174 @@
+// `--workers 3` as one gateway: the CLI started as a user starts it, the primary and two workers sharing the port. /status lists
+// every process and sums what they all served; an admin change made on the primary reaches every worker before it
+// answers; only the primary probes the servers, and every worker follows its verdicts; a worker that dies is shown
+// as gone and is no longer waited for.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { deadPort, until } from "./helpers/common.ts";
+import { startCli, type RunningProcess } from "./helpers/process.ts";
+import { rawRequest, startUpstream, type Upstream } from "./helpers/upstream.ts";
+import { sampleValue, scrapeMetrics } from "./helpers/metrics.ts";
+
+interface ServerEntry {
+  id: string;
+  state: string;
+  adminState: string;
+  weight: number;
+  healthy: boolean;
+  requests: number;
+}
+interface WorkerEntry {
+  worker: number;
+  pid?: number;
+  state: string;
+  requests?: number;
+  exit?: string;
+  pools?: { app: { servers: ServerEntry[] } };
+}
+interface Status {
+  pools: { app: { servers: ServerEntry[] } };
+  workers: WorkerEntry[];
+}
+
+/** The health-check interval: short, so that the prober's pace is seen within a second or two. */
+const INTERVAL_MS = 200;
+
+describe("--workers 3 (the primary and two workers) as one gateway", () => {
+  let dir: string;
+  let a: Upstream;
+  let b: Upstream;
+  let gw: RunningProcess;
+  let port: number;
+  let admin: string;
+  /** When each health probe reached `a`. */
+  const probesOfA: number[] = [];
+  let bFailsChecks = false;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "sluice-workers-as-one-"));
+    a = startUpstream("a", (request) => {
+      if (new URL(request.url).pathname === "/health") probesOfA.push(Date.now());
+      return undefined;
+    });
+    b = startUpstream("b", (request) => {
+      if (new URL(request.url).pathname === "/health" && bFailsChecks) return new Response("sick", { status: 503 });
+      return undefined;
+    });
+    port = await deadPort();
+    const adminPort = await deadPort();
+    admin = `http://127.0.0.1:${adminPort}`;
+    const path = join(dir, "sluice.config.json");
+    await writeFile(path, JSON.stringify({
+      listen: `127.0.0.1:${port}`,
+      admin: { listen: `127.0.0.1:${adminPort}` },
+      accessLog: false,
+      pools: {
+        app: {
+          servers: [{ url: a.url, id: "a" }, { url: b.url, id: "b" }],
+          health: { path: "/health", interval: `${INTERVAL_MS}ms`, timeout: "1s", rise: 1, fall: 1 },
+        },
+      },
+      routes: [{ name: "api", pool: "app" }],
+    }));
+    gw = await startCli(["--config", path, "--workers", "3"]);
+    await until(async () => (await status()).workers.filter((w) => w.state === "up").length === 3, "every process up in /status", 10_000, 50);
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    await Promise.all([a?.stop(), b?.stop()]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const status = async () => (await (await fetch(`${admin}/status`)).json()) as Status;
+  const served = (up: Upstream) => up.seen.filter((s) => s.url !== "/health").length;
+  /** `count` requests, each on a connection of its own so that the kernel picks a process for each. */
+  const send = (count: number) =>
+    Promise.all(Array.from({ length: count }, (_, i) => rawRequest(port, `GET /r/${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then((r) => r.status)));
+  const post = (path: string, body?: unknown) =>
+    fetch(`${admin}/pools/app/servers/${path}`, { method: "POST", ...(body !== undefined && { body: JSON.stringify(body) }) });
+  const serverIn = (w: WorkerEntry, id: string) => w.pools!.app.servers.find((s) => s.id === id)!;
+
+  test("/status lists the three processes and sums what all of them served", async () => {
+    const before = await status();
+    expect(before.workers.map((w) => w.worker)).toEqual([0, 1, 2]);
+    expect(new Set(before.workers.map((w) => w.pid)).size).toBe(3);
+    const sent = 90;
+    expect(new Set(await send(sent))).toEqual(new Set([200]));
+    expect(served(a) + served(b)).toBe(sent);
+    const after = await status();
+    const total = (s: Status) => s.pools.app.servers.reduce((sum, server) => sum + server.requests, 0);
+    expect(total(after) - total(before)).toBe(sent);
+    // Each process's own count: together they are every request, and more than one process served some.
+    const own = after.workers.map((w, i) => w.requests! - before.workers[i]!.requests!);
+    expect(own.reduce((x, y) => x + y, 0)).toBe(sent);
+    expect(own.filter((n) => n > 0).length).toBeGreaterThan(1);
+    const text = await scrapeMetrics(admin);
+    expect(sampleValue(text, "sluice_worker_processes")).toBe(3);
+    expect(sampleValue(text, "sluice_worker_up", { worker: "1" })).toBe(1);
+    expect(sampleValue(text, "sluice_worker_up", { worker: "2" })).toBe(1);
+  }, 15_000);
+
+  test("only the primary probes: the upstream sees one process's pace of health checks, not three", async () => {
+    const from = probesOfA.length;
+    await until(() => probesOfA.length >= from + 8, "8 more probes", 10_000, 20);
+    const elapsed = probesOfA.at(-1)! - probesOfA[from]!;
+    const probes = probesOfA.length - from - 1;
+    // One prober waits at least the interval less its 15% jitter between two probes; three would send about
+    // three times as many in the same time. Late timers only lower the count.
+    expect(probes).toBeLessThanOrEqual(Math.floor(elapsed / (INTERVAL_MS * 0.85)) + 1);
+  }, 15_000);
+
+  test("disable and drain reach every worker before the answer; enable brings the server back everywhere", async () => {
+    const disabled = await post("b/disable");
+    expect(disabled.status).toBe(200);
+    expect((await disabled.json()).workers).toEqual({ applied: [1, 2], refused: [], unanswered: [] });
+    // Already applied in every process: no waiting needed.
+    for (const w of (await status()).workers) expect(serverIn(w, "b").adminState).toBe("disabled");
+    const bBefore = served(b);
+    expect(new Set(await send(60))).toEqual(new Set([200]));
+    expect(served(b)).toBe(bBefore);
+
+    const drained = await post("b/drain");
+    expect(drained.status).toBe(200);
+    for (const w of (await status()).workers) expect(serverIn(w, "b").adminState).toBe("drain");
+    expect(new Set(await send(30))).toEqual(new Set([200]));
+    expect(served(b)).toBe(bBefore);
+
+    const weighted = await post("b/weight", { weight: 7 });
+    expect(weighted.status).toBe(200);
+    for (const w of (await status()).workers) expect(serverIn(w, "b").weight).toBe(7);
+
+    expect((await post("b/enable")).status).toBe(200);
+    for (const w of (await status()).workers) expect(serverIn(w, "b").adminState).toBe("up");
+    await send(60);
+    expect(served(b)).toBeGreaterThan(bBefore);
+  }, 15_000);
+
+  test("a server the primary's checks take out is out in every worker, and back in every worker", async () => {
+    bFailsChecks = true;
+    await until(async () => (await status()).workers.every((w) => serverIn(w, "b").state === "down" && !serverIn(w, "b").healthy), "b down in every process", 10_000, 50);
+    expect((await status()).pools.app.servers.find((s) => s.id === "b")!.state).toBe("down");
+    const bBefore = served(b);
+    expect(new Set(await send(60))).toEqual(new Set([200]));
+    expect(served(b)).toBe(bBefore);
+    bFailsChecks = false;
+    await until(async () => (await status()).workers.every((w) => serverIn(w, "b").state === "up"), "b up in every process", 10_000, 50);
+  }, 25_000);
+
+  test("a worker that dies is shown as gone, and admin changes no longer wait for it", async () => {
+    const victim = (await status()).workers[2]!;
+    process.kill(victim.pid!, "SIGKILL");
+    await until(async () => (await status()).workers[2]!.state === "gone", "worker 2 gone", 10_000, 50);
+    expect((await status()).workers[2]!.exit).toBe("SIGKILL");
+    const text = await scrapeMetrics(admin);
+    expect(sampleValue(text, "sluice_worker_up", { worker: "2" })).toBe(0);
+    expect(sampleValue(text, "sluice_worker_processes")).toBe(2);
+    const drained = await post("a/drain");
+    expect(drained.status).toBe(200);
+    expect((await drained.json()).workers).toEqual({ applied: [1], refused: [], unanswered: [] });
+    expect((await post("a/enable")).status).toBe(200);
+  }, 15_000);
+});
