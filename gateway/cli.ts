@@ -12,6 +12,7 @@ import { ConfigError } from "./config/errors.ts";
 import { PluginLoadError } from "./plugin/load.ts";
 import { balancerNames } from "./balancing/registry.ts";
 import { startGateway, type Gateway } from "./gateway.ts";
+import type { ReloadTrigger } from "./reload-result.ts";
 import { demoBanner, demoConfig } from "./demo/demo.ts";
 import { exitWithPrimary, followPrimary, startWorkers, STICKY_SECRET_ENV, WORKER_ENV, workerCount, type WorkerGroup } from "./workers.ts";
 import { VERSION } from "./version.ts";
@@ -86,14 +87,14 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
   let gateway: Gateway;
   let workers: WorkerGroup | undefined;
   // A reload from SIGHUP or the admin's POST /reload: the --workers processes reload too.
-  const reloadAll = async () => {
+  const reloadAll = (trigger: ReloadTrigger) => {
     workers?.signal("SIGHUP");
-    await gateway.reload();
+    return gateway.reload(undefined, trigger);
   };
-  const reloadFromDisk = async (why: string) => {
+  const reloadFromDisk = async (why: string, trigger: ReloadTrigger) => {
     if (!configPath) return;
     try {
-      await reloadAll();
+      await reloadAll(trigger);
       if (!isWorker) console.error(`sluice: reloaded ${configPath}${why}`);
     } catch (error) {
       console.error(`sluice: reload refused, the running config stays:\n${startupMessage(error, configPath)}`);
@@ -113,7 +114,7 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
   workers = configPath && !isWorker && gateway.workers > 1 ? await startWorkers(runtime, gateway.workers - 1, runtime.args, gateway.stickySecret, gateway) : undefined;
   gateway.workerGroup = workers;
   // Only the first process watches: reloadAll passes the reload on to the --workers processes.
-  if (watchConfig && configPath && !isWorker) await watchConfigFile(configPath, () => reloadFromDisk(" (the file changed)"), bytesAtStart);
+  if (watchConfig && configPath && !isWorker) await watchConfigFile(configPath, () => reloadFromDisk(" (the file changed)", "watch"), bytesAtStart);
   if (isWorker) {
     exitWithPrimary(runtime);
     followPrimary(runtime, gateway);
@@ -137,7 +138,7 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
     workers?.signal("SIGUSR1");
     void gateway.reopenLogs();
   });
-  runtime.onSignal("SIGHUP", () => reloadFromDisk(""));
+  runtime.onSignal("SIGHUP", () => reloadFromDisk("", "signal"));
   return -1; // keep running
 }
 

@@ -7,7 +7,12 @@ import { formatAddress, parseAddress } from "./config/address.ts";
 import { balancerNames, canonicalBalancer } from "./balancing/registry.ts";
 import type { HttpListener, Runtime } from "./runtime/types.ts";
 import { getRuntime } from "./runtime/current.ts";
-import { buildSnapshot, type Snapshot } from "./snapshot.ts";
+import { buildSnapshot, discardSnapshot, inheritServerState, type Snapshot } from "./snapshot.ts";
+import { ListenerSet, prepareAll, stopWithin, type ListenerChange, type WantedListener } from "./listener-set.ts";
+import { problemsOf, refusalResult, refusedWith, ReloadHistory, type ListenerMoves, type ReloadResult, type ReloadTrigger } from "./reload-result.ts";
+import { tcpGroup, udpGroup } from "./l4/listener-groups.ts";
+import { TrafficTable } from "./l4/tcp-stats.ts";
+import type { TcpListenerConfig, UdpListenerConfig } from "./config/schema.ts";
 import { teardownPlugins } from "./plugin/teardown.ts";
 import { AccessLog } from "./access-log.ts";
 import process, { cwd } from "node:process";
@@ -29,7 +34,7 @@ import { startUdpListeners, type UdpListeners, type UdpListenerStats } from "./l
 import { startHealthChecks, type HealthChecks } from "./health/checks.ts";
 import { startDiscovery } from "./discovery/discovery.ts";
 import { listenHttp, type EngineListener } from "./http/listener.ts";
-import { httpListeners } from "./config/http-listeners.ts";
+import { httpListeners, type HttpListenerSettings } from "./config/http-listeners.ts";
 import { applyRoles, ListenerRole } from "./listener-roles.ts";
 import { certificateChooser, loadListenerCertificates, type ListenerCertificate } from "./config/certificates.ts";
 import type { TlsServerSettings } from "./runtime/sockets.ts";
@@ -60,9 +65,9 @@ export interface StartOptions {
   stickySecret?: string;
   /**
    * What the admin's `POST /reload` does: by default this gateway's `reload()`; the CLI also has its `--workers`
-   * processes reload, as SIGHUP does.
+   * processes reload, as SIGHUP does. Resolves with this process's result, or rejects as `reload()` does.
    */
-  reloadAll?: () => Promise<void>;
+  reloadAll?: (trigger: ReloadTrigger) => Promise<ReloadResult>;
   /** How the dashboard's history samples (default: every 5 s, 180 points); tests sample faster. */
   history?: Partial<HistoryOptions>;
 }
@@ -83,16 +88,37 @@ async function readConfig(options: StartOptions): Promise<{ config: Config; dir:
 
 export class Gateway {
   private snapshot: Snapshot;
-  private readonly http: EngineListener[] = [];
-  /** The address of each HTTP listener as the config at start gave it. */
-  private readonly listenAddresses: string[] = [];
-  /** What each HTTP listener is (HTTP, HTTPS, a redirect to HTTPS), in the order of `http`. */
-  private readonly roles: ListenerRole[] = [];
   /** How long a TLS handshake may take (`limits.headerTimeout` at start). */
   private handshakeTimeoutMs = 0;
-  private admin: HttpListener | undefined;
-  private tcp: TcpListeners | undefined;
-  private udp: UdpListeners | undefined;
+  // The listeners by address: a reload opens the addresses that are new, closes the ones removed (their
+  // connections finish) and keeps the rest untouched. TCP, UDP and admin listeners run in the primary only.
+  private readonly httpSet = new ListenerSet<HttpListenerEntry, OpenHttpListener>({
+    open: (entry) => this.openHttp(entry),
+    close: (listener, graceMs) => stopWithin(listener.engine, graceMs),
+  });
+  private readonly tcpSet = new ListenerSet<TcpListenerConfig, TcpListeners>({
+    open: (config) => startTcpListeners([config], this.l4Deps(), this.tcpTraffic),
+    close: (group, graceMs) => group.stop(graceMs),
+  });
+  private readonly udpSet = new ListenerSet<UdpListenerConfig, UdpListeners>({
+    open: (config) => startUdpListeners([config], this.l4Deps()),
+    close: (group) => group.stop(),
+  });
+  private readonly adminSet = new ListenerSet<string, HttpListener>({
+    open: (address) => this.openAdmin(address),
+    close: (listener, graceMs) => stopWithin(listener, graceMs),
+  });
+  /** Bytes per upstream server through the TCP listeners, those a reload opened included. */
+  private readonly tcpTraffic = new TrafficTable();
+  /** What the HTTP listeners hand their requests to (the current snapshot's routes, through `this`). */
+  private services: ReturnType<typeof engineServices> | undefined;
+  /** The limits of the start: listeners a reload opens take them too, as the ones it keeps have them. */
+  private startLimits: Config["limits"] | undefined;
+  /** The admin app (made at start, with the token of the start), whichever address serves it. */
+  private adminApp: { fetch(request: Request): Response | Promise<Response> } | undefined;
+  private adminToken: string | undefined;
+  /** Every reload's result, for /status and /metrics. */
+  private readonly reloadHistory = new ReloadHistory(Date.now());
   private draining = false;
   /** The dashboard's charts: sampled while the admin listener serves. */
   private history: History | undefined;
@@ -144,18 +170,37 @@ export class Gateway {
   }
 
   private async listen(config: Config, certificates: ListenerCertificate[][]): Promise<void> {
-    const services = engineServices(() => this.snapshot, this.upstreams, this.accessLog, this.counters);
-    const { limits } = config;
-    // Limits are read at start: reloaded certificates keep this one.
-    this.handshakeTimeoutMs = limits.headerTimeout;
-    const settings = httpListeners(config);
-    for (const [i, listener] of settings.entries()) {
-      this.listenAddresses.push(listener.address);
-      const served = certificates[i] ?? [];
-      const proto = served.length > 0 ? "https" : "http";
-      const role = new ListenerRole(listener, served.length > 0);
-      this.roles.push(role);
-      this.http.push(await listenHttp(this.runtime, {
+    this.services = engineServices(() => this.snapshot, this.upstreams, this.accessLog, this.counters);
+    // Limits are read at start, like the listen addresses: reloaded certificates keep this one.
+    this.startLimits = config.limits;
+    this.handshakeTimeoutMs = config.limits.headerTimeout;
+    if (config.admin !== false && this.primary) {
+      const history = (this.history = this.startHistory());
+      this.adminToken = config.admin.token;
+      this.adminApp = createAdminApp({
+        token: config.admin.token,
+        ready: () => !this.draining,
+        status: () => this.status(),
+        metrics: async () => renderMetrics(this.metricsSources(), await this.workerFigures(), this.workerGroup?.upFigures()),
+        everyWorker: (change) => this.workerGroup?.change(change),
+        pools: () => this.snapshot.pools,
+        history: () => history.document(),
+        reload: () => this.reloadFromAdmin(),
+      });
+    }
+    for (const change of await this.prepareListeners(config, certificates)) change.commit(0);
+    // Once every listener listens: a redirect's default port is the first HTTPS listener's.
+    applyRoles(this.roles, httpListeners(config), this.http.map((l) => l.port));
+  }
+
+  /** One HTTP listener of the config: its entry in `listen` and the certificates it serves. */
+  private async openHttp({ settings: listener, served }: HttpListenerEntry): Promise<OpenHttpListener> {
+    const services = this.services!;
+    const limits = this.startLimits!;
+    const proto = served.length > 0 ? "https" : "http";
+    const role = new ListenerRole(listener, served.length > 0);
+    {
+      const engine = (await listenHttp(this.runtime, {
         ...parseAddress(listener.address)!,
         reusePort: this.workers > 1,
         maxConnections: listener.maxConnections,
@@ -176,33 +221,73 @@ export class Gateway {
           : (connection, head) => new Exchange(connection, head, services, proto).run(),
         onRefused: (connection, status, message, requestId) => services.refusedHead(connection.clientAddress, status, message, requestId),
       }));
+      return { engine, role };
     }
-    // Once every listener listens: a redirect's default port is the first HTTPS listener's.
-    applyRoles(this.roles, settings, this.http.map((l) => l.port));
-    if (this.primary) {
-      const l4 = { runtime: this.runtime, pools: () => this.snapshot.pools, log: (line: string) => console.error(line) };
-      this.tcp = await startTcpListeners(config.tcp, l4);
-      this.udp = await startUdpListeners(config.udp, l4);
-    }
-    if (config.admin !== false && this.primary) {
-      const history = (this.history = this.startHistory());
-      const app = createAdminApp({
-        token: config.admin.token,
-        ready: () => !this.draining,
-        status: () => this.status(),
-        metrics: async () => renderMetrics(this.metricsSources(), await this.workerFigures(), this.workerGroup?.upFigures()),
-        everyWorker: (change) => this.workerGroup?.change(change),
-        pools: () => this.snapshot.pools,
-        history: () => history.document(),
-        reload: () => (this.options.reloadAll ? this.options.reloadAll() : this.reload()),
-      });
-      this.admin = await this.runtime.serveHttp({
-        ...parseAddress(config.admin.listen)!,
-        idleTimeoutSeconds: 30,
-        maxRequestBodySize: 1024 * 1024,
-        handler: (request) => app.fetch(request),
-      });
-    }
+  }
+
+  private openAdmin(address: string): Promise<HttpListener> {
+    const app = this.adminApp!;
+    return this.runtime.serveHttp({
+      ...parseAddress(address)!,
+      idleTimeoutSeconds: 30,
+      maxRequestBodySize: 1024 * 1024,
+      handler: (request) => app.fetch(request),
+    });
+  }
+
+  /** What a reload cannot change about the admin listener: its app, with its token, is made at start. */
+  private adminNotes(config: Config): string[] {
+    if (!this.primary) return [];
+    if (!this.adminApp) return config.admin !== false ? ["admin: an admin listener added by a reload needs a restart"] : [];
+    if (config.admin !== false && config.admin.token !== this.adminToken) return ["admin.token: changed: the admin listener keeps the token of the start until a restart"];
+    return [];
+  }
+
+  private l4Deps() {
+    return { runtime: this.runtime, pools: () => this.snapshot.pools, log: (line: string) => console.error(line) };
+  }
+
+  /**
+   * Open what `config` adds to the running listeners, all or nothing (a listener that cannot be opened closes
+   * the ones opened before it and rejects); `commit` then puts the new set in place.
+   */
+  private prepareListeners(config: Config, certificates: ListenerCertificate[][]): Promise<ListenerChange<unknown, unknown>[]> {
+    const http = httpListeners(config).map((settings, i): WantedListener<HttpListenerEntry> => ({
+      address: settings.address,
+      where: `listen[${i}]`,
+      settings: { settings, served: certificates[i] ?? [] },
+    }));
+    // The admin app is made at start: an admin listener turned on or off by a reload needs a restart.
+    const admin = this.primary && this.adminApp && config.admin !== false ? [{ address: config.admin.listen, where: "admin.listen", settings: config.admin.listen }] : [];
+    const l4 = <C extends { listen: string }>(kind: string, configs: readonly C[]) =>
+      this.primary ? configs.map((c, i) => ({ address: c.listen, where: `${kind}[${i}].listen`, settings: c })) : [];
+    return prepareAll([
+      () => this.httpSet.prepare(http),
+      () => this.tcpSet.prepare(l4("tcp", config.tcp)),
+      () => this.udpSet.prepare(l4("udp", config.udp)),
+      () => this.adminSet.prepare(admin),
+    ] as Array<() => Promise<ListenerChange<unknown, unknown>>>);
+  }
+
+  private get http(): EngineListener[] {
+    return this.httpSet.listeners.map((l) => l.engine);
+  }
+
+  /** What each HTTP listener is (HTTP, HTTPS, a redirect to HTTPS), in the order of `http`. */
+  private get roles(): ListenerRole[] {
+    return this.httpSet.listeners.map((l) => l.role);
+  }
+
+  private get admin(): HttpListener | undefined {
+    return this.adminSet.listeners[0];
+  }
+
+  private get tcp() {
+    return this.primary ? tcpGroup(this.tcpSet.listeners, this.tcpTraffic) : undefined;
+  }
+
+  private get udp() {
+    return this.primary ? udpGroup(this.udpSet.listeners) : undefined;
   }
 
   /**
@@ -247,6 +332,7 @@ export class Gateway {
       ...this.l4Stats(),
       startedAt: this.startedAt,
       runtime: this.runtime,
+      reload: this.reloadHistory,
     };
   }
 
@@ -257,7 +343,7 @@ export class Gateway {
 
   /** The /status document; with `--workers`, summed over every process and listing each. */
   private async status(): Promise<object> {
-    const own = statusDocument(this.snapshot, this.listeners(), this.startedAt, this.l4Stats());
+    const own = { ...statusDocument(this.snapshot, this.listeners(), this.startedAt, this.l4Stats()), reload: this.reloadHistory.status() };
     if (!this.workerGroup) return own;
     return mergeStatus(own, [{ state: "up", ...this.processView(0) }, ...(await this.workerGroup.entries())]);
   }
@@ -323,20 +409,41 @@ export class Gateway {
   }
 
   /**
-   * Re-read the config and swap in a new snapshot. A config that fails validation is refused and the
-   * running one stays. Listen addresses are fixed at start: changing them needs a restart. Reloads run one
-   * after another (a SIGHUP and an admin `POST /reload` may come together): each builds on the snapshot the
-   * one before it left, and stops the health checks it started.
+   * Re-read the config (or take `config`) and swap in a new snapshot and listener set. A config that fails
+   * validation, or whose new listen addresses cannot all be opened, is refused and the running one stays.
+   * Reloads run one after another (a SIGHUP and an admin `POST /reload` may come together): each builds on
+   * the snapshot the one before it left, and stops the health checks it started. Resolves with the result, or
+   * rejects with the error that refused it (its message: the problems, one per line); either way /status shows it.
    */
-  reload(config?: ConfigInput): Promise<void> {
-    const done = this.reloads.then(() => this.reloadNow(config));
+  reload(config?: ConfigInput, trigger: ReloadTrigger = "api"): Promise<ReloadResult> {
+    const done = this.reloads.then(async () => {
+      const startedAt = Date.now();
+      let outcome: { listeners: ListenerMoves; notes: string[] };
+      try {
+        outcome = await this.reloadNow(config);
+      } catch (error) {
+        throw refusedWith(error, this.reloadHistory.record({ trigger, startedAt, problems: problemsOf(error) }));
+      }
+      return this.reloadHistory.record({ trigger, startedAt, ...outcome });
+    });
     this.reloads = done.catch(() => {});
     return done;
   }
   /** The last reload asked for, settled or not. */
-  private reloads: Promise<void> = Promise.resolve();
+  private reloads: Promise<unknown> = Promise.resolve();
 
-  private async reloadNow(config?: ConfigInput): Promise<void> {
+  /** `POST /reload`: every process reloads (as SIGHUP), and the answer is this one's result, refused or not. */
+  private async reloadFromAdmin(): Promise<ReloadResult> {
+    try {
+      return await (this.options.reloadAll ? this.options.reloadAll("admin") : this.reload(undefined, "admin"));
+    } catch (error) {
+      const refused = refusalResult(error);
+      if (refused) return refused;
+      throw error;
+    }
+  }
+
+  private async reloadNow(config?: ConfigInput): Promise<{ listeners: ListenerMoves; notes: string[] }> {
     const next = await readConfig(config ? { ...this.options, config, configPath: undefined } : this.options);
     // Certificate files that cannot be served refuse the reload, as at start.
     const certificates = loadListenerCertificates(next.config, next.dir);
@@ -359,28 +466,49 @@ export class Gateway {
       log.discard();
       throw error;
     }
+    // The new listen addresses are opened last: one that cannot be (a port in use) refuses the reload, and the
+    // snapshot built for it is let go. From here nothing can fail. A listener opened here serves its first
+    // connections on the running snapshot until the swap below, a moment later.
+    let changes: ListenerChange<unknown, unknown>[];
+    try {
+      changes = await this.prepareListeners(next.config, certificates);
+    } catch (error) {
+      if (!this.draining) this.checks = this.startChecks(this.snapshot);
+      log.discard();
+      await discardSnapshot(snapshot, this.snapshot);
+      throw error;
+    }
     const previous = this.snapshot;
+    inheritServerState(snapshot, previous);
     this.snapshot = snapshot;
+    // Removed listeners stop accepting now; their connections get the new config's shutdown timeout.
+    for (const change of changes) change.commit(next.config.shutdownTimeout);
+    const notes = [...listenerNotes(changes), ...this.adminNotes(next.config)];
     this.accessLog.apply(log);
-    this.updateCertificates(next.config, certificates);
+    this.updateCertificates(changes[0] as ListenerChange<HttpListenerEntry, OpenHttpListener>);
     for (const line of applyRoles(this.roles, httpListeners(next.config), this.http.map((l) => l.port))) if (this.primary) console.error(`sluice: ${line}`);
     if (!this.draining) this.checks = this.startChecks(snapshot);
     this.retire(previous);
+    const listeners = { opened: changes.flatMap((c) => c.opened), closed: changes.flatMap((c) => c.closed) };
+    if (this.primary) {
+      if (listeners.opened.length > 0) console.error(`sluice: reload: now listening on ${listeners.opened.join(", ")}`);
+      if (listeners.closed.length > 0) console.error(`sluice: reload: stopped listening on ${listeners.closed.join(", ")} (open connections get ${next.config.shutdownTimeout} ms to finish)`);
+      for (const note of notes) console.error(`sluice: reload: ${note}`);
+    }
+    return { listeners, notes };
   }
 
   /**
-   * HTTPS listeners take the reloaded config's certificates for their next handshakes; open connections keep
-   * theirs. A listener is matched by its place in `listen` and its address (addresses are fixed at start).
+   * HTTPS listeners the reload kept take its certificates for their next handshakes; open connections keep
+   * theirs. (Those it opened have them already.)
    */
-  private updateCertificates(config: Config, certificates: ListenerCertificate[][]): void {
-    httpListeners(config).forEach((entry, i) => {
-      const listener = this.http[i];
-      const served = certificates[i] ?? [];
-      if (!listener || served.length === 0 || entry.address !== this.listenAddresses[i]) return;
-      if (!listener.updateTls(tlsSettings(served, this.handshakeTimeoutMs)) && this.primary) {
-        console.error(`sluice: ${entry.address}: the certificates cannot be replaced on this runtime: restart to serve new ones`);
+  private updateCertificates(http: ListenerChange<HttpListenerEntry, OpenHttpListener>): void {
+    for (const { listener, wanted, running, address } of http.kept) {
+      if (wanted.served.length === 0 || running.served.length === 0) continue;
+      if (!listener.engine.updateTls(tlsSettings(wanted.served, this.handshakeTimeoutMs)) && this.primary) {
+        console.error(`sluice: ${address}: the certificates cannot be replaced on this runtime: restart to serve new ones`);
       }
-    });
+    }
   }
 
   /**
@@ -412,15 +540,17 @@ export class Gateway {
     this.checks.stop();
     this.history?.stop();
     // TCP connections drain in parallel with HTTP requests, under the same grace period.
-    const tcpDrained = this.tcp?.stop(graceMs);
+    const tcpDrained = this.tcpSet.stop(graceMs);
     const graceful = Promise.all(this.http.map((l) => l.stop(false)));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)));
     if ((await Promise.race([graceful, deadline])) === "timeout") await Promise.all(this.http.map((l) => l.stop(true)));
     clearTimeout(timer);
     await tcpDrained;
-    await this.udp?.stop();
+    await this.udpSet.stop(graceMs);
     await this.admin?.stop(true);
+    // Listeners a reload removed may still be finishing connections (within their own shutdown timeout).
+    await this.httpSet.stop(graceMs);
     this.upstreams.closeIdle();
     // In-flight requests are over (or were cut): every plugin closes what it opened, and their spans are exported.
     await Promise.all([
@@ -430,6 +560,49 @@ export class Gateway {
     ]);
     await this.accessLog.close();
   }
+}
+
+/** One `listen` entry as the gateway opens it: its settings and the certificates it serves (none: plain HTTP). */
+interface HttpListenerEntry {
+  settings: HttpListenerSettings;
+  served: ListenerCertificate[];
+}
+
+interface OpenHttpListener {
+  engine: EngineListener;
+  role: ListenerRole;
+}
+
+/**
+ * What a reload cannot change on a listener it keeps (its socket and connections stay as they are): settings
+ * that differ from those it was opened with are reported, one line per listener, and need a restart.
+ */
+function listenerNotes(changes: ListenerChange<unknown, unknown>[]): string[] {
+  const notes: string[] = [];
+  for (const change of changes) {
+    for (const kept of change.kept) {
+      const differ = changedKeys(comparable(kept.running), comparable(kept.wanted));
+      if (differ.length > 0) notes.push(`${kept.where}: ${differ.join(", ")} changed on ${kept.address}: a listener kept by a reload keeps its settings until a restart`);
+    }
+  }
+  return notes;
+}
+
+/** A listener's settings as compared across reloads: an HTTPS listener's certificates are replaced, only TLS on or off counts. */
+function comparable(settings: unknown): Record<string, unknown> {
+  if (typeof settings !== "object" || settings === null) return {};
+  if ("served" in settings && "settings" in settings) {
+    // HSTS and a redirect's status and port are applied to kept listeners (listener-roles.ts).
+    const entry = settings as HttpListenerEntry;
+    return { maxConnections: entry.settings.maxConnections, tls: entry.served.length > 0 };
+  }
+  const { listen: _listen, ...rest } = settings as Record<string, unknown>;
+  return rest;
+}
+
+function changedKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
 function randomSecret(): string {

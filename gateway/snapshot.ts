@@ -56,7 +56,7 @@ export interface SnapshotContext {
   counters: HttpCounters;
   /** Signs sticky cookies of pools without a `sticky.key` of their own. */
   stickySecret: string;
-  /** The snapshot this one replaces (reload): its pools' knowledge of their servers carries over. */
+  /** The snapshot this one replaces (reload): a tracer with the same settings carries over. */
   previous?: Snapshot;
 }
 
@@ -116,13 +116,6 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
     return errorResponse(500, "internal gateway error", c.get("requestId"));
   });
 
-  // Last, when nothing can fail any more: from here the new pools share their servers' state with the running
-  // ones, so a reload refused on the way (a plugin that fails to load) leaves that state as it was.
-  for (const [name, pool] of pools) {
-    const previous = context.previous?.pools.get(name);
-    if (previous) pool.inherit(previous);
-  }
-
   const honoFirst = globalPlugins.some((p) => p.hooks.middleware || p.hooks.routes);
   const logHooks = globalPlugins.flatMap((p) => (p.hooks.onLog ? [p.hooks.onLog] : []));
   const requestHooks = requestHooksOf(globalPlugins);
@@ -131,4 +124,27 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
   const previous = context.previous;
   const tracing = previous && sameTelemetry(previous.config.telemetry, config.telemetry) ? previous.tracing : await startTracing(config.telemetry);
   return { config, configDir, pools, app, routes, table, honoFirst, logHooks, plugins, use: new SnapshotUse(), requestHooks, requestPhase, trustedProxies, tracing };
+}
+
+/**
+ * The new snapshot's pools take over their servers' state from the running ones (health, admin changes,
+ * counters): the last step of a reload, run when nothing can refuse it any more (a plugin that fails to load,
+ * a listen address in use), so that a refused reload leaves the running pools' state as it was.
+ */
+export function inheritServerState(snapshot: Snapshot, previous: Snapshot): void {
+  for (const [name, pool] of snapshot.pools) {
+    const before = previous.pools.get(name);
+    if (before) pool.inherit(before);
+  }
+}
+
+/**
+ * A snapshot built for a reload that was refused after all: its plugins close what they opened, and a tracer it
+ * started for itself stops. It never served a request.
+ */
+export async function discardSnapshot(snapshot: Snapshot, running: Snapshot): Promise<void> {
+  await Promise.all([
+    teardownPlugins(snapshot.plugins, (line) => console.error(line)),
+    snapshot.tracing !== running.tracing ? snapshot.tracing?.shutdown() : undefined,
+  ]);
 }

@@ -3,7 +3,7 @@
 // chromium — where its script reloads /status and re-renders, and its buttons drain and enable servers.
 // With an admin token, the page needs it too (as a Bearer header or ?token=) and passes it on to /status.
 import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,8 +11,8 @@ import { startGateway } from "../gateway/gateway.ts";
 import type { ConfigInput } from "../gateway/config/schema.ts";
 import { startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 import { reaches } from "./helpers/common.ts";
+import { chromium, withPage } from "./helpers/chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 /** A server id and a route name that would break the page (or run script) if not escaped. */
 const HOSTILE_ID = `<img src=x onerror="document.title='pwned'">&'`;
 const HOSTILE_ROUTE = `</td><script>document.title='pwned'</script>`;
@@ -58,86 +58,6 @@ function throughTcp(address: string): Promise<string> {
     socket.on("end", () => resolve(got));
     socket.on("error", reject);
   });
-}
-
-/** Headless chromium, quiet and offline, with a fresh profile in `dir` (its TMPDIR too, so nothing is left behind). */
-const browser = (dir: string) => [
-  CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", `--user-data-dir=${join(dir, "profile")}`, "--window-size=1280,900",
-];
-
-/** Remove a browser's directory; chromium's helper processes may still write to it for a moment after it exits. */
-async function removeProfile(dir: string): Promise<void> {
-  for (let i = 0; i < 20; i++) {
-    try {
-      rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // a file appeared while removing: try again
-    }
-    await Bun.sleep(50);
-    if (!existsSync(dir)) return;
-  }
-}
-
-function requireChromium(): void {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser tests need Debian's chromium (apt-get install -y chromium)`);
-}
-
-/** Run headless chromium on a URL with extra flags; a fresh profile each time. */
-async function chromium(flags: string[], url: string): Promise<string> {
-  requireChromium();
-  const dir = mkdtempSync(join(tmpdir(), "sluice-chromium-"));
-  try {
-    const proc = Bun.spawn([...browser(dir), ...flags, url], { stdout: "pipe", stderr: "pipe", env: { ...process.env, TMPDIR: dir }, timeout: 30_000 });
-    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-    if (code !== 0) throw new Error(`chromium exited ${code}: ${err.slice(-2000)}`);
-    return out;
-  } finally {
-    await removeProfile(dir);
-  }
-}
-
-/**
- * A page kept open in headless chromium, driven over the DevTools protocol: `evaluate` runs an expression in
- * the page and returns its value. The browser is stopped (and its profile removed) when `use` is done.
- */
-async function withPage<T>(url: string, use: (evaluate: (expression: string) => Promise<unknown>) => Promise<T>): Promise<T> {
-  requireChromium();
-  const dir = mkdtempSync(join(tmpdir(), "sluice-chromium-"));
-  const proc = Bun.spawn([...browser(dir), "--remote-debugging-port=0", url], { stdout: "ignore", stderr: "pipe", env: { ...process.env, TMPDIR: dir }, timeout: 30_000 });
-  let socket: WebSocket | undefined;
-  try {
-    // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/…" on stderr gives the port.
-    let err = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of proc.stderr) {
-      err += decoder.decode(chunk);
-      if (/DevTools listening on ws:\/\/[^\s]+:\d+\//.test(err)) break;
-    }
-    const port = /DevTools listening on ws:\/\/[^\s]+:(\d+)\//.exec(err)?.[1];
-    if (!port) throw new Error(`chromium did not open its DevTools port: ${err.slice(-2000)}`);
-    const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ type: string; webSocketDebuggerUrl: string }>;
-    socket = new WebSocket(targets.find((t) => t.type === "page")!.webSocketDebuggerUrl);
-    await new Promise((resolve, reject) => ((socket!.onopen = resolve), (socket!.onerror = reject)));
-    const waiting = new Map<number, (message: any) => void>();
-    socket.onmessage = (event) => {
-      const message = JSON.parse(String(event.data));
-      waiting.get(message.id)?.(message);
-      waiting.delete(message.id);
-    };
-    let nextId = 1;
-    const evaluate = (expression: string) => new Promise<unknown>((resolve, reject) => {
-      const id = nextId++;
-      waiting.set(id, (m) => (m.result?.exceptionDetails || m.error ? reject(new Error(JSON.stringify(m))) : resolve(m.result.result.value)));
-      socket!.send(JSON.stringify({ id, method: "Runtime.evaluate", params: { expression, awaitPromise: true, returnByValue: true } }));
-    });
-    return await use(evaluate);
-  } finally {
-    socket?.close();
-    proc.kill();
-    await proc.exited;
-    await removeProfile(dir);
-  }
 }
 
 /** The DOM after the page's script ran: virtual time lets its 2 s refresh fire (and /status answer) at once. */
@@ -233,7 +153,7 @@ describe("dashboard without a token", () => {
     };
     const lines: string[] = [];
     const logged = spyOn(console, "error").mockImplementation((line) => void lines.push(String(line))); // the admin's change log
-    await withPage(`${gw.adminUrl}/`, async (evaluate) => {
+    await withPage(`${gw.adminUrl}/`, async ({ evaluate }) => {
       // Wait for the dashboard itself (the tab starts on a blank page, whose readyState is "complete" too).
       expect(await reaches(true, async () => await evaluate(`document.readyState === "complete" && document.getElementById("dash") !== null`))).toBe(true);
       // The page asks before draining or disabling: say yes.

@@ -10,6 +10,8 @@ import type { UpstreamServer } from "../pool/server.ts";
 import { poolStatus, serverStatus } from "./status.ts";
 import { changeState, changeWeight, everyWorkerApplied, STATE_ACTIONS, weightProblem, type ServerChange, type StateAction, type WorkerReplies } from "./server-actions.ts";
 import { dashboardHandler } from "./dashboard.ts";
+import { reloadEndpoint } from "./reload-endpoint.ts";
+import type { ReloadResult } from "../reload-result.ts";
 
 export interface AdminDeps {
   token: string | undefined;
@@ -21,8 +23,8 @@ export interface AdminDeps {
   pools(): ReadonlyMap<string, Pool>;
   /** With `--workers`: apply a change the primary just made in every worker too (undefined without workers). */
   everyWorker?(change: ServerChange): Promise<WorkerReplies> | undefined;
-  /** Re-read the config file and swap it in, as SIGHUP does; rejects (with every problem) when it is refused. */
-  reload(): Promise<void>;
+  /** Re-read the config file and swap it in, as SIGHUP does: resolves with the result, refused or not. */
+  reload(): Promise<ReloadResult>;
   /** The dashboard's history (GET /history), when the gateway keeps one. */
   history?(): unknown;
   /** Where admin changes are recorded (one line each); defaults to stderr. */
@@ -60,17 +62,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
   app.get("/status", async (c) => c.json(await deps.status()));
   app.get("/history", (c) => (deps.history ? c.json(deps.history()) : c.json({ error: "not found" }, 404)));
 
-  app.post("/reload", async (c) => {
-    try {
-      await deps.reload();
-    } catch (error) {
-      const problems = String((error as Error)?.message ?? error).split("\n").filter((line) => line.trim() !== "");
-      log(`sluice: admin: reload refused, the running config stays:\n${problems.join("\n")}`);
-      return c.json({ error: "reload refused: the running config stays", problems }, 400);
-    }
-    log("sluice: admin: config reloaded");
-    return c.json({ status: "reloaded" });
-  });
+  app.post("/reload", reloadEndpoint(deps.reload, log));
   app.all("/reload", (c) => c.json({ error: "use POST for reload" }, 405, { allow: "POST" }));
   app.get("/metrics", async (c) => c.body(await deps.metrics(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }));
 

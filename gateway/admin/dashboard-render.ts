@@ -36,6 +36,7 @@ export function renderDashboard(status: DashboardStatus): string {
     return d > 0 ? `${d}d ${h}h ${m}m` : h > 0 ? `${h}h ${m}m ${s}s` : m > 0 ? `${m}m ${s}s` : `${s}s`;
   };
   const none = '<span class="dim">—</span>';
+  const CHARTS_SLOT = '<div id="charts-slot"></div>';
   /** Non-zero counters of a reasons record, e.g. "connectFailures 2, noServer 1". */
   const reasons = (counts: object): string => {
     const entries = Object.entries(counts) as Array<[string, number]>;
@@ -120,8 +121,16 @@ export function renderDashboard(status: DashboardStatus): string {
     ["listeners", num(status.listeners.length)],
   ].map(([label, value]) => `<div class="figure"><div class="label">${label}</div><div class="value">${value}</div></div>`).join("");
 
-  return `<div class="summary">${summary}</div>` +
-    (pools.length ? pools.join("") : `<section class="card"><p class="dim">No pools configured.</p></section>`) +
+  // The page's sections, in order: add one here. The charts (dashboard-charts.ts) are drawn from /history on
+  // their own schedule: the page moves them into their slot after each render.
+  const sections = [
+    `<div class="summary">${summary}</div>`,
+    CHARTS_SLOT,
+    pools.length ? pools.join("") : `<section class="card"><p class="dim">No pools configured.</p></section>`,
     `<div class="grid"><section class="card"><div class="card-head"><h2>Routes</h2></div>${routes}</section>` +
-    `<section class="card"><div class="card-head"><h2>Listeners</h2></div>${listeners}</section></div>` + tcp + udp;
+      `<section class="card"><div class="card-head"><h2>Listeners</h2></div>${listeners}</section></div>`,
+    tcp,
+    udp,
+  ];
+  return sections.join("");
 }

@@ -1,22 +1,28 @@
-// GET / on the admin listener: one self-contained HTML page (inline CSS and script, nothing fetched from
-// elsewhere) showing pools and servers, routes, listeners and the TCP/UDP figures. Rendered on the server,
-// so it shows data without JavaScript; its script then reloads /status every 2 s and re-renders with the
-// same function, and its buttons drain, disable and enable servers through the POST endpoints.
+// GET / on the admin listener: one self-contained HTML page (inline CSS, SVG and script, nothing fetched from
+// elsewhere, so the compiled binary serves it whole) showing charts of the last 15 minutes (from /history),
+// pools and servers, routes, listeners and the TCP/UDP figures. Rendered on the server, charts included, so
+// it shows data without JavaScript; its script then reloads /status every 2 s and /history every sample
+// interval (at most 5 s) and re-renders with the same functions, and its buttons drain, disable and enable
+// servers through the POST endpoints.
 //
 // With an admin token, GET / needs it like /status does: as `Authorization: Bearer <token>`, or — since a
 // browser cannot add that header to a page it navigates to — as `?token=<token>` (this page only; the rest
 // of the API takes the header alone). The page's script passes the token on as a Bearer header to its own
-// /status and POST requests, never in a URL. The page sends no Referer, loads nothing from elsewhere, may
+// /status, /history and POST requests, never in a URL. The page sends no Referer, loads nothing from elsewhere, may
 // not be framed (its buttons cannot be clickjacked) and is not cached; the token does stay in the browser's
 // history, as with any URL that carries it.
 import type { Context } from "hono";
 import { timingSafeEqual } from "./timing-safe.ts";
 import { renderDashboard, type DashboardStatus } from "./dashboard-render.ts";
+import { renderCharts } from "./dashboard-charts.ts";
+import type { HistoryDocument } from "../observability/history.ts";
 
 export interface DashboardDeps {
   token: string | undefined;
   /** The /status document (with `--workers`, a promise: the workers are asked). */
   status(): unknown | Promise<unknown>;
+  /** The /history document, when the gateway keeps one: the charts. */
+  history?(): unknown;
 }
 
 /** The handler for GET / (registered after the admin app's Host check, before its token check). */
@@ -26,7 +32,7 @@ export function dashboardHandler(deps: DashboardDeps): (c: Context) => Response 
       return c.html(UNAUTHORIZED, 401, { "www-authenticate": 'Bearer realm="sluice"', ...HEADERS });
     }
     const nonce = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(18))));
-    return c.html(page((await deps.status()) as DashboardStatus, nonce), 200, {
+    return c.html(page((await deps.status()) as DashboardStatus, deps.history?.() as HistoryDocument | undefined, nonce), 200, {
       ...HEADERS,
       "content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; ` +
         `connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
@@ -53,7 +59,11 @@ const UNAUTHORIZED = `<!doctype html><meta charset="utf-8"><title>Sluice admin</
 // The renderer's source, shipped to the browser. It is compiled JavaScript at run time (Bun and Deno strip
 // the types); guard against text that would end the inline script early.
 const RENDER_SOURCE = renderDashboard.toString();
-if (/<\/script|<!--/i.test(RENDER_SOURCE)) throw new Error("dashboard renderer source cannot be inlined in a <script>");
+const CHARTS_SOURCE = renderCharts.toString();
+if (/<\/script|<!--/i.test(RENDER_SOURCE + CHARTS_SOURCE)) throw new Error("dashboard renderer source cannot be inlined in a <script>");
+
+/** Where renderDashboard leaves room for the charts. */
+const CHARTS_SLOT = '<div id="charts-slot"></div>';
 
 const SCRIPT = `
 const render = (${RENDER_SOURCE});
@@ -62,6 +72,9 @@ const auth = token ? { authorization: "Bearer " + token } : {};
 const main = document.getElementById("dash");
 const note = document.getElementById("note");
 const say = (text, ok) => { note.textContent = text; note.className = ok ? "note" : "note bad"; };
+// The charts keep their own element: each render of the tables puts it back into its slot.
+const charts = document.getElementById("charts");
+const placeCharts = () => { if (charts) main.querySelector("#charts-slot")?.replaceWith(charts); };
 let busy = false, again = false;
 async function refresh() {
   if (busy) { again = true; return; }
@@ -70,6 +83,7 @@ async function refresh() {
     const res = await fetch("/status", { headers: auth, cache: "no-store" });
     if (!res.ok) throw new Error("HTTP " + res.status);
     main.innerHTML = render(await res.json());
+    placeCharts();
     main.dataset.source = "live";
     say("live · updated " + new Date().toLocaleTimeString("en-GB"), true);
   } catch (error) {
@@ -80,6 +94,45 @@ async function refresh() {
   }
 }
 setInterval(refresh, 2000);
+if (charts) {
+  const draw = (${CHARTS_SOURCE});
+  // Which HTTP rows the selector shows: "all", "total", "route:NAME" or "pool:NAME"; kept across redraws.
+  let shown = "all";
+  const applyFilter = () => {
+    const select = charts.querySelector("#chart-filter");
+    if (!select) return;
+    if (![...select.options].some((o) => o.value === shown)) shown = "all";
+    select.value = shown;
+    for (const row of charts.querySelectorAll("#http-charts .chart-row")) {
+      const key = row.dataset.group === "total" ? "total" : row.dataset.group + ":" + row.dataset.name;
+      row.hidden = shown !== "all" && shown !== key;
+    }
+  };
+  charts.addEventListener("change", (event) => {
+    if (event.target.id !== "chart-filter") return;
+    shown = event.target.value;
+    applyFilter();
+  });
+  let drawing = false;
+  async function redraw() {
+    if (drawing) return;
+    drawing = true;
+    try {
+      const res = await fetch("/history", { headers: auth, cache: "no-store" });
+      if (!res.ok) throw new Error("HTTP " + res.status);
+      const history = await res.json();
+      charts.innerHTML = draw(history);
+      charts.dataset.source = "live";
+      charts.dataset.updated = String(history.now);
+      applyFilter();
+    } catch (error) {
+      say("charts refresh failed: " + error.message, false);
+    } finally {
+      drawing = false;
+    }
+  }
+  setInterval(redraw, Math.min(Math.max(Number(charts.dataset.interval) || 5000, 1000), 5000));
+}
 main.addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-action]");
   if (!button) return;
@@ -153,9 +206,33 @@ table.servers th:nth-child(12) { width: 128px; }
 button { white-space: nowrap; font: inherit; font-size: 12px; padding: 1px 7px; border: 1px solid var(--line); border-radius: 5px; background: #fff; color: var(--accent); cursor: pointer; }
 button:hover:not(:disabled) { border-color: var(--accent); }
 button:disabled { color: #b0b5bd; cursor: default; background: #f7f8f9; }
+/* Charts (dashboard-charts.ts): inline SVG, three to a row. */
+.chart-row { padding: 8px 10px 4px; border-bottom: 1px solid var(--line); }
+.chart-row:last-child { border-bottom: 0; }
+.chart-row h3 { margin: 0 0 4px; font-size: 13px; font-weight: 600; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 4px 16px; }
+.chart { margin: 0; min-width: 0; }
+.chart figcaption { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 8px; font-size: 12px; }
+.chart .title { font-weight: 600; }
+.chart .unit { color: var(--dim); }
+.legend { display: flex; flex-wrap: wrap; gap: 2px 10px; margin-left: auto; font-size: 12px; color: var(--dim); }
+.legend b { color: var(--text); font-weight: 600; font-variant-numeric: tabular-nums; }
+.key { display: inline-flex; align-items: center; gap: 4px; white-space: nowrap; }
+.swatch { width: 10px; height: 10px; flex: none; }
+svg.plot, svg.timeline { display: block; width: 100%; height: auto; }
+svg .grid { stroke: #edf0f3; stroke-width: 1; }
+svg .axis { stroke: #b8bec7; stroke-width: 1; }
+svg .tick { fill: var(--dim); font-size: 10px; font-variant-numeric: tabular-nums; }
+svg .label { fill: var(--text); font-size: 11px; }
+.filter { margin-left: auto; color: var(--dim); font-size: 12px; }
+.filter select { font: inherit; font-size: 12px; margin-left: 4px; }
+#state-timeline svg.timeline { padding: 4px 10px 0; }
 `;
 
-function page(status: DashboardStatus, nonce: string): string {
+function page(status: DashboardStatus, history: HistoryDocument | undefined, nonce: string): string {
+  const charts = history
+    ? `<div id="charts" data-source="server" data-interval="${history.intervalMs}" data-updated="${history.now}">${renderCharts(history)}</div>`
+    : "";
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -167,7 +244,7 @@ function page(status: DashboardStatus, nonce: string): string {
 </head>
 <body>
 <header><h1>Sluice</h1><span class="sub">admin dashboard</span><span id="note" class="note">rendered ${new Date().toISOString().slice(11, 19)} UTC</span></header>
-<main id="dash" data-source="server">${renderDashboard(status)}</main>
+<main id="dash" data-source="server">${renderDashboard(status).replace(CHARTS_SLOT, charts)}</main>
 <script nonce="${nonce}">${SCRIPT}</script>
 </body>
 </html>

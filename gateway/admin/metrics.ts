@@ -15,6 +15,7 @@ import type { AccessLog } from "../access-log.ts";
 import { FigureSet, renderExposition, sumFigures, type FamilyInfo, type Figures, type MetricType } from "../observability/exposition.ts";
 import { processFigures } from "../runtime/process-figures.ts";
 import { VERSION } from "../version.ts";
+import { RELOAD_FAMILIES, type ReloadHistory } from "../reload-result.ts";
 
 const family = (name: string, type: MetricType, help: string): FamilyInfo => ({ name, type, help });
 
@@ -23,6 +24,7 @@ export const FAMILIES: readonly FamilyInfo[] = [
   family("sluice_build_info", "gauge", "1, labelled with the Sluice version and the runtime it runs on."),
   family("sluice_uptime_seconds", "gauge", "Seconds since the gateway started."),
   family("sluice_worker_processes", "gauge", "Processes whose figures this scrape sums (the primary and every --workers process that answered)."),
+  ...RELOAD_FAMILIES,
   family("sluice_worker_up", "gauge", "With --workers: 1 for each worker process connected to the primary, 0 for one starting, cut off or gone."),
   family("sluice_http_requests_total", "counter", "HTTP requests answered, by route and pool (\"\" when none), method (OTHER for unregistered ones) and status code."),
   family("sluice_http_request_duration_seconds", "histogram", "Time from a request's head to the end of its answer, by route and pool."),
@@ -79,6 +81,8 @@ export interface MetricsSources extends CountingSources {
   tcp?: TcpStats;
   udp?: UdpListenerStats[];
   startedAt: number;
+  /** The primary's reloads: the last one's outcome, when the running config was loaded, counts by result. */
+  reload?: Pick<ReloadHistory, "collect">;
   runtime: { name: string; version: string };
 }
 
@@ -112,12 +116,13 @@ export function countedFigures({ snapshot, http, upstreams, accessLog, httpListe
 }
 
 /** The primary's own figures: state, the L4 listeners, the build and the process's start. */
-function primaryFigures({ snapshot, tcp, udp, startedAt, runtime }: MetricsSources, processes: number): Figures {
+function primaryFigures({ snapshot, tcp, udp, startedAt, runtime, reload }: MetricsSources, processes: number): Figures {
   const now = Date.now();
   const set = new FigureSet();
   set.add("sluice_build_info", ["version", VERSION, "runtime", runtime.name, "runtime_version", runtime.version], 1);
   set.add("sluice_uptime_seconds", [], Math.round((now - startedAt) / 1000));
   set.add("sluice_worker_processes", [], processes);
+  reload?.collect(set);
   for (const [poolName, pool] of snapshot.pools) {
     for (const s of pool.servers) {
       const labels = ["pool", poolName, "server", s.id];

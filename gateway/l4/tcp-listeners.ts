@@ -144,10 +144,9 @@ const REFUSED: TcpHandlers = { data() {}, drain() {}, end() {}, close() {} };
 
 /**
  * Start every `tcp` listener of a config. Fails (with the listeners started so far stopped) when one cannot
- * listen, with the address in the message.
+ * listen, with the address in the message. Listeners started apart (a reload adding one) share `traffic`.
  */
-export async function startTcpListeners(configs: readonly TcpListenerConfig[], deps: TcpListenerDeps): Promise<TcpListeners> {
-  const traffic = new TrafficTable();
+export async function startTcpListeners(configs: readonly TcpListenerConfig[], deps: TcpListenerDeps, traffic = new TrafficTable()): Promise<TcpListeners> {
   const listeners: Listener[] = [];
   try {
     for (const config of configs) {
