@@ -7,10 +7,7 @@ export default defineConfig({
   listen: "127.0.0.1:8080",
   pools: {
     app: {
-      servers: [
-        { url: "http://127.0.0.1:9001" },
-        { url: "http://127.0.0.1:9002" },
-      ],
+      servers: [{ url: "http://127.0.0.1:9001" }, { url: "http://127.0.0.1:9002" }],
     },
   },
   routes: [

@@ -4,12 +4,13 @@
 //
 // Tests cannot count on reaching the npm registry, so the install is `npm ci --offline`: the directory gets a
 // lock file made from this checkout's own (the same versions and integrity hashes of Sluice's dependencies, plus
-// @types/bun as the directory's devDependency) and npm takes every tarball from its cache, which the checkout's
-// `npm ci` filled. That is npm's ordinary install of the tarball: its bin linked, its dependencies placed, Bun's
-// install script run; only where the dependency tarballs come from differs from a user's install.
+// @types/bun as the directory's devDependency, each with its tarball's registry URL so that npm needs no registry
+// metadata) and npm takes every tarball from its cache, which the checkout's `npm ci` filled. That is npm's
+// ordinary install of the tarball: its bin linked, its dependencies placed, Bun's install script run; only where
+// the dependency tarballs come from differs from a user's install.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { deadPort, until } from "./helpers/common.ts";
@@ -18,6 +19,7 @@ import { startUpstream, type Upstream } from "./helpers/upstream.ts";
 
 interface LockEntry {
   version?: string;
+  resolved?: string;
   dev?: boolean;
   dependencies?: Record<string, string>;
   optionalDependencies?: Record<string, string>;
@@ -47,14 +49,18 @@ async function run(cmd: string[], cwd: string): Promise<{ code: number; out: str
   return { code, out: p.output() };
 }
 
-/** The lock entries for `roots` and everything they depend on, taken from this checkout's lock. */
-function entriesFor(roots: string[], lock: Record<string, LockEntry>): Record<string, LockEntry> {
+/**
+ * The lock entries for `roots` and everything they depend on, taken from this checkout's lock, each with the URL
+ * of its tarball on `registry` (this checkout's lock leaves them out; npm would then look each one up).
+ */
+function entriesFor(roots: string[], lock: Record<string, LockEntry>, registry: string): Record<string, LockEntry> {
   const picked: Record<string, LockEntry> = {};
   const queue = roots.map((name) => `node_modules/${name}`);
   while (queue.length > 0) {
     const key = queue.shift()!;
     if (picked[key] || !lock[key]) continue;
-    picked[key] = lock[key];
+    const name = key.slice(key.lastIndexOf("node_modules/") + "node_modules/".length);
+    picked[key] = { ...lock[key], resolved: `${registry}${name}/-/${name.split("/").at(-1)}-${lock[key].version}.tgz` };
     for (const name of Object.keys({ ...lock[key].dependencies, ...lock[key].optionalDependencies })) {
       // npm's layout: a copy nested under the dependent package wins over the hoisted one.
       queue.push(lock[`${key}/node_modules/${name}`] ? `${key}/node_modules/${name}` : `node_modules/${name}`);
@@ -75,6 +81,7 @@ beforeAll(async () => {
   const typesBun = lock["node_modules/@types/bun"]!.version!;
   const spec = `file:../${info!.filename}`;
   const dependencies = Object.keys(manifest.dependencies);
+  const registry = (await run(["npm", "config", "get", "registry"], work)).out.trim().replace(/\/?$/, "/");
   const packages: Record<string, unknown> = {
     "": { name: "my-gateway", dependencies: { sluice: spec }, devDependencies: { "@types/bun": typesBun } },
     "node_modules/sluice": {
@@ -86,14 +93,19 @@ beforeAll(async () => {
       bin: manifest.bin,
       engines: manifest.engines,
     },
-    ...entriesFor(dependencies, lock),
-    ...Object.fromEntries(Object.entries(entriesFor(["@types/bun"], lock)).map(([k, v]) => [k, { ...v, dev: true }])),
+    ...entriesFor(dependencies, lock, registry),
+    ...Object.fromEntries(Object.entries(entriesFor(["@types/bun"], lock, registry)).map(([k, v]) => [k, { ...v, dev: true }])),
   };
-  Bun.spawnSync(["mkdir", "-p", app]);
-  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "my-gateway", private: true, type: "module", dependencies: { sluice: spec }, devDependencies: { "@types/bun": typesBun } }, null, 2));
+  mkdirSync(app);
+  writeFileSync(
+    join(app, "package.json"),
+    JSON.stringify({ name: "my-gateway", private: true, type: "module", dependencies: { sluice: spec }, devDependencies: { "@types/bun": typesBun } }, null, 2),
+  );
   writeFileSync(join(app, "package-lock.json"), JSON.stringify({ name: "my-gateway", lockfileVersion: 3, requires: true, packages }, null, 2));
   const install = await run(["npm", "ci", "--offline", "--no-audit", "--no-fund"], app);
-  if (install.code !== 0) throw new Error(`npm ci --offline of the packed tarball failed (a tarball missing from npm's cache: run npm ci in the checkout once):\n${install.out}`);
+  if (install.code !== 0) {
+    throw new Error(`npm ci --offline of the packed tarball failed (a tarball missing from npm's cache: run npm ci in the checkout once):\n${install.out}`);
+  }
 
   upstream = startUpstream("app-server");
   // A plugin as an author outside the checkout writes it, against the package name.
@@ -163,7 +175,17 @@ afterAll(async () => {
 
 test("the tarball holds the gateway, its launcher and the documents, and no tests or benchmarks", () => {
   const paths = packed.map((f) => f.path);
-  for (const needed of ["package.json", "README.md", "LICENSE", "CHANGELOG.md", "bin/sluice.mjs", "gateway/mod.ts", "gateway/cli.ts", "plugins/jwt/index.ts", "routes/demo.ts"]) {
+  for (const needed of [
+    "package.json",
+    "README.md",
+    "LICENSE",
+    "CHANGELOG.md",
+    "bin/sluice.mjs",
+    "gateway/mod.ts",
+    "gateway/cli.ts",
+    "plugins/jwt/index.ts",
+    "routes/demo.ts",
+  ]) {
     expect(paths).toContain(needed);
   }
   expect(paths.includes("sluice.schema.json")).toBe(existsSync(join(repoRoot, "sluice.schema.json")));
@@ -171,7 +193,15 @@ test("the tarball holds the gateway, its launcher and the documents, and no test
 });
 
 test("npx sluice check runs the installed package's launcher on the Bun it brought, and passes the exit code on", async () => {
-  writeFileSync(join(app, "cfg.json"), JSON.stringify({ listen: "127.0.0.1:8080", admin: false, pools: { app: { servers: [{ url: upstream.url }] } }, routes: [{ pool: "app", plugins: ["./stamp.ts"] }] }));
+  writeFileSync(
+    join(app, "cfg.json"),
+    JSON.stringify({
+      listen: "127.0.0.1:8080",
+      admin: false,
+      pools: { app: { servers: [{ url: upstream.url }] } },
+      routes: [{ pool: "app", plugins: ["./stamp.ts"] }],
+    }),
+  );
   writeFileSync(join(app, "broken.json"), JSON.stringify({ routes: [{ pool: "nowhere" }] }));
   const good = await run(["npx", "sluice", "check", "--config", "./cfg.json"], app);
   expect(good).toEqual({ code: 0, out: "ok\n" });
@@ -180,7 +210,7 @@ test("npx sluice check runs the installed package's launcher on the Bun it broug
   expect(broken.out).toContain("nowhere");
 }, 20_000);
 
-test("sluice serves a request with a TypeScript config and a plugin that import from \"sluice\", and stops on SIGTERM", async () => {
+test('sluice serves a request with a TypeScript config and a plugin that import from "sluice", and stops on SIGTERM', async () => {
   const port = await deadPort();
   writeFileSync(
     join(app, "sluice.config.ts"),
@@ -211,7 +241,10 @@ export default defineConfig({
     expect(upstream.seen.at(-1)?.headers.get("x-stamped-by")).toBe("my-gateway");
 
     expect(await gw.stop("SIGTERM")).toBe(0);
-    await until(() => children.every((pid) => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ")), "the gateway process gone");
+    await until(
+      () => children.every((pid) => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ")),
+      "the gateway process gone",
+    );
   } finally {
     await gw.stop("SIGKILL");
   }
