@@ -1,14 +1,17 @@
 #!/usr/bin/env bun
-// The command line: `sluice [--config PATH] [--workers N]` runs the gateway; `sluice check --config PATH`
-// validates a config; `sluice health` probes a running gateway's /healthz. Startup problems print one clear line
-// each and exit 1.
-import { cwd } from "node:process";
-import { parseArgs } from "node:util";
+// The command line: `sluice [run] [--config PATH] [--workers N]` runs the gateway; `sluice check` checks a config;
+// `sluice schema` prints the config's JSON Schema; `sluice health` probes a running gateway's /healthz;
+// `sluice help [COMMAND]` says all of it (cli-help.ts). Startup problems print one clear line each and exit 1;
+// a command line Sluice cannot take exits 2.
+import { cwd, stdout } from "node:process";
 import { getRuntime } from "./runtime/current.ts";
 import { findDefaultConfig } from "./config/load.ts";
 import { checkConfig } from "./config/check.ts";
 import { readConfigBytes, watchConfigFile } from "./config/watch.ts";
-import { ConfigError } from "./config/errors.ts";
+import { ConfigError, closest } from "./config/errors.ts";
+import { configJsonSchemaText } from "./config/json-schema.ts";
+import { parseCommandLine, UsageError, type CommandLine } from "./cli-args.ts";
+import { COMMANDS, EXIT, commandHelp, findCommand, mainHelp } from "./cli-help.ts";
 import { PluginLoadError } from "./plugin/load.ts";
 import { balancerNames } from "./balancing/registry.ts";
 import { startGateway, type Gateway } from "./gateway.ts";
@@ -19,66 +22,62 @@ import { VERSION } from "./version.ts";
 import { DEFAULT_HEALTH_URL, probeHealth } from "./health-probe.ts";
 import type { Runtime } from "./runtime/types.ts";
 
-const USAGE = `Usage:
-  sluice [--config PATH] [--workers N]   run the gateway (no config: ./sluice.config.ts, ./sluice.config.json, else the demo)
-         [--watch-config]                reload when the config file changes on disk (a mounted ConfigMap), as SIGHUP does
-  sluice check --config PATH             validate a config: prints "ok", or one line per problem
-  sluice health [--url URL]              exit 0 if URL (default ${DEFAULT_HEALTH_URL}) answers 200, else 1
-  sluice --version | --help`;
-
 async function main(): Promise<number> {
   const runtime = await getRuntime();
-  let parsed;
+  let line: CommandLine;
   try {
-    parsed = parseArgs({
-      args: runtime.args,
-      allowPositionals: true,
-      options: {
-        config: { type: "string", short: "c" },
-        workers: { type: "string", short: "w" },
-        "watch-config": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "v" },
-        url: { type: "string" },
-      },
-    });
+    line = parseCommandLine(runtime.args);
   } catch (error) {
-    console.error(`sluice: ${(error as Error).message}\n${USAGE}`);
-    return 1;
+    if (!(error instanceof UsageError)) throw error;
+    return usageError(error.message);
   }
-  const { values, positionals } = parsed;
-  if (values.help) return void console.log(USAGE), 0;
-  if (values.version) return void console.log(`sluice ${VERSION} (${runtime.name} ${runtime.version})`), 0;
+  const { command, named, values, args } = line;
+  const flag = (name: string) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
+  if (values.version) return void console.log(`sluice ${VERSION} (${runtime.name} ${runtime.version})`), EXIT.ok;
+  if (values.help) return void console.log(named ? commandHelp(command) : mainHelp()), EXIT.ok;
 
-  const command = positionals[0] ?? "run";
-  if (command === "check") {
-    const path = values.config ?? findDefaultConfig(cwd());
-    if (!path) {
-      console.error("sluice check: no config: pass --config PATH");
-      return 1;
+  switch (command.name) {
+    case "help": {
+      if (args[0] === undefined) return void console.log(mainHelp()), EXIT.ok;
+      const about = findCommand(args[0]);
+      if (!about) {
+        const hint = closest(args[0], COMMANDS.map((c) => c.name));
+        return usageError(`help: no command "${args[0]}"${hint ? ` — did you mean "${hint}"?` : ""}`);
+      }
+      return void console.log(commandHelp(about)), EXIT.ok;
     }
-    const result = await checkConfig(path, balancerNames as string[]);
-    console.log(result.ok ? "ok" : result.lines.join("\n"));
-    return result.ok ? 0 : 1;
-  }
-  if (command === "health") {
-    const result = await probeHealth(values.url ?? DEFAULT_HEALTH_URL);
-    (result.ok ? console.log : console.error)(result.line);
-    return result.ok ? 0 : 1;
-  }
-  if (command !== "run") {
-    console.error(`sluice: unknown command "${command}"\n${USAGE}`);
-    return 1;
-  }
-  let workers: number | undefined;
-  if (values.workers !== undefined) {
-    workers = values.workers === "auto" ? workerCount("auto") : Number(values.workers);
-    if (!Number.isInteger(workers) || workers < 1) {
-      console.error(`sluice: --workers: expected a whole number of at least 1 or "auto" (got ${values.workers})`);
-      return 1;
+    case "check": {
+      const path = flag("config") ?? findDefaultConfig(cwd());
+      if (!path) {
+        console.error("sluice check: no config: pass --config PATH");
+        return EXIT.problem;
+      }
+      const result = await checkConfig(path, balancerNames as string[]);
+      console.log(result.ok ? "ok" : result.lines.join("\n"));
+      return result.ok ? EXIT.ok : EXIT.problem;
+    }
+    case "schema":
+      // Written in full before the exit: the schema is larger than a pipe holds at once.
+      await new Promise<void>((done) => stdout.write(configJsonSchemaText(), () => done()));
+      return EXIT.ok;
+    case "health": {
+      const result = await probeHealth(flag("url") ?? DEFAULT_HEALTH_URL);
+      (result.ok ? console.log : console.error)(result.line);
+      return result.ok ? EXIT.ok : EXIT.problem;
     }
   }
-  return run(values.config, workers, values["watch-config"] === true, runtime);
+  const workersFlag = flag("workers");
+  if (workersFlag !== undefined && workersFlag !== "auto" && !/^[1-9]\d*$/.test(workersFlag)) {
+    return usageError(`--workers: expected a whole number of at least 1 or "auto" (got ${workersFlag})`);
+  }
+  const workers = workersFlag === undefined ? undefined : workersFlag === "auto" ? workerCount("auto") : Number(workersFlag);
+  return run(flag("config"), workers, values["watch-config"] === true, runtime);
+}
+
+/** A command line Sluice cannot take: what was wrong, where help is, exit 2. */
+function usageError(message: string): number {
+  console.error(`sluice: ${message}\nRun "sluice --help" for every command and flag.`);
+  return EXIT.usage;
 }
 
 async function run(configFlag: string | undefined, workersFlag: number | undefined, watchConfig: boolean, runtime: Runtime): Promise<number> {

@@ -87,13 +87,13 @@ describe("start-up problems", () => {
     expect(out).toMatch(/^sluice: cannot listen: address already in use/);
   });
 
-  test("an unknown command or flag shows the usage, exit 1", async () => {
+  test("an unknown command or flag says so and where help is, exit 2 (did-you-mean: config-tooling.test.ts)", async () => {
     const a = await runCli(["frobnicate"]);
-    expect(a.code).toBe(1);
+    expect(a.code).toBe(2);
     expect(a.out).toContain('unknown command "frobnicate"');
     const b = await runCli(["--colour"]);
-    expect(b.code).toBe(1);
-    expect(b.out).toContain("Usage:");
+    expect(b.code).toBe(2);
+    expect(b.out).toContain('unknown flag --colour\nRun "sluice --help" for every command and flag.');
   });
 });
 
@@ -242,9 +242,9 @@ describe("--workers", () => {
     }
   }, 15_000);
 
-  test("a bad --workers value is refused", async () => {
+  test("a bad --workers value is refused as a usage error", async () => {
     const { code, out } = await runCli(["--workers", "zero"]);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(out).toContain('--workers: expected a whole number of at least 1 or "auto" (got zero)');
   });
 });

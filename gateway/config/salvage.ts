@@ -25,7 +25,7 @@ const fields = configSchema.shape;
 const placeholders = {
   pool: (mode: "http" | "tcp") =>
     fields.pools.parse({ p: mode === "tcp" ? { mode, servers: [{ address: "placeholder.invalid:1" }] } : { servers: [{ url: "http://placeholder.invalid" }] } }).p!,
-  route: () => fields.routes.parse([{ redirect: { to: "/" } }])[0]!,
+  routes: () => fields.routes.parse([{ redirect: { to: "/" } }])[0]!,
   // Port 0 never clashes with another address (references.ts).
   listen: () => fields.listen.parse(":0")[0]!,
   tcp: () => fields.tcp.parse([{ listen: ":0", pool: "placeholder" }])[0]!,

@@ -49,16 +49,16 @@ export const pluginRefSchema = z.union([
 // ── pools ──────────────────────────────────────────────────────────────────────────────────────────
 
 const serverOptions = {
-  id: z.string().min(1).optional(),
-  weight: z.number().int().min(1).max(1000).default(1),
-  maxFails: count.default(1),
-  failTimeout: duration.default(10_000),
-  backup: z.boolean().default(false),
-  down: z.boolean().default(false),
-  maxConns: count.default(0),
-  slowStart: duration.default(0),
+  id: z.string().min(1).optional().describe("Name of the server in /status, logs, metrics and the admin API (default host:port)"),
+  weight: z.number().int().min(1).max(1000).default(1).describe("Share of requests, 1\u20131000"),
+  maxFails: count.default(1).describe("Failures within failTimeout that take the server out for failTimeout (passive health); 0 never takes it out"),
+  failTimeout: duration.default(10_000).describe("The window maxFails are counted in, and how long the server then stays out"),
+  backup: z.boolean().default(false).describe("Used only when no other server is available"),
+  down: z.boolean().default(false).describe("Takes no traffic (maintenance)"),
+  maxConns: count.default(0).describe("Requests in flight the server takes at once (0: no limit); the rest wait in the pool's queue"),
+  slowStart: duration.default(0).describe("After coming back, the weight ramps from 10% to weight over this time"),
   /** The host is a DNS name standing for one server per A/AAAA record (DNS service discovery). */
-  resolve: z.boolean().optional(),
+  resolve: z.boolean().optional().describe("The host is a DNS name standing for one server per A/AAAA record"),
 };
 
 const httpServer = z.strictObject({
@@ -69,26 +69,26 @@ const httpServer = z.strictObject({
     } catch {
       return false;
     }
-  }, { message: 'not an upstream URL: use "http://host:port" or "https://host:port"' }),
+  }, { message: 'not an upstream URL: use "http://host:port" or "https://host:port"' }).describe("The server: http://host:port or https://host:port"),
   ...serverOptions,
 });
 
-const tcpServer = z.strictObject({ address, ...serverOptions });
+const tcpServer = z.strictObject({ address: address.describe("The server: host:port"), ...serverOptions });
 
 /** A server that stands for one server per SRV record of a name (DNS service discovery): target, port, weight. */
 const srvServer = z.strictObject({
   srv: z.string().regex(/^_[A-Za-z0-9-]+\._(tcp|udp)\.[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/, {
     message: 'not an SRV name: use "_service._tcp.name"',
-  }),
+  }).describe("An SRV name standing for one server per SRV record, like _http._tcp.api.internal"),
   ...serverOptions,
   resolve: z.undefined({ message: "an srv server is always looked up: leave resolve out" }).optional(),
 });
 
 const healthTiming = {
-  interval: duration.default(2_000),
-  timeout: duration.default(1_000),
-  rise: positiveInt.default(2),
-  fall: positiveInt.default(2),
+  interval: duration.default(2_000).describe("Time between checks of one server (\u00b115% jitter)"),
+  timeout: duration.default(1_000).describe("A check not answered by then fails"),
+  rise: positiveInt.default(2).describe("Passed checks in a row that bring a server back"),
+  fall: positiveInt.default(2).describe("Failed checks in a row that take a server out"),
 };
 
 const statusRange = z.string().regex(/^[1-5]\d\d(-[1-5]\d\d)?(,\s*[1-5]\d\d(-[1-5]\d\d)?)*$/, {
@@ -97,18 +97,18 @@ const statusRange = z.string().regex(/^[1-5]\d\d(-[1-5]\d\d)?(,\s*[1-5]\d\d(-[1-
 
 const httpHealth = z.strictObject({
   // Both go into the check's request head: a space or a control character there would split it.
-  path: z.string().startsWith("/").regex(/^[^\x00-\x20\x7f]*$/, { message: "not a path: no spaces or control characters" }).default("/"),
-  host: z.string().regex(/^[^\x00-\x20\x7f]+$/, { message: "not a host: no spaces or control characters" }).optional(),
-  expect: statusRange.default("200-399"),
+  path: z.string().startsWith("/").regex(/^[^\x00-\x20\x7f]*$/, { message: "not a path: no spaces or control characters" }).default("/").describe("What an HTTP check GETs"),
+  host: z.string().regex(/^[^\x00-\x20\x7f]+$/, { message: "not a host: no spaces or control characters" }).optional().describe("Host header of the checks (default: the server's)"),
+  expect: statusRange.default("200-399").describe("Statuses that pass: ranges and lists, like \"200-299,304\""),
   ...healthTiming,
 });
 
 const tcpHealth = z.strictObject(healthTiming);
 
 const sticky = z.strictObject({
-  cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { message: "not a cookie name" }).default("SLUICE"),
-  key: z.string().min(16).optional(),
-  maxAge: duration.nullable().default(null),
+  cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { message: "not a cookie name" }).default("SLUICE").describe("Name of the cookie naming the server"),
+  key: z.string().min(16).optional().describe("Secret the cookie is signed with (16+ characters); give every instance the same one. Default: random at start"),
+  maxAge: duration.nullable().default(null).describe("Lifetime of the cookie; null: a session cookie"),
   // A cookie-av may hold no control character and no ";" (RFC 6265 §4.1.1): it is written into Set-Cookie.
   path: z.string().regex(/^\/[\x20-\x3a\x3c-\x7e]*$/, { message: 'not a cookie path: "/" and visible characters other than ";"' }).default("/"),
   secure: z.boolean().default(false),
@@ -117,35 +117,41 @@ const sticky = z.strictObject({
 });
 
 const balanceFields = {
-  balance: z.string().default("round-robin"),
+  balance: z.string().default("round-robin").describe("How requests are spread: round-robin, random, least-conn, response-time, capacity, first, ip-hash, uri-hash, consistent-hash, p2c (or an alias)"),
   hash: z.string().regex(/^(ip|uri|path|(header|cookie|query):.+)$/, {
     message: "not a hash key: use ip, uri, path, header:NAME, cookie:NAME or query:NAME",
-  }).default("ip"),
+  }).default("ip").describe("What consistent-hash hashes: ip, uri, path, header:NAME, cookie:NAME or query:NAME"),
 };
 
 /** Requests waiting when every server is at maxConns: at most `max`, each for at most `timeout` (then 503). */
-const queue = z.strictObject({ max: count.default(100), timeout: duration.default(5_000) }).default({ max: 100, timeout: 5_000 });
+const queue = z.strictObject({
+  max: count.default(100).describe("Requests waiting at most"),
+  timeout: duration.default(5_000).describe("How long each may wait, then 503"),
+}).default({ max: 100, timeout: 5_000 }).describe("Requests waiting when every server is at maxConns");
 
 const httpPool = z.strictObject({
-  mode: z.literal("http").default("http"),
+  mode: z.literal("http").default("http").describe("http (default) or tcp"),
   ...balanceFields,
-  servers: z.array(z.union([httpServer, srvServer])).min(1),
-  health: httpHealth.optional(),
-  sticky: sticky.optional(),
-  retries: count.default(1),
-  preserveHost: z.boolean().default(true),
-  timeouts: z.strictObject({ connect: duration.default(3_000), response: duration.default(60_000) }).default({ connect: 3_000, response: 60_000 }),
+  servers: z.array(z.union([httpServer, srvServer])).min(1).describe("The upstream servers"),
+  health: httpHealth.optional().describe("Active health checks of every server"),
+  sticky: sticky.optional().describe("Sticky sessions: a cookie keeps a client on its server"),
+  retries: count.default(1).describe("Connection failures of idempotent requests retry on another server this many times"),
+  preserveHost: z.boolean().default(true).describe("false: send the server's own host as Host"),
+  timeouts: z.strictObject({
+    connect: duration.default(3_000).describe("Time to connect to a server"),
+    response: duration.default(60_000).describe("Time for a server's response headers to arrive"),
+  }).default({ connect: 3_000, response: 60_000 }),
   /** How fast response-time balancing forgets a latency measurement (the decay's time constant). */
-  latencyDecay: duration.default(10_000),
+  latencyDecay: duration.default(10_000).describe("How fast response-time balancing forgets a latency measurement"),
   cache: z.strictObject({ maxBytes: size.default(64 * 1024 * 1024) }).optional(),
   queue,
 });
 
 const tcpPool = z.strictObject({
-  mode: z.literal("tcp"),
+  mode: z.literal("tcp").describe("http (default) or tcp"),
   ...balanceFields,
-  servers: z.array(z.union([tcpServer, srvServer])).min(1),
-  health: tcpHealth.optional(),
+  servers: z.array(z.union([tcpServer, srvServer])).min(1).describe("The upstream servers"),
+  health: tcpHealth.optional().describe("Active health checks (TCP connects) of every server"),
   queue,
 });
 
@@ -159,13 +165,13 @@ const nameServer = z.string().refine((text) => isIP(text) !== 0 || /^(\d{1,3}(\.
 /** Where the names of servers with `resolve` are looked up, and how often (DNS service discovery). */
 const resolver = z.strictObject({
   /** Name servers to ask; the system's resolver configuration when absent. */
-  servers: z.array(nameServer).min(1).optional(),
+  servers: z.array(nameServer).min(1).optional().describe("Name servers to ask: \"IP\", \"IP:port\" or \"[IPv6]:port\" (default: the system's)"),
   /** Look names up this often; when absent, when the records' TTL runs out (within minTtl–maxTtl). */
-  interval: duration.optional(),
-  minTtl: duration.default(1_000),
-  maxTtl: duration.default(300_000),
+  interval: duration.optional().describe("Look names up this often (default: when the records' TTL runs out)"),
+  minTtl: duration.default(1_000).describe("Shortest time between lookups of a name"),
+  maxTtl: duration.default(300_000).describe("Longest time between lookups of a name"),
   /** A lookup that takes longer failed (the last good addresses stay). */
-  timeout: duration.default(2_000),
+  timeout: duration.default(2_000).describe("A lookup without an answer by then failed (the last good addresses stay)"),
 }).refine((r) => r.minTtl <= r.maxTtl, { message: "minTtl is above maxTtl", path: ["minTtl"] });
 export type ResolverConfig = z.output<typeof resolver>;
 export const RESOLVER_DEFAULTS: ResolverConfig = { minTtl: 1_000, maxTtl: 300_000, timeout: 2_000 };
@@ -178,38 +184,38 @@ export const BROWSER_CLASSES = ["mobile", "tablet", "desktop", "bot"] as const;
 export const BROWSER_FAMILIES = ["chrome", "firefox", "safari", "edge", "opera", "samsung", "ie"] as const;
 
 const match = z.strictObject({
-  host: oneOrMany(z.string().min(1)).optional(),
-  path: oneOrMany(z.string().min(1)).optional(),
-  methods: oneOrMany(z.string().regex(/^[A-Za-z]+$/, { message: "not an HTTP method" })).optional(),
-  headers: valueMatch.optional(),
-  query: valueMatch.optional(),
-  cookies: valueMatch.optional(),
-  browser: oneOrMany(z.enum([...BROWSER_CLASSES, ...BROWSER_FAMILIES])).optional(),
+  host: oneOrMany(z.string().min(1)).optional().describe("Host header without its port, case-insensitive; \"*.example.com\" for any subdomain"),
+  path: oneOrMany(z.string().min(1)).optional().describe("\"/exact\", \"/prefix/*\", \"*.css\", \"/users/:id\", or \"~REGEX\""),
+  methods: oneOrMany(z.string().regex(/^[A-Za-z]+$/, { message: "not an HTTP method" })).optional().describe("Request methods, like [\"GET\", \"HEAD\"]"),
+  headers: valueMatch.optional().describe("Header name \u2192 exact value or \"~REGEX\"; an absent header never matches"),
+  query: valueMatch.optional().describe("Query parameter \u2192 value or \"~REGEX\""),
+  cookies: valueMatch.optional().describe("Cookie name \u2192 value or \"~REGEX\""),
+  browser: oneOrMany(z.enum([...BROWSER_CLASSES, ...BROWSER_FAMILIES])).optional().describe("Browser classes (mobile, tablet, desktop, bot) or families (chrome, firefox, safari\u2026)"),
 });
 
 const redirect = z.strictObject({
-  to: z.string().min(1),
+  to: z.string().min(1).describe("Where to: a URL or a path"),
   status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(302),
 });
 
 const staticFiles = z.strictObject({
-  root: z.string().min(1),
+  root: z.string().min(1).describe("Directory of the files, relative to the config file's"),
   maxAge: duration.optional(),
-  index: z.string().default("index.html"),
+  index: z.string().default("index.html").describe("File served for a directory"),
 });
 
 const route = z.strictObject({
-  name: z.string().min(1).optional(),
-  match: match.optional(),
-  pool: z.string().min(1).optional(),
-  static: staticFiles.optional(),
-  redirect: redirect.optional(),
-  stripPrefix: z.string().startsWith("/").optional(),
+  name: z.string().min(1).optional().describe("Name of the route in /status, metrics and logs"),
+  match: match.optional().describe("What a request must have for this route; every field must hold. None: every request"),
+  pool: z.string().min(1).optional().describe("Proxy to this pool (one of pool, static or redirect)"),
+  static: staticFiles.optional().describe("Serve files from a directory (one of pool, static or redirect)"),
+  redirect: redirect.optional().describe("Answer with a redirect (one of pool, static or redirect)"),
+  stripPrefix: z.string().startsWith("/").optional().describe("Path prefix removed before proxying"),
   rewrite: z.strictObject({
-    path: z.string().regex(/^~.+\s->\s.*$/, { message: 'not a rewrite: use "~REGEX -> /replacement/$1"' }),
+    path: z.string().regex(/^~.+\s->\s.*$/, { message: 'not a rewrite: use "~REGEX -> /replacement/$1"' }).describe("\"~REGEX -> /replacement/$1\""),
   }).optional(),
-  preserveHost: z.boolean().optional(),
-  plugins: z.array(pluginRefSchema).default([]),
+  preserveHost: z.boolean().optional().describe("Overrides the pool's preserveHost for this route"),
+  plugins: z.array(pluginRefSchema).default([]).describe("Plugins of this route: a name, a file or a package, or { use, options }"),
 }).superRefine((r, ctx) => {
   const actions = (["pool", "static", "redirect"] as const).filter((k) => r[k] !== undefined);
   if (actions.length !== 1) {
@@ -223,20 +229,20 @@ const route = z.strictObject({
 // ── L4 listeners ───────────────────────────────────────────────────────────────────────────────────
 
 const tcpListener = z.strictObject({
-  listen: address,
-  pool: z.string().min(1).optional(),
-  sni: z.record(z.string(), z.string()).optional(),
-  proxyProtocol: z.enum(["v1", "v2"]).optional(),
-  acceptProxy: z.boolean().default(false),
-  idleTimeout: duration.default(600_000),
-  connectTimeout: duration.default(3_000),
-  maxConns: count.default(0),
+  listen: address.describe("Address to listen on: \"host:port\" or \":port\""),
+  pool: z.string().min(1).optional().describe("Forward connections to this tcp pool (or use sni)"),
+  sni: z.record(z.string(), z.string()).optional().describe("TLS server name (or *.pattern) \u2192 tcp pool, read from the ClientHello; \"*\" for the rest"),
+  proxyProtocol: z.enum(["v1", "v2"]).optional().describe("Send the PROXY protocol header to servers"),
+  acceptProxy: z.boolean().default(false).describe("Read a PROXY protocol header from clients"),
+  idleTimeout: duration.default(600_000).describe("A connection with no traffic this long is closed"),
+  connectTimeout: duration.default(3_000).describe("Time to connect to a server"),
+  maxConns: count.default(0).describe("Connections held at once (0: no limit)"),
 }).refine((l) => (l.pool === undefined) !== (l.sni === undefined), { message: "a tcp listener needs one of pool or sni" });
 
 const udpListener = z.strictObject({
-  listen: address,
-  pool: z.string().min(1),
-  idleTimeout: duration.default(30_000),
+  listen: address.describe("Address to listen on: \"host:port\" or \":port\""),
+  pool: z.string().min(1).describe("The tcp pool datagrams go to"),
+  idleTimeout: duration.default(30_000).describe("A flow with no datagram this long is forgotten"),
 });
 
 // ── the whole file ─────────────────────────────────────────────────────────────────────────────────
@@ -247,8 +253,8 @@ const addressRange = z.string().refine((text) => parseCidr(text) !== undefined, 
 });
 
 const admin = z.strictObject({
-  listen: address.default("127.0.0.1:9901"),
-  token: z.string().min(1).optional(),
+  listen: address.default("127.0.0.1:9901").describe("Address of the admin listener"),
+  token: z.string().min(1).optional().describe("Bearer token of the admin API; required when listen is not a loopback address"),
 });
 
 const LIMIT_DEFAULTS = {
@@ -360,9 +366,9 @@ const pathNormalization = z.strictObject({
 
 /** `true` (the default) is JSON lines on stdout, `false` none; the object chooses the format and a file. */
 const accessLogSettings = z.strictObject({
-  format: z.enum(["json", "combined"]).default("json"),
+  format: z.enum(["json", "combined"]).default("json").describe("json lines, or the combined log format"),
   /** A file to append to (created if missing; relative to the config file's directory), reopened on SIGUSR1. */
-  path: z.string().min(1).optional(),
+  path: z.string().min(1).optional().describe("File to append to (relative to the config file's directory), reopened on SIGUSR1; default stdout"),
   /** Lines waiting to be written, at most: beyond it, lines are dropped and counted instead of held. */
   buffer: size.refine((bytes) => bytes >= 1024, { message: 'must be at least "1kb"' }).default(4 * 1024 * 1024),
 });
@@ -370,35 +376,35 @@ export type AccessLogSettings = z.output<typeof accessLogSettings>;
 
 export const configSchema = z.strictObject({
   /** Where editors find the JSON Schema of this file (`sluice schema`); the gateway ignores it. */
-  $schema: z.string().optional(),
-  listen: oneOrMany(httpListener).default(":8080").transform((v) => (Array.isArray(v) ? v : [v])),
-  admin: z.union([z.literal(false), admin]).default({ listen: "127.0.0.1:9901" }),
-  workers: z.union([positiveInt, z.literal("auto")]).default(1),
-  limits: limits.default(LIMIT_DEFAULTS),
+  $schema: z.string().optional().describe("The JSON Schema of this file, for editors; ignored by the gateway"),
+  listen: oneOrMany(httpListener).default(":8080").transform((v) => (Array.isArray(v) ? v : [v])).describe("HTTP listen address(es): \"host:port\", \":port\", or { address, maxConnections, tls }"),
+  admin: z.union([z.literal(false), admin]).default({ listen: "127.0.0.1:9901" }).describe("The admin listener (/status, /metrics, admin API); false turns it off"),
+  workers: z.union([positiveInt, z.literal("auto")]).default(1).describe("Processes sharing the listen ports, or \"auto\" (one per core)"),
+  limits: limits.default(LIMIT_DEFAULTS).describe("Limits on what clients send and how long they take"),
   /** Clients whose X-Forwarded-For is kept and appended to; anyone else's is replaced. */
-  trustedProxies: z.array(addressRange).default(["127.0.0.1/32", "::1/128"]),
-  pathNormalization: pathNormalization.default(PATH_NORMALIZATION_DEFAULTS),
-  shutdownTimeout: duration.default(10_000),
-  accessLog: z.union([z.boolean(), accessLogSettings]).default(true),
-  pools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "not a pool name: use letters, digits, _ . -" }), pool).default({}),
+  trustedProxies: z.array(addressRange).default(["127.0.0.1/32", "::1/128"]).describe("Addresses and CIDR ranges whose X-Forwarded-For is kept"),
+  pathNormalization: pathNormalization.default(PATH_NORMALIZATION_DEFAULTS).describe("How a request path is read before routing"),
+  shutdownTimeout: duration.default(10_000).describe("How long SIGTERM waits for in-flight requests"),
+  accessLog: z.union([z.boolean(), accessLogSettings]).default(true).describe("One line per request: true (JSON on stdout), false, or { format, path, buffer }"),
+  pools: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "not a pool name: use letters, digits, _ . -" }), pool).default({}).describe("Named pools of upstream servers"),
   /** Absent: the system resolver, with the defaults below (RESOLVER_DEFAULTS). */
-  resolver: resolver.optional(),
-  routes: z.array(route).default([]),
-  tcp: z.array(tcpListener).default([]),
-  udp: z.array(udpListener).default([]),
-  plugins: z.array(pluginRefSchema).default([]),
+  resolver: resolver.optional().describe("Where and how often names of servers with resolve: true are looked up"),
+  routes: z.array(route).default([]).describe("The routing table, tried in order: the first route whose match holds wins"),
+  tcp: z.array(tcpListener).default([]).describe("TCP listeners forwarding connections to tcp pools"),
+  udp: z.array(udpListener).default([]).describe("UDP listeners forwarding datagrams to tcp pools"),
+  plugins: z.array(pluginRefSchema).default([]).describe("Plugins for every request: a name, a file or a package, or { use, options }"),
   /** Tracing exported over OTLP/HTTP (gateway/observability/tracing*.ts); what is left out comes from OTEL_* variables. */
   telemetry: z.strictObject({
-    otlp: z.string().url().refine((url) => /^https?:/i.test(url), { message: "not an http:// or https:// URL" }).optional(),
-    serviceName: z.string().min(1).optional(),
-    sampleRatio: z.number().min(0).max(1).optional(),
+    otlp: z.string().url().refine((url) => /^https?:/i.test(url), { message: "not an http:// or https:// URL" }).optional().describe("The OTLP/HTTP collector, like http://127.0.0.1:4318 (/v1/traces appended)"),
+    serviceName: z.string().min(1).optional().describe("service.name of the traces"),
+    sampleRatio: z.number().min(0).max(1).optional().describe("Share of new traces kept, 0–1"),
     headers: z.record(z.string().min(1), z.string()).optional(),
     timeout: duration.optional(),
     compression: z.enum(["gzip", "none"]).optional(),
     maxQueueSize: positiveInt.optional(),
     maxExportBatchSize: positiveInt.optional(),
     scheduledDelay: duration.optional(),
-  }).optional(),
+  }).optional().describe("Tracing exported over OTLP/HTTP; what is left out comes from OTEL_* variables"),
 });
 
 /** The schemas of every duration and size value: the JSON Schema (json-schema.ts) spells out what their strings accept. */

@@ -1,0 +1,98 @@
+// The JSON Schema of a config file (`sluice schema`, shipped as sluice.schema.json), generated from the one zod
+// schema so the two never disagree on a key. It describes what a file may contain — the input side: durations
+// and sizes as numbers or strings, defaults optional — for editors to complete and check as one types.
+//
+// Draft-07, the newest draft editors fully support (VS Code's JSON support is partial beyond it). What JSON Schema
+// cannot say stays with the gateway (`sluice check`): references between sections, addresses, regexes that compile.
+import { z } from "zod";
+import { configSchema, durationSchema, sizeSchema } from "./schema.ts";
+import { DURATION_PATTERN } from "./duration.ts";
+
+type JsonSchema = Record<string, unknown>;
+
+/** The `format`s draft-07 defines. */
+const STANDARD_FORMATS = new Set([
+  "date-time", "date", "time", "email", "idn-email", "hostname", "idn-hostname", "ipv4", "ipv6",
+  "uri", "uri-reference", "iri", "iri-reference", "uri-template", "json-pointer", "relative-json-pointer", "regex",
+]);
+type ZodDef = Record<string, unknown> & { type: string };
+
+/** The shipped copy, at the top of the package, that a config's `"$schema"` can point at. */
+export const SCHEMA_FILE = "sluice.schema.json";
+
+/** What parseSize (size.ts) reads from a string, spelled without the `i` flag, which JSON Schema patterns lack. */
+export const SIZE_PATTERN = "^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kKmMgG][bB]?)?\\s*$";
+
+const DURATION_JSON: JsonSchema = {
+  anyOf: [
+    { type: "number", minimum: 0, description: "milliseconds" },
+    { type: "string", pattern: DURATION_PATTERN, description: 'units d, h, m, s, ms, largest first: "500ms", "2s", "1m30s", "1h"' },
+  ],
+};
+
+const SIZE_JSON: JsonSchema = {
+  anyOf: [
+    { type: "integer", minimum: 0, description: "bytes" },
+    { type: "string", pattern: SIZE_PATTERN, description: 'bytes, or a number with kb, mb or gb: "16kb", "8mb"' },
+  ],
+};
+
+/** The JSON Schema of a config file, as an object. */
+export function configJsonSchema(): JsonSchema {
+  const generated = z.toJSONSchema(configSchema, {
+    target: "draft-07",
+    io: "input",
+    // A transform (plugin refs written as a name) or a refinement has no JSON Schema: its input side stands for it.
+    unrepresentable: "any",
+    override: ({ zodSchema, jsonSchema }) => {
+      const def = zodSchema._zod.def as ZodDef;
+      const replace = (with_: JsonSchema) => {
+        for (const key of Object.keys(jsonSchema)) delete (jsonSchema as JsonSchema)[key];
+        Object.assign(jsonSchema, structuredClone(with_));
+      };
+      // Durations and sizes (and their refined copies, which share the input union) say what their strings read.
+      if (isPipeFrom(def, durationSchema)) replace(DURATION_JSON);
+      else if (isPipeFrom(def, sizeSchema)) replace(SIZE_JSON);
+      // A key that must be left out (an srv server's `resolve`): any value is wrong.
+      else if (def.type === "undefined") replace({ not: {} });
+      // zod names its string checks as formats ("starts_with"); editors and validators know only the standard ones.
+      if (typeof jsonSchema.format === "string" && !STANDARD_FORMATS.has(jsonSchema.format)) delete jsonSchema.format;
+      // zod leaves out a default in front of a transform (its value is the output): ours are valid input too.
+      else if (def.type === "default" && jsonSchema.default === undefined) {
+        const value = def.defaultValue;
+        if (value !== undefined && value !== null && typeof value !== "function") (jsonSchema as JsonSchema).default = value;
+      }
+    },
+  }) as JsonSchema;
+  addExclusiveKeys(generated);
+  const { $schema, ...rest } = generated;
+  return {
+    $schema,
+    title: "Sluice config",
+    description: "A Sluice gateway config file (sluice.config.json). `sluice check --config FILE` checks what a schema cannot: references between sections, addresses, patterns.",
+    ...rest,
+  };
+}
+
+/** The schema as `sluice schema` prints it and the shipped file holds it. */
+export function configJsonSchemaText(): string {
+  return `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
+}
+
+function isPipeFrom(def: ZodDef, schema: { _zod: { def: unknown } }): boolean {
+  return def.type === "pipe" && def.in === (schema._zod.def as ZodDef).in;
+}
+
+/**
+ * The "exactly one of" rules the zod schema holds in refinements, which JSON Schema can say too: a route has one
+ * action, a tcp listener one of pool or sni. Added where the generated schema has them, or the build fails (the test).
+ */
+function addExclusiveKeys(schema: JsonSchema): void {
+  const items = (key: string) => {
+    const found = (((schema.properties as Record<string, JsonSchema>)[key]?.items) ?? undefined) as JsonSchema | undefined;
+    if (!found || found.type !== "object") throw new Error(`json-schema: no object items under ${key}`);
+    return found;
+  };
+  items("routes").oneOf = [{ required: ["pool"] }, { required: ["static"] }, { required: ["redirect"] }];
+  items("tcp").oneOf = [{ required: ["pool"] }, { required: ["sni"] }];
+}
