@@ -9,6 +9,8 @@ import { startUpstream, type Gateway, type Upstream } from "./helpers/upstream.t
 import { reaches } from "./helpers/common.ts";
 import { withPage } from "./helpers/chromium.ts";
 import { countColor, decodePng } from "./helpers/png.ts";
+import { HttpCounters } from "../gateway/observability/http-counters.ts";
+import { FigureSet } from "../gateway/observability/exposition.ts";
 
 const INTERVAL_MS = 150;
 const TOKEN = "ch4rts";
@@ -229,4 +231,37 @@ describe("the page", () => {
       expect(countColor(await shot("#state-timeline svg.timeline"), ERRORS_RED)).toBeGreaterThan(5); // the down band
     });
   }, 40_000);
+});
+
+describe("with --workers", () => {
+  test("the charts sum every process's counts, the figures /metrics sums", async () => {
+    const g = await startGateway({
+      config: { listen: "127.0.0.1:0", admin: { listen: "127.0.0.1:0" }, accessLog: false, pools: { web: { servers: [{ url: a.url }] } }, routes: [{ name: "site", pool: "web" }] },
+      history: { intervalMs: INTERVAL_MS },
+    });
+    try {
+      // A worker's counts, as it hands them to the primary.
+      const worker = new HttpCounters();
+      g.workerFigures = async () => {
+        const set = new FigureSet();
+        worker.collect(set);
+        return [set.figures];
+      };
+      const doc = async () => (await (await fetch(`${g.adminUrl}/history`)).json()) as HistoryDocument;
+      // The sample where the worker first answered is a gap (the sums changed by a whole process): start after it.
+      const from = (await doc()).times.length + 2;
+      expect(await reaches(true, async () => (await doc()).times.length > from)).toBe(true);
+      for (let i = 0; i < 7; i++) worker.route("site", "web").count(0, 503, 2);
+      for (let i = 0; i < 3; i++) expect((await fetch(`${g.url}/`)).status).toBe(200);
+      const total = async () => {
+        const d = await doc();
+        const cut = { ...d, times: d.times.slice(from - 1) };
+        const site = d.http.routes.find((r) => r.name === "site")?.points;
+        return site ? `${Math.round(answered(cut, site.requests.slice(from - 1)))} ${Math.round(answered(cut, site.requests.slice(from - 1), site.errors5xx.slice(from - 1)))}` : "";
+      };
+      expect(await reaches("10 7", total)).toBe("10 7");
+    } finally {
+      await g.stop(0);
+    }
+  });
 });
