@@ -29,6 +29,13 @@ export const STICKY_SECRET_ENV = "SLUICE_STICKY_SECRET";
 const ASK_TIMEOUT_MS = 1_000;
 /** How long an admin change waits for every worker to confirm it. */
 const CHANGE_TIMEOUT_MS = 2_000;
+/**
+ * A worker that dies is started again (as nginx's master does) after this wait, doubled each time it dies again
+ * within STABLE_MS of starting, up to RESTART_MAX_MS: a worker that cannot start does not spin.
+ */
+const RESTART_MIN_MS = 500;
+const RESTART_MAX_MS = 30_000;
+const STABLE_MS = 60_000;
 
 export function workerCount(setting: number | "auto"): number {
   return setting === "auto" ? availableParallelism() : setting;
@@ -56,11 +63,18 @@ export interface WorkerGroup {
   healthChanged(servers: SharedServerState[]): void;
 }
 
+/** One worker's place: the process that fills it now, replaced when it dies. */
 interface Child {
   worker: number;
   process: ChildProcess;
+  startedAt: number;
   /** How it ended: "exit 1", "SIGKILL"; undefined while it runs. */
   exit?: string;
+  /** How many times it was started again. */
+  restarts: number;
+  /** The wait before the next restart. */
+  backoff: number;
+  restartTimer?: ReturnType<typeof setTimeout>;
 }
 
 /** Start `count` more gateway processes with the same arguments. */
@@ -83,18 +97,38 @@ export async function startWorkers(runtime: Runtime, count: number, args: string
       if (links.get(link.worker) === link) links.delete(link.worker);
     },
   });
-  const children: Child[] = [];
-  for (let i = 1; i <= count; i++) {
-    const child = spawn(command!, [...prefix, ...args], {
-      env: { ...process.env, [WORKER_ENV]: String(i), [STICKY_SECRET_ENV]: stickySecret, [CHANNEL_ENV]: channel.env },
+  let stopping = false;
+  const launch = (worker: number) =>
+    spawn(command!, [...prefix, ...args], {
+      env: { ...process.env, [WORKER_ENV]: String(worker), [STICKY_SECRET_ENV]: stickySecret, [CHANNEL_ENV]: channel.env },
       // A pipe on stdin: when the primary dies for any reason, the worker sees end-of-file and exits.
       stdio: ["pipe", "inherit", "inherit"],
     });
-    const entry: Child = { worker: i, process: child };
-    child.on("exit", (code, signal) => {
+  const watch = (entry: Child) => {
+    entry.process.on("exit", (code, signal) => {
       entry.exit = signal ?? `exit ${code}`;
-      if (code !== 0 && signal !== "SIGTERM") console.error(`sluice: worker ${i} exited (${signal ?? code})`);
+      if (stopping) return;
+      // After a good run, start again soon; dying again soon after its start, wait longer each time.
+      if (Date.now() - entry.startedAt >= STABLE_MS) entry.backoff = RESTART_MIN_MS;
+      const wait = entry.backoff;
+      entry.backoff = Math.min(wait * 2, RESTART_MAX_MS);
+      console.error(`sluice: worker ${entry.worker} exited (${entry.exit}): starting it again in ${wait} ms`);
+      entry.restartTimer = setTimeout(() => {
+        entry.restartTimer = undefined;
+        if (stopping) return;
+        entry.restarts++;
+        entry.process = launch(entry.worker);
+        entry.startedAt = Date.now();
+        entry.exit = undefined;
+        joinedOnce.delete(entry.worker);
+        watch(entry);
+      }, wait);
     });
+  };
+  const children: Child[] = [];
+  for (let i = 1; i <= count; i++) {
+    const entry: Child = { worker: i, process: launch(i), startedAt: Date.now(), restarts: 0, backoff: RESTART_MIN_MS };
+    watch(entry);
     children.push(entry);
   }
   const live = () => children.filter((c) => c.exit === undefined);
@@ -103,7 +137,13 @@ export async function startWorkers(runtime: Runtime, count: number, args: string
     Promise.all(live().map(async (c) => ({ child: c, answer: as(await links.get(c.worker)?.ask(question, timeoutMs)) })));
 
   return {
-    signal: (signal) => live().forEach((c) => c.process.kill(signal)),
+    signal(signal) {
+      if (signal === "SIGTERM") {
+        stopping = true;
+        children.forEach((c) => clearTimeout(c.restartTimer));
+      }
+      live().forEach((c) => c.process.kill(signal));
+    },
     exited: () => Promise.all(children.map((c) => (c.exit !== undefined ? undefined : new Promise((r) => c.process.once("exit", r))))).then(() => channel.close()),
     async figures() {
       const answers = await askEvery({ what: "figures" }, ASK_TIMEOUT_MS, asFigures);
@@ -114,10 +154,11 @@ export async function startWorkers(runtime: Runtime, count: number, args: string
       const answers = new Map((await askEvery({ what: "view" }, ASK_TIMEOUT_MS, asProcessView)).map(({ child, answer }) => [child, answer]));
       return children.map((c): WorkerEntry => {
         const pid = c.process.pid;
-        if (c.exit !== undefined) return { state: "gone", worker: c.worker, pid, exit: c.exit };
+        const restarts = c.restarts;
+        if (c.exit !== undefined) return { state: "gone", worker: c.worker, pid, exit: c.exit, restarts };
         const view = answers.get(c);
-        if (view) return { ...view, state: "up" };
-        return { state: links.has(c.worker) ? "silent" : joinedOnce.has(c.worker) ? "unreachable" : "starting", worker: c.worker, pid };
+        if (view) return { ...view, state: "up", restarts };
+        return { state: links.has(c.worker) ? "silent" : joinedOnce.has(c.worker) ? "unreachable" : "starting", worker: c.worker, pid, restarts };
       });
     },
     async change(change) {

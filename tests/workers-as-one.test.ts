@@ -1,7 +1,7 @@
 // `--workers 3` as one gateway: the CLI started as a user starts it, the primary and two workers sharing the port. /status lists
 // every process and sums what they all served; an admin change made on the primary reaches every worker before it
 // answers; only the primary probes the servers, and every worker follows its verdicts; a worker that dies is shown
-// as gone and is no longer waited for.
+// as gone, is no longer waited for, and is started again with the primary's state.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -25,6 +25,7 @@ interface WorkerEntry {
   state: string;
   requests?: number;
   exit?: string;
+  restarts?: number;
   pools?: { app: { servers: ServerEntry[] } };
 }
 interface Status {
@@ -158,17 +159,31 @@ describe("--workers 3 (the primary and two workers) as one gateway", () => {
     await until(async () => (await status()).workers.every((w) => serverIn(w, "b").state === "up"), "b up in every process", 10_000, 50);
   }, 25_000);
 
-  test("a worker that dies is shown as gone, and admin changes no longer wait for it", async () => {
+  test("a worker that dies is shown as gone and started again; the new one follows what changed meanwhile", async () => {
+    // b is out by the primary's checks: a new worker must not start out sending to it.
+    bFailsChecks = true;
+    await until(async () => (await status()).workers.every((w) => !serverIn(w, "b").healthy), "b down in every process", 10_000, 50);
     const victim = (await status()).workers[2]!;
     process.kill(victim.pid!, "SIGKILL");
-    await until(async () => (await status()).workers[2]!.state === "gone", "worker 2 gone", 10_000, 50);
+    await until(async () => (await status()).workers[2]!.state === "gone", "worker 2 gone", 10_000, 20);
     expect((await status()).workers[2]!.exit).toBe("SIGKILL");
     const text = await scrapeMetrics(admin);
     expect(sampleValue(text, "sluice_worker_up", { worker: "2" })).toBe(0);
     expect(sampleValue(text, "sluice_worker_processes")).toBe(2);
+    // While it is away, the operator drains a: only the live worker is waited for.
     const drained = await post("a/drain");
     expect(drained.status).toBe(200);
     expect((await drained.json()).workers).toEqual({ applied: [1], refused: [], unanswered: [] });
+    // The primary starts it again; the new process is sent the primary's state when it joins.
+    await until(async () => {
+      const w = (await status()).workers[2]!;
+      return w.state === "up" && w.pid !== victim.pid;
+    }, "worker 2 back", 10_000, 50);
+    const back = (await status()).workers[2]!;
+    expect(back.restarts).toBe(1);
+    expect(serverIn(back, "a").adminState).toBe("drain");
+    expect(serverIn(back, "b").healthy).toBe(false);
+    bFailsChecks = false;
     expect((await post("a/enable")).status).toBe(200);
-  }, 15_000);
+  }, 20_000);
 });

@@ -10,12 +10,14 @@ import type { ProcessView } from "./process-view.ts";
 /**
  * One process of the gateway as /status lists it: `up` with its view; `silent` when connected but it did not
  * answer in time; `starting` before it first connected; `unreachable` when its connection closed while it runs;
- * `gone` once it exited (`exit` says how: "exit 1", "SIGKILL").
+ * `gone` once it exited (`exit` says how: "exit 1", "SIGKILL"), until the primary starts it again. `restarts`
+ * (workers only) counts how many times it was started again.
  */
-export type WorkerEntry =
+export type WorkerEntry = { restarts?: number } & (
   | ({ state: "up" } & ProcessView)
   | { state: "silent" | "starting" | "unreachable"; worker: number; pid?: number }
-  | { state: "gone"; worker: number; pid?: number; exit: string };
+  | { state: "gone"; worker: number; pid?: number; exit: string }
+);
 
 interface StatusShape {
   pools: Record<string, PoolStatus>;
