@@ -9,6 +9,8 @@ import { HttpsRedirect } from "./http/https-redirect.ts";
 export type ListenerKind = "http" | "https" | "https-redirect";
 
 export class ListenerRole {
+  /** The listen address as the config writes it: what a reload's entry is matched by. */
+  readonly address: string;
   readonly kind: ListenerKind;
   /** An HTTPS listener's fields for every answer (HSTS, when configured); undefined on plain listeners. */
   readonly answerFields: AnswerFields | undefined;
@@ -16,6 +18,7 @@ export class ListenerRole {
   redirect: HttpsRedirect | undefined;
 
   constructor(settings: HttpListenerSettings, tls: boolean) {
+    this.address = settings.address;
     this.kind = tls ? "https" : settings.redirect ? "https-redirect" : "http";
     this.answerFields = tls ? { lines: "", replaces: "" } : undefined;
     // A first answer until every listener is open and the default port is known (see applyRoles).
@@ -29,7 +32,8 @@ export class ListenerRole {
 }
 
 /**
- * The config's settings applied to the roles made at start (`ports`: the port each listener listens on). A
+ * The config's settings applied to the roles of the running listeners (`ports`: the port each listens on), each
+ * to the entry of its address (the n-th listener of an address to its n-th entry: ":0" may be written twice). A
  * redirect without a port goes to the first HTTPS listener's, or to 443 when there is none. Returns a line for
  * each setting that only a restart can apply.
  */
@@ -37,8 +41,11 @@ export function applyRoles(roles: readonly ListenerRole[], settings: readonly Ht
   const problems: string[] = [];
   const firstHttps = roles.findIndex((r) => r.kind === "https");
   const defaultPort = firstHttps >= 0 ? ports[firstHttps]! : 443;
-  roles.forEach((role, i) => {
-    const entry = settings[i];
+  const seen = new Map<string, number>();
+  roles.forEach((role) => {
+    const n = seen.get(role.address) ?? 0;
+    seen.set(role.address, n + 1);
+    const entry = settings.filter((s) => s.address === role.address)[n];
     if (!entry) return;
     if (role.answerFields) setHsts(role.answerFields, entry.hsts);
     if (role.kind === "https-redirect" && entry.redirect) {
