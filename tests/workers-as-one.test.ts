@@ -43,6 +43,19 @@ describe("--workers 3 (the primary and two workers) as one gateway", () => {
   let gw: RunningProcess;
   let port: number;
   let admin: string;
+  let configPath: string;
+  /** The config with these servers in pool app. */
+  const writeConfig = (servers: Array<{ url: string; id: string }>, adminPort: number) =>
+    writeFile(configPath, JSON.stringify({
+      listen: `127.0.0.1:${port}`,
+      admin: { listen: `127.0.0.1:${adminPort}` },
+      accessLog: false,
+      pools: {
+        app: { servers, health: { path: "/health", interval: `${INTERVAL_MS}ms`, timeout: "1s", rise: 1, fall: 1 } },
+      },
+      routes: [{ name: "api", pool: "app" }],
+    }));
+  let adminPort: number;
   /** When each health probe reached `a`. */
   const probesOfA: number[] = [];
   let bFailsChecks = false;
@@ -58,22 +71,11 @@ describe("--workers 3 (the primary and two workers) as one gateway", () => {
       return undefined;
     });
     port = await deadPort();
-    const adminPort = await deadPort();
+    adminPort = await deadPort();
     admin = `http://127.0.0.1:${adminPort}`;
-    const path = join(dir, "sluice.config.json");
-    await writeFile(path, JSON.stringify({
-      listen: `127.0.0.1:${port}`,
-      admin: { listen: `127.0.0.1:${adminPort}` },
-      accessLog: false,
-      pools: {
-        app: {
-          servers: [{ url: a.url, id: "a" }, { url: b.url, id: "b" }],
-          health: { path: "/health", interval: `${INTERVAL_MS}ms`, timeout: "1s", rise: 1, fall: 1 },
-        },
-      },
-      routes: [{ name: "api", pool: "app" }],
-    }));
-    gw = await startCli(["--config", path, "--workers", "3"]);
+    configPath = join(dir, "sluice.config.json");
+    await writeConfig([{ url: a.url, id: "a" }, { url: b.url, id: "b" }], adminPort);
+    gw = await startCli(["--config", configPath, "--workers", "3"]);
     await until(async () => (await status()).workers.filter((w) => w.state === "up").length === 3, "every process up in /status", 10_000, 50);
   });
 
@@ -146,6 +148,16 @@ describe("--workers 3 (the primary and two workers) as one gateway", () => {
     for (const w of (await status()).workers) expect(serverIn(w, "b").adminState).toBe("up");
     await send(60);
     expect(served(b)).toBeGreaterThan(bBefore);
+  }, 15_000);
+
+  test("an operator's change outlives a reload in every process", async () => {
+    expect((await post("b/disable")).status).toBe(200);
+    // The reloaded config adds a server: once every process lists it, every process has reloaded.
+    await writeConfig([{ url: a.url, id: "a" }, { url: b.url, id: "b" }, { url: a.url, id: "c" }], adminPort);
+    expect((await fetch(`${admin}/reload`, { method: "POST" })).status).toBe(200);
+    await until(async () => (await status()).workers.every((w) => w.pools!.app.servers.some((s) => s.id === "c")), "c in every process", 10_000, 50);
+    for (const w of (await status()).workers) expect(serverIn(w, "b").adminState).toBe("disabled");
+    expect((await post("b/enable")).status).toBe(200);
   }, 15_000);
 
   test("a server the primary's checks take out is out in every worker, and back in every worker", async () => {
