@@ -53,7 +53,10 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   const name = positionals[0] ?? "run";
   const command = findCommand(name);
   if (!command) {
-    const hint = closest(name, COMMANDS.map((c) => c.name));
+    const hint = closest(
+      name,
+      COMMANDS.map((c) => c.name),
+    );
     throw new UsageError(`unknown command "${name}"${hint ? ` — did you mean "${hint}"?` : ""}`);
   }
   const args = positionals.slice(1);

@@ -111,13 +111,22 @@ export const ENVIRONMENT: [name: string, effect: string][] = [
   ["OTEL_SDK_DISABLED", "true: no tracing, whatever the config's telemetry says"],
   ["OTEL_EXPORTER_OTLP_ENDPOINT", "the collector (/v1/traces appended) when telemetry.otlp is not set; OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as is"],
   ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "the traces URL, used as is"],
-  ["OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_COMPRESSION", "the exporter's headers, time for one export and compression (each also as OTEL_EXPORTER_OTLP_TRACES_…), and its certificate variables"],
+  [
+    "OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_COMPRESSION",
+    "the exporter's headers, time for one export and compression (each also as OTEL_EXPORTER_OTLP_TRACES_…), and its certificate variables",
+  ],
   ["OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "how spans are sent: http/protobuf (the default) or http/json"],
   ["OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES", "added to the traces' resource; telemetry.serviceName wins"],
-  ["OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG", "the sampler (always_on, always_off, traceidratio, parentbased_…) and its ratio; telemetry.sampleRatio wins"],
+  [
+    "OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG",
+    "the sampler (always_on, always_off, traceidratio, parentbased_…) and its ratio; telemetry.sampleRatio wins",
+  ],
   ["OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "spans held at most, and per export; the config's telemetry keys win"],
   ["OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT", "time between exports, and for one export"],
-  ["SLUICE_WORKER, SLUICE_CHANNEL, SLUICE_FIGURES, SLUICE_STICKY_SECRET", "set by the gateway for its --workers processes (which worker, how to reach the first process, the sticky key); never set them yourself"],
+  [
+    "SLUICE_WORKER, SLUICE_CHANNEL, SLUICE_FIGURES, SLUICE_STICKY_SECRET",
+    "set by the gateway for its --workers processes (which worker, how to reach the first process, the sticky key); never set them yourself",
+  ],
 ];
 
 /** What `sluice --help` prints: everything. */
@@ -153,7 +162,11 @@ export function mainHelp(): string {
 export function commandHelp(command: CommandSpec): string {
   const lines = [`Usage: sluice ${command.name}${command.usage ? ` ${command.usage}` : ""}`, "", `${capitalize(command.summary)}.`];
   if (command.details.length > 0) lines.push("", ...command.details);
-  lines.push("", "Flags:", ...flagLines([...command.flags.map((f) => ({ flag: f, commands: [command.name] })), ...GLOBAL_FLAGS.map((f) => ({ flag: f, commands: [] }))], false));
+  lines.push(
+    "",
+    "Flags:",
+    ...flagLines([...command.flags.map((f) => ({ flag: f, commands: [command.name] })), ...GLOBAL_FLAGS.map((f) => ({ flag: f, commands: [] }))], false),
+  );
   if (command.name === "run") lines.push("", "Signals:", ...table(SIGNALS), "", "Environment:", ...environmentLines());
   lines.push("", "Exit codes:", ...table(command.exitCodes.map(([code, text]): [string, string] => [String(code), text])));
   return lines.join("\n");

@@ -33,18 +33,18 @@ async function main(): Promise<number> {
   }
   const { command, named, values, args } = line;
   const flag = (name: string) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
-  if (values.version) return void console.log(`sluice ${VERSION} (${runtime.name} ${runtime.version})`), EXIT.ok;
-  if (values.help) return void console.log(named ? commandHelp(command) : mainHelp()), EXIT.ok;
+  if (values.version) return print(`sluice ${VERSION} (${runtime.name} ${runtime.version})`);
+  if (values.help) return print(named ? commandHelp(command) : mainHelp());
 
   switch (command.name) {
     case "help": {
-      if (args[0] === undefined) return void console.log(mainHelp()), EXIT.ok;
+      if (args[0] === undefined) return print(mainHelp());
       const about = findCommand(args[0]);
       if (!about) {
         const hint = closest(args[0], COMMANDS.map((c) => c.name));
         return usageError(`help: no command "${args[0]}"${hint ? ` — did you mean "${hint}"?` : ""}`);
       }
-      return void console.log(commandHelp(about)), EXIT.ok;
+      return print(commandHelp(about));
     }
     case "check": {
       const path = flag("config") ?? findDefaultConfig(cwd());
@@ -72,6 +72,12 @@ async function main(): Promise<number> {
   }
   const workers = workersFlag === undefined ? undefined : workersFlag === "auto" ? workerCount("auto") : Number(workersFlag);
   return run(flag("config"), workers, values["watch-config"] === true, runtime);
+}
+
+/** Help or the version on stdout; exit 0. */
+function print(text: string): number {
+  console.log(text);
+  return EXIT.ok;
 }
 
 /** A command line Sluice cannot take: what was wrong, where help is, exit 2. */

@@ -65,14 +65,17 @@ describe("sluice check: every problem in one run", () => {
   });
 
   test("a pool whose shape is wrong still counts as a pool, with its mode: no made-up reference problems", () => {
-    const { problems } = inspectConfig({
-      pools: {
-        web: { servers: [{ url: "not a url" }] },
-        db: { mode: "tcp", servers: "none" },
+    const { problems } = inspectConfig(
+      {
+        pools: {
+          web: { servers: [{ url: "not a url" }] },
+          db: { mode: "tcp", servers: "none" },
+        },
+        routes: [{ pool: "web" }, { pool: "db" }],
+        tcp: [{ listen: ":5432", pool: "db" }],
       },
-      routes: [{ pool: "web" }, { pool: "db" }],
-      tcp: [{ listen: ":5432", pool: "db" }],
-    }, BALANCERS);
+      BALANCERS,
+    );
     expect(problems).toEqual([
       'pools.web.servers[0].url: not an upstream URL: use "http://host:port" or "https://host:port" (got "not a url")',
       'pools.db.servers: expected an array of objects (got "none")',
@@ -82,24 +85,27 @@ describe("sluice check: every problem in one run", () => {
   });
 
   test("a route with a broken field keeps its other fields checked; a route that cannot parse says only its own problem", () => {
-    const { problems } = inspectConfig({
-      listen: ["127.0.0.1:8080", "127.0.0.1:8080"],
-      pools: { app: { servers: [{ url: "http://127.0.0.1:9001" }] } },
-      routes: [
-        { match: { methods: "G E T" }, pool: "apx" }, // the match is broken; the pool is still looked up
-        { pool: "app", redirect: { to: "/x" } }, // two actions: the route as a whole is wrong
-        { match: { headers: { "x-v": "~[" } }, pool: "app" },
-      ],
-      tcp: [{ listen: "127.0.0.1:8080", pool: "app", maxConns: -1 }],
-    }, BALANCERS);
+    const { problems } = inspectConfig(
+      {
+        listen: ["127.0.0.1:8080", "127.0.0.1:8080"],
+        pools: { app: { servers: [{ url: "http://127.0.0.1:9001" }] } },
+        routes: [
+          { match: { methods: "G E T" }, pool: "apx" }, // the match is broken; the pool is still looked up
+          { pool: "app", redirect: { to: "/x" } }, // two actions: the route as a whole is wrong
+          { match: { headers: { "x-v": "~[" } }, pool: "app" },
+        ],
+        tcp: [{ listen: "127.0.0.1:8080", pool: "app", maxConns: -1 }],
+      },
+      BALANCERS,
+    );
     expect(problems).toEqual([
-      "listen[1]: address already used by listen[0] (got \"127.0.0.1:8080\")",
+      'listen[1]: address already used by listen[0] (got "127.0.0.1:8080")',
       'routes[0].match.methods: not an HTTP method (got "G E T")',
       'routes[0].pool: no such pool (got "apx") — did you mean "app"?',
-      "routes[1]: a route takes only one of pool, static or redirect (has pool, redirect) (got {\"pool\":\"app\",\"redirect\":{\"to\":\"/x\"}})",
+      'routes[1]: a route takes only one of pool, static or redirect (has pool, redirect) (got {"pool":"app","redirect":{"to":"/x"}})',
       expect.stringMatching(/^routes\[2\]\.match\.headers\.x-v: not a valid regular expression: .+ \(got "~\["\)$/),
-      "tcp[0].listen: address already used by listen[0] (got \"127.0.0.1:8080\")",
-      "tcp[0].pool: \"app\" is an http pool; a tcp listener needs a pool with mode \"tcp\" (got \"app\")",
+      'tcp[0].listen: address already used by listen[0] (got "127.0.0.1:8080")',
+      'tcp[0].pool: "app" is an http pool; a tcp listener needs a pool with mode "tcp" (got "app")',
       "tcp[0].maxConns: must be at least 0 (got -1)",
     ]);
   });
@@ -134,20 +140,41 @@ describe("sluice check: every problem in one run", () => {
 
 describe("durations", () => {
   const table: [unknown, number | null][] = [
-    ["1m30s", 90_000], ["1h30m", 5_400_000], ["2m0.5s", 120_500], ["1d12h", 129_600_000], ["1h1m1s1ms", 3_661_001],
-    ["2m500ms", 120_500], ["1m 30s", 90_000], [" 90s ", 90_000], ["5ms", 5], ["1.5m", 90_000], ["0s", 0], [1500, 1500],
-    ["30s1m", null], ["1m1m", null], ["1h30", null], ["m30s", null], ["1m30x", null], ["1 m 30", null], ["1m-30s", null], ["", null], ["s", null],
+    ["1m30s", 90_000],
+    ["1h30m", 5_400_000],
+    ["2m0.5s", 120_500],
+    ["1d12h", 129_600_000],
+    ["1h1m1s1ms", 3_661_001],
+    ["2m500ms", 120_500],
+    ["1m 30s", 90_000],
+    [" 90s ", 90_000],
+    ["5ms", 5],
+    ["1.5m", 90_000],
+    ["0s", 0],
+    [1500, 1500],
+    ["30s1m", null],
+    ["1m1m", null],
+    ["1h30", null],
+    ["m30s", null],
+    ["1m30x", null],
+    ["1 m 30", null],
+    ["1m-30s", null],
+    ["", null],
+    ["s", null],
   ];
   test.each(table)("%p → %p ms", (input, ms) => {
     expect(parseDuration(input)).toBe(ms);
   });
 
   test("every duration key of the config takes them, and a bad one is a clear line", () => {
-    const config = validateConfig({
-      shutdownTimeout: "1m30s",
-      limits: { headerTimeout: "2m0.5s" },
-      pools: { app: { servers: [{ url: "http://127.0.0.1:9001", failTimeout: "1h30m" }], timeouts: { connect: "1s500ms" } } },
-    }, BALANCERS);
+    const config = validateConfig(
+      {
+        shutdownTimeout: "1m30s",
+        limits: { headerTimeout: "2m0.5s" },
+        pools: { app: { servers: [{ url: "http://127.0.0.1:9001", failTimeout: "1h30m" }], timeouts: { connect: "1s500ms" } } },
+      },
+      BALANCERS,
+    );
     expect(config.shutdownTimeout).toBe(90_000);
     expect(config.limits.headerTimeout).toBe(120_500);
     const pool = config.pools.app!;

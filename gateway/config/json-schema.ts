@@ -12,8 +12,23 @@ type JsonSchema = Record<string, unknown>;
 
 /** The `format`s draft-07 defines. */
 const STANDARD_FORMATS = new Set([
-  "date-time", "date", "time", "email", "idn-email", "hostname", "idn-hostname", "ipv4", "ipv6",
-  "uri", "uri-reference", "iri", "iri-reference", "uri-template", "json-pointer", "relative-json-pointer", "regex",
+  "date-time",
+  "date",
+  "time",
+  "email",
+  "idn-email",
+  "hostname",
+  "idn-hostname",
+  "ipv4",
+  "ipv6",
+  "uri",
+  "uri-reference",
+  "iri",
+  "iri-reference",
+  "uri-template",
+  "json-pointer",
+  "relative-json-pointer",
+  "regex",
 ]);
 type ZodDef = Record<string, unknown> & { type: string };
 
@@ -69,7 +84,8 @@ export function configJsonSchema(): JsonSchema {
   return {
     $schema,
     title: "Sluice config",
-    description: "A Sluice gateway config file (sluice.config.json). `sluice check --config FILE` checks what a schema cannot: references between sections, addresses, patterns.",
+    description:
+      "A Sluice gateway config file (sluice.config.json). `sluice check --config FILE` checks what a schema cannot: references between sections, addresses, patterns.",
     ...rest,
   };
 }
@@ -89,8 +105,8 @@ function isPipeFrom(def: ZodDef, schema: { _zod: { def: unknown } }): boolean {
  */
 function addExclusiveKeys(schema: JsonSchema): void {
   const items = (key: string) => {
-    const found = (((schema.properties as Record<string, JsonSchema>)[key]?.items) ?? undefined) as JsonSchema | undefined;
-    if (!found || found.type !== "object") throw new Error(`json-schema: no object items under ${key}`);
+    const found = (schema.properties as Record<string, JsonSchema>)[key]?.items as JsonSchema | undefined;
+    if (found?.type !== "object") throw new Error(`json-schema: no object items under ${key}`);
     return found;
   };
   items("routes").oneOf = [{ required: ["pool"] }, { required: ["static"] }, { required: ["redirect"] }];

@@ -17,14 +17,19 @@ export interface SalvagedConfig {
 }
 
 type Field = keyof typeof configSchema.shape;
-type Parse = (raw: unknown) => { success: true; data: unknown } | { success: false; error: { issues: readonly { code: string; path: readonly PropertyKey[]; keys?: readonly string[] }[] } };
+type Parse = (
+  raw: unknown,
+) =>
+  | { success: true; data: unknown }
+  | { success: false; error: { issues: readonly { code: string; path: readonly PropertyKey[]; keys?: readonly string[] }[] } };
 
 const fields = configSchema.shape;
 
 /** Stand-ins for parts that did not parse: valid, with nothing that a check across sections could object to. */
 const placeholders = {
   pool: (mode: "http" | "tcp") =>
-    fields.pools.parse({ p: mode === "tcp" ? { mode, servers: [{ address: "placeholder.invalid:1" }] } : { servers: [{ url: "http://placeholder.invalid" }] } }).p!,
+    fields.pools.parse({ p: mode === "tcp" ? { mode, servers: [{ address: "placeholder.invalid:1" }] } : { servers: [{ url: "http://placeholder.invalid" }] } })
+      .p!,
   routes: () => fields.routes.parse([{ redirect: { to: "/" } }])[0]!,
   // Port 0 never clashes with another address (references.ts).
   listen: () => fields.listen.parse(":0")[0]!,
