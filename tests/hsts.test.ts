@@ -37,8 +37,10 @@ beforeAll(async () => {
     return undefined;
   });
   const tls = { certificates: [certs.files("a")] };
+  // Addresses of their own: a reload finds each listener by its address.
+  [plain, hsts, bare] = [await deadPort(), await deadPort(), await deadPort()];
   config = {
-    listen: [{ address: "127.0.0.1:0" }, { address: "127.0.0.1:0", tls: { ...tls, hsts: true } }, { address: "127.0.0.1:0", tls }],
+    listen: [{ address: `127.0.0.1:${plain}` }, { address: `127.0.0.1:${hsts}`, tls: { ...tls, hsts: true } }, { address: `127.0.0.1:${bare}`, tls }],
     admin: false,
     accessLog: false,
     pools: { web: { servers: [{ url: upstream.url }] }, dead: { retries: 0, servers: [{ url: `http://127.0.0.1:${await deadPort()}`, maxFails: 0 }] } },
@@ -51,8 +53,6 @@ beforeAll(async () => {
     ],
   };
   gw = await gateway(config as Parameters<typeof gateway>[0]);
-  const ports = gw.listeners().map((l) => Number(l.address.split(":").at(-1)));
-  [plain, hsts, bare] = ports as [number, number, number];
 });
 
 afterAll(async () => {
@@ -127,9 +127,9 @@ describe("where there is none", () => {
 describe("settings", () => {
   test("a reload changes the value, and a reload without hsts removes it", async () => {
     const listen = (hstsSetting: unknown) => [
-      { address: "127.0.0.1:0" },
-      { address: "127.0.0.1:0", tls: { certificates: [certs.files("a")], hsts: hstsSetting } },
-      { address: "127.0.0.1:0", tls: { certificates: [certs.files("a")] } },
+      { address: `127.0.0.1:${plain}` },
+      { address: `127.0.0.1:${hsts}`, tls: { certificates: [certs.files("a")], hsts: hstsSetting } },
+      { address: `127.0.0.1:${bare}`, tls: { certificates: [certs.files("a")] } },
     ];
     await gw.reload({ ...config, listen: listen({ maxAge: "1d", includeSubDomains: true }) } as ConfigInput);
     expect(fieldValues(await over(hsts, "/app/x"), "strict-transport-security")).toEqual(["max-age=86400; includeSubDomains"]);
