@@ -1,5 +1,6 @@
-// The public API of Sluice, for config files and plugin authors. Kept small on purpose: what is
-// exported here is a promise.
+// The public API of Sluice, for config files and plugin authors: the package's entry point, so
+// `import { defineConfig, definePlugin } from "sluice"` lands here (package.json "exports"). Kept small on
+// purpose: what is exported here is a promise.
 export { defineConfig } from "./config/define.ts";
 export type { Config, ConfigInput } from "./config/schema.ts";
 export { definePlugin } from "./plugin/types.ts";
