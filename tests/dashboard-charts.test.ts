@@ -19,6 +19,8 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 const REQUESTS_BLUE = "#2f5fd0";
 const ERRORS_RED = "#d93025";
 const P99_ORANGE = "#e8710a";
+/** A route name that would run script if the charts, their selector or their rows did not escape it. */
+const HOSTILE_ROUTE = `<img src=x onerror="document.title='pwned'">`;
 
 let a: Upstream;
 let b: Upstream;
@@ -86,6 +88,7 @@ beforeAll(async () => {
       },
       routes: [
         { name: "api", match: { path: "/api/*" }, pool: "api" },
+        { name: HOSTILE_ROUTE, match: { path: "/odd/*" }, pool: "api" },
         { name: "site", pool: "web" },
       ],
     },
@@ -96,6 +99,7 @@ beforeAll(async () => {
   await send("/", 24, 200);
   await send("/fail", 6, 500);
   await send("/missing", 2, 404);
+  await send("/odd/x", 1, 200);
 });
 
 afterAll(async () => {
@@ -108,18 +112,15 @@ describe("the history behind the charts", () => {
   test("GET /history counts what went through: requests, 5xx and 4xx per route and pool, latency percentiles", async () => {
     // Wait for the sample that takes in the last request.
     const route = (doc: HistoryDocument) => doc.http.routes.find((r) => r.name === "site");
-    const counted = async () => {
-      const doc = await history();
-      return Math.round(answered(doc, route(doc)?.points.requests ?? []));
-    };
-    expect(await reaches(32, counted)).toBe(32);
-    const doc = await history();
+    let doc = await history();
+    expect(await reaches(33, async () => Math.round(answered((doc = await history()), doc.http.total.requests)))).toBe(33);
     const site = route(doc)!.points;
     expect(Math.round(answered(doc, site.requests, site.errors5xx))).toBe(6);
     expect(Math.round(answered(doc, site.requests, site.errors4xx))).toBe(2);
     const pool = doc.http.pools.find((p) => p.name === "web")!.points;
     expect(Math.round(answered(doc, pool.requests))).toBe(32);
-    expect(Math.round(answered(doc, doc.http.total.requests))).toBe(32);
+    expect(Math.round(answered(doc, doc.http.total.requests))).toBe(33); // and the one through the odd route
+    expect(Math.round(answered(doc, doc.http.pools.find((p) => p.name === "api")!.points.requests))).toBe(1);
     expect(doc.http.routes.map((r) => r.name)).not.toContain("api"); // no traffic yet: no series
     const busy = site.requests.findIndex((v) => (v ?? 0) > 0);
     expect(site.p50[busy]).toBeGreaterThan(0);
@@ -163,6 +164,11 @@ describe("the page", () => {
     expect(html).toContain('class="tick">now</text>');
     // The timeline: one row per server, a band in the state it is in.
     expect(html).toMatch(/<g class="server" data-pool="web" data-id="b">.*?<rect [^>]*data-state="up">/);
+    // A route's name is escaped in its row, its heading and the selector.
+    expect(html).not.toContain("<img");
+    const escaped = "&#60;img src=x onerror=&#34;document.title=&#39;pwned&#39;&#34;&#62;";
+    expect(html).toContain(`<div class="chart-row" data-group="route" data-name="${escaped}">`);
+    expect(html).toContain(`<option value="route:${escaped}">route ${escaped}</option>`);
   });
 
   test("in a browser: the charts update live, a server taken down shows in the timeline, and the chart draws its lines", async () => {
@@ -170,6 +176,8 @@ describe("the page", () => {
       expect(await reaches(true, async () => await evaluate(`document.readyState === "complete" && document.getElementById("charts") !== null`))).toBe(true);
       // Live: the script redraws from /history (the first paint said data-source="server").
       expect(await reaches("live", async () => await evaluate(`document.getElementById("charts").dataset.source`))).toBe("live");
+      expect(await evaluate("document.title")).toBe("Sluice admin"); // redrawn in the browser, still escaped
+      expect(await evaluate(`document.querySelectorAll("#charts img").length`)).toBe(0);
 
       // More traffic, on a route that had none: its row appears, and its requests chart rises.
       await send("/api/x", 10, 200);
