@@ -171,7 +171,7 @@ export class Gateway {
 
   private async listen(config: Config, certificates: ListenerCertificate[][]): Promise<void> {
     this.services = engineServices(() => this.snapshot, this.upstreams, this.accessLog, this.counters);
-    // Limits are read at start, like the listen addresses: reloaded certificates keep this one.
+    // Limits are read at start: listeners a reload opens take these too, and reloaded certificates this timeout.
     this.startLimits = config.limits;
     this.handshakeTimeoutMs = config.limits.headerTimeout;
     if (config.admin !== false && this.primary) {
@@ -199,30 +199,28 @@ export class Gateway {
     const limits = this.startLimits!;
     const proto = served.length > 0 ? "https" : "http";
     const role = new ListenerRole(listener, served.length > 0);
-    {
-      const engine = (await listenHttp(this.runtime, {
-        ...parseAddress(listener.address)!,
-        reusePort: this.workers > 1,
-        maxConnections: listener.maxConnections,
-        tls: served.length > 0 ? tlsSettings(served, limits.headerTimeout) : undefined,
-        connection: {
-          // Limits are read at start, like the listen addresses.
-          limits: { maxUriLength: limits.maxUriLength, maxHeaderSize: limits.maxHeaderSize, maxHeaderCount: limits.maxHeaderCount },
-          maxBodySize: limits.maxBodySize,
-          headerTimeout: limits.headerTimeout,
-          idleTimeout: limits.idleTimeout,
-          bodyTimeout: limits.bodyTimeout,
-          sendTimeout: limits.sendTimeout,
-          deadlines: this.deadlines,
-          answerFields: role.answerFields,
-        },
-        onRequest: role.redirect
-          ? (connection, head) => new Exchange(connection, head, services, proto).redirectToHttps(role.redirect!)
-          : (connection, head) => new Exchange(connection, head, services, proto).run(),
-        onRefused: (connection, status, message, requestId) => services.refusedHead(connection.clientAddress, status, message, requestId),
-      }));
-      return { engine, role };
-    }
+    const engine = await listenHttp(this.runtime, {
+      ...parseAddress(listener.address)!,
+      reusePort: this.workers > 1,
+      maxConnections: listener.maxConnections,
+      tls: served.length > 0 ? tlsSettings(served, limits.headerTimeout) : undefined,
+      connection: {
+        // The limits of the start, on listeners a reload opens too: one gateway, one set of limits.
+        limits: { maxUriLength: limits.maxUriLength, maxHeaderSize: limits.maxHeaderSize, maxHeaderCount: limits.maxHeaderCount },
+        maxBodySize: limits.maxBodySize,
+        headerTimeout: limits.headerTimeout,
+        idleTimeout: limits.idleTimeout,
+        bodyTimeout: limits.bodyTimeout,
+        sendTimeout: limits.sendTimeout,
+        deadlines: this.deadlines,
+        answerFields: role.answerFields,
+      },
+      onRequest: role.redirect
+        ? (connection, head) => new Exchange(connection, head, services, proto).redirectToHttps(role.redirect!)
+        : (connection, head) => new Exchange(connection, head, services, proto).run(),
+      onRefused: (connection, status, message, requestId) => services.refusedHead(connection.clientAddress, status, message, requestId),
+    });
+    return { engine, role };
   }
 
   private openAdmin(address: string): Promise<HttpListener> {
