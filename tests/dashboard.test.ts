@@ -109,6 +109,10 @@ describe("dashboard without a token", () => {
     expect(tcp).toMatch(/<td class="num">\d+<\/td><td class="num">1<\/td>/); // active, accepted
     expect(html.slice(0, html.indexOf("</main>"))).not.toContain("UDP listeners");
     expect(html).toMatch(/id="uptime">\d+s</);
+    // The charts (tests/dashboard-charts.test.ts) sit between the summary and the pools, drawn already.
+    expect(html).toMatch(/<\/div><\/div><div id="charts" data-source="server"[^>]*><section class="card" id="http-charts">/);
+    expect(html.indexOf('id="charts"')).toBeLessThan(html.indexOf('<section class="card pool"'));
+    expect(html).toContain('<g class="server" data-pool="web" data-id="web-b">');
   });
 
   test("every config string is escaped", async () => {
@@ -205,9 +209,12 @@ describe("dashboard with a token", () => {
     expect((await fetch(`${gw.adminUrl}/status?token=${TOKEN}`)).status).toBe(401);
   });
 
-  test("in a browser: the page opened with ?token= passes it on to /status", async () => {
-    const dom = await liveDom(`${gw.adminUrl}/?token=${TOKEN}`);
-    expect(dom).toContain('data-source="live"');
+  test("in a browser: the page opened with ?token= passes it on to /status and /history", async () => {
+    // Virtual time long enough for the charts' 5 s redraw from /history too.
+    const dom = await chromium(["--dump-dom", "--virtual-time-budget=6000"], `${gw.adminUrl}/?token=${TOKEN}`);
+    expect(dom).toContain('<main id="dash" data-source="live">');
+    expect(dom).toMatch(/<div id="charts" data-source="live"/);
+    expect(dom).toContain('id="note" class="note"'); // no refresh failed
     expect(stateOf(dom, "web-a")).toBe("up");
     expect(stateOf(dom, "web-b")).toBe("disabled");
   }, 40_000);
