@@ -18,9 +18,7 @@ const manifestDir = join(repoRoot, "deploy/kubernetes");
 
 const chart = parse(readFileSync(join(chartDir, "Chart.yaml"), "utf8"));
 const values = parse(readFileSync(join(chartDir, "values.yaml"), "utf8"));
-const templates = Object.fromEntries(
-  readdirSync(join(chartDir, "templates")).map((f) => [f, readFileSync(join(chartDir, "templates", f), "utf8")]),
-);
+const templates = Object.fromEntries(readdirSync(join(chartDir, "templates")).map((f) => [f, readFileSync(join(chartDir, "templates", f), "utf8")]));
 
 function documents(text: string, file: string): K8s[] {
   return parseAllDocuments(text).flatMap((doc) => {
@@ -98,22 +96,29 @@ describe("the Helm chart", () => {
     expect(deployment.spec.template.spec.containers[0].image).toBe(`sluice:${chart.appVersion}`);
     deployment.spec.template.spec.containers[0].image = "sluice:latest"; // the manifests' placeholder
     const expected = byKind(manifests);
-    for (const object of rendered) expect({ kind: object.kind, object: withoutHelmLabels(object) }).toEqual({ kind: object.kind, object: expected[object.kind] });
+    for (const object of rendered)
+      expect({ kind: object.kind, object: withoutHelmLabels(object) }).toEqual({ kind: object.kind, object: expected[object.kind] });
     // Helm's labels are there, and the pods are selected by release as well as by name.
-    expect(deployment.metadata.labels).toMatchObject({ "app.kubernetes.io/instance": "sluice", "app.kubernetes.io/managed-by": "Helm", "helm.sh/chart": `sluice-${chart.version}` });
+    expect(deployment.metadata.labels).toMatchObject({
+      "app.kubernetes.io/instance": "sluice",
+      "app.kubernetes.io/managed-by": "Helm",
+      "helm.sh/chart": `sluice-${chart.version}`,
+    });
     expect(deployment.spec.selector.matchLabels).toEqual({ "app.kubernetes.io/name": "sluice", "app.kubernetes.io/instance": "sluice" });
   });
 
   test("another release, no autoscaler, no disruption budget, a token given, a ClusterIP Service", () => {
-    const objects = byKind(render("edge", {
-      autoscaling: { enabled: false },
-      replicaCount: 3,
-      podDisruptionBudget: { enabled: false },
-      adminToken: { value: "s3cret" },
-      service: { type: "ClusterIP" },
-      image: { repository: "registry.example/sluice", tag: "1.2.3" },
-      resources: { requests: { cpu: "1" } },
-    }));
+    const objects = byKind(
+      render("edge", {
+        autoscaling: { enabled: false },
+        replicaCount: 3,
+        podDisruptionBudget: { enabled: false },
+        adminToken: { value: "s3cret" },
+        service: { type: "ClusterIP" },
+        image: { repository: "registry.example/sluice", tag: "1.2.3" },
+        resources: { requests: { cpu: "1" } },
+      }),
+    );
     expect(Object.keys(objects).sort()).toEqual(["ConfigMap", "Deployment", "Secret", "Service"]);
     const { Deployment: deployment, Secret: secret, Service: service, ConfigMap: configMap } = objects;
     expect(deployment.metadata.name).toBe("edge-sluice");
@@ -134,7 +139,9 @@ describe("the Helm chart", () => {
   });
 
   test("fullnameOverride names every object", () => {
-    const names = render("edge", { fullnameOverride: "gw" }).map((o) => o.metadata.name).sort();
+    const names = render("edge", { fullnameOverride: "gw" })
+      .map((o) => o.metadata.name)
+      .sort();
     expect(names).toEqual(["gw", "gw", "gw", "gw", "gw-config"]); // Deployment, Service, autoscaler, budget; the ConfigMap
   });
 });

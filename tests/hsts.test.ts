@@ -93,7 +93,13 @@ describe("an HTTPS listener with hsts: true", () => {
   });
 
   test("the gateway's own answers carry it: 404, 502, a static file, a route redirect, a plugin's 403, HEAD", async () => {
-    for (const [path, status] of [["/nothing", 404], ["/dead/x", 502], ["/static/page.html", 200], ["/moved", 301], ["/staff/x", 403]] as const) {
+    for (const [path, status] of [
+      ["/nothing", 404],
+      ["/dead/x", 502],
+      ["/static/page.html", 200],
+      ["/moved", 301],
+      ["/staff/x", 403],
+    ] as const) {
       const answer = await over(hsts, path);
       expect({ path, status: answer.status, sts: fieldValues(answer, "strict-transport-security") }).toEqual({ path, status, sts: [YEAR] });
     }
@@ -170,8 +176,16 @@ describe("settings", () => {
       routes: [{ match: { path: "/app/*" }, pool: "web" }],
     });
     try {
-      const answer = await curlHeads(["-L", "--cacert", certs.ca, "--resolve", `a.test:${redirectPort}:127.0.0.1`, "--resolve", `a.test:${httpsPort}:127.0.0.1`,
-        `http://a.test:${redirectPort}/app/deno?x=1`]);
+      const answer = await curlHeads([
+        "-L",
+        "--cacert",
+        certs.ca,
+        "--resolve",
+        `a.test:${redirectPort}:127.0.0.1`,
+        "--resolve",
+        `a.test:${httpsPort}:127.0.0.1`,
+        `http://a.test:${redirectPort}/app/deno?x=1`,
+      ]);
       expect(answer.status).toBe(200);
       expect(answer.body).toBe("web");
       expect(fieldValues(answer, "strict-transport-security")).toEqual(["max-age=7200"]);
@@ -185,11 +199,17 @@ describe("settings", () => {
   test("the start-up line names each listener http, https or https-redirect", async () => {
     const [redirectPort, httpsPort] = [await deadPort(), await deadPort()];
     const path = join(certs.dir, "startup.json");
-    await writeFile(path, JSON.stringify({
-      listen: [{ address: `127.0.0.1:${redirectPort}`, redirect: "https" }, { address: `127.0.0.1:${httpsPort}`, tls: { certificates: [{ cert: "a.pem", key: "a.key" }], hsts: true } }],
-      admin: false,
-      routes: [{ redirect: { to: "/" } }],
-    }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        listen: [
+          { address: `127.0.0.1:${redirectPort}`, redirect: "https" },
+          { address: `127.0.0.1:${httpsPort}`, tls: { certificates: [{ cert: "a.pem", key: "a.key" }], hsts: true } },
+        ],
+        admin: false,
+        routes: [{ redirect: { to: "/" } }],
+      }),
+    );
     const cli = spawnCommand([process.execPath, cliPath, "--config", path]);
     try {
       await cli.waitFor(/serving/);

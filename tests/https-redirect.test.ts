@@ -21,14 +21,24 @@ let gw: Gateway;
 let plain: number;
 let https: number;
 
-const portOfKind = (g: Gateway, kind: string) => Number(g.listeners().find((l) => l.kind === kind)!.address.split(":").at(-1));
+const portOfKind = (g: Gateway, kind: string) =>
+  Number(
+    g
+      .listeners()
+      .find((l) => l.kind === kind)!
+      .address.split(":")
+      .at(-1),
+  );
 
 beforeAll(async () => {
   certs = await makeCertificates("sluice-redirect-");
   await certs.leaf("a", "DNS:a.test");
   upstream = startUpstream("web");
   gw = await gateway({
-    listen: [{ address: "127.0.0.1:0", redirect: "https" }, { address: "127.0.0.1:0", tls: { certificates: [certs.files("a")] } }],
+    listen: [
+      { address: "127.0.0.1:0", redirect: "https" },
+      { address: "127.0.0.1:0", tls: { certificates: [certs.files("a")] } },
+    ],
     admin: { listen: "127.0.0.1:0" },
     accessLog: { path: join(certs.dir, "access.log") },
     pools: { web: [upstream.url] },
@@ -59,8 +69,16 @@ async function ask(head: string): Promise<{ status: number; headers: Map<string,
 describe("a redirect listener next to an HTTPS listener", () => {
   test("curl following the redirect lands on the HTTPS listener with the same path and query", async () => {
     const before = upstream.seen.length;
-    const answer = await curlHeads(["-L", "--cacert", certs.ca, "--resolve", `a.test:${plain}:127.0.0.1`, "--resolve", `a.test:${https}:127.0.0.1`,
-      `http://a.test:${plain}/some/path?q=1&b=two%20words`]);
+    const answer = await curlHeads([
+      "-L",
+      "--cacert",
+      certs.ca,
+      "--resolve",
+      `a.test:${plain}:127.0.0.1`,
+      "--resolve",
+      `a.test:${https}:127.0.0.1`,
+      `http://a.test:${plain}/some/path?q=1&b=two%20words`,
+    ]);
     expect(answer.code).toBe(0);
     expect(answer.status).toBe(200);
     expect(answer.body).toBe("web");
@@ -181,8 +199,18 @@ describe("a redirect listener next to an HTTPS listener", () => {
     // curl posting through the redirect: the body arrives once, over HTTPS.
     const upload = join(certs.dir, "upload.bin");
     await Bun.write(upload, "x".repeat(200_000));
-    const posted = await curlHeads(["-L", "--cacert", certs.ca, "--resolve", `a.test:${plain}:127.0.0.1`, "--resolve", `a.test:${https}:127.0.0.1`,
-      "--data-binary", `@${upload}`, `http://a.test:${plain}/post`]);
+    const posted = await curlHeads([
+      "-L",
+      "--cacert",
+      certs.ca,
+      "--resolve",
+      `a.test:${plain}:127.0.0.1`,
+      "--resolve",
+      `a.test:${https}:127.0.0.1`,
+      "--data-binary",
+      `@${upload}`,
+      `http://a.test:${plain}/post`,
+    ]);
     expect(posted.status).toBe(200);
     expect(upstream.seen.length).toBe(before + 1);
     expect(upstream.seen.at(-1)!.method).toBe("POST");
@@ -249,7 +277,7 @@ describe("a redirect listener's settings", () => {
       }
     };
     expect(problems([{ address: ":8443", tls: { certificates: [{ cert: "a.pem", key: "a.key" }] }, redirect: "https" }])).toEqual([
-      "listen[0].redirect: a TLS listener cannot redirect to HTTPS: it is HTTPS already (put redirect on a plain listener) (got \"https\")",
+      'listen[0].redirect: a TLS listener cannot redirect to HTTPS: it is HTTPS already (put redirect on a plain listener) (got "https")',
     ]);
     expect(problems([{ address: ":80", redirect: { status: 303 } }])[0]).toStartWith("listen[0].redirect.status:");
     expect(problems([{ address: ":80", redirect: { port: 70000 } }])[0]).toStartWith("listen[0].redirect.port:");

@@ -14,7 +14,10 @@ export class HttpsRedirect {
   /** ":PORT" after the host, or "" for 443. */
   private readonly portSuffix: string;
 
-  constructor(readonly status: RedirectStatus, readonly port: number) {
+  constructor(
+    readonly status: RedirectStatus,
+    readonly port: number,
+  ) {
     this.start = `HTTP/1.1 ${status} ${reasonFor(status)}\r\nlocation: `;
     this.portSuffix = port === 443 ? "" : `:${port}`;
   }

@@ -134,9 +134,10 @@ function pipeline(text: string, dot: unknown, defines: Map<string, Node[]>): unk
   splitTop(text, /\|/).forEach((command, i) => {
     const words = splitTop(command, /\s/);
     const piped = i === 0 ? [] : [value];
-    value = words.length === 1 && !(words[0]! in FUNCTIONS) && i === 0
-      ? operand(words[0]!, dot, defines)
-      : call(words[0]!, [...words.slice(1).map((w) => operand(w, dot, defines)), ...piped], dot, defines);
+    value =
+      words.length === 1 && !(words[0]! in FUNCTIONS) && i === 0
+        ? operand(words[0]!, dot, defines)
+        : call(words[0]!, [...words.slice(1).map((w) => operand(w, dot, defines)), ...piped], defines);
   });
   return value;
 }
@@ -152,16 +153,26 @@ function operand(word: string, dot: unknown, defines: Map<string, Node[]>): unkn
     for (const key of word.slice(1).split(".")) value = value === null || value === undefined ? undefined : (value as Record<string, unknown>)[key];
     return value;
   }
-  if (word in FUNCTIONS) return call(word, [], dot, defines);
+  if (word in FUNCTIONS) return call(word, [], defines);
   throw new Error(`template: not understood: ${word}`);
 }
 
 const FUNCTIONS: Record<string, true> = {
-  include: true, nindent: true, indent: true, toYaml: true, quote: true, default: true, not: true, trunc: true,
-  trimSuffix: true, contains: true, printf: true, eq: true,
+  include: true,
+  nindent: true,
+  indent: true,
+  toYaml: true,
+  quote: true,
+  default: true,
+  not: true,
+  trunc: true,
+  trimSuffix: true,
+  contains: true,
+  printf: true,
+  eq: true,
 };
 
-function call(name: string, args: unknown[], dot: unknown, defines: Map<string, Node[]>): unknown {
+function call(name: string, args: unknown[], defines: Map<string, Node[]>): unknown {
   const str = (v: unknown) => (v === undefined || v === null ? "" : String(v));
   switch (name) {
     case "include": {
@@ -170,9 +181,18 @@ function call(name: string, args: unknown[], dot: unknown, defines: Map<string, 
       return run(body, args[1], defines);
     }
     case "indent":
-      return str(args[1]).split("\n").map((line) => " ".repeat(Number(args[0])) + line).join("\n");
+      return str(args[1])
+        .split("\n")
+        .map((line) => " ".repeat(Number(args[0])) + line)
+        .join("\n");
     case "nindent":
-      return "\n" + str(args[1]).split("\n").map((line) => " ".repeat(Number(args[0])) + line).join("\n");
+      return (
+        "\n" +
+        str(args[1])
+          .split("\n")
+          .map((line) => " ".repeat(Number(args[0])) + line)
+          .join("\n")
+      );
     case "toYaml":
       return stringify(args[0]).replace(/\n$/, "");
     case "quote":

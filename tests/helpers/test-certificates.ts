@@ -38,8 +38,23 @@ async function openssl(args: string[]): Promise<void> {
 export async function makeCertificates(prefix: string): Promise<TestCertificates> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const ca = join(dir, "ca.pem");
-  await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=Sluice test CA",
-    "-keyout", join(dir, "ca.key"), "-out", ca]);
+  await openssl([
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=Sluice test CA",
+    "-keyout",
+    join(dir, "ca.key"),
+    "-out",
+    ca,
+  ]);
   const files = (name: string) => ({ cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) });
   return {
     dir,
@@ -77,10 +92,13 @@ export async function curlHeads(args: string[]): Promise<CurlAnswer> {
   // With -L there is one head per answer: the last one is the answer that ends it.
   const heads = [...stdout.matchAll(/^HTTP\/[\d.]+ (\d{3})[^\r\n]*\r\n((?:[^\r\n]+\r\n)*)\r\n/gm)];
   const last = heads.at(-1);
-  const fields = (last?.[2] ?? "").split("\r\n").filter(Boolean).map((line): [string, string] => {
-    const colon = line.indexOf(":");
-    return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
-  });
+  const fields = (last?.[2] ?? "")
+    .split("\r\n")
+    .filter(Boolean)
+    .map((line): [string, string] => {
+      const colon = line.indexOf(":");
+      return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
+    });
   const body = last ? stdout.slice(last.index! + last[0].length) : "";
   return { code, status: Number(last?.[1] ?? 0), fields, body, out };
 }
