@@ -10,6 +10,7 @@ import { StateTimeline } from "../gateway/observability/history-states.ts";
 import { History } from "../gateway/observability/history.ts";
 import { FigureSet, type Figures } from "../gateway/observability/exposition.ts";
 import { HttpCounters } from "../gateway/observability/http-counters.ts";
+import { reaches } from "./helpers/common.ts";
 import { Histogram } from "../gateway/observability/histogram.ts";
 
 describe("Ring", () => {
@@ -241,10 +242,17 @@ describe("History", () => {
     expect(history.document().times.length).toBe(5);
   });
 
-  test("its timer does not keep the process alive and stops", () => {
-    const history = new History({ figures: async () => ({ figures: {}, processes: 1 }), servers: () => [], l4: () => ({}), log: () => {} }, { intervalMs: 10 });
+  test("its timer samples until stopped, and does not keep a process alive", async () => {
+    let samples = 0;
+    const history = new History({ figures: async () => ({ figures: {}, processes: ++samples }), servers: () => [], l4: () => ({}), log: () => {} }, { intervalMs: 10 });
     history.start();
+    expect(await reaches(true, () => samples >= 3)).toBe(true);
     history.stop();
-    expect(history.document().times).toEqual([]);
+    // A process whose only work is a started history exits on its own.
+    const source = `import { History } from ${JSON.stringify(new URL("../gateway/observability/history.ts", import.meta.url).pathname)};
+      new History({ figures: async () => ({ figures: {}, processes: 1 }), servers: () => [], l4: () => ({}), log: console.error }, { intervalMs: 10 }).start();`;
+    const child = Bun.spawn([process.execPath, "-e", source], { stdout: "ignore", stderr: "pipe", timeout: 10_000 });
+    expect(await child.exited).toBe(0);
+    expect(child.signalCode).toBeNull(); // not killed by the timeout
   });
 });
