@@ -67,8 +67,16 @@ export function refusalResult(error: unknown): ReloadResult | undefined {
 }
 
 export const RELOAD_FAMILIES: readonly FamilyInfo[] = [
-  { name: "sluice_config_last_reload_successful", type: "gauge", help: "1 when the last reload attempt succeeded (or none was made since start), 0 when it was refused." },
-  { name: "sluice_config_last_reload_success_timestamp_seconds", type: "gauge", help: "When the running config was loaded (at start or by the last successful reload), in seconds since the Unix epoch." },
+  {
+    name: "sluice_config_last_reload_successful",
+    type: "gauge",
+    help: "1 when the last reload attempt succeeded (or none was made since start), 0 when it was refused.",
+  },
+  {
+    name: "sluice_config_last_reload_success_timestamp_seconds",
+    type: "gauge",
+    help: "When the running config was loaded (at start or by the last successful reload), in seconds since the Unix epoch.",
+  },
   { name: "sluice_config_reloads_total", type: "counter", help: "Reloads since start, by result: success or failure." },
 ];
 
@@ -130,6 +138,9 @@ export function problemsOf(error: unknown): string[] {
   const listed = (error as { problems?: unknown })?.problems;
   if (Array.isArray(listed) && listed.length > 0) return listed.map(String);
   const message = (error as Error)?.message ?? String(error);
-  const lines = message.split("\n").map((line) => line.trimEnd()).filter((line) => line.trim() !== "");
+  const lines = message
+    .split("\n")
+    .map((line) => line.trimEnd())
+    .filter((line) => line.trim() !== "");
   return lines.length > 0 ? lines : ["reload failed"];
 }

@@ -24,7 +24,7 @@ let up: Upstream & { release(): void; held(): number };
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "sluice-reload-listeners-"));
   // Holds every request under /slow until release().
-  let waiting: (() => void)[] = [];
+  const waiting: (() => void)[] = [];
   const upstream = startUpstream("app", async (request) => {
     if (!new URL(request.url).pathname.startsWith("/slow")) return undefined;
     await new Promise<void>((wake) => waiting.push(wake));
@@ -236,10 +236,12 @@ describe("TCP and admin listen addresses on reload", () => {
       const status2 = (await (await fetch(`${gw.adminUrl}/status`, { headers: auth })).json()) as any;
       expect(status2.tcp.listeners.map((l: { address: string }) => l.address)).toEqual([`127.0.0.1:${t2}`]);
       // Both connections' bytes, the one through the removed listener included, on the server's line.
-      expect(await reaches(2, async () => {
-        const s = (await (await fetch(`${gw.adminUrl}/status`, { headers: auth })).json()) as any;
-        return s.tcp.servers.echo[`127.0.0.1:${echoPort}`]?.connections ?? 0;
-      })).toBe(2);
+      expect(
+        await reaches(2, async () => {
+          const s = (await (await fetch(`${gw.adminUrl}/status`, { headers: auth })).json()) as any;
+          return s.tcp.servers.echo[`127.0.0.1:${echoPort}`]?.connections ?? 0;
+        }),
+      ).toBe(2);
     } finally {
       await gw.stop(0);
     }
@@ -276,7 +278,15 @@ describe("with --workers", () => {
       await gw.waitFor(/reloaded/);
       // Twenty connections at once, which the kernel spreads over both processes' sockets: each is served on
       // the new address, and none is taken on the old one by a process that would still listen there.
-      const twenty = async (port: number) => (await Promise.all(Array.from({ length: 20 }, () => get(port).then((r) => r.body, () => "refused"))));
+      const twenty = async (port: number) =>
+        await Promise.all(
+          Array.from({ length: 20 }, () =>
+            get(port).then(
+              (r) => r.body,
+              () => "refused",
+            ),
+          ),
+        );
       expect(await reaches(true, async () => (await twenty(b)).every((body) => body === "app"))).toBe(true);
       expect(await reaches(true, async () => (await twenty(a)).every((body) => body === "refused"))).toBe(true);
     } finally {

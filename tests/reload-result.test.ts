@@ -157,10 +157,14 @@ describe("SIGHUP, --watch-config and the admin API, in a running gateway process
     const teardowns = () => lines().filter((l) => l.startsWith("teardown")).length;
     /** The next reload's result, once /status shows an attempt newer than `after`. */
     const nextAttempt = async (after: string | undefined) =>
-      await valueOf(async () => {
-        const last = (await reloadStatus(admin)).lastAttempt;
-        return last && last.at !== after ? last : undefined;
-      }, "a new reload attempt in /status", 10_000);
+      await valueOf(
+        async () => {
+          const last = (await reloadStatus(admin)).lastAttempt;
+          return last && last.at !== after ? last : undefined;
+        },
+        "a new reload attempt in /status",
+        10_000,
+      );
 
     await writeFile(path, JSON.stringify(good("g1")));
     const gw = await startCli(["--config", path, "--watch-config"]);
@@ -190,10 +194,14 @@ describe("SIGHUP, --watch-config and the admin API, in a running gateway process
 
       // Fixed on disk (watch), then reloaded once more by the admin.
       await writeFile(path, JSON.stringify(good("g3")));
-      const fixed = await valueOf(async () => {
-        const last = (await reloadStatus(admin)).lastAttempt;
-        return last?.trigger === "watch" && last.success ? last : undefined;
-      }, "the fixed file reloaded", 10_000);
+      const fixed = await valueOf(
+        async () => {
+          const last = (await reloadStatus(admin)).lastAttempt;
+          return last?.trigger === "watch" && last.success ? last : undefined;
+        },
+        "the fixed file reloaded",
+        10_000,
+      );
       await until(() => teardowns() === 3, "the replaced plugin torn down after the fixed file's reload");
       const again = await fetch(`${admin}/reload`, { method: "POST", headers: auth });
       expect(again.status).toBe(200);
@@ -212,10 +220,14 @@ describe("SIGHUP, --watch-config and the admin API, in a running gateway process
     // Every replaced config's plugin went, and the last one at exit.
     expect(lines()).toEqual([
       "setup g1",
-      "setup g1", "teardown g1", // SIGHUP
-      "setup g2", "teardown g1", // the watch
-      "setup g3", "teardown g2", // the watch, after two refused reloads that set nothing up
-      "setup g3", "teardown g3", // POST /reload
+      "setup g1",
+      "teardown g1", // SIGHUP
+      "setup g2",
+      "teardown g1", // the watch
+      "setup g3",
+      "teardown g2", // the watch, after two refused reloads that set nothing up
+      "setup g3",
+      "teardown g3", // POST /reload
       "teardown g3", // SIGTERM
     ]);
   });

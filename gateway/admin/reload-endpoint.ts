@@ -12,7 +12,9 @@ export function reloadEndpoint(reload: () => Promise<ReloadResult>, log: (line: 
     try {
       result = await reload();
     } catch (error) {
-      const problems = String((error as Error)?.message ?? error).split("\n").filter((line) => line.trim() !== "");
+      const problems = String((error as Error)?.message ?? error)
+        .split("\n")
+        .filter((line) => line.trim() !== "");
       log(`sluice: admin: reload failed, the running config stays:\n${problems.join("\n")}`);
       return c.json({ error: "reload failed: the running config stays", problems }, 500);
     }

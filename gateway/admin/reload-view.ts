@@ -12,6 +12,8 @@ export function renderReloadLine(reload: ReloadStatus | undefined): string {
   const counts = `<span class="dim small">· reloads: ${esc(reload.total.success)} ok, ${esc(reload.total.failure)} failed</span>`;
   if (!last || last.success) return `<p class="reload-line" data-reload="ok">${loaded} ${counts}</p>`;
   const problems = last.problems.map((line) => `<li>${esc(line)}</li>`).join("");
-  return `<p class="reload-line" data-reload="failed"><span class="bad">last reload failed</span> ${time(last.at)} ` +
-    `<span class="dim">(${esc(last.trigger)}); the running ${loaded}</span> ${counts}</p><ul class="reload-problems small reason">${problems}</ul>`;
+  return (
+    `<p class="reload-line" data-reload="failed"><span class="bad">last reload failed</span> ${time(last.at)} ` +
+    `<span class="dim">(${esc(last.trigger)}); the running ${loaded}</span> ${counts}</p><ul class="reload-problems small reason">${problems}</ul>`
+  );
 }
