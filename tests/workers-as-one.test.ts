@@ -112,6 +112,10 @@ describe("--workers 3 (the primary and two workers) as one gateway", () => {
     expect(sampleValue(text, "sluice_worker_processes")).toBe(3);
     expect(sampleValue(text, "sluice_worker_up", { worker: "1" })).toBe(1);
     expect(sampleValue(text, "sluice_worker_up", { worker: "2" })).toBe(1);
+    // The dashboard's first paint has a row per process.
+    const page = await (await fetch(`${admin}/`)).text();
+    expect(page).toContain("<h2>Processes</h2>");
+    for (const w of after.workers) expect(page).toContain(`<tr data-worker="${w.worker}"><td>${w.worker === 0 ? "primary" : `worker ${w.worker}`}</td><td class="num">${w.pid}</td>`);
   }, 15_000);
 
   test("only the primary probes: the upstream sees one process's pace of health checks, not three", async () => {

@@ -6,6 +6,8 @@
 import type { ListenerInfo, PoolStatus } from "./status.ts";
 import type { TcpStats } from "../l4/tcp-listeners.ts";
 import type { UdpListenerStats } from "../l4/udp-listener.ts";
+import type { WorkerEntry } from "../workers/merged-status.ts";
+import { renderWorkers } from "./dashboard-workers.ts";
 
 /** The parts of the /status document (statusDocument) the dashboard shows. */
 export interface DashboardStatus {
@@ -15,6 +17,8 @@ export interface DashboardStatus {
   listeners: ListenerInfo[];
   tcp?: TcpStats;
   udp?: UdpListenerStats[];
+  /** With `--workers`: every process (dashboard-workers.ts draws them). */
+  workers?: WorkerEntry[];
 }
 
 export function renderDashboard(status: DashboardStatus): string {
@@ -126,6 +130,7 @@ export function renderDashboard(status: DashboardStatus): string {
   const sections = [
     `<div class="summary">${summary}</div>`,
     CHARTS_SLOT,
+    renderWorkers(status.workers),
     pools.length ? pools.join("") : `<section class="card"><p class="dim">No pools configured.</p></section>`,
     `<div class="grid"><section class="card"><div class="card-head"><h2>Routes</h2></div>${routes}</section>` +
       `<section class="card"><div class="card-head"><h2>Listeners</h2></div>${listeners}</section></div>`,

@@ -14,6 +14,7 @@
 import type { Context } from "hono";
 import { timingSafeEqual } from "./timing-safe.ts";
 import { renderDashboard, type DashboardStatus } from "./dashboard-render.ts";
+import { renderWorkers } from "./dashboard-workers.ts";
 import { renderCharts } from "./dashboard-charts.ts";
 import type { HistoryDocument } from "../observability/history.ts";
 
@@ -59,6 +60,8 @@ const UNAUTHORIZED = `<!doctype html><meta charset="utf-8"><title>Sluice admin</
 // The renderer's source, shipped to the browser. It is compiled JavaScript at run time (Bun and Deno strip
 // the types); guard against text that would end the inline script early.
 const RENDER_SOURCE = renderDashboard.toString();
+const WORKERS_SOURCE = renderWorkers.toString();
+if (/<\/script|<!--/i.test(WORKERS_SOURCE)) throw new Error("dashboard workers renderer source cannot be inlined in a <script>");
 const CHARTS_SOURCE = renderCharts.toString();
 if (/<\/script|<!--/i.test(RENDER_SOURCE + CHARTS_SOURCE)) throw new Error("dashboard renderer source cannot be inlined in a <script>");
 
@@ -66,6 +69,7 @@ if (/<\/script|<!--/i.test(RENDER_SOURCE + CHARTS_SOURCE)) throw new Error("dash
 const CHARTS_SLOT = '<div id="charts-slot"></div>';
 
 const SCRIPT = `
+const renderWorkers = (${WORKERS_SOURCE});
 const render = (${RENDER_SOURCE});
 const token = new URLSearchParams(location.search).get("token");
 const auth = token ? { authorization: "Bearer " + token } : {};
