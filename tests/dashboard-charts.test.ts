@@ -3,6 +3,8 @@
 // where its script redraws them from /history. The history samples every 150 ms here (StartOptions.history)
 // instead of every 5 s, so that a few seconds of traffic fill the charts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createSocket, type Socket as UdpSocket } from "node:dgram";
+import { connect } from "node:net";
 import { startGateway } from "../gateway/gateway.ts";
 import type { HistoryDocument } from "../gateway/observability/history.ts";
 import { startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
@@ -26,6 +28,34 @@ let a: Upstream;
 let b: Upstream;
 let bHealthy = true;
 let gw: Gateway;
+let echo: UdpSocket;
+const TCP_REQUEST = "GET / HTTP/1.0\r\nHost: x\r\n\r\n";
+
+/** One HTTP/1.0 request through the TCP listener; resolves with the answer once the connection ends. */
+function throughTcp(address: string): Promise<string> {
+  const port = Number(address.slice(address.lastIndexOf(":") + 1));
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(TCP_REQUEST));
+    let got = "";
+    socket.on("data", (d) => (got += d));
+    socket.on("end", () => resolve(got));
+    socket.on("error", reject);
+  });
+}
+
+/** Datagrams through the UDP listener, each answered by the echo server; resolves once every answer came back. */
+function throughUdp(address: string, count: number): Promise<void> {
+  const port = Number(address.slice(address.lastIndexOf(":") + 1));
+  const client = createSocket("udp4");
+  return new Promise((resolve, reject) => {
+    let answers = 0;
+    client.on("message", () => {
+      if (++answers === count) client.close(() => resolve());
+    });
+    client.on("error", reject);
+    for (let i = 0; i < count; i++) client.send(`ping ${i}`, port, "127.0.0.1");
+  });
+}
 
 /** Answers 500 on /fail, 404 on /missing; b's health check fails while bHealthy is false. */
 const handler = (request: Request) => {
@@ -70,6 +100,9 @@ function seriesIn(html: string, group: string, name: string, chart: string, seri
 
 beforeAll(async () => {
   a = startUpstream("a", handler);
+  echo = createSocket("udp4");
+  echo.on("message", (message, from) => echo.send(message, from.port, from.address));
+  await new Promise<void>((resolve) => echo.bind(0, "127.0.0.1", resolve));
   b = startUpstream("b", (request) => {
     if (new URL(request.url).pathname === "/healthz") return new Response(bHealthy ? "ok" : "down", { status: bHealthy ? 200 : 503 });
     return handler(request);
@@ -85,7 +118,11 @@ beforeAll(async () => {
           health: { path: "/healthz", interval: "100ms", timeout: "100ms", rise: 1, fall: 1 },
         },
         api: { servers: [{ url: a.url, id: "api-1" }] },
+        db: { mode: "tcp", servers: [{ address: `127.0.0.1:${a.port}`, id: "db-1" }] },
+        dns: { mode: "tcp", servers: [{ address: `127.0.0.1:${echo.address().port}`, id: "dns-1" }] },
       },
+      tcp: [{ listen: "127.0.0.1:0", pool: "db" }],
+      udp: [{ listen: "127.0.0.1:0", pool: "dns" }],
       routes: [
         { name: "api", match: { path: "/api/*" }, pool: "api" },
         { name: HOSTILE_ROUTE, match: { path: "/odd/*" }, pool: "api" },
@@ -100,12 +137,17 @@ beforeAll(async () => {
   await send("/fail", 6, 500);
   await send("/missing", 2, 404);
   await send("/odd/x", 1, 200);
+  expect(await throughTcp(listener("tcp"))).toContain("200 OK");
+  await throughUdp(listener("udp"), 3);
 });
+
+const listener = (kind: string) => gw.listeners().find((l) => l.kind === kind)!.address;
 
 afterAll(async () => {
   await gw?.stop(0);
   await a.stop();
   await b.stop();
+  echo?.close();
 });
 
 describe("the history behind the charts", () => {
@@ -127,7 +169,22 @@ describe("the history behind the charts", () => {
     expect(site.p99[busy]!).toBeGreaterThanOrEqual(site.p50[busy]!);
     expect(doc.intervalMs).toBe(INTERVAL_MS);
     expect(doc.windowMs).toBe(INTERVAL_MS * 180);
-    expect(doc.servers.map((s) => `${s.pool}/${s.id}:${s.bands.at(-1)!.state}`)).toEqual(["web/a:up", "web/b:up", "api/api-1:up"]);
+    expect(doc.servers.map((s) => `${s.pool}/${s.id}:${s.bands.at(-1)!.state}`)).toEqual(["web/a:up", "web/b:up", "api/api-1:up", "db/db-1:up", "dns/dns-1:up"]);
+  });
+
+  test("GET /history has the TCP and UDP listeners' traffic: connections, datagrams and bytes per second", async () => {
+    const l4 = async () => {
+      const doc = await history();
+      const tcp = doc.tcp.find((l) => l.listener === listener("tcp"))!.points;
+      const udp = doc.udp.find((l) => l.listener === listener("udp"))!.points;
+      const n = (values: Array<number | null>) => Math.round(answered(doc, values));
+      return `tcp ${n(tcp.connections)} conn ${n(tcp.bytesIn)} B in; udp ${n(udp.received)} in ${n(udp.replied)} back ${n(udp.bytesOut)} B back`;
+    };
+    const want = `tcp 1 conn ${TCP_REQUEST.length} B in; udp 3 in 3 back ${3 * "ping 0".length} B back`;
+    expect(await reaches(want, l4)).toBe(want);
+    const html = await (await fetch(`${gw.adminUrl}/`, { headers: auth })).text();
+    expect(html).toContain(`<div class="chart-row" data-group="tcp" data-name="${listener("tcp")}">`);
+    expect(seriesIn(html, "udp", listener("udp"), "datagrams", "replied").values.some((v) => (v ?? 0) > 0)).toBe(true);
   });
 
   test("GET /history needs the admin token like the rest of the API", async () => {
