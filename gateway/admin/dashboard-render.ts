@@ -6,6 +6,8 @@
 import type { ListenerInfo, PoolStatus } from "./status.ts";
 import type { TcpStats } from "../l4/tcp-listeners.ts";
 import type { UdpListenerStats } from "../l4/udp-listener.ts";
+import type { ReloadStatus } from "../reload-result.ts";
+import { renderReloadLine } from "./reload-view.ts";
 import type { WorkerEntry } from "../workers/merged-status.ts";
 import { renderWorkers } from "./dashboard-workers.ts";
 
@@ -17,6 +19,7 @@ export interface DashboardStatus {
   listeners: ListenerInfo[];
   tcp?: TcpStats;
   udp?: UdpListenerStats[];
+  reload?: ReloadStatus;
   /** With `--workers`: every process (dashboard-workers.ts draws them). */
   workers?: WorkerEntry[];
 }
@@ -128,6 +131,7 @@ export function renderDashboard(status: DashboardStatus): string {
   // The page's sections, in order: add one here. The charts (dashboard-charts.ts) are drawn from /history on
   // their own schedule: the page moves them into their slot after each render.
   const sections = [
+    renderReloadLine(status.reload),
     `<div class="summary">${summary}</div>`,
     CHARTS_SLOT,
     renderWorkers(status.workers),

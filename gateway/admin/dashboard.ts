@@ -16,6 +16,7 @@ import { timingSafeEqual } from "./timing-safe.ts";
 import { renderDashboard, type DashboardStatus } from "./dashboard-render.ts";
 import { renderWorkers } from "./dashboard-workers.ts";
 import { renderCharts } from "./dashboard-charts.ts";
+import { renderReloadLine } from "./reload-view.ts";
 import type { HistoryDocument } from "../observability/history.ts";
 
 export interface DashboardDeps {
@@ -63,13 +64,15 @@ const RENDER_SOURCE = renderDashboard.toString();
 const WORKERS_SOURCE = renderWorkers.toString();
 if (/<\/script|<!--/i.test(WORKERS_SOURCE)) throw new Error("dashboard workers renderer source cannot be inlined in a <script>");
 const CHARTS_SOURCE = renderCharts.toString();
-if (/<\/script|<!--/i.test(RENDER_SOURCE + CHARTS_SOURCE)) throw new Error("dashboard renderer source cannot be inlined in a <script>");
+const RELOAD_LINE_SOURCE = renderReloadLine.toString();
+if (/<\/script|<!--/i.test(RENDER_SOURCE + RELOAD_LINE_SOURCE + CHARTS_SOURCE)) throw new Error("dashboard renderer source cannot be inlined in a <script>");
 
 /** Where renderDashboard leaves room for the charts. */
 const CHARTS_SLOT = '<div id="charts-slot"></div>';
 
 const SCRIPT = `
 const renderWorkers = (${WORKERS_SOURCE});
+const renderReloadLine = (${RELOAD_LINE_SOURCE});
 const render = (${RENDER_SOURCE});
 const token = new URLSearchParams(location.search).get("token");
 const auth = token ? { authorization: "Bearer " + token } : {};
