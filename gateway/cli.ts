@@ -58,7 +58,8 @@ async function main(): Promise<number> {
     }
     case "schema":
       // Written in full before the exit: the schema is larger than a pipe holds at once.
-      await new Promise<void>((done) => stdout.write(configJsonSchemaText(), () => done()));
+      const text = await configJsonSchemaText();
+      await new Promise<void>((done) => stdout.write(text, () => done()));
       return EXIT.ok;
     case "health": {
       const result = await probeHealth(flag("url") ?? DEFAULT_HEALTH_URL);

@@ -213,12 +213,12 @@ describe("the JSON Schema", () => {
   test("`sluice schema` prints exactly the shipped file (regenerate: sluice schema > sluice.schema.json)", async () => {
     const { code, stdout } = await cliStdout(["schema"]);
     expect(code).toBe(0);
-    expect(stdout).toBe(configJsonSchemaText());
+    expect(stdout).toBe(await configJsonSchemaText());
     expect(stdout).toBe(schemaFile);
   });
 
-  test("is draft-07 with a description on every top-level key, and durations take numbers or strings", () => {
-    const schema = configJsonSchema() as { $schema: string; properties: Record<string, { description?: string }> };
+  test("is draft-07 with a description on every top-level key, and durations take numbers or strings", async () => {
+    const schema = (await configJsonSchema()) as { $schema: string; properties: Record<string, { description?: string }> };
     expect(schema.$schema).toBe("http://json-schema.org/draft-07/schema#");
     for (const [key, property] of Object.entries(schema.properties)) expect([key, typeof property.description]).toEqual([key, "string"]);
     const validate = validator();
@@ -240,6 +240,23 @@ describe("the JSON Schema", () => {
     // The TypeScript example too, as the object it exports.
     const ts = (await import(join(repoRoot, "examples/sluice.config.ts"))).default;
     expect(validate(JSON.parse(JSON.stringify(ts)))).toBe(true);
+  });
+
+  test("knows the built-in plugins' options: a typo in one is marked, a plugin file's options are its own business", () => {
+    const validate = validator();
+    const good = {
+      plugins: [
+        "request-id",
+        { use: "cors", options: { origins: ["https://app.example.com"], credentials: true } },
+        { use: "./mine.ts", options: { anything: 1 } },
+      ],
+    };
+    expect([validate(good), validate.errors ?? null]).toEqual([true, null]);
+    const typo = { routes: [{ pool: "app", plugins: [{ use: "cors", options: { origins: "*", credentails: true } }] }] };
+    expect(validate(typo)).toBe(false);
+    expect(validate.errors!.map((e) => `${e.instancePath} ${e.keyword}`)).toContain("/routes/0/plugins/0/options additionalProperties");
+    expect(validate({ plugins: [{ use: "rate-limit", options: { limit: "many", window: "1m" } }] })).toBe(false);
+    expect(validate.errors!.map((e) => e.instancePath)).toContain("/plugins/0/options/limit");
   });
 
   test("a broken config fails it, at the keys that are wrong", async () => {

@@ -5,7 +5,8 @@
 // Draft-07, the newest draft editors fully support (VS Code's JSON support is partial beyond it). What JSON Schema
 // cannot say stays with the gateway (`sluice check`): references between sections, addresses, regexes that compile.
 import { z } from "zod";
-import { configSchema, durationSchema, sizeSchema } from "./schema.ts";
+import { configSchema, durationSchema, pluginRefSchema, sizeSchema } from "./schema.ts";
+import { builtinPlugins } from "../plugin/builtins.ts";
 import { DURATION_PATTERN } from "./duration.ts";
 
 type JsonSchema = Record<string, unknown>;
@@ -52,9 +53,30 @@ const SIZE_JSON: JsonSchema = {
   ],
 };
 
-/** The JSON Schema of a config file, as an object. */
-export function configJsonSchema(): JsonSchema {
-  const generated = z.toJSONSchema(configSchema, {
+/** The JSON Schema of a config file, as an object. Async: the built-in plugins are loaded for their options' schemas. */
+export async function configJsonSchema(): Promise<JsonSchema> {
+  // Plugin lists are at the top and in every route: their items are defined once.
+  const generated = toJson(configSchema, (zodSchema) => (zodSchema === pluginRefSchema ? { $ref: "#/definitions/plugin" } : undefined));
+  addExclusiveKeys(generated);
+  const { $schema, ...rest } = generated;
+  return {
+    $schema,
+    title: "Sluice config",
+    description:
+      "A Sluice gateway config file (sluice.config.json). `sluice check --config FILE` checks what a schema cannot: references between sections, addresses, patterns, plugin options.",
+    ...rest,
+    definitions: { plugin: pluginRefJson(await builtinOptionSchemas()) },
+  };
+}
+
+/** The schema as `sluice schema` prints it and the shipped file holds it. */
+export async function configJsonSchemaText(): Promise<string> {
+  return `${JSON.stringify(await configJsonSchema(), null, 2)}\n`;
+}
+
+/** A zod schema's input side as draft-07 JSON Schema; `instead` may stand in for any schema inside it. */
+function toJson(schema: z.ZodType, instead: (zodSchema: unknown) => JsonSchema | undefined = () => undefined): JsonSchema {
+  return z.toJSONSchema(schema, {
     target: "draft-07",
     io: "input",
     // A transform (plugin refs written as a name) or a refinement has no JSON Schema: its input side stands for it.
@@ -65,34 +87,79 @@ export function configJsonSchema(): JsonSchema {
         for (const key of Object.keys(jsonSchema)) delete (jsonSchema as JsonSchema)[key];
         Object.assign(jsonSchema, structuredClone(with_));
       };
+      const own = instead(zodSchema);
+      if (own) replace(own);
       // Durations and sizes (and their refined copies, which share the input union) say what their strings read.
-      if (isPipeFrom(def, durationSchema)) replace(DURATION_JSON);
+      else if (isPipeFrom(def, durationSchema)) replace(DURATION_JSON);
       else if (isPipeFrom(def, sizeSchema)) replace(SIZE_JSON);
       // A key that must be left out (an srv server's `resolve`): any value is wrong.
       else if (def.type === "undefined") replace({ not: {} });
-      // zod names its string checks as formats ("starts_with"); editors and validators know only the standard ones.
-      if (typeof jsonSchema.format === "string" && !STANDARD_FORMATS.has(jsonSchema.format)) delete jsonSchema.format;
       // zod leaves out a default in front of a transform (its value is the output): ours are valid input too.
-      else if (def.type === "default" && jsonSchema.default === undefined) {
+      if (def.type === "default" && jsonSchema.default === undefined) {
         const value = def.defaultValue;
         if (value !== undefined && value !== null && typeof value !== "function") (jsonSchema as JsonSchema).default = value;
       }
+      // zod names its string checks as formats ("starts_with"); editors and validators know only the standard ones.
+      if (typeof jsonSchema.format === "string" && !STANDARD_FORMATS.has(jsonSchema.format)) delete jsonSchema.format;
     },
   }) as JsonSchema;
-  addExclusiveKeys(generated);
-  const { $schema, ...rest } = generated;
+}
+
+/** The options schema of every built-in plugin whose options are a zod schema, by the name `use` takes. */
+async function builtinOptionSchemas(): Promise<Map<string, JsonSchema>> {
+  const schemas = new Map<string, JsonSchema>();
+  for (const [name, load] of Object.entries(builtinPlugins)) {
+    const options = ((await load()) as { options?: unknown }).options;
+    if (options instanceof z.ZodType) {
+      // The built-in plugins read a number-or-string value only as a duration (parseDuration, each its own schema).
+      const { $schema: _, ...json } = toJson(options, (schema) => (readsNumberOrString(schema) ? DURATION_JSON : undefined));
+      schemas.set(name, json);
+    }
+  }
+  return schemas;
+}
+
+/**
+ * A plugin reference: a name, or `{ use, options }`. Editors offer the built-in names for `use`, and the
+ * options of the built-in one named (if/then: the options schema applies when `use` is its name).
+ */
+function pluginRefJson(options: Map<string, JsonSchema>): JsonSchema {
+  const names = [...options.keys()];
+  const use = (description: string): JsonSchema => ({
+    description,
+    anyOf: [
+      { type: "string", enum: names },
+      { type: "string", minLength: 1 },
+    ],
+  });
   return {
-    $schema,
-    title: "Sluice config",
-    description:
-      "A Sluice gateway config file (sluice.config.json). `sluice check --config FILE` checks what a schema cannot: references between sections, addresses, patterns.",
-    ...rest,
+    anyOf: [
+      use("A built-in plugin's name, a plugin file (relative to the config file) or a package"),
+      {
+        type: "object",
+        properties: {
+          use: use("A built-in plugin's name, a plugin file (relative to the config file) or a package"),
+          options: { description: "The plugin's options, checked by the plugin" },
+        },
+        required: ["use"],
+        additionalProperties: false,
+        allOf: names.map((name) => ({
+          if: { properties: { use: { const: name } }, required: ["use"] },
+          // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword, never awaited
+          then: { properties: { options: options.get(name)! } },
+        })),
+      },
+    ],
   };
 }
 
-/** The schema as `sluice schema` prints it and the shipped file holds it. */
-export function configJsonSchemaText(): string {
-  return `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
+/** A transform of a number or a string (a duration or a size, read by the transform). */
+function readsNumberOrString(schema: unknown): boolean {
+  const def = (schema as { _zod: { def: ZodDef } })._zod.def;
+  if (def.type !== "pipe") return false;
+  const input = (def.in as { _zod: { def: ZodDef } })._zod.def;
+  const options = (input.options ?? []) as { _zod: { def: ZodDef } }[];
+  return input.type === "union" && options.length === 2 && options.map((o) => o._zod.def.type).sort().join() === "number,string";
 }
 
 function isPipeFrom(def: ZodDef, schema: { _zod: { def: unknown } }): boolean {

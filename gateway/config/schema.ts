@@ -43,7 +43,10 @@ const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item)
 /** A plugin by built-in name, file path or package name, with its options (checked by the plugin). */
 export const pluginRefSchema = z.union([
   z.string().min(1).transform((use) => ({ use, options: undefined as unknown })),
-  z.strictObject({ use: z.string().min(1), options: z.unknown().optional() }),
+  z.strictObject({
+    use: z.string().min(1).describe("A built-in plugin's name, a plugin file (relative to the config file) or a package"),
+    options: z.unknown().optional().describe("The plugin's options, checked by the plugin"),
+  }),
 ]);
 
 // ── pools ──────────────────────────────────────────────────────────────────────────────────────────
@@ -110,10 +113,10 @@ const sticky = z.strictObject({
   key: z.string().min(16).optional().describe("Secret the cookie is signed with (16+ characters); give every instance the same one. Default: random at start"),
   maxAge: duration.nullable().default(null).describe("Lifetime of the cookie; null: a session cookie"),
   // A cookie-av may hold no control character and no ";" (RFC 6265 §4.1.1): it is written into Set-Cookie.
-  path: z.string().regex(/^\/[\x20-\x3a\x3c-\x7e]*$/, { message: 'not a cookie path: "/" and visible characters other than ";"' }).default("/"),
-  secure: z.boolean().default(false),
-  httpOnly: z.boolean().default(true),
-  sameSite: z.enum(["Strict", "Lax", "None"]).default("Lax"),
+  path: z.string().regex(/^\/[\x20-\x3a\x3c-\x7e]*$/, { message: 'not a cookie path: "/" and visible characters other than ";"' }).default("/").describe("Path attribute of the cookie"),
+  secure: z.boolean().default(false).describe("Secure attribute: the cookie is sent over HTTPS only"),
+  httpOnly: z.boolean().default(true).describe("HttpOnly attribute: scripts cannot read the cookie"),
+  sameSite: z.enum(["Strict", "Lax", "None"]).default("Lax").describe("SameSite attribute of the cookie"),
 });
 
 const balanceFields = {
@@ -140,10 +143,10 @@ const httpPool = z.strictObject({
   timeouts: z.strictObject({
     connect: duration.default(3_000).describe("Time to connect to a server"),
     response: duration.default(60_000).describe("Time for a server's response headers to arrive"),
-  }).default({ connect: 3_000, response: 60_000 }),
+  }).default({ connect: 3_000, response: 60_000 }).describe("Time limits of the exchange with a server"),
   /** How fast response-time balancing forgets a latency measurement (the decay's time constant). */
   latencyDecay: duration.default(10_000).describe("How fast response-time balancing forgets a latency measurement"),
-  cache: z.strictObject({ maxBytes: size.default(64 * 1024 * 1024) }).optional(),
+  cache: z.strictObject({ maxBytes: size.default(64 * 1024 * 1024) }).optional().describe("Response caching: not supported in this version (refused)"),
   queue,
 });
 
@@ -195,12 +198,12 @@ const match = z.strictObject({
 
 const redirect = z.strictObject({
   to: z.string().min(1).describe("Where to: a URL or a path"),
-  status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(302),
+  status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(302).describe("Status of the redirect: 301, 302, 303, 307 or 308"),
 });
 
 const staticFiles = z.strictObject({
   root: z.string().min(1).describe("Directory of the files, relative to the config file's"),
-  maxAge: duration.optional(),
+  maxAge: duration.optional().describe("Cache-Control max-age of the files"),
   index: z.string().default("index.html").describe("File served for a directory"),
 });
 
@@ -213,7 +216,7 @@ const route = z.strictObject({
   stripPrefix: z.string().startsWith("/").optional().describe("Path prefix removed before proxying"),
   rewrite: z.strictObject({
     path: z.string().regex(/^~.+\s->\s.*$/, { message: 'not a rewrite: use "~REGEX -> /replacement/$1"' }).describe("\"~REGEX -> /replacement/$1\""),
-  }).optional(),
+  }).optional().describe("Rewrite the path with a regular expression before proxying"),
   preserveHost: z.boolean().optional().describe("Overrides the pool's preserveHost for this route"),
   plugins: z.array(pluginRefSchema).default([]).describe("Plugins of this route: a name, a file or a package, or { use, options }"),
 }).superRefine((r, ctx) => {
@@ -271,29 +274,29 @@ const LIMIT_DEFAULTS = {
 };
 
 const limits = z.strictObject({
-  maxBodySize: size.default(LIMIT_DEFAULTS.maxBodySize),
-  maxHeaderSize: size.default(LIMIT_DEFAULTS.maxHeaderSize),
-  maxUriLength: positiveInt.default(LIMIT_DEFAULTS.maxUriLength),
+  maxBodySize: size.default(LIMIT_DEFAULTS.maxBodySize).describe("Request bodies above it get 413"),
+  maxHeaderSize: size.default(LIMIT_DEFAULTS.maxHeaderSize).describe("Request header sections above it get 431"),
+  maxUriLength: positiveInt.default(LIMIT_DEFAULTS.maxUriLength).describe("Request targets longer than this get 414"),
   /** Header fields a request may have (431 above). */
-  maxHeaderCount: positiveInt.default(LIMIT_DEFAULTS.maxHeaderCount),
+  maxHeaderCount: positiveInt.default(LIMIT_DEFAULTS.maxHeaderCount).describe("Header fields a request may have (431 above)"),
   /** Largest response head an upstream may send, status line and header fields (502 and the connection closed above). */
-  maxResponseHeaderSize: size.refine((bytes) => bytes >= 1024, { message: "must be at least 1kb" }).default(LIMIT_DEFAULTS.maxResponseHeaderSize),
+  maxResponseHeaderSize: size.refine((bytes) => bytes >= 1024, { message: "must be at least 1kb" }).default(LIMIT_DEFAULTS.maxResponseHeaderSize).describe("Largest response head an upstream may send (502 above)"),
   /** How long a client may take to send a request head (slowloris): 408 and close after it. */
-  headerTimeout: duration.default(LIMIT_DEFAULTS.headerTimeout),
+  headerTimeout: duration.default(LIMIT_DEFAULTS.headerTimeout).describe("Time a client may take to send a request head: 408 and closed after it"),
   /** How long a keep-alive connection may sit idle between requests. */
-  idleTimeout: duration.default(LIMIT_DEFAULTS.idleTimeout),
+  idleTimeout: duration.default(LIMIT_DEFAULTS.idleTimeout).describe("A keep-alive connection idle this long between requests is closed"),
   /** How long a request body may take to deliver its next 64 KiB (or all of itself): 408 and close after it. */
-  bodyTimeout: duration.default(LIMIT_DEFAULTS.bodyTimeout),
+  bodyTimeout: duration.default(LIMIT_DEFAULTS.bodyTimeout).describe("Time a request body may take for each next 64 KiB: 408 and closed after it"),
   /** How long a client may leave its answer unread (nothing sent in that time): the connection is cut. */
-  sendTimeout: duration.default(LIMIT_DEFAULTS.sendTimeout),
+  sendTimeout: duration.default(LIMIT_DEFAULTS.sendTimeout).describe("A client that takes nothing of its answer this long is cut"),
   /** Connections each HTTP listener holds at once (0: no limit); more are answered 503 and closed. */
-  maxConnections: count.default(LIMIT_DEFAULTS.maxConnections),
+  maxConnections: count.default(LIMIT_DEFAULTS.maxConnections).describe("Connections each HTTP listener holds at once (0: no limit); more get 503"),
 });
 
 /** One certificate of a TLS listener: PEM files, relative to the config file's directory. */
 const listenerCertificate = z.strictObject({
-  cert: z.string().min(1),
-  key: z.string().min(1),
+  cert: z.string().min(1).describe("PEM certificate file (the chain), relative to the config file"),
+  key: z.string().min(1).describe("PEM private key file, relative to the config file"),
 });
 
 /**
@@ -317,7 +320,7 @@ export type HstsSettings = z.output<typeof hsts>;
 
 /** A TLS listener's settings: its certificates, the first one served to clients that name no server (SNI). */
 const listenerTls = z.strictObject({
-  certificates: z.array(listenerCertificate).min(1),
+  certificates: z.array(listenerCertificate).min(1).describe("Certificates; a client's server name (SNI) picks one, the first for clients naming none"),
   hsts: hsts.optional(),
 });
 
@@ -338,10 +341,10 @@ const listenerRedirect = z.union([
 const httpListener = z.union([
   address,
   z.strictObject({
-    address,
-    maxConnections: count.optional(),
+    address: address.describe('Address to listen on: "host:port" or ":port"'),
+    maxConnections: count.optional().describe("Connections this listener holds at once, over limits.maxConnections"),
     /** TLS termination: the listener speaks HTTPS with these certificates (checked and read by certificates.ts). */
-    tls: listenerTls.optional(),
+    tls: listenerTls.optional().describe("HTTPS: the listener terminates TLS with these certificates"),
     /** The listener only redirects to HTTPS (http-listeners.ts builds the answer). */
     redirect: listenerRedirect.optional(),
   }).superRefine((l, ctx) => {
@@ -355,11 +358,11 @@ const httpListener = z.union([
 const PATH_NORMALIZATION_DEFAULTS = { mergeSlashes: true, encodedSlashes: "refuse", forward: "normalized" } as const;
 const pathNormalization = z.strictObject({
   /** `//` read as `/`, as nginx's merge_slashes. */
-  mergeSlashes: z.boolean().default(PATH_NORMALIZATION_DEFAULTS.mergeSlashes),
+  mergeSlashes: z.boolean().default(PATH_NORMALIZATION_DEFAULTS.mergeSlashes).describe("\"//\" read as \"/\""),
   /** `%2F` and `%5C`: a 400, or passed undecoded inside one segment. */
-  encodedSlashes: z.enum(["refuse", "keep"]).default(PATH_NORMALIZATION_DEFAULTS.encodedSlashes),
+  encodedSlashes: z.enum(["refuse", "keep"]).default(PATH_NORMALIZATION_DEFAULTS.encodedSlashes).describe("%2F and %5C in a path: refused with 400, or kept undecoded"),
   /** What the upstream receives for a route that changes no path: the normalised path, or the client's own target. */
-  forward: z.enum(["normalized", "original"]).default(PATH_NORMALIZATION_DEFAULTS.forward),
+  forward: z.enum(["normalized", "original"]).default(PATH_NORMALIZATION_DEFAULTS.forward).describe("What the upstream receives: the normalised path, or the client's own"),
 });
 
 // ── the access log ───────────────────────────────────────────────────────────────────────────────
@@ -370,7 +373,7 @@ const accessLogSettings = z.strictObject({
   /** A file to append to (created if missing; relative to the config file's directory), reopened on SIGUSR1. */
   path: z.string().min(1).optional().describe("File to append to (relative to the config file's directory), reopened on SIGUSR1; default stdout"),
   /** Lines waiting to be written, at most: beyond it, lines are dropped and counted instead of held. */
-  buffer: size.refine((bytes) => bytes >= 1024, { message: 'must be at least "1kb"' }).default(4 * 1024 * 1024),
+  buffer: size.refine((bytes) => bytes >= 1024, { message: 'must be at least "1kb"' }).default(4 * 1024 * 1024).describe("Lines waiting to be written, at most; beyond it lines are dropped and counted"),
 });
 export type AccessLogSettings = z.output<typeof accessLogSettings>;
 
@@ -398,12 +401,12 @@ export const configSchema = z.strictObject({
     otlp: z.string().url().refine((url) => /^https?:/i.test(url), { message: "not an http:// or https:// URL" }).optional().describe("The OTLP/HTTP collector, like http://127.0.0.1:4318 (/v1/traces appended)"),
     serviceName: z.string().min(1).optional().describe("service.name of the traces"),
     sampleRatio: z.number().min(0).max(1).optional().describe("Share of new traces kept, 0–1"),
-    headers: z.record(z.string().min(1), z.string()).optional(),
-    timeout: duration.optional(),
-    compression: z.enum(["gzip", "none"]).optional(),
-    maxQueueSize: positiveInt.optional(),
-    maxExportBatchSize: positiveInt.optional(),
-    scheduledDelay: duration.optional(),
+    headers: z.record(z.string().min(1), z.string()).optional().describe("Headers sent with every export (an API key)"),
+    timeout: duration.optional().describe("Time for one export"),
+    compression: z.enum(["gzip", "none"]).optional().describe("Compression of the exports"),
+    maxQueueSize: positiveInt.optional().describe("Spans held waiting at most (more are dropped)"),
+    maxExportBatchSize: positiveInt.optional().describe("Spans per export at most"),
+    scheduledDelay: duration.optional().describe("Time between exports"),
   }).optional().describe("Tracing exported over OTLP/HTTP; what is left out comes from OTEL_* variables"),
 });
 
