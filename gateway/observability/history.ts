@@ -69,7 +69,7 @@ export class History {
   private timer: ReturnType<typeof setInterval> | undefined;
   /** A sample waiting for the workers' figures: the next tick does not start another one. */
   private sampling = false;
-  /** The last sample: when, and how many processes' figures it summed. */
+  /** The last sample: when (performance.now(), which no clock change moves), and how many processes' figures it summed. */
   private last: { at: number; processes: number } | undefined;
   private failed = false;
 
@@ -103,16 +103,17 @@ export class History {
     try {
       const { figures, processes } = await this.sources.figures();
       const now = Date.now();
+      const at = performance.now();
       const l4 = this.sources.l4();
       this.states.observe(this.sources.servers(), now);
       const last = this.last;
-      this.last = { at: now, processes };
+      this.last = { at, processes };
       if (!last) {
         this.http.rebase(figures);
         this.l4.rebase(l4);
         return;
       }
-      const seconds = Math.max(now - last.at, 1) / 1000;
+      const seconds = Math.max(at - last.at, 1) / 1000;
       this.times.push(now);
       // A worker that joined or did not answer changes the sums: that interval cannot be measured.
       if (processes !== last.processes) this.http.gap(figures);
