@@ -442,6 +442,8 @@ export class Gateway {
   }
 
   private async reloadNow(config?: ConfigInput): Promise<{ listeners: ListenerMoves; notes: string[] }> {
+    // A stopping gateway opens nothing more: its listeners are closing.
+    if (this.draining) throw new Error("the gateway is stopping: reload refused");
     const next = await readConfig(config ? { ...this.options, config, configPath: undefined } : this.options);
     // Certificate files that cannot be served refuse the reload, as at start.
     const certificates = loadListenerCertificates(next.config, next.dir);

@@ -4,10 +4,11 @@
 // (a port in use) refuses the whole reload and the running listeners and config stay. The same for TCP listeners
 // and the admin listener, and for --workers processes (each reloads on the SIGHUP the primary passes on).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect, createServer, type Server as NetServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import { deadPort, reaches, until } from "./helpers/common.ts";
 import { startCli } from "./helpers/process.ts";
@@ -16,6 +17,7 @@ import { openWire } from "./helpers/wire.ts";
 
 const TOKEN = "reload-token";
 const auth = { authorization: `Bearer ${TOKEN}` };
+const lifecycle = resolve(import.meta.dir, "fixtures/plugins/lifecycle.ts");
 
 let dir: string;
 let configCount = 0;
@@ -147,16 +149,23 @@ describe("HTTP listen addresses on reload", () => {
     }
   });
 
-  test("an address already in use refuses the whole reload: the running listeners and config stay", async () => {
+  test("an address already in use refuses the whole reload: the running listeners, config, server state and plugins stay", async () => {
     const a = await deadPort();
     const occupier: NetServer = createServer();
     await new Promise<void>((resolve) => occupier.listen(0, "127.0.0.1", resolve));
     const taken = (occupier.address() as { port: number }).port;
-    const file = await configFile(config([`127.0.0.1:${a}`], {}, "one"));
+    const journal = join(dir, "journal-in-use.txt");
+    const lines = () => (existsSync(journal) ? readFileSync(journal, "utf8").split("\n").filter(Boolean) : []);
+    // A route's target, a server's weight (its state is shared with the next config only once that serves) and a
+    // plugin each config sets up anew.
+    const versioned = (listen: string[], to: string, weight: number) =>
+      config(listen, { pools: { app: { servers: [{ url: up.url, weight }] } }, plugins: [{ use: lifecycle, options: { journal, tag: to } }] }, to);
+    const weight = async () => ((await (await fetch(`${gw.adminUrl}/status`, { headers: auth })).json()) as any).pools.app.servers[0].weight;
+    const file = await configFile(versioned([`127.0.0.1:${a}`], "one", 1));
     const gw = await startGateway({ configPath: file.path });
     try {
-      // A new route and a listener that cannot be opened: neither is applied.
-      await file.write(config([`127.0.0.1:${a}`, `127.0.0.1:${taken}`], {}, "two"));
+      // A new route, weight and plugin, and a listener that cannot be opened: none of it is applied.
+      await file.write(versioned([`127.0.0.1:${a}`, `127.0.0.1:${taken}`], "two", 5));
       const { status, body } = await postReload(gw);
       expect(status).toBe(400);
       expect(body.success).toBe(false);
@@ -164,6 +173,9 @@ describe("HTTP listen addresses on reload", () => {
       expect(body.problems).toEqual([`listen[1]: cannot listen on 127.0.0.1:${taken} (address already in use)`]);
       expect(await get(a, "/r")).toMatchObject({ status: 302, location: "/one" });
       expect(await listenerAddresses(gw)).toEqual([`127.0.0.1:${a}`]);
+      expect(await weight()).toBe(1);
+      // The plugin set up for the refused config is torn down; the running one stays.
+      expect(lines()).toEqual(["setup one", "setup two", "teardown two"]);
       const reload = ((await (await fetch(`${gw.adminUrl}/status`, { headers: auth })).json()) as { reload: any }).reload;
       expect(reload.lastAttempt).toMatchObject({ success: false, trigger: "admin", problems: body.problems });
 
@@ -174,6 +186,9 @@ describe("HTTP listen addresses on reload", () => {
       expect(again.body.listeners.opened).toEqual([`127.0.0.1:${taken}`]);
       expect(await get(taken, "/r")).toMatchObject({ status: 302, location: "/two" });
       expect(await get(a, "/r")).toMatchObject({ status: 302, location: "/two" });
+      expect(await weight()).toBe(5);
+      await until(() => lines().length === 5, "the replaced config's plugin torn down");
+      expect(lines().slice(3)).toEqual(["setup two", "teardown one"]);
     } finally {
       occupier.close();
       await gw.stop(0);
