@@ -42,11 +42,11 @@ userEnv.PATH = `${nodeDir}:/usr/bin:/bin`;
 let packed: PackedFile[] = [];
 let upstream: Upstream;
 
-async function run(cmd: string[], cwd: string): Promise<{ code: number; out: string }> {
+async function run(cmd: string[], cwd: string): Promise<{ code: number; out: string; stdout: string }> {
   const p = spawnCommand(cmd, { cwd, env: userEnv });
   const code = await p.proc.exited;
   await p.outputEnded;
-  return { code, out: p.output() };
+  return { code, out: p.output(), stdout: p.stdout() };
 }
 
 /**
@@ -72,7 +72,8 @@ function entriesFor(roots: string[], lock: Record<string, LockEntry>, registry: 
 beforeAll(async () => {
   const pack = await run(["npm", "pack", "--json", "--pack-destination", work], repoRoot);
   expect(pack.code).toBe(0);
-  const [info] = JSON.parse(pack.out.slice(pack.out.indexOf("["))) as { filename: string; files: PackedFile[] }[];
+  // npm pack runs the package's prepack script (the declarations) first; the JSON report comes last.
+  const [info] = JSON.parse(pack.stdout.slice(pack.stdout.search(/^\[/m))) as { filename: string; files: PackedFile[] }[];
   packed = info!.files;
   const tarball = join(work, info!.filename);
 
@@ -147,21 +148,22 @@ export const wrongHook = definePlugin({
 export const wrongConfig = defineConfig({ listen: 8080 });
 `,
   );
-  // The tsconfig \`bun init\` writes, less its JSX line: TypeScript sources with .ts imports, bundler resolution.
+  // An author's own compiler settings, stricter than Sluice's and without allowImportingTsExtensions: tsc reads
+  // the declarations the package ships (dist/types, made by npm pack). Were it to reach Sluice's .ts sources
+  // instead, it would check them with these settings (skipLibCheck spares declaration files only) and fail.
   writeFileSync(
     join(app, "tsconfig.json"),
     JSON.stringify({
       compilerOptions: {
-        lib: ["ESNext"],
-        target: "ESNext",
-        module: "Preserve",
-        moduleDetection: "force",
-        moduleResolution: "bundler",
-        allowImportingTsExtensions: true,
-        verbatimModuleSyntax: true,
-        noEmit: true,
+        target: "ES2022",
+        module: "nodenext",
         strict: true,
+        exactOptionalPropertyTypes: true,
+        noUnusedLocals: true,
+        noPropertyAccessFromIndexSignature: true,
+        noEmit: true,
         skipLibCheck: true,
+        types: ["bun"],
       },
       include: ["*.ts"],
     }),
@@ -183,6 +185,7 @@ test("the tarball holds the gateway, its launcher and the documents, and no test
     "bin/sluice.mjs",
     "gateway/mod.ts",
     "gateway/cli.ts",
+    "dist/types/gateway/mod.d.ts",
     "plugins/jwt/index.ts",
     "routes/demo.ts",
   ]) {
@@ -204,7 +207,7 @@ test("npx sluice check runs the installed package's launcher on the Bun it broug
   );
   writeFileSync(join(app, "broken.json"), JSON.stringify({ routes: [{ pool: "nowhere" }] }));
   const good = await run(["npx", "sluice", "check", "--config", "./cfg.json"], app);
-  expect(good).toEqual({ code: 0, out: "ok\n" });
+  expect({ code: good.code, out: good.out }).toEqual({ code: 0, out: "ok\n" });
   const broken = await run(["npx", "sluice", "check", "--config", "./broken.json"], app);
   expect(broken.code).toBe(1);
   expect(broken.out).toContain("nowhere");
@@ -250,7 +253,7 @@ export default defineConfig({
   }
 }, 30_000);
 
-test("a plugin and a config written outside the checkout type-check with tsc against the installed package", async () => {
+test("a plugin and a config written outside the checkout type-check with tsc against the installed package's declarations", async () => {
   const tsc = await run([join(repoRoot, "node_modules/.bin/tsc"), "-p", "."], app);
-  expect(tsc).toEqual({ code: 0, out: "" });
+  expect({ code: tsc.code, out: tsc.out }).toEqual({ code: 0, out: "" });
 }, 30_000);
