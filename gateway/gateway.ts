@@ -23,7 +23,7 @@ import { workerCount, type WorkerGroup } from "./workers.ts";
 import { PrimaryFollower } from "./workers/follower.ts";
 import { mergeStatus } from "./workers/merged-status.ts";
 import { processView, type ProcessView } from "./workers/process-view.ts";
-import { healthOf, wholeStateOf } from "./workers/shared-state.ts";
+import { healthOf, wholeHealthOf, wholeStateOf } from "./workers/shared-state.ts";
 import type { SharedServerState } from "./workers/messages.ts";
 import { HttpCounters } from "./observability/http-counters.ts";
 import { countedFigures, renderMetrics, type MetricsSources } from "./admin/metrics.ts";
@@ -297,6 +297,8 @@ export class Gateway {
     const checks = this.primary
       ? startHealthChecks(snapshot.pools, snapshot.config.pools, this.runtime, log, { onFlip: (pool, server) => this.workerGroup?.healthChanged([healthOf(pool, server)]) })
       : this.follower.follow(snapshot.pools, snapshot.config.pools);
+    // After a reload the workers are sent every verdict again: servers came and went, checks may be off.
+    if (this.primary) this.workerGroup?.healthChanged(wholeHealthOf(snapshot.pools), true);
     // DNS discovery changes the servers the checks follow: it runs and pauses with them.
     const discovery = startDiscovery(snapshot.pools, snapshot.config.resolver, log);
     return {

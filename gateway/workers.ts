@@ -59,8 +59,8 @@ export interface WorkerGroup {
   entries(): Promise<WorkerEntry[]>;
   /** Apply an admin change in every live worker; resolves when all confirmed, or after a bounded wait. */
   change(change: ServerChange): Promise<WorkerReplies>;
-  /** The primary's checks flipped these servers: every worker follows. */
-  healthChanged(servers: SharedServerState[]): void;
+  /** The primary's checks flipped these servers (or, `whole`, this is every server's verdict): every worker follows. */
+  healthChanged(servers: SharedServerState[], whole?: boolean): void;
 }
 
 /** One worker's place: the process that fills it now, replaced when it dies. */
@@ -171,8 +171,8 @@ export async function startWorkers(runtime: Runtime, count: number, args: string
       }
       return replies;
     },
-    healthChanged(servers) {
-      for (const link of links.values()) link.push(servers, false);
+    healthChanged(servers, whole = false) {
+      for (const link of links.values()) link.push(servers, whole);
     },
   };
 }

@@ -154,13 +154,17 @@ describe("--workers 3 (the primary and two workers) as one gateway", () => {
     expect(served(b)).toBeGreaterThan(bBefore);
   }, 15_000);
 
-  test("an operator's change outlives a reload in every process", async () => {
+  test("an operator's change outlives a reload in every process, and a server the reload adds is judged by the primary", async () => {
     expect((await post("b/disable")).status).toBe(200);
-    // The reloaded config adds a server: once every process lists it, every process has reloaded.
-    await writeConfig([{ url: a.url, id: "a" }, { url: b.url, id: "b" }, { url: a.url, id: "c" }], adminPort);
+    // The reloaded config adds two servers: c is fine, nothing listens at d's address. Once every process lists
+    // them, every process has reloaded.
+    const dead = await deadPort();
+    await writeConfig([{ url: a.url, id: "a" }, { url: b.url, id: "b" }, { url: a.url, id: "c" }, { url: `http://127.0.0.1:${dead}`, id: "d" }], adminPort);
     expect((await fetch(`${admin}/reload`, { method: "POST" })).status).toBe(200);
-    await until(async () => (await status()).workers.every((w) => w.pools!.app.servers.some((s) => s.id === "c")), "c in every process", 10_000, 50);
+    await until(async () => (await status()).workers.every((w) => w.pools!.app.servers.some((s) => s.id === "d")), "d in every process", 10_000, 50);
     for (const w of (await status()).workers) expect(serverIn(w, "b").adminState).toBe("disabled");
+    // The primary's checks take d out, whichever reloaded first: the primary or a worker.
+    await until(async () => (await status()).workers.every((w) => !serverIn(w, "d").healthy && serverIn(w, "c").healthy), "d out in every process", 10_000, 50);
     expect((await post("b/enable")).status).toBe(200);
   }, 15_000);
 

@@ -1,8 +1,9 @@
 // A `--workers` process runs no active health checks of its own: it follows the primary's verdicts, which the
 // primary pushes when a check flips a server and, whole, when the worker joins (with the operator's changes, so
-// that a worker that joins late does not undo a drain). The latest verdicts are kept here and applied again to
-// every snapshot the worker serves (a reload builds new pools) and to servers DNS discovery adds, so none of
-// them starts out healthy against the primary's word. Passive failures are not touched: they stay the worker's.
+// that a worker that joins late does not undo a drain) and after each of its reloads. The latest verdicts are kept
+// here and applied again to every snapshot the worker serves (its own reload builds new pools, before or after the
+// primary's) and to servers DNS discovery adds, so none of them starts out healthy against the primary's word.
+// Passive failures are not touched: they stay the worker's.
 import type { PoolConfig } from "../config/schema.ts";
 import type { Pool } from "../pool/pool.ts";
 import type { UpstreamServer } from "../pool/server.ts";
@@ -24,7 +25,6 @@ export class PrimaryFollower {
     for (const [name, pool] of pools) {
       if (!this.checked.has(name)) {
         // Judged passively only: a reload that removed `health` must not leave a server down for good.
-        this.verdicts.delete(name);
         for (const server of pool.servers) pool.checksOff(server);
         continue;
       }
@@ -43,17 +43,18 @@ export class PrimaryFollower {
 
   /** What the primary pushed: kept, and applied to the pools served now. */
   receive(servers: readonly SharedServerState[], whole: boolean): void {
+    if (whole) this.verdicts.clear();
     for (const shared of servers) {
       const pool = this.pools.get(shared.pool);
       const server = pool?.byId(shared.id);
       const same = server !== undefined && server.target === shared.target;
       if (whole && same && shared.adminState !== undefined && server.adminState !== shared.adminState) pool!.setAdminState(server, shared.adminState);
       if (whole && same && shared.weight !== undefined && server.weight !== shared.weight) pool!.setWeight(server, shared.weight);
-      if (!this.checked.has(shared.pool)) continue;
+      // Kept even for a pool this worker does not check yet: its own reload may be behind the primary's.
       let ofPool = this.verdicts.get(shared.pool);
       if (!ofPool) this.verdicts.set(shared.pool, (ofPool = new Map()));
       ofPool.set(shared.id, shared);
-      if (same) this.applyHealth(pool!, server);
+      if (same && this.checked.has(shared.pool)) this.applyHealth(pool!, server);
     }
   }
 

@@ -18,9 +18,12 @@ export type Question = { what: "figures" } | { what: "view" } | { what: "change"
 /** A worker's answer to a change: applied, or why not (no such pool or server in its snapshot). */
 export type ChangeOutcome = { applied: true } | { applied: false; error: string };
 
-/** A worker's answer to "figures": an object of families (sumFigures skips what is not a sample). */
+const isSample = (s: unknown): boolean =>
+  Array.isArray(s) && s.length === 3 && typeof s[0] === "string" && Array.isArray(s[1]) && s[1].every((l) => typeof l === "string") && typeof s[2] === "number";
+
+/** A worker's answer to "figures": families of samples, each `[suffix, labels, value]`. */
 export function asFigures(v: unknown): Figures | undefined {
-  return isObject(v) && Object.values(v).every(Array.isArray) ? (v as Figures) : undefined;
+  return isObject(v) && Object.values(v).every((samples) => Array.isArray(samples) && samples.every(isSample)) ? (v as Figures) : undefined;
 }
 
 /** A worker's answer to "view": the parts merged into /status checked, the rest shown as it came. */
@@ -57,7 +60,10 @@ export interface SharedServerState {
   weight?: number;
 }
 
-/** Primary → worker. */
+/**
+ * Primary → worker. `whole`: the state of every server, replacing what the worker kept (sent when it joins, with
+ * the operator's changes, and after each reload of the primary, health only); else the servers a check flipped.
+ */
 export type ToWorker = { ask: number; question: Question } | { servers: SharedServerState[]; whole: boolean };
 /** Worker → primary: the first line, then answers. */
 export type Hello = { hello: string; worker: number; pid: number };

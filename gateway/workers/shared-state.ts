@@ -9,6 +9,11 @@ export function healthOf(pool: Pool, server: UpstreamServer): SharedServerState 
   return { pool: pool.name, id: server.id, target: server.target, healthy: server.healthy, ...(server.lastCheck ? { check: server.lastCheck } : {}) };
 }
 
+/** Every server's health verdict: what the workers are sent after a reload of the primary. */
+export function wholeHealthOf(pools: ReadonlyMap<string, Pool>): SharedServerState[] {
+  return [...pools.values()].flatMap((pool) => pool.servers.map((server) => healthOf(pool, server)));
+}
+
 /** Every server's state, operator's changes included: what a worker that joins is sent. */
 export function wholeStateOf(pools: ReadonlyMap<string, Pool>): SharedServerState[] {
   return [...pools.values()].flatMap((pool) =>
