@@ -102,7 +102,7 @@ function totalsOf(figures: Figures): { total: Map<string, Totals>; routes: Map<s
       add(totals);
     }
   };
-  for (const sample of figures["sluice_http_requests_total"] ?? []) {
+  for (const sample of figures.sluice_http_requests_total ?? []) {
     const value = sample[2];
     const code = Number(label(sample[1], "code"));
     into(sample, (t) => {
@@ -111,7 +111,7 @@ function totalsOf(figures: Figures): { total: Map<string, Totals>; routes: Map<s
       else if (code >= 500) t.serverErrors += value;
     });
   }
-  for (const sample of figures["sluice_http_request_duration_seconds"] ?? []) {
+  for (const sample of figures.sluice_http_request_duration_seconds ?? []) {
     if (sample[0] !== "_bucket") continue;
     const le = label(sample[1], "le");
     const bound = le === "+Inf" ? Infinity : Number(le);

@@ -70,7 +70,10 @@ export async function withPage<T>(url: string, use: (page: Page) => Promise<T>):
     if (!port) throw new Error(`chromium did not open its DevTools port: ${err.slice(-2000)}`);
     const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ type: string; webSocketDebuggerUrl: string }>;
     socket = new WebSocket(targets.find((t) => t.type === "page")!.webSocketDebuggerUrl);
-    await new Promise((resolve, reject) => ((socket!.onopen = resolve), (socket!.onerror = reject)));
+    await new Promise((resolve, reject) => {
+      socket!.onopen = resolve;
+      socket!.onerror = reject;
+    });
     const waiting = new Map<number, (message: any) => void>();
     socket.onmessage = (event) => {
       const message = JSON.parse(String(event.data));
