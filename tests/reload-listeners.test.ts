@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import { deadPort, reaches, until } from "./helpers/common.ts";
-import { startCli } from "./helpers/process.ts";
+import { repoRoot, spawnCommand, startCli } from "./helpers/process.ts";
 import { startUpstream, type Upstream } from "./helpers/upstream.ts";
 import { openWire } from "./helpers/wire.ts";
 
@@ -305,6 +305,53 @@ describe("with --workers", () => {
       expect(await reaches(true, async () => (await twenty(b)).every((body) => body === "app"))).toBe(true);
       expect(await reaches(true, async () => (await twenty(a)).every((body) => body === "refused"))).toBe(true);
     } finally {
+      await gw.stop();
+    }
+  });
+});
+
+describe("on Deno", () => {
+  test("a reload opens the new address, closes the removed one, and a port in use refuses it", async () => {
+    const [a, b, adminPort] = [await deadPort(), await deadPort(), await deadPort()];
+    const occupier: NetServer = createServer();
+    await new Promise<void>((resolve) => occupier.listen(0, "127.0.0.1", resolve));
+    const taken = (occupier.address() as { port: number }).port;
+    const withAdmin = (listen: string[]) => ({ ...config(listen), admin: { listen: `127.0.0.1:${adminPort}`, token: TOKEN } });
+    const file = await configFile(withAdmin([`127.0.0.1:${a}`]));
+    const deno = resolve(repoRoot, "node_modules/.bin/deno");
+    const gw = spawnCommand([
+      deno,
+      "run",
+      "--unstable-no-legacy-abort",
+      "--unstable-net",
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      "--allow-sys",
+      "gateway/cli.ts",
+      "--config",
+      file.path,
+    ]);
+    const reload = async () => {
+      const response = await fetch(`http://127.0.0.1:${adminPort}/reload`, { method: "POST", headers: auth });
+      return { status: response.status, body: (await response.json()) as Record<string, any> };
+    };
+    try {
+      await gw.waitFor(/serving/);
+      await file.write(withAdmin([`127.0.0.1:${b}`]));
+      const moved = await reload();
+      expect(moved.status).toBe(200);
+      expect(moved.body.listeners).toEqual({ opened: [`127.0.0.1:${b}`], closed: [`127.0.0.1:${a}`] });
+      expect(await get(b)).toMatchObject({ status: 200, body: "app" });
+      expect(await reaches(false, () => accepts(a))).toBe(false);
+
+      await file.write(withAdmin([`127.0.0.1:${b}`, `127.0.0.1:${taken}`]));
+      const refused = await reload();
+      expect(refused.status).toBe(400);
+      expect(refused.body.problems).toEqual([`listen[1]: cannot listen on 127.0.0.1:${taken} (address already in use)`]);
+      expect(await get(b)).toMatchObject({ status: 200, body: "app" });
+    } finally {
+      occupier.close();
       await gw.stop();
     }
   });
