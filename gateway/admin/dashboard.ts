@@ -8,16 +8,16 @@
 // With an admin token, GET / needs it like /status does: as `Authorization: Bearer <token>`, or — since a
 // browser cannot add that header to a page it navigates to — as `?token=<token>` (this page only; the rest
 // of the API takes the header alone). The page's script passes the token on as a Bearer header to its own
-// /status, /history and POST requests, never in a URL. The page sends no Referer, loads nothing from elsewhere, may
-// not be framed (its buttons cannot be clickjacked) and is not cached; the token does stay in the browser's
-// history, as with any URL that carries it.
+// /status, /history and POST requests, never in a URL. The page sends no Referer, loads nothing from
+// elsewhere, may not be framed (its buttons cannot be clickjacked) and is not cached; the token does stay in
+// the browser's history, as with any URL that carries it.
 import type { Context } from "hono";
 import { timingSafeEqual } from "./timing-safe.ts";
 import { renderDashboard, type DashboardStatus } from "./dashboard-render.ts";
 import { renderWorkers } from "./dashboard-workers.ts";
 import { renderCharts } from "./dashboard-charts.ts";
-import { renderReloadLine } from "./reload-view.ts";
 import type { HistoryDocument } from "../observability/history.ts";
+import { renderReloadLine } from "./reload-view.ts";
 
 export interface DashboardDeps {
   token: string | undefined;
@@ -63,16 +63,16 @@ const UNAUTHORIZED = `<!doctype html><meta charset="utf-8"><title>Sluice admin</
 const RENDER_SOURCE = renderDashboard.toString();
 const WORKERS_SOURCE = renderWorkers.toString();
 if (/<\/script|<!--/i.test(WORKERS_SOURCE)) throw new Error("dashboard workers renderer source cannot be inlined in a <script>");
-const CHARTS_SOURCE = renderCharts.toString();
 const RELOAD_LINE_SOURCE = renderReloadLine.toString();
+const CHARTS_SOURCE = renderCharts.toString();
 if (/<\/script|<!--/i.test(RENDER_SOURCE + RELOAD_LINE_SOURCE + CHARTS_SOURCE)) throw new Error("dashboard renderer source cannot be inlined in a <script>");
 
 /** Where renderDashboard leaves room for the charts. */
 const CHARTS_SLOT = '<div id="charts-slot"></div>';
 
 const SCRIPT = `
-const renderWorkers = (${WORKERS_SOURCE});
 const renderReloadLine = (${RELOAD_LINE_SOURCE});
+const renderWorkers = (${WORKERS_SOURCE});
 const render = (${RENDER_SOURCE});
 const token = new URLSearchParams(location.search).get("token");
 const auth = token ? { authorization: "Bearer " + token } : {};
