@@ -116,6 +116,10 @@ describe("sluice check: every problem in one run", () => {
       "admin.token: required when admin.listen is not a loopback address (got nothing)",
     ]);
     expect(inspectConfig([], BALANCERS).problems).toEqual(["config: expected an object (got [])"]);
+    // Pools written as a list: no pool can be looked up, so no route is told its pool does not exist.
+    expect(inspectConfig({ pools: [{ servers: [] }], routes: [{ pool: "app" }], tcp: [{ listen: ":5432", sni: { "*": "db" } }] }, BALANCERS).problems).toEqual([
+      'pools: expected an object (got [{"servers":[]}])',
+    ]);
     expect(inspectConfig({ admin: "yes", listen: ":9901" }, BALANCERS).problems).toEqual(['admin: expected false or an object (got "yes")']);
   });
 

@@ -27,11 +27,16 @@ export function inspectConfig(input: unknown, knownBalancers: readonly string[],
   const shape = parsed.success ? new ProblemList(input) : issueProblems(parsed.error.issues, input);
   const { config, unusable } = parsed.success ? { config: parsed.data, unusable: [] } : salvageConfig(input);
 
-  // What the schema already said about a key is enough; what is said about a placeholder is not about the file.
+  // What the schema already said about a key is enough; what is said about a placeholder is not about the file;
+  // and with no pools section to go by (not an object), no pool reference can be judged.
   const covered = [...unusable, ...shape.paths()];
+  const noPools = unusable.some((u) => samePath(u, ["pools"]));
   const problems = new ProblemList(input);
   problems.absorb(shape);
-  problems.absorb(crossSectionProblems(config, knownBalancers), (path) => !covered.some((c) => within(path, c)));
+  problems.absorb(
+    crossSectionProblems(config, knownBalancers),
+    (path) => !covered.some((c) => within(path, c)) && !(noPools && namesPool(path)),
+  );
   const lines = problems.lines();
   for (const line of checkUnsupported(config)) if (!lines.includes(line)) lines.push(line);
 
@@ -60,6 +65,11 @@ function crossSectionProblems(config: Config, knownBalancers: readonly string[])
     if (!referenced.some((r) => samePath(r, path))) problems.add(path, p.message, "", p.value);
   }
   return problems;
+}
+
+/** `routes[0].pool`, `tcp[1].pool`, `udp[0].pool`, `tcp[0].sni.NAME`: a key whose value is a pool's name. */
+function namesPool(path: ProblemPath): boolean {
+  return path.at(-1) === "pool" || (path[0] === "tcp" && path[2] === "sni");
 }
 
 function within(path: ProblemPath, ancestor: ProblemPath): boolean {
