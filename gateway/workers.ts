@@ -144,7 +144,8 @@ export async function startWorkers(runtime: Runtime, count: number, args: string
       }
       live().forEach((c) => c.process.kill(signal));
     },
-    exited: () => Promise.all(children.map((c) => (c.exit !== undefined ? undefined : new Promise((r) => c.process.once("exit", r))))).then(() => channel.close()),
+    exited: () =>
+      Promise.all(children.map((c) => (c.exit !== undefined ? undefined : new Promise((r) => c.process.once("exit", r))))).then(() => channel.close()),
     async figures() {
       const answers = await askEvery({ what: "figures" }, ASK_TIMEOUT_MS, asFigures);
       return answers.flatMap(({ answer }) => (answer ? [answer] : []));
@@ -211,8 +212,10 @@ export function followPrimary(runtime: Runtime, gateway: FollowingGateway): void
     follow: (servers: SharedServerState[], whole: boolean) => gateway.follower.receive(servers, whole),
   };
   connectToPrimary(runtime, env, { worker, pid: process.pid }, side).catch((error) => {
-    console.error(`sluice: worker ${worker} cannot reach the primary process (${(error as Error)?.message ?? error}): ` +
-      "it serves without the primary's health verdicts and admin changes, and is left out of /metrics and /status");
+    console.error(
+      `sluice: worker ${worker} cannot reach the primary process (${(error as Error)?.message ?? error}): ` +
+        "it serves without the primary's health verdicts and admin changes, and is left out of /metrics and /status",
+    );
   });
 }
 

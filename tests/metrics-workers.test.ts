@@ -28,13 +28,16 @@ describe("--workers 2", () => {
     const adminPort = await deadPort();
     admin = `http://127.0.0.1:${adminPort}`;
     const path = join(dir, "sluice.config.json");
-    await writeFile(path, JSON.stringify({
-      listen: `127.0.0.1:${port}`,
-      admin: { listen: `127.0.0.1:${adminPort}` },
-      accessLog: false,
-      pools: { app: { servers: [{ url: up.url, id: "a" }] } },
-      routes: [{ name: "api", pool: "app" }],
-    }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        listen: `127.0.0.1:${port}`,
+        admin: { listen: `127.0.0.1:${adminPort}` },
+        accessLog: false,
+        pools: { app: { servers: [{ url: up.url, id: "a" }] } },
+        routes: [{ name: "api", pool: "app" }],
+      }),
+    );
     gw = await startCli(["--config", path, "--workers", "2"]);
   });
 
@@ -50,7 +53,9 @@ describe("--workers 2", () => {
     expect(await reaches(2, async () => sampleValue(await scrapeMetrics(admin), "sluice_worker_processes"))).toBe(2);
     const sent = 60;
     // Each on a connection of its own, so that the kernel (SO_REUSEPORT) picks a process for each.
-    const statuses = await Promise.all(Array.from({ length: sent }, (_, i) => rawRequest(port, `GET /w/${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: sent }, (_, i) => rawRequest(port, `GET /w/${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then((r) => r.status)),
+    );
     expect(new Set(statuses)).toEqual(new Set([200]));
     expect(up.seen.length).toBe(sent);
     const labels = { route: "api", pool: "app", method: "GET", code: "200" };
@@ -62,7 +67,7 @@ describe("--workers 2", () => {
     expect(sampleValue(text, "sluice_worker_processes")).toBe(2);
     // /status sums too; the primary's own view (workers[0]) saw a share only: the kernel gave the worker the rest.
     type Status = { pools: { app: { servers: Array<{ requests: number }> } }; workers: Array<{ pools: { app: { servers: Array<{ requests: number }> } } }> };
-    const status = await (await fetch(`${admin}/status`)).json() as Status;
+    const status = (await (await fetch(`${admin}/status`)).json()) as Status;
     expect(status.pools.app.servers[0]!.requests).toBe(sent);
     const primary = status.workers[0]!.pools.app.servers[0]!.requests;
     expect(primary).toBeGreaterThan(0);

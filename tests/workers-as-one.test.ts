@@ -46,15 +46,18 @@ describe("--workers 3 (the primary and two workers) as one gateway", () => {
   let configPath: string;
   /** The config with these servers in pool app. */
   const writeConfig = (servers: Array<{ url: string; id: string }>, adminPort: number) =>
-    writeFile(configPath, JSON.stringify({
-      listen: `127.0.0.1:${port}`,
-      admin: { listen: `127.0.0.1:${adminPort}` },
-      accessLog: false,
-      pools: {
-        app: { servers, health: { path: "/health", interval: `${INTERVAL_MS}ms`, timeout: "1s", rise: 1, fall: 1 } },
-      },
-      routes: [{ name: "api", pool: "app" }],
-    }));
+    writeFile(
+      configPath,
+      JSON.stringify({
+        listen: `127.0.0.1:${port}`,
+        admin: { listen: `127.0.0.1:${adminPort}` },
+        accessLog: false,
+        pools: {
+          app: { servers, health: { path: "/health", interval: `${INTERVAL_MS}ms`, timeout: "1s", rise: 1, fall: 1 } },
+        },
+        routes: [{ name: "api", pool: "app" }],
+      }),
+    );
   let adminPort: number;
   /** When each health probe reached `a`. */
   const probesOfA: number[] = [];
@@ -74,7 +77,13 @@ describe("--workers 3 (the primary and two workers) as one gateway", () => {
     adminPort = await deadPort();
     admin = `http://127.0.0.1:${adminPort}`;
     configPath = join(dir, "sluice.config.json");
-    await writeConfig([{ url: a.url, id: "a" }, { url: b.url, id: "b" }], adminPort);
+    await writeConfig(
+      [
+        { url: a.url, id: "a" },
+        { url: b.url, id: "b" },
+      ],
+      adminPort,
+    );
     gw = await startCli(["--config", configPath, "--workers", "3"]);
     await until(async () => (await status()).workers.filter((w) => w.state === "up").length === 3, "every process up in /status", 10_000, 50);
   });
@@ -89,7 +98,9 @@ describe("--workers 3 (the primary and two workers) as one gateway", () => {
   const served = (up: Upstream) => up.seen.filter((s) => s.url !== "/health").length;
   /** `count` requests, each on a connection of its own so that the kernel picks a process for each. */
   const send = (count: number) =>
-    Promise.all(Array.from({ length: count }, (_, i) => rawRequest(port, `GET /r/${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then((r) => r.status)));
+    Promise.all(
+      Array.from({ length: count }, (_, i) => rawRequest(port, `GET /r/${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then((r) => r.status)),
+    );
   const post = (path: string, body?: unknown) =>
     fetch(`${admin}/pools/app/servers/${path}`, { method: "POST", ...(body !== undefined && { body: JSON.stringify(body) }) });
   const serverIn = (w: WorkerEntry, id: string) => w.pools!.app.servers.find((s) => s.id === id)!;
@@ -115,7 +126,8 @@ describe("--workers 3 (the primary and two workers) as one gateway", () => {
     // The dashboard's first paint has a row per process.
     const page = await (await fetch(`${admin}/`)).text();
     expect(page).toContain("<h2>Processes</h2>");
-    for (const w of after.workers) expect(page).toContain(`<tr data-worker="${w.worker}"><td>${w.worker === 0 ? "primary" : `worker ${w.worker}`}</td><td class="num">${w.pid}</td>`);
+    for (const w of after.workers)
+      expect(page).toContain(`<tr data-worker="${w.worker}"><td>${w.worker === 0 ? "primary" : `worker ${w.worker}`}</td><td class="num">${w.pid}</td>`);
   }, 15_000);
 
   test("only the primary probes: the upstream sees one process's pace of health checks, not three", async () => {
@@ -159,7 +171,15 @@ describe("--workers 3 (the primary and two workers) as one gateway", () => {
     // The reloaded config adds two servers: c is fine, nothing listens at d's address. Once every process lists
     // them, every process has reloaded.
     const dead = await deadPort();
-    await writeConfig([{ url: a.url, id: "a" }, { url: b.url, id: "b" }, { url: a.url, id: "c" }, { url: `http://127.0.0.1:${dead}`, id: "d" }], adminPort);
+    await writeConfig(
+      [
+        { url: a.url, id: "a" },
+        { url: b.url, id: "b" },
+        { url: a.url, id: "c" },
+        { url: `http://127.0.0.1:${dead}`, id: "d" },
+      ],
+      adminPort,
+    );
     expect((await fetch(`${admin}/reload`, { method: "POST" })).status).toBe(200);
     await until(async () => (await status()).workers.every((w) => w.pools!.app.servers.some((s) => s.id === "d")), "d in every process", 10_000, 50);
     for (const w of (await status()).workers) expect(serverIn(w, "b").adminState).toBe("disabled");
@@ -170,7 +190,12 @@ describe("--workers 3 (the primary and two workers) as one gateway", () => {
 
   test("a server the primary's checks take out is out in every worker, and back in every worker", async () => {
     bFailsChecks = true;
-    await until(async () => (await status()).workers.every((w) => serverIn(w, "b").state === "down" && !serverIn(w, "b").healthy), "b down in every process", 10_000, 50);
+    await until(
+      async () => (await status()).workers.every((w) => serverIn(w, "b").state === "down" && !serverIn(w, "b").healthy),
+      "b down in every process",
+      10_000,
+      50,
+    );
     expect((await status()).pools.app.servers.find((s) => s.id === "b")!.state).toBe("down");
     const bBefore = served(b);
     expect(new Set(await send(60))).toEqual(new Set([200]));
@@ -195,10 +220,15 @@ describe("--workers 3 (the primary and two workers) as one gateway", () => {
     expect(drained.status).toBe(200);
     expect((await drained.json()).workers).toEqual({ applied: [1], refused: [], unanswered: [] });
     // The primary starts it again; the new process is sent the primary's state when it joins.
-    await until(async () => {
-      const w = (await status()).workers[2]!;
-      return w.state === "up" && w.pid !== victim.pid;
-    }, "worker 2 back", 10_000, 50);
+    await until(
+      async () => {
+        const w = (await status()).workers[2]!;
+        return w.state === "up" && w.pid !== victim.pid;
+      },
+      "worker 2 back",
+      10_000,
+      50,
+    );
     const back = (await status()).workers[2]!;
     expect(back.restarts).toBe(1);
     expect(serverIn(back, "a").adminState).toBe("drain");

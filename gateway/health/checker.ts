@@ -78,15 +78,17 @@ export class ServerChecker {
 
   private async checkOnce(): Promise<void> {
     if (this.stopped) return;
-    const { server, timeout } = this.options;
+    const { timeout } = this.options;
     const started = Date.now();
     const controller = new AbortController();
     this.inFlight = controller;
     let timedOut = false;
-    const deadline = unref(setTimeout(() => {
-      timedOut = true;
-      controller.abort(new Error(`timeout after ${timeout}ms`));
-    }, timeout));
+    const deadline = unref(
+      setTimeout(() => {
+        timedOut = true;
+        controller.abort(new Error(`timeout after ${timeout}ms`));
+      }, timeout),
+    );
     let outcome: ProbeOutcome;
     try {
       outcome = await this.options.probe(controller.signal);

@@ -53,17 +53,19 @@ export function startHealthChecks(
     };
     for (const server of pool.servers) checkers.set(server, checkerOf(server));
     // Servers DNS discovery adds are checked from then on; one it removed is no longer.
-    unwatch.push(pool.watchServers((added, removed) => {
-      for (const server of removed) {
-        checkers.get(server)?.stop();
-        checkers.delete(server);
-      }
-      for (const server of added) {
-        const checker = checkerOf(server);
-        checkers.set(server, checker);
-        checker.start();
-      }
-    }));
+    unwatch.push(
+      pool.watchServers((added, removed) => {
+        for (const server of removed) {
+          checkers.get(server)?.stop();
+          checkers.delete(server);
+        }
+        for (const server of added) {
+          const checker = checkerOf(server);
+          checkers.set(server, checker);
+          checker.start();
+        }
+      }),
+    );
   }
   for (const checker of checkers.values()) checker.start();
   return {

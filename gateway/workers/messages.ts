@@ -28,12 +28,26 @@ export function asFigures(v: unknown): Figures | undefined {
 
 /** A worker's answer to "view": the parts merged into /status checked, the rest shown as it came. */
 export function asProcessView(v: unknown): ProcessView | undefined {
-  if (!isObject(v) || !isCount(v.worker) || !isCount(v.pid) || typeof v.requests !== "number" || !Array.isArray(v.listeners) || !isObject(v.pools)) return undefined;
-  const listenersOk = v.listeners.every((l) => isObject(l) && typeof l.address === "string" && typeof l.connections === "number" && typeof l.refused === "number");
-  const poolsOk = Object.values(v.pools).every((p) =>
-    isObject(p) && typeof p.queued === "number" && Array.isArray(p.servers) &&
-    p.servers.every((s) => isObject(s) && typeof s.id === "string" && typeof s.state === "string" && typeof s.active === "number" &&
-      typeof s.requests === "number" && typeof s.failures === "number" && typeof s.latencyMs === "number")
+  if (!isObject(v) || !isCount(v.worker) || !isCount(v.pid) || typeof v.requests !== "number" || !Array.isArray(v.listeners) || !isObject(v.pools))
+    return undefined;
+  const listenersOk = v.listeners.every(
+    (l) => isObject(l) && typeof l.address === "string" && typeof l.connections === "number" && typeof l.refused === "number",
+  );
+  const poolsOk = Object.values(v.pools).every(
+    (p) =>
+      isObject(p) &&
+      typeof p.queued === "number" &&
+      Array.isArray(p.servers) &&
+      p.servers.every(
+        (s) =>
+          isObject(s) &&
+          typeof s.id === "string" &&
+          typeof s.state === "string" &&
+          typeof s.active === "number" &&
+          typeof s.requests === "number" &&
+          typeof s.failures === "number" &&
+          typeof s.latencyMs === "number",
+      ),
   );
   return listenersOk && poolsOk ? (v as unknown as ProcessView) : undefined;
 }
@@ -112,7 +126,8 @@ function asCheck(v: unknown): CheckResult | undefined {
 }
 
 function asSharedState(v: unknown): SharedServerState | undefined {
-  if (!isObject(v) || typeof v.pool !== "string" || typeof v.id !== "string" || typeof v.target !== "string" || typeof v.healthy !== "boolean") return undefined;
+  if (!isObject(v) || typeof v.pool !== "string" || typeof v.id !== "string" || typeof v.target !== "string" || typeof v.healthy !== "boolean")
+    return undefined;
   const check = v.check === undefined ? undefined : asCheck(v.check);
   if (v.check !== undefined && !check) return undefined;
   if (v.adminState !== undefined && !ADMIN_STATES.includes(v.adminState as string)) return undefined;

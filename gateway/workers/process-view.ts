@@ -49,7 +49,7 @@ export function processView({ worker, pid, startedAt, snapshot, listeners, figur
     pid,
     uptimeSeconds: Math.round((now - startedAt) / 1000),
     requests: (figures.sluice_http_requests_total ?? []).reduce((sum, [, , value]) => sum + value, 0),
-    connections: listeners.reduce((sum, l) => sum + (l.kind === "http" ? l.connections ?? 0 : 0), 0),
+    connections: listeners.reduce((sum, l) => sum + (l.kind === "http" ? (l.connections ?? 0) : 0), 0),
     listeners: listeners.filter((l) => l.kind === "http").map((l) => ({ address: l.address, connections: l.connections ?? 0, refused: l.refused ?? 0 })),
     pools,
   };

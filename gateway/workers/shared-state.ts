@@ -17,6 +17,6 @@ export function wholeHealthOf(pools: ReadonlyMap<string, Pool>): SharedServerSta
 /** Every server's state, operator's changes included: what a worker that joins is sent. */
 export function wholeStateOf(pools: ReadonlyMap<string, Pool>): SharedServerState[] {
   return [...pools.values()].flatMap((pool) =>
-    pool.servers.map((server) => ({ ...healthOf(pool, server), adminState: server.adminState, weight: server.weight }))
+    pool.servers.map((server) => ({ ...healthOf(pool, server), adminState: server.adminState, weight: server.weight })),
   );
 }
