@@ -25,16 +25,20 @@ type Parse = (
 
 const fields = configSchema.shape;
 
-/** Stand-ins for parts that did not parse: valid, with nothing that a check across sections could object to. */
-const placeholders = {
-  pool: (mode: "http" | "tcp") =>
-    fields.pools.parse({ p: mode === "tcp" ? { mode, servers: [{ address: "placeholder.invalid:1" }] } : { servers: [{ url: "http://placeholder.invalid" }] } })
-      .p!,
-  routes: () => fields.routes.parse([{ redirect: { to: "/" } }])[0]!,
-  // Port 0 never clashes with another address (references.ts).
-  listen: () => fields.listen.parse(":0")[0]!,
-  tcp: () => fields.tcp.parse([{ listen: ":0", pool: "placeholder" }])[0]!,
-  udp: () => fields.udp.parse([{ listen: ":0", pool: "placeholder" }])[0]!,
+// Stand-ins for parts that did not parse: valid, with nothing that a check across sections could object to.
+
+/** A pool of the mode it was written with, so references to it are judged as they would be. */
+function placeholderPool(mode: "http" | "tcp"): unknown {
+  const pool = mode === "tcp" ? { mode, servers: [{ address: "placeholder.invalid:1" }] } : { servers: [{ url: "http://placeholder.invalid" }] };
+  return fields.pools.parse({ p: pool }).p;
+}
+
+/** An item of each list whose items are salvaged one by one. Port 0 never clashes with another address. */
+const placeholderItems: Partial<Record<Field, () => unknown>> = {
+  listen: () => fields.listen.parse(":0")[0],
+  routes: () => fields.routes.parse([{ redirect: { to: "/" } }])[0],
+  tcp: () => fields.tcp.parse([{ listen: ":0", pool: "placeholder" }])[0],
+  udp: () => fields.udp.parse([{ listen: ":0", pool: "placeholder" }])[0],
 };
 
 export function salvageConfig(input: unknown): SalvagedConfig {
@@ -55,7 +59,7 @@ export function salvageConfig(input: unknown): SalvagedConfig {
         if (parsed) pools[name] = (parsed.value as Record<string, unknown>)[name];
         else {
           // Kept under its name, so a route pointing at it does not read as pointing at nothing.
-          pools[name] = placeholders.pool(isPlainObject(pool) && pool.mode === "tcp" ? "tcp" : "http");
+          pools[name] = placeholderPool(isPlainObject(pool) && pool.mode === "tcp" ? "tcp" : "http");
           unusable.push(["pools", name]);
         }
       }
@@ -63,14 +67,14 @@ export function salvageConfig(input: unknown): SalvagedConfig {
       continue;
     }
 
-    const placeholder = key in placeholders ? placeholders[key as keyof typeof placeholders] : undefined;
+    const placeholder = placeholderItems[key];
     if (placeholder && Array.isArray(raw)) {
       // Item by item, so each keeps its index: problem paths name items as the file has them.
       out[key] = raw.map((item, i) => {
         const parsed = salvagePart((r) => field.safeParse([r]), item, 1);
         if (parsed) return (parsed.value as unknown[])[0];
         unusable.push([key, i]);
-        return (placeholder as () => unknown)();
+        return placeholder();
       });
       continue;
     }
@@ -80,7 +84,7 @@ export function salvageConfig(input: unknown): SalvagedConfig {
     else {
       unusable.push([key]);
       // No admin listener rather than the default one: a default address could clash with something written.
-      out[key] = key === "admin" ? false : key === "listen" ? [placeholders.listen()] : (fields[key] as { parse(v: unknown): unknown }).parse(undefined);
+      out[key] = key === "admin" ? false : key === "listen" ? [placeholderItems.listen!()] : (fields[key] as { parse(v: unknown): unknown }).parse(undefined);
     }
   }
   return { config: out as Config, unusable };
