@@ -173,6 +173,12 @@ describe("the compiled binary", () => {
       await demo.waitFor(/demo is running/);
       const body = (await (await fetch(`http://127.0.0.1:${port}/api/x`)).json()) as { upstream: string };
       expect(body.upstream).toBe("api");
+      // The dashboard's charts come inside the page, drawer script included (nothing to fetch from elsewhere).
+      const page = await (await fetch(`http://127.0.0.1:${adminPort}/`)).text();
+      expect(page).toMatch(/<div id="charts" data-source="server"[^>]*><section class="card" id="http-charts">/);
+      expect(page).toContain('<svg class="plot"');
+      expect(page).toContain("const draw = (");
+      expect(((await (await fetch(`http://127.0.0.1:${adminPort}/history`)).json()) as { intervalMs: number }).intervalMs).toBe(5000);
     } finally {
       expect(await demo.stop()).toBe(0);
     }
