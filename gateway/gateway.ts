@@ -188,7 +188,7 @@ export class Gateway {
         reload: () => this.reloadFromAdmin(),
       });
     }
-    for (const change of await this.prepareListeners(config, certificates)) change.commit(0);
+    for (const change of (await this.prepareListeners(config, certificates)).all) change.commit(0);
     // Once every listener listens: a redirect's default port is the first HTTPS listener's.
     applyRoles(this.roles, httpListeners(config), this.http.map((l) => l.port));
   }
@@ -249,7 +249,7 @@ export class Gateway {
    * Open what `config` adds to the running listeners, all or nothing (a listener that cannot be opened closes
    * the ones opened before it and rejects); `commit` then puts the new set in place.
    */
-  private prepareListeners(config: Config, certificates: ListenerCertificate[][]): Promise<ListenerChange<unknown, unknown>[]> {
+  private async prepareListeners(config: Config, certificates: ListenerCertificate[][]): Promise<ListenerChanges> {
     const http = httpListeners(config).map((settings, i): WantedListener<HttpListenerEntry> => ({
       address: settings.address,
       where: `listen[${i}]`,
@@ -259,12 +259,14 @@ export class Gateway {
     const admin = this.primary && this.adminApp && config.admin !== false ? [{ address: config.admin.listen, where: "admin.listen", settings: config.admin.listen }] : [];
     const l4 = <C extends { listen: string }>(kind: string, configs: readonly C[]) =>
       this.primary ? configs.map((c, i) => ({ address: c.listen, where: `${kind}[${i}].listen`, settings: c })) : [];
-    return prepareAll([
-      () => this.httpSet.prepare(http),
+    let httpChange: ListenerChange<HttpListenerEntry, OpenHttpListener> | undefined;
+    const all = await prepareAll([
+      async () => (httpChange = await this.httpSet.prepare(http)),
       () => this.tcpSet.prepare(l4("tcp", config.tcp)),
       () => this.udpSet.prepare(l4("udp", config.udp)),
       () => this.adminSet.prepare(admin),
-    ] as Array<() => Promise<ListenerChange<unknown, unknown>>>);
+    ]);
+    return { http: httpChange!, all };
   }
 
   private get http(): EngineListener[] {
@@ -471,9 +473,9 @@ export class Gateway {
     // The new listen addresses are opened last: one that cannot be (a port in use) refuses the reload, and the
     // snapshot built for it is let go. From here nothing can fail. A listener opened here serves its first
     // connections on the running snapshot until the swap below, a moment later.
-    let changes: ListenerChange<unknown, unknown>[];
+    let prepared: ListenerChanges;
     try {
-      changes = await this.prepareListeners(next.config, certificates);
+      prepared = await this.prepareListeners(next.config, certificates);
     } catch (error) {
       if (!this.draining) this.checks = this.startChecks(this.snapshot);
       log.discard();
@@ -484,10 +486,11 @@ export class Gateway {
     inheritServerState(snapshot, previous);
     this.snapshot = snapshot;
     // Removed listeners stop accepting now; their connections get the new config's shutdown timeout.
+    const changes = prepared.all;
     for (const change of changes) change.commit(next.config.shutdownTimeout);
     const notes = [...listenerNotes(changes), ...this.adminNotes(next.config)];
     this.accessLog.apply(log);
-    this.updateCertificates(changes[0] as ListenerChange<HttpListenerEntry, OpenHttpListener>);
+    this.updateCertificates(prepared.http);
     for (const line of applyRoles(this.roles, httpListeners(next.config), this.http.map((l) => l.port))) if (this.primary) console.error(`sluice: ${line}`);
     if (!this.draining) this.checks = this.startChecks(snapshot);
     this.retire(previous);
@@ -573,6 +576,12 @@ interface HttpListenerEntry {
 interface OpenHttpListener {
   engine: EngineListener;
   role: ListenerRole;
+}
+
+/** What a config changes in every listener set; the HTTP one also on its own (its kept listeners take new certificates). */
+interface ListenerChanges {
+  http: ListenerChange<HttpListenerEntry, OpenHttpListener>;
+  all: ListenerChange<unknown, unknown>[];
 }
 
 /**
