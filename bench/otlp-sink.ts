@@ -17,6 +17,8 @@ export function startOtlpSink(port: number): Promise<OtlpSink> {
   let spans = 0;
   let requests = 0;
   const server: Server = createServer((req, res) => {
+    // GET: the counts so far, for a harness in another process.
+    if (req.method === "GET") return void res.end(JSON.stringify({ spans, requests }));
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {

@@ -256,6 +256,39 @@ describe("sampling", () => {
       await up.stop();
     }
   });
+  test("sampleRatio 0.5: each new trace is recorded as the SDK's ratio sampler decides by its trace id; recorded spans carry wall-clock times", async () => {
+    const up = startUpstream("r");
+    const gw = await gateway({ pools: { app: [up.url] }, routes: [{ pool: "app" }], telemetry: telemetry({ sampleRatio: 0.5 }) });
+    const { TraceIdRatioBasedSampler } = await import("@opentelemetry/sdk-trace");
+    const { ROOT_CONTEXT } = await import("@opentelemetry/api");
+    const reference = new TraceIdRatioBasedSampler(0.5);
+    let stopped = false;
+    try {
+      const before = BigInt(Date.now()) * 1_000_000n;
+      for (let i = 0; i < 40; i++) expect((await fetch(`${gw.url}/ratio`)).status).toBe(200);
+      const after = BigInt(Date.now()) * 1_000_000n;
+      const sent = up.seen.map((s) => parseTraceparent(s.headers.get("traceparent"))!);
+      await gw.stop(0);
+      stopped = true;
+      const flags = new Set<string>();
+      for (const t of sent) {
+        const recorded = reference.shouldSample(ROOT_CONTEXT, t.traceId).decision === 2;
+        flags.add(t.flags);
+        expect(t.flags).toBe(recorded ? "01" : "00");
+        const spans = collector.trace(t.traceId);
+        expect(spans).toHaveLength(recorded ? 2 : 0);
+        for (const span of spans) {
+          expect(span.startNs >= before - 1_000_000n && span.endNs <= after + 1_000_000n).toBe(true);
+          expect(span.endNs >= span.startNs).toBe(true);
+        }
+      }
+      // 40 random trace ids at one half: both decisions came up (the odds against are 2 in a trillion).
+      expect([...flags].sort()).toEqual(["00", "01"]);
+    } finally {
+      if (!stopped) await gw.stop(0);
+      await up.stop();
+    }
+  });
 });
 
 describe("a collector that is down", () => {
@@ -532,6 +565,19 @@ describe("OTEL_* environment variables", () => {
     const disabled = await inProcessWith({ OTEL_SDK_DISABLED: "true" }, { otlp: collector.url }, { traceparent: `00-${"9".repeat(32)}-${CLIENT_SPAN}-01` });
     // Off: the client's own traceparent passes as it came.
     expect(disabled).toEqual({ status: 200, tracing: false, seen: `00-${"9".repeat(32)}-${CLIENT_SPAN}-01` });
+  }, 15_000);
+  test("the exporter sends OTLP protobuf; OTEL_EXPORTER_OTLP_PROTOCOL=http/json makes it JSON", async () => {
+    const viaProtobuf = "a".repeat(32);
+    const viaJson = "b".repeat(32);
+    const config = { otlp: collector.url, sampleRatio: 1, scheduledDelay: 20 };
+    expect((await inProcessWith({}, config, { traceparent: `00-${viaProtobuf}-${CLIENT_SPAN}-01` })).status).toBe(200);
+    expect((await inProcessWith({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" }, config, { traceparent: `00-${viaJson}-${CLIENT_SPAN}-01` })).status).toBe(200);
+    expect((await spansOf(viaProtobuf, 2)).map((s) => s.encoding)).toEqual(["protobuf", "protobuf"]);
+    const json = await spansOf(viaJson, 2);
+    expect(json.map((s) => s.encoding)).toEqual(["json", "json"]);
+    // The same span either way.
+    expect(serverSpanOf(json).parentSpanId).toBe(CLIENT_SPAN);
+    expect(serverSpanOf(json).attributes["http.response.status_code"]).toBe(200);
   }, 15_000);
 });
 

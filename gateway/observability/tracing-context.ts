@@ -1,10 +1,12 @@
 // W3C trace context (traceparent, tracestate) read from a request head as the engine parsed it, and written as
-// header lines for the byte path or onto a Headers object for the hono path. The parsing and serialising is the
-// SDK's W3C propagator's; this file only lets it read and write the gateway's own head shapes.
-import type { TextMapGetter, TextMapSetter } from "@opentelemetry/api";
+// header lines for the byte path or onto a Headers object for the hono path. Reading is the SDK's W3C
+// propagator's (it validates the fields and parses tracestate); writing is one traceparent string of fixed form
+// and the tracestate the propagator serialises.
+import { ROOT_CONTEXT, type Context, type TextMapGetter, type TextMapPropagator } from "@opentelemetry/api";
 import { sameName, sameNameAt, type RequestHead } from "../http/head.ts";
 
 const TRACEPARENT = "traceparent";
+const TRACESTATE = "tracestate";
 
 /**
  * The value of the one field named `lower` (lower-case), read in place from the parsed text when there is one;
@@ -52,27 +54,29 @@ export const headGetter: TextMapGetter<RequestHead> = {
   },
 };
 
-/** Collects what the propagator injects: the trace context of one upstream attempt, by field name. */
-export type TraceFields = Record<string, string>;
-
-export const fieldSetter: TextMapSetter<TraceFields> = {
-  set(carrier, key, value) {
-    carrier[key] = value;
-  },
-};
-
-/** The fields as header lines for the byte path's upstream head. */
-export function traceLines(fields: TraceFields): string {
-  let lines = "";
-  for (const name in fields) lines += `${name}: ${fields[name]}\r\n`;
-  return lines;
+/**
+ * The client's trace context as the propagator reads it, for a request with a traceparent field; undefined for
+ * one without, which is most requests: they are spared the propagator's work and the Context it makes.
+ */
+export function clientContext(propagator: TextMapPropagator, head: RequestHead): Context | undefined {
+  if (valuesOf(head, TRACEPARENT) === undefined) return undefined;
+  return propagator.extract(ROOT_CONTEXT, head, headGetter);
 }
 
-/** The fields on a Headers object (the hono path): the attempt's context replaces whatever the client sent. */
-export function setTraceHeaders(fields: TraceFields, names: readonly string[], headers: Headers): void {
-  for (const name of names) {
-    const value = fields[name];
-    if (value === undefined) headers.delete(name);
-    else headers.set(name, value);
-  }
+/** A traceparent value (W3C Trace Context, version 00) for a span of a trace. */
+export function traceparentOf(traceId: string, spanId: string, sampled: boolean): string {
+  return `00-${traceId}-${spanId}-${sampled ? "01" : "00"}`;
+}
+
+/** The trace context as header lines for the byte path's upstream head. */
+export function traceLines(traceparent: string, tracestate: string | undefined): string {
+  return tracestate === undefined ? `traceparent: ${traceparent}\r\n` : `traceparent: ${traceparent}\r\ntracestate: ${tracestate}\r\n`;
+}
+
+/** The trace context on a Headers object (the hono path): it replaces whatever the client sent; none removes it. */
+export function setTraceHeaders(headers: Headers, traceparent: string | undefined, tracestate: string | undefined): void {
+  if (traceparent === undefined) headers.delete(TRACEPARENT);
+  else headers.set(TRACEPARENT, traceparent);
+  if (tracestate === undefined) headers.delete(TRACESTATE);
+  else headers.set(TRACESTATE, tracestate);
 }

@@ -1,16 +1,22 @@
-// The OpenTelemetry SDK behind `Tracing`, loaded only when a config has `telemetry` (see tracing.ts): a tracer
-// provider with a parent-based ratio sampler, and a batch span processor with a bounded queue feeding the
-// OTLP/HTTP exporter. Spans are exported in the background: a slow or dead collector costs the requests nothing
-// (the queue fills, then new spans are dropped), and its failures are reported on stderr at most once a minute.
-import { diag, DiagLogLevel, type DiagLogger } from "@opentelemetry/api";
-import { setGlobalErrorHandler, W3CTraceContextPropagator } from "@opentelemetry/core";
-import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider, type Sampler } from "@opentelemetry/sdk-trace";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+// The OpenTelemetry SDK behind `Tracing`, loaded only when a config has `telemetry` (see tracing.ts): the SDK's
+// sampler (parent-based ratio), and its batch span processor with a bounded queue feeding its OTLP/HTTP exporter
+// (protobuf bodies, unless the environment asks for JSON, which costs several times more CPU per span to encode).
+// The spans themselves are the gateway's own RecordedSpans (tracing-span.ts), which the processor and exporter
+// take as they take the SDK's. Spans are exported in the background: a slow or dead collector costs the requests
+// nothing (the queue fills, then new spans are dropped), and its failures are reported on stderr at most once a
+// minute.
+import { diag, DiagLogLevel, ROOT_CONTEXT, SamplingDecision, SpanKind, type Attributes, type Context, type DiagLogger, type Link } from "@opentelemetry/api";
+import { setGlobalErrorHandler, W3CTraceContextPropagator, type InstrumentationScope } from "@opentelemetry/core";
+import { defaultResource, detectResources, envDetector, resourceFromAttributes, type Resource } from "@opentelemetry/resources";
+import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler } from "@opentelemetry/sdk-trace";
+import { OTLPTraceExporter as JsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as ProtobufExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import { markSdkLoaded, type ServerTrace, type TelemetryConfig, type TracedRequest, type Tracing } from "./tracing.ts";
 import { tracingSettings, type SamplingSettings } from "./tracing-settings.ts";
-import { RequestSpans } from "./tracing-spans.ts";
+import { resyncSpanClock } from "./tracing-clock.ts";
+import type { RecordedSpan } from "./tracing-span.ts";
+import { RequestSpans, type SpanRecorder } from "./tracing-spans.ts";
 
 markSdkLoaded();
 
@@ -21,26 +27,59 @@ const DEFAULT_SERVICE_NAME = "sluice";
 const REPORT_EVERY_MS = 60_000;
 /** The exporter's own default time for one export (OTEL_EXPORTER_OTLP_TIMEOUT). */
 const DEFAULT_EXPORT_TIME_MS = 10_000;
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
+const NO_LINKS: Link[] = [];
+/** How many requests between two readings of the wall clock's offset to the span clock (tracing-clock.ts). */
+const RESYNC_EVERY = 10_000;
 
-class SdkTracing implements Tracing {
-  private readonly propagator = new W3CTraceContextPropagator();
-  private readonly fields = this.propagator.fields();
-  private readonly tracer;
+class SdkTracing implements Tracing, SpanRecorder {
+  readonly propagator = new W3CTraceContextPropagator();
+  readonly instrumentationScope: InstrumentationScope = { name: SCOPE };
+  /** Requests until the span clock's offset to the wall clock is read again. */
+  private untilResync = RESYNC_EVERY;
   private stopped: Promise<void> | undefined;
 
+  /** The SDK's sampler for the config's sampling. */
+  private readonly sampler: Sampler;
+  /** The root sampler's answer when it does not depend on the trace id (ratio 0 or 1); undefined otherwise. */
+  private readonly rootAnswer: boolean | undefined;
+
   /** `flushMs`: how long stopping waits for the last spans to be exported (a dead collector must not hold it up). */
-  constructor(private readonly provider: TracerProvider, private readonly flushMs: number) {
-    this.tracer = provider.getTracer(SCOPE);
+  constructor(
+    readonly resource: Resource,
+    sampling: SamplingSettings,
+    private readonly processor: BatchSpanProcessor,
+    private readonly flushMs: number,
+  ) {
+    this.sampler = samplerOf(sampling);
+    this.rootAnswer = sampling.ratio >= 1 ? true : sampling.ratio <= 0 ? false : undefined;
+  }
+
+  sampled(client: Context | undefined, traceId: string): boolean {
+    // A request without a trace context is the root sampler's to decide; at ratio 0 or 1 its answer is known
+    // without reading the trace id. Otherwise the SDK's sampler decides, as for the SDK's own spans.
+    if (client === undefined && this.rootAnswer !== undefined) return this.rootAnswer;
+    const decision = this.sampler.shouldSample(client ?? ROOT_CONTEXT, traceId, "", SpanKind.SERVER, NO_ATTRIBUTES, NO_LINKS).decision;
+    return decision === SamplingDecision.RECORD_AND_SAMPLED;
   }
 
   serverSpan(request: TracedRequest): ServerTrace {
-    return new RequestSpans(this.tracer, this.propagator, this.fields, request);
+    if (--this.untilResync === 0) {
+      this.untilResync = RESYNC_EVERY;
+      resyncSpanClock();
+    }
+    return new RequestSpans(this, request);
+  }
+
+  finished(span: RecordedSpan): void {
+    this.processor.onEnd(span);
   }
 
   shutdown(): Promise<void> {
     if (this.stopped) return this.stopped;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const flushed = this.provider.shutdown().catch((error) => report(`telemetry shutdown failed: ${describe(error)}`));
+    // The processor exports what is queued, then shuts its exporter down.
+    const flushed = this.processor.shutdown().catch((error) => report(`telemetry shutdown failed: ${describe(error)}`));
     const givenUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.flushMs)));
     return (this.stopped = Promise.race([flushed, givenUp]).finally(() => clearTimeout(timer)));
   }
@@ -49,8 +88,9 @@ class SdkTracing implements Tracing {
 export function sdkTracing(config: TelemetryConfig): Tracing {
   reportSdkProblems();
   const settings = tracingSettings(config);
-  type ExporterOptions = NonNullable<ConstructorParameters<typeof OTLPTraceExporter>[0]>;
-  const exporter = new OTLPTraceExporter({
+  type ExporterOptions = NonNullable<ConstructorParameters<typeof ProtobufExporter>[0]>;
+  const Exporter = settings.protocol === "http/json" ? JsonExporter : ProtobufExporter;
+  const exporter = new Exporter({
     url: settings.url,
     headers: settings.headers,
     timeoutMillis: settings.timeoutMillis,
@@ -68,8 +108,7 @@ export function sdkTracing(config: TelemetryConfig): Tracing {
   const fromEnv = detectResources({ detectors: [envDetector] });
   const serviceName = settings.serviceName ?? (fromEnv.attributes[ATTR_SERVICE_NAME] as string | undefined) ?? DEFAULT_SERVICE_NAME;
   const resource = defaultResource().merge(fromEnv).merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }));
-  const provider = new TracerProvider({ resource, sampler: samplerOf(settings.sampling), spanProcessors: [processor] });
-  return new SdkTracing(provider, settings.timeoutMillis ?? DEFAULT_EXPORT_TIME_MS);
+  return new SdkTracing(resource, settings.sampling, processor, settings.timeoutMillis ?? DEFAULT_EXPORT_TIME_MS);
 }
 
 function samplerOf({ parentBased, ratio }: SamplingSettings): Sampler {

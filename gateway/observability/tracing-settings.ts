@@ -14,12 +14,17 @@ export interface SamplingSettings {
   ratio: number;
 }
 
+/** How spans travel to the collector: OTLP/HTTP with protobuf bodies (the OTLP default) or JSON bodies. */
+export type OtlpProtocol = "http/protobuf" | "http/json";
+
 export interface TracingSettings {
   /** The OTLP/HTTP traces URL; undefined: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318/v1/traces. */
   url: string | undefined;
   headers: Record<string, string> | undefined;
   timeoutMillis: number | undefined;
   compression: "gzip" | "none" | undefined;
+  /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL; http/protobuf without them. */
+  protocol: OtlpProtocol;
   /** service.name of the resource, unless OTEL_RESOURCE_ATTRIBUTES/OTEL_SERVICE_NAME name one and the config does not. */
   serviceName: string | undefined;
   sampling: SamplingSettings;
@@ -47,6 +52,7 @@ export function tracingSettings(config: TelemetryConfig): TracingSettings {
     headers: config.headers,
     timeoutMillis: config.timeout,
     compression: config.compression,
+    protocol: protocolFromEnv(),
     serviceName: config.serviceName,
     sampling: config.sampleRatio === undefined ? samplingFromEnv() : { parentBased: true, ratio: config.sampleRatio },
     maxQueueSize: config.maxQueueSize ?? positiveFromEnv("OTEL_BSP_MAX_QUEUE_SIZE") ?? DEFAULT_MAX_QUEUE_SIZE,
@@ -60,6 +66,18 @@ export function tracingSettings(config: TelemetryConfig): TracingSettings {
 export function tracesUrl(otlp: string): string {
   const base = otlp.endsWith("/") ? otlp : `${otlp}/`;
   return base.endsWith(`/${TRACES_PATH}/`) ? base.slice(0, -1) : base + TRACES_PATH;
+}
+
+/**
+ * The OTLP protocol the environment asks for. Protobuf is the OTLP default and the cheaper one to encode;
+ * grpc is not offered (the collector's OTLP/HTTP port takes the same spans), so it falls back to protobuf.
+ */
+export function protocolFromEnv(): OtlpProtocol {
+  const name = (getStringFromEnv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") ?? getStringFromEnv("OTEL_EXPORTER_OTLP_PROTOCOL"))?.trim().toLowerCase();
+  if (name === undefined || name === "http/protobuf") return "http/protobuf";
+  if (name === "http/json") return "http/json";
+  diag.warn(`OTEL_EXPORTER_OTLP_PROTOCOL=${name} is not a protocol Sluice exports with; using http/protobuf`);
+  return "http/protobuf";
 }
 
 /**

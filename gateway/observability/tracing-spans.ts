@@ -2,7 +2,11 @@
 // upstream attempt (a retry is a second one, with http.request.resend_count), each with the attributes of the
 // OpenTelemetry HTTP semantic conventions. The client's traceparent, if valid, is the server span's parent; the
 // client span's context is what the upstream receives, so the upstream's own spans hang below the gateway's.
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapPropagator, type Tracer } from "@opentelemetry/api";
+//
+// A request the sampler leaves out records nothing: it keeps its trace id and the id of its current attempt,
+// which is all the traceparent it passes upstream needs (same trace, sampled flag off). A recorded request
+// makes two RecordedSpans, each with its attributes in one object, handed to the batch processor as they end.
+import { SpanKind, SpanStatusCode, trace, type Attributes, type Context, type SpanContext, type TextMapPropagator } from "@opentelemetry/api";
 import {
   ATTR_CLIENT_ADDRESS,
   ATTR_ERROR_TYPE,
@@ -22,57 +26,74 @@ import {
 } from "@opentelemetry/semantic-conventions";
 import { headerValue } from "../http/head.ts";
 import type { AttemptFailure, RequestOutcome, ServerTrace, TracedRequest, TracedServer } from "./tracing.ts";
-import { fieldSetter, headGetter, setTraceHeaders, traceLines, type TraceFields } from "./tracing-context.ts";
+import { spanClock } from "./tracing-clock.ts";
+import { clientContext, setTraceHeaders, traceLines, traceparentOf } from "./tracing-context.ts";
+import { newSpanId, newTraceId } from "./tracing-ids.ts";
+import { RecordedSpan, type SpanSource } from "./tracing-span.ts";
 
 /** Methods the conventions name; any other is recorded as `_OTHER`, the method as sent in http.request.method_original. */
 const KNOWN_METHODS = new Set(["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"]);
 /** What a request whose client went away before its answer was done ended with (the access log's 499). */
 const CLIENT_GONE = 499;
-/** The trace context before any attempt: none. */
-const NO_FIELDS: TraceFields = Object.freeze({});
+
+/** What the spans of every request share: made once per tracer (SdkTracing). */
+export interface SpanRecorder extends SpanSource {
+  readonly propagator: TextMapPropagator;
+  /** Whether a request is recorded: the sampler's decision for its trace, with the client's context if it sent one. */
+  sampled(client: Context | undefined, traceId: string): boolean;
+  /** A span has ended: on to the batch span processor. */
+  finished(span: RecordedSpan): void;
+}
 
 /** A request's spans; made by SdkTracing.serverSpan for every request while tracing is on. */
 export class RequestSpans implements ServerTrace {
-  private readonly span: Span;
+  private readonly traceId: string;
+  /** Whether this request is recorded (its traceparent's sampled flag). */
+  private readonly sampled: boolean;
+  /** The client's tracestate, serialised, passed on upstream; undefined when it sent none. */
+  private readonly tracestate: string | undefined;
+  /** The server span, when the request is recorded. */
+  private readonly server: RecordedSpan | undefined;
   /** The method as the span names and attributes carry it ("_OTHER" for a method the conventions do not know). */
   private readonly method: string;
-  /** The server span as the parent of client spans, made at the first attempt. */
-  private parent: Context | undefined;
-  /** The client span of the attempt under way, and the trace context the upstream gets from it. */
-  private current: Span | undefined;
-  private fields: TraceFields = NO_FIELDS;
+  /** The span id of the attempt under way ("" before the first): the upstream's parent. */
+  private attemptSpanId = "";
+  /** The client span of the attempt under way, when recorded and not yet ended. */
+  private current: RecordedSpan | undefined;
   private attempts = 0;
   /** How the last failed attempt failed: the server span's error.type when the answer is the gateway's 5xx. */
   private failureKind: string | undefined;
   private route: string | undefined;
   private ended = false;
 
-  constructor(
-    private readonly tracer: Tracer,
-    private readonly propagator: TextMapPropagator,
-    private readonly traceFields: readonly string[],
-    request: TracedRequest,
-  ) {
+  constructor(private readonly recorder: SpanRecorder, request: TracedRequest) {
     const head = request.head;
+    const start = spanClock();
     const method = (this.method = KNOWN_METHODS.has(head.method) ? head.method : "_OTHER");
-    const parent = propagator.extract(ROOT_CONTEXT, head, headGetter);
-    // Attributes are set once the span exists, not passed to startSpan: the sampler (parent-based, by trace id)
-    // does not read them, the SDK checks attributes given at the start twice over (half the cost of a span), and
-    // a span sampled out takes none.
-    const span = (this.span = tracer.startSpan(method === "_OTHER" ? "HTTP" : method, { kind: SpanKind.SERVER }, parent));
-    if (!span.isRecording()) return;
+    const context = clientContext(recorder.propagator, head);
+    const parent = context === undefined ? undefined : validParent(trace.getSpanContext(context));
+    const traceId = (this.traceId = parent?.traceId ?? newTraceId());
+    const traceState = parent?.traceState;
+    const tracestate = traceState?.serialize();
+    this.tracestate = tracestate === "" ? undefined : tracestate;
+    this.sampled = recorder.sampled(context, traceId);
+    if (!this.sampled) return;
     const target = head.pathAndQuery;
     const q = target.indexOf("?");
-    span.setAttribute(ATTR_HTTP_REQUEST_METHOD, method);
-    if (method === "_OTHER") span.setAttribute(ATTR_HTTP_REQUEST_METHOD_ORIGINAL, head.method);
-    span.setAttribute(ATTR_URL_SCHEME, "http");
-    span.setAttribute(ATTR_URL_PATH, q < 0 ? target : target.slice(0, q));
-    if (q >= 0) span.setAttribute(ATTR_URL_QUERY, target.slice(q + 1));
-    if (head.host !== "") setAuthority(span, head.host);
-    span.setAttribute(ATTR_CLIENT_ADDRESS, request.clientIp);
+    const attributes: Attributes = {
+      [ATTR_HTTP_REQUEST_METHOD]: method,
+      [ATTR_URL_SCHEME]: "http",
+      [ATTR_URL_PATH]: q < 0 ? target : target.slice(0, q),
+      [ATTR_CLIENT_ADDRESS]: request.clientIp,
+      [ATTR_NETWORK_PROTOCOL_VERSION]: head.minor === 1 ? "1.1" : "1.0",
+    };
+    if (method === "_OTHER") attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = head.method;
+    if (q >= 0) attributes[ATTR_URL_QUERY] = target.slice(q + 1);
+    if (head.host !== "") setAuthority(attributes, head.host);
     const userAgent = headerValue(head, "user-agent");
-    if (userAgent !== null) span.setAttribute(ATTR_USER_AGENT_ORIGINAL, userAgent);
-    span.setAttribute(ATTR_NETWORK_PROTOCOL_VERSION, head.minor === 1 ? "1.1" : "1.0");
+    if (userAgent !== null) attributes[ATTR_USER_AGENT_ORIGINAL] = userAgent;
+    const name = method === "_OTHER" ? "HTTP" : method;
+    this.server = new RecordedSpan(recorder, traceId, newSpanId(), traceState, parent, SpanKind.SERVER, name, attributes, start);
   }
 
   routed(name: string): void {
@@ -80,40 +101,43 @@ export class RequestSpans implements ServerTrace {
   }
 
   attempt(method: string, server: TracedServer, pathAndQuery: string): void {
-    this.current?.end();
-    const known = KNOWN_METHODS.has(method) ? method : "_OTHER";
+    this.endAttempt();
     const resends = this.attempts++;
-    const parent = (this.parent ??= trace.setSpan(ROOT_CONTEXT, this.span));
-    const span = (this.current = this.tracer.startSpan(known === "_OTHER" ? "HTTP" : known, { kind: SpanKind.CLIENT }, parent));
-    const fields: TraceFields = {};
-    this.propagator.inject(trace.setSpan(ROOT_CONTEXT, span), fields, fieldSetter);
-    this.fields = fields;
-    if (!span.isRecording()) return;
-    span.setAttribute(ATTR_HTTP_REQUEST_METHOD, known);
-    if (known === "_OTHER") span.setAttribute(ATTR_HTTP_REQUEST_METHOD_ORIGINAL, method);
-    span.setAttribute(ATTR_SERVER_ADDRESS, server.hostname);
-    span.setAttribute(ATTR_SERVER_PORT, server.port);
-    span.setAttribute(ATTR_URL_FULL, `http://${server.hostPort}${pathAndQuery}`);
-    span.setAttribute(ATTR_NETWORK_PROTOCOL_VERSION, "1.1");
-    if (resends > 0) span.setAttribute(ATTR_HTTP_REQUEST_RESEND_COUNT, resends);
+    const spanId = (this.attemptSpanId = newSpanId());
+    const parent = this.server;
+    if (parent === undefined) return;
+    const known = KNOWN_METHODS.has(method) ? method : "_OTHER";
+    const attributes: Attributes = {
+      [ATTR_HTTP_REQUEST_METHOD]: known,
+      [ATTR_SERVER_ADDRESS]: server.hostname,
+      [ATTR_SERVER_PORT]: server.port,
+      [ATTR_URL_FULL]: `http://${server.hostPort}${pathAndQuery}`,
+      [ATTR_NETWORK_PROTOCOL_VERSION]: "1.1",
+    };
+    if (known === "_OTHER") attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = method;
+    if (resends > 0) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = resends;
+    const name = known === "_OTHER" ? "HTTP" : known;
+    this.current = new RecordedSpan(this.recorder, this.traceId, spanId, parent.traceState, parent, SpanKind.CLIENT, name, attributes, spanClock());
   }
 
   attemptLines(): string {
-    return traceLines(this.fields);
+    if (this.attemptSpanId === "") return "";
+    return traceLines(traceparentOf(this.traceId, this.attemptSpanId, this.sampled), this.tracestate);
   }
 
   attemptHeaders(headers: Headers): void {
-    setTraceHeaders(this.fields, this.traceFields, headers);
+    if (this.attemptSpanId === "") return setTraceHeaders(headers, undefined, undefined);
+    setTraceHeaders(headers, traceparentOf(this.traceId, this.attemptSpanId, this.sampled), this.tracestate);
   }
 
   attemptAnswered(status: number): void {
     const attempt = this.current;
     if (attempt === undefined) return;
-    attempt.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    attempt.attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
     // A client span's 4xx is an error too: the request did not get what it asked for.
     if (status >= 400) {
-      attempt.setAttribute(ATTR_ERROR_TYPE, String(status));
-      attempt.setStatus({ code: SpanStatusCode.ERROR });
+      attempt.attributes[ATTR_ERROR_TYPE] = String(status);
+      attempt.status = { code: SpanStatusCode.ERROR };
     }
   }
 
@@ -121,50 +145,64 @@ export class RequestSpans implements ServerTrace {
     this.failureKind = failure.kind;
     const attempt = this.current;
     if (attempt === undefined) return;
-    this.current = undefined;
-    attempt.setAttribute(ATTR_ERROR_TYPE, failure.kind);
-    attempt.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
-    attempt.end();
+    attempt.attributes[ATTR_ERROR_TYPE] = failure.kind;
+    attempt.status = { code: SpanStatusCode.ERROR, message: failure.message };
+    this.endAttempt();
   }
 
   end(status: number, outcome?: RequestOutcome): void {
     if (this.ended) return;
     this.ended = true;
-    this.current?.end();
-    this.current = undefined;
-    const span = this.span;
-    if (!span.isRecording()) return span.end();
+    this.endAttempt();
+    const span = this.server;
+    if (span === undefined) return;
+    const attributes = span.attributes;
     const route = outcome?.route ?? this.route;
     if (route !== undefined) {
-      span.setAttribute(ATTR_HTTP_ROUTE, route);
-      span.updateName(`${this.method === "_OTHER" ? "HTTP" : this.method} ${route}`);
+      attributes[ATTR_HTTP_ROUTE] = route;
+      span.name = `${this.method === "_OTHER" ? "HTTP" : this.method} ${route}`;
     }
     const error = outcome?.error;
     if (status === CLIENT_GONE) {
       // No answer was sent: no status code, and the client's leaving is what went wrong.
-      span.setAttribute(ATTR_ERROR_TYPE, "aborted");
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error ?? "client went away" });
+      attributes[ATTR_ERROR_TYPE] = "aborted";
+      span.status = { code: SpanStatusCode.ERROR, message: error ?? "client went away" };
     } else {
-      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+      attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
       // A server span's 4xx is the client's doing (status left unset); a 5xx, or an answer cut short after its
       // head (the status says 2xx, the log an error), is the gateway's or the upstream's.
       if (status >= 500 || (status < 400 && error !== undefined)) {
-        span.setAttribute(ATTR_ERROR_TYPE, this.failureKind ?? String(status));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+        attributes[ATTR_ERROR_TYPE] = this.failureKind ?? String(status);
+        span.status = { code: SpanStatusCode.ERROR, message: error };
       }
     }
-    span.end();
+    span.endReading = spanClock();
+    this.recorder.finished(span);
+  }
+
+  /** The client span of the attempt under way ends (the next attempt, a failure or the request's end). */
+  private endAttempt(): void {
+    const attempt = this.current;
+    if (attempt === undefined) return;
+    this.current = undefined;
+    attempt.endReading = spanClock();
+    this.recorder.finished(attempt);
   }
 }
 
+/** The client's span context when the propagator found a valid one (an invalid traceparent starts a new trace). */
+function validParent(parent: SpanContext | undefined): SpanContext | undefined {
+  return parent !== undefined && trace.isSpanContextValid(parent) ? parent : undefined;
+}
+
 /** server.address and server.port from the request's authority ("host", "host:port", "[v6]:port"). */
-function setAuthority(span: Span, authority: string): void {
+function setAuthority(attributes: Attributes, authority: string): void {
   const close = authority.charCodeAt(0) === 91 /* [ */ ? authority.indexOf("]") : -1;
   const colon = authority.indexOf(":", close < 0 ? 0 : close);
   const host = colon < 0 ? authority : authority.slice(0, colon);
-  span.setAttribute(ATTR_SERVER_ADDRESS, close > 0 ? host.slice(1, close) : host);
+  attributes[ATTR_SERVER_ADDRESS] = close > 0 ? host.slice(1, close) : host;
   if (colon >= 0) {
     const port = Number(authority.slice(colon + 1));
-    if (Number.isInteger(port) && port > 0) span.setAttribute(ATTR_SERVER_PORT, port);
+    if (Number.isInteger(port) && port > 0) attributes[ATTR_SERVER_PORT] = port;
   }
 }

@@ -1,7 +1,8 @@
 // A test OTLP/HTTP collector: a Bun.serve on 127.0.0.1 that takes POST /v1/traces as an OpenTelemetry collector
-// does, decodes the export request (OTLP's JSON encoding, which the SDK's http exporter sends; anything else is
-// answered 415 and counted as refused) and keeps every span with its resource, flattened for assertions.
+// does, decodes the export request (OTLP's protobuf encoding, which the gateway's exporter sends by default, or
+// its JSON encoding; anything else is answered 415 and counted as refused) and keeps every span with its resource, flattened for assertions.
 import type { Server } from "bun";
+import { decodeTraceExport } from "./otlp-protobuf.ts";
 
 /** An OTLP AnyValue as JSON: one of these keys holds it (int64 as a string or a number). */
 interface AnyValue {
@@ -55,6 +56,8 @@ export interface ReceivedSpan {
   status: { code: number; message?: string };
   resource: Record<string, AttributeValue>;
   scope: string;
+  /** How the export request that carried it was encoded. */
+  encoding: "protobuf" | "json";
   startNs: bigint;
   endNs: bigint;
 }
@@ -63,7 +66,7 @@ export interface Collector {
   readonly url: string;
   readonly port: number;
   readonly spans: ReceivedSpan[];
-  /** Export requests received, and those refused (not JSON). */
+  /** Export requests received, and those refused (neither protobuf nor JSON). */
   readonly requests: number;
   readonly refused: number;
   /** The spans of one trace. */
@@ -97,11 +100,13 @@ export function startCollector(): Collector {
       const path = new URL(request.url).pathname;
       if (request.method !== "POST" || path !== "/v1/traces") return new Response("not found", { status: 404 });
       requests++;
-      if (!(request.headers.get("content-type") ?? "").startsWith("application/json")) {
+      const type = request.headers.get("content-type") ?? "";
+      const protobuf = type.startsWith("application/x-protobuf");
+      if (!protobuf && !type.startsWith("application/json")) {
         refused++;
-        return new Response("only OTLP/JSON here", { status: 415 });
+        return new Response("only OTLP/protobuf or OTLP/JSON here", { status: 415 });
       }
-      const body = (await request.json()) as ExportRequest;
+      const body = (protobuf ? decodeTraceExport(new Uint8Array(await request.arrayBuffer())) : await request.json()) as ExportRequest;
       for (const rs of body.resourceSpans ?? []) {
         const resource = attributesOf(rs.resource?.attributes);
         for (const ss of rs.scopeSpans ?? []) {
@@ -116,13 +121,15 @@ export function startCollector(): Collector {
               status: { code: span.status?.code ?? 0, message: span.status?.message },
               resource,
               scope: ss.scope?.name ?? "",
+              encoding: protobuf ? "protobuf" : "json",
               startNs: BigInt(span.startTimeUnixNano),
               endNs: BigInt(span.endTimeUnixNano),
             });
           }
         }
       }
-      return Response.json({ partialSuccess: {} });
+      // An empty ExportTraceServiceResponse: no bytes in protobuf.
+      return protobuf ? new Response(new Uint8Array(0), { headers: { "content-type": "application/x-protobuf" } }) : Response.json({ partialSuccess: {} });
     },
   });
   return {
