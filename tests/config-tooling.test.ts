@@ -48,8 +48,8 @@ describe("sluice check: every problem in one run", () => {
         db: { mode: "tcp", servers: [{ address: "127.0.0.1:5432" }] },
       },
       routes: [
-        // 3: a regex that does not compile; 4: a pool that does not exist; 5: a plugin that does not exist
-        { match: { path: "~^/(unclosed" }, pool: "ap", plugins: ["no-such-plugin"] },
+        // 3: a regex that does not compile; 4: a pool that does not exist; 5: a plugin file that does not exist
+        { match: { path: "~^/(unclosed" }, pool: "ap", plugins: ["./no-such-plugin.ts"] },
       ],
     });
     const { code, out } = await runCli(["check", "--config", path]);
@@ -60,7 +60,7 @@ describe("sluice check: every problem in one run", () => {
       'pools.app.servers[0].wieght: unknown key (got 2) — did you mean "weight"?',
       expect.stringMatching(/^routes\[0\]\.match\.path: not a valid regular expression: .+ \(got "~\^\/\(unclosed"\)$/),
       'routes[0].pool: no such pool (got "ap") — did you mean "app"?',
-      expect.stringMatching(/^routes\[0\]\.plugins\[0\]\.use: cannot load plugin .*\(got "no-such-plugin"\)$/),
+      expect.stringMatching(/^routes\[0\]\.plugins\[0\]\.use: cannot load plugin .*\(got "\.\/no-such-plugin\.ts"\)$/),
     ]);
   });
 
