@@ -10,6 +10,9 @@ import { deadPort, until } from "./helpers/common.ts";
 import { startCli, type RunningProcess } from "./helpers/process.ts";
 import { rawRequest, startUpstream, type Upstream } from "./helpers/upstream.ts";
 import { sampleValue, scrapeMetrics } from "./helpers/metrics.ts";
+import { connect, type Socket } from "node:net";
+import { PrimaryChannel } from "../gateway/workers/channel.ts";
+import { getRuntime } from "../gateway/runtime/current.ts";
 
 interface ServerEntry {
   id: string;
@@ -236,4 +239,35 @@ describe("--workers 3 (the primary and two workers) as one gateway", () => {
     bFailsChecks = false;
     expect((await post("a/enable")).status).toBe(200);
   }, 20_000);
+});
+
+describe("the workers' channel keeps strangers and nonsense out", () => {
+  /** A raw connection to the channel's port; resolves `closed` when the primary closes it. */
+  const open = (channel: PrimaryChannel) => {
+    const socket: Socket = connect({ host: "127.0.0.1", port: Number(channel.env.split(" ")[0]) });
+    socket.on("error", () => {});
+    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+    return { socket, closed };
+  };
+
+  test("a first line past its limit, a connection that never shows the token, and a worker that sends nonsense are cut", async () => {
+    const joined: number[] = [];
+    const channel = await PrimaryChannel.open(await getRuntime(), { joined: (link) => joined.push(link.worker), left() {} });
+    const token = channel.env.split(" ")[1]!;
+    try {
+      const long = open(channel);
+      long.socket.write("x".repeat(4096)); // no newline: the hello line would be longer than the limit
+      await long.closed;
+      const silent = open(channel);
+      await silent.closed; // after the hello timeout
+      const rude = open(channel);
+      rude.socket.write(`${JSON.stringify({ hello: token, worker: 1, pid: 1 })}\n`);
+      await until(() => joined.length === 1, "the worker joined");
+      rude.socket.write("this is not JSON\n");
+      await rude.closed;
+      expect(channel.connected).toEqual([]);
+    } finally {
+      channel.close();
+    }
+  }, 10_000);
 });
