@@ -4,7 +4,7 @@
 // repository would be: options validated by a schema, per-request facts passed between phases in `ctx.vars`,
 // everything `setup` opens closed in `teardown`.
 import { z } from "zod";
-import { definePlugin } from "../../gateway/mod.ts";
+import { definePlugin } from "sluice";
 
 const options = z.strictObject({
   /** The request header that names the tenant. */
