@@ -4,6 +4,7 @@
 import { createRequire } from "node:module";
 import { isAbsolute, join, resolve } from "node:path";
 import type { PluginRef } from "../config/schema.ts";
+import { closest } from "../config/errors.ts";
 import { builtinPlugins } from "./builtins.ts";
 import { HOOK_NAMES, type Plugin, type PluginHooks } from "./types.ts";
 import { teardownPlugins } from "./teardown.ts";
@@ -34,11 +35,18 @@ async function importPlugin(use: string, configDir: string): Promise<Plugin<unkn
  * deployment installs plugins next to its config; then the gateway's own packages.
  */
 function packageEntry(name: string, configDir: string): string {
-  try {
-    return createRequire(join(configDir, "package.json")).resolve(name);
-  } catch {
-    return name;
+  // Only what is installed in a node_modules counts: Bun's auto-install would otherwise fetch any name from the
+  // registry (into its global cache) and run it, a typo too.
+  for (const from of [join(configDir, "package.json"), import.meta.url]) {
+    try {
+      const entry = createRequire(from).resolve(name);
+      if (/[\\/]node_modules[\\/]/.test(entry)) return entry;
+    } catch {
+      // not installed there: the next place
+    }
   }
+  const hint = closest(name, Object.keys(builtinPlugins));
+  throw new Error(`not a built-in plugin, a file or an installed package${hint ? ` — did you mean "${hint}"?` : ""}`);
 }
 
 function render(value: unknown): string {
