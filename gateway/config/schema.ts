@@ -307,9 +307,9 @@ const HSTS_DEFAULTS = { maxAge: 365 * 86_400_000, includeSubDomains: false, prel
 const hsts = z.union([
   z.boolean().transform((on) => (on ? HSTS_DEFAULTS : undefined)),
   z.strictObject({
-    maxAge: duration.default(HSTS_DEFAULTS.maxAge),
-    includeSubDomains: z.boolean().default(HSTS_DEFAULTS.includeSubDomains),
-    preload: z.boolean().default(HSTS_DEFAULTS.preload),
+    maxAge: duration.default(HSTS_DEFAULTS.maxAge).describe("max-age of Strict-Transport-Security (default a year)"),
+    includeSubDomains: z.boolean().default(HSTS_DEFAULTS.includeSubDomains).describe("Every subdomain is HTTPS-only too"),
+    preload: z.boolean().default(HSTS_DEFAULTS.preload).describe("Ask to be on browsers' preload list (needs a year and includeSubDomains)"),
   }).superRefine((h, ctx) => {
     if (h.preload && (h.maxAge < 365 * 86_400_000 || !h.includeSubDomains)) {
       ctx.addIssue({ code: "custom", message: 'preload needs maxAge of "365d" or more and includeSubDomains: true (the preload list refuses less)' });
@@ -321,7 +321,7 @@ export type HstsSettings = z.output<typeof hsts>;
 /** A TLS listener's settings: its certificates, the first one served to clients that name no server (SNI). */
 const listenerTls = z.strictObject({
   certificates: z.array(listenerCertificate).min(1).describe("Certificates; a client's server name (SNI) picks one, the first for clients naming none"),
-  hsts: hsts.optional(),
+  hsts: hsts.optional().describe("Strict-Transport-Security on every answer: true for the defaults, or { maxAge, includeSubDomains, preload }"),
 });
 
 /**
@@ -331,9 +331,9 @@ const listenerTls = z.strictObject({
 const listenerRedirect = z.union([
   z.literal("https").transform(() => ({ to: "https" as const, port: undefined, status: 308 as const })),
   z.strictObject({
-    to: z.literal("https").default("https"),
-    port: z.number().int().min(1).max(65535).optional(),
-    status: z.union([z.literal(301), z.literal(302), z.literal(307), z.literal(308)]).default(308),
+    to: z.literal("https").default("https").describe("Where to: https"),
+    port: z.number().int().min(1).max(65535).optional().describe("Port of the HTTPS URLs (default: the first TLS listener's)"),
+    status: z.union([z.literal(301), z.literal(302), z.literal(307), z.literal(308)]).default(308).describe("Status of the redirect: 301, 302, 307 or 308"),
   }),
 ]);
 
@@ -346,7 +346,7 @@ const httpListener = z.union([
     /** TLS termination: the listener speaks HTTPS with these certificates (checked and read by certificates.ts). */
     tls: listenerTls.optional().describe("HTTPS: the listener terminates TLS with these certificates"),
     /** The listener only redirects to HTTPS (http-listeners.ts builds the answer). */
-    redirect: listenerRedirect.optional(),
+    redirect: listenerRedirect.optional().describe("Answer every request with a redirect to HTTPS: \"https\", or { port, status }"),
   }).superRefine((l, ctx) => {
     if (l.tls !== undefined && l.redirect !== undefined) {
       ctx.addIssue({ code: "custom", path: ["redirect"], message: "a TLS listener cannot redirect to HTTPS: it is HTTPS already (put redirect on a plain listener)" });
@@ -380,7 +380,7 @@ export type AccessLogSettings = z.output<typeof accessLogSettings>;
 export const configSchema = z.strictObject({
   /** Where editors find the JSON Schema of this file (`sluice schema`); the gateway ignores it. */
   $schema: z.string().optional().describe("The JSON Schema of this file, for editors; ignored by the gateway"),
-  listen: oneOrMany(httpListener).default(":8080").transform((v) => (Array.isArray(v) ? v : [v])).describe("HTTP listen address(es): \"host:port\", \":port\", or { address, maxConnections, tls }"),
+  listen: oneOrMany(httpListener).default(":8080").transform((v) => (Array.isArray(v) ? v : [v])).describe("HTTP listen address(es): \"host:port\", \":port\", or { address, maxConnections, tls, redirect }"),
   admin: z.union([z.literal(false), admin]).default({ listen: "127.0.0.1:9901" }).describe("The admin listener (/status, /metrics, admin API); false turns it off"),
   workers: z.union([positiveInt, z.literal("auto")]).default(1).describe("Processes sharing the listen ports, or \"auto\" (one per core)"),
   limits: limits.default(LIMIT_DEFAULTS).describe("Limits on what clients send and how long they take"),
