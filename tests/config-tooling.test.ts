@@ -290,6 +290,8 @@ describe("sluice --help and sluice help CMD", () => {
       const text = await readFile(join(repoRoot, "gateway", file), "utf8");
       for (const m of text.matchAll(/\b((?:SLUICE|OTEL)_[A-Z0-9_]*[A-Z0-9])\b/g)) names.add(m[1]!);
       for (const m of text.matchAll(/(?:\benv\(\s*"|process\.env\.|process\.env\[\s*"|\benv\.)([A-Z][A-Z0-9_]+)/g)) names.add(m[1]!);
+      // A name kept in a constant first: `const CHANNEL_ENV = "SLUICE_CHANNEL"`.
+      for (const m of text.matchAll(/\b[A-Z0-9_]*ENV\s*=\s*"([A-Z][A-Z0-9_]+)"/g)) names.add(m[1]!);
     }
     expect(names.size).toBeGreaterThan(10);
     expect([...names].filter((name) => !help.includes(name))).toEqual([]);
