@@ -230,6 +230,28 @@ describe("the JSON Schema", () => {
     expect(validate({ shutdownTimeout: "30s1m" })).toBe(false);
   });
 
+  test("every default it shows is a value its own key accepts (durations and sizes written as one would)", () => {
+    const root = JSON.parse(schemaFile);
+    const ajv = new Ajv({ strict: false });
+    ajv.addFormat("uri", (text: string) => URL.canParse(text));
+    const checked: string[] = [];
+    const walk = (node: unknown, at: string) => {
+      if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${at}/${i}`));
+      if (node === null || typeof node !== "object") return;
+      const { default: value, ...rest } = node as Record<string, unknown>;
+      if (value !== undefined) {
+        const ok = ajv.validate({ ...rest, definitions: root.definitions }, value);
+        expect([at, ok]).toEqual([at, true]);
+        checked.push(at);
+      }
+      for (const [key, child] of Object.entries(rest)) if (key !== "default") walk(child, `${at}/${key}`);
+    };
+    walk(root, "#");
+    expect(checked.length).toBeGreaterThan(50);
+    expect(root.properties.shutdownTimeout.default).toBe("10s");
+    expect(root.properties.limits.properties.maxBodySize.default).toBe("128mb");
+  });
+
   test("every example and deployment config validates against it", async () => {
     const validate = validator();
     const files = [

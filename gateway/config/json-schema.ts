@@ -97,7 +97,11 @@ function toJson(schema: z.ZodType, instead: (zodSchema: unknown) => JsonSchema |
       // zod leaves out a default in front of a transform (its value is the output): ours are valid input too.
       if (def.type === "default" && jsonSchema.default === undefined) {
         const value = def.defaultValue;
-        if (value !== undefined && value !== null && typeof value !== "function") (jsonSchema as JsonSchema).default = value;
+        const inner = (def.innerType as { _zod: { def: ZodDef } })._zod.def;
+        // Shown as one would write it: "10s" rather than 10000.
+        if (typeof value === "number" && isPipeFrom(inner, durationSchema)) (jsonSchema as JsonSchema).default = writtenDuration(value);
+        else if (typeof value === "number" && isPipeFrom(inner, sizeSchema)) (jsonSchema as JsonSchema).default = writtenSize(value);
+        else if (value !== undefined && value !== null && typeof value !== "function") (jsonSchema as JsonSchema).default = value;
       }
       // zod names its string checks as formats ("starts_with"); editors and validators know only the standard ones.
       if (typeof jsonSchema.format === "string" && !STANDARD_FORMATS.has(jsonSchema.format)) delete jsonSchema.format;
@@ -153,13 +157,51 @@ function pluginRefJson(options: Map<string, JsonSchema>): JsonSchema {
   };
 }
 
+/** Milliseconds as a config would write them: 90000 → "1m30s", 0 → "0s", 1500 → "1s500ms". */
+function writtenDuration(ms: number): string {
+  const units: [string, number][] = [
+    ["d", 86_400_000],
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+    ["ms", 1],
+  ];
+  let rest = ms;
+  let text = "";
+  for (const [unit, size] of units) {
+    const n = Math.floor(rest / size);
+    if (n > 0) text += `${n}${unit}`;
+    rest -= n * size;
+  }
+  return text || "0s";
+}
+
+/** Bytes as a config would write them: 4194304 → "4mb", 1536 → "1536". */
+function writtenSize(bytes: number): string {
+  for (const [unit, size] of [
+    ["gb", 1024 ** 3],
+    ["mb", 1024 ** 2],
+    ["kb", 1024],
+  ] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}
+
 /** A transform of a number or a string (a duration or a size, read by the transform). */
 function readsNumberOrString(schema: unknown): boolean {
   const def = (schema as { _zod: { def: ZodDef } })._zod.def;
   if (def.type !== "pipe") return false;
   const input = (def.in as { _zod: { def: ZodDef } })._zod.def;
   const options = (input.options ?? []) as { _zod: { def: ZodDef } }[];
-  return input.type === "union" && options.length === 2 && options.map((o) => o._zod.def.type).sort().join() === "number,string";
+  return (
+    input.type === "union" &&
+    options.length === 2 &&
+    options
+      .map((o) => o._zod.def.type)
+      .sort()
+      .join() === "number,string"
+  );
 }
 
 function isPipeFrom(def: ZodDef, schema: { _zod: { def: unknown } }): boolean {
