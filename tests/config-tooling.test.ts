@@ -116,6 +116,11 @@ describe("sluice check: every problem in one run", () => {
       "admin.token: required when admin.listen is not a loopback address (got nothing)",
     ]);
     expect(inspectConfig([], BALANCERS).problems).toEqual(["config: expected an object (got [])"]);
+    // A broken admin address stands in as the default one, which is no clash with a listener on it.
+    const pools = { db: { mode: "tcp", servers: [{ address: "127.0.0.1:5432" }] } };
+    expect(inspectConfig({ admin: { listen: "nine" }, pools, tcp: [{ listen: "127.0.0.1:9901", pool: "db" }] }, BALANCERS).problems).toEqual([
+      'admin.listen: not an address: use "host:port" or ":port" (got "nine")',
+    ]);
     // Pools written as a list: no pool can be looked up, so no route is told its pool does not exist.
     expect(inspectConfig({ pools: [{ servers: [] }], routes: [{ pool: "app" }], tcp: [{ listen: ":5432", sni: { "*": "db" } }] }, BALANCERS).problems).toEqual([
       'pools: expected an object (got [{"servers":[]}])',

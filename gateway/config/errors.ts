@@ -125,8 +125,8 @@ export class ProblemList {
   }
 
   /** Take over the lines of `other` (already worded, values shown as `other` saw them) whose path `keep` accepts. */
-  absorb(other: ProblemList, keep: (path: Path) => boolean = () => true): void {
-    for (const e of other.entries) if (keep(e.path)) this.entries.push(e);
+  absorb(other: ProblemList, keep: (path: Path, line: string) => boolean = () => true): void {
+    for (const e of other.entries) if (keep(e.path, e.line)) this.entries.push(e);
   }
 
   lines(): string[] {

@@ -12,7 +12,7 @@ import type { ProblemPath } from "./errors.ts";
 export interface SalvagedConfig {
   /** A config of the parts that parsed, placeholders and defaults elsewhere. */
   config: Config;
-  /** Where placeholders stand in for parts that did not parse. */
+  /** Where placeholders or defaults stand in for parts that did not parse. */
   unusable: ProblemPath[];
 }
 
@@ -56,8 +56,10 @@ export function salvageConfig(input: unknown): SalvagedConfig {
       const pools: Record<string, unknown> = {};
       for (const [name, pool] of Object.entries(raw)) {
         const parsed = salvagePart((r) => field.safeParse({ [name]: r }), pool, 1);
-        if (parsed) pools[name] = (parsed.value as Record<string, unknown>)[name];
-        else {
+        if (parsed) {
+          pools[name] = (parsed.value as Record<string, unknown>)[name];
+          for (const key of parsed.left) unusable.push(["pools", name, key]);
+        } else {
           // Kept under its name, so a route pointing at it does not read as pointing at nothing.
           pools[name] = placeholderPool(isPlainObject(pool) && pool.mode === "tcp" ? "tcp" : "http");
           unusable.push(["pools", name]);
@@ -72,7 +74,10 @@ export function salvageConfig(input: unknown): SalvagedConfig {
       // Item by item, so each keeps its index: problem paths name items as the file has them.
       out[key] = raw.map((item, i) => {
         const parsed = salvagePart((r) => field.safeParse([r]), item, 1);
-        if (parsed) return (parsed.value as unknown[])[0];
+        if (parsed) {
+          for (const left of parsed.left) unusable.push([key, i, left]);
+          return (parsed.value as unknown[])[0];
+        }
         unusable.push([key, i]);
         return placeholder();
       });
@@ -80,8 +85,10 @@ export function salvageConfig(input: unknown): SalvagedConfig {
     }
 
     const parsed = salvagePart(field.safeParse.bind(field), raw, 0);
-    if (parsed) out[key] = parsed.value;
-    else {
+    if (parsed) {
+      out[key] = parsed.value;
+      for (const left of parsed.left) unusable.push([key, left]);
+    } else {
       unusable.push([key]);
       // No admin listener rather than the default one: a default address could clash with something written.
       out[key] = key === "admin" ? false : key === "listen" ? [placeholderItems.listen!()] : (fields[key] as { parse(v: unknown): unknown }).parse(undefined);
@@ -91,12 +98,13 @@ export function salvageConfig(input: unknown): SalvagedConfig {
 }
 
 /**
- * `raw` parsed; failing that, parsed again without the keys its problems were in. `depth` is how many path
- * segments of an issue come before the keys of `raw` (the wrapping the parse adds). Undefined when neither parsed.
+ * `raw` parsed; failing that, parsed again without the keys its problems were in (`left`: those keys hold their
+ * defaults now, not what the file says). `depth` is how many path segments of an issue come before the keys of
+ * `raw` (the wrapping the parse adds). Undefined when neither parsed.
  */
-function salvagePart(parse: Parse, raw: unknown, depth: number): { value: unknown } | undefined {
+function salvagePart(parse: Parse, raw: unknown, depth: number): { value: unknown; left: string[] } | undefined {
   const first = parse(raw);
-  if (first.success) return { value: first.data };
+  if (first.success) return { value: first.data, left: [] };
   if (!isPlainObject(raw)) return undefined;
   const broken = new Set<string>();
   for (const issue of first.error.issues) {
@@ -106,7 +114,7 @@ function salvagePart(parse: Parse, raw: unknown, depth: number): { value: unknow
     else return undefined; // a problem with the part as a whole: no key to leave out
   }
   const second = parse(Object.fromEntries(Object.entries(raw).filter(([k]) => !broken.has(k))));
-  return second.success ? { value: second.data } : undefined;
+  return second.success ? { value: second.data, left: [...broken] } : undefined;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -4,7 +4,7 @@
 // across sections still run, on what did parse (salvage.ts), so one run tells everything. A valid config
 // comes back with its names in canonical form (canonical.ts).
 import { configSchema, type Config } from "./schema.ts";
-import { ConfigError, ProblemList, humanMessage, issueProblems, type ProblemPath } from "./errors.ts";
+import { ConfigError, ProblemList, formatPath, humanMessage, issueProblems, type ProblemPath } from "./errors.ts";
 import { checkReferences } from "./references.ts";
 import { withCanonicalNames, type CanonicalBalancer } from "./canonical.ts";
 import { checkUnsupported } from "./unsupported.ts";
@@ -33,9 +33,11 @@ export function inspectConfig(input: unknown, knownBalancers: readonly string[],
   const noPools = unusable.some((u) => samePath(u, ["pools"]));
   const problems = new ProblemList(input);
   problems.absorb(shape);
+  // An address clash names the other address's path: one standing in for a broken value is no clash.
+  const standIns = unusable.map((u) => `used by ${formatPath(u)} (got`);
   problems.absorb(
     crossSectionProblems(config, knownBalancers),
-    (path) => !covered.some((c) => within(path, c)) && !(noPools && namesPool(path)),
+    (path, line) => !covered.some((c) => within(path, c)) && !(noPools && namesPool(path)) && !standIns.some((s) => line.includes(s)),
   );
   const lines = problems.lines();
   for (const line of checkUnsupported(config)) if (!lines.includes(line)) lines.push(line);
