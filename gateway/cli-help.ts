@@ -73,8 +73,9 @@ export const COMMANDS: CommandSpec[] = [
     usage: "",
     summary: "print the JSON Schema of a config file, for editors",
     details: [
-      'Point a JSON config at it with "$schema": "./sluice.schema.json" (or the file shipped with the package,',
-      "node_modules/sluice/sluice.schema.json) for completion and checking as you type.",
+      "Write it next to a config with `sluice schema > sluice.schema.json` and name it in the config with",
+      '"$schema": "./sluice.schema.json" for completion and checking as you type (the package ships it as',
+      "node_modules/sluice/sluice.schema.json). sluice check checks what a schema cannot: references, addresses, patterns.",
     ],
     flags: [],
     exitCodes: [[EXIT.ok, "printed"], usageExit],
