@@ -5,6 +5,7 @@ import { Hono } from "hono";
 import type { Config } from "./config/schema.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { Pool } from "./pool/pool.ts";
+import { loadUpstreamTls } from "./config/certificates.ts";
 import { createStickyCookie } from "./pool/sticky.ts";
 import { loadPlugins, type LoadedPlugin } from "./plugin/load.ts";
 import type { GatewayEnv, LogEntry } from "./plugin/types.ts";
@@ -62,9 +63,12 @@ export interface SnapshotContext {
 
 export async function buildSnapshot(config: Config, configDir: string, context: SnapshotContext): Promise<Snapshot> {
   const { runtime, accessLog } = context;
+  // Upstream TLS files are read on every load: a reload picks up renewed certificates.
+  const upstreamTls = loadUpstreamTls(config, configDir, runtime.tlsClientLimits);
+  for (const line of upstreamTls.warnings) console.error(`sluice: warning: ${line}`);
   const pools = new Map<string, Pool>();
   for (const [name, poolConfig] of Object.entries(config.pools)) {
-    const pool = new Pool(name, poolConfig);
+    const pool = new Pool(name, poolConfig, upstreamTls.pools.get(name));
     if (poolConfig.mode === "http" && poolConfig.sticky) {
       pool.sticky = createStickyCookie(poolConfig.sticky, name, pool.servers, poolConfig.sticky.key ?? context.stickySecret);
     }

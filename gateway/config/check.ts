@@ -6,7 +6,8 @@
 import { ConfigError } from "./errors.ts";
 import { readConfigInput } from "./load.ts";
 import { inspectConfig } from "./validate.ts";
-import { loadListenerCertificates } from "./certificates.ts";
+import { loadListenerCertificates, loadUpstreamTls } from "./certificates.ts";
+import { getRuntime } from "../runtime/current.ts";
 import { loadPlugins, PluginLoadError, type LoadedPlugin } from "../plugin/load.ts";
 import { teardownPlugins } from "../plugin/teardown.ts";
 import type { Config } from "./schema.ts";
@@ -19,6 +20,12 @@ export async function checkConfig(path: string, knownBalancers: string[]): Promi
     const lines = [...problems];
     try {
       loadListenerCertificates(usable, dir); // a ConfigError for bad certificate files, as startup throws
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      lines.push(...e.problems);
+    }
+    try {
+      loadUpstreamTls(usable, dir, (await getRuntime()).tlsClientLimits); // the same for pools' upstream TLS
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       lines.push(...e.problems);

@@ -132,6 +132,21 @@ const queue = z.strictObject({
   timeout: duration.default(5_000).describe("How long each may wait, then 503"),
 }).default({ max: 100, timeout: 5_000 }).describe("Requests waiting when every server is at maxConns");
 
+/** TLS to a pool's https:// servers: the files are read and checked by certificates.ts, relative to the config file. */
+const upstreamTls = z.strictObject({
+  ca: z.string().min(1).optional().describe("PEM file of the CA certificates that vouch for the servers (default: the runtime's trusted roots)"),
+  serverName: z.string().regex(/^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$/, { message: "not a server name: a DNS name like web.internal" }).optional()
+    .describe("Name sent as SNI and checked against the server's certificate (default: the URL's host; no SNI for an IP address)"),
+  insecureSkipVerify: z.boolean().default(false).describe("Accept any certificate from the servers (testing only; logged as a warning)"),
+  cert: z.string().min(1).optional().describe("PEM file of a client certificate (chain) presented to servers that ask (mutual TLS)"),
+  key: z.string().min(1).optional().describe("PEM file of the client certificate's private key"),
+}).superRefine((t, ctx) => {
+  if ((t.cert === undefined) !== (t.key === undefined)) {
+    ctx.addIssue({ code: "custom", path: [t.cert === undefined ? "cert" : "key"], message: "a client certificate needs both cert and key" });
+  }
+});
+export type UpstreamTlsConfig = z.output<typeof upstreamTls>;
+
 const httpPool = z.strictObject({
   mode: z.literal("http").default("http").describe("http (default) or tcp"),
   ...balanceFields,
@@ -148,6 +163,7 @@ const httpPool = z.strictObject({
   latencyDecay: duration.default(10_000).describe("How fast response-time balancing forgets a latency measurement"),
   cache: z.strictObject({ maxBytes: size.default(64 * 1024 * 1024) }).optional().describe("Response caching: not supported in this version (refused)"),
   queue,
+  tls: upstreamTls.optional().describe("TLS to the pool's https:// servers: CA, server name (SNI), client certificate"),
 });
 
 const tcpPool = z.strictObject({

@@ -7,8 +7,21 @@ import type { UpstreamServer } from "../pool/server.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { parseStatusExpectation } from "./expect.ts";
 import { describeProbeError, type Probe } from "./probe.ts";
+import { UpstreamPool } from "../http/upstream-pool.ts";
+import { pooledFetch } from "../http/pooled-fetch.ts";
 
 const USER_AGENT = "sluice-health-check";
+/** The check's own timeout (its signal) bounds it: this only backstops. */
+const CONNECT_TIMEOUT_MS = 60_000;
+
+/**
+ * The connections of checks of https:// servers: each check makes its own (kept by none), so a check tries the
+ * handshake every time, as a client would, rather than one connection made long ago.
+ */
+let connections: UpstreamPool | undefined;
+function checkConnections(runtime: Runtime): UpstreamPool {
+  return (connections ??= new UpstreamPool(runtime, { maxIdle: 0, idleTimeout: 0, maxRequests: 1 }));
+}
 
 export function httpProbe(runtime: Runtime, pool: Pool, server: UpstreamServer, health: Pick<HttpHealthConfig, "path" | "host" | "expect">): Probe {
   const url = server.target + health.path;
@@ -20,8 +33,13 @@ export function httpProbe(runtime: Runtime, pool: Pool, server: UpstreamServer, 
     else if (server.hostHeader !== server.hostPort) headers.set("host", server.hostHeader);
     let response: Response;
     try {
-      // fetchUpstream: redirects are answers (a 301 is judged by `expect`, not followed), the Host given is sent.
-      response = await runtime.fetchUpstream(url, { method: "GET", headers, body: null, signal });
+      // Both: redirects are answers (a 301 is judged by `expect`, not followed), the Host given is sent. An
+      // https:// server is checked on the gateway's own client, which speaks TLS as the pool says (CA, name,
+      // client certificate); the runtime's fetch knows none of that.
+      if (server.tls) {
+        headers.set("host", health.host ?? server.hostHeader);
+        response = await pooledFetch(checkConnections(runtime), server, { method: "GET", pathAndQuery: health.path, headers, body: null, signal, connectTimeout: CONNECT_TIMEOUT_MS });
+      } else response = await runtime.fetchUpstream(url, { method: "GET", headers, body: null, signal });
     } catch (error) {
       return { ok: false, reason: describeProbeError(error) };
     }

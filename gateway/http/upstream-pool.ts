@@ -6,12 +6,18 @@
 import type { SocketRuntime, TcpHandlers, TcpSocket } from "../runtime/sockets.ts";
 import { Deadlines } from "./deadlines.ts";
 import type { FigureSet } from "../observability/exposition.ts";
+import type { UpstreamTls } from "./upstream-tls.ts";
 
-/** Where a server is: its `hostPort` ("host:port", IPv6 in brackets) names its idle list. */
+/**
+ * Where a server is, and how it is spoken to: its `hostPort` ("host:port", IPv6 in brackets) names its idle list,
+ * or for an https:// server its TLS settings' `connectionKey` does, so that a connection is only ever lent for the
+ * settings it was made with (never a plain one for TLS, nor one verified against another CA or name).
+ */
 export interface UpstreamAddress {
   readonly hostname: string;
   readonly port: number;
   readonly hostPort: string;
+  readonly tls?: UpstreamTls;
 }
 
 /** How often response timeouts are checked: they fire up to this much late. */
@@ -105,6 +111,9 @@ export class UpstreamConnection implements TcpHandlers {
 /** The idle connections to one server address, newest last (reused first: the warmest socket). */
 export class IdleList {
   readonly connections: UpstreamConnection[] = [];
+  /** For /metrics: the server's `host:port`, and whether its connections speak TLS. */
+  constructor(readonly address = "", readonly tls = false) {}
+
   /** For /metrics: connections made to the address, lent again from this list, and gone (closed, or handed to a tunnel). */
   opened = 0;
   reused = 0;
@@ -127,14 +136,15 @@ export class UpstreamPool {
   constructor(private readonly sockets: SocketRuntime, readonly options: UpstreamPoolOptions = DEFAULT_UPSTREAM_POOL) {}
 
   private listFor(address: UpstreamAddress): IdleList {
-    let list = this.lists.get(address.hostPort);
-    if (!list) this.lists.set(address.hostPort, (list = new IdleList()));
+    const key = address.tls === undefined ? address.hostPort : address.tls.connectionKey;
+    let list = this.lists.get(key);
+    if (!list) this.lists.set(key, (list = new IdleList(address.hostPort, address.tls !== undefined)));
     return list;
   }
 
   /** An idle connection to the address, or undefined when there is none. */
   takeIdle(address: UpstreamAddress): UpstreamConnection | undefined {
-    const list = this.lists.get(address.hostPort);
+    const list = this.lists.get(address.tls === undefined ? address.hostPort : address.tls.connectionKey);
     if (!list) return undefined;
     const now = Date.now();
     let connection: UpstreamConnection | undefined;
@@ -148,12 +158,13 @@ export class UpstreamPool {
     return undefined;
   }
 
-  /** A new connection to the address, made within `timeoutMs`. */
+  /** A new connection to the address, made within `timeoutMs` (its TLS handshake included). */
   async connect(address: UpstreamAddress, timeoutMs: number, signal?: AbortSignal): Promise<UpstreamConnection> {
     const list = this.listFor(address);
     const connection = new UpstreamConnection(list);
     const start = performance.now();
-    connection.socket = await this.sockets.connectTcp({ hostname: address.hostname, port: address.port, timeoutMs, signal }, connection);
+    const { hostname, port, tls } = address;
+    connection.socket = await this.sockets.connectTcp(tls === undefined ? { hostname, port, timeoutMs, signal } : { hostname, port, timeoutMs, signal, tls }, connection);
     connection.connectMs = performance.now() - start;
     this.opened++;
     list.opened++;
@@ -181,7 +192,7 @@ export class UpstreamPool {
 
   /** Idle connections now, per address (for /status and tests). */
   idleCount(address: UpstreamAddress): number {
-    return this.lists.get(address.hostPort)?.connections.length ?? 0;
+    return this.lists.get(address.tls === undefined ? address.hostPort : address.tls.connectionKey)?.connections.length ?? 0;
   }
 
   private startSweeping(): ReturnType<typeof setInterval> {
@@ -209,14 +220,26 @@ export class UpstreamPool {
     }
   }
 
-  /** Per address: connections open (lent or idle) and idle now, made since start, and lent again from idle. */
+  /**
+   * Per address: connections open (lent or idle) and idle now, made since start, and lent again from idle. TLS
+   * connections are labelled `tls="true"`, those of all TLS settings to one address added up.
+   */
   collect(into: FigureSet): void {
-    for (const [address, list] of this.lists) {
-      const labels = ["address", address];
-      into.add("sluice_upstream_connections_open", labels, list.opened - list.closed);
-      into.add("sluice_upstream_connections_idle", labels, list.connections.length);
-      into.add("sluice_upstream_connections_opened_total", labels, list.opened);
-      into.add("sluice_upstream_connections_reused_total", labels, list.reused);
+    const sums = new Map<string, { labels: string[]; open: number; idle: number; opened: number; reused: number }>();
+    for (const list of this.lists.values()) {
+      const key = list.tls ? `tls ${list.address}` : list.address;
+      let sum = sums.get(key);
+      if (!sum) sums.set(key, (sum = { labels: list.tls ? ["address", list.address, "tls", "true"] : ["address", list.address], open: 0, idle: 0, opened: 0, reused: 0 }));
+      sum.open += list.opened - list.closed;
+      sum.idle += list.connections.length;
+      sum.opened += list.opened;
+      sum.reused += list.reused;
+    }
+    for (const { labels, open, idle, opened, reused } of sums.values()) {
+      into.add("sluice_upstream_connections_open", labels, open);
+      into.add("sluice_upstream_connections_idle", labels, idle);
+      into.add("sluice_upstream_connections_opened_total", labels, opened);
+      into.add("sluice_upstream_connections_reused_total", labels, reused);
     }
   }
 

@@ -16,6 +16,7 @@ import type { AdminState, CheckResult } from "./server-state.ts";
 import { WaitQueue, type QueuePlace } from "./wait-queue.ts";
 import { compileHashKey, type HashKeyOf, type KeySource } from "../balancing/hash-key.ts";
 import type { StickyCookie } from "./sticky.ts";
+import { DEFAULT_POOL_TLS, serverTls, type PoolTls } from "../http/upstream-tls.ts";
 
 /** Told which servers DNS discovery added to a pool and which it removed. */
 export type ServerListWatcher = (added: readonly UpstreamServer[], removed: readonly UpstreamServer[]) => void;
@@ -63,8 +64,11 @@ export class Pool {
   /** The algorithm weighs servers by the load they report: the proxy reads X-Server-Load only then. */
   readonly wantsLoadReports: boolean;
 
-  /** `config` as loaded (validateConfig): `balance` and `hash` are canonical names already. */
-  constructor(name: string, config: PoolConfig) {
+  /**
+   * `config` as loaded (validateConfig): `balance` and `hash` are canonical names already. `tls`: the pool's
+   * `tls` with its files read (config/certificates.ts), for its https:// servers; the defaults without one.
+   */
+  constructor(name: string, config: PoolConfig, private readonly tls: PoolTls = DEFAULT_POOL_TLS) {
     this.name = name;
     this.mode = config.mode;
     this.balance = config.balance;
@@ -107,9 +111,11 @@ export class Pool {
       const hostname = url.hostname.replace(/^\[|\]$/g, "");
       const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
       const id = s.id ?? defaultServerId(s.url);
+      // https://: asked by its URL's host name (SNI), even when it is one address the name resolved to.
+      const tls = url.protocol === "https:" ? serverTls(this.tls, hostname, hostPortOf(endpoint?.host ?? hostname, port)) : undefined;
       server = endpoint === undefined
-        ? new UpstreamServer(url.origin, hostname, port, { ...s, id, latencyDecay })
-        : new UpstreamServer(`${url.protocol}//${hostPortOf(endpoint.host, port)}`, endpoint.host, port, { ...s, id: `${id}@${endpoint.host}`, name: hostname, hostHeader: `${hostname}:${port}`, latencyDecay });
+        ? new UpstreamServer(url.origin, hostname, port, { ...s, id, latencyDecay, tls })
+        : new UpstreamServer(`${url.protocol}//${hostPortOf(endpoint.host, port)}`, endpoint.host, port, { ...s, id: `${id}@${endpoint.host}`, name: hostname, hostHeader: `${hostname}:${port}`, latencyDecay, tls });
     }
     server.live.ownerQueue = this.queue;
     return server;

@@ -4,6 +4,7 @@
 // keeps history of its own.
 import { ServerState, type AdminState, type CheckResult } from "./server-state.ts";
 import type { ServerFigures } from "../observability/server-figures.ts";
+import type { UpstreamTls } from "../http/upstream-tls.ts";
 
 export type { AdminState, CheckResult };
 
@@ -25,6 +26,8 @@ export interface ServerOptions {
   hostHeader?: string;
   /** How fast the latency average forgets: the time constant of its exponential decay (ms). */
   latencyDecay?: number;
+  /** An https:// server: how to speak TLS to it. */
+  tls?: UpstreamTls;
 }
 
 /** Default decay time of the latency average (Finagle's and Linkerd's peak EWMA use 10 s). */
@@ -57,6 +60,8 @@ export class UpstreamServer {
    * server resolved from a DNS name, that name and port, since virtual hosts on the server answer to the name.
    */
   readonly hostHeader: string;
+  /** How the gateway speaks TLS to an https:// server; undefined: plain HTTP (or a TCP pool's server). */
+  readonly tls: UpstreamTls | undefined;
   /**
    * The run-time state. Changed only through the owning Pool's methods; the pool also swaps in the previous
    * snapshot's object on a reload (Pool.inherit), which is why this reference is not readonly.
@@ -76,6 +81,7 @@ export class UpstreamServer {
     this.name = options.name;
     this.hostPort = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
     this.hostHeader = options.hostHeader ?? this.hostPort;
+    this.tls = options.tls;
     this.id = options.id;
     this.backup = options.backup;
     this.maxConns = options.maxConns;

@@ -12,11 +12,15 @@
 // - Bun.connect cannot be cancelled before it opens: after a timeout or abort the attempt is abandoned and
 //   reset as soon as it opens; one that never opens (a blackholed server) holds its descriptor until the
 //   kernel gives up on the handshake (about two minutes on Linux).
+// - Upstream TLS (Bun.connect's `tls`): `open` comes before the handshake and a write then takes 0 bytes, so a
+//   TLS connection is handed over at `handshake`. Bun checks the chain against `ca` (its own roots without one)
+//   and the name against `serverName`; it sends the address as SNI unless `serverName` is "" (RFC 6066 names
+//   no IP address). `ALPNProtocols` takes the wire form, not an array.
 // - A listener whose accept() fails for want of descriptors retries at once, forever (100% CPU): the accept
 //   guard (accept-guard.ts) closes the listening sockets before that and listens again later.
 import type { Socket, SocketHandler } from "bun";
 import { copyOf } from "./copy.ts";
-import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket } from "./sockets.ts";
+import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket, TlsClientSettings } from "./sockets.ts";
 import { bindUdp } from "./bun-udp.ts";
 import { AcceptGuard } from "./accept-guard.ts";
 import { listenTls } from "./bun-tls-listener.ts";
@@ -248,7 +252,7 @@ async function listenTcp(options: TcpListenOptions): Promise<TcpServer> {
 
 function connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Promise<TcpSocket> {
   return new Promise((resolve, reject) => {
-    const { signal } = options;
+    const { signal, tls } = options;
     if (signal?.aborted) return reject(signal.reason ?? new Error("aborted"));
     // Set once the attempt is over either way: a connection completing after a timeout or abort is reset.
     let settled = false;
@@ -265,30 +269,73 @@ function connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Promise<
       done();
       reject(error);
     }
+    /** The connection is the caller's from now on: opened (plain), or its handshake passed (TLS). */
+    function ready(raw: Raw) {
+      if (settled) {
+        raw.terminate();
+        return;
+      }
+      done();
+      const socket = new BunTcpSocket(raw);
+      raw.data = socket;
+      raw.setNoDelay(true);
+      socket.attach(handlers);
+      resolve(socket);
+    }
     Bun.connect<BunTcpSocket>({
       hostname: options.hostname,
       port: options.port,
       allowHalfOpen: true,
+      ...(tls ? { tls: bunTlsOf(tls) } : {}),
       socket: {
         ...events,
         open(raw) {
-          if (settled) {
-            raw.terminate();
-            return;
-          }
-          done();
-          const socket = new BunTcpSocket(raw);
-          raw.data = socket;
-          raw.setNoDelay(true);
-          socket.attach(handlers);
-          resolve(socket);
+          // TLS: bytes written before the handshake ends are dropped (Bun's write takes 0 of them): wait for it.
+          if (!tls || settled) ready(raw);
         },
+        handshake(raw, success, authorizationError) {
+          // `success` is false for a chain or a name that does not verify (Bun then closes the connection when
+          // asked to verify); without verification the error is only reported, and the connection goes on.
+          if (!tls!.verify || (success && !authorizationError)) ready(raw);
+          else {
+            fail(authorizationError ?? new Error("TLS handshake failed"));
+            raw.terminate();
+          }
+        },
+        // A connection that closes before it is ready (a refused handshake) ends the attempt.
+        close: (raw, error) => (raw.data ? raw.data.onClose(error) : fail(error ?? new HandshakeClosed(options))),
         connectError(_raw, error) {
           fail(error);
         },
       },
     }).catch(fail);
   });
+}
+
+/** Bun's `tls` option for one set of settings, made once (ALPN in its wire form: length-prefixed names). */
+const bunTls = new WeakMap<TlsClientSettings, object>();
+function bunTlsOf(settings: TlsClientSettings): object {
+  let made = bunTls.get(settings);
+  if (!made) {
+    made = {
+      // "" sends no SNI (an IP address); the certificate is then checked against the address connected to.
+      serverName: settings.serverName ?? "",
+      rejectUnauthorized: settings.verify,
+      ALPNProtocols: settings.alpn.map((name) => String.fromCharCode(name.length) + name).join(""),
+      ...(settings.ca !== undefined ? { ca: settings.ca } : {}),
+      ...(settings.clientCertificate ? { cert: settings.clientCertificate.cert, key: settings.clientCertificate.key } : {}),
+    };
+    bunTls.set(settings, made);
+  }
+  return made;
+}
+
+/** The server closed the connection before the TLS handshake was done (it refused it, or does not speak TLS). */
+export class HandshakeClosed extends Error {
+  readonly code = "ECONNRESET";
+  constructor(options: TcpConnectOptions) {
+    super(`${options.hostname}:${options.port} closed the connection during the TLS handshake`);
+  }
 }
 
 /** The connection was not made within `timeoutMs`. */

@@ -11,12 +11,13 @@
 //   HIGH_WATER bytes wait; `drain` follows when the queue is empty again.
 // - Half-close is `closeWrite()` once the queue is flushed; the connection is closed when both
 //   directions are done.
+// - Upstream TLS: see connectTls below for what Deno's TLS client can and cannot do.
 // - Deno has no SO_LINGER: `destroy()` closes at once (unsent bytes dropped) but cannot force a reset.
 // - Deno's read() resolves null on a peer's reset as on a FIN: a zero-length write tells them apart.
 // - accept() rejects when the process is out of descriptors: the loop backs off (10 ms, doubling to 1 s)
 //   instead of retrying at once, and the accept guard (accept-guard.ts) pauses it before that happens.
 import { copyOf } from "./copy.ts";
-import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket } from "./sockets.ts";
+import type { SocketRuntime, TcpConnectOptions, TcpHandlers, TcpListenOptions, TcpServer, TcpSocket, TlsClientSettings } from "./sockets.ts";
 import { bindUdp } from "./deno-udp.ts";
 import { AcceptGuard, outOfDescriptors } from "./accept-guard.ts";
 
@@ -330,7 +331,9 @@ async function connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Pr
   const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
   let conn: DenoConn;
   try {
-    conn = await Deno.connect({ hostname: options.hostname, port: options.port, transport: "tcp", signal });
+    conn = options.tls
+      ? await connectTls(options, options.tls, signal)
+      : await Deno.connect({ hostname: options.hostname, port: options.port, transport: "tcp", signal });
   } catch (error) {
     if (timeout.aborted) throw new ConnectTimeout(options);
     throw error;
@@ -339,6 +342,59 @@ async function connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Pr
   socket.start(handlers);
   return socket;
 }
+
+const CLIENT_CERTIFICATE_WITH_OTHER_NAME =
+  "not available on Deno with a server name other than the host connected to (Deno.startTls takes no client certificate): leave serverName and resolve out";
+
+/**
+ * A TLS connection whose handshake is done. Deno.startTls over a Deno.connect checks the certificate against any
+ * name (serverName), and the connect honours the signal; but startTls takes no client certificate, so with one
+ * Deno.connectTls is used, whose name is the host it connects to. Neither can skip verification, and `caCerts`
+ * are trusted besides Deno's own roots, not instead of them. rustls sends no SNI for an IP address.
+ */
+async function connectTls(options: TcpConnectOptions, tls: TlsClientSettings, signal: AbortSignal): Promise<DenoConn> {
+  if (!tls.verify) throw new Error(`insecureSkipVerify: ${SKIP_VERIFY}`);
+  const caCerts = tls.ca === undefined ? undefined : [tls.ca];
+  const alpnProtocols = [...tls.alpn];
+  let opening: Promise<DenoTlsConn>;
+  if (tls.clientCertificate) {
+    if (tls.serverName !== undefined && tls.serverName !== options.hostname) throw new Error(`a client certificate is ${CLIENT_CERTIFICATE_WITH_OTHER_NAME}`);
+    opening = Deno.connectTls({ hostname: options.hostname, port: options.port, caCerts, alpnProtocols, ...tls.clientCertificate });
+  } else {
+    const tcp = await Deno.connect({ hostname: options.hostname, port: options.port, transport: "tcp", signal });
+    opening = Deno.startTls(tcp, { hostname: tls.serverName ?? options.hostname, caCerts, alpnProtocols });
+  }
+  // Neither the handshake nor connectTls takes the signal: an attempt given up on is closed once it settles.
+  const handshake = opening.then(async (conn) => {
+    try {
+      await conn.handshake();
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
+    return conn;
+  });
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason ?? new Error("aborted"));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([handshake, aborted]);
+  } catch (error) {
+    handshake.then((conn) => conn.close(), () => {});
+    throw error;
+  } finally {
+    signal.removeEventListener("abort", onAbort!);
+  }
+}
+
+interface DenoTlsConn extends DenoConn {
+  handshake(): Promise<{ alpnProtocol: string | null }>;
+}
+
+const SKIP_VERIFY = "not available on Deno: its TLS client always verifies the server's certificate (give the server's CA in tls.ca instead)";
 
 /** The connection was not made within `timeoutMs`. */
 export class ConnectTimeout extends Error {
@@ -352,4 +408,5 @@ export const denoSockets: SocketRuntime = {
   listenTcp,
   connectTcp,
   bindUdp,
+  tlsClientLimits: { skipVerify: SKIP_VERIFY, clientCertificateWithOtherName: CLIENT_CERTIFICATE_WITH_OTHER_NAME },
 };

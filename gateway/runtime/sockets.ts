@@ -79,8 +79,42 @@ export interface TlsServerSettings {
 export interface TcpConnectOptions {
   hostname: string;
   port: number;
+  /** Bounds the TCP connect and, with `tls`, the handshake too. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /**
+   * Speak TLS on the connection: `connectTcp` resolves once the handshake is done and the server's certificate
+   * passed the checks asked for, and rejects when it did not (the runtime's error, its code kept).
+   */
+  tls?: TlsClientSettings;
+}
+
+/** How a client connection speaks TLS to a server (upstream TLS). Read-only: one object serves many connections. */
+export interface TlsClientSettings {
+  /**
+   * The name sent as SNI, which the server's certificate must hold. Undefined: no SNI is sent (RFC 6066 names
+   * no IP address) and the certificate must hold the address connected to.
+   */
+  readonly serverName: string | undefined;
+  /** PEM certificates of the CAs that vouch for servers; undefined: the runtime's trusted roots. */
+  readonly ca: string | undefined;
+  /** A client certificate chain and its key, PEM, presented when the server asks for one (mutual TLS). */
+  readonly clientCertificate: { readonly cert: string; readonly key: string } | undefined;
+  /** Check the server's certificate (chain and name). False only where the config says `insecureSkipVerify`. */
+  readonly verify: boolean;
+  /** The application protocols offered by ALPN, in order of preference ("http/1.1"). */
+  readonly alpn: readonly string[];
+}
+
+/**
+ * What a runtime's TLS client cannot do: a config asking for it is refused at load, with this reason, instead
+ * of failing on every connection later. Absent: the runtime does all of it.
+ */
+export interface TlsClientLimits {
+  /** Why `verify: false` is not available, if it is not. */
+  readonly skipVerify?: string;
+  /** Why a client certificate cannot go with a server name other than the host connected to, if it cannot. */
+  readonly clientCertificateWithOtherName?: string;
 }
 
 /** One datagram and who sent it. */
@@ -112,7 +146,9 @@ export interface UdpBindOptions {
 /** The socket half of the Runtime interface. */
 export interface SocketRuntime {
   listenTcp(options: TcpListenOptions): Promise<TcpServer>;
-  /** Connect; resolves once connected, rejects on refusal, error, abort or after `timeoutMs`. */
+  /** Connect; resolves once connected (with `tls`: once the handshake is done), rejects on refusal, error, abort or after `timeoutMs`. */
   connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Promise<TcpSocket>;
+  /** What `connectTcp`'s TLS cannot do on this runtime. */
+  readonly tlsClientLimits?: TlsClientLimits;
   bindUdp(options: UdpBindOptions): Promise<UdpSocket>;
 }
