@@ -9,15 +9,18 @@ import { createServer, type Server } from "node:https";
 import type { TLSSocket } from "node:tls";
 import type { Socket } from "node:net";
 import { copyFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { makeCertificates, type TestCertificates } from "./helpers/test-certificates.ts";
 import { digest, errorBody, gateway, generatedStream, portOf, rawRequest, type Gateway } from "./helpers/upstream.ts";
-import { startEngineGateway } from "./helpers/engine-gateway.ts";
-import { runCli } from "./helpers/process.ts";
+import { denoPath, startEngineGateway } from "./helpers/engine-gateway.ts";
+import { repoRoot, runCli } from "./helpers/process.ts";
 import { until } from "./helpers/common.ts";
 import { loadUpstreamTls } from "../gateway/config/certificates.ts";
 import { ConfigError } from "../gateway/config/errors.ts";
 import type { ConfigInput } from "../gateway/config/schema.ts";
+import { startGateway } from "../gateway/gateway.ts";
+
+const TAGGER = resolve(import.meta.dir, "fixtures/plugins/tagger.ts");
 
 let certs: TestCertificates;
 /** A CA the gateway is never told of, and its leaf for web.test. */
@@ -167,7 +170,12 @@ describe("the engine's byte path", () => {
       routes: Object.entries({
         named: "named", alt: "alt", host: "host", ip: "ip", "unknown-ca": "unknownCa", "wrong-name": "wrongName", "no-name": "noName",
         system: "systemRoots", skip: "skip", mtls: "mtls", "mtls-without": "mtlsWithout", retried: "retried",
-      }).map(([prefix, name]) => ({ match: { path: `/${prefix}/*` }, pool: name })),
+      }).map(([prefix, name]) => ({ match: { path: `/${prefix}/*` }, pool: name }))
+        // Routes whose plugin works on Request/Response objects: the hono path (pooled-fetch.ts).
+        .concat([
+          { match: { path: "/hono/*" }, pool: "named", plugins: [{ use: TAGGER, options: { tag: "t" } }] },
+          { match: { path: "/hono-unknown-ca/*" }, pool: "unknownCa", plugins: [{ use: TAGGER, options: { tag: "t" } }] },
+        ] as never[]),
     });
   });
 
@@ -292,5 +300,180 @@ describe("the engine's byte path", () => {
     expect(answer.status).toBe(101);
     expect(answer.body.toString()).toBe("ping over the tunnel");
     expect(web.requests.at(-1)!.path).toBe("/named/ws");
+  });
+
+  test("the hono path: the same TLS, and the same 502 for a certificate it cannot trust", async () => {
+    const before = web.connections.length;
+    const response = await get("/hono/x");
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("web /hono/x");
+    expect(web.connections.slice(before).every((c) => c.serverName === "web.test")).toBe(true);
+    const refused = await get("/hono-unknown-ca/x");
+    expect(refused.status).toBe(502);
+    // The test plugin's onError hook answers the gateway's 502 with its own body.
+    expect(await refused.text()).toBe("custom 502 from t");
+  });
+});
+
+describe("health checks of https:// servers", () => {
+  test("a check over TLS takes the server out when it answers badly and brings it back; an untrusted one is down", async () => {
+    const [up, impostor] = await Promise.all([tlsUpstream("checked", "web"), tlsUpstream("impostor", "web", { from: stranger })]);
+    const health = { path: "/health", interval: "50ms", timeout: "1s", rise: 1, fall: 1 };
+    const gw = await gateway({
+      pools: {
+        checked: pool(`https://127.0.0.1:${up.port}`, { ca: certs.ca, serverName: "web.test" }, { health }),
+        untrusted: pool(`https://127.0.0.1:${impostor.port}`, { ca: certs.ca, serverName: "web.test" }, { health }),
+      },
+      routes: [{ pool: "checked" }],
+    });
+    const server = (name: string) => gw.current.pools.get(name)!.servers[0]!;
+    try {
+      await until(() => up.requests.some((r) => r.path === "/health"), "a check reached the server");
+      expect(server("checked").healthy).toBe(true);
+      expect(up.connections.every((c) => c.serverName === "web.test")).toBe(true);
+      up.healthStatus = 500;
+      await until(() => !server("checked").healthy, "the server taken out by its checks");
+      up.healthStatus = 200;
+      await until(() => server("checked").healthy, "the server back after a passed check");
+      await until(() => !server("untrusted").healthy, "the server whose certificate is not trusted taken out");
+      expect(impostor.requests).toEqual([]);
+    } finally {
+      await gw.stop(0);
+      await Promise.all([up.close(), impostor.close()]);
+    }
+  });
+});
+
+describe("the files named in the config", () => {
+  test("sluice check names the key and the file of a CA or client certificate it cannot use", async () => {
+    const dir = certs.dir;
+    writeFileSync(join(dir, "not-pem.txt"), "not a certificate\n");
+    const config = {
+      pools: {
+        missing: { servers: [{ url: "https://127.0.0.1:1" }], tls: { ca: "nowhere/ca.pem" } },
+        garbage: { servers: [{ url: "https://127.0.0.1:1" }], tls: { ca: "not-pem.txt" } },
+        mismatch: { servers: [{ url: "https://127.0.0.1:1" }], tls: { cert: "client.pem", key: "web.key" } },
+        half: { servers: [{ url: "https://127.0.0.1:1" }], tls: { cert: "client.pem" } },
+        plain: { servers: [{ url: "http://127.0.0.1:1" }], tls: { ca: "ca.pem" } },
+        good: { servers: [{ url: "https://127.0.0.1:1" }], tls: { ca: "ca.pem", cert: "client.pem", key: "client.key", serverName: "web.test" } },
+      },
+      routes: [{ pool: "good" }],
+    };
+    const path = join(dir, "check.json");
+    writeFileSync(path, JSON.stringify(config));
+    const { code, out } = await runCli(["check", "--config", path]);
+    expect(code).toBe(1);
+    const lines = out.trim().split("\n");
+    expect(lines).toContainEqual(expect.stringMatching(/^pools\.missing\.tls\.ca: cannot read the file \(no such file\) \(got "nowhere\/ca\.pem"\)$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^pools\.garbage\.tls\.ca: no PEM certificate in the file \(got "not-pem\.txt"\)$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^pools\.mismatch\.tls\.key: this key does not belong to the certificate "client\.pem"/));
+    expect(lines).toContainEqual(expect.stringMatching(/^pools\.half\.tls\.key: a client certificate needs both cert and key/));
+    expect(lines).toContainEqual(expect.stringMatching(/^pools\.plain\.tls: no server of this pool is https:\/\//));
+    expect(lines.some((line) => line.startsWith("pools.good"))).toBe(false);
+    expect(lines.length).toBe(5);
+  });
+
+  test("an expired CA or client certificate is a config error naming it", () => {
+    const inThreeDays = new Date(Date.now() + 3 * 86_400_000);
+    const config = {
+      pools: { web: { mode: "http", servers: [{ url: "https://127.0.0.1:1" }], tls: { ca: certs.ca, cert: certs.files("client").cert, key: certs.files("client").key, insecureSkipVerify: false } } },
+    } as never;
+    let problems: string[] = [];
+    try {
+      loadUpstreamTls(config, certs.dir, {}, inThreeDays);
+    } catch (error) {
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems).toEqual([
+      expect.stringMatching(/^pools\.web\.tls\.ca: the CA certificate \(CN=Sluice test CA\) expired on .* \(got ".*ca\.pem"\)$/),
+      expect.stringMatching(/^pools\.web\.tls\.cert: the certificate expired on .* \(got ".*client\.pem"\)$/),
+    ]);
+  });
+
+  test("a reload reads the files again: a CA file replaced is trusted from then on", async () => {
+    const up = await tlsUpstream("reloaded", "web");
+    const dir = certs.dir;
+    copyFileSync(stranger.ca, join(dir, "current-ca.pem"));
+    const path = join(dir, "reload.json");
+    const config: ConfigInput = {
+      listen: "127.0.0.1:0",
+      admin: false,
+      accessLog: false,
+      pools: { web: { servers: [{ url: `https://127.0.0.1:${up.port}`, maxFails: 0 }], tls: { ca: "current-ca.pem", serverName: "web.test" } } },
+      routes: [{ pool: "web" }],
+    };
+    writeFileSync(path, JSON.stringify(config));
+    const gw = await startGateway({ configPath: path });
+    try {
+      expect((await fetch(`${gw.url}/before`)).status).toBe(502);
+      copyFileSync(certs.ca, join(dir, "current-ca.pem"));
+      await gw.reload();
+      const response = await fetch(`${gw.url}/after`);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe("reloaded /after");
+      // A CA file that can no longer be read refuses the reload; the running config goes on.
+      writeFileSync(join(dir, "current-ca.pem"), "gone\n");
+      await expect(gw.reload()).rejects.toThrow(/pools\.web\.tls\.ca: no PEM certificate/);
+      expect((await fetch(`${gw.url}/still`)).status).toBe(200);
+    } finally {
+      await gw.stop(0);
+      await up.close();
+    }
+  });
+});
+
+describe("on Deno", () => {
+  test("verified against `ca` and asked by `serverName`, a client certificate, an untrusted server's 502", async () => {
+    const [web, mutual, impostor] = await Promise.all([
+      tlsUpstream("web", "web"),
+      tlsUpstream("mutual", "ip", { requireClient: true }),
+      tlsUpstream("impostor", "web", { from: stranger }),
+    ]);
+    const ca = certs.ca;
+    const gw = await startEngineGateway("deno", {
+      pools: {
+        named: pool(`https://127.0.0.1:${web.port}`, { ca, serverName: "web.test" }),
+        mtls: pool(`https://127.0.0.1:${mutual.port}`, { ca, ...certs.files("client") }),
+        unknownCa: pool(`https://127.0.0.1:${impostor.port}`, { ca, serverName: "web.test" }),
+      },
+      routes: [
+        { match: { path: "/mtls/*" }, pool: "mtls" },
+        { match: { path: "/unknown-ca/*" }, pool: "unknownCa" },
+        { pool: "named" },
+      ],
+    } as ConfigInput);
+    try {
+      for (let i = 0; i < 3; i++) expect(await (await fetch(`${gw.url}/r${i}`)).text()).toBe(`web /r${i}`);
+      // One handshake for the three, with the name asked for.
+      expect(web.connections).toEqual([{ serverName: "web.test", clientCertified: false }]);
+      const mtls = await fetch(`${gw.url}/mtls/x`);
+      expect(await mtls.text()).toBe("mutual /mtls/x");
+      expect(mutual.connections).toEqual([{ serverName: "", clientCertified: true }]);
+      const refused = await fetch(`${gw.url}/unknown-ca/x`);
+      expect(refused.status).toBe(502);
+      expect((await errorBody(refused)).requestId).toBeTruthy();
+      expect(impostor.requests).toEqual([]);
+    } finally {
+      await gw.stop();
+      await Promise.all([web.close(), mutual.close(), impostor.close()]);
+    }
+  });
+
+  test("what Deno's TLS client cannot do is refused at load: insecureSkipVerify, a client certificate under another name", async () => {
+    const path = join(certs.dir, "deno-check.json");
+    writeFileSync(path, JSON.stringify({
+      pools: {
+        skip: { servers: [{ url: "https://127.0.0.1:1" }], tls: { insecureSkipVerify: true } },
+        renamed: { servers: [{ url: "https://127.0.0.1:1" }], tls: { ca: "ca.pem", serverName: "web.test", cert: "client.pem", key: "client.key" } },
+      },
+      routes: [{ pool: "skip" }],
+    }));
+    const proc = Bun.spawn([denoPath, "run", "-A", "gateway/cli.ts", "check", "--config", path], { cwd: repoRoot, stdout: "pipe", stderr: "pipe" });
+    const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    expect(await proc.exited).toBe(1);
+    expect((out + err).trim().split("\n")).toEqual([
+      expect.stringMatching(/^pools\.skip\.tls\.insecureSkipVerify: not available on Deno: its TLS client always verifies/),
+      expect.stringMatching(/^pools\.renamed\.tls\.cert: not available on Deno with a server name other than the host connected to/),
+    ]);
   });
 });
