@@ -11,7 +11,7 @@ import type { Socket } from "node:net";
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { makeCertificates, type TestCertificates } from "./helpers/test-certificates.ts";
-import { digest, errorBody, gateway, generatedStream, portOf, rawRequest, type Gateway } from "./helpers/upstream.ts";
+import { digest, errorBody, gateway, generatedStream, portOf, rawRequest, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 import { denoPath, startEngineGateway } from "./helpers/engine-gateway.ts";
 import { repoRoot, runCli } from "./helpers/process.ts";
 import { until } from "./helpers/common.ts";
@@ -134,6 +134,8 @@ describe("the engine's byte path", () => {
   let ip: TlsUpstream;
   let impostor: TlsUpstream;
   let mutual: TlsUpstream;
+  /** A plain HTTP server, named by an https:// URL. */
+  let plain: Upstream;
   let gw: Gateway;
   const get = (path: string, init?: RequestInit) => fetch(`${gw.url}${path}`, init);
 
@@ -145,6 +147,7 @@ describe("the engine's byte path", () => {
       tlsUpstream("impostor", "web", { from: stranger }),
       tlsUpstream("mutual", "web", { requireClient: true }),
     ]);
+    plain = startUpstream("plain");
     const ca = certs.ca;
     const client = certs.files("client");
     gw = await gateway({
@@ -160,6 +163,7 @@ describe("the engine's byte path", () => {
         skip: pool(`https://127.0.0.1:${impostor.port}`, { insecureSkipVerify: true }),
         mtls: pool(`https://127.0.0.1:${mutual.port}`, { ca, serverName: "web.test", cert: client.cert, key: client.key }),
         mtlsWithout: pool(`https://127.0.0.1:${mutual.port}`, { ca, serverName: "web.test" }),
+        notTls: pool(`https://127.0.0.1:${plain.port}`, { ca, serverName: "web.test" }),
         retried: {
           servers: [{ url: `https://127.0.0.1:${impostor.port}`, id: "impostor" }, { url: `https://127.0.0.1:${web.port}`, id: "good" }],
           balance: "first",
@@ -169,7 +173,7 @@ describe("the engine's byte path", () => {
       },
       routes: Object.entries({
         named: "named", alt: "alt", host: "host", ip: "ip", "unknown-ca": "unknownCa", "wrong-name": "wrongName", "no-name": "noName",
-        system: "systemRoots", skip: "skip", mtls: "mtls", "mtls-without": "mtlsWithout", retried: "retried",
+        system: "systemRoots", skip: "skip", mtls: "mtls", "mtls-without": "mtlsWithout", retried: "retried", "not-tls": "notTls",
       }).map(([prefix, name]) => ({ match: { path: `/${prefix}/*` }, pool: name }))
         // Routes whose plugin works on Request/Response objects: the hono path (pooled-fetch.ts).
         .concat([
@@ -182,6 +186,7 @@ describe("the engine's byte path", () => {
   afterAll(async () => {
     await gw?.stop(0);
     await Promise.all([web, local, ip, impostor, mutual].map((u) => u?.close()));
+    await plain?.stop();
   });
 
   test("verified against `ca`, asked by `serverName`: the server saw that name", async () => {
@@ -228,6 +233,13 @@ describe("the engine's byte path", () => {
     expect(response.status).toBe(502);
     expect((await errorBody(response)).requestId).toBeTruthy();
     expect(web.requests.length).toBe(before);
+  });
+
+  test("a server that does not speak TLS: 502, and it never gets a request", async () => {
+    const response = await get("/not-tls/x");
+    expect(response.status).toBe(502);
+    expect((await errorBody(response)).requestId).toBeTruthy();
+    expect(plain.seen).toEqual([]);
   });
 
   test("insecureSkipVerify: the stranger's certificate is accepted", async () => {
