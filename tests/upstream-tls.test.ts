@@ -7,11 +7,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type Server } from "node:https";
 import type { TLSSocket } from "node:tls";
-import type { Socket } from "node:net";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { makeCertificates, type TestCertificates } from "./helpers/test-certificates.ts";
-import { digest, errorBody, gateway, generatedStream, portOf, rawRequest, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
+import { closeServer, digest, errorBody, gateway, generatedStream, listen, portOf, rawRequest, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 import { denoPath, startEngineGateway } from "./helpers/engine-gateway.ts";
 import { repoRoot, runCli } from "./helpers/process.ts";
 import { until } from "./helpers/common.ts";
@@ -136,6 +136,9 @@ describe("the engine's byte path", () => {
   let mutual: TlsUpstream;
   /** A plain HTTP server, named by an https:// URL. */
   let plain: Upstream;
+  /** Accepts connections and never says a word: a handshake that never ends. */
+  let silent: NetServer;
+  const silentOpen = new Set<Socket>();
   let gw: Gateway;
   const get = (path: string, init?: RequestInit) => fetch(`${gw.url}${path}`, init);
 
@@ -148,6 +151,12 @@ describe("the engine's byte path", () => {
       tlsUpstream("mutual", "web", { requireClient: true }),
     ]);
     plain = startUpstream("plain");
+    silent = createNetServer((socket) => {
+      silentOpen.add(socket);
+      socket.on("close", () => silentOpen.delete(socket));
+      socket.on("error", () => {});
+    });
+    const silentPort = await listen(silent);
     const ca = certs.ca;
     const client = certs.files("client");
     gw = await gateway({
@@ -164,6 +173,7 @@ describe("the engine's byte path", () => {
         mtls: pool(`https://127.0.0.1:${mutual.port}`, { ca, serverName: "web.test", cert: client.cert, key: client.key }),
         mtlsWithout: pool(`https://127.0.0.1:${mutual.port}`, { ca, serverName: "web.test" }),
         notTls: pool(`https://127.0.0.1:${plain.port}`, { ca, serverName: "web.test" }),
+        silent: pool(`https://127.0.0.1:${silentPort}`, { ca, serverName: "web.test" }, { timeouts: { connect: "300ms" } }),
         retried: {
           servers: [{ url: `https://127.0.0.1:${impostor.port}`, id: "impostor" }, { url: `https://127.0.0.1:${web.port}`, id: "good" }],
           balance: "first",
@@ -173,7 +183,7 @@ describe("the engine's byte path", () => {
       },
       routes: Object.entries({
         named: "named", alt: "alt", host: "host", ip: "ip", "unknown-ca": "unknownCa", "wrong-name": "wrongName", "no-name": "noName",
-        system: "systemRoots", skip: "skip", mtls: "mtls", "mtls-without": "mtlsWithout", retried: "retried", "not-tls": "notTls",
+        system: "systemRoots", skip: "skip", mtls: "mtls", "mtls-without": "mtlsWithout", retried: "retried", "not-tls": "notTls", silent: "silent",
       }).map(([prefix, name]) => ({ match: { path: `/${prefix}/*` }, pool: name }))
         // Routes whose plugin works on Request/Response objects: the hono path (pooled-fetch.ts).
         .concat([
@@ -187,6 +197,7 @@ describe("the engine's byte path", () => {
     await gw?.stop(0);
     await Promise.all([web, local, ip, impostor, mutual].map((u) => u?.close()));
     await plain?.stop();
+    await closeServer(silent);
   });
 
   test("verified against `ca`, asked by `serverName`: the server saw that name", async () => {
@@ -240,6 +251,14 @@ describe("the engine's byte path", () => {
     expect(response.status).toBe(502);
     expect((await errorBody(response)).requestId).toBeTruthy();
     expect(plain.seen).toEqual([]);
+  });
+
+  test("a handshake the server never answers is cut at timeouts.connect: 502", async () => {
+    const response = await get("/silent/x");
+    expect(response.status).toBe(502);
+    expect((await errorBody(response)).error).toBeTruthy();
+    // The connection given up on is closed, not left open in its handshake.
+    await until(() => silentOpen.size === 0, "the abandoned connection closed");
   });
 
   test("insecureSkipVerify: the stranger's certificate is accepted", async () => {

@@ -256,6 +256,8 @@ function connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Promise<
     if (signal?.aborted) return reject(signal.reason ?? new Error("aborted"));
     // Set once the attempt is over either way: a connection completing after a timeout or abort is reset.
     let settled = false;
+    /** A TLS connection open but still in its handshake: reset when the attempt fails meanwhile. */
+    let handshaking: Raw | undefined;
     const timer = setTimeout(() => fail(new ConnectTimeout(options)), options.timeoutMs);
     const onAbort = () => fail(signal!.reason ?? new Error("aborted"));
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -267,6 +269,7 @@ function connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Promise<
     function fail(error: unknown) {
       if (settled) return;
       done();
+      handshaking?.terminate();
       reject(error);
     }
     /** The connection is the caller's from now on: opened (plain), or its handshake passed (TLS). */
@@ -292,10 +295,12 @@ function connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Promise<
         open(raw) {
           // TLS: bytes written before the handshake ends are dropped (Bun's write takes 0 of them): wait for it.
           if (!tls || settled) ready(raw);
+          else handshaking = raw;
         },
         handshake(raw, success, authorizationError) {
           // `success` is false for a chain or a name that does not verify (Bun then closes the connection when
           // asked to verify); without verification the error is only reported, and the connection goes on.
+          handshaking = undefined;
           if (!tls!.verify || (success && !authorizationError)) ready(raw);
           else {
             fail(authorizationError ?? new Error("TLS handshake failed"));
