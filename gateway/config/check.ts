@@ -1,6 +1,6 @@
 // `sluice check --config PATH`: the same loading as startup, reported as text instead of thrown, and every
 // problem in one run: the schema's, the references' and route patterns' (over what parsed, when the schema
-// found problems), the listeners' certificates and the plugins'. Plugins are loaded as startup loads them — a
+// found problems), the TLS files' (listeners' certificates, pools' upstream TLS) and the plugins'. Plugins are loaded as startup loads them — a
 // plugin that does not exist or options a plugin refuses fail the check — and torn down at once: their setup
 // may have opened clients that must not outlive the check.
 import { ConfigError } from "./errors.ts";
@@ -17,24 +17,29 @@ export async function checkConfig(path: string, knownBalancers: string[]): Promi
   try {
     const { input, dir } = await readConfigInput(path);
     const { problems, usable } = inspectConfig(input, knownBalancers);
-    const lines = [...problems];
-    try {
-      loadListenerCertificates(usable, dir); // a ConfigError for bad certificate files, as startup throws
-    } catch (e) {
-      if (!(e instanceof ConfigError)) throw e;
-      lines.push(...e.problems);
-    }
-    try {
-      loadUpstreamTls(usable, dir, (await getRuntime()).tlsClientLimits); // the same for pools' upstream TLS
-    } catch (e) {
-      if (!(e instanceof ConfigError)) throw e;
-      lines.push(...e.problems);
-    }
+    const { tlsClientLimits } = await getRuntime();
+    const lines = [
+      ...problems,
+      // The files TLS reads, as startup reads them: the listeners' certificates and the pools' upstream TLS.
+      ...configProblems(() => loadListenerCertificates(usable, dir)),
+      ...configProblems(() => loadUpstreamTls(usable, dir, tlsClientLimits)),
+    ];
     lines.push(...(await checkPlugins(usable, dir)));
     return lines.length === 0 ? { ok: true, lines: ["ok"] } : { ok: false, lines };
   } catch (e) {
     if (e instanceof ConfigError) return { ok: false, lines: e.problems };
     return { ok: false, lines: [`${path}: ${(e as Error)?.message ?? String(e)}`] }; // a bug, but still one line
+  }
+}
+
+/** The lines of the ConfigError `load` throws, or none. */
+function configProblems(load: () => unknown): string[] {
+  try {
+    load();
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
   }
 }
 
