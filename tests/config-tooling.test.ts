@@ -370,3 +370,35 @@ describe("sluice --help and sluice help CMD", () => {
     }
   });
 });
+
+describe("on Deno, with the permissions of `deno task check`", () => {
+  const deno = [join(repoRoot, "node_modules/.bin/deno"), "run", "--allow-read", "--allow-env", "--allow-sys", cliPath];
+
+  async function denoCli(args: string[]): Promise<{ code: number; stdout: string; out: string }> {
+    const p = spawnCommand([...deno, ...args]);
+    const code = await p.proc.exited;
+    await p.outputEnded;
+    return { code, stdout: p.stdout(), out: p.output() };
+  }
+
+  test("check tells every problem in one run, schema prints the shipped file, a typo gets its did-you-mean", async () => {
+    const path = await writeConfig("deno-broken.json", {
+      limits: { idleTimeout: "30s1m" },
+      pools: { app: { servers: [{ url: "http://127.0.0.1:9001", wieght: 2 }] } },
+      routes: [{ pool: "ap" }],
+    });
+    const check = await denoCli(["check", "--config", path]);
+    expect(check.code).toBe(1);
+    expect(check.stdout.trim().split("\n")).toEqual([
+      'limits.idleTimeout: not a duration: write each unit once, largest first, like "1h30m" or "2m0.5s" (got "30s1m")',
+      'pools.app.servers[0].wieght: unknown key (got 2) — did you mean "weight"?',
+      'routes[0].pool: no such pool (got "ap") — did you mean "app"?',
+    ]);
+    const schema = await denoCli(["schema"]);
+    expect(schema.code).toBe(0);
+    expect(schema.stdout).toBe(await readFile(join(repoRoot, SCHEMA_FILE), "utf8"));
+    const typo = await denoCli(["chekc"]);
+    expect(typo.code).toBe(2);
+    expect(typo.out).toContain('unknown command "chekc" — did you mean "check"?');
+  }, 20_000);
+});
