@@ -202,13 +202,31 @@ function flagLines(flags: { flag: FlagSpec; commands: string[] }[], sayCommands:
 
 /** Each entry's names on a line, what they do indented below: the names are too long for a column. */
 function environmentLines(): string[] {
-  return ENVIRONMENT.flatMap(([names, effect]) => [`  ${names}`, `      ${effect}`]);
+  return ENVIRONMENT.flatMap(([names, effect]) => [`  ${names}`, ...wrap(effect, 6)]);
 }
 
-/** Two columns, the second aligned. */
+/** Two columns, the second aligned and wrapped under itself. */
 function table(rows: [string, string][]): string[] {
   const width = Math.max(...rows.map(([left]) => left.length));
-  return rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`);
+  return rows.flatMap(([left, right]) => {
+    const [first = "", ...rest] = wrap(right, width + 4);
+    return [`  ${left.padEnd(width)}  ${first.trimStart()}`, ...rest];
+  });
+}
+
+/** Lines of at most WIDTH columns (a longer word stays whole), each indented by `indent`. */
+const WIDTH = 100;
+function wrap(text: string, indent: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && indent + line.length + 1 + word.length > WIDTH) {
+      lines.push(" ".repeat(indent) + line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  lines.push(" ".repeat(indent) + line);
+  return lines;
 }
 
 /** One meaning per code: the commands' meanings of each code, joined. */

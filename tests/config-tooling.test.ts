@@ -336,6 +336,7 @@ describe("sluice --help and sluice help CMD", () => {
     for (const code of ["0", "1", "2"]) expect(help).toMatch(new RegExp(`^  ${code}  \\S`, "m"));
     for (const command of COMMANDS) expect(help).toMatch(new RegExp(`^  ${command.name} +\\S`, "m"));
     expect(ENVIRONMENT.length).toBeGreaterThan(5);
+    expect(help.split("\n").filter((line) => line.length > 100)).toEqual([]); // fits a terminal
   });
 
   test.each(COMMANDS.map((c) => [c.name]))("sluice help %s and sluice %s --help say its usage, flags and exit codes", async (name) => {
