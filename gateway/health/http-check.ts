@@ -1,6 +1,7 @@
 // One HTTP health check: GET `path` on the server, with `Host` set to `health.host` (or the server's own),
 // passing when the status is one `expect` allows. A load the server reports in `X-Server-Load` is recorded
-// like on any proxied response, so the capacity balancer learns from checks too.
+// like on any proxied response, so the capacity balancer learns from checks too. An https:// server is checked
+// over TLS as its pool's requests reach it (its CA, name and client certificate), a new handshake each time.
 import type { HttpHealthConfig } from "../config/schema.ts";
 import type { Pool } from "../pool/pool.ts";
 import type { UpstreamServer } from "../pool/server.ts";

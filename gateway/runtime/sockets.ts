@@ -1,5 +1,5 @@
-// Raw TCP and UDP sockets as the L4 listeners drive them: the shape both runtime adapters implement.
-// Kept apart from types.ts because only gateway/l4/ (and TCP health checks) use them.
+// Raw TCP and UDP sockets, the shape both runtime adapters implement: the L4 listeners and the HTTP engine
+// (its listeners, and its upstream connections, plain or TLS) run on them.
 
 /** What happens on one TCP connection, as the owner of the socket handles it. */
 export interface TcpHandlers {
