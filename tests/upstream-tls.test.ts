@@ -15,6 +15,7 @@ import { closeServer, digest, errorBody, gateway, generatedStream, listen, portO
 import { denoPath, startEngineGateway } from "./helpers/engine-gateway.ts";
 import { repoRoot, runCli } from "./helpers/process.ts";
 import { until } from "./helpers/common.ts";
+import { expectWellFormed, sampleValue } from "./helpers/metrics.ts";
 import { loadUpstreamTls } from "../gateway/config/certificates.ts";
 import { ConfigError } from "../gateway/config/errors.ts";
 import type { ConfigInput } from "../gateway/config/schema.ts";
@@ -281,7 +282,11 @@ describe("the engine's byte path", () => {
   test("keep-alive: one handshake carries many requests", async () => {
     // A pool of its own, so that no earlier connection counts.
     const up = await tlsUpstream("kept", "web");
-    const own = await gateway({ pools: { kept: pool(`https://127.0.0.1:${up.port}`, { ca: certs.ca, serverName: "web.test" }) }, routes: [{ pool: "kept" }] });
+    const own = await gateway({
+      admin: { listen: "127.0.0.1:0" },
+      pools: { kept: pool(`https://127.0.0.1:${up.port}`, { ca: certs.ca, serverName: "web.test" }) },
+      routes: [{ pool: "kept" }],
+    });
     try {
       for (let i = 0; i < 10; i++) {
         const response = await fetch(`${own.url}/r${i}`);
@@ -289,6 +294,12 @@ describe("the engine's byte path", () => {
       }
       expect(up.connections.length).toBe(1);
       expect(up.requests.map((r) => r.connection)).toEqual(Array(10).fill(0));
+      // /metrics counts TLS connections apart.
+      const metrics = await (await fetch(`${own.adminUrl}/metrics`)).text();
+      expectWellFormed(metrics);
+      const labels = { address: `127.0.0.1:${up.port}`, tls: "true" };
+      expect(sampleValue(metrics, "sluice_upstream_connections_opened_total", labels)).toBe(1);
+      expect(sampleValue(metrics, "sluice_upstream_connections_reused_total", labels)).toBe(9);
     } finally {
       await own.stop(0);
       await up.close();
