@@ -119,7 +119,7 @@ export function loadUpstreamTls(config: Pick<Config, "pools">, dir: string, limi
     if (tls.cert !== undefined && tls.key !== undefined) {
       const pair = readPair({ cert: tls.cert, key: tls.key }, dir, ["pools", name, "tls"], problems, now);
       if (pair) clientCertificate = { cert: pair.cert, key: pair.key };
-      const otherName = httpsServers.some((s) => "url" in s && (s.resolve === true || (tls.serverName !== undefined && tls.serverName !== new URL(s.url).hostname)));
+      const otherName = httpsServers.some((s) => "url" in s && (s.resolve === true || (tls.serverName !== undefined && tls.serverName.toLowerCase() !== new URL(s.url).hostname)));
       if (limits.clientCertificateWithOtherName && otherName) problems.push(`${at("cert")}: ${limits.clientCertificateWithOtherName} (got ${JSON.stringify(tls.cert)})`);
     }
     if (tls.insecureSkipVerify) {
