@@ -289,7 +289,7 @@ function connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Promise<
       hostname: options.hostname,
       port: options.port,
       allowHalfOpen: true,
-      ...(tls ? { tls: bunTlsOf(tls) } : {}),
+      tls: tls === undefined ? undefined : bunTlsOf(tls),
       socket: {
         ...events,
         open(raw) {
@@ -307,8 +307,15 @@ function connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Promise<
             raw.terminate();
           }
         },
-        // A connection that closes before it is ready (a refused handshake) ends the attempt.
+        // A connection that fails or closes before it is ready (a refused handshake) ends the attempt.
         close: (raw, error) => (raw.data ? raw.data.onClose(error) : fail(error ?? new HandshakeClosed(options))),
+        error: (raw, error) => {
+          if (raw.data) events.error!(raw, error);
+          else {
+            fail(error);
+            raw.terminate();
+          }
+        },
         connectError(_raw, error) {
           fail(error);
         },
