@@ -3,16 +3,24 @@
 // token and an Origin, whatever the target, so that every gateway reads the same bytes.
 import { SignJWT } from "jose";
 
-export type PluginsTargetName = "bare" | "plugins" | "tracing" | "sampled-out";
+export type PluginsTargetName = "bare" | "plugins" | "tracing" | "sampled-out" | "tracing-json";
 
-export const PLUGINS_TARGETS: readonly PluginsTargetName[] = ["bare", "plugins", "tracing", "sampled-out"];
+/** Every target, in the order of the tables; the last is only run when asked for (--targets). */
+export const PLUGINS_TARGETS: readonly PluginsTargetName[] = ["bare", "plugins", "tracing", "sampled-out", "tracing-json"];
+export const DEFAULT_PLUGINS_TARGETS: readonly PluginsTargetName[] = ["bare", "plugins", "tracing", "sampled-out"];
 
 export const PLUGINS_TARGET_LABELS: Record<PluginsTargetName, string> = {
   bare: "no plugins, no telemetry",
   plugins: "jwt + rate-limit (local) + cors",
   tracing: "telemetry, sampleRatio 1.0",
   "sampled-out": "telemetry, sampleRatio 0",
+  "tracing-json": "telemetry, sampleRatio 1.0, OTLP/JSON",
 };
+
+/** What a target's gateway process has in its environment besides the usual. */
+export function pluginsTargetEnv(target: PluginsTargetName): Record<string, string> {
+  return target === "tracing-json" ? { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/json" } : {};
+}
 
 /** 32 bytes: the shortest HMAC secret the jwt plugin takes. */
 const SECRET = "sluice-bench-secret-0123456789ab";
@@ -37,7 +45,7 @@ export function pluginsConfig(target: PluginsTargetName, port: number, backendPo
         { use: "cors", options: { origins: [ORIGIN] } },
       ]
     : [];
-  const telemetry = target === "tracing"
+  const telemetry = target === "tracing" || target === "tracing-json"
     ? { otlp, serviceName: "sluice-bench", sampleRatio: 1 }
     : target === "sampled-out"
       ? { otlp, serviceName: "sluice-bench", sampleRatio: 0 }

@@ -2,7 +2,7 @@
 // defaults.
 import { parseArgs } from "node:util";
 import { count, nameList, RECORDED_RUN_FLAGS, recordedRunOptions, type RecordedRunOptions } from "./option-parsing.ts";
-import { PLUGINS_TARGETS, type PluginsTargetName } from "./plugins-configs.ts";
+import { DEFAULT_PLUGINS_TARGETS, PLUGINS_TARGETS, type PluginsTargetName } from "./plugins-configs.ts";
 
 export interface PluginsOptions extends RecordedRunOptions {
   rounds: number;
@@ -24,7 +24,8 @@ export const PLUGINS_USAGE = `Usage: bun bench/plugins-run.ts [options]     (or:
   --rate R          requests per second offered to every target, paced per connection; 0: unpaced
                     (BENCH_RATE, default 6000)
   --warmup S        seconds of load per target before round 1, 0 to skip (BENCH_WARMUP, default 3)
-  --targets T       comma list of ${PLUGINS_TARGETS.join(", ")} (default all)
+  --targets T       comma list of ${PLUGINS_TARGETS.join(", ")}, or all
+                    (default ${DEFAULT_PLUGINS_TARGETS.join(",")})
   --unpinned        let every process run on any CPU (default: gateways on CPU 1, the rest on CPU 0)
   --record          write the tables as a dated section into bench/PLUGINS.md
   --note TEXT       a line under that section's heading
@@ -53,6 +54,6 @@ export function parsePluginsOptions(argv: string[], env: Record<string, string |
     connections: count("--connections", values.connections ?? env.BENCH_CONNECTIONS ?? "30", 1),
     rate: count("--rate", values.rate ?? env.BENCH_RATE ?? "6000", 0),
     warmup: count("--warmup", values.warmup ?? env.BENCH_WARMUP ?? "3", 0),
-    targets: nameList("--targets", values.targets ?? env.BENCH_TARGETS ?? "all", PLUGINS_TARGETS),
+    targets: nameList("--targets", values.targets ?? env.BENCH_TARGETS ?? DEFAULT_PLUGINS_TARGETS.join(","), PLUGINS_TARGETS),
   };
 }

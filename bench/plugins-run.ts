@@ -17,14 +17,14 @@ import { codeVersion, machine, toolVersions } from "./environment.ts";
 import { benchLifecycle } from "./lifecycle.ts";
 import { killLoadTool } from "./load-tool.ts";
 import { startOtlpSink, type OtlpSink } from "./otlp-sink.ts";
-import { describePlan, type PinPlan } from "./pinning.ts";
-import { benchToken, ORIGIN, PLUGINS_TARGET_LABELS, pluginsConfig, type PluginsTargetName } from "./plugins-configs.ts";
+import { describePlan, pinned, type PinPlan } from "./pinning.ts";
+import { benchToken, ORIGIN, PLUGINS_TARGET_LABELS, pluginsConfig, pluginsTargetEnv, type PluginsTargetName } from "./plugins-configs.ts";
 import { runPacedWrk, writeWrkScript, type PacedLoad } from "./plugins-load.ts";
 import { parsePluginsOptions, PLUGINS_USAGE, type PluginsOptions } from "./plugins-options.ts";
-import { freePort, waitForAnswer, type Child } from "./procs.ts";
+import { freePort, startChild, waitForAnswer, type Child } from "./procs.ts";
 import { renderSection, type Section } from "./results-file.ts";
 import { roundOrder, roundsText } from "./rounds.ts";
-import { startSluiceProcess } from "./sluice-process.ts";
+import { sluiceCommand } from "./sluice-process.ts";
 import { fmt, median, renderText, times, type Table } from "./tables.ts";
 
 const PLUGINS_PATH = fileURLToPath(new URL("./PLUGINS.md", import.meta.url));
@@ -76,7 +76,8 @@ async function startTargets(dir: string, options: PluginsOptions, plan: PinPlan,
   const targets: Target[] = [];
   for (const name of options.targets) {
     const port = await freePort();
-    const child = startSluiceProcess("bun", dir, `sluice-${name}`, pluginsConfig(name, port, backendPort, sink.url), plan.proxy);
+    const { command, args, env } = sluiceCommand("bun", dir, `sluice-${name}`, pluginsConfig(name, port, backendPort, sink.url));
+    const child = startChild(`sluice-${name}`, ...pinned(plan.proxy, command, args), dir, { ...env, ...pluginsTargetEnv(name) });
     targets.push({ name, port, child });
   }
   for (const t of targets) {
@@ -169,12 +170,13 @@ async function main(): Promise<number> {
   const script = writeWrkScript(dir, headers, load);
   log(`bench: ${targets.length} gateways up, ${describePlan(plan, "wrk, backend, OTLP sink and harness")}`);
 
-  const tracing = targets.find((t) => t.name === "tracing");
+  const traced = (t: Target) => t.name === "tracing" || t.name === "tracing-json";
+  const tracing = targets.find(traced);
   let tracedRequests = 0;
   if (options.warmup > 0) {
     for (const t of targets) {
       const r = await runPacedWrk(`http://127.0.0.1:${t.port}${SMALL_PATH}`, script, { ...load, duration: `${options.warmup}s` });
-      if (t === tracing) tracedRequests += r.requests;
+      if (traced(t)) tracedRequests += r.requests;
     }
     log(`bench: warmed up (${options.warmup}s per gateway)`);
   }
@@ -184,7 +186,7 @@ async function main(): Promise<number> {
     for (const t of roundOrder(targets, round)) {
       const run = await measure(t, script, load, plan);
       runs.get(t.name)!.push(run);
-      if (t === tracing) tracedRequests += run.requests;
+      if (traced(t)) tracedRequests += run.requests;
       checkAlive([backend, ...targets.map((x) => x.child)]);
       log(`round ${round} ${t.name.padEnd(11)} ${fmt(run.cpuUsPerRequest, 1).padStart(6)} µs/req  ${fmt(run.requestsPerSec).padStart(6)} req/s  others on the core ${fmt(run.foreignCpu, 2)} s`);
     }

@@ -1,6 +1,6 @@
 // The OpenTelemetry SDK behind `Tracing`, loaded only when a config has `telemetry` (see tracing.ts): the SDK's
 // sampler (parent-based ratio), and its batch span processor with a bounded queue feeding its OTLP/HTTP exporter
-// (protobuf bodies, unless the environment asks for JSON, which costs several times more CPU per span to encode).
+// (protobuf bodies, or JSON when the environment asks for it).
 // The spans themselves are the gateway's own RecordedSpans (tracing-span.ts), which the processor and exporter
 // take as they take the SDK's. Spans are exported in the background: a slow or dead collector costs the requests
 // nothing (the queue fills, then new spans are dropped), and its failures are reported on stderr at most once a

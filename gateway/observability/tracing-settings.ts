@@ -14,7 +14,7 @@ export interface SamplingSettings {
   ratio: number;
 }
 
-/** How spans travel to the collector: OTLP/HTTP with protobuf bodies (the OTLP default) or JSON bodies. */
+/** How spans travel to the collector: OTLP/HTTP with protobuf bodies or JSON bodies. */
 export type OtlpProtocol = "http/protobuf" | "http/json";
 
 export interface TracingSettings {
@@ -23,7 +23,7 @@ export interface TracingSettings {
   headers: Record<string, string> | undefined;
   timeoutMillis: number | undefined;
   compression: "gzip" | "none" | undefined;
-  /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL; http/protobuf without them. */
+  /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL; http/protobuf (the OTLP default) without them. */
   protocol: OtlpProtocol;
   /** service.name of the resource, unless OTEL_RESOURCE_ATTRIBUTES/OTEL_SERVICE_NAME name one and the config does not. */
   serviceName: string | undefined;
@@ -69,8 +69,11 @@ export function tracesUrl(otlp: string): string {
 }
 
 /**
- * The OTLP protocol the environment asks for. Protobuf is the OTLP default and the cheaper one to encode;
- * grpc is not offered (the collector's OTLP/HTTP port takes the same spans), so it falls back to protobuf.
+ * The OTLP protocol the environment asks for; protobuf without one, as OTLP says. On Bun the SDK's JSON encoder
+ * takes less CPU per span than its protobuf encoder (JSON.stringify is native, the protobuf writer JavaScript),
+ * but its bodies are 2.5 times larger and sending them costs the gateway more than that saves: end to end,
+ * protobuf is the cheaper of the two (bench/PLUGINS.md). grpc is not offered (a collector's OTLP/HTTP port takes
+ * the same spans): it falls back to the default.
  */
 export function protocolFromEnv(): OtlpProtocol {
   const name = (getStringFromEnv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") ?? getStringFromEnv("OTEL_EXPORTER_OTLP_PROTOCOL"))?.trim().toLowerCase();

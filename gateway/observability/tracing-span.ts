@@ -20,13 +20,6 @@ const NO_EVENTS: TimedEvent[] = [];
 const UNSET: SpanStatus = Object.freeze({ code: 0 });
 
 export class RecordedSpan implements ReadableSpan, SpanContext {
-  /** Recorded spans are sampled: only those are made. */
-  readonly traceFlags = TraceFlags.SAMPLED;
-  readonly links = NO_LINKS;
-  readonly events = NO_EVENTS;
-  readonly droppedAttributesCount = 0;
-  readonly droppedEventsCount = 0;
-  readonly droppedLinksCount = 0;
   status: SpanStatus = UNSET;
   /** spanClock() at the end; NaN while the span is open. */
   endReading = NaN;
@@ -47,6 +40,34 @@ export class RecordedSpan implements ReadableSpan, SpanContext {
 
   spanContext(): SpanContext {
     return this;
+  }
+
+  // What is the same for every span is read from the prototype: a span holds only what is its own, which is
+  // what a span queued for export keeps in memory.
+
+  /** Recorded spans are sampled: only those are made. */
+  get traceFlags(): number {
+    return TraceFlags.SAMPLED;
+  }
+
+  get links(): Link[] {
+    return NO_LINKS;
+  }
+
+  get events(): TimedEvent[] {
+    return NO_EVENTS;
+  }
+
+  get droppedAttributesCount(): number {
+    return 0;
+  }
+
+  get droppedEventsCount(): number {
+    return 0;
+  }
+
+  get droppedLinksCount(): number {
+    return 0;
   }
 
   get startTime(): HrTime {

@@ -68,7 +68,6 @@ export class RequestSpans implements ServerTrace {
 
   constructor(private readonly recorder: SpanRecorder, request: TracedRequest) {
     const head = request.head;
-    const start = spanClock();
     const method = (this.method = KNOWN_METHODS.has(head.method) ? head.method : "_OTHER");
     const context = clientContext(recorder.propagator, head);
     const parent = context === undefined ? undefined : validParent(trace.getSpanContext(context));
@@ -78,6 +77,7 @@ export class RequestSpans implements ServerTrace {
     this.tracestate = tracestate === "" ? undefined : tracestate;
     this.sampled = recorder.sampled(context, traceId);
     if (!this.sampled) return;
+    const start = spanClock();
     const target = head.pathAndQuery;
     const q = target.indexOf("?");
     const attributes: Attributes = {
