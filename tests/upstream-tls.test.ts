@@ -397,6 +397,7 @@ describe("the files named in the config", () => {
         mismatch: { servers: [{ url: "https://127.0.0.1:1" }], tls: { cert: "client.pem", key: "web.key" } },
         half: { servers: [{ url: "https://127.0.0.1:1" }], tls: { cert: "client.pem" } },
         plain: { servers: [{ url: "http://127.0.0.1:1" }], tls: { ca: "ca.pem" } },
+        ipName: { servers: [{ url: "https://127.0.0.1:1" }], tls: { serverName: "10.0.0.1" } },
         good: { servers: [{ url: "https://127.0.0.1:1" }], tls: { ca: "ca.pem", cert: "client.pem", key: "client.key", serverName: "web.test" } },
       },
       routes: [{ pool: "good" }],
@@ -411,8 +412,9 @@ describe("the files named in the config", () => {
     expect(lines).toContainEqual(expect.stringMatching(/^pools\.mismatch\.tls\.key: this key does not belong to the certificate "client\.pem"/));
     expect(lines).toContainEqual(expect.stringMatching(/^pools\.half\.tls\.key: a client certificate needs both cert and key/));
     expect(lines).toContainEqual(expect.stringMatching(/^pools\.plain\.tls: no server of this pool is https:\/\//));
+    expect(lines).toContainEqual(expect.stringMatching(/^pools\.ipName\.tls\.serverName: an IP address is no server name/));
     expect(lines.some((line) => line.startsWith("pools.good"))).toBe(false);
-    expect(lines.length).toBe(5);
+    expect(lines.length).toBe(6);
   });
 
   test("an expired CA or client certificate is a config error naming it", () => {

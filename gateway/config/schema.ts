@@ -135,7 +135,8 @@ const queue = z.strictObject({
 /** TLS to a pool's https:// servers: the files are read and checked by certificates.ts, relative to the config file. */
 const upstreamTls = z.strictObject({
   ca: z.string().min(1).optional().describe("PEM file of the CA certificates that vouch for the servers (default: the runtime's trusted roots)"),
-  serverName: z.string().regex(/^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$/, { message: "not a server name: a DNS name like web.internal" }).optional()
+  serverName: z.string().regex(/^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$/, { message: "not a server name: a DNS name like web.internal" })
+    .refine((name) => isIP(name) === 0, { message: "an IP address is no server name (SNI carries names only): leave serverName out to check the server's address" }).optional()
     .describe("Name sent as SNI and checked against the server's certificate (default: the URL's host; no SNI for an IP address)"),
   insecureSkipVerify: z.boolean().default(false).describe("Accept any certificate from the servers (testing only; logged as a warning)"),
   cert: z.string().min(1).optional().describe("PEM file of a client certificate (chain) presented to servers that ask (mutual TLS)"),
