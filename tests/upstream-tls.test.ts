@@ -16,6 +16,7 @@ import { denoPath, startEngineGateway } from "./helpers/engine-gateway.ts";
 import { repoRoot, runCli } from "./helpers/process.ts";
 import { until } from "./helpers/common.ts";
 import { expectWellFormed, sampleValue } from "./helpers/metrics.ts";
+import { TestDnsServer } from "./helpers/dns-server.ts";
 import { loadUpstreamTls } from "../gateway/config/certificates.ts";
 import { ConfigError } from "../gateway/config/errors.ts";
 import type { ConfigInput } from "../gateway/config/schema.ts";
@@ -354,6 +355,28 @@ describe("the engine's byte path", () => {
     expect(refused.status).toBe(502);
     // The test plugin's onError hook answers the gateway's 502 with its own body.
     expect(await refused.text()).toBe("custom 502 from t");
+  });
+});
+
+describe("servers found by DNS (resolve)", () => {
+  test("each address is asked by the name looked up, and its certificate checked against that name", async () => {
+    const up = await tlsUpstream("resolved", "web");
+    const dns = await TestDnsServer.start();
+    dns.set("web.test", { a: ["127.0.0.1"], ttl: 60 });
+    const gw = await gateway({
+      resolver: { servers: [dns.address] },
+      pools: { web: { servers: [{ url: `https://web.test:${up.port}`, resolve: true, maxFails: 0 }], tls: { ca: certs.ca } } },
+      routes: [{ pool: "web" }],
+    });
+    try {
+      // Until the first lookup answers the pool has no server (503).
+      await until(async () => (await fetch(`${gw.url}/x`)).status === 200, "the resolved server answering");
+      expect(up.connections.map((c) => c.serverName)).toEqual(["web.test"]);
+      expect(gw.current.pools.get("web")!.servers.map((s) => s.hostname)).toEqual(["127.0.0.1"]);
+    } finally {
+      await gw.stop(0);
+      await Promise.all([up.close(), dns.close()]);
+    }
   });
 });
 
