@@ -18,7 +18,7 @@ import { until } from "./helpers/common.ts";
 import { expectWellFormed, sampleValue } from "./helpers/metrics.ts";
 import { TestDnsServer } from "./helpers/dns-server.ts";
 import { loadUpstreamTls } from "../gateway/config/certificates.ts";
-import { ConfigError } from "../gateway/config/errors.ts";
+import type { ConfigError } from "../gateway/config/errors.ts";
 import type { ConfigInput } from "../gateway/config/schema.ts";
 import { startGateway } from "../gateway/gateway.ts";
 
