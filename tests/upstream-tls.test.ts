@@ -6,7 +6,7 @@
 // check` and reload with the files named in the config, and one gateway on Deno.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type Server } from "node:https";
-import type { TLSSocket } from "node:tls";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -207,7 +207,7 @@ describe("the engine's byte path", () => {
     const response = await get("/named/a");
     expect(response.status).toBe(200);
     expect(await response.text()).toBe("web /named/a");
-    expect(web.connections.slice(before).map((c) => c.serverName)).toEqual(["web.test"]);
+    expect(web.connections.slice(before)).toEqual([{ serverName: "web.test", clientCertified: false }]);
   });
 
   test("without serverName, the URL's host name is sent and checked", async () => {
@@ -355,6 +355,29 @@ describe("the engine's byte path", () => {
     expect(refused.status).toBe(502);
     // The test plugin's onError hook answers the gateway's 502 with its own body.
     expect(await refused.text()).toBe("custom 502 from t");
+  });
+});
+
+describe("ALPN", () => {
+  test("http/1.1 alone is offered: a server preferring h2 agrees on http/1.1", async () => {
+    const files = certs.files("web");
+    const agreed: string[] = [];
+    // node:tls itself (Bun's node:https server does not report ALPN): one request, one fixed answer.
+    const server = createTlsServer({ cert: await Bun.file(files.cert).text(), key: await Bun.file(files.key).text(), ALPNProtocols: ["h2", "http/1.1"] }, (socket) => {
+      agreed.push(typeof socket.alpnProtocol === "string" ? socket.alpnProtocol : "none");
+      socket.on("data", () => socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
+      socket.on("error", () => {});
+    });
+    const port = await listen(server as unknown as NetServer);
+    const gw = await gateway({ pools: { web: pool(`https://127.0.0.1:${port}`, { ca: certs.ca, serverName: "web.test" }) }, routes: [{ pool: "web" }] });
+    try {
+      const response = await fetch(`${gw.url}/x`);
+      expect(await response.text()).toBe("ok");
+      expect(agreed).toEqual(["http/1.1"]);
+    } finally {
+      await gw.stop(0);
+      await closeServer(server as unknown as NetServer);
+    }
   });
 });
 
