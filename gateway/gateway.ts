@@ -8,7 +8,7 @@ import { balancerNames, canonicalBalancer } from "./balancing/registry.ts";
 import type { HttpListener, Runtime } from "./runtime/types.ts";
 import { getRuntime } from "./runtime/current.ts";
 import { buildSnapshot, discardSnapshot, inheritServerState, type Snapshot } from "./snapshot.ts";
-import { ListenerSet, prepareAll, stopWithin, type ListenerChange, type WantedListener } from "./listener-set.ts";
+import { hostPort, ListenerSet, prepareAll, stopWithin, type ListenerChange, type WantedListener } from "./listener-set.ts";
 import { problemsOf, refusalResult, refusedWith, ReloadHistory, type ListenerMoves, type ReloadResult, type ReloadTrigger } from "./reload-result.ts";
 import { tcpGroup, udpGroup } from "./l4/listener-groups.ts";
 import { TrafficTable } from "./l4/tcp-stats.ts";
@@ -95,18 +95,22 @@ export class Gateway {
   private readonly httpSet = new ListenerSet<HttpListenerEntry, OpenHttpListener>({
     open: (entry) => this.openHttp(entry),
     close: (listener, graceMs) => stopWithin(listener.engine, graceMs),
+    bound: (listener) => [hostPort(listener.engine.hostname, listener.engine.port)],
   });
   private readonly tcpSet = new ListenerSet<TcpListenerConfig, TcpListeners>({
     open: (config) => startTcpListeners([config], this.l4Deps(), this.tcpTraffic),
     close: (group, graceMs) => group.stop(graceMs),
+    bound: (group) => group.listeners.map((l) => l.address),
   });
   private readonly udpSet = new ListenerSet<UdpListenerConfig, UdpListeners>({
     open: (config) => startUdpListeners([config], this.l4Deps()),
     close: (group) => group.stop(),
+    bound: (group) => group.listeners.map((l) => l.address),
   });
   private readonly adminSet = new ListenerSet<string, HttpListener>({
     open: (address) => this.openAdmin(address),
     close: (listener, graceMs) => stopWithin(listener, graceMs),
+    bound: (listener) => [hostPort(listener.hostname, listener.port)],
   });
   /** Bytes per upstream server through the TCP listeners, those a reload opened included. */
   private readonly tcpTraffic = new TrafficTable();

@@ -12,6 +12,11 @@ export interface ListenerKind<S, L> {
   open(settings: S): Promise<L>;
   /** Stop accepting at once; let open connections end for up to `graceMs`, then cut them. */
   close(listener: L, graceMs: number): Promise<void>;
+  /**
+   * The addresses it is bound to, with their ports: a listener written with port 0 is also known by the port the
+   * kernel gave it, so a config naming that port (a reload of what /status shows) keeps it instead of binding twice.
+   */
+  bound(listener: L): string[];
 }
 
 /** One listener a config asks for. */
@@ -64,15 +69,16 @@ export class ListenerSet<S, L> {
 
   /** Open what `wanted` adds to the running set; nothing else changes until `commit`. */
   async prepare(wanted: readonly WantedListener<S>[]): Promise<ListenerChange<S, L>> {
-    const running = new Map(this.entries.map((e) => [e.key, e]));
+    const match = this.match(wanted);
+    const running = new Set(this.entries);
     const next: Entry<S, L>[] = [];
     const fresh: Entry<S, L>[] = [];
     const kept: KeptListener<S, L>[] = [];
-    for (const want of wanted) {
+    for (const [i, want] of wanted.entries()) {
       const key = addressKey(want.address);
-      const same = running.get(key);
+      const same = match[i];
       if (same) {
-        running.delete(key);
+        running.delete(same);
         next.push(same);
         kept.push({ listener: same.listener, address: want.address, where: want.where, running: same.settings, wanted: want.settings });
         continue;
@@ -88,7 +94,7 @@ export class ListenerSet<S, L> {
       fresh.push(entry);
       next.push(entry);
     }
-    const removed = [...running.values()];
+    const removed = [...running];
     return {
       opened: fresh.map((e) => e.address),
       closed: removed.map((e) => e.address),
@@ -101,6 +107,30 @@ export class ListenerSet<S, L> {
         await Promise.all(fresh.map((e) => this.kind.close(e.listener, 0)));
       },
     };
+  }
+
+  /**
+   * The running listener each wanted address keeps, if any. An address with a port matches the entry written the
+   * same way, else the one bound there (a port-0 entry the kernel gave that port); port-0 addresses then take the
+   * port-0 entries left, in order — several entries may share such an address.
+   */
+  private match(wanted: readonly WantedListener<S>[]): Array<Entry<S, L> | undefined> {
+    const free = new Set(this.entries);
+    const keys = wanted.map((w) => addressKey(w.address));
+    const anyPort = keys.map((key) => parseAddress(key)?.port === 0);
+    const found: Array<Entry<S, L> | undefined> = keys.map(() => undefined);
+    const claim = (i: number, test: (e: Entry<S, L>) => boolean) => {
+      for (const e of free) {
+        if (!test(e)) continue;
+        free.delete(e);
+        found[i] = e;
+        return;
+      }
+    };
+    keys.forEach((key, i) => !anyPort[i] && claim(i, (e) => e.key === key));
+    keys.forEach((key, i) => !anyPort[i] && !found[i] && claim(i, (e) => this.kind.bound(e.listener).some((a) => addressKey(a) === key)));
+    keys.forEach((key, i) => anyPort[i] && claim(i, (e) => e.key === key));
+    return found;
   }
 
   /** Stop every listener, those still closing after a reload included: resolves when all are closed. */
@@ -163,6 +193,11 @@ export async function stopWithin(listener: { stop(force?: boolean): Promise<void
   const outcome = await Promise.race([listener.stop(false), deadline]);
   clearTimeout(timer);
   if (outcome === "timeout") await listener.stop(true);
+}
+
+/** `host:port` as a config writes it (IPv6 in brackets). */
+export function hostPort(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
 
 /** The same address written two ways (`:8080`, `0.0.0.0:8080`) is one listener. */

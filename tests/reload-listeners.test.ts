@@ -123,6 +123,33 @@ describe("HTTP listen addresses on reload", () => {
     }
   });
 
+  test("port 0: two such listeners both stay, and a config naming the port one was given keeps it", async () => {
+    const file = await configFile(config(["127.0.0.1:0", "127.0.0.1:0"]));
+    const gw = await startGateway({ configPath: file.path });
+    try {
+      const given = await listenerAddresses(gw);
+      expect(given).toHaveLength(2);
+      expect(new Set(given).size).toBe(2);
+      const unchanged = await postReload(gw);
+      expect(unchanged.status).toBe(200);
+      expect(unchanged.body.listeners).toEqual({ opened: [], closed: [] });
+      expect(await listenerAddresses(gw)).toEqual(given);
+      // What /status shows, written back into the config, is the same listeners: nothing is bound twice.
+      await file.write(config([given[1]!, "127.0.0.1:0"]));
+      const named = await postReload(gw);
+      expect(named.status).toBe(200);
+      expect(named.body.listeners).toEqual({ opened: [], closed: [] });
+      expect((await listenerAddresses(gw)).sort()).toEqual([...given].sort());
+      await file.write(config(["127.0.0.1:0", given[0]!]));
+      const reversed = await postReload(gw);
+      expect(reversed.body.listeners).toEqual({ opened: [], closed: [] });
+      expect((await listenerAddresses(gw)).sort()).toEqual([...given].sort());
+      for (const address of given) expect(await get(Number(address.split(":")[1]))).toMatchObject({ status: 200, body: "app" });
+    } finally {
+      await gw.stop(0);
+    }
+  });
+
   test("a removed address refuses new connections while a request in flight on it gets its answer", async () => {
     const [a, b] = [await deadPort(), await deadPort()];
     const file = await configFile(config([`127.0.0.1:${a}`, `127.0.0.1:${b}`]));
