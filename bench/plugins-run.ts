@@ -22,18 +22,16 @@ import { benchToken, ORIGIN, PLUGINS_TARGET_LABELS, pluginsConfig, pluginsTarget
 import { runPacedWrk, writeWrkScript, type PacedLoad } from "./plugins-load.ts";
 import { parsePluginsOptions, PLUGINS_USAGE, type PluginsOptions } from "./plugins-options.ts";
 import { freePort, startChild, waitForAnswer, type Child } from "./procs.ts";
-import { renderSection, type Section } from "./results-file.ts";
 import { roundOrder, roundsText } from "./rounds.ts";
 import { sluiceCommand } from "./sluice-process.ts";
-import { fmt, median, renderText, times, type Table } from "./tables.ts";
+import { fmt, median, renderMarkdown, renderText, times, type Table } from "./tables.ts";
 
 const PLUGINS_PATH = fileURLToPath(new URL("./PLUGINS.md", import.meta.url));
 const PREAMBLE = `# Plugins and tracing: CPU per request
 
-One section per \`bun bench/plugins-run.ts --record\` run (\`npm run bench:plugins -- --record\`), newest last.
-Only the ratios within one section compare: absolute figures depend on the machine and on whatever else it
-was doing. The targets of issue 9: the three plugins together add at most 25% CPU per request, tracing at 100%
-sampling at most 30%, telemetry that records nothing adds nothing measurable.
+## Recorded runs
+
+One section per \`npm run bench:plugins -- --record\` run, newest last. Only the ratios within one section compare.
 `;
 
 interface Target {
@@ -206,9 +204,10 @@ async function main(): Promise<number> {
   console.log(`\n${facts.map((f) => `- ${f}`).join("\n")}\n\n${renderText(table)}\n`);
   log(`bench: done in ${Math.round((Date.now() - started) / 1000)} s`);
   if (options.record) {
-    const section: Section = { heading: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC", facts, blocks: [{ title: "CPU per request", tables: [table] }] };
+    const heading = `### ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`;
+    const section = [heading, facts.map((f) => `- ${f}`).join("\n"), renderMarkdown(table)].join("\n\n");
     if (!existsSync(PLUGINS_PATH)) writeFileSync(PLUGINS_PATH, PREAMBLE);
-    writeFileSync(PLUGINS_PATH, readFileSync(PLUGINS_PATH, "utf8") + renderSection(section));
+    writeFileSync(PLUGINS_PATH, `${readFileSync(PLUGINS_PATH, "utf8").trimEnd()}\n\n${section}\n`);
     log(`bench: recorded in ${PLUGINS_PATH}`);
   }
   await sink.stop();
