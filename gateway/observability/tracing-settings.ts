@@ -71,9 +71,9 @@ export function tracesUrl(otlp: string): string {
 /**
  * The OTLP protocol the environment asks for; protobuf without one, as OTLP says. On Bun the SDK's JSON encoder
  * takes less CPU per span than its protobuf encoder (JSON.stringify is native, the protobuf writer JavaScript),
- * but its bodies are 2.5 times larger and sending them costs the gateway more than that saves: end to end,
- * protobuf is the cheaper of the two (bench/PLUGINS.md). grpc is not offered (a collector's OTLP/HTTP port takes
- * the same spans): it falls back to the default.
+ * but its bodies are 2.5 times larger and cost more to send: end to end the two cost the gateway about the same
+ * (bench/PLUGINS.md), and protobuf puts less on the wire. grpc is not offered (a collector's OTLP/HTTP port
+ * takes the same spans): it falls back to the default.
  */
 export function protocolFromEnv(): OtlpProtocol {
   const name = (getStringFromEnv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") ?? getStringFromEnv("OTEL_EXPORTER_OTLP_PROTOCOL"))?.trim().toLowerCase();
