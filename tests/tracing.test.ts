@@ -165,6 +165,36 @@ describe("the byte path", () => {
     }
   });
 
+  test("an invalid traceparent is no parent, and its tracestate is dropped with it: the request starts a trace of its own", async () => {
+    const up = await rawOk();
+    const gw = await gateway({ pools: { app: [up.url] }, routes: [{ pool: "app" }], telemetry: telemetry() });
+    try {
+      const port = Number(new URL(gw.url).port);
+      const invalid = [
+        `00-${"0".repeat(32)}-${CLIENT_SPAN}-01`, // an all-zero trace id
+        `00-${CLIENT_TRACE}-${"0".repeat(16)}-01`, // an all-zero parent id
+        `ff-${CLIENT_TRACE}-${CLIENT_SPAN}-01`, // version ff is forbidden
+        `00-${CLIENT_TRACE.toUpperCase()}-${CLIENT_SPAN}-01`, // upper-case hex
+        "not a traceparent",
+      ];
+      for (const [i, value] of invalid.entries()) {
+        const answer = await rawRequest(port, `GET /invalid HTTP/1.1\r\nHost: a\r\ntraceparent: ${value}\r\ntracestate: vendor=abc\r\nConnection: close\r\n\r\n`);
+        expect(answer.status).toBe(200);
+        const lines = traceLinesOf(up.heads[i]!);
+        expect(lines.tracestate).toEqual([]);
+        const sent = parseTraceparent(lines.traceparent[0])!;
+        expect(sent.flags).toBe("01");
+        expect(sent.traceId).not.toBe(CLIENT_TRACE);
+        expect(sent.traceId).not.toBe("0".repeat(32));
+        const server = serverSpanOf(await spansOf(sent.traceId, 2));
+        expect(server.parentSpanId).toBe("");
+      }
+    } finally {
+      await gw.stop(0);
+      await up.close();
+    }
+  });
+
   test("a retry is a second client span with http.request.resend_count; the upstream's parent is the attempt that reached it", async () => {
     const dead = await deadPort();
     const up = startUpstream("live");
