@@ -4,13 +4,12 @@
 // from X-Forwarded-Proto that the client came over TLS. Bad certificate files are config errors at start and
 // refuse a reload; a good reload serves the new certificates without closing open connections.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startGateway } from "../gateway/gateway.ts";
 import { ConfigError } from "../gateway/config/errors.ts";
 import { loadListenerCertificates } from "../gateway/config/certificates.ts";
 import { checkConfig } from "../gateway/config/check.ts";
+import { makeCertificates, run, type TestCertificates } from "./helpers/test-certificates.ts";
 import { gateway, portOf, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 import { startEngineGateway } from "./helpers/engine-gateway.ts";
 import { deadPort, eventually, processAlive, until, valueOf } from "./helpers/common.ts";
@@ -20,38 +19,11 @@ import { readFileSync } from "node:fs";
 import { connect as tlsConnect } from "node:tls";
 import { holdConnection } from "./helpers/held-connection.ts";
 
-const INSTALL = "apt-get install -y openssl curl";
+let certs: TestCertificates;
 let dir: string;
 let upstream: Upstream;
-const files = (name: string) => ({ cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) });
-
-async function run(cmd: string[], input = ""): Promise<{ code: number; out: string }> {
-  let proc;
-  try {
-    proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-  } catch {
-    throw new Error(`${cmd[0]} is missing: ${INSTALL}`);
-  }
-  proc.stdin.write(input);
-  proc.stdin.end();
-  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code: await proc.exited, out: out + err };
-}
-
-async function openssl(args: string[]): Promise<void> {
-  const made = await run(["openssl", ...args]);
-  if (made.code !== 0) throw new Error(`openssl ${args[0]} failed (${INSTALL}): ${made.out}`);
-}
-
-/** A leaf certificate for `san` (e.g. "DNS:a.test"), signed by the test CA. */
-async function leaf(name: string, san: string): Promise<void> {
-  const { cert, key } = files(name);
-  const csr = join(dir, `${name}.csr`);
-  const ext = join(dir, `${name}.ext`);
-  await Bun.write(ext, `subjectAltName=${san}\n`);
-  await openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", `/CN=${name}`, "-keyout", key, "-out", csr]);
-  await openssl(["x509", "-req", "-in", csr, "-CA", join(dir, "ca.pem"), "-CAkey", join(dir, "ca.key"), "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert]);
-}
+const files = (name: string) => certs.files(name);
+const leaf = (name: string, san: string) => certs.leaf(name, san);
 
 /** What `openssl s_client` reports of a handshake with the gateway. */
 async function handshake(args: string[], to: number): Promise<{ subject: string; alpn: string; protocol: string; out: string }> {
@@ -70,9 +42,8 @@ async function curl(host: string, path: string, to: number): Promise<{ code: num
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "sluice-tls-"));
-  await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=Sluice test CA",
-    "-keyout", join(dir, "ca.key"), "-out", join(dir, "ca.pem")]);
+  certs = await makeCertificates("sluice-tls-");
+  dir = certs.dir;
   await leaf("a", "DNS:a.test");
   await leaf("b", "DNS:*.b.test");
   // Echoes a POST's body back: the answer is as big as the upload.
@@ -85,7 +56,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await upstream?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await certs?.remove();
 });
 
 /**
