@@ -112,9 +112,10 @@ export const ENVIRONMENT: [name: string, effect: string][] = [
   ["OTEL_SDK_DISABLED", "true: no tracing, whatever the config's telemetry says"],
   ["OTEL_EXPORTER_OTLP_ENDPOINT", "the collector (/v1/traces appended) when telemetry.otlp is not set; OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as is"],
   ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "the traces URL, used as is"],
+  ["OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TRACES_HEADERS", "headers sent with every export (an API key); telemetry.headers wins"],
   [
-    "OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_COMPRESSION",
-    "the exporter's headers, time for one export and compression (each also as OTEL_EXPORTER_OTLP_TRACES_…), and its certificate variables",
+    "OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_COMPRESSION",
+    "time for one export, and gzip or none (each also as OTEL_EXPORTER_OTLP_TRACES_…); the config's telemetry keys win",
   ],
   ["OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "how spans are sent: http/protobuf (the default) or http/json"],
   ["OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES", "added to the traces' resource; telemetry.serviceName wins"],
