@@ -1,6 +1,6 @@
 // The OpenTelemetry SDK behind `Tracing`, loaded only when a config has `telemetry` (see tracing.ts): the SDK's
 // sampler (parent-based ratio), and its batch span processor with a bounded queue feeding its OTLP/HTTP exporter
-// (protobuf bodies, or JSON when the environment asks for it).
+// (protobuf bodies, or JSON when the environment asks for it), sending through fetch (otlp-exporter.ts).
 // The spans themselves are the gateway's own RecordedSpans (tracing-span.ts), which the processor and exporter
 // take as they take the SDK's. Spans are exported in the background: a slow or dead collector costs the requests
 // nothing (the queue fills, then new spans are dropped), and its failures are reported on stderr at most once a
@@ -9,9 +9,8 @@ import { diag, DiagLogLevel, ROOT_CONTEXT, SamplingDecision, SpanKind, type Attr
 import { setGlobalErrorHandler, W3CTraceContextPropagator, type InstrumentationScope } from "@opentelemetry/core";
 import { defaultResource, detectResources, envDetector, resourceFromAttributes, type Resource } from "@opentelemetry/resources";
 import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler } from "@opentelemetry/sdk-trace";
-import { OTLPTraceExporter as JsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { OTLPTraceExporter as ProtobufExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
+import { otlpTraceExporter } from "./otlp-exporter.ts";
 import { markSdkLoaded, type ServerTrace, type TelemetryConfig, type TracedRequest, type Tracing } from "./tracing.ts";
 import { tracingSettings, type SamplingSettings } from "./tracing-settings.ts";
 import { resyncSpanClock } from "./tracing-clock.ts";
@@ -88,14 +87,12 @@ class SdkTracing implements Tracing, SpanRecorder {
 export function sdkTracing(config: TelemetryConfig): Tracing {
   reportSdkProblems();
   const settings = tracingSettings(config);
-  type ExporterOptions = NonNullable<ConstructorParameters<typeof ProtobufExporter>[0]>;
-  const Exporter = settings.protocol === "http/json" ? JsonExporter : ProtobufExporter;
-  const exporter = new Exporter({
+  const exporter = otlpTraceExporter({
+    protocol: settings.protocol,
     url: settings.url,
     headers: settings.headers,
     timeoutMillis: settings.timeoutMillis,
-    // The exporter's CompressionAlgorithm is an enum of exactly these strings.
-    compression: settings.compression as ExporterOptions["compression"],
+    compression: settings.compression,
   });
   const processor = new BatchSpanProcessor({
     exporter,

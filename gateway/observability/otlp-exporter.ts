@@ -1,0 +1,41 @@
+// The span exporter: the OpenTelemetry SDK's own OTLP/HTTP exporter, assembled from its parts with a transport of
+// the gateway's (otlp-fetch-transport.ts) in place of its node:http one. The SDK's parts do the rest as in its
+// OTLPTraceExporter: its configuration (the config's values, then the OTEL_EXPORTER_OTLP_* variables, then its
+// defaults), its serializer (protobuf, or JSON for http/json), its export delegate with its bound on concurrent
+// exports, and its exporter metrics; retries follow its policy (otlp-retrying-transport.ts).
+import { createOtlpNetworkExportDelegate, OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
+import { convertLegacyHttpOptions, createOtlpHttpExporterMetrics } from "@opentelemetry/otlp-exporter-base/node-http";
+import { JsonTraceSerializer, ProtobufTraceSerializer, TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer";
+import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace";
+import { fetchTransport } from "./otlp-fetch-transport.ts";
+import { retryingTransport } from "./otlp-retrying-transport.ts";
+import type { OtlpProtocol } from "./tracing-settings.ts";
+
+export interface OtlpExporterOptions {
+  protocol: OtlpProtocol;
+  /** undefined: what the environment says, else the SDK's default (http://localhost:4318/v1/traces). */
+  url: string | undefined;
+  headers: Record<string, string> | undefined;
+  timeoutMillis: number | undefined;
+  compression: "gzip" | "none" | undefined;
+}
+
+/** The component type the SDK's own OTLP/HTTP span exporter reports its metrics under. */
+const COMPONENT_TYPE = "otlp_http_span_exporter";
+
+export function otlpTraceExporter(options: OtlpExporterOptions): SpanExporter {
+  const json = options.protocol === "http/json";
+  const contentType = json ? "application/json" : "application/x-protobuf";
+  const config = convertLegacyHttpOptions(
+    { url: options.url, headers: options.headers, timeoutMillis: options.timeoutMillis, compression: options.compression as never },
+    "TRACES",
+    "v1/traces",
+    { "Content-Type": contentType },
+  );
+  const transport = retryingTransport(
+    fetchTransport({ url: config.url, headers: config.headers, compression: config.compression, userAgent: config.userAgent }),
+  );
+  const metrics = createOtlpHttpExporterMetrics(COMPONENT_TYPE, TraceExporterMetricsHelper, config.url, undefined);
+  const serializer = json ? JsonTraceSerializer : ProtobufTraceSerializer;
+  return new OTLPExporterBase<ReadableSpan[]>(createOtlpNetworkExportDelegate(config, serializer, metrics, transport));
+}
