@@ -611,6 +611,79 @@ describe("OTEL_* environment variables", () => {
     expect(server.attributes).toMatchObject({ "http.request.method": "GET", "url.path": "/env", "http.response.status_code": 200 });
     expect(clientSpansOf(json)[0]!.parentSpanId).toBe(server.spanId);
   }, 15_000);
+
+  test("the config's headers and OTEL_EXPORTER_OTLP_TRACES_HEADERS go with every export; compression gzip gzips it", async () => {
+    const parent = "c".repeat(32);
+    const config = { otlp: collector.url, sampleRatio: 1, scheduledDelay: 20, headers: { "x-api-key": "from-config" }, compression: "gzip" };
+    const result = await inProcessWith({ OTEL_EXPORTER_OTLP_TRACES_HEADERS: "x-tenant=from-env" }, config, { traceparent: `00-${parent}-${CLIENT_SPAN}-01` });
+    expect(result.status).toBe(200);
+    const spans = await spansOf(parent, 2);
+    for (const span of spans) {
+      expect(span.exportHeaders).toMatchObject({
+        "x-api-key": "from-config",
+        "x-tenant": "from-env",
+        "content-encoding": "gzip",
+        "content-type": "application/x-protobuf",
+      });
+      expect(span.exportHeaders["user-agent"]).toContain("OpenTelemetry");
+    }
+    expect(serverSpanOf(spans).attributes["url.path"]).toBe("/env");
+  }, 15_000);
+});
+
+describe("a collector that turns exports away", () => {
+  test("a 503 with Retry-After is tried again (as 429, 502 and 504 are) until the spans are taken", async () => {
+    const up = startUpstream("a");
+    const busy = startCollector({ turnAway: { count: 2, status: 503, retryAfter: "0" } });
+    const gw = await gateway({ pools: { app: [up.url] }, routes: [{ pool: "app" }], telemetry: { otlp: busy.url, scheduledDelay: 20 } });
+    try {
+      const response = await fetch(`${gw.url}/again`, { headers: { traceparent: `00-${"d".repeat(32)}-${CLIENT_SPAN}-01` } });
+      expect(response.status).toBe(200);
+      await until(() => busy.trace("d".repeat(32)).length === 2, "both spans at the collector after two 503s");
+      // Two turned away, then the one taken: the same batch sent three times.
+      expect(busy.requests).toBe(3);
+      expect(busy.spans).toHaveLength(2);
+    } finally {
+      await gw.stop(0);
+      await busy.stop();
+      await up.stop();
+    }
+  });
+
+  test("any other error status is not retried: the failure is reported on stderr after the one attempt", async () => {
+    const refusing = startCollector({ turnAway: { count: 1, status: 400 } });
+    // In a process of its own: failures are reported at most once a minute per process, and this file's other
+    // tests report theirs.
+    const gatewayModule = JSON.stringify(resolve(repoRoot, "gateway/gateway.ts"));
+    const script = `
+      const lines = [];
+      console.error = (...args) => void lines.push(args.join(" "));
+      const { startGateway } = await import(${gatewayModule});
+      const up = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("ok") });
+      const gw = await startGateway({ config: { listen: "127.0.0.1:0", admin: false, accessLog: false,
+        pools: { app: { servers: [{ url: "http://127.0.0.1:" + up.port }] } }, routes: [{ pool: "app" }],
+        telemetry: { otlp: ${JSON.stringify(refusing.url)}, scheduledDelay: 20 } } });
+      const status = (await fetch(gw.url + "/bad")).status;
+      const deadline = Date.now() + 5000;
+      while (!lines.some((l) => l.startsWith("sluice: telemetry export failed")) && Date.now() < deadline) await Bun.sleep(10);
+      console.log(JSON.stringify({ status, reported: lines.filter((l) => l.startsWith("sluice: telemetry")) }));
+      process.exit(0);
+    `;
+    try {
+      const proc = Bun.spawn([process.execPath, "-e", script], { cwd: repoRoot, stdout: "pipe", stderr: "inherit" });
+      const output = await new Response(proc.stdout).text();
+      expect(await proc.exited).toBe(0);
+      const result = JSON.parse(output.trim().split("\n").pop()!) as { status: number; reported: string[] };
+      expect(result.status).toBe(200);
+      expect(result.reported).toHaveLength(1);
+      expect(result.reported[0]).toContain("400");
+      // Reported once the transport gave up on the batch: after the one attempt, none retried.
+      expect(refusing.requests).toBe(1);
+      expect(refusing.spans).toHaveLength(0);
+    } finally {
+      await refusing.stop();
+    }
+  }, 15_000);
 });
 
 describe("on Deno", () => {

@@ -1,7 +1,10 @@
 // A test OTLP/HTTP collector: a Bun.serve on 127.0.0.1 that takes POST /v1/traces as an OpenTelemetry collector
 // does, decodes the export request (OTLP's protobuf encoding, which the gateway's exporter sends by default, or
-// its JSON encoding; anything else is answered 415 and counted as refused) and keeps every span with its resource, flattened for assertions.
+// its JSON encoding, either of them gzipped; anything else is answered 415 and counted as refused) and keeps every
+// span with its resource and the headers of the export request that carried it, flattened for assertions. It can
+// be told to turn the first export requests away (a collector that is overloaded or failing), to test retries.
 import type { Server } from "bun";
+import { gunzipSync } from "node:zlib";
 import { decodeTraceExport } from "./otlp-protobuf.ts";
 
 /** An OTLP AnyValue as JSON: one of these keys holds it (int64 as a string or a number). */
@@ -58,6 +61,8 @@ export interface ReceivedSpan {
   scope: string;
   /** How the export request that carried it was encoded. */
   encoding: "protobuf" | "json";
+  /** The headers of the export request that carried it, by lower-case name. */
+  exportHeaders: Record<string, string>;
   startNs: bigint;
   endNs: bigint;
 }
@@ -89,10 +94,18 @@ function attributesOf(list: KeyValue[] | undefined): Record<string, AttributeVal
   return out;
 }
 
-export function startCollector(): Collector {
+/** The first `count` export requests are answered with `status` (and Retry-After when given), not taken. */
+export interface TurnAway {
+  count: number;
+  status: number;
+  retryAfter?: string;
+}
+
+export function startCollector(options: { turnAway?: TurnAway } = {}): Collector {
   const spans: ReceivedSpan[] = [];
   let requests = 0;
   let refused = 0;
+  let turnedAway = 0;
   const server: Server<unknown> = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -100,13 +113,22 @@ export function startCollector(): Collector {
       const path = new URL(request.url).pathname;
       if (request.method !== "POST" || path !== "/v1/traces") return new Response("not found", { status: 404 });
       requests++;
+      const away = options.turnAway;
+      if (away !== undefined && turnedAway < away.count) {
+        turnedAway++;
+        const headers: Record<string, string> = away.retryAfter === undefined ? {} : { "retry-after": away.retryAfter };
+        return new Response("not now", { status: away.status, headers });
+      }
       const type = request.headers.get("content-type") ?? "";
       const protobuf = type.startsWith("application/x-protobuf");
       if (!protobuf && !type.startsWith("application/json")) {
         refused++;
         return new Response("only OTLP/protobuf or OTLP/JSON here", { status: 415 });
       }
-      const body = (protobuf ? decodeTraceExport(new Uint8Array(await request.arrayBuffer())) : await request.json()) as ExportRequest;
+      const exportHeaders = Object.fromEntries(request.headers);
+      let bytes = new Uint8Array(await request.arrayBuffer());
+      if (request.headers.get("content-encoding") === "gzip") bytes = new Uint8Array(gunzipSync(bytes));
+      const body = (protobuf ? decodeTraceExport(bytes) : JSON.parse(new TextDecoder().decode(bytes))) as ExportRequest;
       for (const rs of body.resourceSpans ?? []) {
         const resource = attributesOf(rs.resource?.attributes);
         for (const ss of rs.scopeSpans ?? []) {
@@ -122,6 +144,7 @@ export function startCollector(): Collector {
               resource,
               scope: ss.scope?.name ?? "",
               encoding: protobuf ? "protobuf" : "json",
+              exportHeaders,
               startNs: BigInt(span.startTimeUnixNano),
               endNs: BigInt(span.endTimeUnixNano),
             });
