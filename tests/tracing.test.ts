@@ -629,6 +629,17 @@ describe("OTEL_* environment variables", () => {
     }
     expect(serverSpanOf(spans).attributes["url.path"]).toBe("/env");
   }, 15_000);
+
+  test("with OTEL_EXPORTER_OTLP_CERTIFICATE (TLS files for the collector) the SDK's own node:https exporter sends", async () => {
+    const parent = "e".repeat(32);
+    // Any readable file does for a collector on plain http: what is checked is which exporter sent.
+    const env = { OTEL_EXPORTER_OTLP_CERTIFICATE: resolve(repoRoot, "package.json") };
+    const result = await inProcessWith(env, { otlp: collector.url, sampleRatio: 1, scheduledDelay: 20 }, { traceparent: `00-${parent}-${CLIENT_SPAN}-01` });
+    expect(result.status).toBe(200);
+    const spans = await spansOf(parent, 2);
+    expect(spans[0]!.exportHeaders["user-agent"]).toStartWith("OTel-OTLP-Exporter-JavaScript/");
+    expect(spans.map((s) => s.encoding)).toEqual(["protobuf", "protobuf"]);
+  }, 15_000);
 });
 
 describe("a collector that turns exports away", () => {

@@ -3,6 +3,12 @@
 // OTLPTraceExporter: its configuration (the config's values, then the OTEL_EXPORTER_OTLP_* variables, then its
 // defaults), its serializer (protobuf, or JSON for http/json), its export delegate with its bound on concurrent
 // exports, and its exporter metrics; retries follow its policy (otlp-retrying-transport.ts).
+// A collector that needs the certificates of OTEL_EXPORTER_OTLP_CERTIFICATE / _CLIENT_KEY / _CLIENT_CERTIFICATE
+// (a private CA, client TLS) is sent to by the SDK's own exporter, whose node:https agent reads them: fetch has no
+// portable way to take them.
+import { getStringFromEnv } from "@opentelemetry/core";
+import { OTLPTraceExporter as SdkJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as SdkProtobufExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { createOtlpNetworkExportDelegate, OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
 import { convertLegacyHttpOptions, createOtlpHttpExporterMetrics } from "@opentelemetry/otlp-exporter-base/node-http";
 import { JsonTraceSerializer, ProtobufTraceSerializer, TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer";
@@ -23,8 +29,18 @@ export interface OtlpExporterOptions {
 /** The component type the SDK's own OTLP/HTTP span exporter reports its metrics under. */
 const COMPONENT_TYPE = "otlp_http_span_exporter";
 
+/** The variables naming TLS files for the exporter, for traces or for every signal. */
+const CERTIFICATE_VARIABLES = ["CERTIFICATE", "CLIENT_KEY", "CLIENT_CERTIFICATE"].flatMap((name) => [
+  `OTEL_EXPORTER_OTLP_TRACES_${name}`,
+  `OTEL_EXPORTER_OTLP_${name}`,
+]);
+
 export function otlpTraceExporter(options: OtlpExporterOptions): SpanExporter {
   const json = options.protocol === "http/json";
+  if (CERTIFICATE_VARIABLES.some((name) => getStringFromEnv(name) !== undefined)) {
+    const Exporter = json ? SdkJsonExporter : SdkProtobufExporter;
+    return new Exporter({ url: options.url, headers: options.headers, timeoutMillis: options.timeoutMillis, compression: options.compression as never });
+  }
   const contentType = json ? "application/json" : "application/x-protobuf";
   const config = convertLegacyHttpOptions(
     { url: options.url, headers: options.headers, timeoutMillis: options.timeoutMillis, compression: options.compression as never },
