@@ -114,6 +114,10 @@ export const ENVIRONMENT: [name: string, effect: string][] = [
   ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "the traces URL, used as is"],
   ["OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TRACES_HEADERS", "headers sent with every export (an API key); telemetry.headers wins"],
   [
+    "OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_KEY, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    "PEM files for a collector over https: its CA, and a client certificate (each also as OTEL_EXPORTER_OTLP_TRACES_…)",
+  ],
+  [
     "OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_COMPRESSION",
     "time for one export, and gzip or none (each also as OTEL_EXPORTER_OTLP_TRACES_…); the config's telemetry keys win",
   ],
