@@ -113,9 +113,10 @@ export const ENVIRONMENT: [name: string, effect: string][] = [
   ["OTEL_EXPORTER_OTLP_ENDPOINT", "the collector (/v1/traces appended) when telemetry.otlp is not set; OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as is"],
   ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "the traces URL, used as is"],
   ["OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TRACES_HEADERS", "headers sent with every export (an API key); telemetry.headers wins"],
+  ["OTEL_EXPORTER_OTLP_CERTIFICATE", "PEM file of the CA of a collector over https (also as OTEL_EXPORTER_OTLP_TRACES_…)"],
   [
-    "OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_KEY, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-    "PEM files for a collector over https: its CA, and a client certificate (each also as OTEL_EXPORTER_OTLP_TRACES_…)",
+    "OTEL_EXPORTER_OTLP_CLIENT_KEY, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    "PEM files of a client certificate for the collector (also as OTEL_EXPORTER_OTLP_TRACES_…)",
   ],
   [
     "OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_COMPRESSION",
