@@ -51,6 +51,7 @@ class FetchTransport implements IExporterTransport {
       // The serializer writes into a plain ArrayBuffer; the type says only ArrayBufferLike.
       response = await fetch(url, { method: "POST", headers, body: body as Uint8Array<ArrayBuffer>, signal });
     } catch (error) {
+      if (this.stopping.signal.aborted) return { status: "failure", error: new Error("The exporter was shut down") };
       // Refused, reset, unreachable or not answered in time: worth another try, as the SDK has it.
       if (isTimeout(error)) return { status: "retryable", error: new Error("Request timed out") };
       return { status: "retryable", error: error as Error };

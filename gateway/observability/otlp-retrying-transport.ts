@@ -13,6 +13,9 @@ const BACKOFF_MULTIPLIER = 1.5;
 const JITTER = 0.2;
 
 class RetryingTransport implements IExporterTransport {
+  /** Set on shutdown: a retry still waiting is not sent. */
+  private stopped = false;
+
   constructor(private readonly transport: IExporterTransport) {}
 
   async send(data: Uint8Array, timeoutMillis: number): Promise<ExportResponse> {
@@ -24,17 +27,20 @@ class RetryingTransport implements IExporterTransport {
       backoff *= BACKOFF_MULTIPLIER;
       const wait = result.retryInMillis ?? jittered;
       const left = deadline - Date.now();
+      if (this.stopped) return result;
       if (wait > left) {
         diag.info(`Export retry time ${Math.round(wait)}ms exceeds remaining timeout ${Math.round(left)}ms, not retrying further.`);
         return result;
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
+      if (this.stopped) return result;
       result = await this.transport.send(data, Math.max(1, deadline - Date.now()));
     }
     return result;
   }
 
   shutdown(): void {
+    this.stopped = true;
     this.transport.shutdown();
   }
 }
