@@ -9,7 +9,7 @@
 import { getStringFromEnv } from "@opentelemetry/core";
 import { OTLPTraceExporter as SdkJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as SdkProtobufExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { createOtlpNetworkExportDelegate, OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
+import { createOtlpNetworkExportDelegate, OTLPExporterBase, type CompressionAlgorithm } from "@opentelemetry/otlp-exporter-base";
 import { convertLegacyHttpOptions, createOtlpHttpExporterMetrics } from "@opentelemetry/otlp-exporter-base/node-http";
 import { JsonTraceSerializer, ProtobufTraceSerializer, TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace";
@@ -37,13 +37,19 @@ const CERTIFICATE_VARIABLES = ["CERTIFICATE", "CLIENT_KEY", "CLIENT_CERTIFICATE"
 
 export function otlpTraceExporter(options: OtlpExporterOptions): SpanExporter {
   const json = options.protocol === "http/json";
+  const given = {
+    url: options.url,
+    headers: options.headers,
+    timeoutMillis: options.timeoutMillis,
+    // The SDK's CompressionAlgorithm is an enum of exactly these strings.
+    compression: options.compression as CompressionAlgorithm | undefined,
+  };
   if (CERTIFICATE_VARIABLES.some((name) => getStringFromEnv(name) !== undefined)) {
-    const Exporter = json ? SdkJsonExporter : SdkProtobufExporter;
-    return new Exporter({ url: options.url, headers: options.headers, timeoutMillis: options.timeoutMillis, compression: options.compression as never });
+    return json ? new SdkJsonExporter(given) : new SdkProtobufExporter(given);
   }
   const contentType = json ? "application/json" : "application/x-protobuf";
   const config = convertLegacyHttpOptions(
-    { url: options.url, headers: options.headers, timeoutMillis: options.timeoutMillis, compression: options.compression as never },
+    given,
     "TRACES",
     "v1/traces",
     { "Content-Type": contentType },
