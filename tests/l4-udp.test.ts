@@ -259,7 +259,7 @@ describe("udp listener", () => {
 
   test("replies keep a session alive too (idle means no traffic either way)", async () => {
     // A server that answers each datagram three times, 120 ms apart.
-    const server = await peer((d, reply) => {
+    const server = await peer((_d, reply) => {
       for (let i = 1; i <= 3; i++) setTimeout(() => reply(`late${i}`), i * 120);
     });
     const { port, pool } = await listen([server.port], { idleTimeout: "200ms" });

@@ -90,7 +90,7 @@ describe("built-in plugins", () => {
   let up: Upstream;
   let gw: Gateway;
   beforeAll(async () => {
-    up = startUpstream("app", (req) => new Response("ok", { headers: { server: "secret-version", "x-powered-by": "php", "x-upstream-list": "u" } }));
+    up = startUpstream("app", (_req) => new Response("ok", { headers: { server: "secret-version", "x-powered-by": "php", "x-upstream-list": "u" } }));
     const dead = await deadPort();
     const edits = {
       request: { set: { "x-env": "prod" }, add: { "x-list": "gw", "x-fresh": "gw" }, remove: ["x-debug"] },

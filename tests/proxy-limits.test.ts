@@ -2,7 +2,6 @@
 // bodies cut at the limit, and raw-TCP garbage answered with 400 while the gateway keeps serving.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
-import { eventually } from "./helpers/common.ts";
 import { errorBody, gateway, generatedStream, portOf, rawRequest, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
 let up: Upstream;

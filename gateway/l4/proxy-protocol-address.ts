@@ -82,7 +82,7 @@ export function parseIPv6(text: string): Uint8Array | undefined {
   let groups: number[];
   if (gap < 0) {
     const all = parseGroups(text, true);
-    if (!all || all.length !== 8) return undefined;
+    if (all?.length !== 8) return undefined;
     groups = all;
   } else {
     if (text.indexOf("::", gap + 1) >= 0) return undefined; // a second "::" (also catches ":::")

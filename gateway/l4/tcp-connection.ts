@@ -228,7 +228,7 @@ export class TcpConnection implements TcpHandlers {
       return this.refuse(`no sni entry matches ${serverName === undefined ? "a ClientHello without server name" : `"${serverName}"`}`, "no sni route");
     }
     const pool = this.ctx.pools().get(poolName);
-    if (!pool || pool.mode !== "tcp") {
+    if (pool?.mode !== "tcp") {
       counters.errors.noServer++;
       return this.refuse(`no tcp pool "${poolName}"`, "no pool");
     }

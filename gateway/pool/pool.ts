@@ -222,7 +222,7 @@ export class Pool {
     const now = input.now;
     if (input.stickyId !== undefined) {
       const bound = this.ids.get(input.stickyId);
-      if (bound && bound.availableForSticky(now) && !tried?.has(bound)) return bound;
+      if (bound?.availableForSticky(now) && !tried?.has(bound)) return bound;
     }
     const fresh = tried ? (s: UpstreamServer) => s.available(now) && !tried.has(s) : (s: UpstreamServer) => s.available(now);
     return this.selector.pick(this.primaries, fresh, input) ?? this.selector.pick(this.backups, fresh, input);

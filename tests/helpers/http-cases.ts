@@ -3,8 +3,6 @@
 // Raw strings are latin1: every char is one byte, so "\xe9" is the byte 0xE9.
 import { ChunkedDecoder, type ChunkedLimits } from "../../gateway/http/chunked.ts";
 import type { HeadError, RequestHead, RequestLimits, ResponseHead } from "../../gateway/http/head.ts";
-import { parseRequestHead } from "../../gateway/http/request-parser.ts";
-import { parseResponseHead } from "../../gateway/http/response-parser.ts";
 
 /** The bytes of a latin1 string. */
 export function latin1Bytes(text: string): Uint8Array {

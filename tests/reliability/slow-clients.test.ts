@@ -15,7 +15,7 @@ import { deadPort, until } from "../helpers/common.ts";
 import { closeServer, gateway, listen, portOf, spawnGateway, type Gateway, type GatewayProcess } from "../helpers/upstream.ts";
 import { answerWith, openWire, wireUpstream, type WireUpstream } from "../helpers/wire.ts";
 import { validateConfig } from "../../gateway/gateway.ts";
-import { ConfigError } from "../../gateway/config/errors.ts";
+import type { ConfigError } from "../../gateway/config/errors.ts";
 
 /** A raw client connection and what became of it: the first answer's status (0: none) and when it closed. */
 interface Watched {
