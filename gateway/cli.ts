@@ -56,11 +56,12 @@ async function main(): Promise<number> {
       console.log(result.ok ? "ok" : result.lines.join("\n"));
       return result.ok ? EXIT.ok : EXIT.problem;
     }
-    case "schema":
+    case "schema": {
       // Written in full before the exit: the schema is larger than a pipe holds at once.
       const text = await configJsonSchemaText();
       await new Promise<void>((done) => stdout.write(text, () => done()));
       return EXIT.ok;
+    }
     case "health": {
       const result = await probeHealth(flag("url") ?? DEFAULT_HEALTH_URL);
       (result.ok ? console.log : console.error)(result.line);
