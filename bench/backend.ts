@@ -24,7 +24,10 @@ export function startBackend(dir: string, ports: number[], statusPort: number, w
   const large = new Uint8Array(LARGE_BYTES);
   for (let i = 0; i < large.length; i++) large[i] = 97 + (i % 26);
   writeFileSync(join(www, LARGE_PATH.slice(1)), large);
-  return startNginx("backend", dir, `${prelude("backend", dir, workers)}
+  return startNginx(
+    "backend",
+    dir,
+    `${prelude("backend", dir, workers)}
 http {
 ${httpPrelude("backend", dir)}
   sendfile on;
@@ -40,6 +43,7 @@ ${ports.map((port) => `    listen 127.0.0.1:${port}${workers > 1 ? " reuseport" 
     location = ${STATUS_PATH} { stub_status; }
   }
 }
-`, cpus);
+`,
+    cpus,
+  );
 }
-

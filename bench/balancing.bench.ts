@@ -17,7 +17,14 @@ function makeServers(n: number, now: number): UpstreamServer[] {
   return Array.from({ length: n }, (_, i) => {
     const port = 9001 + i;
     const server = new UpstreamServer(`http://127.0.0.1:${port}`, "127.0.0.1", port, {
-      id: `s${i + 1}`, weight: 1 + (i % 3), backup: false, down: false, maxConns: 0, maxFails: 1, failTimeout: 10_000, slowStart: 0,
+      id: `s${i + 1}`,
+      weight: 1 + (i % 3),
+      backup: false,
+      down: false,
+      maxConns: 0,
+      maxFails: 1,
+      failTimeout: 10_000,
+      slowStart: 0,
     });
     server.observeLatency(5 + (i % 7), now - 50); // response-time: every server measured
     server.live.recordLoad((i % 10) / 10, now - 50); // capacity: every report fresh
@@ -30,7 +37,10 @@ const baseline = (): Selector => ({ needsHashKey: false, pick: (servers) => serv
 /** ns per pick of `selector` over `servers`. */
 function measure(selector: Selector, servers: UpstreamServer[], now: number): number {
   const inputs: SelectionInput[] = Array.from({ length: 1024 }, (_, i) => ({
-    now, clientIp: `10.0.${i >> 8}.${i & 255}`, hashKey: `user-${i}`, uri: `/items/${i}?page=2`,
+    now,
+    clientIp: `10.0.${i >> 8}.${i & 255}`,
+    hashKey: `user-${i}`,
+    uri: `/items/${i}?page=2`,
   }));
   const eligible = (s: UpstreamServer) => s.available(now);
   const window: Array<UpstreamServer | undefined> = new Array(IN_FLIGHT).fill(undefined);

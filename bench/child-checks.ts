@@ -23,7 +23,8 @@ export function checkMeasurable(child: Child, executable: RegExp, cpus: string |
   } catch (error) {
     throw new Error(`${child.name}: cannot read /proc/${child.pid}/exe: ${(error as Error).message}`);
   }
-  if (!executable.test(exe)) throw new Error(`${child.name}: pid ${child.pid} runs ${exe}, not ${executable.source}: CPU time would be measured on the wrong process`);
+  if (!executable.test(exe))
+    throw new Error(`${child.name}: pid ${child.pid} runs ${exe}, not ${executable.source}: CPU time would be measured on the wrong process`);
   if (cpus === null) return;
   for (const pid of processTree(child.pid)) {
     const off = threadsOffCpus(pid, cpus);

@@ -35,7 +35,16 @@ export async function runDownload(kind: DownloadKind, port: number, file: Transf
   const bytes = file.bytes;
   const maxSeconds = maxTransferSeconds(bytes);
   const path = kind === "download" ? `/files/${basename(file.path)}` : `/chunked?bytes=${bytes}`;
-  const args = ["-sS", "--max-time", String(maxSeconds), "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}", `http://127.0.0.1:${port}${path}`];
+  const args = [
+    "-sS",
+    "--max-time",
+    String(maxSeconds),
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code} %{size_download} %{time_total}",
+    `http://127.0.0.1:${port}${path}`,
+  ];
   // curl's own --max-time ends it first; the kill is for a curl that does not.
   const { code, stdout: out, stderr: err } = await runLoadTool(...pinned(cpus, "curl", args), (maxSeconds + 5) * 1000);
   const [status, got, seconds] = out.trim().split(" ").map(Number) as [number, number, number];

@@ -53,53 +53,57 @@ export async function holdIdleConnections(port: number, count: number, exchange:
     openMs: 0,
     close: async () => {
       closing = true;
-      const closed = [...sockets].map((s) => new Promise<void>((resolve) => {
-        if (s.destroyed) return resolve();
-        s.once("close", () => resolve());
-        if (reset) s.resetAndDestroy();
-        else s.destroy();
-      }));
+      const closed = [...sockets].map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.destroyed) return resolve();
+            s.once("close", () => resolve());
+            if (reset) s.resetAndDestroy();
+            else s.destroy();
+          }),
+      );
       await Promise.all(closed);
       sockets.clear();
     },
   };
 
-  const openOne = (i: number) => new Promise<void>((resolve) => {
-    const localAddress = localAddresses.length > 0 ? localAddresses[i % localAddresses.length] : undefined;
-    const socket = connect({ host: "127.0.0.1", port, ...(localAddress ? { localAddress } : {}) });
-    let got = "";
-    let done = false;
-    const finish = (error?: string) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.removeListener("data", onData);
-      if (error) {
-        set.failed++;
-        set.firstError ??= error;
-        socket.destroy();
-      } else {
-        sockets.add(socket);
-        socket.once("close", () => {
-          if (!closing) set.droppedWhileHeld++;
-          sockets.delete(socket);
-        });
-      }
-      resolve();
-    };
-    const timer = setTimeout(() => finish(`no ${exchange.awaited} within ${timeoutMs} ms`), timeoutMs);
-    const onData = (chunk: Buffer) => {
-      got += chunk.toString("latin1");
-      const verdict = exchange.verdict(got);
-      if (verdict === "ok") finish();
-      else if (verdict) finish(verdict.error);
-    };
-    socket.on("connect", () => socket.write(exchange.request));
-    socket.on("data", onData);
-    // Stays attached: an error on a held connection shows up as a drop (its close event).
-    socket.on("error", (error) => finish(error.message));
-    socket.once("close", () => finish(`closed after ${exchange.quote(got)}`));
-  });
+  const openOne = (i: number) =>
+    new Promise<void>((resolve) => {
+      const localAddress = localAddresses.length > 0 ? localAddresses[i % localAddresses.length] : undefined;
+      const socket = connect({ host: "127.0.0.1", port, ...(localAddress ? { localAddress } : {}) });
+      let got = "";
+      let done = false;
+      const finish = (error?: string) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        socket.removeListener("data", onData);
+        if (error) {
+          set.failed++;
+          set.firstError ??= error;
+          socket.destroy();
+        } else {
+          sockets.add(socket);
+          socket.once("close", () => {
+            if (!closing) set.droppedWhileHeld++;
+            sockets.delete(socket);
+          });
+        }
+        resolve();
+      };
+      const timer = setTimeout(() => finish(`no ${exchange.awaited} within ${timeoutMs} ms`), timeoutMs);
+      const onData = (chunk: Buffer) => {
+        got += chunk.toString("latin1");
+        const verdict = exchange.verdict(got);
+        if (verdict === "ok") finish();
+        else if (verdict) finish(verdict.error);
+      };
+      socket.on("connect", () => socket.write(exchange.request));
+      socket.on("data", onData);
+      // Stays attached: an error on a held connection shows up as a drop (its close event).
+      socket.on("error", (error) => finish(error.message));
+      socket.once("close", () => finish(`closed after ${exchange.quote(got)}`));
+    });
 
   const started = performance.now();
   let next = 0;

@@ -78,9 +78,12 @@ export function renderMemory(rows: IdleMemory[], requested: number): string {
     ];
   });
   const header = ["proxy", "held", "RSS start MB", "before MB", "held MB", "delta MB", "KB/conn", "peak MB", "after close MB", "fds", "at redis", "open time"];
-  const notes = rows.filter((r) => r.failed > 0 || r.dropped > 0).map((r) => `${r.label}: ${r.failed} connections failed to open, ${r.dropped} dropped while held`);
+  const notes = rows
+    .filter((r) => r.failed > 0 || r.dropped > 0)
+    .map((r) => `${r.label}: ${r.failed} connections failed to open, ${r.dropped} dropped while held`);
   const of = (label: string) => rows.find((r) => r.label === label);
-  const s = of("Sluice"), h = of("HAProxy");
+  const s = of("Sluice"),
+    h = of("HAProxy");
   const ratio = s && h ? `Sluice/HAProxy per connection ${((s.heldKB - s.beforeKB) / s.held / ((h.heldKB - h.beforeKB) / h.held)).toFixed(1)}×` : "";
   return `Idle connections: ${Math.min(...held).toLocaleString("en-US")}${held.every((n) => n === requested) ? "" : ` (of ${requested.toLocaleString("en-US")} asked)`} held through each proxy to redis, each after PING → +PONG; VmRSS from /proc/PID/status
 ${renderText({ header, rows: body })}

@@ -93,7 +93,15 @@ function idleThatFits(requested: number, sluice: Child, haproxy: Child, haproxyM
   return { idle, reasons };
 }
 
-async function measureIdle(label: string, child: Child, port: number, count: number, redisPort: number, startKB: number, localAddresses: string[]): Promise<IdleMemory> {
+async function measureIdle(
+  label: string,
+  child: Child,
+  port: number,
+  count: number,
+  redisPort: number,
+  startKB: number,
+  localAddresses: string[],
+): Promise<IdleMemory> {
   const clientsBefore = redisInfo(redisPort, "connected_clients");
   const warm = await openIdle(port, WARMUP_CONNS, { localAddresses });
   if (warm.failed > 0) throw new Error(`${label}: ${warm.failed} of ${WARMUP_CONNS} warm-up connections failed (${warm.firstError}):\n${tail(child.logPath)}`);
@@ -125,7 +133,9 @@ async function measureIdle(label: string, child: Child, port: number, count: num
     redisClients,
     openMs: set.openMs,
   };
-  log(`[idle] ${label}: VmRSS before ${(before.rss / 1024).toFixed(1)} MB, held ${(held.rss / 1024).toFixed(1)} MB (${((held.rss - before.rss) / set.held).toFixed(2)} KB/conn), fds ${fds}, redis counts ${redisClients}`);
+  log(
+    `[idle] ${label}: VmRSS before ${(before.rss / 1024).toFixed(1)} MB, held ${(held.rss / 1024).toFixed(1)} MB (${((held.rss - before.rss) / set.held).toFixed(2)} KB/conn), fds ${fds}, redis counts ${redisClients}`,
+  );
   await set.close();
   idleOpen = undefined;
   const left = await waitForRedisClients(redisPort, clientsBefore);
@@ -148,9 +158,15 @@ async function main(): Promise<number> {
   const fds = Math.min(hard, Math.max(2 * options.idle + 1024, 20_000 + 64));
   const redisMaxClients = Math.min(20_000, fds - 64);
   const haproxyMaxConn = Math.min(20_000, Math.floor((fds - 128) / 2));
-  if (fds < 2 * options.idle + 1024) log(`bench: the hard open-file limit is ${hard}: children get ulimit -n ${fds}, HAProxy maxconn ${haproxyMaxConn}, redis --maxclients ${redisMaxClients}`);
+  if (fds < 2 * options.idle + 1024)
+    log(`bench: the hard open-file limit is ${hard}: children get ulimit -n ${fds}, HAProxy maxconn ${haproxyMaxConn}, redis --maxclients ${redisMaxClients}`);
 
-  const [redisPort, sluiceHttpPort, sluicePort, haproxyPort] = await Promise.all(Array.from({ length: 4 }, () => freePort())) as [number, number, number, number];
+  const [redisPort, sluiceHttpPort, sluicePort, haproxyPort] = (await Promise.all(Array.from({ length: 4 }, () => freePort()))) as [
+    number,
+    number,
+    number,
+    number,
+  ];
   const redis = startRedis(tempDir, redisPort, redisMaxClients, fds);
   await waitForPong(redis, redisPort);
   const sluice = startTcpSluice(tempDir, sluiceHttpPort, sluicePort, redisPort, fds);
@@ -164,7 +180,9 @@ async function main(): Promise<number> {
     { name: "haproxy", port: haproxyPort, child: haproxy },
     { name: "sluice", port: sluicePort, child: sluice },
   ];
-  log(`bench: redis, Sluice and HAProxy answer PING (fd limits: Sluice ${fdLimitOf(sluice.pid)}, HAProxy ${fdLimitOf(haproxy.pid)}, redis ${fdLimitOf(redis.pid)} with maxclients ${redisConfig(redisPort, "maxclients")}, this process ${fdLimitOf("self")})`);
+  log(
+    `bench: redis, Sluice and HAProxy answer PING (fd limits: Sluice ${fdLimitOf(sluice.pid)}, HAProxy ${fdLimitOf(haproxy.pid)}, redis ${fdLimitOf(redis.pid)} with maxclients ${redisConfig(redisPort, "maxclients")}, this process ${fdLimitOf("self")})`,
+  );
 
   // 1. Memory of idle connections, on freshly started proxies.
   let memory: string | undefined;
@@ -195,7 +213,9 @@ async function main(): Promise<number> {
         checkAlive(children);
         const result = await runRedisBenchmark(t.port, test);
         runs.push({ round, test: test.name, target: t.name, result });
-        log(`[${test.name}] round ${round}/${options.rounds} ${L4_LABELS[t.name].padEnd(7)} ${result.requestsPerSec.toFixed(0).padStart(8)} req/s  p50 ${result.p50ms} ms  (${result.seconds.toFixed(1)} s)`);
+        log(
+          `[${test.name}] round ${round}/${options.rounds} ${L4_LABELS[t.name].padEnd(7)} ${result.requestsPerSec.toFixed(0).padStart(8)} req/s  p50 ${result.p50ms} ms  (${result.seconds.toFixed(1)} s)`,
+        );
       }
     }
   }
@@ -208,7 +228,9 @@ async function main(): Promise<number> {
     console.log("");
   }
   console.log("spread: half the max−min range over rounds, relative to the median. Each round runs the targets in a rotated order.");
-  console.log(`After the throughput runs: Sluice VmRSS ${(after.sluice.rss / 1024).toFixed(1)} MB (peak ${(after.sluice.peak / 1024).toFixed(1)} MB), HAProxy ${(after.haproxy.rss / 1024).toFixed(1)} MB (peak ${(after.haproxy.peak / 1024).toFixed(1)} MB)`);
+  console.log(
+    `After the throughput runs: Sluice VmRSS ${(after.sluice.rss / 1024).toFixed(1)} MB (peak ${(after.sluice.peak / 1024).toFixed(1)} MB), HAProxy ${(after.haproxy.rss / 1024).toFixed(1)} MB (peak ${(after.haproxy.peak / 1024).toFixed(1)} MB)`,
+  );
   if (memory) console.log(`\n${memory}`);
   printRunTime(startedAt);
   return 0;

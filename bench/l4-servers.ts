@@ -18,7 +18,9 @@ export function hardFdLimit(): number {
 /** The soft open-file limit of a running process ("self" for this one), from /proc/PID/limits. */
 export function fdLimitOf(pid: number | "self"): number {
   try {
-    const line = readFileSync(`/proc/${pid}/limits`, "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+    const line = readFileSync(`/proc/${pid}/limits`, "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max open files"));
     const soft = line?.slice("Max open files".length).trim().split(/\s+/)[0];
     return soft === "unlimited" ? Infinity : Number(soft);
   } catch {
@@ -42,14 +44,13 @@ function startWithFdLimit(name: string, fds: number, command: string, args: stri
 }
 
 export function startRedis(dir: string, port: number, maxClients: number, fds: number): Child {
-  return startWithFdLimit("redis", fds, toolPath("redis-server"), [
-    "--port", String(port),
-    "--bind", "127.0.0.1",
-    "--save", "",
-    "--appendonly", "no",
-    "--maxclients", String(maxClients),
-    "--dir", dir,
-  ], dir);
+  return startWithFdLimit(
+    "redis",
+    fds,
+    toolPath("redis-server"),
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxclients", String(maxClients), "--dir", dir],
+    dir,
+  );
 }
 
 export function startTcpSluice(dir: string, httpPort: number, tcpPort: number, redisPort: number, fds: number): Child {

@@ -8,7 +8,10 @@ import { nginxDecoyUpstreams, nginxHostServers, nginxSiteLocations, SITE_HOSTS }
 
 export function startNginxProxy(dir: string, port: number, backendPort: number, decoyPort: number, cpus: string | null): Child {
   const listen = `127.0.0.1:${port}`;
-  return startNginx("nginx", dir, `${prelude("nginx", dir, 1)}
+  return startNginx(
+    "nginx",
+    dir,
+    `${prelude("nginx", dir, 1)}
 http {
 ${httpPrelude("nginx", dir)}
   # Set here and nowhere below, so every location and if block inherits all of them.
@@ -41,5 +44,7 @@ ${nginxHostServers(listen)}
 ${nginxSiteLocations("backend")}
   }
 }
-`, cpus);
+`,
+    cpus,
+  );
 }

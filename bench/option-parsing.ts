@@ -11,9 +11,18 @@ export function count(name: string, text: string, min: number): number {
 
 /** A comma list of names from `allowed`, in `allowed`'s order; `all` and the `aliases` expand. The error
  *  for an unknown name lists the aliases too unless `offerAliases` is false (the usage explains them apart). */
-export function nameList<T extends string>(name: string, text: string, allowed: readonly T[], aliases: Record<string, readonly T[]> = {}, offerAliases = true): T[] {
+export function nameList<T extends string>(
+  name: string,
+  text: string,
+  allowed: readonly T[],
+  aliases: Record<string, readonly T[]> = {},
+  offerAliases = true,
+): T[] {
   const picked = new Set<T>();
-  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     if (part === "all") allowed.forEach((a) => picked.add(a));
     else if (aliases[part]) aliases[part]!.forEach((a) => picked.add(a));
     else if ((allowed as readonly string[]).includes(part)) picked.add(part as T);
@@ -64,7 +73,7 @@ export function recordedRunOptions(
 ): RecordedRunOptions {
   if (values.pinned && values.unpinned) throw new Error("--pinned and --unpinned: pick one");
   return {
-    pinned: values.unpinned ? false : flag(values.pinned, env.BENCH_PINNED) ?? true,
+    pinned: values.unpinned ? false : (flag(values.pinned, env.BENCH_PINNED) ?? true),
     record: flag(values.record, env.BENCH_RECORD) ?? false,
     note: values.note ?? (env.BENCH_NOTE || undefined),
     keepTemp: flag(values["keep-temp"], env.BENCH_KEEP_TEMP) ?? false,

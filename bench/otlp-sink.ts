@@ -38,7 +38,8 @@ export function startOtlpSink(port: number): Promise<OtlpSink> {
         spans: () => spans,
         requests: () => requests,
         stop: () => new Promise((done) => server.close(() => done())),
-      }));
+      }),
+    );
   });
 }
 

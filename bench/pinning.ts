@@ -46,7 +46,10 @@ export function threadsOffCpus(pid: number, cpus: string): string[] {
   } catch {
     return [];
   }
-  return tids.map((tid) => [tid, affinityOf(pid, tid)] as const).filter(([, list]) => list !== cpus && list !== "?").map(([tid, list]) => `${tid}: ${list}`);
+  return tids
+    .map((tid) => [tid, affinityOf(pid, tid)] as const)
+    .filter(([, list]) => list !== cpus && list !== "?")
+    .map(([tid, list]) => `${tid}: ${list}`);
 }
 
 /** The plan for `pinned`, or why it cannot be followed here. */
@@ -75,7 +78,5 @@ export function pinSelf(cpus: string | null): void {
 
 /** The plan in words; `loadSide` names what runs on the load CPU ("wrk, backend and harness"). */
 export function describePlan(plan: PinPlan, loadSide: string): string {
-  return plan.proxy === null
-    ? "unpinned (every process may run on any CPU)"
-    : `pinned (proxies on CPU ${plan.proxy}; ${loadSide} on CPU ${plan.load})`;
+  return plan.proxy === null ? "unpinned (every process may run on any CPU)" : `pinned (proxies on CPU ${plan.proxy}; ${loadSide} on CPU ${plan.load})`;
 }

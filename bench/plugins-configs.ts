@@ -28,28 +28,26 @@ export const ORIGIN = "https://app.example.com";
 
 /** A token the jwt plugin accepts for the whole run (a day's validity). */
 export function benchToken(): Promise<string> {
-  return new SignJWT({ sub: "bench" })
-    .setProtectedHeader({ alg: "HS256" })
-    .setIssuedAt()
-    .setExpirationTime("1d")
-    .sign(new TextEncoder().encode(SECRET));
+  return new SignJWT({ sub: "bench" }).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("1d").sign(new TextEncoder().encode(SECRET));
 }
 
 /** The gateway config of `target`; `otlp`: the sink's base URL. */
 export function pluginsConfig(target: PluginsTargetName, port: number, backendPort: number, otlp: string): object {
-  const plugins = target === "plugins"
-    ? [
-        { use: "jwt", options: { secret: SECRET } },
-        // A limit no run reaches: the check is what is measured, never a 429.
-        { use: "rate-limit", options: { limit: 1_000_000_000, window: "1m" } },
-        { use: "cors", options: { origins: [ORIGIN] } },
-      ]
-    : [];
-  const telemetry = target === "tracing" || target === "tracing-json"
-    ? { otlp, serviceName: "sluice-bench", sampleRatio: 1 }
-    : target === "sampled-out"
-      ? { otlp, serviceName: "sluice-bench", sampleRatio: 0 }
-      : undefined;
+  const plugins =
+    target === "plugins"
+      ? [
+          { use: "jwt", options: { secret: SECRET } },
+          // A limit no run reaches: the check is what is measured, never a 429.
+          { use: "rate-limit", options: { limit: 1_000_000_000, window: "1m" } },
+          { use: "cors", options: { origins: [ORIGIN] } },
+        ]
+      : [];
+  const telemetry =
+    target === "tracing" || target === "tracing-json"
+      ? { otlp, serviceName: "sluice-bench", sampleRatio: 1 }
+      : target === "sampled-out"
+        ? { otlp, serviceName: "sluice-bench", sampleRatio: 0 }
+        : undefined;
   return {
     listen: `127.0.0.1:${port}`,
     admin: false,

@@ -64,13 +64,22 @@ const log = (line: string) => console.error(line);
 /** Busy ticks of CPU `cpu` so far (user, nice, system, irq, softirq, steal), from /proc/stat. */
 function cpuBusyTicks(cpu: string | null): number {
   if (cpu === null) return NaN;
-  const line = readFileSync("/proc/stat", "utf8").split("\n").find((l) => l.startsWith(`cpu${cpu} `));
+  const line = readFileSync("/proc/stat", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`cpu${cpu} `));
   if (!line) return NaN;
   const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
   return user! + nice! + system! + irq! + softirq! + steal!;
 }
 
-async function startTargets(dir: string, options: PluginsOptions, plan: PinPlan, sink: OtlpSink, backendPort: number, headers: Record<string, string>): Promise<Target[]> {
+async function startTargets(
+  dir: string,
+  options: PluginsOptions,
+  plan: PinPlan,
+  sink: OtlpSink,
+  backendPort: number,
+  headers: Record<string, string>,
+): Promise<Target[]> {
   const targets: Target[] = [];
   for (const name of options.targets) {
     const port = await freePort();
@@ -186,7 +195,9 @@ async function main(): Promise<number> {
       runs.get(t.name)!.push(run);
       if (traced(t)) tracedRequests += run.requests;
       checkAlive([backend, ...targets.map((x) => x.child)]);
-      log(`round ${round} ${t.name.padEnd(11)} ${fmt(run.cpuUsPerRequest, 1).padStart(6)} µs/req  ${fmt(run.requestsPerSec).padStart(6)} req/s  others on the core ${fmt(run.foreignCpu, 2)} s`);
+      log(
+        `round ${round} ${t.name.padEnd(11)} ${fmt(run.cpuUsPerRequest, 1).padStart(6)} µs/req  ${fmt(run.requestsPerSec).padStart(6)} req/s  others on the core ${fmt(run.foreignCpu, 2)} s`,
+      );
     }
   }
   // The waiting-for-answer probes went through it too (one request each, at most a few).
@@ -198,7 +209,11 @@ async function main(): Promise<number> {
     `${describePlan(plan, "wrk, the nginx backend, the OTLP sink and the harness")}; the machine was shared with other jobs (load average ${loadavgBefore} at the start)`,
     `wrk -t1 -c${options.connections} -d${options.duration}, ${options.rate > 0 ? `paced to ${fmt(options.rate)} req/s offered to each gateway` : "unpaced"}; GET ${SMALL_PATH} (${SMALL_BODY.length}-byte body) with an HS256 bearer token and an Origin on every request; ${roundsText(options.rounds)}, the order rotated each round${options.warmup > 0 ? `, after ${options.warmup}s of warm-up per gateway` : ""}`,
     "CPU µs/req: the gateway process's user+sys time (/proc, every thread) over the requests wrk completed, median over rounds; × bare: median of the per-round ratios to the bare gateway; others on core: CPU time the rest of the machine used on the gateways' core during a run, in % of the run",
-    ...(tracing ? [`spans received by the OTLP sink: ${fmt(spans)} for ${fmt(tracedRequests)} traced requests (${fmt(spans / Math.max(1, tracedRequests), 2)} per request: a server span and a client span each), in ${fmt(sink.requests())} export requests`] : []),
+    ...(tracing
+      ? [
+          `spans received by the OTLP sink: ${fmt(spans)} for ${fmt(tracedRequests)} traced requests (${fmt(spans / Math.max(1, tracedRequests), 2)} per request: a server span and a client span each), in ${fmt(sink.requests())} export requests`,
+        ]
+      : []),
     ...(options.note ? [options.note] : []),
   ];
   console.log(`\n${facts.map((f) => `- ${f}`).join("\n")}\n\n${renderText(table)}\n`);

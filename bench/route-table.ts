@@ -70,17 +70,23 @@ export function nginxDecoyUpstreams(decoyPort: number): string {
 /** Server blocks for the host routes, on the site's listener. nginx writes hosts as Sluice does: "*.example.com"
  *  is subdomains only, "~" starts a regex. */
 export function nginxHostServers(listen: string): string {
-  return DECOY_ROUTES.filter((r) => r.host).map((r) => `  server {
+  return DECOY_ROUTES.filter((r) => r.host)
+    .map(
+      (r) => `  server {
     listen ${listen};
     server_name ${r.host};
     location / { proxy_pass http://decoy_${r.pool}; }
-  }`).join("\n");
+  }`,
+    )
+    .join("\n");
 }
 
 /** Locations inside the site's server block; `siteUpstream` serves everything the decoys do not take. */
 export function nginxSiteLocations(siteUpstream: string): string {
   const paths = DECOY_ROUTES.filter((r) => r.path).map((r) => `    location ${nginxLocation(r.path!)} { proxy_pass http://decoy_${r.pool}; }`);
-  const headers = DECOY_ROUTES.filter((r) => r.header).map((r) => `      if ($http_${r.header!.name.replace(/-/g, "_")} = "${r.header!.value}") { proxy_pass http://decoy_${r.pool}; }`);
+  const headers = DECOY_ROUTES.filter((r) => r.header).map(
+    (r) => `      if ($http_${r.header!.name.replace(/-/g, "_")} = "${r.header!.value}") { proxy_pass http://decoy_${r.pool}; }`,
+  );
   return `${paths.join("\n")}
     location / {
 ${headers.join("\n")}

@@ -23,7 +23,10 @@ function measure(label: string, fn: () => unknown): void {
   console.log(`${label.padEnd(60)} ${ns.toFixed(1).padStart(8)} ns/op`);
 }
 
-const headers = new Headers({ host: `h${N - 1}.test`, "user-agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36" });
+const headers = new Headers({
+  host: `h${N - 1}.test`,
+  "user-agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+});
 const last = (host: string, path: string) => RequestView.fromUrl("GET", `http://${host}${path}`, new Headers({ host }));
 
 // 1. Distinct exact hosts: found by the host Map.

@@ -68,7 +68,13 @@ async function startAll(dir: string, options: BenchOptions, plan: PinPlan): Prom
     const port = take();
     return { name, port, backendPort: name === "direct" ? port : take() };
   });
-  const backend = startBackend(dir, plans.map((p) => p.backendPort), statusPort, options.backendWorkers, plan.load);
+  const backend = startBackend(
+    dir,
+    plans.map((p) => p.backendPort),
+    statusPort,
+    options.backendWorkers,
+    plan.load,
+  );
   const targets: Target[] = plans.map(({ name, port, backendPort }) => {
     switch (name) {
       case "direct":
@@ -106,19 +112,22 @@ const SCENARIOS: Record<ScenarioName, ScenarioSpec> = {
     path: SMALL_PATH,
     bytes: false,
     connections: (o) => o.connections,
-    title: (o, c) => `Small response: GET ${SMALL_PATH}, ${SMALL_BODY.length}-byte body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${roundsText(o.rounds)}`,
+    title: (o, c) =>
+      `Small response: GET ${SMALL_PATH}, ${SMALL_BODY.length}-byte body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${roundsText(o.rounds)}`,
   },
   large: {
     path: LARGE_PATH,
     bytes: true,
     connections: (o) => o.connections,
-    title: (o, c) => `Large response: GET ${LARGE_PATH}, ${LARGE_BYTES / 1024 / 1024} MiB body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${roundsText(o.rounds)}`,
+    title: (o, c) =>
+      `Large response: GET ${LARGE_PATH}, ${LARGE_BYTES / 1024 / 1024} MiB body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${roundsText(o.rounds)}`,
   },
   c200: {
     path: SMALL_PATH,
     bytes: false,
     connections: () => 200,
-    title: (o, c) => `${c} clients: GET ${SMALL_PATH}, ${SMALL_BODY.length}-byte body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${roundsText(o.rounds)}`,
+    title: (o, c) =>
+      `${c} clients: GET ${SMALL_PATH}, ${SMALL_BODY.length}-byte body. wrk -t${o.threads} -c${c} -d${o.duration}, median of ${roundsText(o.rounds)}`,
   },
 };
 
@@ -170,7 +179,9 @@ async function runScenario(name: ScenarioName, bench: Bench, options: BenchOptio
       scenario.runs.push(record);
       const { result } = record;
       const rate = spec.bytes ? `${(result.bytesPerSec / 1024 / 1024).toFixed(1)} MiB/s` : `${result.requestsPerSec.toFixed(0)} req/s`;
-      log(`[${name}] round ${round}/${options.rounds} ${TARGET_LABELS[t.name].padEnd(13)} ${rate.padStart(13)}  p50 ${result.p50ms.toFixed(2)} ms  p99 ${result.p99ms.toFixed(2)} ms  errors ${result.errors}  CPU ${cpuPerRequest(record).toFixed(2)} µs/req  upstream opened ${record.upstreamOpened} (open mid-run ${record.upstreamConns})  TIME_WAIT client +${record.timeWaitClient} upstream +${record.timeWaitUpstream} (machine ${record.timeWaitAll})`);
+      log(
+        `[${name}] round ${round}/${options.rounds} ${TARGET_LABELS[t.name].padEnd(13)} ${rate.padStart(13)}  p50 ${result.p50ms.toFixed(2)} ms  p99 ${result.p99ms.toFixed(2)} ms  errors ${result.errors}  CPU ${cpuPerRequest(record).toFixed(2)} µs/req  upstream opened ${record.upstreamOpened} (open mid-run ${record.upstreamConns})  TIME_WAIT client +${record.timeWaitClient} upstream +${record.timeWaitUpstream} (machine ${record.timeWaitAll})`,
+      );
     }
   }
   return scenario;
@@ -212,7 +223,9 @@ async function main(): Promise<number> {
       log(`[idle] ${TARGET_LABELS[t.name]}: opening ${options.idle} keep-alive clients (one GET ${SMALL_PATH} each, then silent)`);
       const row = await measureIdleMemory(TARGET_LABELS[t.name], t.child.pid, t.port, SMALL_PATH, options.idle);
       idle.push(row);
-      log(`[idle] ${row.label}: RSS ${row.beforeMB.toFixed(1)} MB → ${row.heldMB.toFixed(1)} MB holding ${row.held}; ${row.failed} failed, ${row.dropped} dropped${row.firstError ? ` (first: ${row.firstError})` : ""}`);
+      log(
+        `[idle] ${row.label}: RSS ${row.beforeMB.toFixed(1)} MB → ${row.heldMB.toFixed(1)} MB holding ${row.held}; ${row.failed} failed, ${row.dropped} dropped${row.firstError ? ` (first: ${row.firstError})` : ""}`,
+      );
       checkAlive([t.child]);
     }
   }
@@ -243,7 +256,12 @@ async function main(): Promise<number> {
 
   if (options.record) {
     const settings = `${roundsText(options.rounds)} × ${options.duration} per target, wrk -t${options.threads}, warm-up ${options.warmup}, scenarios ${options.scenarios.join(", ")}, backend workers ${options.backendWorkers}; the run took ${seconds.toFixed(0)} s`;
-    recordResults(`${plan.proxy === null ? "unpinned" : "pinned"}, ${roundsText(options.rounds)} × ${options.duration}`, options.note, [...facts, settings], blocks);
+    recordResults(
+      `${plan.proxy === null ? "unpinned" : "pinned"}, ${roundsText(options.rounds)} × ${options.duration}`,
+      options.note,
+      [...facts, settings],
+      blocks,
+    );
   }
   return 0;
 }

@@ -170,20 +170,22 @@ interface End {
 async function realClients(url: string, clients: number, intervalMs: number, end: End): Promise<{ latencies: number[]; failures: number }> {
   const latencies: number[] = [];
   let failures = 0;
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (Date.now() < end.at) {
-      const started = performance.now();
-      try {
-        const response = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(5_000) });
-        const body = await response.text();
-        if (response.status !== 200 || body !== "ok\n") failures++;
-        else latencies.push(performance.now() - started);
-      } catch {
-        failures++;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (Date.now() < end.at) {
+        const started = performance.now();
+        try {
+          const response = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(5_000) });
+          const body = await response.text();
+          if (response.status !== 200 || body !== "ok\n") failures++;
+          else latencies.push(performance.now() - started);
+        } catch {
+          failures++;
+        }
+        if (intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
       }
-      if (intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
-    }
-  }));
+    }),
+  );
   return { latencies: latencies.sort((a, b) => a - b), failures };
 }
 
@@ -221,7 +223,14 @@ interface Phase {
 
 /** The real clients and the /healthz probe until `end` (by default `durationS` from now), with the gateway's CPU
  *  time; `whileRunning` runs alongside and may set the end. */
-async function measure(options: Options, pid: number, url: string, admin: string, end: End = { at: Date.now() + options.durationS * 1_000 }, whileRunning: () => Promise<void> = async () => {}): Promise<Omit<Phase, "peakMB">> {
+async function measure(
+  options: Options,
+  pid: number,
+  url: string,
+  admin: string,
+  end: End = { at: Date.now() + options.durationS * 1_000 },
+  whileRunning: () => Promise<void> = async () => {},
+): Promise<Omit<Phase, "peakMB">> {
   const cpuBefore = cpuReading(pid);
   const [real, health] = await Promise.all([realClients(url, options.real, options.intervalMs, end), healthzProbe(admin, end), whileRunning()]);
   return { real, health, cpuS: cpuSecondsBetween(cpuBefore, cpuReading(pid)) };
@@ -248,13 +257,19 @@ async function main(options: Options, lifecycle: ReturnType<typeof benchLifecycl
   const adminPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const admin = `http://127.0.0.1:${adminPort}`;
-  const child = startSluiceProcess(options.runtime, dir, "sluice", {
-    listen: `127.0.0.1:${port}`,
-    admin: { listen: `127.0.0.1:${adminPort}` },
-    accessLog: false,
-    pools: { app: { servers: [{ url: `http://127.0.0.1:${upstreamPort}` }] } },
-    routes: [{ pool: "app" }],
-  }, null);
+  const child = startSluiceProcess(
+    options.runtime,
+    dir,
+    "sluice",
+    {
+      listen: `127.0.0.1:${port}`,
+      admin: { listen: `127.0.0.1:${adminPort}` },
+      accessLog: false,
+      pools: { app: { servers: [{ url: `http://127.0.0.1:${upstreamPort}` }] } },
+      routes: [{ pool: "app" }],
+    },
+    null,
+  );
   await waitForHttp(child, `${url}/ready`, 3);
   // Warm up: both kinds of answer through every code path, then the idle RSS.
   await realClients(url, options.real, options.intervalMs, { at: Date.now() + 1_000 });
@@ -266,7 +281,9 @@ async function main(options: Options, lifecycle: ReturnType<typeof benchLifecycl
   const alonePeak = watchPeak(child.pid);
   const alone = { ...(await measure(options, child.pid, url, admin)), peakMB: alonePeak.stop().peakMB };
 
-  console.error(`bench: the same with ${options.slowloris} slowloris connections and ${options.readers} unread ${options.sizeMiB} MiB downloads against Sluice on ${options.runtime}…`);
+  console.error(
+    `bench: the same with ${options.slowloris} slowloris connections and ${options.readers} unread ${options.sizeMiB} MiB downloads against Sluice on ${options.runtime}…`,
+  );
   // The peak counts from before the slow clients come: their arrival is part of what they cost. The arrival
   // (connecting, and the readers' answers flowing until the kernel's buffers are full) is measured apart.
   const peak = watchPeak(child.pid);
@@ -291,7 +308,15 @@ async function main(options: Options, lifecycle: ReturnType<typeof benchLifecycl
 
   const growth = slow.peakMB - alone.peakMB;
   const p = (sorted: number[], q: number) => fmt(percentile(sorted, q), 1);
-  const row = (label: string, m: Phase["real"]) => [label, fmt(m.latencies.length), fmt(m.failures), p(m.latencies, 0.5), p(m.latencies, 0.9), p(m.latencies, 0.99), p(m.latencies, 1)];
+  const row = (label: string, m: Phase["real"]) => [
+    label,
+    fmt(m.latencies.length),
+    fmt(m.failures),
+    p(m.latencies, 0.5),
+    p(m.latencies, 0.9),
+    p(m.latencies, 0.99),
+    p(m.latencies, 1),
+  ];
   const latency: Table = {
     header: ["clients", "phase", "answered", "failures", "p50 ms", "p90 ms", "p99 ms", "max ms"],
     rows: [
@@ -318,9 +343,17 @@ async function main(options: Options, lifecycle: ReturnType<typeof benchLifecycl
   const goals: Table = {
     header: ["goal", "measured", "met"],
     rows: [
-      [`real clients served within ${GOAL_LATENCY_MS} ms (p99, none failed)`, `${fmt(p99, 1)} ms, ${slow.real.failures} failed`, p99 < GOAL_LATENCY_MS && slow.real.failures === 0 ? "✓" : "✗"],
+      [
+        `real clients served within ${GOAL_LATENCY_MS} ms (p99, none failed)`,
+        `${fmt(p99, 1)} ms, ${slow.real.failures} failed`,
+        p99 < GOAL_LATENCY_MS && slow.real.failures === 0 ? "✓" : "✗",
+      ],
       [`RSS growth < ${GOAL_RSS_GROWTH_MB} MB (peak with slow clients − peak without)`, `${fmt(growth, 1)} MB`, growth < GOAL_RSS_GROWTH_MB ? "✓" : "✗"],
-      [`RSS held < ${GOAL_RSS_GROWTH_MB} MB over the peak without (RSS at the end − peak without)`, `${fmt(endMB - alone.peakMB, 1)} MB`, endMB - alone.peakMB < GOAL_RSS_GROWTH_MB ? "✓" : "✗"],
+      [
+        `RSS held < ${GOAL_RSS_GROWTH_MB} MB over the peak without (RSS at the end − peak without)`,
+        `${fmt(endMB - alone.peakMB, 1)} MB`,
+        endMB - alone.peakMB < GOAL_RSS_GROWTH_MB ? "✓" : "✗",
+      ],
       ["/healthz answered throughout", `${slow.health.failures} failed`, slow.health.failures === 0 ? "✓" : "✗"],
     ],
   };
@@ -360,5 +393,8 @@ const options = (() => {
 })();
 if (options) {
   const lifecycle = benchLifecycle();
-  await lifecycle.run(() => main(options, lifecycle), () => {});
+  await lifecycle.run(
+    () => main(options, lifecycle),
+    () => {},
+  );
 }

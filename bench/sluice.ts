@@ -7,11 +7,17 @@ import { startSluiceProcess, type SluiceRuntime } from "./sluice-process.ts";
 
 export function startSluice(dir: string, runtime: SluiceRuntime, port: number, backendPort: number, decoyPort: number, cpus: string | null): Child {
   const name = runtime === "bun" ? "sluice" : "sluice-deno";
-  return startSluiceProcess(runtime, dir, name, {
-    listen: `127.0.0.1:${port}`,
-    admin: false,
-    accessLog: false,
-    pools: { backend: { servers: [{ url: `http://127.0.0.1:${backendPort}` }] }, ...sluicePools(decoyPort) },
-    routes: sluiceRoutes("backend"),
-  }, cpus);
+  return startSluiceProcess(
+    runtime,
+    dir,
+    name,
+    {
+      listen: `127.0.0.1:${port}`,
+      admin: false,
+      accessLog: false,
+      pools: { backend: { servers: [{ url: `http://127.0.0.1:${backendPort}` }] }, ...sluicePools(decoyPort) },
+      routes: sluiceRoutes("backend"),
+    },
+    cpus,
+  );
 }

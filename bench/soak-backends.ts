@@ -9,7 +9,12 @@ import { childPids, freePort, waitForHttp, type Child } from "./procs.ts";
 export class SoakBackend {
   private child!: Child;
 
-  private constructor(readonly name: string, readonly port: number, private readonly dir: string, private readonly statusPort: number) {}
+  private constructor(
+    readonly name: string,
+    readonly port: number,
+    private readonly dir: string,
+    private readonly statusPort: number,
+  ) {}
 
   static async start(name: string, parentDir: string): Promise<SoakBackend> {
     const dir = join(parentDir, name);

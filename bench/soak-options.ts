@@ -64,6 +64,6 @@ export function parseSoakOptions(argv: string[], env: Record<string, string | un
     slowReaders: count("--slow-readers", values["slow-readers"] ?? "4", 0),
     slowSenders: count("--slow-senders", values["slow-senders"] ?? "4", 0),
     outDir: values.out ?? benchDir,
-    keepTemp: values["keep-temp"] ?? (env.SOAK_KEEP_TEMP === "1"),
+    keepTemp: values["keep-temp"] ?? env.SOAK_KEEP_TEMP === "1",
   };
 }

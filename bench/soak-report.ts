@@ -92,7 +92,10 @@ export function renderSoakMarkdown(s: SoakSummary): string {
   const table = [
     "| time | RSS (MB) | fds | requests | req/s | 5xx | events |",
     "|---|---:|---:|---:|---:|---:|---|",
-    ...s.rows.map((r) => `| ${clock(r.from)}–${clock(r.to)} | ${r.rssMB.toFixed(1)} | ${r.fds.toFixed(0)} | ${r.requests} | ${Math.round(r.requests / (r.to - r.from))} | ${r.errors} | ${r.events.join("; ")} |`),
+    ...s.rows.map(
+      (r) =>
+        `| ${clock(r.from)}–${clock(r.to)} | ${r.rssMB.toFixed(1)} | ${r.fds.toFixed(0)} | ${r.requests} | ${Math.round(r.requests / (r.to - r.from))} | ${r.errors} | ${r.events.join("; ")} |`,
+    ),
   ];
   return `# Soak run
 

@@ -41,7 +41,15 @@ export function startSlowClients(port: number, largePath: string, largeBytes: nu
     }
   };
   const sender = async () => {
-    const lines = ["GET / HTTP/1.1\r\n", "Host: soak\r\n", "User-Agent: soak-slow-sender\r\n", "Accept: */*\r\n", "X-Slow: 1\r\n", "Connection: close\r\n", "\r\n"];
+    const lines = [
+      "GET / HTTP/1.1\r\n",
+      "Host: soak\r\n",
+      "User-Agent: soak-slow-sender\r\n",
+      "Accept: */*\r\n",
+      "X-Slow: 1\r\n",
+      "Connection: close\r\n",
+      "\r\n",
+    ];
     while (!stopping) {
       const got = await exchange(port, lines, open, undefined, HEAD_LINE_GAP_MS);
       if (stopping) break;

@@ -30,8 +30,7 @@ export function renderSoakSvg(samples: Sample[], seconds: number, rss: Flatness 
   const x = (t: number) => PLOT.left + (t / seconds) * (PLOT.right - PLOT.left);
   const yRss = (v: number) => PLOT.bottom - (v / rssAxis.top) * (PLOT.bottom - PLOT.top);
   const yFds = (v: number) => PLOT.bottom - (v / fdsAxis.top) * (PLOT.bottom - PLOT.top);
-  const line = (y: (v: number) => number, value: (s: Sample) => number) =>
-    samples.map((s) => `${x(s.t).toFixed(1)},${y(value(s)).toFixed(1)}`).join(" ");
+  const line = (y: (v: number) => number, value: (s: Sample) => number) => samples.map((s) => `${x(s.t).toFixed(1)},${y(value(s)).toFixed(1)}`).join(" ");
   const band = (f: Flatness | undefined, y: (v: number) => number, colour: string) => {
     if (!f || seconds <= FLAT_FROM_SECONDS) return "";
     const hi = y(f.atStart * (1 + FLAT_WITHIN));
@@ -48,11 +47,17 @@ export function renderSoakSvg(samples: Sample[], seconds: number, rss: Flatness 
     band(rss, yRss, RSS_COLOUR),
     band(fds, yFds, FDS_COLOUR),
     // Grid and the left axis (RSS).
-    ...rssAxis.ticks.map((v) => `<line x1="${PLOT.left}" x2="${PLOT.right}" y1="${yRss(v).toFixed(1)}" y2="${yRss(v).toFixed(1)}" stroke="#e5e5e5"/><text x="${PLOT.left - 6}" y="${(yRss(v) + 4).toFixed(1)}" text-anchor="end" fill="${RSS_COLOUR}">${v}</text>`),
+    ...rssAxis.ticks.map(
+      (v) =>
+        `<line x1="${PLOT.left}" x2="${PLOT.right}" y1="${yRss(v).toFixed(1)}" y2="${yRss(v).toFixed(1)}" stroke="#e5e5e5"/><text x="${PLOT.left - 6}" y="${(yRss(v) + 4).toFixed(1)}" text-anchor="end" fill="${RSS_COLOUR}">${v}</text>`,
+    ),
     // The right axis (fds).
     ...fdsAxis.ticks.map((v) => `<text x="${PLOT.right + 6}" y="${(yFds(v) + 4).toFixed(1)}" fill="${FDS_COLOUR}">${v}</text>`),
     // Time, in minutes.
-    ...minuteTicks.map((m) => `<line x1="${x(m * 60).toFixed(1)}" x2="${x(m * 60).toFixed(1)}" y1="${PLOT.bottom}" y2="${PLOT.bottom + 4}" stroke="#888"/><text x="${x(m * 60).toFixed(1)}" y="${PLOT.bottom + 18}" text-anchor="middle">${m}</text>`),
+    ...minuteTicks.map(
+      (m) =>
+        `<line x1="${x(m * 60).toFixed(1)}" x2="${x(m * 60).toFixed(1)}" y1="${PLOT.bottom}" y2="${PLOT.bottom + 4}" stroke="#888"/><text x="${x(m * 60).toFixed(1)}" y="${PLOT.bottom + 18}" text-anchor="middle">${m}</text>`,
+    ),
     `<text x="${(PLOT.left + PLOT.right) / 2}" y="${HEIGHT - 10}" text-anchor="middle">minutes</text>`,
     `<text x="16" y="${(PLOT.top + PLOT.bottom) / 2}" text-anchor="middle" fill="${RSS_COLOUR}" transform="rotate(-90 16 ${(PLOT.top + PLOT.bottom) / 2})">RSS (MB)</text>`,
     `<text x="${WIDTH - 16}" y="${(PLOT.top + PLOT.bottom) / 2}" text-anchor="middle" fill="${FDS_COLOUR}" transform="rotate(90 ${WIDTH - 16} ${(PLOT.top + PLOT.bottom) / 2})">open file descriptors</text>`,

@@ -89,7 +89,9 @@ async function main(): Promise<number> {
   const delayMs = (options.connections * 1000) / options.rate;
   const script = join(dir, "pace.lua");
   writeFileSync(script, paceScript(delayMs));
-  console.error(`soak: ${options.minutes} min, wrk -c${options.connections} paced to ${options.rate} req/s, a backend restart every ${options.restartEvery} s, a reload every ${options.reloadEvery} s, ${options.slowReaders} slow readers, ${options.slowSenders} slow senders`);
+  console.error(
+    `soak: ${options.minutes} min, wrk -c${options.connections} paced to ${options.rate} req/s, a backend restart every ${options.restartEvery} s, a reload every ${options.reloadEvery} s, ${options.slowReaders} slow readers, ${options.slowSenders} slow senders`,
+  );
 
   const startedAt = Date.now();
   const sampler = startSampler(gateway.pid, `${admin}/metrics`, startedAt);
@@ -139,7 +141,9 @@ async function main(): Promise<number> {
     const last = sampler.samples.at(-1);
     if (last && Math.floor(elapsed() / 60) > reportedMinute) {
       reportedMinute = Math.floor(elapsed() / 60);
-      console.error(`soak: ${elapsed().toFixed(0).padStart(4)} s  RSS ${last.rssMB.toFixed(1)} MB, ${last.fds} fds, ${last.requests} answers, ${last.errors} 5xx`);
+      console.error(
+        `soak: ${elapsed().toFixed(0).padStart(4)} s  RSS ${last.rssMB.toFixed(1)} MB, ${last.fds} fds, ${last.requests} answers, ${last.errors} 5xx`,
+      );
     }
   }
 
@@ -177,7 +181,13 @@ async function main(): Promise<number> {
       `${restarts} backend restarts, ${reloads} reloads (${reloadsFailed} failed)`,
     ],
   });
-  const svg = renderSoakSvg(sampler.samples, seconds, rss, fds, `Sluice soak, ${date}: ${options.minutes} min, a backend killed every ${options.restartEvery} s, a reload every ${options.reloadEvery} s`);
+  const svg = renderSoakSvg(
+    sampler.samples,
+    seconds,
+    rss,
+    fds,
+    `Sluice soak, ${date}: ${options.minutes} min, a backend killed every ${options.restartEvery} s, a reload every ${options.reloadEvery} s`,
+  );
   writeFileSync(join(options.outDir, "SOAK.md"), markdown);
   writeFileSync(join(options.outDir, "soak.svg"), svg);
   console.log(markdown.slice(markdown.indexOf("## ")));

@@ -18,7 +18,9 @@ export function makeSparseFile(path: string, bytes: number): void {
   const allocated = stat.blocks * 512;
   if (stat.size !== bytes || allocated > MAX_ALLOCATED_BYTES) {
     rmSync(path, { force: true });
-    throw new Error(`${path}: a sparse file of ${bytes} bytes took ${allocated} bytes on disk (size ${stat.size}); put the temp dir on a file system with holes (TMPDIR=…)`);
+    throw new Error(
+      `${path}: a sparse file of ${bytes} bytes took ${allocated} bytes on disk (size ${stat.size}); put the temp dir on a file system with holes (TMPDIR=…)`,
+    );
   }
 }
 

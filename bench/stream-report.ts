@@ -92,12 +92,32 @@ export function scenarioTable(runs: StreamRun[], scenario: StreamScenario, targe
   if (isWs(scenario)) {
     return {
       header: ["target", "msg/s", "spread", "p50 ms", "p99 ms", "errors", "CPU µs/msg", "RSS MB", "RSS peak MB"],
-      rows: rows.map((r) => [STREAM_LABELS[r.target], fmt(r.rate), spread(r.spreadPct), ms(r.p50ms), ms(r.p99ms), fmt(r.errors), Number.isFinite(r.cpu) ? r.cpu.toFixed(2) : "n/a", fmt(r.rssStartMB, 1), fmt(r.rssPeakMB, 1)]),
+      rows: rows.map((r) => [
+        STREAM_LABELS[r.target],
+        fmt(r.rate),
+        spread(r.spreadPct),
+        ms(r.p50ms),
+        ms(r.p99ms),
+        fmt(r.errors),
+        Number.isFinite(r.cpu) ? r.cpu.toFixed(2) : "n/a",
+        fmt(r.rssStartMB, 1),
+        fmt(r.rssPeakMB, 1),
+      ]),
     };
   }
   return {
     header: ["target", "MiB/s", "spread", "seconds", "errors", "CPU s/GiB", "RSS MB", "RSS peak MB", "peak rise MB"],
-    rows: rows.map((r) => [STREAM_LABELS[r.target], fmt(r.rate / MiB, 1), spread(r.spreadPct), Number.isFinite(r.seconds) ? r.seconds.toFixed(2) : "n/a", fmt(r.errors), Number.isFinite(r.cpu) ? r.cpu.toFixed(2) : "n/a", fmt(r.rssStartMB, 1), fmt(r.rssPeakMB, 1), fmt(r.rssRiseMB, 1)]),
+    rows: rows.map((r) => [
+      STREAM_LABELS[r.target],
+      fmt(r.rate / MiB, 1),
+      spread(r.spreadPct),
+      Number.isFinite(r.seconds) ? r.seconds.toFixed(2) : "n/a",
+      fmt(r.errors),
+      Number.isFinite(r.cpu) ? r.cpu.toFixed(2) : "n/a",
+      fmt(r.rssStartMB, 1),
+      fmt(r.rssPeakMB, 1),
+      fmt(r.rssRiseMB, 1),
+    ]),
   };
 }
 
@@ -107,7 +127,12 @@ export function ratioTable(runs: StreamRun[], scenarios: StreamScenario[], targe
   if (!targets.includes("sluice")) return null;
   const others = (["sluice-tcp", "nginx", "haproxy"] as StreamTarget[]).filter((t) => targets.includes(t));
   const proxies = targets.filter((t) => t !== "direct");
-  const header = ["scenario", ...others.map((o) => `÷ ${STREAM_LABELS[o]}`), ...(targets.includes("sluice-tcp") ? ["CPU ÷ TCP pipe"] : []), ...(targets.includes("direct") ? ["direct ÷ fastest proxy"] : [])];
+  const header = [
+    "scenario",
+    ...others.map((o) => `÷ ${STREAM_LABELS[o]}`),
+    ...(targets.includes("sluice-tcp") ? ["CPU ÷ TCP pipe"] : []),
+    ...(targets.includes("direct") ? ["direct ÷ fastest proxy"] : []),
+  ];
   const rows = scenarios.map((scenario) => {
     const summaries = summarize(runs, scenario, targets);
     const of = (t: StreamTarget) => summaries.find((s) => s.target === t)!;
@@ -140,7 +165,13 @@ export function goalsTable(runs: StreamRun[], scenarios: StreamScenario[], targe
   const transfers = scenarios.filter((s) => !isWs(s));
   if (transfers.length > 0) {
     const rise = Math.max(...transfers.map((s) => summarize(runs, s, ["sluice"])[0]!.rssRiseMB));
-    rows.push([`transfers: Sluice HTTP's RSS rises < ${RSS_RISE_GOAL_MB} MB during one`, `${fmt(rise, 1)} MB`, Number.isFinite(rise) ? (rise < RSS_RISE_GOAL_MB ? "✓" : "✗") : "n/a", "", ""]);
+    rows.push([
+      `transfers: Sluice HTTP's RSS rises < ${RSS_RISE_GOAL_MB} MB during one`,
+      `${fmt(rise, 1)} MB`,
+      Number.isFinite(rise) ? (rise < RSS_RISE_GOAL_MB ? "✓" : "✗") : "n/a",
+      "",
+      "",
+    ]);
   }
   return rows.length > 0 ? { header: ["goal", "by rate", "met", "by CPU", "met"], rows } : null;
 }

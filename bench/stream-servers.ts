@@ -24,33 +24,48 @@ export function startUpstream(dir: string, port: number, filesDir: string, cpus:
  *  `maxFails: 0` keeps one failed transfer from taking the server out for the runs after it (a failure
  *  shows up in the errors column instead). */
 export function startSluiceHttp(dir: string, port: number, upstreamPort: number, maxBodyBytes: number, cpus: string | null): Child {
-  return startSluiceProcess("bun", dir, "sluice", {
-    listen: `127.0.0.1:${port}`,
-    admin: false,
-    accessLog: false,
-    limits: { maxBodySize: maxBodyBytes },
-    pools: { upstream: { servers: [{ url: `http://127.0.0.1:${upstreamPort}`, maxFails: 0 }], timeouts: { response: `${PROXY_TIMEOUT_S}s` } } },
-    routes: [{ pool: "upstream" }],
-  }, cpus);
+  return startSluiceProcess(
+    "bun",
+    dir,
+    "sluice",
+    {
+      listen: `127.0.0.1:${port}`,
+      admin: false,
+      accessLog: false,
+      limits: { maxBodySize: maxBodyBytes },
+      pools: { upstream: { servers: [{ url: `http://127.0.0.1:${upstreamPort}`, maxFails: 0 }], timeouts: { response: `${PROXY_TIMEOUT_S}s` } } },
+      routes: [{ pool: "upstream" }],
+    },
+    cpus,
+  );
 }
 
 /** Sluice's L4 listener: a `mode: "tcp"` pool and a `tcp` listener in front of the same upstream. The HTTP
  *  listener is always opened: on a free port, unused. */
 export function startSluiceTcp(dir: string, httpPort: number, port: number, upstreamPort: number, cpus: string | null): Child {
-  return startSluiceProcess("bun", dir, "sluice-tcp", {
-    listen: `127.0.0.1:${httpPort}`,
-    admin: false,
-    accessLog: false,
-    pools: { upstream: { mode: "tcp", servers: [{ address: `127.0.0.1:${upstreamPort}`, maxFails: 0 }] } },
-    tcp: [{ listen: `127.0.0.1:${port}`, pool: "upstream" }],
-  }, cpus);
+  return startSluiceProcess(
+    "bun",
+    dir,
+    "sluice-tcp",
+    {
+      listen: `127.0.0.1:${httpPort}`,
+      admin: false,
+      accessLog: false,
+      pools: { upstream: { mode: "tcp", servers: [{ address: `127.0.0.1:${upstreamPort}`, maxFails: 0 }] } },
+      tcp: [{ listen: `127.0.0.1:${port}`, pool: "upstream" }],
+    },
+    cpus,
+  );
 }
 
 /** nginx, one worker: WebSocket upgrades by the usual Upgrade/Connection lines, upstream keep-alive for the
  *  rest, uploads streamed as they arrive (`proxy_request_buffering off`) instead of spooled to a temp file
  *  first, downloads never spooled to disk (`proxy_max_temp_file_size 0`). Buffer sizes are nginx's defaults. */
 export function startStreamNginx(dir: string, port: number, upstreamPort: number, cpus: string | null): Child {
-  return startNginx("nginx", dir, `${prelude("nginx", dir, 1)}
+  return startNginx(
+    "nginx",
+    dir,
+    `${prelude("nginx", dir, 1)}
 http {
 ${httpPrelude("nginx", dir)}
   map $http_upgrade $connection_upgrade {
@@ -75,7 +90,9 @@ ${httpPrelude("nginx", dir)}
     location / { proxy_pass http://upstream; }
   }
 }
-`, cpus);
+`,
+    cpus,
+  );
 }
 
 /** HAProxy `mode http`, one thread: it passes upgrades by itself (a tunnel after the 101, `timeout tunnel`)

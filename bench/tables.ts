@@ -29,7 +29,8 @@ export function median(values: number[]): number {
 }
 
 /** "12,345" or "1,234.5" with `digits` decimals; "n/a" for NaN or ±Infinity. */
-export const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "n/a");
+export const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n) ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "n/a";
 
 /** A ratio: "1.23×", or "n/a". */
 export const times = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : "n/a");

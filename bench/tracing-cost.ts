@@ -31,7 +31,8 @@ async function measure(requests: number, rounds: number): Promise<void> {
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--sink", String(port)], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
   const sinkUrl = `http://127.0.0.1:${port}`;
-  const text = "GET /api/items?page=2 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\nAuthorization: Bearer abc\r\nOrigin: https://app.example.com\r\n\r\n";
+  const text =
+    "GET /api/items?page=2 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\nAuthorization: Bearer abc\r\nOrigin: https://app.example.com\r\n\r\n";
   const head = parseRequestHead(new TextEncoder().encode(text), { maxUriLength: 8192, maxHeaderSize: 65536, maxHeaderCount: 100 }) as RequestHead;
   const request = { head, clientIp: "127.0.0.1" };
   const server = { hostname: "127.0.0.1", port: 9000, hostPort: "127.0.0.1:9000" };
@@ -60,11 +61,12 @@ async function measure(requests: number, rounds: number): Promise<void> {
       }
       await tracing.shutdown();
       const used = process.cpuUsage(before);
-      results.get(name)!.push(((used.user + used.system) / requests));
+      results.get(name)!.push((used.user + used.system) / requests);
     }
   }
   const counts = (await (await fetch(sinkUrl)).json()) as { spans: number; requests: number };
   child.kill();
-  for (const [name, us] of results) console.log(`sampleRatio ${name.padEnd(14)} ${median(us).toFixed(2)} µs/request (rounds ${us.map((u) => u.toFixed(2)).join(", ")})`);
+  for (const [name, us] of results)
+    console.log(`sampleRatio ${name.padEnd(14)} ${median(us).toFixed(2)} µs/request (rounds ${us.map((u) => u.toFixed(2)).join(", ")})`);
   console.log(`spans at the sink: ${counts.spans} of ${2 * 2 * requests * rounds} recorded, in ${counts.requests} export requests`);
 }

@@ -95,14 +95,25 @@ export async function openWsLoad(url: string, connections: number, messageBytes:
           for (const ws of sockets) ws.onmessage = ws.onclose = ws.onerror = null;
           const sorted = rtts.slice(0, kept).sort();
           const elapsed = ((lastEcho || performance.now()) - start) / 1000;
-          resolve({ messages, seconds: elapsed, perSec: messages / elapsed, p50ms: percentile(sorted, 0.5), p99ms: percentile(sorted, 0.99), errors, firstError });
+          resolve({
+            messages,
+            seconds: elapsed,
+            perSec: messages / elapsed,
+            p50ms: percentile(sorted, 0.5),
+            p99ms: percentile(sorted, 0.99),
+            errors,
+            firstError,
+          });
         };
-        const deadline = setTimeout(() => {
-          // Every message not echoed by now counts as an error.
-          errors += inFlight;
-          firstError ??= `${inFlight} messages not echoed ${DRAIN_TIMEOUT_MS} ms after the run`;
-          finish();
-        }, seconds * 1000 + DRAIN_TIMEOUT_MS);
+        const deadline = setTimeout(
+          () => {
+            // Every message not echoed by now counts as an error.
+            errors += inFlight;
+            firstError ??= `${inFlight} messages not echoed ${DRAIN_TIMEOUT_MS} ms after the run`;
+            finish();
+          },
+          seconds * 1000 + DRAIN_TIMEOUT_MS,
+        );
         for (const ws of sockets) {
           // Send times of the messages in flight, oldest first: echoes come back in the order sent.
           const sentAt: number[] = [];
@@ -152,15 +163,20 @@ export async function openWsLoad(url: string, connections: number, messageBytes:
     },
     async close() {
       opened.delete(load);
-      await Promise.all(sockets.map((ws) => new Promise<void>((resolve) => {
-        if (ws.readyState === WebSocket.CLOSED) return resolve();
-        const timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
-        ws.onclose = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        ws.close();
-      })));
+      await Promise.all(
+        sockets.map(
+          (ws) =>
+            new Promise<void>((resolve) => {
+              if (ws.readyState === WebSocket.CLOSED) return resolve();
+              const timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+              ws.onclose = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+              ws.close();
+            }),
+        ),
+      );
     },
   };
   opened.add(load);

@@ -43,7 +43,10 @@ export class AccessLog {
   /** Lines dropped because more was waiting for the disk than `buffer` allows. */
   private overflowed = 0;
 
-  constructor(private readonly open: (path?: string) => Promise<LogFile>, private readonly report: (line: string) => void = (line) => console.error(line)) {}
+  constructor(
+    private readonly open: (path?: string) => Promise<LogFile>,
+    private readonly report: (line: string) => void = (line) => console.error(line),
+  ) {}
 
   /**
    * Open what a config's `accessLog` names, without using it yet: a file that cannot be opened is a problem of

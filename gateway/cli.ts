@@ -41,7 +41,10 @@ async function main(): Promise<number> {
       if (args[0] === undefined) return print(mainHelp());
       const about = findCommand(args[0]);
       if (!about) {
-        const hint = closest(args[0], COMMANDS.map((c) => c.name));
+        const hint = closest(
+          args[0],
+          COMMANDS.map((c) => c.name),
+        );
         return usageError(`help: no command "${args[0]}"${hint ? ` — did you mean "${hint}"?` : ""}`);
       }
       return print(commandHelp(about));
@@ -112,21 +115,30 @@ async function run(configFlag: string | undefined, workersFlag: number | undefin
   try {
     gateway = configPath
       ? await startGateway({ configPath, runtime, workers: workersFlag, primary: !isWorker, stickySecret: runtime.env(STICKY_SECRET_ENV), reloadAll })
-      : await startGateway({ config: await demoConfig(runtime, runtime.env("SLUICE_DEMO_LISTEN") ?? ":8080", runtime.env("SLUICE_DEMO_ADMIN") ?? "127.0.0.1:9901"), runtime });
+      : await startGateway({
+          config: await demoConfig(runtime, runtime.env("SLUICE_DEMO_LISTEN") ?? ":8080", runtime.env("SLUICE_DEMO_ADMIN") ?? "127.0.0.1:9901"),
+          runtime,
+        });
   } catch (error) {
     console.error(startupMessage(error, configPath));
     return 1;
   }
   // The demo's upstreams live in this process: it always runs as one.
-  workers = configPath && !isWorker && gateway.workers > 1 ? await startWorkers(runtime, gateway.workers - 1, runtime.args, gateway.stickySecret, gateway) : undefined;
+  workers =
+    configPath && !isWorker && gateway.workers > 1 ? await startWorkers(runtime, gateway.workers - 1, runtime.args, gateway.stickySecret, gateway) : undefined;
   gateway.workerGroup = workers;
   // Only the first process watches: reloadAll passes the reload on to the --workers processes.
   if (watchConfig && configPath && !isWorker) await watchConfigFile(configPath, () => reloadFromDisk(" (the file changed)", "watch"), bytesAtStart);
   if (isWorker) {
     exitWithPrimary(runtime);
     followPrimary(runtime, gateway);
-  }
-  else if (configPath) console.error(`sluice: serving ${gateway.listeners().map((l) => `${l.kind} ${l.address}`).join(", ")} (config ${configPath}${gateway.workers > 1 ? `, ${gateway.workers} workers` : ""})`);
+  } else if (configPath)
+    console.error(
+      `sluice: serving ${gateway
+        .listeners()
+        .map((l) => `${l.kind} ${l.address}`)
+        .join(", ")} (config ${configPath}${gateway.workers > 1 ? `, ${gateway.workers} workers` : ""})`,
+    );
   else console.log(demoBanner(gateway.url.replace("127.0.0.1", "localhost"), gateway.adminUrl));
 
   let stopping = false;

@@ -73,7 +73,13 @@ export function coreMiddleware(plugins: readonly LoadedPlugin[], accessLog: Acce
     else {
       // Not on an engine connection: the line is written now, with what the Response says of itself.
       const length = Number(response.headers.get("content-length") ?? 0);
-      finish({ durationMs: performance.now() - started, bytesIn: 0, bytesOut: Number.isFinite(length) ? length : 0, protocol: "HTTP/1.1", target: pathAndQueryOf(request.url) });
+      finish({
+        durationMs: performance.now() - started,
+        bytesIn: 0,
+        bytesOut: Number.isFinite(length) ? length : 0,
+        protocol: "HTTP/1.1",
+        target: pathAndQueryOf(request.url),
+      });
     }
   };
 }

@@ -85,7 +85,6 @@ async function readConfig(options: StartOptions): Promise<{ config: Config; dir:
   return { config: validateConfig(options.config ?? {}), dir: options.configDir ?? cwd() };
 }
 
-
 export class Gateway {
   private snapshot: Snapshot;
   /** How long a TLS handshake may take (`limits.headerTimeout` at start). */
@@ -194,7 +193,11 @@ export class Gateway {
     }
     for (const change of (await this.prepareListeners(config, certificates)).all) change.commit(0);
     // Once every listener listens: a redirect's default port is the first HTTPS listener's.
-    applyRoles(this.roles, httpListeners(config), this.http.map((l) => l.port));
+    applyRoles(
+      this.roles,
+      httpListeners(config),
+      this.http.map((l) => l.port),
+    );
   }
 
   /** One HTTP listener of the config: its entry in `listen` and the certificates it serves. */
@@ -241,7 +244,8 @@ export class Gateway {
   private adminNotes(config: Config): string[] {
     if (!this.primary) return [];
     if (!this.adminApp) return config.admin !== false ? ["admin: an admin listener added by a reload needs a restart"] : [];
-    if (config.admin !== false && config.admin.token !== this.adminToken) return ["admin.token: changed: the admin listener keeps the token of the start until a restart"];
+    if (config.admin !== false && config.admin.token !== this.adminToken)
+      return ["admin.token: changed: the admin listener keeps the token of the start until a restart"];
     return [];
   }
 
@@ -254,13 +258,16 @@ export class Gateway {
    * the ones opened before it and rejects); `commit` then puts the new set in place.
    */
   private async prepareListeners(config: Config, certificates: ListenerCertificate[][]): Promise<ListenerChanges> {
-    const http = httpListeners(config).map((settings, i): WantedListener<HttpListenerEntry> => ({
-      address: settings.address,
-      where: `listen[${i}]`,
-      settings: { settings, served: certificates[i] ?? [] },
-    }));
+    const http = httpListeners(config).map(
+      (settings, i): WantedListener<HttpListenerEntry> => ({
+        address: settings.address,
+        where: `listen[${i}]`,
+        settings: { settings, served: certificates[i] ?? [] },
+      }),
+    );
     // The admin app is made at start: an admin listener turned on or off by a reload needs a restart.
-    const admin = this.primary && this.adminApp && config.admin !== false ? [{ address: config.admin.listen, where: "admin.listen", settings: config.admin.listen }] : [];
+    const admin =
+      this.primary && this.adminApp && config.admin !== false ? [{ address: config.admin.listen, where: "admin.listen", settings: config.admin.listen }] : [];
     const l4 = <C extends { listen: string }>(kind: string, configs: readonly C[]) =>
       this.primary ? configs.map((c, i) => ({ address: c.listen, where: `${kind}[${i}].listen`, settings: c })) : [];
     let httpChange: ListenerChange<HttpListenerEntry, OpenHttpListener> | undefined;
@@ -301,7 +308,9 @@ export class Gateway {
   private startChecks(snapshot: Snapshot): HealthChecks {
     const log = this.primary ? (line: string) => console.error(line) : () => {};
     const checks = this.primary
-      ? startHealthChecks(snapshot.pools, snapshot.config.pools, this.runtime, log, { onFlip: (pool, server) => this.workerGroup?.healthChanged([healthOf(pool, server)]) })
+      ? startHealthChecks(snapshot.pools, snapshot.config.pools, this.runtime, log, {
+          onFlip: (pool, server) => this.workerGroup?.healthChanged([healthOf(pool, server)]),
+        })
       : this.follower.follow(snapshot.pools, snapshot.config.pools);
     // After a reload the workers are sent every verdict again: servers came and went, checks may be off.
     if (this.primary) this.workerGroup?.healthChanged(wholeHealthOf(snapshot.pools), true);
@@ -317,15 +326,18 @@ export class Gateway {
 
   /** The dashboard's history, sampled from what /metrics shows: every process's counts summed, the primary's state. */
   private startHistory(): History {
-    return new History({
-      figures: async () => {
-        const workers = await this.workerFigures();
-        return { figures: sumFigures([this.countedFigures(), ...workers]), processes: 1 + workers.length };
+    return new History(
+      {
+        figures: async () => {
+          const workers = await this.workerFigures();
+          return { figures: sumFigures([this.countedFigures(), ...workers]), processes: 1 + workers.length };
+        },
+        servers: () => [...this.snapshot.pools].flatMap(([pool, p]) => p.servers.map((s) => ({ pool, id: s.id, state: s.state }))),
+        l4: () => this.l4Stats(),
+        log: (line) => console.error(line),
       },
-      servers: () => [...this.snapshot.pools].flatMap(([pool, p]) => p.servers.map((s) => ({ pool, id: s.id, state: s.state }))),
-      l4: () => this.l4Stats(),
-      log: (line) => console.error(line),
-    }, this.options.history).start();
+      this.options.history,
+    ).start();
   }
 
   private metricsSources(): MetricsSources {
@@ -495,13 +507,19 @@ export class Gateway {
     const notes = [...listenerNotes(changes), ...this.adminNotes(next.config)];
     this.accessLog.apply(log);
     this.updateCertificates(prepared.http);
-    for (const line of applyRoles(this.roles, httpListeners(next.config), this.http.map((l) => l.port))) if (this.primary) console.error(`sluice: ${line}`);
+    for (const line of applyRoles(
+      this.roles,
+      httpListeners(next.config),
+      this.http.map((l) => l.port),
+    ))
+      if (this.primary) console.error(`sluice: ${line}`);
     if (!this.draining) this.checks = this.startChecks(snapshot);
     this.retire(previous);
     const listeners = { opened: changes.flatMap((c) => c.opened), closed: changes.flatMap((c) => c.closed) };
     if (this.primary) {
       if (listeners.opened.length > 0) console.error(`sluice: reload: now listening on ${listeners.opened.join(", ")}`);
-      if (listeners.closed.length > 0) console.error(`sluice: reload: stopped listening on ${listeners.closed.join(", ")} (open connections get ${next.config.shutdownTimeout} ms to finish)`);
+      if (listeners.closed.length > 0)
+        console.error(`sluice: reload: stopped listening on ${listeners.closed.join(", ")} (open connections get ${next.config.shutdownTimeout} ms to finish)`);
       for (const note of notes) console.error(`sluice: reload: ${note}`);
     }
     return { listeners, notes };
@@ -597,7 +615,8 @@ function listenerNotes(changes: ListenerChange<unknown, unknown>[]): string[] {
   for (const change of changes) {
     for (const kept of change.kept) {
       const differ = changedKeys(comparable(kept.running), comparable(kept.wanted));
-      if (differ.length > 0) notes.push(`${kept.where}: ${differ.join(", ")} changed on ${kept.address}: a listener kept by a reload keeps its settings until a restart`);
+      if (differ.length > 0)
+        notes.push(`${kept.where}: ${differ.join(", ")} changed on ${kept.address}: a listener kept by a reload keeps its settings until a restart`);
     }
   }
   return notes;

@@ -69,7 +69,14 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
   }
   if (route.static) {
     const serve = createStaticHandler({ ...route.static, configDir: deps.configDir });
-    return { name, kind: "static", viaHono: true, logHooks, requestHooks, handle: (c, match) => withPlugins(() => serve(c.req.raw, match.view.path, c.get("requestId")))(c) };
+    return {
+      name,
+      kind: "static",
+      viaHono: true,
+      logHooks,
+      requestHooks,
+      handle: (c, match) => withPlugins(() => serve(c.req.raw, match.view.path, c.get("requestId")))(c),
+    };
   }
 
   const pool = deps.pools.get(route.pool!)!;
@@ -131,9 +138,7 @@ export function compileRoute(route: RouteConfig, index: number, deps: RouteDeps)
         };
         // Upgrades are proxied as bytes by the connection (after this route's middleware and phases said yes).
         const upgradeVia = c.env.sluice.upgradeVia;
-        return upgradeVia && exchange.request.headers.has("upgrade")
-          ? proxyUpgrade(proxyRoute, exchange, upgradeVia)
-          : proxyHttp(proxyRoute, exchange);
+        return upgradeVia && exchange.request.headers.has("upgrade") ? proxyUpgrade(proxyRoute, exchange, upgradeVia) : proxyHttp(proxyRoute, exchange);
       };
       return withPlugins(run)(c);
     },

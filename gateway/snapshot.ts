@@ -84,14 +84,19 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
     for (const [i, route] of config.routes.entries()) {
       const own: LoadedPlugin[] = await loadPlugins(route.plugins, `routes[${i}].plugins`, configDir);
       plugins.push(...own);
-      routes.push(compileRoute(route, i, { pools, config, configDir, runtime, upstreams: context.upstreams, globalPlugins, routePlugins: own, trustedProxies }));
+      routes.push(
+        compileRoute(route, i, { pools, config, configDir, runtime, upstreams: context.upstreams, globalPlugins, routePlugins: own, trustedProxies }),
+      );
     }
   } catch (error) {
     // This snapshot will never serve: the plugins that did set up close what they opened.
     await teardownPlugins(plugins, (line) => console.error(line));
     throw error;
   }
-  const table = compileRouteTable(config.routes.map((route, i) => ({ route, value: routes[i]! })), config.pathNormalization);
+  const table = compileRouteTable(
+    config.routes.map((route, i) => ({ route, value: routes[i]! })),
+    config.pathNormalization,
+  );
 
   const app = new Hono<GatewayEnv>();
   // Request limits were applied before hono: target length and header size by the request parser, an announced
@@ -127,7 +132,22 @@ export async function buildSnapshot(config: Config, configDir: string, context: 
   // A reload that leaves `telemetry` as it was keeps the running tracer and its queue of spans.
   const previous = context.previous;
   const tracing = previous && sameTelemetry(previous.config.telemetry, config.telemetry) ? previous.tracing : await startTracing(config.telemetry);
-  return { config, configDir, pools, app, routes, table, honoFirst, logHooks, plugins, use: new SnapshotUse(), requestHooks, requestPhase, trustedProxies, tracing };
+  return {
+    config,
+    configDir,
+    pools,
+    app,
+    routes,
+    table,
+    honoFirst,
+    logHooks,
+    plugins,
+    use: new SnapshotUse(),
+    requestHooks,
+    requestPhase,
+    trustedProxies,
+    tracing,
+  };
 }
 
 /**

@@ -48,7 +48,14 @@ beforeAll(async () => {
     limits: { maxBodySize: "1kb", bodyTimeout: "300ms" },
     pools: {
       app: { servers: [{ url: app.url, id: "app-1", maxFails: 0 }], timeouts: { response: "400ms" } },
-      retry: { balance: "first", retries: 1, servers: [{ url: `http://127.0.0.1:${await deadPort()}`, id: "dead", maxFails: 0 }, { url: app.url, id: "live" }] },
+      retry: {
+        balance: "first",
+        retries: 1,
+        servers: [
+          { url: `http://127.0.0.1:${await deadPort()}`, id: "dead", maxFails: 0 },
+          { url: app.url, id: "live" },
+        ],
+      },
       gone: { retries: 0, servers: [{ url: `http://127.0.0.1:${await deadPort()}`, id: "gone-1", maxFails: 0 }] },
       off: { servers: [{ url: app.url, id: "off-1", down: true }] },
       ws: { servers: [{ url: switcher.url, id: "ws-1" }] },
@@ -81,7 +88,11 @@ async function lines(): Promise<Line[]> {
   } catch {
     return [];
   }
-  return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Line);
+  return text
+    .slice(0, text.lastIndexOf("\n") + 1)
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as Line);
 }
 
 /** The log line of the request with this ID, once written (lines go out in batches). */
@@ -105,9 +116,20 @@ describe("the byte path", () => {
     expect(first.status).toBe(200);
     const line = await lineOf("f-first");
     expect(line).toMatchObject({
-      method: "GET", path: "/api/items", query: "page=2&q=a%20b", protocol: "HTTP/1.1", status: 200,
-      bytesIn: 0, bytesOut: 3, route: "api", pool: "app", server: "app-1", retries: 0, termination: "ok",
-      referer: "https://example.com/from", userAgent: "fields/1",
+      method: "GET",
+      path: "/api/items",
+      query: "page=2&q=a%20b",
+      protocol: "HTTP/1.1",
+      status: 200,
+      bytesIn: 0,
+      bytesOut: 3,
+      route: "api",
+      pool: "app",
+      server: "app-1",
+      retries: 0,
+      termination: "ok",
+      referer: "https://example.com/from",
+      userAgent: "fields/1",
     });
     expect(line.upstreamConnectMs).toBeGreaterThanOrEqual(0);
     expect(line.upstreamResponseMs).toBeGreaterThanOrEqual(0);
@@ -120,7 +142,9 @@ describe("the byte path", () => {
   test("bytes in and out: a body with a length, a chunked body (its data), a large answer", async () => {
     expect((await send("/api/post", "f-post", { method: "POST", body: "hello world" })).status).toBe(200);
     expect(await lineOf("f-post")).toMatchObject({ method: "POST", bytesIn: 11, bytesOut: "got 11".length, termination: "ok" });
-    const chunked = await raw("POST /api/chunked HTTP/1.1\r\nHost: x\r\nx-request-id: f-chunked\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+    const chunked = await raw(
+      "POST /api/chunked HTTP/1.1\r\nHost: x\r\nx-request-id: f-chunked\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+    );
     expect(chunked.status).toBe(200);
     expect(await lineOf("f-chunked")).toMatchObject({ bytesIn: 11, termination: "ok" });
     expect((await send("/api/big", "f-big")).status).toBe(200);
@@ -181,7 +205,9 @@ describe("termination", () => {
   });
 
   test("upgraded: a 101 turns the connection into a tunnel", async () => {
-    const answer = await raw("GET /ws/x HTTP/1.1\r\nHost: x\r\nx-request-id: t-101\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    const answer = await raw(
+      "GET /ws/x HTTP/1.1\r\nHost: x\r\nx-request-id: t-101\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
     expect(answer.status).toBe(101);
     expect(await lineOf("t-101")).toMatchObject({ status: 101, termination: "upgraded", server: "ws-1" });
   });
@@ -192,8 +218,18 @@ describe("the hono path (a route with middleware)", () => {
     expect((await send("/hono/items?x=1", "h-get", { headers: { referer: "r" } })).status).toBe(200);
     const line = await lineOf("h-get");
     expect(line).toMatchObject({
-      path: "/hono/items", query: "x=1", protocol: "HTTP/1.1", status: 200, bytesIn: 0, bytesOut: 3,
-      route: "hono", pool: "app", server: "app-1", retries: 0, termination: "ok", referer: "r",
+      path: "/hono/items",
+      query: "x=1",
+      protocol: "HTTP/1.1",
+      status: 200,
+      bytesIn: 0,
+      bytesOut: 3,
+      route: "hono",
+      pool: "app",
+      server: "app-1",
+      retries: 0,
+      termination: "ok",
+      referer: "r",
     });
     expect(line.upstreamConnectMs).toBeGreaterThanOrEqual(0);
     expect(line.upstreamResponseMs).toBeGreaterThanOrEqual(0);

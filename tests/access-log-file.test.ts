@@ -33,7 +33,10 @@ function read(path: string): string {
 /** Complete lines of a file. */
 function linesOf(path: string): string[] {
   const text = read(path);
-  return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter((l) => l !== "");
+  return text
+    .slice(0, text.lastIndexOf("\n") + 1)
+    .split("\n")
+    .filter((l) => l !== "");
 }
 
 async function config(name: string, settings: object): Promise<string> {
@@ -63,7 +66,9 @@ describe("the combined format", () => {
     const temp = join(dir, "nginx-temp");
     await mkdir(temp, { recursive: true });
     const nginxConf = join(dir, "nginx.conf");
-    await writeFile(nginxConf, `worker_processes 1;
+    await writeFile(
+      nginxConf,
+      `worker_processes 1;
 pid ${join(dir, "nginx.pid")};
 error_log ${join(dir, "nginx-error.log")} warn;
 events { worker_connections 64; }
@@ -79,7 +84,8 @@ http {
     location / { proxy_pass ${app.url}; }
   }
 }
-`);
+`,
+    );
     const nginxBin = Bun.which("nginx") ?? (existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : null);
     if (!nginxBin) throw new Error("nginx is missing: install it with `apt-get install -y nginx`");
     nginx = spawnCommand([nginxBin, "-p", dir, "-c", nginxConf, "-e", join(dir, "nginx-error.log"), "-g", "daemon off;"], { env });
@@ -101,7 +107,7 @@ http {
 
   test("the same requests make the same lines as nginx's, but for the clock", async () => {
     const requests = [
-      "GET /api/x?q=1&b=%20c HTTP/1.1\r\nHost: x\r\nReferer: http://ref.example/a\"b\r\nUser-Agent: agent \"quoted\" back\\slash\ttab \xe9t\xe9\r\nConnection: close\r\n\r\n",
+      'GET /api/x?q=1&b=%20c HTTP/1.1\r\nHost: x\r\nReferer: http://ref.example/a"b\r\nUser-Agent: agent "quoted" back\\slash\ttab \xe9t\xe9\r\nConnection: close\r\n\r\n',
       "POST /form HTTP/1.0\r\nHost: x\r\nContent-Length: 5\r\nUser-Agent: curl/8.0\r\n\r\nhello",
       "HEAD /head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: x\r\nReferer: \r\nConnection: close\r\n\r\n",
@@ -112,7 +118,10 @@ http {
       expect((await rawRequest(nginxPort, bytes)).status).toBe(200);
       expect((await rawRequest(sluicePort, bytes)).status).toBe(200);
     }
-    await until(() => linesOf(nginxLog()).length >= before.nginx + requests.length && linesOf(sluiceLog()).length >= before.sluice + requests.length, "both logs have every line");
+    await until(
+      () => linesOf(nginxLog()).length >= before.nginx + requests.length && linesOf(sluiceLog()).length >= before.sluice + requests.length,
+      "both logs have every line",
+    );
     const clock = /\[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d /;
     const ours = linesOf(sluiceLog()).slice(before.sluice);
     const theirs = linesOf(nginxLog()).slice(before.nginx);
@@ -128,7 +137,13 @@ describe("a log file", () => {
     const log = join(dir, "rotate.log");
     await writeFile(log, "an older line\n");
     const port = await deadPort();
-    const path = await config("rotate.json", { listen: `127.0.0.1:${port}`, admin: false, accessLog: { path: log }, pools: { app: { servers: [{ url: app.url }] } }, routes: [{ pool: "app" }] });
+    const path = await config("rotate.json", {
+      listen: `127.0.0.1:${port}`,
+      admin: false,
+      accessLog: { path: log },
+      pools: { app: { servers: [{ url: app.url }] } },
+      routes: [{ pool: "app" }],
+    });
     const gw = await startCli(["--config", path]);
     try {
       expect(await get(port, "/before", "x-request-id: rot-before\r\n")).toBe(200);
@@ -152,7 +167,13 @@ describe("a log file", () => {
   test("every --workers process reopens it on SIGUSR1 (the primary passes the signal on)", async () => {
     const log = join(dir, "workers.log");
     const port = await deadPort();
-    const path = await config("workers.json", { listen: `127.0.0.1:${port}`, admin: false, accessLog: { path: log }, pools: { app: { servers: [{ url: app.url }] } }, routes: [{ pool: "app" }] });
+    const path = await config("workers.json", {
+      listen: `127.0.0.1:${port}`,
+      admin: false,
+      accessLog: { path: log },
+      pools: { app: { servers: [{ url: app.url }] } },
+      routes: [{ pool: "app" }],
+    });
     const gw = await startCli(["--config", path, "--workers", "2"]);
     let batch = 0;
     /** 40 requests on connections of their own (spread over both processes), each line found in one of the files. */
@@ -171,10 +192,15 @@ describe("a log file", () => {
       await until(() => existsSync(log), "the file made anew");
       // Until both processes have reopened, a batch may still go partly to the old file: then the next one.
       let last: string[] = [];
-      await until(async () => {
-        last = await sendBatch();
-        return last.every((id) => read(log).includes(`"${id}"`));
-      }, "a whole batch in the new file", 8_000, 0);
+      await until(
+        async () => {
+          last = await sendBatch();
+          return last.every((id) => read(log).includes(`"${id}"`));
+        },
+        "a whole batch in the new file",
+        8_000,
+        0,
+      );
       for (const id of last) expect(read(`${log}.1`)).not.toContain(`"${id}"`);
     } finally {
       expect(await gw.stop()).toBe(0);
@@ -206,7 +232,10 @@ describe("a log file", () => {
     } finally {
       expect(await gw.stop()).toBe(0);
     }
-    const { code, out } = await runCli(["--config", await config("bad-path.json", { ...settings, listen: `127.0.0.1:${await deadPort()}`, accessLog: { path: join(dir, "no-such-dir", "x.log") } })]);
+    const { code, out } = await runCli([
+      "--config",
+      await config("bad-path.json", { ...settings, listen: `127.0.0.1:${await deadPort()}`, accessLog: { path: join(dir, "no-such-dir", "x.log") } }),
+    ]);
     expect(code).toBe(1);
     expect(out).toMatch(/accessLog\.path: cannot open .*no-such-dir\/x\.log for appending/);
   }, 20_000);
@@ -270,11 +299,22 @@ describe("standard output", () => {
   test("--workers 2 share one pipe that is read slowly: every line arrives whole, none cut by another's", async () => {
     const port = await deadPort();
     const out = join(dir, "stdout-workers.txt");
-    const path = await config("stdout-workers.json", { listen: `127.0.0.1:${port}`, admin: false, pools: { app: { servers: [{ url: app.url }] } }, routes: [{ pool: "app" }] });
+    const path = await config("stdout-workers.json", {
+      listen: `127.0.0.1:${port}`,
+      admin: false,
+      pools: { app: { servers: [{ url: app.url }] } },
+      routes: [{ pool: "app" }],
+    });
     // The reader of the pipe waits a second before it reads: the pipe fills, and the processes' writes wait in
     // the kernel side by side (a write larger than the pipe takes whole would then be cut by the other's).
     const shell = spawnCommand(["sh", "-c", `"${process.execPath}" "${cliPath}" --config "${path}" --workers 2 | { sleep 1; cat > "${out}"; }`]);
-    const primary = () => Number(Bun.spawnSync(["pgrep", "-P", String(shell.proc.pid), "-f", "cli.ts"]).stdout.toString().trim().split("\n")[0]);
+    const primary = () =>
+      Number(
+        Bun.spawnSync(["pgrep", "-P", String(shell.proc.pid), "-f", "cli.ts"])
+          .stdout.toString()
+          .trim()
+          .split("\n")[0],
+      );
     try {
       await shell.waitFor(/serving/);
       // Lines of about 1.5 KiB: each process's batches run far past what a pipe takes whole in one write.
@@ -301,13 +341,21 @@ describe("on Deno", () => {
   test("lines go to the file, in the combined format, and SIGUSR1 reopens it", async () => {
     const log = join(dir, "deno.log");
     const port = await deadPort();
-    const path = await config("deno.json", { listen: `127.0.0.1:${port}`, admin: false, accessLog: { path: log, format: "combined" }, pools: { app: { servers: [{ url: app.url }] } }, routes: [{ pool: "app" }] });
+    const path = await config("deno.json", {
+      listen: `127.0.0.1:${port}`,
+      admin: false,
+      accessLog: { path: log, format: "combined" },
+      pools: { app: { servers: [{ url: app.url }] } },
+      routes: [{ pool: "app" }],
+    });
     const gw = spawnCommand([denoPath, "run", "-A", "--unstable-net", cliPath, "--config", path], { cwd: repoRoot, env: { TZ: "UTC" } });
     try {
       await gw.waitFor(/serving/);
       expect(await get(port, "/deno-one", "User-Agent: deno-test\r\n")).toBe(200);
       await until(() => read(log).includes('"GET /deno-one HTTP/1.1" 200 3 "-" "deno-test"'), "the line");
-      expect(linesOf(log)[0]).toMatch(/^127\.0\.0\.1 - - \[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/deno-one HTTP\/1\.1" 200 3 "-" "deno-test"$/);
+      expect(linesOf(log)[0]).toMatch(
+        /^127\.0\.0\.1 - - \[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/deno-one HTTP\/1\.1" 200 3 "-" "deno-test"$/,
+      );
       await rename(log, `${log}.1`);
       gw.proc.kill("SIGUSR1");
       await until(() => existsSync(log), "the file made anew");

@@ -54,11 +54,14 @@ afterAll(async () => {
 function lines(): Line[] {
   const text = gw.stdout();
   const complete = text.slice(0, text.lastIndexOf("\n") + 1);
-  return complete.split("\n").filter((l) => l !== "").map((l) => {
-    const value = JSON.parse(l);
-    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error(`not a JSON object: ${l}`);
-    return value as Line;
-  });
+  return complete
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => {
+      const value = JSON.parse(l);
+      if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error(`not a JSON object: ${l}`);
+      return value as Line;
+    });
 }
 
 /** Wait for the log line of the request with this ID (the log is written in batches). */
@@ -129,11 +132,13 @@ describe("the access log, on by default", () => {
   test("one JSON object per line and one line per request, also for requests at once", async () => {
     const before = lines().length;
     const ids = Array.from({ length: 60 }, (_, i) => `req-burst-${i}`);
-    const statuses = await Promise.all(ids.map(async (id) => {
-      const response = await fetch(`${base}/api/burst/${id}`, { headers: { "x-request-id": id } });
-      await response.arrayBuffer();
-      return response.status;
-    }));
+    const statuses = await Promise.all(
+      ids.map(async (id) => {
+        const response = await fetch(`${base}/api/burst/${id}`, { headers: { "x-request-id": id } });
+        await response.arrayBuffer();
+        return response.status;
+      }),
+    );
     expect(new Set(statuses)).toEqual(new Set([200]));
     await until(() => lines().length >= before + ids.length, "a line for every request", 3_000);
     const burst = lines().slice(before);

@@ -68,7 +68,13 @@ describe("changing servers at run time", () => {
     admin: { listen: "127.0.0.1:0", token: TOKEN },
     accessLog: false,
     pools: {
-      app: { servers: [{ url: ups[0]!.url, id: "a" }, { url: ups[1]!.url, id: "b" }, { url: ups[2]!.url, id: "c", weight: 2 }] },
+      app: {
+        servers: [
+          { url: ups[0]!.url, id: "a" },
+          { url: ups[1]!.url, id: "b" },
+          { url: ups[2]!.url, id: "c", weight: 2 },
+        ],
+      },
     },
     routes: [{ pool: "app" }],
   });
@@ -154,9 +160,7 @@ describe("changing servers at run time", () => {
       expect(res.headers.get("content-type")).toStartWith("application/json");
       expect(typeof res.body.error).toBe("string");
     }
-    expect((await admin.post("/pools/app/servers/a/weight", { weight: 0 })).body.error).toBe(
-      "weight: expected a whole number from 1 to 1000 (got 0)",
-    );
+    expect((await admin.post("/pools/app/servers/a/weight", { weight: 0 })).body.error).toBe("weight: expected a whole number from 1 to 1000 (got 0)");
     expect((await admin.post("/pools/app/servers/a/weight", { weight: 5, extra: true })).body.error).toContain('"extra"');
     expect((await admin.entry("app", "a")).weight).toBe(1);
     // The bounds themselves are fine.
@@ -311,7 +315,12 @@ describe("/status per server and per pool", () => {
         admin: { listen: "127.0.0.1:0", token: TOKEN },
         accessLog: false,
         pools: {
-          app: { servers: [{ url: ups[0]!.url, id: "a", maxConns: 5 }, { url: ups[1]!.url, id: "b", backup: true }] },
+          app: {
+            servers: [
+              { url: ups[0]!.url, id: "a", maxConns: 5 },
+              { url: ups[1]!.url, id: "b", backup: true },
+            ],
+          },
           other: { balance: "roundrobin", servers: [{ url: ups[1]!.url }] },
         },
         routes: [{ pool: "app" }],
@@ -416,7 +425,10 @@ describe("admin changes and reloads", () => {
   });
 
   test("drain, disable and weight survive a reload; later changes act on the new snapshot", async () => {
-    const servers = [{ url: ups[0]!.url, id: "a" }, { url: ups[1]!.url, id: "b" }];
+    const servers = [
+      { url: ups[0]!.url, id: "a" },
+      { url: ups[1]!.url, id: "b" },
+    ];
     const gw = await startGateway({ config: cfg(servers) });
     const admin = adminClient(gw);
     try {
@@ -453,11 +465,21 @@ describe("admin changes and reloads", () => {
   });
 
   test("a reload that sets down: true disables a server the admin had drained", async () => {
-    const gw = await startGateway({ config: cfg([{ url: ups[0]!.url, id: "a" }, { url: ups[1]!.url, id: "b" }]) });
+    const gw = await startGateway({
+      config: cfg([
+        { url: ups[0]!.url, id: "a" },
+        { url: ups[1]!.url, id: "b" },
+      ]),
+    });
     const admin = adminClient(gw);
     try {
       await admin.post("/pools/app/servers/a/drain");
-      await gw.reload(cfg([{ url: ups[0]!.url, id: "a", down: true }, { url: ups[1]!.url, id: "b" }]));
+      await gw.reload(
+        cfg([
+          { url: ups[0]!.url, id: "a", down: true },
+          { url: ups[1]!.url, id: "b" },
+        ]),
+      );
       expect((await admin.entry("app", "a")).state).toBe("disabled");
     } finally {
       await gw.stop();
@@ -466,11 +488,21 @@ describe("admin changes and reloads", () => {
 
   // A config's `down: true` is not an operator's disable: removing it and reloading brings the server back.
   test("a reload that removes down: true brings the server back", async () => {
-    const gw = await startGateway({ config: cfg([{ url: ups[0]!.url, id: "a", down: true }, { url: ups[1]!.url, id: "b" }]) });
+    const gw = await startGateway({
+      config: cfg([
+        { url: ups[0]!.url, id: "a", down: true },
+        { url: ups[1]!.url, id: "b" },
+      ]),
+    });
     const admin = adminClient(gw);
     try {
       expect((await admin.entry("app", "a")).state).toBe("disabled");
-      await gw.reload(cfg([{ url: ups[0]!.url, id: "a" }, { url: ups[1]!.url, id: "b" }]));
+      await gw.reload(
+        cfg([
+          { url: ups[0]!.url, id: "a" },
+          { url: ups[1]!.url, id: "b" },
+        ]),
+      );
       expect((await admin.entry("app", "a")).state).toBe("up");
     } finally {
       await gw.stop();
@@ -509,7 +541,10 @@ describe("an admin listener without a token (loopback only)", () => {
 
   test("a request under another host name (DNS rebinding) is refused, reads included", async () => {
     const port = new URL(gw.adminUrl!).port;
-    for (const [method, path] of [["GET", "/status"], ["POST", "/pools/app/servers/a/disable"]] as const) {
+    for (const [method, path] of [
+      ["GET", "/status"],
+      ["POST", "/pools/app/servers/a/disable"],
+    ] as const) {
       const res = await fetch(`${gw.adminUrl}${path}`, { method, headers: { host: `attacker.example:${port}` } });
       expect(res.status).toBe(403);
       expect(((await res.json()) as { error: string }).error).toContain("localhost");

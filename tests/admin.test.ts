@@ -19,7 +19,13 @@ describe("admin listener with a token", () => {
         admin: { listen: "127.0.0.1:0", token: "s3cret" },
         accessLog: false,
         pools: {
-          app: { servers: [{ url: up.url, id: "a" }, { url: `http://127.0.0.1:${dead}`, id: "dead", maxFails: 1, failTimeout: "30s" }, { url: up.url, id: "off", down: true }] },
+          app: {
+            servers: [
+              { url: up.url, id: "a" },
+              { url: `http://127.0.0.1:${dead}`, id: "dead", maxFails: 1, failTimeout: "30s" },
+              { url: up.url, id: "off", down: true },
+            ],
+          },
         },
         routes: [{ name: "all", pool: "app" }],
       },
@@ -104,7 +110,13 @@ describe("admin listener safety", () => {
       return new Response("done");
     });
     const gw = await startGateway({
-      config: { listen: "127.0.0.1:0", admin: { listen: "127.0.0.1:0" }, accessLog: false, pools: { s: { servers: [{ url: slow.url }] } }, routes: [{ pool: "s" }] },
+      config: {
+        listen: "127.0.0.1:0",
+        admin: { listen: "127.0.0.1:0" },
+        accessLog: false,
+        pools: { s: { servers: [{ url: slow.url }] } },
+        routes: [{ pool: "s" }],
+      },
     });
     const adminUrl = gw.adminUrl!;
     const inFlight = fetch(`${gw.url}/slow`);

@@ -107,7 +107,7 @@ test("consistent-hash: slow start brings a server's keys back gradually, each ke
         expect(home[i]).toBe(back); // only its own keys come back…
       } else expect(during[i]).toBe(home[i] === back ? away[i]! : home[i]!); // …the rest stay where they were kept
     });
-    const expected = home.filter((s) => s === back).length * back.effectiveWeight(now) / back.weight;
+    const expected = (home.filter((s) => s === back).length * back.effectiveWeight(now)) / back.weight;
     expect(Math.abs(mine - expected)).toBeLessThan(120);
     expect(mine).toBeGreaterThanOrEqual(previous);
     previous = mine;

@@ -63,7 +63,14 @@ describe("consistent-hash", () => {
   test("when one of four servers dies, only its keys move; when it returns, they come back", async () => {
     ups = ["a", "b", "c", "d"].map((n) => startUpstream(n));
     gw = await gateway({
-      pools: { app: { balance: "consistent-hash", hash: "header:x-user", retries: 3, servers: ups.map((u) => ({ url: u.url, id: u.name, maxFails: 1, failTimeout: "1s" })) } },
+      pools: {
+        app: {
+          balance: "consistent-hash",
+          hash: "header:x-user",
+          retries: 3,
+          servers: ups.map((u) => ({ url: u.url, id: u.name, maxFails: 1, failTimeout: "1s" })),
+        },
+      },
       routes: [{ pool: "app" }],
     });
     const users = Array.from({ length: 200 }, (_, i) => `user-${i}`);
@@ -99,10 +106,12 @@ describe("first", () => {
   test("fills the first server up to maxConns, then the next, in config order", async () => {
     const release: Array<() => void> = [];
     const hold = () => new Promise<void>((r) => release.push(r));
-    ups = ["a", "b", "c"].map((n) => startUpstream(n, async () => {
-      await hold();
-      return new Response(n);
-    }));
+    ups = ["a", "b", "c"].map((n) =>
+      startUpstream(n, async () => {
+        await hold();
+        return new Response(n);
+      }),
+    );
     gw = await gateway({ pools: { app: { balance: "first", servers: ups.map((u) => ({ url: u.url, id: u.name, maxConns: 2 })) } }, routes: [{ pool: "app" }] });
     const inFlight: Promise<string>[] = [];
     for (let i = 0; i < 5; i++) {

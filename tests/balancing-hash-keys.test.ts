@@ -81,11 +81,10 @@ describe("hash keys through the gateway", () => {
     ]);
     expectSpread(chosen);
     // Without the cookie the key is empty: the same server as an empty value, whatever else is sent.
-    await expectStable(() => [
-      () => who("cookie:sid", "/a"),
-      () => who("cookie:sid", "/b", { cookie: "sid=" }),
-      () => who("cookie:sid", "/c", { cookie: "theme=dark; xsid=1" }),
-    ], 1);
+    await expectStable(
+      () => [() => who("cookie:sid", "/a"), () => who("cookie:sid", "/b", { cookie: "sid=" }), () => who("cookie:sid", "/c", { cookie: "theme=dark; xsid=1" })],
+      1,
+    );
   });
 
   test("query:NAME: that parameter's (first) value is the key, whatever the path and the other parameters", async () => {
@@ -96,10 +95,6 @@ describe("hash keys through the gateway", () => {
     ]);
     expectSpread(chosen);
     // Without the parameter the key is empty: the same server as an empty value.
-    await expectStable(() => [
-      () => who("query:user", "/a"),
-      () => who("query:user", "/b?user="),
-      () => who("query:user", "/c?username=x&a=1"),
-    ], 1);
+    await expectStable(() => [() => who("query:user", "/a"), () => who("query:user", "/b?user="), () => who("query:user", "/c?username=x&a=1")], 1);
   });
 });

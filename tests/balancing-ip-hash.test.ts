@@ -25,7 +25,8 @@ test("ip-hash: keys on the client address only, whatever `hash`, hashKey or the 
 test("ip-hash: an IPv4 address seen through a dual-stack socket (::ffff:a.b.c.d) keeps its server", () => {
   const list = servers(8);
   const selector = create(ipHash, list);
-  for (let i = 0; i < 50; i++) expect(selector.pick(list, () => true, at(`::ffff:198.51.100.${i}`))).toBe(selector.pick(list, () => true, at(`198.51.100.${i}`))!);
+  for (let i = 0; i < 50; i++)
+    expect(selector.pick(list, () => true, at(`::ffff:198.51.100.${i}`))).toBe(selector.pick(list, () => true, at(`198.51.100.${i}`))!);
 });
 
 test("ip-hash: when a client's server is down it goes to the same second choice each time; nobody else moves", () => {

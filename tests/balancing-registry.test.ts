@@ -6,16 +6,40 @@ import { RequestView } from "../gateway/routing/view.ts";
 import { servers, T0 } from "./balancing.case.ts";
 
 test("registry: the contract's algorithms", () => {
-  expect(balancingAlgorithms).toEqual(["round-robin", "random", "least-conn", "response-time", "capacity", "first", "ip-hash", "uri-hash", "consistent-hash", "p2c"]);
+  expect(balancingAlgorithms).toEqual([
+    "round-robin",
+    "random",
+    "least-conn",
+    "response-time",
+    "capacity",
+    "first",
+    "ip-hash",
+    "uri-hash",
+    "consistent-hash",
+    "p2c",
+  ]);
 });
 
 test("registry: the names HAProxy and nginx users type are accepted, and mean the same algorithm", () => {
   const expected: Record<string, string> = {
-    roundrobin: "round-robin", rr: "round-robin", wrr: "round-robin", rand: "random",
-    leastconn: "least-conn", least_conn: "least-conn", "least-connections": "least-conn",
-    "least-time": "response-time", least_time: "response-time", ewma: "response-time", "peak-ewma": "response-time",
-    source: "ip-hash", ip_hash: "ip-hash", uri: "uri-hash", ketama: "consistent-hash", chash: "consistent-hash",
-    "power-of-two": "p2c", "p2c-leastconn": "p2c",
+    roundrobin: "round-robin",
+    rr: "round-robin",
+    wrr: "round-robin",
+    rand: "random",
+    leastconn: "least-conn",
+    least_conn: "least-conn",
+    "least-connections": "least-conn",
+    "least-time": "response-time",
+    least_time: "response-time",
+    ewma: "response-time",
+    "peak-ewma": "response-time",
+    source: "ip-hash",
+    ip_hash: "ip-hash",
+    uri: "uri-hash",
+    ketama: "consistent-hash",
+    chash: "consistent-hash",
+    "power-of-two": "p2c",
+    "p2c-leastconn": "p2c",
   };
   for (const [alias, name] of Object.entries(expected)) {
     expect(balancerNames).toContain(alias);

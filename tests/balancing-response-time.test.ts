@@ -78,11 +78,15 @@ test("response-time: a server once slower is probed again while the other keeps 
   // s2 answered once in 5 ms; from then on both answer in under a millisecond (measured as 0 ms), s1 once in 1 ms.
   list[1]!.observeLatency(5, T0 - 100);
   let first = true;
-  const share = run(list, (s) => {
-    if (s.id !== "s1" || !first) return 0;
-    first = false;
-    return 1;
-  }, 60_000);
+  const share = run(
+    list,
+    (s) => {
+      if (s.id !== "s1" || !first) return 0;
+      first = false;
+      return 1;
+    },
+    60_000,
+  );
   expect(share("s2", 0, 10_000)).toBeGreaterThan(0); // probed within τ × ln(5 ms / 1 ms) ≈ 1.6 s, not never
   expect(share("s2", 20_000, 60_000)).toBeGreaterThan(0.3); // and, as fast as s1, back to its share
 });

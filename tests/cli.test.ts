@@ -30,8 +30,11 @@ describe("sluice check", () => {
   });
 
   test("a TypeScript config with defineConfig is checked the same way", async () => {
-    const path = await writeConfig("good.ts", `import { defineConfig } from ${JSON.stringify(join(import.meta.dir, "../gateway/mod.ts"))};
-export default defineConfig({ pools: { app: { servers: [{ url: "http://127.0.0.1:9001" }] } }, routes: [{ pool: "app" }] });`);
+    const path = await writeConfig(
+      "good.ts",
+      `import { defineConfig } from ${JSON.stringify(join(import.meta.dir, "../gateway/mod.ts"))};
+export default defineConfig({ pools: { app: { servers: [{ url: "http://127.0.0.1:9001" }] } }, routes: [{ pool: "app" }] });`,
+    );
     expect(await runCli(["check", "--config", path])).toEqual({ code: 0, out: "ok\n" });
   });
 
@@ -116,7 +119,13 @@ describe("signals", () => {
 
   test("SIGTERM finishes in-flight requests, then exits 0", async () => {
     const port = await gatewayPort();
-    const path = await writeConfig("term.json", { listen: `127.0.0.1:${port}`, admin: false, accessLog: false, pools: { app: { servers: [{ url: up.url }] } }, routes: [{ pool: "app" }] });
+    const path = await writeConfig("term.json", {
+      listen: `127.0.0.1:${port}`,
+      admin: false,
+      accessLog: false,
+      pools: { app: { servers: [{ url: up.url }] } },
+      routes: [{ pool: "app" }],
+    });
     const gw = await startCli(["--config", path]);
     const inFlight = fetch(`http://127.0.0.1:${port}/slow`);
     await until(() => up.seen.some((s) => s.url === "/slow"), "the request reaches the upstream");
@@ -162,7 +171,10 @@ describe("the built-in demo", () => {
     const empty = await mkdtemp(join(tmpdir(), "sluice-demo-"));
     const port = await deadPort();
     const adminPort = await deadPort();
-    const demo = spawnCommand([process.execPath, cliPath], { cwd: empty, env: { SLUICE_DEMO_LISTEN: `127.0.0.1:${port}`, SLUICE_DEMO_ADMIN: `127.0.0.1:${adminPort}` } });
+    const demo = spawnCommand([process.execPath, cliPath], {
+      cwd: empty,
+      env: { SLUICE_DEMO_LISTEN: `127.0.0.1:${port}`, SLUICE_DEMO_ADMIN: `127.0.0.1:${adminPort}` },
+    });
     try {
       await demo.waitFor(/Sluice demo is running/);
       const banner = demo.output();

@@ -48,7 +48,9 @@ async function configMapVolume(dir: string, first: unknown, file = "sluice.confi
 async function location(port: number, path: string): Promise<string | null> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, { redirect: "manual" });
   await response.arrayBuffer();
-  return response.status === 302 || response.status === 301 || response.status === 307 || response.status === 308 ? response.headers.get("location") : `status ${response.status}`;
+  return response.status === 302 || response.status === 301 || response.status === 307 || response.status === 308
+    ? response.headers.get("location")
+    : `status ${response.status}`;
 }
 
 describe("--watch-config", () => {

@@ -33,16 +33,41 @@ const redis = { mode: "tcp" as const, servers: [{ address: "127.0.0.1:6379" }] }
 
 describe("value parsers", () => {
   test.each([
-    ["500ms", 500], ["2s", 2000], ["1m", 60_000], ["1h", 3_600_000], ["1d", 86_400_000], ["1.5s", 1500],
-    [" 3s ", 3000], [250, 250], [0, 0],
-    ["2", null], ["2 parsecs", null], ["-1s", null], [-5, null], [Infinity, null], ["", null], [true, null], [null, null],
+    ["500ms", 500],
+    ["2s", 2000],
+    ["1m", 60_000],
+    ["1h", 3_600_000],
+    ["1d", 86_400_000],
+    ["1.5s", 1500],
+    [" 3s ", 3000],
+    [250, 250],
+    [0, 0],
+    ["2", null],
+    ["2 parsecs", null],
+    ["-1s", null],
+    [-5, null],
+    [Infinity, null],
+    ["", null],
+    [true, null],
+    [null, null],
   ] as [unknown, number | null][])("duration %p → %p", (input, ms) => {
     expect(parseDuration(input)).toBe(ms);
   });
 
   test.each([
-    [1024, 1024], ["512", 512], ["16kb", 16_384], ["16k", 16_384], ["8mb", 8 * 1024 ** 2], ["8MB", 8 * 1024 ** 2], ["1gb", 1024 ** 3],
-    ["1.5kb", 1536], ["lots", null], [-1, null], [1.5, null], ["8 tb", null], [{}, null],
+    [1024, 1024],
+    ["512", 512],
+    ["16kb", 16_384],
+    ["16k", 16_384],
+    ["8mb", 8 * 1024 ** 2],
+    ["8MB", 8 * 1024 ** 2],
+    ["1gb", 1024 ** 3],
+    ["1.5kb", 1536],
+    ["lots", null],
+    [-1, null],
+    [1.5, null],
+    ["8 tb", null],
+    [{}, null],
   ] as [unknown, number | null][])("size %p → %p", (input, bytes) => {
     expect(parseSize(input)).toBe(bytes);
   });
@@ -52,17 +77,27 @@ describe("value parsers", () => {
     [":8080", { hostname: "0.0.0.0", port: 8080 }],
     ["localhost:0", { hostname: "localhost", port: 0 }],
     ["[::1]:9901", { hostname: "::1", port: 9901 }],
-    ["8080", null], ["host:", null], ["host:70000", null], ["a b:80", null],
+    ["8080", null],
+    ["host:", null],
+    ["host:70000", null],
+    ["a b:80", null],
   ] as [string, unknown][])("address %p", (input, parsed) => {
     expect(parseAddress(input)).toEqual(parsed as never);
   });
 
-  test.each([["127.0.0.1", true], ["127.1.2.3", true], ["localhost", true], ["::1", true], ["0.0.0.0", false], ["10.0.0.1", false]] as const)(
-    "isLoopback(%p) is %p", (host, loop) => expect(isLoopback(host)).toBe(loop),
-  );
+  test.each([
+    ["127.0.0.1", true],
+    ["127.1.2.3", true],
+    ["localhost", true],
+    ["::1", true],
+    ["0.0.0.0", false],
+    ["10.0.0.1", false],
+  ] as const)("isLoopback(%p) is %p", (host, loop) => expect(isLoopback(host)).toBe(loop));
 
   test.each([
-    ["http://127.0.0.1:9001", "127.0.0.1:9001"], ["http://App.Local", "app.local:80"], ["https://x.example", "x.example:443"],
+    ["http://127.0.0.1:9001", "127.0.0.1:9001"],
+    ["http://App.Local", "app.local:80"],
+    ["https://x.example", "x.example:443"],
     ["127.0.0.1:6379", "127.0.0.1:6379"],
   ])("default server id of %p is %p", (target, id) => expect(defaultServerId(target)).toBe(id));
 
@@ -76,13 +111,29 @@ describe("defaults", () => {
   test("an empty config gets every default", () => {
     const r = parseWithProblems(configSchema, {});
     expect(r.ok && r.value).toEqual({
-      listen: [":8080"], admin: { listen: "127.0.0.1:9901" }, workers: 1,
+      listen: [":8080"],
+      admin: { listen: "127.0.0.1:9901" },
+      workers: 1,
       limits: {
-        maxBodySize: 128 * 1024 * 1024, maxHeaderSize: 16 * 1024, maxUriLength: 8 * 1024, maxHeaderCount: 100, headerTimeout: 10_000, idleTimeout: 60_000,
-        bodyTimeout: 30_000, sendTimeout: 60_000, maxConnections: 10_000, maxResponseHeaderSize: 64 * 1024,
+        maxBodySize: 128 * 1024 * 1024,
+        maxHeaderSize: 16 * 1024,
+        maxUriLength: 8 * 1024,
+        maxHeaderCount: 100,
+        headerTimeout: 10_000,
+        idleTimeout: 60_000,
+        bodyTimeout: 30_000,
+        sendTimeout: 60_000,
+        maxConnections: 10_000,
+        maxResponseHeaderSize: 64 * 1024,
       },
       trustedProxies: ["127.0.0.1/32", "::1/128"],
-      shutdownTimeout: 10_000, accessLog: true, pools: {}, routes: [], tcp: [], udp: [], plugins: [],
+      shutdownTimeout: 10_000,
+      accessLog: true,
+      pools: {},
+      routes: [],
+      tcp: [],
+      udp: [],
+      plugins: [],
       pathNormalization: { mergeSlashes: true, encodedSlashes: "refuse", forward: "normalized" },
     });
   });
@@ -97,7 +148,11 @@ describe("defaults", () => {
     const c = r.value;
     expect(c.listen).toEqual(["127.0.0.1:8080"]);
     expect(c.pools.app).toEqual({
-      mode: "http", balance: "round-robin", hash: "ip", retries: 1, preserveHost: true,
+      mode: "http",
+      balance: "round-robin",
+      hash: "ip",
+      retries: 1,
+      preserveHost: true,
       servers: [{ url: "http://a:1", weight: 1, maxFails: 1, failTimeout: 30_000, backup: false, down: false, maxConns: 0, slowStart: 0 }],
       health: { path: "/healthz", expect: "200-399", interval: 2000, timeout: 1000, rise: 2, fall: 2 },
       timeouts: { connect: 3000, response: 60_000 },
@@ -119,34 +174,64 @@ describe("problem lines", () => {
     ["wrong type", { workers: "x" }, ['workers: expected a whole number or "auto" (got "x")']],
     ["too small", { workers: 0 }, ["workers: must be at least 1 (got 0)"]],
     ["too big", { pools: { app: { servers: [{ url: "http://a:1", weight: 5000 }] } } }, ["pools.app.servers[0].weight: must be at most 1000 (got 5000)"]],
-    ["not whole", { pools: { app: { servers: [{ url: "http://a:1", maxFails: 1.5 }] } } }, ["pools.app.servers[0].maxFails: expected a whole number (got 1.5)"]],
+    [
+      "not whole",
+      { pools: { app: { servers: [{ url: "http://a:1", maxFails: 1.5 }] } } },
+      ["pools.app.servers[0].maxFails: expected a whole number (got 1.5)"],
+    ],
     ["missing key", { pools: { app: {} } }, ["pools.app.servers: required: expected an array of objects (got nothing)"]],
     ["empty array", { listen: [] }, ["listen: must not be empty (got [])"]],
     ["empty string", { routes: [{ pool: "" }] }, ['routes[0].pool: must not be empty (got "")']],
     ["one or many", { listen: 8080 }, ["listen: expected a string or an object, or an array of them (got 8080)"]],
     ["literal or object", { admin: "yes" }, ['admin: expected false or an object (got "yes")']],
-    ["union of literals", { routes: [{ redirect: { to: "/", status: 300 } }] }, ["routes[0].redirect.status: expected one of: 301, 302, 303, 307, 308 (got 300)"]],
-    ["enum with suggestion", { pools: { app: { ...app, sticky: { sameSite: "lax" } } } }, ['pools.app.sticky.sameSite: expected one of: Strict, Lax, None (got "lax") — did you mean "Lax"?']],
-    ["enum or array of it", { routes: [{ pool: "app", match: { browser: "nokia" } }] }, [
-      'routes[0].match.browser: expected one of: mobile, tablet, desktop, bot, chrome, firefox, safari, edge, opera, samsung, ie, or an array of them (got "nokia")',
-    ]],
+    [
+      "union of literals",
+      { routes: [{ redirect: { to: "/", status: 300 } }] },
+      ["routes[0].redirect.status: expected one of: 301, 302, 303, 307, 308 (got 300)"],
+    ],
+    [
+      "enum with suggestion",
+      { pools: { app: { ...app, sticky: { sameSite: "lax" } } } },
+      ['pools.app.sticky.sameSite: expected one of: Strict, Lax, None (got "lax") — did you mean "Lax"?'],
+    ],
+    [
+      "enum or array of it",
+      { routes: [{ pool: "app", match: { browser: "nokia" } }] },
+      [
+        'routes[0].match.browser: expected one of: mobile, tablet, desktop, bot, chrome, firefox, safari, edge, opera, samsung, ie, or an array of them (got "nokia")',
+      ],
+    ],
     ["unknown discriminator", { pools: { app: { mode: "udp", ...app } } }, ['pools.app.mode: expected one of: tcp, http (got "udp")']],
-    ["custom message passes through", { pools: { app: { ...app, timeouts: { connect: "soon" } } } }, [
-      'pools.app.timeouts.connect: not a duration: use milliseconds or a number with ms, s, m, h or d, like "2s" (got "soon")',
-    ]],
+    [
+      "custom message passes through",
+      { pools: { app: { ...app, timeouts: { connect: "soon" } } } },
+      ['pools.app.timeouts.connect: not a duration: use milliseconds or a number with ms, s, m, h or d, like "2s" (got "soon")'],
+    ],
     ["bad size", { limits: { maxBodySize: "lots" } }, ['limits.maxBodySize: not a size: use bytes or a number with kb, mb or gb, like "8mb" (got "lots")']],
     ["bad address", { listen: ["x", ":80"] }, ['listen[0]: not an address: use "host:port" or ":port" (got "x")']],
     ["starts with", { routes: [{ pool: "a", stripPrefix: "api" }] }, ['routes[0].stripPrefix: must start with "/" (got "api")']],
     ["route refinement", { routes: [{ name: "x" }] }, ['routes[0]: a route needs one of pool, static or redirect (got {"name":"x"})']],
-    ["health host that would split a head", { pools: { app: { ...app, health: { host: "a\r\nx: y" } } } }, ['pools.app.health.host: not a host: no spaces or control characters (got "a\\r\\nx: y")']],
-    ["health path with a space", { pools: { app: { ...app, health: { path: "/a b" } } } }, ['pools.app.health.path: not a path: no spaces or control characters (got "/a b")']],
+    [
+      "health host that would split a head",
+      { pools: { app: { ...app, health: { host: "a\r\nx: y" } } } },
+      ['pools.app.health.host: not a host: no spaces or control characters (got "a\\r\\nx: y")'],
+    ],
+    [
+      "health path with a space",
+      { pools: { app: { ...app, health: { path: "/a b" } } } },
+      ['pools.app.health.path: not a path: no spaces or control characters (got "/a b")'],
+    ],
     ["object branch of a union", { plugins: [{ use: 5 }] }, ["plugins[0].use: expected a string (got 5)"]],
     ["record key", { pools: { "my pool": app } }, ['pools["my pool"]: not a pool name: use letters, digits, _ . - (got "my pool")']],
     ["not an object at all", "hello", ['config: expected an object (got "hello")']],
-    ["long values are cut; lines follow the file's key order", { routes: [{ pool: "a", match: { path: 5 }, name: "x" }], listen: "x".repeat(100) }, [
-      "routes[0].match.path: expected a string or an array of strings (got 5)",
-      `listen: not an address: use "host:port" or ":port" (got "${"x".repeat(58)}…)`,
-    ]],
+    [
+      "long values are cut; lines follow the file's key order",
+      { routes: [{ pool: "a", match: { path: 5 }, name: "x" }], listen: "x".repeat(100) },
+      [
+        "routes[0].match.path: expected a string or an array of strings (got 5)",
+        `listen: not an address: use "host:port" or ":port" (got "${"x".repeat(58)}…)`,
+      ],
+    ],
   ])("%s", (_name, input, lines) => {
     expect(schemaLines(input)).toEqual(lines);
   });
@@ -166,7 +251,12 @@ describe("problem lines", () => {
       workers: -1,
       listen: 5,
       pools: {
-        b: { servers: [{ url: "ftp://x", weight: 0 }, { url: "http://ok:1", slowStart: true }] },
+        b: {
+          servers: [
+            { url: "ftp://x", weight: 0 },
+            { url: "http://ok:1", slowStart: true },
+          ],
+        },
         a: { mode: "tcp", servers: [{ url: "http://x" }] },
       },
       admin: { listen: 9901, tokn: "s" },
@@ -199,74 +289,144 @@ describe("problem lines", () => {
 
 describe("reference checks", () => {
   test.each<[string, ConfigInput, string[]]>([
-    ["a good config", {
-      pools: { app, redis, dns: { mode: "tcp", servers: [{ address: "127.0.0.1:53" }] } },
-      routes: [{ pool: "app", match: { path: "~^/v[0-9]+/", headers: { "x-v": ["1", "~^2"] } } }, { pool: "app", rewrite: { path: "~^/old/(.*) -> /new/$1" } }],
-      tcp: [{ listen: "127.0.0.1:6380", pool: "redis" }, { listen: "127.0.0.1:8443", sni: { "*": "redis" } }],
-      udp: [{ listen: "127.0.0.1:6380", pool: "dns" }], // same port as a tcp listener: a different protocol, no clash
-      admin: { listen: ":9901", token: "secret" },
-      listen: ["127.0.0.1:0", "127.0.0.1:0"],
-    }, []],
-    ["route to a missing pool", { pools: { app }, routes: [{ pool: "app" }, { pool: "ap" }] }, ['routes[1].pool: no such pool (got "ap") — did you mean "app"?']],
-    ["route to a missing pool, nothing close", { pools: { app }, routes: [{ pool: "zzz" }] }, ['routes[0].pool: no such pool (got "zzz")']],
-    ["route to a tcp pool", { pools: { redis }, routes: [{ pool: "redis" }] }, ['routes[0].pool: "redis" is a tcp pool; a route needs an http pool (got "redis")']],
-    ["tcp listener pool missing", { pools: { redis }, tcp: [{ listen: ":6380", pool: "rediss" }] }, ['tcp[0].pool: no such pool (got "rediss") — did you mean "redis"?']],
-    ["tcp listener to an http pool", { pools: { app }, tcp: [{ listen: ":6380", pool: "app" }] }, ['tcp[0].pool: "app" is an http pool; a tcp listener needs a pool with mode "tcp" (got "app")']],
-    ["sni targets", { pools: { app, redis }, tcp: [{ listen: ":8443", sni: { "db.example.com": "pg", "*": "app" } }] }, [
-      'tcp[0].sni["db.example.com"]: no such pool (got "pg")',
-      'tcp[0].sni["*"]: "app" is an http pool; a tcp listener needs a pool with mode "tcp" (got "app")',
-    ]],
-    ["udp listener pool", { pools: { app }, udp: [{ listen: ":53", pool: "dns" }, { listen: ":54", pool: "app" }] }, [
-      'udp[0].pool: no such pool (got "dns")',
-      'udp[1].pool: "app" is an http pool; a udp listener needs a pool with mode "tcp" (got "app")',
-    ]],
-    ["unknown balancer, close", { pools: { app: { ...app, balance: "round-robbin" } } }, ['pools.app.balance: unknown balancing algorithm (got "round-robbin") — did you mean "round-robin"?']],
-    ["unknown balancer, far", { pools: { app: { ...app, balance: "magic" } } }, [
-      'pools.app.balance: expected one of: round-robin, random, least-conn, ip-hash, consistent-hash (got "magic")',
-    ]],
-    ["duplicate ids, explicit and default", {
-      pools: {
-        app: { servers: [{ url: "http://a:1", id: "x" }, { url: "http://b:1", id: "x" }, { url: "http://c:1" }, { url: "http://C:1" }] },
-        redis: { mode: "tcp", servers: [{ address: "127.0.0.1:6379" }, { address: "127.0.0.1:6379" }] },
+    [
+      "a good config",
+      {
+        pools: { app, redis, dns: { mode: "tcp", servers: [{ address: "127.0.0.1:53" }] } },
+        routes: [
+          { pool: "app", match: { path: "~^/v[0-9]+/", headers: { "x-v": ["1", "~^2"] } } },
+          { pool: "app", rewrite: { path: "~^/old/(.*) -> /new/$1" } },
+        ],
+        tcp: [
+          { listen: "127.0.0.1:6380", pool: "redis" },
+          { listen: "127.0.0.1:8443", sni: { "*": "redis" } },
+        ],
+        udp: [{ listen: "127.0.0.1:6380", pool: "dns" }], // same port as a tcp listener: a different protocol, no clash
+        admin: { listen: ":9901", token: "secret" },
+        listen: ["127.0.0.1:0", "127.0.0.1:0"],
       },
-    }, [
-      'pools.app.servers[1].id: duplicate server id, also servers[0] (got "x")',
-      'pools.app.servers[3].id: duplicate server id (the default id is host:port; set an id), also servers[2] (got "c:1")',
-      'pools.redis.servers[1].id: duplicate server id (the default id is host:port; set an id), also servers[0] (got "127.0.0.1:6379")',
-    ]],
-    ["stripPrefix with rewrite", { pools: { app }, routes: [{ pool: "app", stripPrefix: "/api", rewrite: { path: "~^/a -> /b" } }] }, [
-      'routes[0].stripPrefix: cannot be combined with rewrite; put the prefix into the rewrite pattern (got "/api")',
-    ]],
-    ["regexes that do not compile", {
-      pools: { app },
-      routes: [{ pool: "app", match: { path: ["/ok", "~^/(v1"], headers: { "x-a": "~[a" }, query: { q: "~*" }, cookies: { c: "(not a regex)" } } }],
-    }, [
-      'routes[0].match.path[1]: not a valid regular expression: missing ) (got "~^/(v1")',
-      'routes[0].match.headers.x-a: not a valid regular expression: missing terminating ] for character class (got "~[a")',
-      'routes[0].match.query.q: not a valid regular expression: nothing to repeat (got "~*")',
-    ]],
-    ["rewrite regex", { pools: { app }, routes: [{ pool: "app", rewrite: { path: "~+( -> /x" } }] }, [
-      'routes[0].rewrite.path: not a valid regular expression: nothing to repeat (got "~+( -> /x")',
-    ]],
-    ["same address twice", {
-      listen: ["127.0.0.1:8080", ":8080"],
-      admin: { listen: "127.0.0.1:8080" },
-      pools: { redis },
-      tcp: [{ listen: "127.0.0.1:8081", pool: "redis" }, { listen: "127.0.0.1:8081", pool: "redis" }],
-      udp: [{ listen: ":53", pool: "redis" }, { listen: "127.0.0.1:53", pool: "redis" }],
-    }, [
-      'listen[1]: address already used by listen[0] (got ":8080")',
-      'admin.listen: address already used by listen[0] (got "127.0.0.1:8080")',
-      'tcp[1].listen: address already used by tcp[0].listen (got "127.0.0.1:8081")',
-      'udp[1].listen: address already used by udp[0].listen (got "127.0.0.1:53")',
-    ]],
-    ["admin on all interfaces without a token", { admin: { listen: ":9901" } }, ["admin.token: required when admin.listen is not a loopback address (got nothing)"]],
+      [],
+    ],
+    [
+      "route to a missing pool",
+      { pools: { app }, routes: [{ pool: "app" }, { pool: "ap" }] },
+      ['routes[1].pool: no such pool (got "ap") — did you mean "app"?'],
+    ],
+    ["route to a missing pool, nothing close", { pools: { app }, routes: [{ pool: "zzz" }] }, ['routes[0].pool: no such pool (got "zzz")']],
+    [
+      "route to a tcp pool",
+      { pools: { redis }, routes: [{ pool: "redis" }] },
+      ['routes[0].pool: "redis" is a tcp pool; a route needs an http pool (got "redis")'],
+    ],
+    [
+      "tcp listener pool missing",
+      { pools: { redis }, tcp: [{ listen: ":6380", pool: "rediss" }] },
+      ['tcp[0].pool: no such pool (got "rediss") — did you mean "redis"?'],
+    ],
+    [
+      "tcp listener to an http pool",
+      { pools: { app }, tcp: [{ listen: ":6380", pool: "app" }] },
+      ['tcp[0].pool: "app" is an http pool; a tcp listener needs a pool with mode "tcp" (got "app")'],
+    ],
+    [
+      "sni targets",
+      { pools: { app, redis }, tcp: [{ listen: ":8443", sni: { "db.example.com": "pg", "*": "app" } }] },
+      [
+        'tcp[0].sni["db.example.com"]: no such pool (got "pg")',
+        'tcp[0].sni["*"]: "app" is an http pool; a tcp listener needs a pool with mode "tcp" (got "app")',
+      ],
+    ],
+    [
+      "udp listener pool",
+      {
+        pools: { app },
+        udp: [
+          { listen: ":53", pool: "dns" },
+          { listen: ":54", pool: "app" },
+        ],
+      },
+      ['udp[0].pool: no such pool (got "dns")', 'udp[1].pool: "app" is an http pool; a udp listener needs a pool with mode "tcp" (got "app")'],
+    ],
+    [
+      "unknown balancer, close",
+      { pools: { app: { ...app, balance: "round-robbin" } } },
+      ['pools.app.balance: unknown balancing algorithm (got "round-robbin") — did you mean "round-robin"?'],
+    ],
+    [
+      "unknown balancer, far",
+      { pools: { app: { ...app, balance: "magic" } } },
+      ['pools.app.balance: expected one of: round-robin, random, least-conn, ip-hash, consistent-hash (got "magic")'],
+    ],
+    [
+      "duplicate ids, explicit and default",
+      {
+        pools: {
+          app: { servers: [{ url: "http://a:1", id: "x" }, { url: "http://b:1", id: "x" }, { url: "http://c:1" }, { url: "http://C:1" }] },
+          redis: { mode: "tcp", servers: [{ address: "127.0.0.1:6379" }, { address: "127.0.0.1:6379" }] },
+        },
+      },
+      [
+        'pools.app.servers[1].id: duplicate server id, also servers[0] (got "x")',
+        'pools.app.servers[3].id: duplicate server id (the default id is host:port; set an id), also servers[2] (got "c:1")',
+        'pools.redis.servers[1].id: duplicate server id (the default id is host:port; set an id), also servers[0] (got "127.0.0.1:6379")',
+      ],
+    ],
+    [
+      "stripPrefix with rewrite",
+      { pools: { app }, routes: [{ pool: "app", stripPrefix: "/api", rewrite: { path: "~^/a -> /b" } }] },
+      ['routes[0].stripPrefix: cannot be combined with rewrite; put the prefix into the rewrite pattern (got "/api")'],
+    ],
+    [
+      "regexes that do not compile",
+      {
+        pools: { app },
+        routes: [{ pool: "app", match: { path: ["/ok", "~^/(v1"], headers: { "x-a": "~[a" }, query: { q: "~*" }, cookies: { c: "(not a regex)" } } }],
+      },
+      [
+        'routes[0].match.path[1]: not a valid regular expression: missing ) (got "~^/(v1")',
+        'routes[0].match.headers.x-a: not a valid regular expression: missing terminating ] for character class (got "~[a")',
+        'routes[0].match.query.q: not a valid regular expression: nothing to repeat (got "~*")',
+      ],
+    ],
+    [
+      "rewrite regex",
+      { pools: { app }, routes: [{ pool: "app", rewrite: { path: "~+( -> /x" } }] },
+      ['routes[0].rewrite.path: not a valid regular expression: nothing to repeat (got "~+( -> /x")'],
+    ],
+    [
+      "same address twice",
+      {
+        listen: ["127.0.0.1:8080", ":8080"],
+        admin: { listen: "127.0.0.1:8080" },
+        pools: { redis },
+        tcp: [
+          { listen: "127.0.0.1:8081", pool: "redis" },
+          { listen: "127.0.0.1:8081", pool: "redis" },
+        ],
+        udp: [
+          { listen: ":53", pool: "redis" },
+          { listen: "127.0.0.1:53", pool: "redis" },
+        ],
+      },
+      [
+        'listen[1]: address already used by listen[0] (got ":8080")',
+        'admin.listen: address already used by listen[0] (got "127.0.0.1:8080")',
+        'tcp[1].listen: address already used by tcp[0].listen (got "127.0.0.1:8081")',
+        'udp[1].listen: address already used by udp[0].listen (got "127.0.0.1:53")',
+      ],
+    ],
+    [
+      "admin on all interfaces without a token",
+      { admin: { listen: ":9901" } },
+      ["admin.token: required when admin.listen is not a loopback address (got nothing)"],
+    ],
     ["admin on loopback or off needs no token", { admin: { listen: "[::1]:9901" } }, []],
     ["admin off", { admin: false, listen: "127.0.0.1:9901" }, []],
   ])("%s", (_name, input, lines) => {
     const got = refLines(input);
     // Regex engine wording differs between runtimes (these are JSC's); compare up to the reason there.
-    if (typeof Bun === "undefined") expect(got.map((l) => l.replace(/expression: .*\(got/, "("))).toEqual(lines.map((l) => l.replace(/expression: .*\(got/, "(")));
+    if (typeof Bun === "undefined")
+      expect(got.map((l) => l.replace(/expression: .*\(got/, "("))).toEqual(lines.map((l) => l.replace(/expression: .*\(got/, "(")));
     else expect(got).toEqual(lines);
   });
 });
@@ -389,9 +549,7 @@ describe("features this version does not have yet", () => {
     } catch (error) {
       problems = (error as { problems: string[] }).problems;
     }
-    expect(problems.map((p) => p.slice(0, p.indexOf(":")))).toEqual([
-      "pools.app.cache",
-    ]);
+    expect(problems.map((p) => p.slice(0, p.indexOf(":")))).toEqual(["pools.app.cache"]);
     for (const line of problems) expect(line).toContain("not supported in this version of Sluice");
   });
 });
@@ -403,10 +561,7 @@ describe("route patterns are checked at load, as the router compiles them", () =
     try {
       validateConfig({
         pools: { app: { servers: [{ url: "http://127.0.0.1:9001" }] } },
-        routes: [
-          { match: { path: ["/ok/*", "/a*b"] }, pool: "app" },
-          { redirect: { to: "https://$hots$path" } },
-        ],
+        routes: [{ match: { path: ["/ok/*", "/a*b"] }, pool: "app" }, { redirect: { to: "https://$hots$path" } }],
       });
     } catch (error) {
       problems = (error as { problems: string[] }).problems;

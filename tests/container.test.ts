@@ -67,7 +67,8 @@ async function sharedLibraries(binary: string): Promise<string[]> {
 /** A missing tool fails with its name: machines that run this suite have chroot and unshare. */
 function requireTool(name: string): string {
   const found = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map((dir) => join(dir, name)).find(existsSync);
-  if (!found) throw new Error(`the container test needs \`${name}\` (util-linux/coreutils) to isolate the gateway in the image's root filesystem; it is not installed`);
+  if (!found)
+    throw new Error(`the container test needs \`${name}\` (util-linux/coreutils) to isolate the gateway in the image's root filesystem; it is not installed`);
   return found;
 }
 
@@ -94,8 +95,16 @@ describe("the Dockerfile and its manifest", () => {
   test("the image's user exists in its /etc/passwd and /etc/group", () => {
     const [uid, gid] = manifest.user.split(":");
     const contextFile = (path: string) => readFileSync(join(repoRoot, manifest.files.find((file) => file.path === path)!.source), "utf8");
-    expect(contextFile("/etc/passwd").split("\n").some((line) => line.split(":")[2] === uid && line.split(":")[3] === gid)).toBe(true);
-    expect(contextFile("/etc/group").split("\n").some((line) => line.split(":")[2] === gid)).toBe(true);
+    expect(
+      contextFile("/etc/passwd")
+        .split("\n")
+        .some((line) => line.split(":")[2] === uid && line.split(":")[3] === gid),
+    ).toBe(true);
+    expect(
+      contextFile("/etc/group")
+        .split("\n")
+        .some((line) => line.split(":")[2] === gid),
+    ).toBe(true);
   });
 
   test(".dockerignore keeps every file the build and the final stage need in the context", () => {
@@ -103,7 +112,14 @@ describe("the Dockerfile and its manifest", () => {
       .split("\n")
       .map((line) => line.trim())
       .filter((line) => line !== "" && !line.startsWith("#"));
-    const needed = ["package.json", "package-lock.json", "gateway/cli.ts", "plugins", "routes", ...manifest.files.filter((f) => f.from === "context").map((f) => f.source)];
+    const needed = [
+      "package.json",
+      "package-lock.json",
+      "gateway/cli.ts",
+      "plugins",
+      "routes",
+      ...manifest.files.filter((f) => f.from === "context").map((f) => f.source),
+    ];
     for (const path of needed) {
       const blocking = ignored.filter((pattern) => path === pattern || path.startsWith(`${pattern}/`));
       expect({ path, blocking }).toEqual({ path, blocking: [] });
@@ -129,7 +145,17 @@ describe("the gateway isolated in the image's root filesystem", () => {
   let gateway: RunningProcess | undefined;
 
   /** A command run in the image's tree as a container runs it: its own mount and PID namespaces, /proc mounted, the image's user. */
-  const inImage = (args: string[]) => [unshare, "--mount", "--pid", "--fork", `--mount-proc=${join(rootfs, "proc")}`, chroot, `--userspec=${manifest.user}`, rootfs, ...args];
+  const inImage = (args: string[]) => [
+    unshare,
+    "--mount",
+    "--pid",
+    "--fork",
+    `--mount-proc=${join(rootfs, "proc")}`,
+    chroot,
+    `--userspec=${manifest.user}`,
+    rootfs,
+    ...args,
+  ];
 
   beforeAll(async () => {
     // Compiled as package.json's build script compiles dist/sluice, into this test's own directory.
@@ -146,7 +172,12 @@ describe("the gateway isolated in the image's root filesystem", () => {
     // The tree the Dockerfile's final stage holds: build outputs from this build, the build stage's base files
     // (libraries, CA bundle) from this machine, context files from the repository.
     for (const file of manifest.files) {
-      const source = file.from === "context" ? join(repoRoot, file.source) : file.source.startsWith(BUILD_WORKDIR) ? join(work, file.source.slice(BUILD_WORKDIR.length)) : file.source;
+      const source =
+        file.from === "context"
+          ? join(repoRoot, file.source)
+          : file.source.startsWith(BUILD_WORKDIR)
+            ? join(work, file.source.slice(BUILD_WORKDIR.length))
+            : file.source;
       const target = join(rootfs, file.path);
       mkdirSync(dirname(target), { recursive: true });
       copyFileSync(source, target); // follows symlinks and keeps the mode, as COPY does
@@ -165,7 +196,10 @@ describe("the gateway isolated in the image's root filesystem", () => {
   });
 
   test("the compiled binary needs no shared library beyond the manifest's", async () => {
-    const libraries = manifest.files.map((file) => file.path).filter((path) => /^\/(usr\/)?lib(64)?\//.test(path)).sort();
+    const libraries = manifest.files
+      .map((file) => file.path)
+      .filter((path) => /^\/(usr\/)?lib(64)?\//.test(path))
+      .sort();
     expect(await sharedLibraries(binary)).toEqual(libraries);
   });
 
@@ -246,7 +280,9 @@ describe("the compose example", () => {
     const configPath = join(composeDir, "sluice.config.json");
     expect(await checkConfig(configPath, balancerNames as string[])).toEqual({ ok: true, lines: ["ok"] });
     const config = JSON.parse(readFileSync(configPath, "utf8"));
-    const hosts = Object.values(config.pools as Record<string, { servers: { url: string }[] }>).flatMap((pool) => pool.servers.map((server) => new URL(server.url).hostname));
+    const hosts = Object.values(config.pools as Record<string, { servers: { url: string }[] }>).flatMap((pool) =>
+      pool.servers.map((server) => new URL(server.url).hostname),
+    );
     expect(hosts.sort()).toEqual(["whoami-a", "whoami-b"]);
     expect(config.listen).toBe(":8080");
   });

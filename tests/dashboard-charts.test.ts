@@ -114,7 +114,10 @@ beforeAll(async () => {
       accessLog: false,
       pools: {
         web: {
-          servers: [{ url: a.url, id: "a" }, { url: b.url, id: "b" }],
+          servers: [
+            { url: a.url, id: "a" },
+            { url: b.url, id: "b" },
+          ],
           health: { path: "/healthz", interval: "100ms", timeout: "100ms", rise: 1, fall: 1 },
         },
         api: { servers: [{ url: a.url, id: "api-1" }] },
@@ -169,7 +172,13 @@ describe("the history behind the charts", () => {
     expect(site.p99[busy]!).toBeGreaterThanOrEqual(site.p50[busy]!);
     expect(doc.intervalMs).toBe(INTERVAL_MS);
     expect(doc.windowMs).toBe(INTERVAL_MS * 180);
-    expect(doc.servers.map((s) => `${s.pool}/${s.id}:${s.bands.at(-1)!.state}`)).toEqual(["web/a:up", "web/b:up", "api/api-1:up", "db/db-1:up", "dns/dns-1:up"]);
+    expect(doc.servers.map((s) => `${s.pool}/${s.id}:${s.bands.at(-1)!.state}`)).toEqual([
+      "web/a:up",
+      "web/b:up",
+      "api/api-1:up",
+      "db/db-1:up",
+      "dns/dns-1:up",
+    ]);
   });
 
   test("GET /history has the TCP and UDP listeners' traffic: connections, datagrams and bytes per second", async () => {
@@ -200,7 +209,8 @@ describe("the page", () => {
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+stylesheet|https?:\/\/(?!127\.0\.0\.1)/); // nothing from elsewhere
     const requests = seriesIn(html, "route", "site", "requests", "requests");
     // One point per sample, and the polylines draw each one that has a value.
-    const drawn = [...requests.shapes.matchAll(/<polyline points="([^"]+)"/g)].reduce((n, m) => n + m[1]!.split(" ").length, 0) +
+    const drawn =
+      [...requests.shapes.matchAll(/<polyline points="([^"]+)"/g)].reduce((n, m) => n + m[1]!.split(" ").length, 0) +
       [...requests.shapes.matchAll(/<circle /g)].length;
     expect(requests.points).toBe(requests.values.filter((v) => v !== null).length);
     expect(drawn).toBe(requests.points);
@@ -244,19 +254,25 @@ describe("the page", () => {
       })()`;
       expect(await reaches(true, async () => await evaluate(apiTotal), 10_000)).toBe(true);
       // The selector shows one route's charts alone, and keeps showing them across redraws.
-      await evaluate(`(() => { const s = document.getElementById("chart-filter"); s.value = "route:api"; s.dispatchEvent(new Event("change", { bubbles: true })); })()`);
+      await evaluate(
+        `(() => { const s = document.getElementById("chart-filter"); s.value = "route:api"; s.dispatchEvent(new Event("change", { bubbles: true })); })()`,
+      );
       const visible = `[...document.querySelectorAll("#http-charts .chart-row")].filter((r) => !r.hidden).map((r) => r.dataset.group + ":" + r.dataset.name).join(" ")`;
       expect(await evaluate(visible)).toBe("route:api");
       const updated = Number(await evaluate(`document.getElementById("charts").dataset.updated`));
       expect(await reaches(true, async () => Number(await evaluate(`document.getElementById("charts").dataset.updated`)) > updated)).toBe(true);
       expect(await evaluate(visible)).toBe("route:api");
-      await evaluate(`(() => { const s = document.getElementById("chart-filter"); s.value = "all"; s.dispatchEvent(new Event("change", { bubbles: true })); })()`);
+      await evaluate(
+        `(() => { const s = document.getElementById("chart-filter"); s.value = "all"; s.dispatchEvent(new Event("change", { bubbles: true })); })()`,
+      );
 
       // b fails its health check: the timeline gets a red band for it.
       bHealthy = false;
       const downBand = `!!document.querySelector('#state-timeline g.server[data-pool="web"][data-id="b"] rect[data-state="down"]')`;
       expect(await reaches(true, async () => await evaluate(downBand), 10_000)).toBe(true);
-      expect(await evaluate(`document.querySelector('#state-timeline g.server[data-id="b"] rect[data-state="down"] title').textContent`)).toMatch(/^web \/ b: down from \d\d:\d\d:\d\d UTC/);
+      expect(await evaluate(`document.querySelector('#state-timeline g.server[data-id="b"] rect[data-state="down"] title').textContent`)).toMatch(
+        /^web \/ b: down from \d\d:\d\d:\d\d UTC/,
+      );
       bHealthy = true;
 
       // Steady traffic with errors for a few samples, so that every line has a run of points to draw, and
@@ -277,7 +293,8 @@ describe("the page", () => {
       // A screenshot of the whole gateway's requests chart: its line is there, in its colour, as are the error
       // and p99 lines of their charts.
       const shot = async (selector: string) => {
-        const rect = (await evaluate(`(() => { const e = document.querySelector(${JSON.stringify(selector)}); e.scrollIntoView(); const r = e.getBoundingClientRect();
+        const rect =
+          (await evaluate(`(() => { const e = document.querySelector(${JSON.stringify(selector)}); e.scrollIntoView(); const r = e.getBoundingClientRect();
           return { x: r.x + scrollX, y: r.y + scrollY, width: r.width, height: r.height }; })()`)) as { x: number; y: number; width: number; height: number };
         const { data } = await command("Page.captureScreenshot", { format: "png", clip: { ...rect, scale: 1 }, captureBeyondViewport: true });
         return decodePng(Buffer.from(data, "base64"));
@@ -301,7 +318,13 @@ describe("the page", () => {
 describe("with --workers", () => {
   test("the charts sum every process's counts, the figures /metrics sums", async () => {
     const g = await startGateway({
-      config: { listen: "127.0.0.1:0", admin: { listen: "127.0.0.1:0" }, accessLog: false, pools: { web: { servers: [{ url: a.url }] } }, routes: [{ name: "site", pool: "web" }] },
+      config: {
+        listen: "127.0.0.1:0",
+        admin: { listen: "127.0.0.1:0" },
+        accessLog: false,
+        pools: { web: { servers: [{ url: a.url }] } },
+        routes: [{ name: "site", pool: "web" }],
+      },
       history: { intervalMs: INTERVAL_MS },
     });
     try {
@@ -322,7 +345,9 @@ describe("with --workers", () => {
         const d = await doc();
         const cut = { ...d, times: d.times.slice(from - 1) };
         const site = d.http.routes.find((r) => r.name === "site")?.points;
-        return site ? `${Math.round(answered(cut, site.requests.slice(from - 1)))} ${Math.round(answered(cut, site.requests.slice(from - 1), site.errors5xx.slice(from - 1)))}` : "";
+        return site
+          ? `${Math.round(answered(cut, site.requests.slice(from - 1)))} ${Math.round(answered(cut, site.requests.slice(from - 1), site.errors5xx.slice(from - 1)))}`
+          : "";
       };
       expect(await reaches("10 7", total)).toBe("10 7");
     } finally {

@@ -107,7 +107,10 @@ describe("SeriesSet", () => {
     set.push(sample({ a: 1, b: 0 }), { n: 0 });
     expect(keys(set)).toEqual(["a"]); // b was idle: not shown yet
     set.push(sample({ a: 2, b: 3 }), { n: 0 });
-    expect(set.list()).toEqual([{ key: "a", points: { n: [1, 2] } }, { key: "b", points: { n: [0, 3] } }]);
+    expect(set.list()).toEqual([
+      { key: "a", points: { n: [1, 2] } },
+      { key: "b", points: { n: [0, 3] } },
+    ]);
   });
 
   test("a series not sampled gets a gap; one idle for a whole window is dropped", () => {
@@ -188,18 +191,45 @@ describe("HttpHistory", () => {
 describe("StateTimeline", () => {
   test("records changes as bands, cut at the window's start; servers gone end where they were last seen", () => {
     const timeline = new StateTimeline(1000, 10, 10);
-    timeline.observe([{ pool: "web", id: "a", state: "up" }, { pool: "web", id: "b", state: "up" }], 0);
-    timeline.observe([{ pool: "web", id: "a", state: "up" }, { pool: "web", id: "b", state: "up" }], 100);
+    timeline.observe(
+      [
+        { pool: "web", id: "a", state: "up" },
+        { pool: "web", id: "b", state: "up" },
+      ],
+      0,
+    );
+    timeline.observe(
+      [
+        { pool: "web", id: "a", state: "up" },
+        { pool: "web", id: "b", state: "up" },
+      ],
+      100,
+    );
     timeline.observe([{ pool: "web", id: "a", state: "down" }], 200);
     timeline.observe([{ pool: "web", id: "a", state: "up" }], 500);
     expect(timeline.timelines(600)).toEqual([
-      { pool: "web", id: "a", bands: [{ state: "up", from: 0, to: 200 }, { state: "down", from: 200, to: 500 }, { state: "up", from: 500, to: 500 }] },
+      {
+        pool: "web",
+        id: "a",
+        bands: [
+          { state: "up", from: 0, to: 200 },
+          { state: "down", from: 200, to: 500 },
+          { state: "up", from: 500, to: 500 },
+        ],
+      },
       { pool: "web", id: "b", bands: [{ state: "up", from: 0, to: 100 }] },
     ]);
     timeline.observe([{ pool: "web", id: "a", state: "up" }], 1400);
     // The window is 400 … 1400: a's first band is over and its "down" is cut at 400; b was last seen at 100.
     expect(timeline.timelines(1400)).toEqual([
-      { pool: "web", id: "a", bands: [{ state: "down", from: 400, to: 500 }, { state: "up", from: 500, to: 1400 }] },
+      {
+        pool: "web",
+        id: "a",
+        bands: [
+          { state: "down", from: 400, to: 500 },
+          { state: "up", from: 500, to: 1400 },
+        ],
+      },
     ]);
   });
 
@@ -217,12 +247,15 @@ describe("History", () => {
     const counters = new HttpCounters();
     let processes = 1;
     let state = "up";
-    const history = new History({
-      figures: async () => ({ figures: figuresOf(counters), processes }),
-      servers: () => [{ pool: "web", id: "a", state }],
-      l4: () => ({}),
-      log: () => {},
-    }, { intervalMs: 60_000, points: 5 });
+    const history = new History(
+      {
+        figures: async () => ({ figures: figuresOf(counters), processes }),
+        servers: () => [{ pool: "web", id: "a", state }],
+        l4: () => ({}),
+        log: () => {},
+      },
+      { intervalMs: 60_000, points: 5 },
+    );
     counters.route("site", "web").count(0, 200, 1);
     await history.sample();
     expect(history.document().times).toEqual([]);
@@ -244,7 +277,10 @@ describe("History", () => {
 
   test("its timer samples until stopped, and does not keep a process alive", async () => {
     let samples = 0;
-    const history = new History({ figures: async () => ({ figures: {}, processes: ++samples }), servers: () => [], l4: () => ({}), log: () => {} }, { intervalMs: 10 });
+    const history = new History(
+      { figures: async () => ({ figures: {}, processes: ++samples }), servers: () => [], l4: () => ({}), log: () => {} },
+      { intervalMs: 10 },
+    );
     history.start();
     expect(await reaches(true, () => samples >= 3)).toBe(true);
     history.stop();

@@ -26,7 +26,12 @@ function config(admin: { listen: string; token?: string }): ConfigInput {
     admin,
     accessLog: false,
     pools: {
-      web: { servers: [{ url: a.url, id: "web-a" }, { url: b.url, id: "web-b", down: true }] },
+      web: {
+        servers: [
+          { url: a.url, id: "web-a" },
+          { url: b.url, id: "web-b", down: true },
+        ],
+      },
       odd: { servers: [{ url: a.url, id: HOSTILE_ID }] },
       db: { mode: "tcp", servers: [{ address: `127.0.0.1:${a.port}`, id: "db-1" }] },
     },
@@ -153,7 +158,9 @@ describe("dashboard without a token", () => {
   test("in a browser: the buttons drain and enable a server, and the page shows it", async () => {
     const adminState = async (id: string) => {
       const status = (await (await fetch(`${gw.adminUrl}/status`)).json()) as { pools: Record<string, { servers: Array<{ id: string; adminState: string }> }> };
-      return Object.values(status.pools).flatMap((p) => p.servers).find((s) => s.id === id)!.adminState;
+      return Object.values(status.pools)
+        .flatMap((p) => p.servers)
+        .find((s) => s.id === id)!.adminState;
     };
     const lines: string[] = [];
     const logged = spyOn(console, "error").mockImplementation((line) => void lines.push(String(line))); // the admin's change log
@@ -165,7 +172,9 @@ describe("dashboard without a token", () => {
       const click = (id: string, action: string) =>
         evaluate(`[...document.querySelectorAll("button[data-action=${action}]")].find((b) => b.dataset.id === ${JSON.stringify(id)}).click()`);
       const shownState = (id: string) =>
-        evaluate(`[...document.querySelectorAll("tr")].find((tr) => tr.querySelector(".id")?.textContent === ${JSON.stringify(id)})?.querySelector("[data-state]").dataset.state`);
+        evaluate(
+          `[...document.querySelectorAll("tr")].find((tr) => tr.querySelector(".id")?.textContent === ${JSON.stringify(id)})?.querySelector("[data-state]").dataset.state`,
+        );
 
       await click("web-a", "drain");
       expect(await reaches("drain", () => adminState("web-a"))).toBe("drain");

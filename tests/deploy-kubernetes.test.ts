@@ -73,7 +73,9 @@ function containerPort(nameOrNumber: string | number): number {
 
 describe("the manifests", () => {
   test("every file parses, and kustomization.yaml lists each of them", () => {
-    const files = readdirSync(manifestDir).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml").sort();
+    const files = readdirSync(manifestDir)
+      .filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml")
+      .sort();
     const kustomization = parseAllDocument(readFileSync(join(manifestDir, "kustomization.yaml"), "utf8"), "kustomization.yaml")[0];
     expect([...kustomization.resources].sort()).toEqual(files);
     expect(objects.map((o) => o.kind).sort()).toEqual(["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Service"]);

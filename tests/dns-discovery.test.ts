@@ -28,18 +28,19 @@ function startTwins(): Twin {
   const hosts: string[] = [];
   let release!: () => void;
   let held = new Promise<void>((r) => (release = r));
-  const serve = (hostname: string, port: number): Server<unknown> => Bun.serve({
-    hostname,
-    port,
-    async fetch(request) {
-      const path = new URL(request.url).pathname;
-      hosts.push(request.headers.get("host") ?? "");
-      if (path === "/health") return new Response("ok");
-      hits[hostname]!++;
-      if (path === "/slow") await held;
-      return new Response(hostname);
-    },
-  });
+  const serve = (hostname: string, port: number): Server<unknown> =>
+    Bun.serve({
+      hostname,
+      port,
+      async fetch(request) {
+        const path = new URL(request.url).pathname;
+        hosts.push(request.headers.get("host") ?? "");
+        if (path === "/health") return new Response("ok");
+        hits[hostname]!++;
+        if (path === "/slow") await held;
+        return new Response(hostname);
+      },
+    });
   const first = serve("127.0.0.1", 0);
   // The port is free on 127.0.0.1 so far; 127.0.0.2 is another address, where it is almost always free too.
   const second = serve("127.0.0.2", first.port!);
@@ -92,10 +93,16 @@ describe("DNS service discovery (A/AAAA)", () => {
   });
 
   const statusOf = async () => {
-    const doc = await (await fetch(`${gw!.adminUrl}/status`)).json() as { pools: Record<string, { servers: { id: string; name?: string; target: string; lastCheck: unknown }[] }> };
+    const doc = (await (await fetch(`${gw!.adminUrl}/status`)).json()) as {
+      pools: Record<string, { servers: { id: string; name?: string; target: string; lastCheck: unknown }[] }>;
+    };
     return doc.pools.web!.servers;
   };
-  const addresses = async () => (await statusOf()).map((s) => new URL(s.target).hostname).sort().join(",");
+  const addresses = async () =>
+    (await statusOf())
+      .map((s) => new URL(s.target).hostname)
+      .sort()
+      .join(",");
   const send = async (n: number, path = "/") => {
     const seen: string[] = [];
     for (let i = 0; i < n; i++) {
@@ -270,7 +277,11 @@ describe("DNS service discovery (A/AAAA)", () => {
     await send(4);
     const asked = dns.asked(NAME);
     // Same servers, another weight: the addresses are there at once, with their counters.
-    await gw.reload({ ...config, listen: gw.url.replace("http://", ""), pools: { web: { servers: [{ url: `http://${NAME}:${twins.port}`, resolve: true, weight: 3 }] } } });
+    await gw.reload({
+      ...config,
+      listen: gw.url.replace("http://", ""),
+      pools: { web: { servers: [{ url: `http://${NAME}:${twins.port}`, resolve: true, weight: 3 }] } },
+    });
     const servers = gw.current.pools.get("web")!.servers;
     expect(servers.map((s) => s.hostname).sort()).toEqual(["127.0.0.1", "127.0.0.2"]);
     expect(servers.reduce((sum, s) => sum + s.requests, 0)).toBe(4);
@@ -284,12 +295,13 @@ describe("DNS service discovery in a TCP pool", () => {
   test("connections follow the records", async () => {
     const dns = await TestDnsServer.start();
     const servers: NetServer[] = [];
-    const answerWith = (hostname: string, port: number) => new Promise<number>((resolve, reject) => {
-      const server = createServer((socket) => socket.end(hostname));
-      server.once("error", reject);
-      server.listen(port, hostname, () => resolve((server.address() as { port: number }).port));
-      servers.push(server);
-    });
+    const answerWith = (hostname: string, port: number) =>
+      new Promise<number>((resolve, reject) => {
+        const server = createServer((socket) => socket.end(hostname));
+        server.once("error", reject);
+        server.listen(port, hostname, () => resolve((server.address() as { port: number }).port));
+        servers.push(server);
+      });
     const port = await answerWith("127.0.0.1", 0);
     await answerWith("127.0.0.2", port);
     dns.set("db.internal", { a: ["127.0.0.1"], ttl: 1 });
@@ -300,22 +312,28 @@ describe("DNS service discovery in a TCP pool", () => {
       tcp: [{ listen: "127.0.0.1:0", pool: "db" }],
     });
     try {
-      const doc = await (await fetch(`${gw.adminUrl}/status`)).json() as { listeners: { kind: string; address: string }[] };
+      const doc = (await (await fetch(`${gw.adminUrl}/status`)).json()) as { listeners: { kind: string; address: string }[] };
       const listener = doc.listeners.find((l) => l.kind === "tcp")!.address;
       const front = Number(listener.slice(listener.lastIndexOf(":") + 1));
-      const reply = () => new Promise<string>((resolve, reject) => {
-        let text = "";
-        const socket = connect(front, "127.0.0.1");
-        socket.on("data", (d) => (text += d));
-        socket.on("end", () => resolve(text));
-        socket.on("error", reject);
-      });
+      const reply = () =>
+        new Promise<string>((resolve, reject) => {
+          let text = "";
+          const socket = connect(front, "127.0.0.1");
+          socket.on("data", (d) => (text += d));
+          socket.on("end", () => resolve(text));
+          socket.on("error", reject);
+        });
       const replies = async (n: number) => {
         const seen = new Set<string>();
         for (let i = 0; i < n; i++) seen.add(await reply());
         return [...seen].sort().join(",");
       };
-      const targets = () => gw.current.pools.get("db")!.servers.map((s) => s.target).sort().join(",");
+      const targets = () =>
+        gw.current.pools
+          .get("db")!
+          .servers.map((s) => s.target)
+          .sort()
+          .join(",");
       await until(() => targets() === `127.0.0.1:${port}`, "the first lookup");
       expect(await replies(3)).toBe("127.0.0.1");
       dns.set("db.internal", { a: ["127.0.0.2", "127.0.0.1"], ttl: 1 });
@@ -349,7 +367,9 @@ describe("DNS service discovery with SRV records", () => {
     const log = spyOn(console, "error").mockImplementation(() => {});
     try {
       const status = async () => {
-        const doc = await (await fetch(`${gw.adminUrl}/status`)).json() as { pools: { api: { servers: { id: string; name?: string; target: string; weight: number; backup: boolean }[] } } };
+        const doc = (await (await fetch(`${gw.adminUrl}/status`)).json()) as {
+          pools: { api: { servers: { id: string; name?: string; target: string; weight: number; backup: boolean }[] } };
+        };
         return doc.pools.api.servers.sort((x, y) => x.id.localeCompare(y.id));
       };
       const answers = async (n: number) => {
@@ -363,7 +383,12 @@ describe("DNS service discovery with SRV records", () => {
       expect(new Set(await answers(3))).toEqual(new Set(["a"]));
 
       // Two records, weights 1 and 3: b takes three requests in four.
-      dns.set(SRV, { srv: [{ target: "127.0.0.1", port: a.port, weight: 1, priority: 10 }, { target: "127.0.0.1", port: b.port, weight: 3, priority: 10 }] });
+      dns.set(SRV, {
+        srv: [
+          { target: "127.0.0.1", port: a.port, weight: 1, priority: 10 },
+          { target: "127.0.0.1", port: b.port, weight: 3, priority: 10 },
+        ],
+      });
       await until(async () => (await status()).length === 2, "the second record");
       expect((await status()).map((s) => s.weight).sort()).toEqual([1, 3]);
       const eight = await answers(8);
@@ -371,7 +396,12 @@ describe("DNS service discovery with SRV records", () => {
 
       // a drops to a higher priority number: a backup, b takes everything; a's counters stay.
       const aRequests = a.seen.length;
-      dns.set(SRV, { srv: [{ target: "127.0.0.1", port: a.port, weight: 1, priority: 20 }, { target: "127.0.0.1", port: b.port, weight: 3, priority: 10 }] });
+      dns.set(SRV, {
+        srv: [
+          { target: "127.0.0.1", port: a.port, weight: 1, priority: 20 },
+          { target: "127.0.0.1", port: b.port, weight: 3, priority: 10 },
+        ],
+      });
       await until(async () => (await status()).some((s) => s.backup), "a as a backup");
       expect(new Set(await answers(4))).toEqual(new Set(["b"]));
       expect(a.seen.length).toBe(aRequests);
@@ -398,7 +428,6 @@ describe("DNS service discovery with SRV records", () => {
 });
 
 describe("DNS service discovery config", () => {
-
   test("resolve needs a DNS name, not an address", () => {
     const message = problems({ pools: { web: { servers: [{ url: "http://10.0.0.1:8080", resolve: true }] } } });
     expect(message).toContain("pools.web.servers[0].resolve: needs a DNS name to look up, not an address");

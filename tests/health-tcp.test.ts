@@ -52,7 +52,10 @@ async function tcpUpstream(): Promise<TcpUpstream> {
   return state;
 }
 
-function tcpPool(addresses: string[], health: Record<string, unknown> = { interval: "100ms", timeout: "100ms", rise: 2, fall: 2 }): { pool: Pool; configs: Record<string, PoolConfig> } {
+function tcpPool(
+  addresses: string[],
+  health: Record<string, unknown> = { interval: "100ms", timeout: "100ms", rise: 2, fall: 2 },
+): { pool: Pool; configs: Record<string, PoolConfig> } {
   const config = configSchema.parse({
     pools: { redis: { mode: "tcp", balance: "round-robin", servers: addresses.map((address, i) => ({ address, id: `r${i + 1}` })), health } },
   });

@@ -71,7 +71,11 @@ describe("rise and fall", () => {
 
 describe("probe errors in a few words", () => {
   const cases: Array<[string, unknown, string]> = [
-    ["Bun fetch, refused", Object.assign(new Error("Unable to connect. Is the computer able to access the url?"), { code: "ConnectionRefused" }), "connection refused"],
+    [
+      "Bun fetch, refused",
+      Object.assign(new Error("Unable to connect. Is the computer able to access the url?"), { code: "ConnectionRefused" }),
+      "connection refused",
+    ],
     ["Bun.connect, refused", Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }), "connection refused"],
     ["Deno, refused", new Error("Connection refused (os error 111)"), "connection refused"],
     ["reset", Object.assign(new Error("The socket connection was closed unexpectedly"), { code: "ECONNRESET" }), "connection reset"],
@@ -155,12 +159,13 @@ describe("the checker's schedule", () => {
     const server = pool.servers[0]!;
     let aborted = false;
     let answer: Promise<ProbeOutcome> | undefined;
-    const probe: Probe = (signal) => (answer = new Promise((resolve) => {
-      signal.addEventListener("abort", () => {
-        aborted = true;
-        resolve({ ok: false, reason: "aborted" });
-      });
-    }));
+    const probe: Probe = (signal) =>
+      (answer = new Promise((resolve) => {
+        signal.addEventListener("abort", () => {
+          aborted = true;
+          resolve({ ok: false, reason: "aborted" });
+        });
+      }));
     const checker = new ServerChecker({ pool, server, probe, interval: 100, timeout: 5_000, rise: 1, fall: 1, log: () => {}, random: () => 0 });
     checker.start();
     await until(() => answer !== undefined, "the first probe");

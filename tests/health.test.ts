@@ -71,7 +71,10 @@ describe("a server failing its health endpoint", () => {
     const b = upstream("b");
     const g = await gw({
       app: {
-        servers: [{ url: a.url, id: "a" }, { url: b.url, id: "b" }],
+        servers: [
+          { url: a.url, id: "a" },
+          { url: b.url, id: "b" },
+        ],
         health: { path: "/healthz", ...FAST, rise: 2, fall: 2 },
       },
     });
@@ -117,7 +120,7 @@ describe("a server failing its health endpoint", () => {
     expect(count(whileDown, "b")).toBe(20);
 
     // /status shows it down, with its last check.
-    const status = await (await fetch(`${g.adminUrl}/status`)).json() as { pools: { app: { servers: Array<{ id: string; state: string }> } } };
+    const status = (await (await fetch(`${g.adminUrl}/status`)).json()) as { pools: { app: { servers: Array<{ id: string; state: string }> } } };
     expect(status.pools.app.servers.find((s) => s.id === "a")?.state).toBe("down");
 
     failing = false;
@@ -160,7 +163,13 @@ test("a hanging health endpoint: the timeout counts as a failure", async () => {
   const a = upstream("a", () => hang.promise);
   const b = upstream("b");
   const g = await gw({
-    app: { servers: [{ url: a.url, id: "a" }, { url: b.url, id: "b" }], health: { path: "/healthz", ...FAST, rise: 2, fall: 2 } },
+    app: {
+      servers: [
+        { url: a.url, id: "a" },
+        { url: b.url, id: "b" },
+      ],
+      health: { path: "/healthz", ...FAST, rise: 2, fall: 2 },
+    },
   });
   const sa = serversOf(g)[0]!;
   expect(await eventually(() => !sa.healthy, 2_000)).toBe(true);
@@ -178,7 +187,13 @@ test("a refused connection is a failure too", async () => {
   const a = upstream("a");
   const b = upstream("b");
   const g = await gw({
-    app: { servers: [{ url: a.url, id: "a" }, { url: b.url, id: "b" }], health: { path: "/healthz", ...FAST, rise: 1, fall: 1 } },
+    app: {
+      servers: [
+        { url: a.url, id: "a" },
+        { url: b.url, id: "b" },
+      ],
+      health: { path: "/healthz", ...FAST, rise: 1, fall: 1 },
+    },
   });
   const sa = serversOf(g)[0]!;
   expect(await eventually(() => sa.lastCheck?.ok === true)).toBe(true);
@@ -261,7 +276,13 @@ test("every server unhealthy: 503 with Retry-After at once, nothing sent upstrea
   const a = upstream("a", () => new Response("", { status: 500 }));
   const b = upstream("b", () => new Response("", { status: 500 }));
   const g = await gw({
-    app: { servers: [{ url: a.url, id: "a" }, { url: b.url, id: "b" }], health: { path: "/healthz", ...FAST, rise: 1, fall: 1 } },
+    app: {
+      servers: [
+        { url: a.url, id: "a" },
+        { url: b.url, id: "b" },
+      ],
+      health: { path: "/healthz", ...FAST, rise: 1, fall: 1 },
+    },
   });
   expect(await eventually(() => serversOf(g).every((s) => !s.healthy), 2_000)).toBe(true);
   expect(healthLines()).toContain("sluice: pool app has no server available");
@@ -280,7 +301,13 @@ test("a disabled server (down: true) is checked too, and stays out of rotation w
   const a = upstream("a");
   const off = upstream("off", () => new Response("", { status: 500 }));
   const g = await gw({
-    app: { servers: [{ url: a.url, id: "a" }, { url: off.url, id: "off", down: true }], health: { path: "/healthz", ...FAST, rise: 1, fall: 1 } },
+    app: {
+      servers: [
+        { url: a.url, id: "a" },
+        { url: off.url, id: "off", down: true },
+      ],
+      health: { path: "/healthz", ...FAST, rise: 1, fall: 1 },
+    },
   });
   const so = serversOf(g)[1]!;
   expect(await eventually(() => !so.healthy, 2_000)).toBe(true);
@@ -304,7 +331,13 @@ describe("reload", () => {
     const a = upstream("a", () => (failing ? new Response("", { status: 500 }) : new Response("ok")));
     const b = upstream("b");
     const pools = {
-      app: { servers: [{ url: a.url, id: "a" }, { url: b.url, id: "b" }], health: { path: "/healthz", ...FAST, rise: 3, fall: 1 } },
+      app: {
+        servers: [
+          { url: a.url, id: "a" },
+          { url: b.url, id: "b" },
+        ],
+        health: { path: "/healthz", ...FAST, rise: 3, fall: 1 },
+      },
     };
     const g = await gw(pools);
     expect(await eventually(() => !serversOf(g)[0]!.healthy, 2_000)).toBe(true);
@@ -332,7 +365,10 @@ describe("reload", () => {
   test("a reload that removes `health` puts a server it had taken out back in", async () => {
     const a = upstream("a", () => new Response("", { status: 500 }));
     const b = upstream("b");
-    const servers = [{ url: a.url, id: "a" }, { url: b.url, id: "b" }];
+    const servers = [
+      { url: a.url, id: "a" },
+      { url: b.url, id: "b" },
+    ];
     const g = await gw({ app: { servers, health: { path: "/healthz", ...FAST, rise: 1, fall: 1 } } });
     expect(await eventually(() => !serversOf(g)[0]!.healthy, 2_000)).toBe(true);
     await g.reload({ listen: "127.0.0.1:0", admin: { listen: "127.0.0.1:0" }, accessLog: false, pools: { app: { servers } }, routes: [{ pool: "app" }] });
@@ -349,7 +385,13 @@ describe("stop", () => {
   test("no probe reaches an upstream after the gateway stopped", async () => {
     const a = upstream("a");
     const g = await startGateway({
-      config: { listen: "127.0.0.1:0", admin: false, accessLog: false, pools: { app: { servers: [{ url: a.url }], health: { path: "/healthz", ...FAST } } }, routes: [{ pool: "app" }] },
+      config: {
+        listen: "127.0.0.1:0",
+        admin: false,
+        accessLog: false,
+        pools: { app: { servers: [{ url: a.url }], health: { path: "/healthz", ...FAST } } },
+        routes: [{ pool: "app" }],
+      },
     });
     expect(await eventually(() => probes(a) >= 2)).toBe(true);
     await g.stop(0);
@@ -367,7 +409,13 @@ describe("stop", () => {
       return hang.promise;
     });
     const gatewayModule = new URL("../gateway/gateway.ts", import.meta.url).pathname;
-    const config = { listen: "127.0.0.1:0", admin: false, accessLog: false, pools: { app: { servers: [{ url: a.url }], health: { path: "/healthz", interval: "100ms", timeout: "5s" } } }, routes: [{ pool: "app" }] };
+    const config = {
+      listen: "127.0.0.1:0",
+      admin: false,
+      accessLog: false,
+      pools: { app: { servers: [{ url: a.url }], health: { path: "/healthz", interval: "100ms", timeout: "5s" } } },
+      routes: [{ pool: "app" }],
+    };
     const script = `
       import { startGateway } from ${JSON.stringify(gatewayModule)};
       const g = await startGateway({ config: ${JSON.stringify(config)} });

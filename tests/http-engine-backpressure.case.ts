@@ -97,7 +97,10 @@ class BodyReader {
   /** Data bytes left in the current chunk; -1 while a size line is due; -2 while the CRLF after data is due. */
   private inChunk = -1;
 
-  constructor(readonly chunked: boolean, private readonly length = -1) {}
+  constructor(
+    readonly chunked: boolean,
+    private readonly length = -1,
+  ) {}
 
   push(d: Buffer): void {
     if (!this.chunked) {
@@ -220,10 +223,14 @@ export function backpressureCases(runtime: EngineRuntime): void {
           if (sinkTook > 0) onBody(buffered.subarray(end + 4));
         });
       });
-      gw = await startEngineGateway(runtime, {
-        pools: { download: { servers: [{ url: `http://${download.address}` }] }, upload: { servers: [{ url: `http://${upload.address}` }] } },
-        routes: [{ match: { path: "/up" }, pool: "upload" }, { pool: "download" }],
-      }, { ownProcess: true });
+      gw = await startEngineGateway(
+        runtime,
+        {
+          pools: { download: { servers: [{ url: `http://${download.address}` }] }, upload: { servers: [{ url: `http://${upload.address}` }] } },
+          routes: [{ match: { path: "/up" }, pool: "upload" }, { pool: "download" }],
+        },
+        { ownProcess: true },
+      );
     }, 20_000);
 
     afterAll(async () => {
@@ -286,7 +293,9 @@ export function backpressureCases(runtime: EngineRuntime): void {
           // Sent by the upstream into its kernel, not yet in the client's hands, not in any kernel queue: in the gateway.
           const held = stalledAt - servingSocket!.writableLength - kernelQueued([gatewayPort(), download.port]) - client.received;
           const { peakMB } = await gw.peak();
-          console.log(`${runtime}: download (${framing}) to a client that does not read: the upstream stopped after ${(stalledAt / MB).toFixed(1)} MB, ${(held / 1024).toFixed(0)} KB of it in the gateway; RSS +${(peakMB - before).toFixed(1)} MB`);
+          console.log(
+            `${runtime}: download (${framing}) to a client that does not read: the upstream stopped after ${(stalledAt / MB).toFixed(1)} MB, ${(held / 1024).toFixed(0)} KB of it in the gateway; RSS +${(peakMB - before).toFixed(1)} MB`,
+          );
           expect(stalledAt).toBeGreaterThan(0);
           expect(stalledAt).toBeLessThan(STALL_LIMIT);
           if (QUEUES_KNOWN) expect(held).toBeLessThan(HELD_LIMIT);
@@ -319,7 +328,9 @@ export function backpressureCases(runtime: EngineRuntime): void {
           // are counted: the chunk framing on either side differs by a few bytes per chunk).
           const held = stalledAt - socket.writableLength - kernelQueued([gatewayPort(), upload.port]) - sinkTook;
           const { peakMB } = await gw.peak();
-          console.log(`${runtime}: upload (${framing}) to an upstream that does not read: the client stopped after ${(stalledAt / MB).toFixed(1)} MB, ${(held / 1024).toFixed(0)} KB of it in the gateway; RSS +${(peakMB - before).toFixed(1)} MB`);
+          console.log(
+            `${runtime}: upload (${framing}) to an upstream that does not read: the client stopped after ${(stalledAt / MB).toFixed(1)} MB, ${(held / 1024).toFixed(0)} KB of it in the gateway; RSS +${(peakMB - before).toFixed(1)} MB`,
+          );
           expect(sinkSocket).toBeDefined();
           expect(/\r\ntransfer-encoding: chunked/i.test(sinkHead)).toBe(framing === "chunked");
           expect(stalledAt).toBeGreaterThan(0);
@@ -349,7 +360,9 @@ export function backpressureCases(runtime: EngineRuntime): void {
           // Answer bodies the upstream sent, less what the kernel queues on the way hold: in the gateway.
           const held = pieces.bytes - kernelQueued([gw.port, download.port]);
           const { peakMB } = await gw.peak();
-          console.log(`${runtime}: ${PIPELINED} pipelined requests, answers unread: ${stalledAt} answered before the gateway stopped reading; ${(held / 1024).toFixed(0)} KB of answers in the gateway; RSS +${(peakMB - before).toFixed(1)} MB`);
+          console.log(
+            `${runtime}: ${PIPELINED} pipelined requests, answers unread: ${stalledAt} answered before the gateway stopped reading; ${(held / 1024).toFixed(0)} KB of answers in the gateway; RSS +${(peakMB - before).toFixed(1)} MB`,
+          );
           expect(stalledAt).toBeGreaterThan(0);
           expect(stalledAt).toBeLessThan(PIPELINED * 0.75);
           if (QUEUES_KNOWN) expect(held).toBeLessThan(HELD_LIMIT);

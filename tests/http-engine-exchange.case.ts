@@ -35,7 +35,9 @@ function answer(request: WireRequest, socket: Socket): void {
     case "/big":
       return void socket.write(answerWith(200, BIG, ["Content-Type: application/octet-stream"]));
     case "/chunked-trailers":
-      return void socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Digest\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\nX-Digest: abc123\r\nX-Other: 2\r\n\r\n");
+      return void socket.write(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Digest\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\nX-Digest: abc123\r\nX-Other: 2\r\n\r\n",
+      );
     case "/close-delimited":
       return void socket.end("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nuntil the server closes");
     case "/early-hints":
@@ -92,7 +94,12 @@ export function exchangeCases(runtime: EngineRuntime): void {
           { match: { path: "/own-host/*" }, pool: "wire", preserveHost: false },
           { match: { path: "/quick/*" }, pool: "quick", stripPrefix: "/quick" },
           // A beforeUpstream hook needs the request as a Request: this route goes through hono.
-          { match: { path: "/plugin/*" }, pool: "wire", stripPrefix: "/plugin", plugins: [{ use: OBJECT_HEADERS, options: { request: { set: { "x-plugin": "1" } } } }] },
+          {
+            match: { path: "/plugin/*" },
+            pool: "wire",
+            stripPrefix: "/plugin",
+            plugins: [{ use: OBJECT_HEADERS, options: { request: { set: { "x-plugin": "1" } } } }],
+          },
           { pool: "wire" },
         ],
       });
@@ -144,7 +151,9 @@ export function exchangeCases(runtime: EngineRuntime): void {
     describe("header fields upstream: exactly the client's plus the gateway's own", () => {
       test("the client's fields arrive in order and case, repeated ones kept apart; nothing invented", async () => {
         const c = await client();
-        c.write("GET /fields-in?q=1 HTTP/1.1\r\nHost: shop.test\r\nX-Custom-One: a\r\naccept-LANGUAGE: fr\r\nX-Dup: 1\r\nCookie: a=b\r\nX-Dup: 2\r\nX-lower: MiXeD Value\r\n\r\n");
+        c.write(
+          "GET /fields-in?q=1 HTTP/1.1\r\nHost: shop.test\r\nX-Custom-One: a\r\naccept-LANGUAGE: fr\r\nX-Dup: 1\r\nCookie: a=b\r\nX-Dup: 2\r\nX-lower: MiXeD Value\r\n\r\n",
+        );
         expect((await c.read()).status).toBe(200);
         const seen = last();
         expect(seen.head.split("\r\n")[0]).toBe("GET /fields-in?q=1 HTTP/1.1");
@@ -178,7 +187,14 @@ export function exchangeCases(runtime: EngineRuntime): void {
         expect(response.status).toBe(200);
         expect(response.headers.get("x-request-id")).toBe("trace-42");
         const seen = last();
-        expect(names(seen.fields).map((n) => n.toLowerCase())).toEqual(["host", "x-kept", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"]);
+        expect(names(seen.fields).map((n) => n.toLowerCase())).toEqual([
+          "host",
+          "x-kept",
+          "x-forwarded-for",
+          "x-forwarded-proto",
+          "x-forwarded-host",
+          "x-request-id",
+        ]);
         expect(seen.fields.find(([n]) => n.toLowerCase() === "x-forwarded-for")![1]).toBe("10.0.0.1, 127.0.0.1");
         expect(seen.fields.find(([n]) => n.toLowerCase() === "x-request-id")![1]).toBe("trace-42");
       });
@@ -222,12 +238,20 @@ export function exchangeCases(runtime: EngineRuntime): void {
         expect(response.headers.get("content-length")).toBe("5");
         expect(response.body.toString()).toBe("abcde");
         const seen = last();
-        expect(names(seen.fields).map((n) => n.toLowerCase()).sort()).toEqual(["content-length", "host", "x-custom", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-plugin", "x-request-id"]);
+        expect(
+          names(seen.fields)
+            .map((n) => n.toLowerCase())
+            .sort(),
+        ).toEqual(["content-length", "host", "x-custom", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-plugin", "x-request-id"]);
         expect(seen.fields.find(([n]) => n.toLowerCase() === "content-length")![1]).toBe("5");
 
         c.write("POST /plugin/echo HTTP/1.1\r\nHost: pl.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
         expect((await c.read()).body.toString()).toBe("abcde");
-        expect(last().fields.filter(([n]) => /^(content-length|transfer-encoding)$/i.test(n)).map(([n, v]) => [n.toLowerCase(), v])).toEqual([["transfer-encoding", "chunked"]]);
+        expect(
+          last()
+            .fields.filter(([n]) => /^(content-length|transfer-encoding)$/i.test(n))
+            .map(([n, v]) => [n.toLowerCase(), v]),
+        ).toEqual([["transfer-encoding", "chunked"]]);
         expect(last().body.toString()).toBe("abcde");
       });
     });
@@ -244,7 +268,9 @@ export function exchangeCases(runtime: EngineRuntime): void {
         expect(echoed.headers.get("content-length")).toBe(String(upload.length));
         expect(sha(echoed.body)).toBe(sha(upload));
         const seen = last();
-        expect(seen.fields.filter(([n]) => /^(content-length|transfer-encoding)$/i.test(n)).map(([n, v]) => [n.toLowerCase(), v])).toEqual([["content-length", String(upload.length)]]);
+        expect(seen.fields.filter(([n]) => /^(content-length|transfer-encoding)$/i.test(n)).map(([n, v]) => [n.toLowerCase(), v])).toEqual([
+          ["content-length", String(upload.length)],
+        ]);
         expect(sha(seen.body)).toBe(sha(upload));
 
         c.write("GET /big HTTP/1.1\r\nHost: b.test\r\n\r\n");
@@ -263,7 +289,9 @@ export function exchangeCases(runtime: EngineRuntime): void {
         expect(response.status).toBe(200);
         expect(response.body.toString()).toBe("hello world");
         const seen = last();
-        expect(seen.fields.filter(([n]) => /^(content-length|transfer-encoding|trailer)$/i.test(n)).map(([n, v]) => [n.toLowerCase(), v.toLowerCase()])).toEqual([["transfer-encoding", "chunked"]]);
+        expect(
+          seen.fields.filter(([n]) => /^(content-length|transfer-encoding|trailer)$/i.test(n)).map(([n, v]) => [n.toLowerCase(), v.toLowerCase()]),
+        ).toEqual([["transfer-encoding", "chunked"]]);
         expect(seen.body.toString()).toBe("hello world");
         expect(seen.trailers).toEqual(["X-Checksum: c0ffee", "X-Second: 2"]);
       });
@@ -469,7 +497,10 @@ export function exchangeCases(runtime: EngineRuntime): void {
         expect(switched.status).toBe(101);
         expect(switched.headers.get("upgrade")).toBe("shout");
         const seen = last();
-        expect(seen.fields.filter(([n]) => /^(connection|upgrade)$/i.test(n)).map(([n, v]) => [n.toLowerCase(), v.toLowerCase()])).toEqual([["connection", "upgrade"], ["upgrade", "shout"]]);
+        expect(seen.fields.filter(([n]) => /^(connection|upgrade)$/i.test(n)).map(([n, v]) => [n.toLowerCase(), v.toLowerCase()])).toEqual([
+          ["connection", "upgrade"],
+          ["upgrade", "shout"],
+        ]);
         // Whatever the bytes look like, HTTP included, they only cross.
         for (const word of ["hello pipe", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "x".repeat(300_000)]) {
           c.write(word);

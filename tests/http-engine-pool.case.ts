@@ -81,16 +81,19 @@ export function poolCases(runtime: EngineRuntime): void {
       // Answers a POST to /early with 413 as soon as its head is in and stops reading until the test lets it (so
       // that the body cannot all be sent before the answer); then reads the body on and stays open for more, as a
       // keep-alive server that drains a refused body. Everything else gets a small answer.
-      ups.early = await wireUpstream((request, socket) => {
-        if (request.target !== "/early") socket.write(answerWith(200, "small"));
-      }, {
-        onHead: (head, socket) => {
-          if (!head.startsWith("POST /early ")) return;
-          socket.pause();
-          earlySocket = socket;
-          socket.write(answerWith(413, '{"error":"too big for me"}'));
+      ups.early = await wireUpstream(
+        (request, socket) => {
+          if (request.target !== "/early") socket.write(answerWith(200, "small"));
         },
-      });
+        {
+          onHead: (head, socket) => {
+            if (!head.startsWith("POST /early ")) return;
+            socket.pause();
+            earlySocket = socket;
+            socket.write(answerWith(413, '{"error":"too big for me"}'));
+          },
+        },
+      );
       // The same behaviours behind a route with plugins (the fetch-shaped client, pooled-fetch.ts).
       ups.pluginReuse = await wireUpstream(helloAfter(0));
       ups.pluginResets = await wireUpstream((request, socket) => {
@@ -120,21 +123,23 @@ export function poolCases(runtime: EngineRuntime): void {
           resetsPost: { servers: [{ url: ups.resetsPost.url, id: "s1", maxFails: 0 }] },
           resetsAlways: pool(ups.resetsAlways),
           leaver: pool(ups.leaver),
-      early: pool(ups.early),
-      pluginReuse: pool(ups.pluginReuse),
-      pluginResets: pool(ups.pluginResets),
-      pluginLeaver: pool(ups.pluginLeaver),
+          early: pool(ups.early),
+          pluginReuse: pool(ups.pluginReuse),
+          pluginResets: pool(ups.pluginResets),
+          pluginLeaver: pool(ups.pluginLeaver),
           silentReset: pool(ups.silentReset),
           silentFin: pool(ups.silentFin),
           hole: { servers: [{ url: hole.url, id: "s1" }], timeouts: { connect: "300ms" } },
         },
-        routes: Object.keys(ups).concat("hole").map((name) => ({
-        match: { path: `/${name}/*` },
-        pool: name,
-        stripPrefix: `/${name}`,
-        // An afterUpstream hook needs the answer as a Response: these routes go through hono.
-        ...(name.startsWith("plugin") && { plugins: [{ use: OBJECT_HEADERS, options: { response: { set: { "x-via": "plugin" } } } }] }),
-      })),
+        routes: Object.keys(ups)
+          .concat("hole")
+          .map((name) => ({
+            match: { path: `/${name}/*` },
+            pool: name,
+            stripPrefix: `/${name}`,
+            // An afterUpstream hook needs the answer as a Response: these routes go through hono.
+            ...(name.startsWith("plugin") && { plugins: [{ use: OBJECT_HEADERS, options: { response: { set: { "x-via": "plugin" } } } }] }),
+          })),
       });
       // The hint's expiry takes a second or two of waiting: it starts now, so that the wait overlaps the other
       // cases, and its test checks when the connection closed.
@@ -192,7 +197,11 @@ export function poolCases(runtime: EngineRuntime): void {
       test("Keep-Alive: timeout=2 → reused at once, never after the hint less a margin (1 s), and closed by the gateway", async () => {
         const up = ups.hint!;
         const { answers, answeredAt } = await hinted();
-        expect(answers).toEqual([{ status: 200, body: "hinted" }, { status: 200, body: "hinted" }, { status: 200, body: "hinted" }]);
+        expect(answers).toEqual([
+          { status: 200, body: "hinted" },
+          { status: 200, body: "hinted" },
+          { status: 200, body: "hinted" },
+        ]);
         // The third request came 1.2 s after the second answer: inside the server's 2 s, outside the gateway's 1 s.
         expect(up.requests.map((r) => r.connection.id)).toEqual([1, 1, 2]);
         await until(() => up.connections[0]!.closed, "hinted connection closed", 4_000);
@@ -231,7 +240,11 @@ export function poolCases(runtime: EngineRuntime): void {
         expect(await get("/resetsSecond/one")).toEqual({ status: 200, body: "fresh 1" });
         expect(await get("/resetsSecond/two")).toEqual({ status: 200, body: "fresh 2" });
         expect(up.accepted).toBe(2);
-        expect(up.requests.map((r) => [r.target, r.connection.id, r.index])).toEqual([["/one", 1, 1], ["/two", 1, 2], ["/two", 2, 1]]);
+        expect(up.requests.map((r) => [r.target, r.connection.id, r.index])).toEqual([
+          ["/one", 1, 1],
+          ["/two", 1, 2],
+          ["/two", 2, 1],
+        ]);
         expect((await server("resetsSecond")).failures).toBe(0);
         // Other idempotent methods without a body get the same treatment.
         expect((await get("/resetsSecond/three", { method: "DELETE" })).status).toBe(200);
@@ -246,7 +259,10 @@ export function poolCases(runtime: EngineRuntime): void {
         expect(response.status).toBe(502);
         expect((await errorBody(response)).error).toBeTruthy();
         expect(up.accepted).toBe(1);
-        expect(up.requests.map((r) => [r.method, r.index, r.body.toString()])).toEqual([["GET", 1, ""], ["POST", 2, "order=1"]]);
+        expect(up.requests.map((r) => [r.method, r.index, r.body.toString()])).toEqual([
+          ["GET", 1, ""],
+          ["POST", 2, "order=1"],
+        ]);
       });
 
       test("the retry happens once only: a fresh connection reset as well is a 502 and the server's failure", async () => {
@@ -323,7 +339,10 @@ export function poolCases(runtime: EngineRuntime): void {
         });
       }
 
-      for (const [pool, how] of [["silentReset", "resets its connection"], ["silentFin", "closes its connection (FIN)"]] as const) {
+      for (const [pool, how] of [
+        ["silentReset", "resets its connection"],
+        ["silentFin", "closes its connection (FIN)"],
+      ] as const) {
         test(`before the answer, a client that ${how}: the upstream connection waiting for the answer is closed`, async () => {
           const up = ups[pool]!;
           const client = await openWire(gw.port);
@@ -353,7 +372,11 @@ export function poolCases(runtime: EngineRuntime): void {
       test("a GET on a reused connection that the server resets is retried once on a fresh one: 200, not the server's failure", async () => {
         expect(await get("/pluginResets/one")).toEqual({ status: 200, body: "fresh 1" });
         expect(await get("/pluginResets/two")).toEqual({ status: 200, body: "fresh 2" });
-        expect(ups.pluginResets!.requests.map((r) => [r.target, r.connection.id, r.index])).toEqual([["/one", 1, 1], ["/two", 1, 2], ["/two", 2, 1]]);
+        expect(ups.pluginResets!.requests.map((r) => [r.target, r.connection.id, r.index])).toEqual([
+          ["/one", 1, 1],
+          ["/two", 1, 2],
+          ["/two", 2, 1],
+        ]);
         expect((await server("pluginResets")).failures).toBe(0);
       });
 

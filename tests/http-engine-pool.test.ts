@@ -78,4 +78,3 @@ describe("expiry and caps (the pool itself, with small options)", () => {
     expect(up.accepted - before).toBe(5);
   });
 });
-

@@ -23,7 +23,7 @@ const parseResponse = (bytes: Uint8Array) => parseResponseHead(bytes, MAX_RESPON
 
 const REAL_REQUESTS = [
   "GET /api/v1/items?id=42 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n",
-  "GET /static/app.js?v=1 HTTP/1.1\r\nHost: www.example.com\r\nConnection: keep-alive\r\nsec-ch-ua: \"Chromium\";v=\"124\", \"Not-A.Brand\";v=\"99\"\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36\r\nAccept: */*\r\nReferer: https://www.example.com/\r\nAccept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n\r\n",
+  'GET /static/app.js?v=1 HTTP/1.1\r\nHost: www.example.com\r\nConnection: keep-alive\r\nsec-ch-ua: "Chromium";v="124", "Not-A.Brand";v="99"\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36\r\nAccept: */*\r\nReferer: https://www.example.com/\r\nAccept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n\r\n',
   "POST /submit HTTP/1.1\r\nHost: api.example.com:8443\r\nContent-Type: application/json\r\nContent-Length: 13\r\nExpect: 100-continue\r\n\r\n",
   "PUT /upload HTTP/1.1\r\nHost: [::1]:8080\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
   "GET http://example.com/p?q HTTP/1.1\r\nHost: example.com\r\nX-Latin1: caf\xe9\r\n\r\n",
@@ -36,7 +36,7 @@ const REAL_RESPONSES = [
   "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nVary: Accept-Encoding\r\n\r\n",
   "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n",
   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
-  "HTTP/1.1 304\r\nETag: \"x\"\r\n\r\n",
+  'HTTP/1.1 304\r\nETag: "x"\r\n\r\n',
 ];
 
 /** Bytes that matter to the grammar, drawn more often than others. */
@@ -195,7 +195,13 @@ function hex(size: number, style: number): string {
 /** The wire bytes of one message; chunked bodies vary their size spelling and add extensions. */
 function encodeMessage(m: Message, isResponse: boolean): string {
   const framing =
-    m.body.kind === "length" ? ["Content-Length", String(m.body.chunks[0]!.length)] : m.body.kind === "chunked" ? ["Transfer-Encoding", "chunked"] : isResponse ? ["Content-Length", "0"] : [];
+    m.body.kind === "length"
+      ? ["Content-Length", String(m.body.chunks[0]!.length)]
+      : m.body.kind === "chunked"
+        ? ["Transfer-Encoding", "chunked"]
+        : isResponse
+          ? ["Content-Length", "0"]
+          : [];
   const start = isResponse ? `HTTP/1.1 ${m.line} Reason` : `${m.line} HTTP/1.1`;
   let out = `${start}\r\n${serializeFields([...m.fields, ...framing])}\r\n`;
   if (m.body.kind === "length") out += latin1(m.body.chunks[0]!);

@@ -26,7 +26,9 @@ test("a head inside a larger buffer parses the same as on its own", () => {
   const padded = new Uint8Array(raw.length + 20);
   padded.set(raw, 7);
   const view = padded.subarray(7, 7 + raw.length);
-  expect(parseRequestHead(view, requestLimits({ name: "", raw: "", expect: 0 }))).toEqual(parseRequestHead(raw, requestLimits({ name: "", raw: "", expect: 0 })));
+  expect(parseRequestHead(view, requestLimits({ name: "", raw: "", expect: 0 }))).toEqual(
+    parseRequestHead(raw, requestLimits({ name: "", raw: "", expect: 0 })),
+  );
 });
 
 test("the field list is a fresh array per head", () => {

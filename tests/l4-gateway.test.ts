@@ -52,7 +52,10 @@ describe("L4 listeners from the config", () => {
 
     const status = (await (await fetch(`${gw.adminUrl}/status`)).json()) as {
       listeners: Array<{ kind: string; address: string }>;
-      tcp: { listeners: Array<{ address: string; pool: string; accepted: number; bytesIn: number; bytesOut: number }>; servers: Record<string, Record<string, { bytesIn: number; bytesOut: number }>> };
+      tcp: {
+        listeners: Array<{ address: string; pool: string; accepted: number; bytesIn: number; bytesOut: number }>;
+        servers: Record<string, Record<string, { bytesIn: number; bytesOut: number }>>;
+      };
       udp: unknown[];
       pools: Record<string, { mode: string; servers: Array<{ id: string; requests: number; active: number }> }>;
     };
@@ -95,7 +98,10 @@ describe("L4 config problems", () => {
   test("listeners must name tcp pools, and SNI patterns must be server names", async () => {
     const problems = await problemsOf({
       pools: { web: { servers: [{ url: "http://127.0.0.1:9" }] }, db: { mode: "tcp", servers: [{ address: "127.0.0.1:9" }] } },
-      tcp: [{ listen: "127.0.0.1:0", pool: "web" }, { listen: "127.0.0.1:0", sni: { "a.*.com": "db", "db.example.com": "dbb" } }],
+      tcp: [
+        { listen: "127.0.0.1:0", pool: "web" },
+        { listen: "127.0.0.1:0", sni: { "a.*.com": "db", "db.example.com": "dbb" } },
+      ],
       udp: [{ listen: "127.0.0.1:0", pool: "nope" }],
     });
     expect(problems).toEqual([

@@ -10,7 +10,19 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { createHash } from "node:crypto";
-import { echoUpstream, exchange, namedUpstream, openClient, randomBytes, refusingPort, sha256, tcpUpstream, type Client, type DeadPort, type TcpUpstream } from "./helpers/l4.ts";
+import {
+  echoUpstream,
+  exchange,
+  namedUpstream,
+  openClient,
+  randomBytes,
+  refusingPort,
+  sha256,
+  tcpUpstream,
+  type Client,
+  type DeadPort,
+  type TcpUpstream,
+} from "./helpers/l4.ts";
 import { spawnL4, type L4Process, type L4Runtime } from "./helpers/l4-process.ts";
 import { eventually } from "./helpers/common.ts";
 import { startBlackhole, type Blackhole } from "./helpers/upstream.ts";
@@ -305,7 +317,9 @@ export function pipeCases(runtime: L4Runtime): void {
       await ended;
       clearTimeout(checkpoint);
       socket.destroy();
-      console.log(`${runtime} slow server: the client got ${(writtenWhilePaused / 1048576).toFixed(1)} MB out while the server did not read; listener RSS ${base.nowMB.toFixed(1)} → ${pausedPeak.toFixed(1)} MB`);
+      console.log(
+        `${runtime} slow server: the client got ${(writtenWhilePaused / 1048576).toFixed(1)} MB out while the server did not read; listener RSS ${base.nowMB.toFixed(1)} → ${pausedPeak.toFixed(1)} MB`,
+      );
       expect(writtenWhilePaused).toBeLessThan(FLOOD / 2);
       expect(pausedPeak - base.nowMB).toBeLessThan(16);
       expect(answer).toBe(`${FLOOD} ${hash.digest("hex")}`);

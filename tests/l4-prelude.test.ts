@@ -100,7 +100,15 @@ test("acceptProxy with a v2 header and bytes in the same packet: only the bytes 
 
 test("acceptProxy: the header's source address is what hash balancing keys on", async () => {
   const ups = await Promise.all(["a", "b", "c"].map((n) => rec(n)));
-  const gw = await l4({ pools: { p: tcpPoolOf(ups.map((u) => u.address), { balance: "ip-hash" }) }, tcp: [{ pool: "p", acceptProxy: true }] });
+  const gw = await l4({
+    pools: {
+      p: tcpPoolOf(
+        ups.map((u) => u.address),
+        { balance: "ip-hash" },
+      ),
+    },
+    tcp: [{ pool: "p", acceptProxy: true }],
+  });
   const via = (ip: string) => exchange(gw.port, `PROXY TCP4 ${ip} 10.0.0.1 1234 80\r\n`).then((r) => r.bytes.toString().trim());
   const ips = Array.from({ length: 20 }, (_, i) => `198.51.100.${i + 1}`);
   const first = await Promise.all(ips.map(via));
@@ -165,12 +173,31 @@ async function captureHello(servername: string): Promise<Buffer> {
 beforeAll(async () => {
   for (const name of ["db.example.com", "www.example.com", "other.org", ""]) hellos.set(name, await captureHello(name));
   certDir = await mkdtemp(join(tmpdir(), "sluice-l4-tls-"));
-  const proc = Bun.spawn([
-    "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", "/CN=db.example.com", "-addext", "subjectAltName=DNS:db.example.com",
-    "-keyout", join(certDir, "key.pem"), "-out", join(certDir, "cert.pem"),
-  ], { stdout: "ignore", stderr: "pipe" });
-  if ((await proc.exited) !== 0) throw new Error(`openssl could not make a test certificate: ${await new Response(proc.stderr).text()} (install: apt-get install -y openssl)`);
+  const proc = Bun.spawn(
+    [
+      "openssl",
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=db.example.com",
+      "-addext",
+      "subjectAltName=DNS:db.example.com",
+      "-keyout",
+      join(certDir, "key.pem"),
+      "-out",
+      join(certDir, "cert.pem"),
+    ],
+    { stdout: "ignore", stderr: "pipe" },
+  );
+  if ((await proc.exited) !== 0)
+    throw new Error(`openssl could not make a test certificate: ${await new Response(proc.stderr).text()} (install: apt-get install -y openssl)`);
   cert = await readFile(join(certDir, "cert.pem"));
   key = await readFile(join(certDir, "key.pem"));
 });

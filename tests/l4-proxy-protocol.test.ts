@@ -2,13 +2,7 @@
 // bytes below are written out by hand from the spec's layout, not produced by the code under test. Headers
 // from a real HAProxy are in l4-proxy-protocol-haproxy.test.ts.
 import { describe, expect, test } from "bun:test";
-import {
-  encodeProxyHeader,
-  parseProxyHeader,
-  PROXY_V1_MAX_LENGTH,
-  PROXY_V2_MAX_LENGTH,
-  PROXY_V2_SIGNATURE,
-} from "../gateway/l4/proxy-protocol.ts";
+import { encodeProxyHeader, parseProxyHeader, PROXY_V1_MAX_LENGTH, PROXY_V2_MAX_LENGTH, PROXY_V2_SIGNATURE } from "../gateway/l4/proxy-protocol.ts";
 import { formatIPv6, parseIPv4, parseIPv6 } from "../gateway/l4/proxy-protocol-address.ts";
 
 const ascii = (text: string) => new TextEncoder().encode(text);
@@ -81,9 +75,7 @@ describe("encodeProxyHeader v1", () => {
 
 describe("encodeProxyHeader v2", () => {
   test("TCP over IPv4: signature, 0x21, 0x11, length 12, addresses, ports big-endian", () => {
-    expect(encodeProxyHeader("v2", v4)).toEqual(
-      bytes(SIG, 0x21, 0x11, 0x00, 0x0c, [192, 0, 2, 1], [198, 51, 100, 2], [0xdc, 0x04], [0x01, 0xbb]),
-    );
+    expect(encodeProxyHeader("v2", v4)).toEqual(bytes(SIG, 0x21, 0x11, 0x00, 0x0c, [192, 0, 2, 1], [198, 51, 100, 2], [0xdc, 0x04], [0x01, 0xbb]));
   });
 
   test("TCP over IPv6: 0x21, 0x21, length 36", () => {
@@ -110,7 +102,17 @@ describe("encodeProxyHeader v2", () => {
   test("mixed families: AF_INET6 with the IPv4 address mapped", () => {
     const mixed = { source: { address: "1.2.3.4", port: 1 }, destination: { address: "::1", port: 2 } };
     expect(encodeProxyHeader("v2", mixed)).toEqual(
-      bytes(SIG, 0x21, 0x21, 0x00, 0x24, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0, 1], [0, 2]),
+      bytes(
+        SIG,
+        0x21,
+        0x21,
+        0x00,
+        0x24,
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4],
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        [0, 1],
+        [0, 2],
+      ),
     );
   });
 
@@ -176,17 +178,52 @@ const validHeaders: Array<{ name: string; header: Uint8Array; source?: object; d
     header: ascii("PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n"),
   },
   { name: "v1 UNKNOWN followed by anything", header: ascii("PROXY UNKNOWN whatever \t the sender wants\r\n") },
-  { name: "v1 TCP4 zeros", header: ascii("PROXY TCP4 0.0.0.0 0.0.0.0 0 0\r\n"), source: { address: "0.0.0.0", port: 0 }, destination: { address: "0.0.0.0", port: 0 } },
-  { name: "v2 IPv4", header: bytes(SIG, 0x21, 0x11, 0, 12, [10, 0, 0, 1], [10, 0, 0, 2], [0x30, 0x39], [0, 80]), source: { address: "10.0.0.1", port: 12345 }, destination: { address: "10.0.0.2", port: 80 } },
+  {
+    name: "v1 TCP4 zeros",
+    header: ascii("PROXY TCP4 0.0.0.0 0.0.0.0 0 0\r\n"),
+    source: { address: "0.0.0.0", port: 0 },
+    destination: { address: "0.0.0.0", port: 0 },
+  },
+  {
+    name: "v2 IPv4",
+    header: bytes(SIG, 0x21, 0x11, 0, 12, [10, 0, 0, 1], [10, 0, 0, 2], [0x30, 0x39], [0, 80]),
+    source: { address: "10.0.0.1", port: 12345 },
+    destination: { address: "10.0.0.2", port: 80 },
+  },
   {
     name: "v2 IPv6",
-    header: bytes(SIG, 0x21, 0x21, 0, 36, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], [0, 1], [0xff, 0xff]),
+    header: bytes(
+      SIG,
+      0x21,
+      0x21,
+      0,
+      36,
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+      [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+      [0, 1],
+      [0xff, 0xff],
+    ),
     source: { address: "::1", port: 1 },
     destination: { address: "fe80::2", port: 65535 },
   },
   {
     name: "v2 IPv4 with TLVs (ALPN, authority, NOOP padding)",
-    header: bytes(SIG, 0x21, 0x11, 0, 12 + 5 + 14 + 5, [1, 2, 3, 4], [5, 6, 7, 8], [0, 1], [0, 2], [0x01, 0, 2], "h2", [0x02, 0, 11], "example.com", [0x04, 0, 2, 0, 0]),
+    header: bytes(
+      SIG,
+      0x21,
+      0x11,
+      0,
+      12 + 5 + 14 + 5,
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+      [0, 1],
+      [0, 2],
+      [0x01, 0, 2],
+      "h2",
+      [0x02, 0, 11],
+      "example.com",
+      [0x04, 0, 2, 0, 0],
+    ),
     source: { address: "1.2.3.4", port: 1 },
     destination: { address: "5.6.7.8", port: 2 },
   },
@@ -411,7 +448,22 @@ describe("address text", () => {
       ["0:0:0:0:0:ffff:1.2.3.4", "::ffff:1.2.3.4"],
     ];
     for (const [input, canonical] of pairs) expect(formatIPv6(parseIPv6(input)!)).toBe(canonical);
-    for (const bad of ["", ":", ":::", "1:2:3:4:5:6:7:8:9", "1::2::3", ":1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:", "12345::", "::1.2.3", "1.2.3.4::", "::1.2.3.4:1", "g::", "1:2:3:4:5:6:7:1.2.3.4", "::ffff:1.2.3.04"]) {
+    for (const bad of [
+      "",
+      ":",
+      ":::",
+      "1:2:3:4:5:6:7:8:9",
+      "1::2::3",
+      ":1:2:3:4:5:6:7:8",
+      "1:2:3:4:5:6:7:8:",
+      "12345::",
+      "::1.2.3",
+      "1.2.3.4::",
+      "::1.2.3.4:1",
+      "g::",
+      "1:2:3:4:5:6:7:1.2.3.4",
+      "::ffff:1.2.3.04",
+    ]) {
       expect({ bad, parsed: parseIPv6(bad) }).toEqual({ bad, parsed: undefined });
     }
   });

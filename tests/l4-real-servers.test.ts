@@ -38,7 +38,10 @@ describe("redis behind a tcp listener", () => {
     need("redis-cli");
     need("redis-benchmark");
     redisPort = await deadPort();
-    redis = Bun.spawn([server, "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "inherit" });
+    redis = Bun.spawn([server, "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdout: "ignore",
+      stderr: "inherit",
+    });
     await until(async () => (await run(["redis-cli", "-p", String(redisPort), "ping"])).trim() === "PONG", "redis-server comes up", 5_000, 50);
     gw = await startL4({ pools: { redis: tcpPoolOf([`127.0.0.1:${redisPort}`], { balance: "least-conn" }) }, tcp: [{ pool: "redis" }] });
   });
@@ -97,7 +100,12 @@ describe("postgres behind a tcp listener", () => {
   beforeAll(async () => {
     need("psql");
     const root = "/usr/lib/postgresql";
-    const version = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, "bin/initdb"))).sort().at(-1) : undefined;
+    const version = existsSync(root)
+      ? readdirSync(root)
+          .filter((v) => existsSync(join(root, v, "bin/initdb")))
+          .sort()
+          .at(-1)
+      : undefined;
     if (!version) throw new Error(`PostgreSQL server binaries (initdb) not found under ${root}: run \`${INSTALL}\``);
     bin = join(root, version, "bin");
     dir = await mkdtemp(join(tmpdir(), "sluice-pg-"));
@@ -113,14 +121,36 @@ describe("postgres behind a tcp listener", () => {
     }
     await run([...as, join(bin, "initdb"), "-D", join(dir, "data"), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"], { timeoutMs: 30_000 });
     pgPort = await deadPort();
-    postgres = Bun.spawn([
-      ...as, join(bin, "postgres"), "-D", join(dir, "data"), "-p", String(pgPort), "-k", dir,
-      "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-    ], { stdout: "ignore", stderr: "ignore" });
-    await until(async () => {
-      await run([join(bin, "pg_isready"), "-h", "127.0.0.1", "-p", String(pgPort)]);
-      return true;
-    }, "postgres comes up", 10_000, 50);
+    postgres = Bun.spawn(
+      [
+        ...as,
+        join(bin, "postgres"),
+        "-D",
+        join(dir, "data"),
+        "-p",
+        String(pgPort),
+        "-k",
+        dir,
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "fsync=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "full_page_writes=off",
+      ],
+      { stdout: "ignore", stderr: "ignore" },
+    );
+    await until(
+      async () => {
+        await run([join(bin, "pg_isready"), "-h", "127.0.0.1", "-p", String(pgPort)]);
+        return true;
+      },
+      "postgres comes up",
+      10_000,
+      50,
+    );
     gw = await startL4({ pools: { pg: tcpPoolOf([`127.0.0.1:${pgPort}`]) }, tcp: [{ pool: "pg" }] });
   }, 40_000);
 
@@ -134,7 +164,8 @@ describe("postgres behind a tcp listener", () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const psql = (sql: string) => run(["psql", "-h", "127.0.0.1", "-p", String(gw!.port), "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-At", "-X"], { stdin: sql });
+  const psql = (sql: string) =>
+    run(["psql", "-h", "127.0.0.1", "-p", String(gw!.port), "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-At", "-X"], { stdin: sql });
 
   test("psql select 1 through the listener", async () => {
     expect((await run(["psql", "-h", "127.0.0.1", "-p", String(gw!.port), "-U", "postgres", "-At", "-X", "-c", "select 1"])).trim()).toBe("1");

@@ -33,8 +33,26 @@ async function run(cmd: string[], input?: string): Promise<{ code: number; out: 
 async function certificate(name: string): Promise<{ cert: string; key: string }> {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
-  const made = await run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", `/CN=${name}`, "-addext", `subjectAltName=DNS:${name}`, "-keyout", key, "-out", cert]);
+  const made = await run([
+    "openssl",
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    `/CN=${name}`,
+    "-addext",
+    `subjectAltName=DNS:${name}`,
+    "-keyout",
+    key,
+    "-out",
+    cert,
+  ]);
   if (made.code !== 0) throw new Error(`openssl req failed (${INSTALL}): ${made.out}`);
   return { cert, key };
 }
@@ -43,7 +61,9 @@ async function sServer(name: string): Promise<number> {
   const { cert, key } = await certificate(name);
   const port = await deadPort();
   const proc = Bun.spawn(["openssl", "s_server", "-accept", `127.0.0.1:${port}`, "-cert", cert, "-key", key, "-www", "-quiet"], {
-    stdin: "ignore", stdout: "ignore", stderr: "ignore",
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "ignore",
   });
   servers.push(proc);
   // Ready once it accepts connections.

@@ -85,7 +85,20 @@ describe("compileSniRoutes", () => {
   });
 
   test("keys that are not a name, `*.name` or `*` are refused when compiling", () => {
-    for (const key of ["", "*.", "**.example.com", "a.*.example.com", "*example.com", "example.*", "a..b", ".a.b", "a b.example", "*.*.example.com", "é.example", `${"x".repeat(64)}.example`]) {
+    for (const key of [
+      "",
+      "*.",
+      "**.example.com",
+      "a.*.example.com",
+      "*example.com",
+      "example.*",
+      "a..b",
+      ".a.b",
+      "a b.example",
+      "*.*.example.com",
+      "é.example",
+      `${"x".repeat(64)}.example`,
+    ]) {
       expect(validateSniKey(key)).toBeString();
       expect(() => compileSniRoutes({ [key]: "x" })).toThrow(/sni key/);
     }

@@ -166,7 +166,10 @@ function body(parts: HelloParts = {}): number[] {
   const sessionId = parts.sessionId ?? new Array(32).fill(7);
   const suites = parts.suites ?? [0x13, 0x01, 0xc0, 0x2f];
   const compression = parts.compression ?? [0];
-  const extensions = parts.extensions ?? [[0, serverNameData([0, ascii("built.example.com")])], [43, [2, 3, 4]]];
+  const extensions = parts.extensions ?? [
+    [0, serverNameData([0, ascii("built.example.com")])],
+    [43, [2, 3, 4]],
+  ];
   const block = extensions.flatMap(([type, data]) => [...u16(type), ...u16(data.length), ...data]);
   return [
     ...(parts.version ?? [3, 3]),
@@ -251,7 +254,15 @@ describe("hand-built ClientHellos", () => {
     expect(name253.length).toBe(253);
     ok({ extensions: [[0, serverNameData([0, ascii(name253)])]] }, name253);
     ok({ extensions: [[0, serverNameData([0, ascii(`${name253}.`)])]] }, name253);
-    ok({ extensions: [[0xfe0d, new Array(9000).fill(0)], [0, serverNameData([0, ascii("big.example")])]] }, "big.example");
+    ok(
+      {
+        extensions: [
+          [0xfe0d, new Array(9000).fill(0)],
+          [0, serverNameData([0, ascii("big.example")])],
+        ],
+      },
+      "big.example",
+    );
     // Record versions 3.0 to 3.4.
     for (const minor of [0, 1, 2, 3, 4]) expect(parseClientHello(records(message(), 100, [3, minor])).kind).toBe("ok");
     // A message at the size bound, over several records.
@@ -274,14 +285,22 @@ describe("hand-built ClientHellos", () => {
     ["a ServerHello", "not ClientHello", records(message({}, 2))],
     ["a Finished", "not ClientHello", records(message({}, 20))],
     ["a message over 64 KB", "ClientHello too long", Uint8Array.from([22, 3, 1, 0, 4, 1, ...u24(CLIENT_HELLO_MAX_LENGTH + 1)])],
-    ["an alert between fragments", "record type 21 inside", (() => {
-      const split = records(message(), 20);
-      return Uint8Array.from([...split.subarray(0, 25), 21, 3, 3, 0, 2, 2, 40, ...split.subarray(25)]);
-    })()],
-    ["application data between fragments", "record type 23 inside", (() => {
-      const split = records(message(), 20);
-      return Uint8Array.from([...split.subarray(0, 25), 23, 3, 3, 0, 1, 0, ...split.subarray(25)]);
-    })()],
+    [
+      "an alert between fragments",
+      "record type 21 inside",
+      (() => {
+        const split = records(message(), 20);
+        return Uint8Array.from([...split.subarray(0, 25), 21, 3, 3, 0, 2, 2, 40, ...split.subarray(25)]);
+      })(),
+    ],
+    [
+      "application data between fragments",
+      "record type 23 inside",
+      (() => {
+        const split = records(message(), 20);
+        return Uint8Array.from([...split.subarray(0, 25), 23, 3, 3, 0, 1, 0, ...split.subarray(25)]);
+      })(),
+    ],
     ["legacy_version 2.0", "is not TLS", records(message({ version: [2, 0] }))],
     ["session id of 33 bytes", "session id", records(message({ sessionId: new Array(33).fill(0) }))],
     ["odd cipher suites length", "cipher suites", records(message({ suites: [0x13, 0x01, 0xc0] }))],
@@ -292,9 +311,35 @@ describe("hand-built ClientHellos", () => {
     ["a lone byte where the extensions length goes", "extensions length", records(message({ extensionsRaw: [0] }))],
     ["an extension overrunning the block", "overruns the extensions block", records(message({ extensionsRaw: [0, 5, 0, 43, 0, 9, 4] }))],
     ["bytes after the extensions", "extensions length", records(message({ trailing: [0] }))],
-    ["two server_name extensions", "repeats extension 0", records(message({ extensions: [[0, serverNameData([0, ascii("a.example")])], [0, serverNameData([0, ascii("b.example")])]] }))],
-    ["another extension repeated", "repeats extension 43", records(message({ extensions: [[43, [2, 3, 4]], [43, [2, 3, 4]]] }))],
-    ["two host_names in one list", "more than one host_name", records(message({ extensions: [[0, serverNameData([0, ascii("a.example")], [0, ascii("b.example")])]] }))],
+    [
+      "two server_name extensions",
+      "repeats extension 0",
+      records(
+        message({
+          extensions: [
+            [0, serverNameData([0, ascii("a.example")])],
+            [0, serverNameData([0, ascii("b.example")])],
+          ],
+        }),
+      ),
+    ],
+    [
+      "another extension repeated",
+      "repeats extension 43",
+      records(
+        message({
+          extensions: [
+            [43, [2, 3, 4]],
+            [43, [2, 3, 4]],
+          ],
+        }),
+      ),
+    ],
+    [
+      "two host_names in one list",
+      "more than one host_name",
+      records(message({ extensions: [[0, serverNameData([0, ascii("a.example")], [0, ascii("b.example")])]] })),
+    ],
     ["an empty server_name extension", "server_name extension is malformed", records(message({ extensions: [[0, []]] }))],
     ["an empty server name list", "server_name extension is malformed", records(message({ extensions: [[0, [0, 0]]] }))],
     ["a server name list longer than the extension", "server_name extension is malformed", records(message({ extensions: [[0, [0, 9, 0, 0, 1, 0x61]]] }))],
@@ -312,7 +357,11 @@ describe("hand-built ClientHellos", () => {
     ["a host_name with ':' (IPv6 literal)", "not a valid DNS name", records(message({ extensions: [[0, serverNameData([0, ascii("::1")])]] }))],
     ["a host_name with UTF-8", "not a valid DNS name", records(message({ extensions: [[0, serverNameData([0, [0x63, 0x61, 0x66, 0xc3, 0xa9]])]] }))],
     ["a 64-character label", "not a valid DNS name", records(message({ extensions: [[0, serverNameData([0, ascii(`${"x".repeat(64)}.example`)])]] }))],
-    ["a 254-character host_name", "not a valid DNS name", records(message({ extensions: [[0, serverNameData([0, ascii(["x".repeat(63), "x".repeat(63), "x".repeat(63), "y".repeat(62)].join("."))])]] }))],
+    [
+      "a 254-character host_name",
+      "not a valid DNS name",
+      records(message({ extensions: [[0, serverNameData([0, ascii(["x".repeat(63), "x".repeat(63), "x".repeat(63), "y".repeat(62)].join("."))])]] })),
+    ],
   ];
   for (const [name, reason, bytes] of cases) {
     test(`invalid: ${name}`, () => {

@@ -31,7 +31,10 @@ async function runOnDeno(flags: string[]): Promise<Record<string, unknown>> {
     run.proc.kill();
     throw new Error(`deno did not exit (something left open after stop()):\n${run.output()}`);
   }
-  const line = run.output().split("\n").find((l) => l.startsWith("RESULT "));
+  const line = run
+    .output()
+    .split("\n")
+    .find((l) => l.startsWith("RESULT "));
   if (code !== 0 || !line) throw new Error(`deno exited ${code}:\n${run.output()}`);
   return JSON.parse(line.slice("RESULT ".length));
 }

@@ -184,14 +184,16 @@ describe("udp listener", () => {
     const clients = await Promise.all(Array.from({ length: 50 }, () => peer()));
     const serverOf = new Map<Peer, string>();
     for (let round = 0; round < 3; round++) {
-      await Promise.all(clients.map(async (client, i) => {
-        client.send(`c${i}r${round}`, port);
-        const reply = text((await client.next()).data);
-        const [server, body] = reply.split(":");
-        expect(body).toBe(`c${i}r${round}`);
-        if (round === 0) serverOf.set(client, server!);
-        else expect(server).toBe(serverOf.get(client)!);
-      }));
+      await Promise.all(
+        clients.map(async (client, i) => {
+          client.send(`c${i}r${round}`, port);
+          const reply = text((await client.next()).data);
+          const [server, body] = reply.split(":");
+          expect(body).toBe(`c${i}r${round}`);
+          if (round === 0) serverOf.set(client, server!);
+          else expect(server).toBe(serverOf.get(client)!);
+        }),
+      );
     }
     const counts = { a: 0, b: 0 };
     for (const s of serverOf.values()) counts[s as "a" | "b"]++;
@@ -304,7 +306,10 @@ describe("udp listener", () => {
     const { port, udp } = await listen([dns.port]);
     // Each dig is a new socket, so a new session.
     for (let i = 0; i < 3; i++) {
-      const dig = Bun.spawn(["dig", "@127.0.0.1", "-p", String(port), `host${i}.example.test`, "A", "+short", "+tries=1", "+time=2", "+notcp", "+noedns"], { stdout: "pipe", stderr: "pipe" });
+      const dig = Bun.spawn(["dig", "@127.0.0.1", "-p", String(port), `host${i}.example.test`, "A", "+short", "+tries=1", "+time=2", "+notcp", "+noedns"], {
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       expect(await dig.exited).toBe(0);
       expect((await new Response(dig.stdout).text()).trim()).toBe("192.0.2.53");
     }
@@ -341,7 +346,10 @@ describe("udp listener", () => {
   test("backup servers take sessions only when no primary can", async () => {
     const primary = await echoServer("primary");
     const backup = await echoServer("backup");
-    const { port, pool } = await listen([{ address: `127.0.0.1:${primary.port}`, down: true }, { address: `127.0.0.1:${backup.port}`, backup: true }]);
+    const { port, pool } = await listen([
+      { address: `127.0.0.1:${primary.port}`, down: true },
+      { address: `127.0.0.1:${backup.port}`, backup: true },
+    ]);
     const client = await peer();
     client.send("q", port);
     expect(text((await client.next()).data)).toBe("backup:q");
@@ -485,7 +493,10 @@ describe("udp listener", () => {
     const taken = await peer();
     const config = configSchema.parse({
       pools: { dns: { mode: "tcp", servers: [{ address: "127.0.0.1:53" }] } },
-      udp: [{ listen: "127.0.0.1:0", pool: "dns" }, { listen: `127.0.0.1:${taken.port}`, pool: "dns" }],
+      udp: [
+        { listen: "127.0.0.1:0", pool: "dns" },
+        { listen: `127.0.0.1:${taken.port}`, pool: "dns" },
+      ],
     });
     const pools = new Map([["dns", new Pool("dns", config.pools.dns!)]]);
     const failure = startUdpListeners(config.udp, { runtime, pools: () => pools, log: () => {} });
@@ -505,7 +516,10 @@ describe("udp listener", () => {
     const address = udp.listeners[0]!.address;
     expect(address).toMatch(/^\[::\]:\d+$/);
     const port = Number(address.split(":").at(-1));
-    for (const [host, target] of [["127.0.0.1", "127.0.0.1"], ["::1", "::1"]] as const) {
+    for (const [host, target] of [
+      ["127.0.0.1", "127.0.0.1"],
+      ["::1", "::1"],
+    ] as const) {
       const client = await peer(undefined, host);
       client.send(`from ${host}`, port, target);
       const reply = await client.next();

@@ -37,7 +37,14 @@ beforeAll(async () => {
         app: { servers: [{ url: app.url, id: "a" }] },
         slow: { servers: [{ url: slow.url, id: "s", maxFails: 0 }], timeouts: { response: "300ms" } },
         // The dead server first: a request fails to connect there, then is retried on the live one.
-        retry: { balance: "first", retries: 1, servers: [{ url: `http://127.0.0.1:${await deadPort()}`, id: "dead", maxFails: 0 }, { url: app.url, id: "live" }] },
+        retry: {
+          balance: "first",
+          retries: 1,
+          servers: [
+            { url: `http://127.0.0.1:${await deadPort()}`, id: "dead", maxFails: 0 },
+            { url: app.url, id: "live" },
+          ],
+        },
         closer: { retries: 0, servers: [{ url: closer.url, id: "c", maxFails: 0 }] },
         garbage: { retries: 0, servers: [{ url: garbage.url, id: "g", maxFails: 0 }] },
       },
@@ -93,7 +100,11 @@ describe("requests", () => {
     expect(delta(before, after, "sluice_http_requests_total", { route: "", pool: "", method: "OTHER", code: "404" })).toBe(1);
     expect(delta(before, after, "sluice_http_request_duration_seconds_count", route)).toBe(5);
     // Methods are a closed set: no label for BREW or PURGE ever appears.
-    const methods = new Set(parseSamples(after).filter((s) => s.name === "sluice_http_requests_total").map((s) => s.labels.method));
+    const methods = new Set(
+      parseSamples(after)
+        .filter((s) => s.name === "sluice_http_requests_total")
+        .map((s) => s.labels.method),
+    );
     for (const method of methods) expect(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "OTHER"]).toContain(method!);
   });
 
@@ -138,7 +149,11 @@ describe("upstream servers", () => {
     expect(delta(before, after, "sluice_upstream_failures_total", { pool: "slow", server: "s", reason: "timeout" })).toBe(1);
     expect(delta(before, after, "sluice_upstream_failures_total", { pool: "closer", server: "c", reason: "closed" })).toBe(1);
     expect(delta(before, after, "sluice_upstream_failures_total", { pool: "garbage", server: "g", reason: "bad-response" })).toBe(1);
-    for (const [pool, server] of [["slow", "s"], ["closer", "c"], ["garbage", "g"]]) {
+    for (const [pool, server] of [
+      ["slow", "s"],
+      ["closer", "c"],
+      ["garbage", "g"],
+    ]) {
       expect(delta(before, after, "sluice_upstream_attempts_total", { pool: pool!, server: server! })).toBe(1);
     }
     expect(delta(before, after, "sluice_http_requests_total", { route: "slow", code: "504" })).toBe(1);

@@ -61,7 +61,13 @@ test("a dead server is skipped after maxFails failures, retried after failTimeou
   const b = upstream("b");
   const dead = `http://127.0.0.1:${await deadPort()}`;
   const g = await gw({
-    app: { retries: 1, servers: [{ url: dead, id: "dead", maxFails: 2, failTimeout: "1s" }, { url: b.url, id: "b" }] },
+    app: {
+      retries: 1,
+      servers: [
+        { url: dead, id: "dead", maxFails: 2, failTimeout: "1s" },
+        { url: b.url, id: "b" },
+      ],
+    },
   });
   const [sd] = serversOf(g);
 
@@ -93,7 +99,15 @@ test("a dead server is skipped after maxFails failures, retried after failTimeou
 test("GETs that land on a dead server are retried on another with the same path; a POST with a body is not replayed", async () => {
   const b = upstream("b");
   const dead = `http://127.0.0.1:${await deadPort()}`;
-  const g = await gw({ app: { retries: 1, servers: [{ url: dead, id: "dead", maxFails: 5, failTimeout: "1s" }, { url: b.url, id: "b" }] } });
+  const g = await gw({
+    app: {
+      retries: 1,
+      servers: [
+        { url: dead, id: "dead", maxFails: 5, failTimeout: "1s" },
+        { url: b.url, id: "b" },
+      ],
+    },
+  });
   const gets = await Promise.all([0, 1, 2, 3].map(() => fetch(g.url + "/x?y=1").then((r) => r.status)));
   expect(gets).toEqual([200, 200, 200, 200]);
   expect(b.seen.filter((s) => s.url === "/x?y=1").length).toBe(4);
@@ -107,7 +121,13 @@ test("every server passively out: 503 with Retry-After at once, no connection at
   const d1 = `http://127.0.0.1:${await deadPort()}`;
   const d2 = `http://127.0.0.1:${await deadPort()}`;
   const g = await gw({
-    app: { retries: 1, servers: [{ url: d1, id: "d1", maxFails: 1, failTimeout: "10s" }, { url: d2, id: "d2", maxFails: 1, failTimeout: "10s" }] },
+    app: {
+      retries: 1,
+      servers: [
+        { url: d1, id: "d1", maxFails: 1, failTimeout: "10s" },
+        { url: d2, id: "d2", maxFails: 1, failTimeout: "10s" },
+      ],
+    },
   });
   // The first request tries both and gets 502 ...
   const first = await fetch(g.url + "/");
@@ -131,7 +151,10 @@ test("slow start after health checks bring a server back: a small share at first
   const g = await gw({
     app: {
       balance: "round-robin",
-      servers: [{ url: a.url, id: "a", slowStart: "2s" }, { url: b.url, id: "b", slowStart: "2s" }],
+      servers: [
+        { url: a.url, id: "a", slowStart: "2s" },
+        { url: b.url, id: "b", slowStart: "2s" },
+      ],
       health: { path: "/healthz", interval: "100ms", timeout: "100ms", rise: 1, fall: 1 },
     },
   });
@@ -167,7 +190,10 @@ test("slow start after failTimeout: a server that was out comes back with a smal
   const g = await gw({
     app: {
       retries: 1,
-      servers: [{ url: first.url, id: "a", maxFails: 1, failTimeout: "500ms", slowStart: "2s" }, { url: b.url, id: "b" }],
+      servers: [
+        { url: first.url, id: "a", maxFails: 1, failTimeout: "500ms", slowStart: "2s" },
+        { url: b.url, id: "b" },
+      ],
     },
   });
   const [sa] = serversOf(g);

@@ -147,17 +147,16 @@ describe("the table of cases", () => {
   test("has at least 60 of them", () => expect(CASES.length).toBeGreaterThanOrEqual(60));
 
   const named = (rules: PathRules) => (rules === DEFAULT ? "" : ` (${rules === KEEP ? "encodedSlashes: keep" : "mergeSlashes: false"})`);
-  test.each(CASES.map(([input, want, rules = DEFAULT]) => [input, typeof want === "string" ? want : `refused: ${want.refused}…`, named(rules), want, rules] as const))(
-    "%p → %s%s",
-    (input, _title, _rules, want, rules) => {
+  test.each(
+    CASES.map(([input, want, rules = DEFAULT]) => [input, typeof want === "string" ? want : `refused: ${want.refused}…`, named(rules), want, rules] as const),
+  )("%p → %s%s", (input, _title, _rules, want, rules) => {
     const got = normalizeTarget(input, rules);
     if (typeof want === "string") expect(got).toBe(want);
     else {
       expect(refused(got)).toBe(true);
       expect((got as PathRefusal).message.startsWith(want.refused)).toBe(true);
     }
-  },
-  );
+  });
 
   test("an already normal target comes back as the same string, and a refusal allocates nothing", () => {
     const target = "/api/v1/items/42?page=2";
@@ -170,12 +169,49 @@ describe("the table of cases", () => {
 
 /** Pieces a hostile or sloppy path is made of. */
 const PIECE = fc.constantFrom(
-  "a", "B", "private", "x", "", ".", "..", "%2e", "%2E", "%2e%2e", ".%2E", "%2f", "%2F", "%5c", "%5C", "%00", "%70",
-  "%7e", "%7E", "%41", "%c3%a9", "%25", "%252e", "%G1", "%4", "\\", "{", "|", "~", ";", "..;", ".;x", "a;b", ".well-known",
-  "%20", "%3F", "-", "_", "%2d",
+  "a",
+  "B",
+  "private",
+  "x",
+  "",
+  ".",
+  "..",
+  "%2e",
+  "%2E",
+  "%2e%2e",
+  ".%2E",
+  "%2f",
+  "%2F",
+  "%5c",
+  "%5C",
+  "%00",
+  "%70",
+  "%7e",
+  "%7E",
+  "%41",
+  "%c3%a9",
+  "%25",
+  "%252e",
+  "%G1",
+  "%4",
+  "\\",
+  "{",
+  "|",
+  "~",
+  ";",
+  "..;",
+  ".;x",
+  "a;b",
+  ".well-known",
+  "%20",
+  "%3F",
+  "-",
+  "_",
+  "%2d",
 );
 const QUERY = fc.constantFrom("", "?", "?a=1", "?x=/../%2F%00//", "?%zz");
-const TARGET = fc.tuple(fc.array(PIECE, { minLength: 0, maxLength: 8 }), fc.array(fc.constantFrom("/", "//", "/./"), { minLength: 8, maxLength: 8 }), QUERY)
+const TARGET = fc
+  .tuple(fc.array(PIECE, { minLength: 0, maxLength: 8 }), fc.array(fc.constantFrom("/", "//", "/./"), { minLength: 8, maxLength: 8 }), QUERY)
   .map(([pieces, slashes, query]) => "/" + pieces.map((p, i) => (i === 0 ? p : slashes[i]! + p)).join("") + query);
 const RULES = fc.constantFrom(...ALL_RULES);
 const RUNS = { numRuns: 1000 };
@@ -269,11 +305,13 @@ describe("properties", () => {
     )
     .map(([name, choices, [first, second]]) => {
       const spell = (text: string, offset: number) =>
-        [...text].map((ch, i) => {
-          const hex = ch.charCodeAt(0).toString(16);
-          const choice = choices[(i + offset) % choices.length]!;
-          return choice === 0 ? `%${hex}` : choice === 1 ? `%${hex.toUpperCase()}` : ch;
-        }).join("");
+        [...text]
+          .map((ch, i) => {
+            const hex = ch.charCodeAt(0).toString(16);
+            const choice = choices[(i + offset) % choices.length]!;
+            return choice === 0 ? `%${hex}` : choice === 1 ? `%${hex.toUpperCase()}` : ch;
+          })
+          .join("");
       // "/.%2E/x/" climbs back to where it started: prefix it with a segment so it never climbs above "/".
       const lead = first === "/.%2E/x/" ? "/x/.%2E/" : first;
       return { name, target: `${lead}${spell(name, 0)}${second === "/.%2E/x/" ? "/x/../" : second}${spell("x", 3)}` };
@@ -282,12 +320,10 @@ describe("properties", () => {
   test("a /NAME/* route is never bypassed by a re-spelling of /NAME/x", () => {
     fc.assert(
       fc.property(RESPELLED, RULES, ({ name, target }, rules) => {
-        const table = compileRouteTable(
-          [
-            { route: { name: "private", match: { path: `/${name}/*` }, pool: "p", plugins: [] } as RouteConfig, value: "private" },
-            { route: { name: "public", pool: "p", plugins: [] } as RouteConfig, value: "public" },
-          ],
-        );
+        const table = compileRouteTable([
+          { route: { name: "private", match: { path: `/${name}/*` }, pool: "p", plugins: [] } as RouteConfig, value: "private" },
+          { route: { name: "public", pool: "p", plugins: [] } as RouteConfig, value: "public" },
+        ]);
         // Without merging, "//" is a segment of its own by configuration: the re-spellings here all merge.
         const out = normalizeTarget(target, { ...rules, mergeSlashes: true });
         if (refused(out)) return; // refused is safe too
@@ -494,7 +530,11 @@ describe.each(WAYS)("$name", (way) => {
     afterAll(() => gw.stop(0));
 
     test("an encoded slash passes undecoded (hex in upper case), inside one segment", async () => {
-      for (const [target, upstream] of [["/a%2Fb", "/a%2Fb"], ["/a%2fb?c=%2f", "/a%2Fb?c=%2f"], ["/a%5cb", "/a%5Cb"]] as const) {
+      for (const [target, upstream] of [
+        ["/a%2Fb", "/a%2Fb"],
+        ["/a%2fb?c=%2f", "/a%2Fb?c=%2f"],
+        ["/a%5cb", "/a%5Cb"],
+      ] as const) {
         const answer = await send(gw, target);
         expect(answer.response.status).toBe(200);
         expect(answer.reached).toEqual({ private: [], public: [upstream] });

@@ -26,7 +26,13 @@ beforeAll(async () => {
       accessLog: false,
       plugins: [{ use: steer, options: { tag: "global" } }],
       pools: {
-        blue: { balance: "round-robin", servers: [{ url: blue1.url, id: "b1" }, { url: blue2.url, id: "b2" }] },
+        blue: {
+          balance: "round-robin",
+          servers: [
+            { url: blue1.url, id: "b1" },
+            { url: blue2.url, id: "b2" },
+          ],
+        },
         green: { servers: [{ url: green.url, id: "g1" }] },
       },
       routes: [

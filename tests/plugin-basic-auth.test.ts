@@ -24,14 +24,12 @@ let aliceHash: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "sluice-basic-"));
   aliceHash = bcrypt.hashSync("wonderland", COST);
-  const users = { alice: aliceHash, bob: bcrypt.hashSync("builder", COST), "zoë": bcrypt.hashSync("pässwörd", COST) };
+  const users = { alice: aliceHash, bob: bcrypt.hashSync("builder", COST), zoë: bcrypt.hashSync("pässwörd", COST) };
   // htpasswd -B writes $2y$ hashes: the same algorithm under another name.
-  await writeFile(join(dir, "staff.htpasswd"), [
-    "# staff of the back office",
-    "",
-    `dave:${bcrypt.hashSync("d4ve", COST).replace(/^\$2b\$/, "$2y$")}`,
-    `erin:${bcrypt.hashSync("3rin", COST)}`,
-  ].join("\n"));
+  await writeFile(
+    join(dir, "staff.htpasswd"),
+    ["# staff of the back office", "", `dave:${bcrypt.hashSync("d4ve", COST).replace(/^\$2b\$/, "$2y$")}`, `erin:${bcrypt.hashSync("3rin", COST)}`].join("\n"),
+  );
   up = startUpstream("app");
   const route = (path: string, options: Record<string, unknown>) => ({ match: { path: `/${path}/*` }, pool: "app", plugins: [{ use: "basic-auth", options }] });
   gw = await startGateway({
@@ -185,16 +183,22 @@ describe("options", () => {
   test("sluice check prints one line per problem", async () => {
     await writeFile(join(dir, "bad.htpasswd"), `ok:${aliceHash}\nplain:secret\nsha:{SHA}x\nmd5:$apr1$abc$def\n`);
     const path = join(dir, "bad-basic.json");
-    await writeFile(path, JSON.stringify({
-      pools: { app: { servers: [{ url: "http://127.0.0.1:9" }] } },
-      routes: [
-        { pool: "app", plugins: [{ use: "basic-auth", options: { users: { alice: "wonderland", "b:ob": aliceHash }, realm: 'say "hi"' } }] },
-        { pool: "app", plugins: [{ use: "basic-auth", options: {} }] },
-        { pool: "app", plugins: [{ use: "basic-auth", options: { usersFile: "missing.htpasswd" } }] },
-        { pool: "app", plugins: [{ use: "basic-auth", options: { usersFile: "bad.htpasswd" } }] },
-        { pool: "app", plugins: [{ use: "basic-auth", options: { users: { eve: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA" }, userHeader: "authorization" } }] },
-      ],
-    }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        pools: { app: { servers: [{ url: "http://127.0.0.1:9" }] } },
+        routes: [
+          { pool: "app", plugins: [{ use: "basic-auth", options: { users: { alice: "wonderland", "b:ob": aliceHash }, realm: 'say "hi"' } }] },
+          { pool: "app", plugins: [{ use: "basic-auth", options: {} }] },
+          { pool: "app", plugins: [{ use: "basic-auth", options: { usersFile: "missing.htpasswd" } }] },
+          { pool: "app", plugins: [{ use: "basic-auth", options: { usersFile: "bad.htpasswd" } }] },
+          {
+            pool: "app",
+            plugins: [{ use: "basic-auth", options: { users: { eve: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA" }, userHeader: "authorization" } }],
+          },
+        ],
+      }),
+    );
     const { code, out } = await runCli(["check", "--config", path]);
     expect(code).toBe(1);
     expect(out.trim().split("\n")).toEqual([

@@ -47,17 +47,19 @@ beforeAll(async () => {
       },
       routes: [
         route("socket", [{ use: "cors", options: { origins: [APP] } }], "sockets"),
-        route("api", [{
-          use: "cors",
-          options: {
-            origins: [APP, "https://*.example.org", "~https://preview-[0-9]+\\.example\\.net"],
-            credentials: true,
-            maxAge: "10m",
-            methods: ["GET", "POST", "PUT"],
-            allowHeaders: ["Content-Type", "X-Api-Key"],
-            exposeHeaders: ["x-upstream"],
+        route("api", [
+          {
+            use: "cors",
+            options: {
+              origins: [APP, "https://*.example.org", "~https://preview-[0-9]+\\.example\\.net"],
+              credentials: true,
+              maxAge: "10m",
+              methods: ["GET", "POST", "PUT"],
+              allowHeaders: ["Content-Type", "X-Api-Key"],
+              exposeHeaders: ["x-upstream"],
+            },
           },
-        }]),
+        ]),
         route("open", [{ use: "cors", options: { origins: "*" } }]),
         route("wild-credentials", [{ use: "cors", options: { origins: ["*"], credentials: true } }]),
         route("reflect", [{ use: "cors", options: { origins: [APP] } }]),
@@ -205,10 +207,12 @@ describe("WebSockets", () => {
   test("the 101 goes out without CORS headers or Vary", async () => {
     const head = await new Promise<string>((resolve, reject) => {
       let text = "";
-      const socket = connect({ host: "127.0.0.1", port: Number(new URL(gw.url).port) }, () => socket.write(
-        "GET /socket/chat HTTP/1.1\r\nHost: t\r\nOrigin: https://app.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-      ));
+      const socket = connect({ host: "127.0.0.1", port: Number(new URL(gw.url).port) }, () =>
+        socket.write(
+          "GET /socket/chat HTTP/1.1\r\nHost: t\r\nOrigin: https://app.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        ),
+      );
       socket.on("data", (chunk: Buffer) => {
         text += chunk.toString("latin1");
         const end = text.indexOf("\r\n\r\n");
@@ -289,14 +293,17 @@ describe("options", () => {
     const dir = await mkdtemp(join(tmpdir(), "sluice-cors-"));
     try {
       const path = join(dir, "bad-cors.json");
-      await writeFile(path, JSON.stringify({
-        pools: { app: { servers: [{ url: "http://127.0.0.1:9" }] } },
-        routes: [
-          { pool: "app", plugins: [{ use: "cors", options: { origins: ["https://app.example.com/", "null", "*.example.com", "~("], methods: ["G ET"] } }] },
-          { pool: "app", plugins: [{ use: "cors", options: { origins: [APP], credentials: true, exposeHeaders: ["*"] } }] },
-          { pool: "app", plugins: [{ use: "cors", options: { origins: [APP], maxAge: "soon", allowedOrigins: [] } }] },
-        ],
-      }));
+      await writeFile(
+        path,
+        JSON.stringify({
+          pools: { app: { servers: [{ url: "http://127.0.0.1:9" }] } },
+          routes: [
+            { pool: "app", plugins: [{ use: "cors", options: { origins: ["https://app.example.com/", "null", "*.example.com", "~("], methods: ["G ET"] } }] },
+            { pool: "app", plugins: [{ use: "cors", options: { origins: [APP], credentials: true, exposeHeaders: ["*"] } }] },
+            { pool: "app", plugins: [{ use: "cors", options: { origins: [APP], maxAge: "soon", allowedOrigins: [] } }] },
+          ],
+        }),
+      );
       const { code, out } = await runCli(["check", "--config", path]);
       expect(code).toBe(1);
       expect(out.trim().split("\n")).toEqual([

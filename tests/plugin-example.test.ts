@@ -25,7 +25,9 @@ beforeAll(async () => {
       listen: "127.0.0.1:0",
       admin: false,
       accessLog: false,
-      plugins: [{ use: "./plugins/example-tenants/index.ts", options: { header: "x-tenant", tenants: { acme: "acme", globex: "globex", initech: "initech" } } }],
+      plugins: [
+        { use: "./plugins/example-tenants/index.ts", options: { header: "x-tenant", tenants: { acme: "acme", globex: "globex", initech: "initech" } } },
+      ],
       pools: {
         acme: { servers: [{ url: acme.url }] },
         globex: { servers: [{ url: globex.url }] },
@@ -79,11 +81,14 @@ describe("example-tenants", () => {
     const dir = await mkdtemp(join(tmpdir(), "sluice-example-"));
     try {
       const path = join(dir, "sluice.config.json");
-      await writeFile(path, JSON.stringify({
-        pools: { acme: { servers: [{ url: "http://127.0.0.1:9" }] } },
-        plugins: [{ use: join(repo, "plugins/example-tenants/index.ts"), options: { header: "x tenant", tenants: {} } }],
-        routes: [{ pool: "acme" }],
-      }));
+      await writeFile(
+        path,
+        JSON.stringify({
+          pools: { acme: { servers: [{ url: "http://127.0.0.1:9" }] } },
+          plugins: [{ use: join(repo, "plugins/example-tenants/index.ts"), options: { header: "x tenant", tenants: {} } }],
+          routes: [{ pool: "acme" }],
+        }),
+      );
       const { code, out } = await runCli(["check", "--config", path]);
       expect(code).toBe(1);
       expect(out.trim().split("\n").sort()).toEqual([

@@ -43,7 +43,10 @@ beforeAll(async () => {
     },
   });
   const port = (address: string) => Number(address.slice(address.lastIndexOf(":") + 1));
-  const http = gw.listeners().filter((l) => l.kind === "http").map((l) => l.address);
+  const http = gw
+    .listeners()
+    .filter((l) => l.kind === "http")
+    .map((l) => l.address);
   v4 = port(http.find((a) => a.startsWith("127.0.0.1:"))!);
   v6 = port(http.find((a) => a.startsWith("[::1]:"))!);
   dual = port(http.find((a) => a.startsWith("[::]:") || a.startsWith(":"))!);
@@ -123,7 +126,12 @@ describe("IPv4 lists", () => {
     const head = await ask("/allow/x", "127.0.0.3", [], v4, "HEAD");
     expect(head.status).toBe(403);
     expect(head.body).toBe("");
-    const upgrade = await ask("/allow/ws", "127.0.0.3", ["Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]);
+    const upgrade = await ask("/allow/ws", "127.0.0.3", [
+      "Connection: Upgrade",
+      "Upgrade: websocket",
+      "Sec-WebSocket-Version: 13",
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    ]);
     expect(upgrade.status).toBe(403);
     expect(up.seen.length).toBe(before);
   });
@@ -196,16 +204,19 @@ describe("options", () => {
     const dir = await mkdtemp(join(tmpdir(), "sluice-ip-filter-"));
     try {
       const path = join(dir, "bad-ip-filter.json");
-      await writeFile(path, JSON.stringify({
-        pools: { app: { servers: [{ url: "http://127.0.0.1:9" }] } },
-        plugins: [{ use: "ip-filter", options: { deny: "not-an-address" } }],
-        routes: [
-          { pool: "app", plugins: [{ use: "ip-filter", options: { allow: ["10.0.0.0/8", "10.0.0.0/33", "2001:db8::/129"] } }] },
-          { pool: "app", plugins: [{ use: "ip-filter", options: { allow: ["10.0.0.0/8"], trustedProxies: ["010.0.0.1"] } }] },
-          { pool: "app", plugins: [{ use: "ip-filter", options: {} }] },
-          { pool: "app", plugins: [{ use: "ip-filter", options: { alow: ["10.0.0.0/8"] } }] },
-        ],
-      }));
+      await writeFile(
+        path,
+        JSON.stringify({
+          pools: { app: { servers: [{ url: "http://127.0.0.1:9" }] } },
+          plugins: [{ use: "ip-filter", options: { deny: "not-an-address" } }],
+          routes: [
+            { pool: "app", plugins: [{ use: "ip-filter", options: { allow: ["10.0.0.0/8", "10.0.0.0/33", "2001:db8::/129"] } }] },
+            { pool: "app", plugins: [{ use: "ip-filter", options: { allow: ["10.0.0.0/8"], trustedProxies: ["010.0.0.1"] } }] },
+            { pool: "app", plugins: [{ use: "ip-filter", options: {} }] },
+            { pool: "app", plugins: [{ use: "ip-filter", options: { alow: ["10.0.0.0/8"] } }] },
+          ],
+        }),
+      );
       const { code, out } = await runCli(["check", "--config", path]);
       expect(code).toBe(1);
       const use = 'not an address or CIDR: use "10.0.0.0/8", "192.0.2.7" or "fd00::/8"';

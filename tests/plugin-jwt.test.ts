@@ -45,9 +45,7 @@ function b64url(text: string): string {
 /** A signed token: claims default to a valid subject, issuer, audience and a 5-minute lifetime. */
 async function sign(alg: string, key: CryptoKey | Uint8Array, claims: JWTPayload = {}, header: Record<string, unknown> = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub: "user-1", iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 300, ...claims })
-    .setProtectedHeader({ alg, ...header })
-    .sign(key);
+  return new SignJWT({ sub: "user-1", iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 300, ...claims }).setProtectedHeader({ alg, ...header }).sign(key);
 }
 
 const claimsWitness = resolve(import.meta.dir, "fixtures/plugins/claims-witness.ts");
@@ -395,7 +393,7 @@ describe("JWKS", () => {
     const answers = await Promise.all(made.map((t) => get("/rotate/x", bearer(t))));
     for (const res of answers) expect(res.status).toBe(401);
     expect(rotating.hits - before).toBeLessThanOrEqual(1);
-    expect((await answers[0]!.json() as { error: string }).error).toBe("no key matches the token");
+    expect(((await answers[0]!.json()) as { error: string }).error).toBe("no key matches the token");
   });
 
   test("unknown kids within the cooldown never fetch the set again", async () => {
@@ -433,7 +431,8 @@ describe("the byte path", () => {
     const token = await sign("HS256", secretKey(SECRET), { sub: "dora" });
     const before = up.seen.length;
     const made = await requestObjectsMade(async () => {
-      for (let i = 0; i < 2; i++) { // the signature check, then the verified-token cache
+      for (let i = 0; i < 2; i++) {
+        // the signature check, then the verified-token cache
         const res = await get("/witness/x", { ...bearer(token), "x-user-id": "root" });
         expect(res.status).toBe(200);
         expect(await res.text()).toBe("app");
@@ -471,7 +470,7 @@ describe("options", () => {
     expect(code).toBe(1);
     expect(out.trim().split("\n")).toEqual([
       'routes[0].plugins[0].options.algorithms[0]: "none" is never accepted: a token must be signed (got "none")',
-      "routes[0].plugins[0].options.secret: too short: an HMAC secret needs at least 32 bytes (256 bits); this one has 5 (got \"short\")",
+      'routes[0].plugins[0].options.secret: too short: an HMAC secret needs at least 32 bytes (256 bits); this one has 5 (got "short")',
       'routes[0].plugins[0].options.algorithms: RS256 needs publicKey, jwk or jwks (got ["none","RS256"])',
       'routes[1].plugins[0].options.from: not a token source: use "header", "header:NAME", "cookie:NAME" or "query:NAME" (got "body")',
       expect.stringMatching(/^routes\[1\]\.plugins\[0\]\.options\.jwks: use https:\/\/ .* \(got "http:\/\/keys\.example\.com\/jwks\.json"\)$/),

@@ -116,7 +116,12 @@ describe("teardown", () => {
       expect(b.headers.get("x-lifecycle")).toBe("hono-1");
       await Promise.all([a.text(), b.text()]);
       await until(() => j.lines().filter((l) => l.startsWith("teardown")).length === 3, "the old plugins torn down");
-      expect(j.lines().filter((l) => l.startsWith("teardown")).sort()).toEqual(["teardown engine-1", "teardown global-1", "teardown hono-1"]);
+      expect(
+        j
+          .lines()
+          .filter((l) => l.startsWith("teardown"))
+          .sort(),
+      ).toEqual(["teardown engine-1", "teardown global-1", "teardown hono-1"]);
     } finally {
       up.release();
       await gw.stop();
@@ -192,13 +197,16 @@ describe("a plugin installed as a package next to the config", () => {
     const pkg = join(project, "node_modules", "sluice-plugin-stamp");
     await mkdir(pkg, { recursive: true });
     await writeFile(join(pkg, "package.json"), JSON.stringify({ name: "sluice-plugin-stamp", version: "1.0.0", type: "module", main: "index.js" }));
-    await writeFile(join(pkg, "index.js"), `export default {
+    await writeFile(
+      join(pkg, "index.js"),
+      `export default {
   name: "stamp",
   setup(options) {
     return { middleware: async (c, next) => { await next(); c.res.headers.set("x-stamp", options.stamp); } };
   },
 };
-`);
+`,
+    );
     const up = startUpstream("app");
     const gw = await startGateway({
       configDir: project,

@@ -105,17 +105,20 @@ describe("beyond the first hook", () => {
   });
 
   test("a keep-alive connection serves the next request after a plugin's answer", async () => {
-    const res = await rawRequest(portOf(gw), [
-      "GET /sync/a HTTP/1.1\r\nHost: t\r\n\r\n",
-      "GET /sync/b HTTP/1.1\r\nHost: t\r\nx-token: open-sesame\r\nConnection: close\r\n\r\n",
-    ].join(""));
+    const res = await rawRequest(
+      portOf(gw),
+      ["GET /sync/a HTTP/1.1\r\nHost: t\r\n\r\n", "GET /sync/b HTTP/1.1\r\nHost: t\r\nx-token: open-sesame\r\nConnection: close\r\n\r\n"].join(""),
+    );
     const text = res.text;
     expect(text.match(/HTTP\/1\.1 \d+/g)).toEqual(["HTTP/1.1 401", "HTTP/1.1 200"]);
   });
 
   test("a WebSocket upgrade meets the phase too: refused without the token", async () => {
-    const res = await rawRequest(portOf(gw), "GET /sync/ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    const res = await rawRequest(
+      portOf(gw),
+      "GET /sync/ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
     expect(res.status).toBe(401);
   });
 

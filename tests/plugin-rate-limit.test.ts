@@ -49,7 +49,9 @@ function rawExchange(port: number, request: string, from = "127.0.0.1"): Promise
 }
 
 function get(port: number, path: string, options: { from?: string; headers?: Record<string, string>; method?: string } = {}): Promise<RawResponse> {
-  const fields = Object.entries(options.headers ?? {}).map(([name, value]) => `${name}: ${value}\r\n`).join("");
+  const fields = Object.entries(options.headers ?? {})
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join("");
   return rawExchange(port, `${options.method ?? "GET"} ${path} HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n${fields}\r\n`, options.from);
 }
 
@@ -154,24 +156,38 @@ describe("the local store", () => {
       { name: "slide", match: { path: "/slide/*" }, pool: "app", plugins: [rateLimit({ limit: 2, window: "1s" })] },
       { name: "bucket", match: { path: "/bucket/*" }, pool: "app", plugins: [rateLimit({ limit: 1, window: "1s", algorithm: "token-bucket", burst: 3 })] },
       { name: "quiet", match: { path: "/quiet/*" }, pool: "app", plugins: [rateLimit({ limit: 1, window: "1h", headers: false })] },
-      { name: "claim", match: { path: "/claim/*" }, pool: "app", plugins: [{ use: "./verified-claims.ts" }, rateLimit({ limit: 1, window: "1h", key: "claim:sub" })] },
-      { name: "jwt", match: { path: "/jwt/*" }, pool: "app", plugins: [
-        { use: "jwt", options: { secret: JWT_SECRET } },
-        rateLimit({ limit: 1, window: "1h", key: "claim:sub" }),
-      ] },
-      { name: "stacked", match: { path: "/stacked/*" }, pool: "app", plugins: [
-        rateLimit({ limit: 3, window: "1h", policy: "hourly" }),
-        rateLimit({ limit: 1, window: "1m", policy: "minute" }),
-      ] },
+      {
+        name: "claim",
+        match: { path: "/claim/*" },
+        pool: "app",
+        plugins: [{ use: "./verified-claims.ts" }, rateLimit({ limit: 1, window: "1h", key: "claim:sub" })],
+      },
+      {
+        name: "jwt",
+        match: { path: "/jwt/*" },
+        pool: "app",
+        plugins: [{ use: "jwt", options: { secret: JWT_SECRET } }, rateLimit({ limit: 1, window: "1h", key: "claim:sub" })],
+      },
+      {
+        name: "stacked",
+        match: { path: "/stacked/*" },
+        pool: "app",
+        plugins: [rateLimit({ limit: 3, window: "1h", policy: "hourly" }), rateLimit({ limit: 1, window: "1m", policy: "minute" })],
+      },
       { name: "strict", match: { path: "/strict/*" }, pool: "app", plugins: [rateLimit({ limit: 4, window: "1h" })] },
       { name: "ws", match: { path: "/ws/*" }, pool: "ws", plugins: [rateLimit({ limit: 1, window: "1h" })] },
       { name: "behind", match: { path: "/behind/*" }, pool: "app", plugins: [rateLimit({ limit: 1, window: "1h" })] },
       { name: "down", match: { path: "/down/*" }, pool: "dead", plugins: [rateLimit({ limit: 5, window: "1h" })] },
-      { name: "fast", match: { path: "/fast/*" }, pool: "app", plugins: [
-        { use: "cors", options: { origins: ["https://app.example.com"] } },
-        { use: "jwt", options: { secret: JWT_SECRET } },
-        rateLimit({ limit: 1000, window: "1h", key: "claim:sub" }),
-      ] },
+      {
+        name: "fast",
+        match: { path: "/fast/*" },
+        pool: "app",
+        plugins: [
+          { use: "cors", options: { origins: ["https://app.example.com"] } },
+          { use: "jwt", options: { secret: JWT_SECRET } },
+          rateLimit({ limit: 1000, window: "1h", key: "claim:sub" }),
+        ],
+      },
       { name: "open", pool: "app" },
     ],
   });
@@ -336,7 +352,11 @@ describe("the local store", () => {
     // A client that is not one of trustedProxies: what it writes in X-Forwarded-For is not believed.
     const from = "127.0.0.20";
     const request = (path: string) => `GET ${path} HTTP/1.1\r\nHost: gw.test\r\n\r\n`;
-    const pipelined = await rawExchange(port, [1, 2, 3, 4, 5].map(() => request("/strict/x")).join("") + request("/strict/x").replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"), from);
+    const pipelined = await rawExchange(
+      port,
+      [1, 2, 3, 4, 5].map(() => request("/strict/x")).join("") + request("/strict/x").replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"),
+      from,
+    );
     expect(statuses(pipelined.text)).toEqual([200, 200, 200, 200, 429, 429]);
     const attempts: Array<[string, Parameters<typeof get>[2]]> = [
       ["/strict/x", { method: "HEAD" }],
@@ -391,7 +411,8 @@ describe("the local store", () => {
   });
 
   test("a WebSocket upgrade over the limit is refused before it reaches the upstream", async () => {
-    const upgrade = "GET /ws/chat HTTP/1.1\r\nHost: gw.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+    const upgrade =
+      "GET /ws/chat HTTP/1.1\r\nHost: gw.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     expect(await firstStatus(port, upgrade)).toBe(101);
     expect(await firstStatus(port, upgrade)).toBe(429);
@@ -413,10 +434,15 @@ describe("a global rate limit", () => {
     const app = startUpstream("app");
     const gw = await startGateway({
       config: {
-        listen: "127.0.0.1:0", admin: false, accessLog: false,
+        listen: "127.0.0.1:0",
+        admin: false,
+        accessLog: false,
         plugins: [rateLimit({ limit: 3, window: "1h" })],
         pools: { app: { servers: [{ url: app.url }] } },
-        routes: [{ match: { path: "/a/*" }, pool: "app" }, { match: { path: "/b/*" }, pool: "app" }],
+        routes: [
+          { match: { path: "/a/*" }, pool: "app" },
+          { match: { path: "/b/*" }, pool: "app" },
+        ],
       },
     });
     try {
@@ -435,10 +461,15 @@ describe("a global rate limit", () => {
     const app = startUpstream("app");
     const gw = await startGateway({
       config: {
-        listen: "127.0.0.1:0", admin: false, accessLog: false,
+        listen: "127.0.0.1:0",
+        admin: false,
+        accessLog: false,
         plugins: [rateLimit({ limit: 2, window: "1h", key: "route" })],
         pools: { app: { servers: [{ url: app.url }] } },
-        routes: [{ name: "a", match: { path: "/a/*" }, pool: "app" }, { name: "b", match: { path: "/b/*" }, pool: "app" }],
+        routes: [
+          { name: "a", match: { path: "/a/*" }, pool: "app" },
+          { name: "b", match: { path: "/b/*" }, pool: "app" },
+        ],
       },
     });
     try {
@@ -496,12 +527,18 @@ describe("the Redis store", () => {
   let portB: number;
 
   const routes = (redisUrl: string, onStoreError: "allow" | "deny"): ConfigInput["routes"] => [
-    { name: "shared", match: { path: "/shared/*" }, pool: "app", plugins: [
-      rateLimit({ limit: 10, window: "1h", key: "header:x-client", store: { redis: redisUrl, timeout: "50ms" }, onStoreError }),
-    ] },
-    { name: "bucket", match: { path: "/bucket/*" }, pool: "app", plugins: [
-      rateLimit({ limit: 1, window: "1h", algorithm: "token-bucket", burst: 4, key: "header:x-client", store: { redis: redisUrl }, onStoreError }),
-    ] },
+    {
+      name: "shared",
+      match: { path: "/shared/*" },
+      pool: "app",
+      plugins: [rateLimit({ limit: 10, window: "1h", key: "header:x-client", store: { redis: redisUrl, timeout: "50ms" }, onStoreError })],
+    },
+    {
+      name: "bucket",
+      match: { path: "/bucket/*" },
+      pool: "app",
+      plugins: [rateLimit({ limit: 1, window: "1h", algorithm: "token-bucket", burst: 4, key: "header:x-client", store: { redis: redisUrl }, onStoreError })],
+    },
     { name: "local", match: { path: "/local/*" }, pool: "app", plugins: [rateLimit({ limit: 10, window: "1h", key: "route" })] },
   ];
 
@@ -584,10 +621,14 @@ describe("the Redis store", () => {
     redis.kill("SIGSTOP");
     try {
       // Many at once, none hung: fail-open answers go through uncounted, fail-closed ones are refused with 503.
-      const open = await Promise.all(Array.from({ length: 20 }, () => fetch(`http://127.0.0.1:${portA}/shared/x`, {
-        headers: { "x-client": "c3" },
-        signal: AbortSignal.timeout(2_000),
-      })));
+      const open = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          fetch(`http://127.0.0.1:${portA}/shared/x`, {
+            headers: { "x-client": "c3" },
+            signal: AbortSignal.timeout(2_000),
+          }),
+        ),
+      );
       for (const answer of open) {
         expect(answer.status).toBe(200);
         expect(answer.headers.has("ratelimit")).toBe(false);
@@ -598,10 +639,15 @@ describe("the Redis store", () => {
       expect(closed.headers.get("retry-after")).toBe("1");
       expect(((await closed.json()) as { error: string }).error).toBe("rate limit store unavailable");
       // Still answering after the connection to the hung server was given up on.
-      await until(async () => {
-        const later = await fetch(`http://127.0.0.1:${portA}/shared/x`, { headers: { "x-client": "c3" }, signal: AbortSignal.timeout(2_000) });
-        return later.status === 200 && !later.headers.has("ratelimit");
-      }, "fail-open while redis hangs", 3_000, 100);
+      await until(
+        async () => {
+          const later = await fetch(`http://127.0.0.1:${portA}/shared/x`, { headers: { "x-client": "c3" }, signal: AbortSignal.timeout(2_000) });
+          return later.status === 200 && !later.headers.has("ratelimit");
+        },
+        "fail-open while redis hangs",
+        3_000,
+        100,
+      );
     } finally {
       redis.kill("SIGCONT");
     }
@@ -662,7 +708,9 @@ describe("the Redis store", () => {
 
   test("in one process, reloads and stop leave no connection behind", async () => {
     const config: ConfigInput = {
-      listen: "127.0.0.1:0", admin: false, accessLog: false,
+      listen: "127.0.0.1:0",
+      admin: false,
+      accessLog: false,
       pools: { app: { servers: [{ url: app.url }] } },
       routes: routes(`redis://127.0.0.1:${redisPort}`, "allow"),
     };
@@ -718,15 +766,29 @@ describe("sluice check", () => {
         expect(out).toContain(line);
       }
       // A burst without the token bucket is reported once the rest is right.
-      await writeFile(path, JSON.stringify({ pools: { app: { servers: [{ url: "http://127.0.0.1:9" }] } }, routes: [{ pool: "app", plugins: [rateLimit({ limit: 5, burst: 9 })] }] }));
+      await writeFile(
+        path,
+        JSON.stringify({
+          pools: { app: { servers: [{ url: "http://127.0.0.1:9" }] } },
+          routes: [{ pool: "app", plugins: [rateLimit({ limit: 5, burst: 9 })] }],
+        }),
+      );
       const burst = await runCli(["check", "--config", path]);
       expect(burst.code).toBe(1);
       expect(burst.out).toContain(`${where(0)}.burst: only with "algorithm": "token-bucket" (got 9)`);
 
-      await writeFile(path, JSON.stringify({
-        pools: { app: { servers: [{ url: "http://127.0.0.1:9" }] } },
-        routes: [{ pool: "app", plugins: [rateLimit({ limit: 100, window: "1m", key: "header:x-api-key", algorithm: "token-bucket", burst: 20, store: { maxKeys: 1000 } })] }],
-      }));
+      await writeFile(
+        path,
+        JSON.stringify({
+          pools: { app: { servers: [{ url: "http://127.0.0.1:9" }] } },
+          routes: [
+            {
+              pool: "app",
+              plugins: [rateLimit({ limit: 100, window: "1m", key: "header:x-api-key", algorithm: "token-bucket", burst: 20, store: { maxKeys: 1000 } })],
+            },
+          ],
+        }),
+      );
       expect(await runCli(["check", "--config", path])).toEqual({ code: 0, out: "ok\n" });
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -28,10 +28,7 @@ describe("a plugin file with every hook", () => {
           app: { servers: [{ url: up.url, id: "app-1" }] },
           dead: { servers: [{ url: `http://127.0.0.1:${dead}` }], retries: 0 },
         },
-        routes: [
-          { match: { path: "/dead/*" }, pool: "dead" },
-          { pool: "app" },
-        ],
+        routes: [{ match: { path: "/dead/*" }, pool: "dead" }, { pool: "app" }],
       },
     });
   });
@@ -112,7 +109,13 @@ describe("built-in plugins", () => {
             match: { path: "/edited/*" },
             pool: "app",
             plugins: [
-              { use: "headers", options: { request: { set: { "x-env": "prod" }, remove: ["x-debug"] }, response: { remove: ["x-powered-by"], add: { "strict-transport-security": "max-age=63072000" } } } },
+              {
+                use: "headers",
+                options: {
+                  request: { set: { "x-env": "prod" }, remove: ["x-debug"] },
+                  response: { remove: ["x-powered-by"], add: { "strict-transport-security": "max-age=63072000" } },
+                },
+              },
               { use: "request-id", options: { header: "x-correlation-id" } },
             ],
           },
@@ -208,10 +211,12 @@ describe("loading plugins", () => {
   }
 
   test("options are validated by the plugin's schema, with the config path", async () => {
-    expect(await loadError({ plugins: [{ use: "./tagger.ts", options: { tag: "" } }], routes: [{ pool: "app" }] }))
-      .toEqual(['plugins[0].options.tag: expected a non-empty string (got "")']);
-    expect(await loadError({ routes: [{ pool: "app", plugins: [{ use: "headers", options: { request: { sett: {} } } }] }] }))
-      .toEqual([expect.stringMatching(/^routes\[0\]\.plugins\[0\]\.options\.request: .*sett/)]);
+    expect(await loadError({ plugins: [{ use: "./tagger.ts", options: { tag: "" } }], routes: [{ pool: "app" }] })).toEqual([
+      'plugins[0].options.tag: expected a non-empty string (got "")',
+    ]);
+    expect(await loadError({ routes: [{ pool: "app", plugins: [{ use: "headers", options: { request: { sett: {} } } }] }] })).toEqual([
+      expect.stringMatching(/^routes\[0\]\.plugins\[0\]\.options\.request: .*sett/),
+    ]);
   });
 
   test("headers: values that cannot be written and fields the gateway writes itself are config errors", async () => {

@@ -98,7 +98,10 @@ describe("pool methods change the state", () => {
 describe("the queue wakes when a server becomes available", () => {
   const twoFull = () => {
     const pool = poolOf({
-      servers: [{ url: url(1001), id: "a", maxConns: 1 }, { url: url(1002), id: "b", maxConns: 1, down: true }],
+      servers: [
+        { url: url(1001), id: "a", maxConns: 1 },
+        { url: url(1002), id: "b", maxConns: 1, down: true },
+      ],
       queue: { max: 10, timeout: "2s" },
     });
     expect(pool.take(input())!.id).toBe("a"); // a is full, b is disabled
@@ -115,7 +118,10 @@ describe("the queue wakes when a server becomes available", () => {
 
   test("a server coming back from its health checks lets a queued request take it", async () => {
     const pool = poolOf({
-      servers: [{ url: url(1001), id: "a", maxConns: 1 }, { url: url(1002), id: "b", maxConns: 1 }],
+      servers: [
+        { url: url(1001), id: "a", maxConns: 1 },
+        { url: url(1002), id: "b", maxConns: 1 },
+      ],
       queue: { max: 10, timeout: "2s" },
     });
     const b = pool.byId("b")!;
@@ -130,13 +136,22 @@ describe("the queue wakes when a server becomes available", () => {
 
 describe("reloads share the state object", () => {
   const config: PoolInput = {
-    servers: [{ url: url(1001), id: "a", maxConns: 1 }, { url: url(1002), id: "b", weight: 2 }],
+    servers: [
+      { url: url(1001), id: "a", maxConns: 1 },
+      { url: url(1002), id: "b", weight: 2 },
+    ],
     queue: { max: 10, timeout: "2s" },
   };
 
   test("the new pool's twin of a server holds the very same state; another target or id starts afresh", () => {
     const old = poolOf(config);
-    const next = poolOf({ servers: [{ url: url(1001), id: "a" }, { url: url(1003), id: "b" }, { url: url(1004), id: "c" }] });
+    const next = poolOf({
+      servers: [
+        { url: url(1001), id: "a" },
+        { url: url(1003), id: "b" },
+        { url: url(1004), id: "c" },
+      ],
+    });
     next.inherit(old);
     expect(next.byId("a")!.live).toBe(old.byId("a")!.live);
     expect(next.byId("b")!.live).not.toBe(old.byId("b")!.live); // same id, another server
@@ -150,7 +165,12 @@ describe("reloads share the state object", () => {
     old.setAdminState(old.byId("a")!, "drain");
     old.setWeight(old.byId("a")!, 7);
     old.setWeight(old.byId("b")!, 9);
-    const next = poolOf({ servers: [{ url: url(1001), id: "a" }, { url: url(1002), id: "b", weight: 3, down: true }] });
+    const next = poolOf({
+      servers: [
+        { url: url(1001), id: "a" },
+        { url: url(1002), id: "b", weight: 3, down: true },
+      ],
+    });
     next.inherit(old);
     expect(next.byId("a")!.adminState).toBe("drain");
     expect(next.byId("a")!.weight).toBe(7);
@@ -220,9 +240,11 @@ describe("nothing but the pool changes server state", () => {
     for (const file of files(root)) {
       const name = relative(root, file);
       if (owners.has(name)) continue;
-      readFileSync(file, "utf8").split("\n").forEach((line, i) => {
-        if (writers.some((w) => w.test(line))) found.push(`${name}:${i + 1}: ${line.trim()}`);
-      });
+      readFileSync(file, "utf8")
+        .split("\n")
+        .forEach((line, i) => {
+          if (writers.some((w) => w.test(line))) found.push(`${name}:${i + 1}: ${line.trim()}`);
+        });
     }
     expect(found).toEqual([]);
   });

@@ -31,21 +31,32 @@ async function gw(config: Parameters<typeof gateway>[0]): Promise<Gateway> {
 async function spread(url: string, n: number): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   let sent = 0;
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (sent < n) {
-      sent++;
-      const response = await fetch(url);
-      const text = response.status === 200 ? await response.text() : `status ${response.status}`;
-      counts[text] = (counts[text] ?? 0) + 1;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (sent < n) {
+        sent++;
+        const response = await fetch(url);
+        const text = response.status === 200 ? await response.text() : `status ${response.status}`;
+        counts[text] = (counts[text] ?? 0) + 1;
+      }
+    }),
+  );
   return counts;
 }
 
 test("round robin with weights 1/2/3 over 600 requests gives 100/200/300", async () => {
   const [a, b, c] = [upstream("a"), upstream("b"), upstream("c")];
   const g = await gw({
-    pools: { app: { balance: "round-robin", servers: [{ url: a.url, weight: 1 }, { url: b.url, weight: 2 }, { url: c.url, weight: 3 }] } },
+    pools: {
+      app: {
+        balance: "round-robin",
+        servers: [
+          { url: a.url, weight: 1 },
+          { url: b.url, weight: 2 },
+          { url: c.url, weight: 3 },
+        ],
+      },
+    },
     routes: [{ pool: "app" }],
   });
   expect(await spread(g.url + "/", 600)).toEqual({ a: 100, b: 200, c: 300 });
@@ -56,7 +67,15 @@ test("round robin with weights 1/2/3 over 600 requests gives 100/200/300", async
 test("smooth: weight 3 of 6 never gets a burst longer than its share", async () => {
   const [a, b, c] = [upstream("a"), upstream("b"), upstream("c")];
   const g = await gw({
-    pools: { app: { servers: [{ url: a.url, weight: 1 }, { url: b.url, weight: 2 }, { url: c.url, weight: 3 }] } },
+    pools: {
+      app: {
+        servers: [
+          { url: a.url, weight: 1 },
+          { url: b.url, weight: 2 },
+          { url: c.url, weight: 3 },
+        ],
+      },
+    },
     routes: [{ pool: "app" }],
   });
   const order: string[] = [];
@@ -73,7 +92,11 @@ test("a backup server gets traffic only while every primary is unavailable", asy
     pools: {
       app: {
         retries: 2,
-        servers: [{ url: p1.url, failTimeout: "300ms" }, { url: p2.url, failTimeout: "300ms" }, { url: backup.url, backup: true }],
+        servers: [
+          { url: p1.url, failTimeout: "300ms" },
+          { url: p2.url, failTimeout: "300ms" },
+          { url: backup.url, backup: true },
+        ],
       },
     },
     routes: [{ pool: "app" }],
@@ -102,7 +125,14 @@ test("primaries `down: true` from the start: the backup serves", async () => {
   const p = upstream("p");
   const backup = upstream("backup");
   const g = await gw({
-    pools: { app: { servers: [{ url: p.url, down: true }, { url: backup.url, backup: true }] } },
+    pools: {
+      app: {
+        servers: [
+          { url: p.url, down: true },
+          { url: backup.url, backup: true },
+        ],
+      },
+    },
     routes: [{ pool: "app" }],
   });
   expect(await spread(g.url + "/", 10)).toEqual({ backup: 10 });

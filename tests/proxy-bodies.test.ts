@@ -2,7 +2,20 @@
 // several Set-Cookie kept apart; HEAD, 204, 304 and Expect: 100-continue behave as HTTP says.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eventually } from "./helpers/common.ts";
-import { digest, gateway, generatedStream, portOf, rawRequest, spawnGateway, startRawUpstream, startUpstream, type Gateway, type GatewayProcess, type RawUpstream, type Upstream } from "./helpers/upstream.ts";
+import {
+  digest,
+  gateway,
+  generatedStream,
+  portOf,
+  rawRequest,
+  spawnGateway,
+  startRawUpstream,
+  startUpstream,
+  type Gateway,
+  type GatewayProcess,
+  type RawUpstream,
+  type Upstream,
+} from "./helpers/upstream.ts";
 import { connect } from "node:net";
 
 const MB = 1024 * 1024;
@@ -139,11 +152,7 @@ describe("bodies are never decoded", () => {
 
 test("several Set-Cookie stay several", async () => {
   const response = await fetch(gw.url + "/cookies");
-  expect(response.headers.getSetCookie()).toEqual([
-    "a=1; Path=/; HttpOnly",
-    "b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT",
-    "c=3, with comma; Path=/x",
-  ]);
+  expect(response.headers.getSetCookie()).toEqual(["a=1; Path=/; HttpOnly", "b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT", "c=3, with comma; Path=/x"]);
 });
 
 describe("bodiless answers", () => {
@@ -155,7 +164,11 @@ describe("bodiless answers", () => {
     expect(response.body).toBe("");
     expect(rawHead.heads.at(-1)!.startsWith("HEAD /head HTTP/1.1")).toBe(true);
     // The same connection still serves a GET after the HEAD (no phantom body left on it).
-    const two = await rawRequest(portOf(gw), ["HEAD /head HTTP/1.1\r\nHost: h.test\r\n\r\n", "GET /head HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n"], { gapMs: 100 });
+    const two = await rawRequest(
+      portOf(gw),
+      ["HEAD /head HTTP/1.1\r\nHost: h.test\r\n\r\n", "GET /head HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n"],
+      { gapMs: 100 },
+    );
     expect(two.text.match(/HTTP\/1\.1 200/g)?.length).toBe(2);
     expect(two.text.endsWith("x".repeat(1234))).toBe(true);
   });
@@ -210,7 +223,9 @@ describe("Expect: 100-continue", () => {
         socket.destroy();
         reject(new Error(`no answer; got ${JSON.stringify(text)}`));
       }, 5_000);
-      socket.on("connect", () => socket.write(`POST /echo HTTP/1.1\r\nHost: e.test\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`));
+      socket.on("connect", () =>
+        socket.write(`POST /echo HTTP/1.1\r\nHost: e.test\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`),
+      );
       socket.on("data", (chunk) => {
         text += chunk.toString("latin1");
         if (!sentBody && text.includes("\r\n\r\n")) {
@@ -233,7 +248,10 @@ describe("Expect: 100-continue", () => {
   test("curl with Expect: 100-continue uploads", async () => {
     const file = `/tmp/sluice-expect-${process.pid}.bin`;
     await Bun.write(file, "z".repeat(200_000));
-    const proc = Bun.spawn(["curl", "-sS", "-v", "-H", "Expect: 100-continue", "--expect100-timeout", "10", "--data-binary", `@${file}`, gw.url + "/echo"], { stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn(["curl", "-sS", "-v", "-H", "Expect: 100-continue", "--expect100-timeout", "10", "--data-binary", `@${file}`, gw.url + "/echo"], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     await Bun.file(file).delete();
     expect(code).toBe(0);

@@ -90,14 +90,27 @@ describe("connection failures", () => {
 
   test("retries: 0 turns retrying off", async () => {
     const live = upstream("live");
-    const g = await gw({ pools: { app: { servers: [{ url: `http://127.0.0.1:${await deadPort()}` }, { url: live.url }], retries: 0 } }, routes: [{ pool: "app" }] });
+    const g = await gw({
+      pools: { app: { servers: [{ url: `http://127.0.0.1:${await deadPort()}` }, { url: live.url }], retries: 0 } },
+      routes: [{ pool: "app" }],
+    });
     expect((await fetch(g.url + "/")).status).toBe(502);
     expect(live.seen).toHaveLength(0);
   });
 
   test("every server `down: true`: 503 with Retry-After", async () => {
     const live = upstream("live");
-    const g = await gw({ pools: { app: { servers: [{ url: live.url, down: true }, { url: live.url, id: "b", down: true }] } }, routes: [{ pool: "app" }] });
+    const g = await gw({
+      pools: {
+        app: {
+          servers: [
+            { url: live.url, down: true },
+            { url: live.url, id: "b", down: true },
+          ],
+        },
+      },
+      routes: [{ pool: "app" }],
+    });
     const response = await fetch(g.url + "/");
     expect(response.status).toBe(503);
     expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);

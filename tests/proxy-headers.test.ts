@@ -10,10 +10,13 @@ let gw: Gateway;
 
 /** Header lines of a raw request head, lower-cased names, repeated names kept apart. */
 function headerLines(head: string): Array<[string, string]> {
-  return head.split("\r\n").slice(1).map((line) => {
-    const colon = line.indexOf(":");
-    return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()] as [string, string];
-  });
+  return head
+    .split("\r\n")
+    .slice(1)
+    .map((line) => {
+      const colon = line.indexOf(":");
+      return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()] as [string, string];
+    });
 }
 
 const HOP_RESPONSE = [
@@ -101,7 +104,7 @@ describe("X-Request-Id", () => {
   });
 
   test("an unsafe client id (spaces, too long) is replaced by a generated one", async () => {
-    for (const bad of ["has spaces", "x".repeat(201), "quote\"d", "a,b"]) {
+    for (const bad of ["has spaces", "x".repeat(201), 'quote"d', "a,b"]) {
       const response = await fetch(gw.url + "/rid", { headers: { "x-request-id": bad } });
       const id = response.headers.get("x-request-id");
       expect(id).toMatch(/^[0-9a-f-]{36}$/);
@@ -192,7 +195,9 @@ describe("hop-by-hop headers", () => {
 test("repeated request headers reach the upstream", async () => {
   const response = await rawRequest(portOf(gw), "GET /raw/dup HTTP/1.1\r\nHost: d.test\r\nX-Dup: one\r\nX-Dup: two\r\nConnection: close\r\n\r\n");
   expect(response.status).toBe(200);
-  const values = headerLines(raw.heads.at(-1)!).filter(([n]) => n === "x-dup").map(([, v]) => v);
+  const values = headerLines(raw.heads.at(-1)!)
+    .filter(([n]) => n === "x-dup")
+    .map(([, v]) => v);
   // Bun merges repeats into one comma-joined line, which means the same in HTTP.
   expect(values.join(", ")).toBe("one, two");
 });

@@ -179,7 +179,10 @@ describe("limits", () => {
   test("a chunked body over maxBodySize over raw TCP: 413, gateway keeps serving", async () => {
     const chunk = "x".repeat(8192);
     const chunks = Array.from({ length: 12 }, () => `${(8192).toString(16)}\r\n${chunk}\r\n`).join("");
-    const response = await rawRequest(portOf(gw), `POST /upload HTTP/1.1\r\nHost: c.test\r\nX-Request-Id: raw-chunked\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}0\r\n\r\n`);
+    const response = await rawRequest(
+      portOf(gw),
+      `POST /upload HTTP/1.1\r\nHost: c.test\r\nX-Request-Id: raw-chunked\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}0\r\n\r\n`,
+    );
     expect(response.status).toBe(413);
     expect(received.get("raw-chunked") ?? 0).toBeLessThanOrEqual(MAX_BODY);
     await stillServes();
@@ -187,7 +190,11 @@ describe("limits", () => {
   });
 
   test("a client that goes away mid-upload is not blamed on the server (nor sent to it: a body this small is read whole first)", async () => {
-    const response = await rawRequest(portOf(gw), `POST /upload HTTP/1.1\r\nHost: c.test\r\nX-Request-Id: cut-upload\r\nContent-Length: 50000\r\n\r\n${"y".repeat(1000)}`, { timeoutMs: 300 });
+    const response = await rawRequest(
+      portOf(gw),
+      `POST /upload HTTP/1.1\r\nHost: c.test\r\nX-Request-Id: cut-upload\r\nContent-Length: 50000\r\n\r\n${"y".repeat(1000)}`,
+      { timeoutMs: 300 },
+    );
     expect(response.status).toBe(0); // the client left before any answer
     await stillServes();
     expect(received.has("cut-upload")).toBe(false);

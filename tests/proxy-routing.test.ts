@@ -3,7 +3,23 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { errorBody, gateway, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
 
-const NAMES = ["exact", "wild", "pexact", "pprefix", "psuffix", "pparam", "pregex", "meth", "hdr", "qry", "cookie", "mobile", "desktop", "strip", "rewrite"] as const;
+const NAMES = [
+  "exact",
+  "wild",
+  "pexact",
+  "pprefix",
+  "psuffix",
+  "pparam",
+  "pregex",
+  "meth",
+  "hdr",
+  "qry",
+  "cookie",
+  "mobile",
+  "desktop",
+  "strip",
+  "rewrite",
+] as const;
 type Name = (typeof NAMES)[number];
 
 const ups = {} as Record<Name, Upstream>;

@@ -45,21 +45,24 @@ test("2000 sequential and 200 concurrent requests, then the gateway still answer
 
   for (let i = 0; i < 2000; i++) {
     const kind = i % 4;
-    const response = kind === 0
-      ? await fetch(gw.url + "/echo", { method: "POST", body: `body ${i}` })
-      : kind === 1
-        ? await fetch(gw.url + "/stream")
-        : await fetch(gw.url + `/get/${i}?q=${i}`);
+    const response =
+      kind === 0
+        ? await fetch(gw.url + "/echo", { method: "POST", body: `body ${i}` })
+        : kind === 1
+          ? await fetch(gw.url + "/stream")
+          : await fetch(gw.url + `/get/${i}?q=${i}`);
     const text = await response.text();
     if (kind === 0) expect(text).toBe(`body ${i}`);
     if (kind === 1) expect(text.length).toBe(128 * 1024);
     count(response.status);
   }
-  const concurrent = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
-    const response = await fetch(gw.url + (i % 2 ? "/stream" : `/c/${i}`));
-    await response.arrayBuffer();
-    return response.status;
-  }));
+  const concurrent = await Promise.all(
+    Array.from({ length: 200 }, async (_, i) => {
+      const response = await fetch(gw.url + (i % 2 ? "/stream" : `/c/${i}`));
+      await response.arrayBuffer();
+      return response.status;
+    }),
+  );
   for (const status of concurrent) count(status);
 
   expect(Object.fromEntries(statuses)).toEqual({ 200: 2200 });
@@ -78,11 +81,13 @@ test("2000 sequential and 200 concurrent requests, then the gateway still answer
 });
 
 test("failing requests are counted and leak nothing either", async () => {
-  const results = await Promise.all(Array.from({ length: 300 }, async (_, i) => {
-    const response = await fetch(gw.url + `/dead/${i}`);
-    await response.arrayBuffer();
-    return response.status;
-  }));
+  const results = await Promise.all(
+    Array.from({ length: 300 }, async (_, i) => {
+      const response = await fetch(gw.url + `/dead/${i}`);
+      await response.arrayBuffer();
+      return response.status;
+    }),
+  );
   expect(results.every((s) => s === 502)).toBe(true);
   expect(dead().failures).toBe(300);
   expect(dead().requests).toBe(300);

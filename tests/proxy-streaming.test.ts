@@ -82,9 +82,7 @@ describe("client aborts mid-download", () => {
 
   test("ten clients abort at once, then the gateway still serves", async () => {
     const controllers = Array.from({ length: 10 }, () => new AbortController());
-    const responses = await Promise.all(
-      controllers.map((c, i) => fetch(gw.url + "/forever", { headers: { "x-request-id": `many-${i}` }, signal: c.signal })),
-    );
+    const responses = await Promise.all(controllers.map((c, i) => fetch(gw.url + "/forever", { headers: { "x-request-id": `many-${i}` }, signal: c.signal })));
     await Promise.all(responses.map((r) => r.body!.getReader().read()));
     expect(server().active).toBe(10);
     for (const c of controllers) c.abort();

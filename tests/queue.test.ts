@@ -239,7 +239,10 @@ describe("two servers with maxConns 1", () => {
       pools: { app: { queued: number; servers: Array<{ id: string; active: number; maxConns: number }> } };
     };
     expect(status.pools.app.queued).toBe(2);
-    expect(status.pools.app.servers.map((s) => [s.id, s.active, s.maxConns])).toEqual([["a", 1, 1], ["b", 1, 1]]);
+    expect(status.pools.app.servers.map((s) => [s.id, s.active, s.maxConns])).toEqual([
+      ["a", 1, 1],
+      ["b", 1, 1],
+    ]);
     ups[0]!.releaseAll();
     ups[1]!.releaseAll();
     const pump = setInterval(() => {
@@ -260,7 +263,14 @@ describe("two servers with maxConns 1", () => {
       gw = await startGateway({
         config: {
           ...cfg(ups, undefined, { admin: { listen: "127.0.0.1:0", token: "tok" } }),
-          pools: { app: { servers: [{ url: ups[0]!.up.url, id: "a", maxConns: 1 }, { url: ups[1]!.up.url, id: "b", maxConns: 1, down: true }] } },
+          pools: {
+            app: {
+              servers: [
+                { url: ups[0]!.up.url, id: "a", maxConns: 1 },
+                { url: ups[1]!.up.url, id: "b", maxConns: 1, down: true },
+              ],
+            },
+          },
         } as ConfigInput,
       });
       pool = gw.current.pools.get("app")!;

@@ -44,20 +44,23 @@ beforeAll(async () => {
   replicas = [];
   for (const [i, port] of ports.entries()) {
     const path = join(dir, `replica-${i}.json`);
-    await writeFile(path, JSON.stringify({
-      listen: `127.0.0.1:${port}`,
-      admin: false,
-      accessLog: false,
-      pools: {
-        app: {
-          balance: "round-robin",
-          servers: upstreams.map((u) => ({ url: u.url, id: u.name })),
-          // The same key on every replica: each signs and honours the same cookies.
-          sticky: { cookie: "SLUICE", key: "replicas-share-this-key-of-32-chars" },
+    await writeFile(
+      path,
+      JSON.stringify({
+        listen: `127.0.0.1:${port}`,
+        admin: false,
+        accessLog: false,
+        pools: {
+          app: {
+            balance: "round-robin",
+            servers: upstreams.map((u) => ({ url: u.url, id: u.name })),
+            // The same key on every replica: each signs and honours the same cookies.
+            sticky: { cookie: "SLUICE", key: "replicas-share-this-key-of-32-chars" },
+          },
         },
-      },
-      routes: [{ pool: "app" }],
-    }));
+        routes: [{ pool: "app" }],
+      }),
+    );
     replicas.push(await startCli(["--config", path]));
   }
   front = roundRobinFront(ports);

@@ -67,7 +67,11 @@ describe("RequestView", () => {
   });
 
   test.each([
-    ["/", ""], ["/api", "api"], ["/api/", "api"], ["/api/x/y", "api"], ["//x", ""],
+    ["/", ""],
+    ["/api", "api"],
+    ["/api/", "api"],
+    ["/api/x/y", "api"],
+    ["//x", ""],
   ])("first segment of %s is %p", (path, seg) => {
     expect(view(path).segment).toBe(seg);
   });
@@ -276,8 +280,8 @@ describe("headers, query and cookies matchers", () => {
     ["header absent", h({ "x-version": "2" }), {}, "/", false],
     ["header absent never matches a regex", h({ "x-version": "~.*" }), {}, "/", false],
     ["header present and empty", h({ "x-flag": "" }), { "x-flag": "" }, "/", true],
-    ["header regex", h({ "accept": "~json" }), { accept: "application/json" }, "/", true],
-    ["header regex miss", h({ "accept": "~^text/" }), { accept: "application/json" }, "/", false],
+    ["header regex", h({ accept: "~json" }), { accept: "application/json" }, "/", true],
+    ["header regex miss", h({ accept: "~^text/" }), { accept: "application/json" }, "/", false],
     ["header any-of", h({ "x-version": ["1", "2", "~^3\\."] }), { "x-version": "3.1" }, "/", true],
     ["header any-of miss", h({ "x-version": ["1", "2"] }), { "x-version": "4" }, "/", false],
     ["headers all must hold", h({ a: "1", b: "2" }), { a: "1", b: "3" }, "/", false],
@@ -320,12 +324,15 @@ const UA = {
   chromeAndroid: "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36",
   chromeAndroidReduced: "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36",
   chromeAndroidTablet: "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
-  androidWebView: "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/UD1A.230803.041; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/124.0.6367.82 Mobile Safari/537.36",
+  androidWebView:
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/UD1A.230803.041; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/124.0.6367.82 Mobile Safari/537.36",
   ipadSafari: "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
   iphoneSafari: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
-  iphoneChrome: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/124.0.6367.88 Mobile/15E148 Safari/604.1",
+  iphoneChrome:
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/124.0.6367.88 Mobile/15E148 Safari/604.1",
   iphoneFirefox: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) FxiOS/125.0 Mobile/15E148 Safari/605.1.15",
-  iphoneEdge: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 EdgiOS/124.2478.71 Mobile/15E148 Safari/604.1",
+  iphoneEdge:
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 EdgiOS/124.2478.71 Mobile/15E148 Safari/604.1",
   macSafari: "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
   macChrome: "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
   winChrome: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
@@ -346,7 +353,8 @@ const UA = {
   vivaldi: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Vivaldi/6.7",
   kindle: "Mozilla/5.0 (Linux; Android 9; KFTRWI) AppleWebKit/537.36 (KHTML, like Gecko) Silk/124.1.1 like Chrome/124.0.6367.118 Safari/537.36",
   googlebot: "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-  googlebotSmartphone: "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.118 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+  googlebotSmartphone:
+    "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.118 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
   bingbot: "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
   gptbot: "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)",
   ahrefs: "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
@@ -620,7 +628,11 @@ describe("route table", () => {
 
   test("the table keeps the compiled routes in written order", () => {
     const t = table([{ path: "/a" }, { host: "b.test" }, {}]);
-    expect(t.routes.map((r) => [r.index, r.name])).toEqual([[0, "r0"], [1, "r1"], [2, "r2"]]);
+    expect(t.routes.map((r) => [r.index, r.name])).toEqual([
+      [0, "r0"],
+      [1, "r1"],
+      [2, "r2"],
+    ]);
   });
 
   test("matches the index-free reference on random tables", () => {
@@ -663,7 +675,7 @@ describe("route table", () => {
     const routes = [
       { match: { path: "~(" } },
       { match: { host: ["ok.test", "bad.test:80"] } },
-      { match: { headers: { "x-v": ["1", "~[" ] } } },
+      { match: { headers: { "x-v": ["1", "~["] } } },
       { match: { path: "/a/*/b" }, rewrite: { path: "~^/a/(.*) -> /b/$2" } },
       { redirect: { to: "https://$host$nope", status: 301 } },
       { match: { path: "/fine" } },
@@ -803,7 +815,13 @@ describe("redirect", () => {
 
   test("a redirect route's $path is the rewritten path; params come from the match", () => {
     const t = compileRouteTable([
-      { route: route({ match: { path: "/docs/*" }, rewrite: { path: "~^/docs/(.*) -> /manual/$1" }, redirect: { to: "https://$host$path$query", status: 301 } }, 0), value: 0 },
+      {
+        route: route(
+          { match: { path: "/docs/*" }, rewrite: { path: "~^/docs/(.*) -> /manual/$1" }, redirect: { to: "https://$host$path$query", status: 301 } },
+          0,
+        ),
+        value: 0,
+      },
       { route: route({ match: { path: "/u/:name" }, redirect: { to: "/people/${name}", status: 302 } }, 1), value: 1 },
       { route: route({ match: { path: "/plain" } }, 2), value: 2 },
     ]);

@@ -81,7 +81,16 @@ describe("the compiled binary", () => {
   let binary: string;
   beforeAll(async () => {
     binary = join(work, "sluice");
-    const build = spawnCommand([process.execPath, "build", "--compile", "--no-compile-autoload-bunfig", "--no-compile-autoload-dotenv", "gateway/cli.ts", "--outfile", binary]);
+    const build = spawnCommand([
+      process.execPath,
+      "build",
+      "--compile",
+      "--no-compile-autoload-bunfig",
+      "--no-compile-autoload-dotenv",
+      "gateway/cli.ts",
+      "--outfile",
+      binary,
+    ]);
     expect(await build.proc.exited).toBe(0);
   }, 120_000);
 
@@ -108,30 +117,35 @@ describe("the compiled binary", () => {
     const pkg = join(work, "node_modules/sluice-plugin-stamp");
     await mkdir(pkg, { recursive: true });
     await writeFile(join(pkg, "package.json"), JSON.stringify({ name: "sluice-plugin-stamp", version: "1.0.0", type: "module", main: "index.js" }));
-    await writeFile(join(pkg, "index.js"), [
-      "export default {",
-      '  name: "stamp",',
-      "  setup: (options) => ({",
-      "    onRequest(req) { req.setResponseHeader(\"x-stamp\", options.stamp); },",
-      "  }),",
-      "};",
-      "",
-    ].join("\n"));
+    await writeFile(
+      join(pkg, "index.js"),
+      [
+        "export default {",
+        '  name: "stamp",',
+        "  setup: (options) => ({",
+        '    onRequest(req) { req.setResponseHeader("x-stamp", options.stamp); },',
+        "  }),",
+        "};",
+        "",
+      ].join("\n"),
+    );
     const secret = "a-secret-long-enough-for-hs256-0123456789";
     const port = await deadPort();
     const config = {
       listen: `127.0.0.1:${port}`,
       admin: false,
       pools: { app: { servers: [{ url: up.url }] } },
-      routes: [{
-        pool: "app",
-        plugins: [
-          { use: "sluice-plugin-stamp", options: { stamp: "from-package" } },
-          { use: "cors", options: { origins: ["https://app.example"] } },
-          { use: "jwt", options: { secret, algorithms: ["HS256"] } },
-          { use: "rate-limit", options: { limit: 100, window: "1m" } },
-        ],
-      }],
+      routes: [
+        {
+          pool: "app",
+          plugins: [
+            { use: "sluice-plugin-stamp", options: { stamp: "from-package" } },
+            { use: "cors", options: { origins: ["https://app.example"] } },
+            { use: "jwt", options: { secret, algorithms: ["HS256"] } },
+            { use: "rate-limit", options: { limit: 100, window: "1m" } },
+          ],
+        },
+      ],
     };
     const path = join(work, "bin-plugins.json");
     await writeFile(path, JSON.stringify(config));

@@ -81,10 +81,16 @@ const get = (path: string, headers: Record<string, string> = {}, method = "GET")
   fetch(base + path, { method, headers, redirect: "manual", decompress: false } as RequestInit);
 
 /** A request as bytes on a socket, so the path reaches the server exactly as written (no client normalising). */
-function raw(path: string, headers: Record<string, string> = {}, abortAfter?: number): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+function raw(
+  path: string,
+  headers: Record<string, string> = {},
+  abortAfter?: number,
+): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const socket = connect(server.port!, "127.0.0.1", () => {
-      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+      const extra = Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join("");
       socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${extra}\r\n`);
     });
     const chunks: Buffer[] = [];
@@ -98,7 +104,10 @@ function raw(path: string, headers: Record<string, string> = {}, abortAfter?: nu
     socket.on("close", () => {
       const all = Buffer.concat(chunks);
       const end = all.indexOf("\r\n\r\n");
-      const head = all.subarray(0, end < 0 ? all.length : end).toString("latin1").split("\r\n");
+      const head = all
+        .subarray(0, end < 0 ? all.length : end)
+        .toString("latin1")
+        .split("\r\n");
       const hs: Record<string, string> = {};
       for (const line of head.slice(1)) {
         const c = line.indexOf(":");
@@ -132,10 +141,23 @@ describe("content types", () => {
   });
 
   test("the table covers the common extensions", () => {
-    for (const [name, type] of [["a.jpg", "image/jpeg"], ["a.JPEG", "image/jpeg"], ["a.gif", "image/gif"], ["a.webp", "image/webp"], ["a.avif", "image/avif"],
-      ["a.ico", "image/x-icon"], ["a.woff", "font/woff"], ["a.xml", "application/xml; charset=utf-8"], ["a.pdf", "application/pdf"],
-      ["a.wasm", "application/wasm"], ["a.js.map", "application/json; charset=utf-8"], ["a.mp4", "video/mp4"], ["a.webm", "video/webm"],
-      ["a.mp3", "audio/mpeg"], ["noext", "application/octet-stream"]]) {
+    for (const [name, type] of [
+      ["a.jpg", "image/jpeg"],
+      ["a.JPEG", "image/jpeg"],
+      ["a.gif", "image/gif"],
+      ["a.webp", "image/webp"],
+      ["a.avif", "image/avif"],
+      ["a.ico", "image/x-icon"],
+      ["a.woff", "font/woff"],
+      ["a.xml", "application/xml; charset=utf-8"],
+      ["a.pdf", "application/pdf"],
+      ["a.wasm", "application/wasm"],
+      ["a.js.map", "application/json; charset=utf-8"],
+      ["a.mp4", "video/mp4"],
+      ["a.webm", "video/webm"],
+      ["a.mp3", "audio/mpeg"],
+      ["noext", "application/octet-stream"],
+    ]) {
       expect(contentTypeFor(name!)).toBe(type!);
     }
   });
@@ -450,7 +472,12 @@ describe("precompressed siblings", () => {
   });
 
   test("identity when nothing compressed is accepted", async () => {
-    for (const headers of [{} as Record<string, string>, { "accept-encoding": "identity" }, { "accept-encoding": "br;q=0, gzip;q=0" }, { "accept-encoding": "deflate" }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { "accept-encoding": "identity" },
+      { "accept-encoding": "br;q=0, gzip;q=0" },
+      { "accept-encoding": "deflate" },
+    ]) {
       const res = await get("/app.js", headers);
       expect(res.headers.get("content-encoding")).toBeNull();
       expect(await res.text()).toBe(APP_JS);

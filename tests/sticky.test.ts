@@ -113,7 +113,9 @@ describe("the Set-Cookie the gateway issues", () => {
   test("SameSite=None always comes with Secure (browsers drop it otherwise); a sub-second Max-Age is not 0", async () => {
     const gw = await startGateway({ config: config([up], { sameSite: "None", maxAge: "500ms" }) });
     try {
-      const attributes = setCookieOf((await get(`${gw.url}/`)).res)!.split("; ").slice(1);
+      const attributes = setCookieOf((await get(`${gw.url}/`)).res)!
+        .split("; ")
+        .slice(1);
       expect(attributes).toContain("SameSite=None");
       expect(attributes).toContain("Secure");
       // Max-Age=0 would delete the cookie at once: rounded up.
@@ -221,7 +223,13 @@ describe("binding a client to a server", () => {
   test("the value reveals no server id, host or port, not even decoded", async () => {
     const ids = ["server-alpha-01", "server-beta-02", "server-gamma-03"];
     const g2 = await startGateway({
-      config: { listen: "127.0.0.1:0", admin: false, accessLog: false, pools: { app: { servers: ups.map((u, i) => ({ url: u.url, id: ids[i] })), sticky: {} } }, routes: [{ pool: "app" }] },
+      config: {
+        listen: "127.0.0.1:0",
+        admin: false,
+        accessLog: false,
+        pools: { app: { servers: ups.map((u, i) => ({ url: u.url, id: ids[i] })), sticky: {} } },
+        routes: [{ pool: "app" }],
+      },
     });
     try {
       for (let i = 0; i < 3; i++) {
@@ -229,7 +237,12 @@ describe("binding a client to a server", () => {
         const token = tokenOf(res);
         const up = ups.find((u) => u.name === server)!;
         expect(token).toMatch(/^[A-Za-z0-9_-]{22}$/);
-        const decodings = [token, Buffer.from(token, "base64url").toString("latin1"), Buffer.from(token, "base64").toString("latin1"), Buffer.from(token, "base64url").toString("hex")];
+        const decodings = [
+          token,
+          Buffer.from(token, "base64url").toString("latin1"),
+          Buffer.from(token, "base64").toString("latin1"),
+          Buffer.from(token, "base64url").toString("hex"),
+        ];
         for (const text of decodings) {
           for (const secret of [ids[ups.indexOf(up)]!, "alpha", "beta", "gamma", "127.0.0.1", String(up.port)]) expect(text).not.toContain(secret);
         }
@@ -241,7 +254,13 @@ describe("binding a client to a server", () => {
 
   test("default ids (host:port) leak nothing either", async () => {
     const g2 = await startGateway({
-      config: { listen: "127.0.0.1:0", admin: false, accessLog: false, pools: { app: { servers: ups.map((u) => ({ url: u.url })), sticky: {} } }, routes: [{ pool: "app" }] },
+      config: {
+        listen: "127.0.0.1:0",
+        admin: false,
+        accessLog: false,
+        pools: { app: { servers: ups.map((u) => ({ url: u.url })), sticky: {} } },
+        routes: [{ pool: "app" }],
+      },
     });
     try {
       for (let i = 0; i < 3; i++) {

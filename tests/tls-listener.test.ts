@@ -37,7 +37,17 @@ async function handshake(args: string[], to: number): Promise<{ subject: string;
 }
 
 async function curl(host: string, path: string, to: number): Promise<{ code: number; body: string }> {
-  const { code, out } = await run(["curl", "-sS", "--max-time", "5", "--cacert", join(dir, "ca.pem"), "--resolve", `${host}:${to}:127.0.0.1`, `https://${host}:${to}${path}`]);
+  const { code, out } = await run([
+    "curl",
+    "-sS",
+    "--max-time",
+    "5",
+    "--cacert",
+    join(dir, "ca.pem"),
+    "--resolve",
+    `${host}:${to}:127.0.0.1`,
+    `https://${host}:${to}${path}`,
+  ]);
   return { code, body: out };
 }
 
@@ -104,8 +114,20 @@ for (const names of [["a"], ["a", "b"]]) {
 
     test("several requests on one TLS connection (keep-alive inside TLS)", async () => {
       const before = upstream.seen.length;
-      const { code, out } = await run(["curl", "-sS", "--max-time", "5", "--cacert", join(dir, "ca.pem"), "--resolve", `a.test:${gw.port()}:127.0.0.1`,
-        `https://a.test:${gw.port()}/one`, `https://a.test:${gw.port()}/two`, "-w", "%{num_connects}\n"]);
+      const { code, out } = await run([
+        "curl",
+        "-sS",
+        "--max-time",
+        "5",
+        "--cacert",
+        join(dir, "ca.pem"),
+        "--resolve",
+        `a.test:${gw.port()}:127.0.0.1`,
+        `https://a.test:${gw.port()}/one`,
+        `https://a.test:${gw.port()}/two`,
+        "-w",
+        "%{num_connects}\n",
+      ]);
       expect(code).toBe(0);
       // The second transfer reused the first one's connection: no new connect.
       expect(out).toBe("web1\nweb0\n");
@@ -140,8 +162,23 @@ for (const names of [["a"], ["a", "b"]]) {
     test("a 3 MB upload and a 3 MB answer pass whole through TLS", async () => {
       const upload = join(dir, "upload.bin");
       await Bun.write(upload, "u".repeat(3 * 1024 * 1024));
-      const { code, out } = await run(["curl", "-sS", "--max-time", "10", "--cacert", join(dir, "ca.pem"), "--resolve", `a.test:${gw.port()}:127.0.0.1`,
-        "--data-binary", `@${upload}`, `https://a.test:${gw.port()}/big`, "-o", "/dev/null", "-w", "%{http_code} %{size_download}"]);
+      const { code, out } = await run([
+        "curl",
+        "-sS",
+        "--max-time",
+        "10",
+        "--cacert",
+        join(dir, "ca.pem"),
+        "--resolve",
+        `a.test:${gw.port()}:127.0.0.1`,
+        "--data-binary",
+        `@${upload}`,
+        `https://a.test:${gw.port()}/big`,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{size_download}",
+      ]);
       expect({ code, out }).toEqual({ code: 0, out: `200 ${3 * 1024 * 1024}` });
       expect(upstream.seen.at(-1)!.body.length).toBe(3 * 1024 * 1024);
     });
@@ -177,7 +214,10 @@ for (const names of [["a"], ["a", "b"]]) {
 
 test("a route whose plugin needs Request objects (run through hono) also tells the upstream https, and the plugin sees an https URL", async () => {
   const plugin = join(dir, "url-echo.ts");
-  await Bun.write(plugin, `export default { name: "url-echo", setup: () => ({ middleware: async (c, next) => { await next(); c.res.headers.set("x-seen-url", c.req.url); } }) };\n`);
+  await Bun.write(
+    plugin,
+    `export default { name: "url-echo", setup: () => ({ middleware: async (c, next) => { await next(); c.res.headers.set("x-seen-url", c.req.url); } }) };\n`,
+  );
   const gw = await gateway({
     listen: [{ address: "127.0.0.1:0", tls: { certificates: [files("a"), files("b")] } }],
     pools: { web: [upstream.url] },
@@ -185,7 +225,18 @@ test("a route whose plugin needs Request objects (run through hono) also tells t
   });
   try {
     const port = portOf(gw);
-    const { code, out } = await run(["curl", "-sS", "-i", "--max-time", "5", "--cacert", join(dir, "ca.pem"), "--resolve", `x.b.test:${port}:127.0.0.1`, `https://x.b.test:${port}/via-hono`]);
+    const { code, out } = await run([
+      "curl",
+      "-sS",
+      "-i",
+      "--max-time",
+      "5",
+      "--cacert",
+      join(dir, "ca.pem"),
+      "--resolve",
+      `x.b.test:${port}:127.0.0.1`,
+      `https://x.b.test:${port}/via-hono`,
+    ]);
     expect(code).toBe(0);
     expect(out).toContain(`x-seen-url: https://x.b.test:${port}/via-hono`);
     const seen = upstream.seen.at(-1)!;
@@ -260,13 +311,16 @@ test("a reload serves renewed certificates to new handshakes, keeps open connect
 test("at the file-descriptor limit (ulimit -n 128, 200 clients that stay) a Bun TLS listener pauses instead of spinning, and serves again once they leave", async () => {
   const port = await deadPort();
   const configPath = join(dir, "fd-limit.json");
-  await Bun.write(configPath, JSON.stringify({
-    listen: [{ address: `127.0.0.1:${port}`, tls: { certificates: [files("a")] } }],
-    admin: false,
-    accessLog: false,
-    pools: { web: { servers: [{ url: upstream.url }] } },
-    routes: [{ match: { path: "/*" }, pool: "web" }],
-  }));
+  await Bun.write(
+    configPath,
+    JSON.stringify({
+      listen: [{ address: `127.0.0.1:${port}`, tls: { certificates: [files("a")] } }],
+      admin: false,
+      accessLog: false,
+      pools: { web: { servers: [{ url: upstream.url }] } },
+      routes: [{ match: { path: "/*" }, pool: "web" }],
+    }),
+  );
   const gateway = spawnCommand(["bash", "-c", 'ulimit -n 128 && exec "$@"', "bash", process.execPath, cliPath, "--config", configPath]);
   const sockets: Socket[] = [];
   try {
@@ -287,7 +341,6 @@ test("at the file-descriptor limit (ulimit -n 128, 200 clients that stay) a Bun 
   await gateway.stop("SIGKILL");
 }, 30_000);
 
-
 /** CPU seconds (user + system) the process has used, from /proc/PID/stat (clock ticks of 1/100 s). */
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
@@ -298,7 +351,15 @@ function cpuSeconds(pid: number): number {
 describe("bad certificates are config errors naming the key", () => {
   async function problemsOf(certificates: Array<{ cert: string; key: string }>): Promise<string[]> {
     try {
-      const started = await startGateway({ config: { listen: [{ address: "127.0.0.1:0", tls: { certificates } }], admin: false, accessLog: false, pools: { web: { servers: [{ url: upstream.url }] } }, routes: [{ match: { path: "/*" }, pool: "web" }] } });
+      const started = await startGateway({
+        config: {
+          listen: [{ address: "127.0.0.1:0", tls: { certificates } }],
+          admin: false,
+          accessLog: false,
+          pools: { web: { servers: [{ url: upstream.url }] } },
+          routes: [{ match: { path: "/*" }, pool: "web" }],
+        },
+      });
       await started.stop(0);
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
@@ -309,7 +370,9 @@ describe("bad certificates are config errors naming the key", () => {
 
   test("a missing certificate file", async () => {
     const missing = join(dir, "missing.pem");
-    expect(await problemsOf([{ cert: missing, key: files("a").key }])).toEqual([`listen[0].tls.certificates[0].cert: cannot read the file (no such file) (got ${JSON.stringify(missing)})`]);
+    expect(await problemsOf([{ cert: missing, key: files("a").key }])).toEqual([
+      `listen[0].tls.certificates[0].cert: cannot read the file (no such file) (got ${JSON.stringify(missing)})`,
+    ]);
   });
 
   test("a key that is not the certificate's", async () => {
@@ -327,9 +390,36 @@ describe("bad certificates are config errors naming the key", () => {
 
   test("`sluice check` reports them too, with paths relative to the config file", async () => {
     const path = join(dir, "sluice.json");
-    await Bun.write(path, JSON.stringify({ listen: [{ address: "127.0.0.1:8443", tls: { certificates: [{ cert: "nope.pem", key: "a.key" }] } }], pools: { web: { servers: [{ url: "http://127.0.0.1:9" }] } }, routes: [{ match: { path: "/*" }, pool: "web" }] }));
-    expect(await checkConfig(path, ["round-robin"])).toEqual({ ok: false, lines: ['listen[0].tls.certificates[0].cert: cannot read the file (no such file) (got "nope.pem")'] });
-    await Bun.write(path, JSON.stringify({ listen: [{ address: "127.0.0.1:8443", tls: { certificates: [{ cert: "a.pem", key: "a.key" }, { cert: "b.pem", key: "b.key" }] } }], pools: { web: { servers: [{ url: "http://127.0.0.1:9" }] } }, routes: [{ match: { path: "/*" }, pool: "web" }] }));
+    await Bun.write(
+      path,
+      JSON.stringify({
+        listen: [{ address: "127.0.0.1:8443", tls: { certificates: [{ cert: "nope.pem", key: "a.key" }] } }],
+        pools: { web: { servers: [{ url: "http://127.0.0.1:9" }] } },
+        routes: [{ match: { path: "/*" }, pool: "web" }],
+      }),
+    );
+    expect(await checkConfig(path, ["round-robin"])).toEqual({
+      ok: false,
+      lines: ['listen[0].tls.certificates[0].cert: cannot read the file (no such file) (got "nope.pem")'],
+    });
+    await Bun.write(
+      path,
+      JSON.stringify({
+        listen: [
+          {
+            address: "127.0.0.1:8443",
+            tls: {
+              certificates: [
+                { cert: "a.pem", key: "a.key" },
+                { cert: "b.pem", key: "b.key" },
+              ],
+            },
+          },
+        ],
+        pools: { web: { servers: [{ url: "http://127.0.0.1:9" }] } },
+        routes: [{ match: { path: "/*" }, pool: "web" }],
+      }),
+    );
     expect(await checkConfig(path, ["round-robin"])).toEqual({ ok: true, lines: ["ok"] });
   });
 

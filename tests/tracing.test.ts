@@ -120,7 +120,10 @@ describe("the byte path", () => {
     try {
       const port = Number(new URL(gw.url).port);
       // Field names in a case of their own: the gateway's replace them all the same.
-      const answer = await rawRequest(port, `GET /child HTTP/1.1\r\nHost: example.test\r\nTraceParent: 00-${CLIENT_TRACE}-${CLIENT_SPAN}-01\r\nTraceState: vendor=abc\r\nConnection: close\r\n\r\n`);
+      const answer = await rawRequest(
+        port,
+        `GET /child HTTP/1.1\r\nHost: example.test\r\nTraceParent: 00-${CLIENT_TRACE}-${CLIENT_SPAN}-01\r\nTraceState: vendor=abc\r\nConnection: close\r\n\r\n`,
+      );
       expect(answer.status).toBe(200);
       const lines = traceLinesOf(up.heads[0]!);
       expect(lines.traceparent).toHaveLength(1);
@@ -149,7 +152,10 @@ describe("the byte path", () => {
     const gw = await gateway({ pools: { app: [up.url] }, routes: [{ pool: "app" }], telemetry: telemetry() });
     try {
       const other = "1".repeat(32);
-      const answer = await rawRequest(Number(new URL(gw.url).port), `GET /two HTTP/1.1\r\nHost: a\r\ntraceparent: 00-${CLIENT_TRACE}-${CLIENT_SPAN}-01\r\ntraceparent: 00-${other}-${CLIENT_SPAN}-01\r\nConnection: close\r\n\r\n`);
+      const answer = await rawRequest(
+        Number(new URL(gw.url).port),
+        `GET /two HTTP/1.1\r\nHost: a\r\ntraceparent: 00-${CLIENT_TRACE}-${CLIENT_SPAN}-01\r\ntraceparent: 00-${other}-${CLIENT_SPAN}-01\r\nConnection: close\r\n\r\n`,
+      );
       expect(answer.status).toBe(200);
       const lines = traceLinesOf(up.heads[0]!);
       expect(lines.traceparent).toHaveLength(1);
@@ -178,7 +184,10 @@ describe("the byte path", () => {
         "not a traceparent",
       ];
       for (const [i, value] of invalid.entries()) {
-        const answer = await rawRequest(port, `GET /invalid HTTP/1.1\r\nHost: a\r\ntraceparent: ${value}\r\ntracestate: vendor=abc\r\nConnection: close\r\n\r\n`);
+        const answer = await rawRequest(
+          port,
+          `GET /invalid HTTP/1.1\r\nHost: a\r\ntraceparent: ${value}\r\ntracestate: vendor=abc\r\nConnection: close\r\n\r\n`,
+        );
         expect(answer.status).toBe(200);
         const lines = traceLinesOf(up.heads[i]!);
         expect(lines.tracestate).toEqual([]);
@@ -234,7 +243,11 @@ describe("the byte path", () => {
 
   test("a failed request: error.type on both spans, and the server span's status is an error", async () => {
     const dead = await deadPort();
-    const gw = await gateway({ pools: { app: [`http://127.0.0.1:${dead}`] }, routes: [{ name: "down", match: { path: "/fails" }, pool: "app" }], telemetry: telemetry() });
+    const gw = await gateway({
+      pools: { app: [`http://127.0.0.1:${dead}`] },
+      routes: [{ name: "down", match: { path: "/fails" }, pool: "app" }],
+      telemetry: telemetry(),
+    });
     try {
       const response = await fetch(`${gw.url}/fails`, { headers: { traceparent: `00-${"2".repeat(32)}-${CLIENT_SPAN}-01` } });
       expect(response.status).toBe(502);
@@ -349,7 +362,11 @@ describe("a collector that is down", () => {
   test("never answering (connects that hang): requests are answered while the export waits", async () => {
     const up = startUpstream("a");
     const hole = await startBlackhole();
-    const gw = await gateway({ pools: { app: [up.url] }, routes: [{ pool: "app" }], telemetry: telemetry({ otlp: hole.url, timeout: "500ms", maxQueueSize: 8 }) });
+    const gw = await gateway({
+      pools: { app: [up.url] },
+      routes: [{ pool: "app" }],
+      telemetry: telemetry({ otlp: hole.url, timeout: "500ms", maxQueueSize: 8 }),
+    });
     try {
       for (let i = 0; i < 100; i++) expect((await fetch(`${gw.url}/y`)).status).toBe(200);
       expect(up.seen).toHaveLength(100);
@@ -518,7 +535,13 @@ describe("config and reloads", () => {
 
   test("a reload that changes telemetry starts a new tracer (the old one is shut); one that keeps it keeps the tracer", async () => {
     const up = startUpstream("a");
-    const config = { listen: "127.0.0.1:0", admin: false as const, accessLog: false, pools: { app: { servers: [{ url: up.url }] } }, routes: [{ pool: "app" }] };
+    const config = {
+      listen: "127.0.0.1:0",
+      admin: false as const,
+      accessLog: false,
+      pools: { app: { servers: [{ url: up.url }] } },
+      routes: [{ pool: "app" }],
+    };
     const gw: Gateway = await startGateway({ config: { ...config, telemetry: telemetry({ serviceName: "before" }) } });
     try {
       const first = gw.current.tracing;
@@ -587,9 +610,13 @@ describe("OTEL_* environment variables", () => {
 
   test("a config value wins over its variable, and OTEL_SDK_DISABLED=true turns tracing off", async () => {
     const parent = "8".repeat(32);
-    const named = await inProcessWith({ OTEL_SERVICE_NAME: "from-env", OTEL_TRACES_SAMPLER: "always_off" }, { otlp: collector.url, serviceName: "from-config", sampleRatio: 1, scheduledDelay: 20 }, {
-      traceparent: `00-${parent}-${CLIENT_SPAN}-01`,
-    });
+    const named = await inProcessWith(
+      { OTEL_SERVICE_NAME: "from-env", OTEL_TRACES_SAMPLER: "always_off" },
+      { otlp: collector.url, serviceName: "from-config", sampleRatio: 1, scheduledDelay: 20 },
+      {
+        traceparent: `00-${parent}-${CLIENT_SPAN}-01`,
+      },
+    );
     expect(named.status).toBe(200);
     expect(serverSpanOf(await spansOf(parent, 2)).resource["service.name"]).toBe("from-config");
     const disabled = await inProcessWith({ OTEL_SDK_DISABLED: "true" }, { otlp: collector.url }, { traceparent: `00-${"9".repeat(32)}-${CLIENT_SPAN}-01` });
@@ -700,7 +727,11 @@ describe("a collector that turns exports away", () => {
 describe("on Deno", () => {
   test("the SDK loads and exports, and the upstream sees the client span as its parent", async () => {
     const up = startUpstream("d");
-    const gw = await startEngineGateway("deno", { pools: { app: { servers: [{ url: up.url }] } }, routes: [{ name: "deno", pool: "app" }], telemetry: telemetry({ serviceName: "sluice-deno" }) });
+    const gw = await startEngineGateway("deno", {
+      pools: { app: { servers: [{ url: up.url }] } },
+      routes: [{ name: "deno", pool: "app" }],
+      telemetry: telemetry({ serviceName: "sluice-deno" }),
+    });
     try {
       const response = await fetch(`${gw.url}/on-deno`);
       expect(await response.text()).toBe("d");

@@ -11,7 +11,19 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { makeCertificates, type TestCertificates } from "./helpers/test-certificates.ts";
-import { closeServer, digest, errorBody, gateway, generatedStream, listen, portOf, rawRequest, startUpstream, type Gateway, type Upstream } from "./helpers/upstream.ts";
+import {
+  closeServer,
+  digest,
+  errorBody,
+  gateway,
+  generatedStream,
+  listen,
+  portOf,
+  rawRequest,
+  startUpstream,
+  type Gateway,
+  type Upstream,
+} from "./helpers/upstream.ts";
 import { denoPath, startEngineGateway } from "./helpers/engine-gateway.ts";
 import { repoRoot, runCli } from "./helpers/process.ts";
 import { until } from "./helpers/common.ts";
@@ -71,10 +83,11 @@ async function tlsUpstream(name: string, leaf: string, options: { from?: TestCer
     connections,
     requests,
     healthStatus: 200,
-    close: () => new Promise((resolve) => {
-      for (const socket of open) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of open) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
   server.on("secureConnection", (socket: TLSSocket) => {
     open.add(socket);
@@ -177,16 +190,32 @@ describe("the engine's byte path", () => {
         notTls: pool(`https://127.0.0.1:${plain.port}`, { ca, serverName: "web.test" }),
         silent: pool(`https://127.0.0.1:${silentPort}`, { ca, serverName: "web.test" }, { timeouts: { connect: "300ms" } }),
         retried: {
-          servers: [{ url: `https://127.0.0.1:${impostor.port}`, id: "impostor" }, { url: `https://127.0.0.1:${web.port}`, id: "good" }],
+          servers: [
+            { url: `https://127.0.0.1:${impostor.port}`, id: "impostor" },
+            { url: `https://127.0.0.1:${web.port}`, id: "good" },
+          ],
           balance: "first",
           retries: 1,
           tls: { ca, serverName: "web.test" },
         },
       },
       routes: Object.entries({
-        named: "named", alt: "alt", host: "host", ip: "ip", "unknown-ca": "unknownCa", "wrong-name": "wrongName", "no-name": "noName",
-        system: "systemRoots", skip: "skip", mtls: "mtls", "mtls-without": "mtlsWithout", retried: "retried", "not-tls": "notTls", silent: "silent",
-      }).map(([prefix, name]) => ({ match: { path: `/${prefix}/*` }, pool: name }))
+        named: "named",
+        alt: "alt",
+        host: "host",
+        ip: "ip",
+        "unknown-ca": "unknownCa",
+        "wrong-name": "wrongName",
+        "no-name": "noName",
+        system: "systemRoots",
+        skip: "skip",
+        mtls: "mtls",
+        "mtls-without": "mtlsWithout",
+        retried: "retried",
+        "not-tls": "notTls",
+        silent: "silent",
+      })
+        .map(([prefix, name]) => ({ match: { path: `/${prefix}/*` }, pool: name }))
         // Routes whose plugin works on Request/Response objects: the hono path (pooled-fetch.ts).
         .concat([
           { match: { path: "/hono/*" }, pool: "named", plugins: [{ use: TAGGER, options: { tag: "t" } }] },
@@ -336,10 +365,14 @@ describe("the engine's byte path", () => {
   });
 
   test("a WebSocket upgrade to an https:// server: 101, then the tunnel speaks through TLS", async () => {
-    const answer = await rawRequest(portOf(gw), [
-      "GET /named/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-      "ping over the tunnel",
-    ], { gapMs: 100, idleMs: 300 });
+    const answer = await rawRequest(
+      portOf(gw),
+      [
+        "GET /named/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        "ping over the tunnel",
+      ],
+      { gapMs: 100, idleMs: 300 },
+    );
     expect(answer.status).toBe(101);
     expect(answer.body.toString()).toBe("ping over the tunnel");
     expect(web.requests.at(-1)!.path).toBe("/named/ws");
@@ -363,11 +396,14 @@ describe("ALPN", () => {
     const files = certs.files("web");
     const agreed: string[] = [];
     // node:tls itself (Bun's node:https server does not report ALPN): one request, one fixed answer.
-    const server = createTlsServer({ cert: await Bun.file(files.cert).text(), key: await Bun.file(files.key).text(), ALPNProtocols: ["h2", "http/1.1"] }, (socket) => {
-      agreed.push(typeof socket.alpnProtocol === "string" ? socket.alpnProtocol : "none");
-      socket.on("data", () => socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
-      socket.on("error", () => {});
-    });
+    const server = createTlsServer(
+      { cert: await Bun.file(files.cert).text(), key: await Bun.file(files.key).text(), ALPNProtocols: ["h2", "http/1.1"] },
+      (socket) => {
+        agreed.push(typeof socket.alpnProtocol === "string" ? socket.alpnProtocol : "none");
+        socket.on("data", () => socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
+        socket.on("error", () => {});
+      },
+    );
     const port = await listen(server as unknown as NetServer);
     const gw = await gateway({ pools: { web: pool(`https://127.0.0.1:${port}`, { ca: certs.ca, serverName: "web.test" }) }, routes: [{ pool: "web" }] });
     try {
@@ -466,7 +502,13 @@ describe("the files named in the config", () => {
   test("an expired CA or client certificate is a config error naming it", () => {
     const inThreeDays = new Date(Date.now() + 3 * 86_400_000);
     const config = {
-      pools: { web: { mode: "http", servers: [{ url: "https://127.0.0.1:1" }], tls: { ca: certs.ca, cert: certs.files("client").cert, key: certs.files("client").key, insecureSkipVerify: false } } },
+      pools: {
+        web: {
+          mode: "http",
+          servers: [{ url: "https://127.0.0.1:1" }],
+          tls: { ca: certs.ca, cert: certs.files("client").cert, key: certs.files("client").key, insecureSkipVerify: false },
+        },
+      },
     } as never;
     let problems: string[] = [];
     try {
@@ -526,11 +568,7 @@ describe("on Deno", () => {
         mtls: pool(`https://127.0.0.1:${mutual.port}`, { ca, ...certs.files("client") }),
         unknownCa: pool(`https://127.0.0.1:${impostor.port}`, { ca, serverName: "web.test" }),
       },
-      routes: [
-        { match: { path: "/mtls/*" }, pool: "mtls" },
-        { match: { path: "/unknown-ca/*" }, pool: "unknownCa" },
-        { pool: "named" },
-      ],
+      routes: [{ match: { path: "/mtls/*" }, pool: "mtls" }, { match: { path: "/unknown-ca/*" }, pool: "unknownCa" }, { pool: "named" }],
     } as ConfigInput);
     try {
       for (let i = 0; i < 3; i++) expect(await (await fetch(`${gw.url}/r${i}`)).text()).toBe(`web /r${i}`);
@@ -551,13 +589,16 @@ describe("on Deno", () => {
 
   test("what Deno's TLS client cannot do is refused at load: insecureSkipVerify, a client certificate under another name", async () => {
     const path = join(certs.dir, "deno-check.json");
-    writeFileSync(path, JSON.stringify({
-      pools: {
-        skip: { servers: [{ url: "https://127.0.0.1:1" }], tls: { insecureSkipVerify: true } },
-        renamed: { servers: [{ url: "https://127.0.0.1:1" }], tls: { ca: "ca.pem", serverName: "web.test", cert: "client.pem", key: "client.key" } },
-      },
-      routes: [{ pool: "skip" }],
-    }));
+    writeFileSync(
+      path,
+      JSON.stringify({
+        pools: {
+          skip: { servers: [{ url: "https://127.0.0.1:1" }], tls: { insecureSkipVerify: true } },
+          renamed: { servers: [{ url: "https://127.0.0.1:1" }], tls: { ca: "ca.pem", serverName: "web.test", cert: "client.pem", key: "client.key" } },
+        },
+        routes: [{ pool: "skip" }],
+      }),
+    );
     const proc = Bun.spawn([denoPath, "run", "-A", "gateway/cli.ts", "check", "--config", path], { cwd: repoRoot, stdout: "pipe", stderr: "pipe" });
     const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
     expect(await proc.exited).toBe(1);

@@ -113,8 +113,7 @@ class Client {
       this.ws.addEventListener("close", () => reject(new Error("closed before open")));
     });
     this.opened.catch(() => {});
-    this.closed = new Promise((resolve) =>
-      this.ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason, wasOpen: this.wasOpen })));
+    this.closed = new Promise((resolve) => this.ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason, wasOpen: this.wasOpen })));
     this.ws.addEventListener("message", (e) => {
       const data: Data = typeof e.data === "string" ? e.data : new Uint8Array(e.data as ArrayBuffer);
       const waiter = this.waiting.shift();
@@ -347,7 +346,10 @@ describe("handshake", () => {
   });
 
   test("malformed upgrades answer 400 JSON", async () => {
-    const noKey = await rawRequest(gwPort, "GET / HTTP/1.1\r\nHost: gw.test\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
+    const noKey = await rawRequest(
+      gwPort,
+      "GET / HTTP/1.1\r\nHost: gw.test\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+    );
     expect(noKey.status).toBe(400);
     expect(JSON.parse(noKey.body).error).toContain("Sec-WebSocket-Key");
     const badVersion = await rawRequest(gwPort, UPGRADE("/", "Sec-WebSocket-Version: 8\r\n"));
@@ -473,10 +475,12 @@ describe("load and bookkeeping", () => {
     const clients = Array.from({ length: 50 }, () => new Client(gw.url));
     await Promise.all(clients.map((c) => c.ready()));
     expect(activeOf(gw)).toBe(50);
-    await Promise.all(clients.map(async (c, n) => {
-      for (let i = 0; i < 20; i++) c.ws.send(`${n}-${i}`);
-      for (let i = 0; i < 20; i++) expect(await c.next()).toBe(`${n}-${i}`);
-    }));
+    await Promise.all(
+      clients.map(async (c, n) => {
+        for (let i = 0; i < 20; i++) c.ws.send(`${n}-${i}`);
+        for (let i = 0; i < 20; i++) expect(await c.next()).toBe(`${n}-${i}`);
+      }),
+    );
     clients.forEach((c, n) => (n % 2 ? c.ws.close(1000) : c.ws.send("close:1001:bye")));
     await Promise.all(clients.map((c) => c.closed));
     await until(() => activeOf(gw) === 0, "the tunnel is released");

@@ -8,7 +8,16 @@ import { timingSafeEqual } from "./timing-safe.ts";
 import type { Pool } from "../pool/pool.ts";
 import type { UpstreamServer } from "../pool/server.ts";
 import { poolStatus, serverStatus } from "./status.ts";
-import { changeState, changeWeight, everyWorkerApplied, STATE_ACTIONS, weightProblem, type ServerChange, type StateAction, type WorkerReplies } from "./server-actions.ts";
+import {
+  changeState,
+  changeWeight,
+  everyWorkerApplied,
+  STATE_ACTIONS,
+  weightProblem,
+  type ServerChange,
+  type StateAction,
+  type WorkerReplies,
+} from "./server-actions.ts";
 import { dashboardHandler } from "./dashboard.ts";
 import { reloadEndpoint } from "./reload-endpoint.ts";
 import type { ReloadResult } from "../reload-result.ts";
@@ -91,7 +100,8 @@ export function createAdminApp(deps: AdminDeps): Hono {
     const replies = await deps.everyWorker?.(change);
     if (!replies) return c.json(serverStatus(server));
     const everywhere = everyWorkerApplied(replies);
-    if (!everywhere) log(`sluice: admin: pool "${change.pool}" server "${change.server}": ${change.action} not confirmed by every worker: ${JSON.stringify(replies)}`);
+    if (!everywhere)
+      log(`sluice: admin: pool "${change.pool}" server "${change.server}": ${change.action} not confirmed by every worker: ${JSON.stringify(replies)}`);
     return c.json({ ...serverStatus(server), workers: replies }, everywhere ? 200 : 504);
   };
 

@@ -36,7 +36,8 @@ export function dashboardHandler(deps: DashboardDeps): (c: Context) => Response 
     const nonce = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(18))));
     return c.html(page((await deps.status()) as DashboardStatus, deps.history?.() as HistoryDocument | undefined, nonce), 200, {
       ...HEADERS,
-      "content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; ` +
+      "content-security-policy":
+        `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; ` +
         `connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
     });
   };

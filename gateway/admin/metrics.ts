@@ -26,7 +26,11 @@ export const FAMILIES: readonly FamilyInfo[] = [
   family("sluice_worker_processes", "gauge", "Processes whose figures this scrape sums (the primary and every --workers process that answered)."),
   ...RELOAD_FAMILIES,
   family("sluice_worker_up", "gauge", "With --workers: 1 for each worker process connected to the primary, 0 for one starting, cut off or gone."),
-  family("sluice_http_requests_total", "counter", "HTTP requests answered, by route and pool (\"\" when none), method (OTHER for unregistered ones) and status code."),
+  family(
+    "sluice_http_requests_total",
+    "counter",
+    'HTTP requests answered, by route and pool ("" when none), method (OTHER for unregistered ones) and status code.',
+  ),
   family("sluice_http_request_duration_seconds", "histogram", "Time from a request's head to the end of its answer, by route and pool."),
   family("sluice_plugin_rejections_total", "counter", "Requests a plugin answered with 401, 403 or 429 instead of passing them to an upstream."),
   family("sluice_server_up", "gauge", "1 when the server can take new clients (admin state up, healthy, not out after failures)."),
@@ -38,7 +42,11 @@ export const FAMILIES: readonly FamilyInfo[] = [
   family("sluice_server_latency_seconds", "gauge", "The server's peak-EWMA response latency estimate."),
   family("sluice_pool_queued", "gauge", "Requests waiting for a server below its maxConns."),
   family("sluice_upstream_attempts_total", "counter", "HTTP requests sent or tried to the server, retries included."),
-  family("sluice_upstream_failures_total", "counter", "Attempts that failed by the server's doing, by reason: connect, timeout, closed (before any answer), bad-response."),
+  family(
+    "sluice_upstream_failures_total",
+    "counter",
+    "Attempts that failed by the server's doing, by reason: connect, timeout, closed (before any answer), bad-response.",
+  ),
   family("sluice_upstream_connect_seconds", "histogram", "Time to open a new connection to the server."),
   family("sluice_upstream_response_seconds", "histogram", "Time from the request sent whole to the server's answer head."),
   family("sluice_upstream_connections_open", "gauge", "Upstream connections open to an address, in use or idle."),
@@ -149,7 +157,11 @@ function primaryFigures({ snapshot, tcp, udp, startedAt, runtime, reload }: Metr
   for (const l of udp ?? []) {
     const labels = ["listener", l.listen];
     set.add("sluice_udp_sessions_active", labels, l.activeSessions);
-    for (const [direction, traffic] of [["received", l.received], ["forwarded", l.forwarded], ["replied", l.replied]] as const) {
+    for (const [direction, traffic] of [
+      ["received", l.received],
+      ["forwarded", l.forwarded],
+      ["replied", l.replied],
+    ] as const) {
       set.add("sluice_udp_datagrams_total", [...labels, "direction", direction], traffic.datagrams);
       set.add("sluice_udp_bytes_total", [...labels, "direction", direction], traffic.bytes);
     }

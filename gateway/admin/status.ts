@@ -76,12 +76,12 @@ export function serverStatus(s: UpstreamServer, now = Date.now()): ServerStatus 
     load: s.currentLoad(now) ?? null,
     lastCheck: check
       ? {
-        ok: check.ok,
-        ...(check.status !== undefined ? { status: check.status } : {}),
-        ...(check.reason !== undefined ? { reason: check.reason } : {}),
-        at: new Date(check.at).toISOString(),
-        durationMs: check.durationMs,
-      }
+          ok: check.ok,
+          ...(check.status !== undefined ? { status: check.status } : {}),
+          ...(check.reason !== undefined ? { reason: check.reason } : {}),
+          at: new Date(check.at).toISOString(),
+          durationMs: check.durationMs,
+        }
       : null,
   };
 }

@@ -36,7 +36,12 @@ export const GOLDEN = 0x9e3779b9;
  * ramp rises the server's set of keys only grows, so each key moves back once and never flaps; at the end
  * of the ramp it has all of them again. Servers without slow start pay one comparison.
  */
-export function admits(server: { slowStart: number; weight: number; effectiveWeight(now: number): number }, keyHash: number, seed: number, now: number): boolean {
+export function admits(
+  server: { slowStart: number; weight: number; effectiveWeight(now: number): number },
+  keyHash: number,
+  seed: number,
+  now: number,
+): boolean {
   if (server.slowStart === 0) return true;
   const weight = server.weight;
   const effective = server.effectiveWeight(now);

@@ -25,9 +25,7 @@ export const responseTime: SelectorFactory = (): Selector => {
         if (!eligible(server)) continue;
         const latency = server.latencyEstimate(now);
         const weight = server.effectiveWeight(now);
-        const cost = latency === 0
-          ? (server.active === 0 ? 0 : UNMEASURED_BUSY + server.active / weight)
-          : (latency * (server.active + 1)) / weight;
+        const cost = latency === 0 ? (server.active === 0 ? 0 : UNMEASURED_BUSY + server.active / weight) : (latency * (server.active + 1)) / weight;
         scratch.offer(server, cost, weight);
       }
       return scratch.end();

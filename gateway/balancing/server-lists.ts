@@ -14,7 +14,10 @@ export class PerServerList<T> {
   private readonly prebuilt: Array<{ members: readonly UpstreamServer[]; value: T }>;
   private readonly seen = new WeakMap<readonly UpstreamServer[], T>();
 
-  constructor(all: readonly UpstreamServer[], private readonly build: (members: readonly UpstreamServer[]) => T) {
+  constructor(
+    all: readonly UpstreamServer[],
+    private readonly build: (members: readonly UpstreamServer[]) => T,
+  ) {
     // The pool splits its servers into primaries and backups in config order: build both now.
     this.prebuilt = [all.filter((s) => !s.backup), all.filter((s) => s.backup)]
       .filter((members) => members.length > 0)

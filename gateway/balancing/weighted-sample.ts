@@ -15,7 +15,10 @@ export class WeightedSampler {
   private maxWeight: number;
   private checkedAt = 0;
 
-  constructor(private readonly all: readonly UpstreamServer[], private readonly random: () => number) {
+  constructor(
+    private readonly all: readonly UpstreamServer[],
+    private readonly random: () => number,
+  ) {
     this.maxWeight = maxWeightOf(all, 0);
   }
 
@@ -44,7 +47,12 @@ export class WeightedSampler {
   }
 
   /** The O(n) draw: total the eligible weights, then walk to a random point of the total. */
-  private exact(servers: readonly UpstreamServer[], eligible: (server: UpstreamServer) => boolean, now: number, not?: UpstreamServer): UpstreamServer | undefined {
+  private exact(
+    servers: readonly UpstreamServer[],
+    eligible: (server: UpstreamServer) => boolean,
+    now: number,
+    not?: UpstreamServer,
+  ): UpstreamServer | undefined {
     let total = 0;
     let first: UpstreamServer | undefined;
     for (const server of servers) {

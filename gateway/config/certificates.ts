@@ -49,7 +49,13 @@ export function loadListenerCertificates(config: Pick<Config, "listen">, dir: st
  * A certificate and its key read from `files` (relative to `dir`) and checked: readable, PEM, valid at `now`, the
  * key the certificate's. Problems are named by `at` + "cert" / "key"; undefined when there was one.
  */
-function readPair(files: { cert: string; key: string }, dir: string, at: ProblemPath, problems: string[], now: Date): { cert: string; key: string; certificate: X509Certificate } | undefined {
+function readPair(
+  files: { cert: string; key: string },
+  dir: string,
+  at: ProblemPath,
+  problems: string[],
+  now: Date,
+): { cert: string; key: string; certificate: X509Certificate } | undefined {
   const where = (key: string) => formatPath([...at, key]);
   const certText = readPem(files.cert, dir, where("cert"), problems);
   const keyText = readPem(files.key, dir, where("key"), problems);
@@ -119,8 +125,11 @@ export function loadUpstreamTls(config: Pick<Config, "pools">, dir: string, limi
     if (tls.cert !== undefined && tls.key !== undefined) {
       const pair = readPair({ cert: tls.cert, key: tls.key }, dir, ["pools", name, "tls"], problems, now);
       if (pair) clientCertificate = { cert: pair.cert, key: pair.key };
-      const otherName = httpsServers.some((s) => "url" in s && (s.resolve === true || (tls.serverName !== undefined && tls.serverName.toLowerCase() !== new URL(s.url).hostname)));
-      if (limits.clientCertificateWithOtherName && otherName) problems.push(`${at("cert")}: ${limits.clientCertificateWithOtherName} (got ${JSON.stringify(tls.cert)})`);
+      const otherName = httpsServers.some(
+        (s) => "url" in s && (s.resolve === true || (tls.serverName !== undefined && tls.serverName.toLowerCase() !== new URL(s.url).hostname)),
+      );
+      if (limits.clientCertificateWithOtherName && otherName)
+        problems.push(`${at("cert")}: ${limits.clientCertificateWithOtherName} (got ${JSON.stringify(tls.cert)})`);
     }
     if (tls.insecureSkipVerify) {
       if (limits.skipVerify) problems.push(`${at("insecureSkipVerify")}: ${limits.skipVerify} (got true)`);

@@ -146,7 +146,7 @@ export class ProblemList {
       if (typeof y === "number") return 1;
       const parent = valueAt(this.root, a.slice(0, i));
       const keys = parent !== null && typeof parent === "object" ? Object.keys(parent) : [];
-      const rank = (k: PropertyKey) => (keys.indexOf(String(k)) + 1 || Infinity); // missing keys after present ones
+      const rank = (k: PropertyKey) => keys.indexOf(String(k)) + 1 || Infinity; // missing keys after present ones
       return rank(x) - rank(y) || String(x).localeCompare(String(y));
     }
     return a.length - b.length;
@@ -163,20 +163,39 @@ type RawIssue = Record<string, any> & { code: string; inst?: AnySchema };
 export function describeSchema(schema: AnySchema | undefined): string {
   const def = schema?._zod?.def;
   switch (def?.type) {
-    case "string": return "a string";
-    case "number": return isInt(def) ? "a whole number" : "a number";
-    case "int": return "a whole number";
-    case "boolean": return "true or false";
-    case "null": return "null";
-    case "literal": return def.values.map((v: unknown) => JSON.stringify(v)).join(" or ");
-    case "enum": return `one of: ${Object.values(def.entries as Record<string, unknown>).join(", ")}`;
-    case "array": return `an array of ${plural(describeSchema(def.element))}`;
-    case "object": case "record": return "an object";
-    case "union": return describeUnion(def.options);
-    case "pipe": return describeSchema(def.in);
-    case "nullable": return `${describeSchema(def.innerType)} or null`;
-    case "default": case "prefault": case "optional": case "readonly": case "catch": return describeSchema(def.innerType);
-    default: return "a valid value";
+    case "string":
+      return "a string";
+    case "number":
+      return isInt(def) ? "a whole number" : "a number";
+    case "int":
+      return "a whole number";
+    case "boolean":
+      return "true or false";
+    case "null":
+      return "null";
+    case "literal":
+      return def.values.map((v: unknown) => JSON.stringify(v)).join(" or ");
+    case "enum":
+      return `one of: ${Object.values(def.entries as Record<string, unknown>).join(", ")}`;
+    case "array":
+      return `an array of ${plural(describeSchema(def.element))}`;
+    case "object":
+    case "record":
+      return "an object";
+    case "union":
+      return describeUnion(def.options);
+    case "pipe":
+      return describeSchema(def.in);
+    case "nullable":
+      return `${describeSchema(def.innerType)} or null`;
+    case "default":
+    case "prefault":
+    case "optional":
+    case "readonly":
+    case "catch":
+      return describeSchema(def.innerType);
+    default:
+      return "a valid value";
   }
 }
 
@@ -205,17 +224,26 @@ function plural(text: string): string {
 }
 
 const TYPE_WORDS: Record<string, string> = {
-  string: "a string", number: "a number", int: "a whole number", boolean: "true or false",
-  object: "an object", array: "an array", record: "an object",
+  string: "a string",
+  number: "a number",
+  int: "a whole number",
+  boolean: "true or false",
+  object: "an object",
+  array: "an array",
+  record: "an object",
 };
 
 function sizeMessage(iss: RawIssue, atLeast: boolean): string {
   const n = atLeast ? iss.minimum : iss.maximum;
-  const bound = atLeast ? (iss.inclusive === false ? "greater than" : "at least") : (iss.inclusive === false ? "less than" : "at most");
+  const bound = atLeast ? (iss.inclusive === false ? "greater than" : "at least") : iss.inclusive === false ? "less than" : "at most";
   switch (iss.origin) {
-    case "string": return atLeast && Number(n) === 1 ? "must not be empty" : `must be ${bound} ${n} characters long`;
-    case "array": case "set": return atLeast && Number(n) === 1 ? "must not be empty" : `must have ${bound} ${n} items`;
-    default: return `must be ${bound} ${n}`;
+    case "string":
+      return atLeast && Number(n) === 1 ? "must not be empty" : `must be ${bound} ${n} characters long`;
+    case "array":
+    case "set":
+      return atLeast && Number(n) === 1 ? "must not be empty" : `must have ${bound} ${n} items`;
+    default:
+      return `must be ${bound} ${n}`;
   }
 }
 
@@ -232,8 +260,10 @@ export function humanMessage(iss: RawIssue): string | undefined {
       const what = iss.inst?._zod?.def?.type === iss.expected ? describeSchema(iss.inst) : (TYPE_WORDS[iss.expected] ?? `a ${iss.expected}`);
       return iss.input === undefined ? `required: expected ${what}` : `expected ${what}`;
     }
-    case "too_small": return sizeMessage(iss, true);
-    case "too_big": return sizeMessage(iss, false);
+    case "too_small":
+      return sizeMessage(iss, true);
+    case "too_big":
+      return sizeMessage(iss, false);
     case "invalid_value": {
       const values: unknown[] = iss.values ?? [];
       return values.length === 1 ? `expected ${JSON.stringify(values[0])}` : `expected one of: ${values.join(", ")}`;
@@ -247,23 +277,33 @@ export function humanMessage(iss: RawIssue): string | undefined {
     }
     case "invalid_format": {
       switch (iss.format) {
-        case "starts_with": return `must start with ${JSON.stringify(iss.prefix)}`;
-        case "ends_with": return `must end with ${JSON.stringify(iss.suffix)}`;
-        case "includes": return `must include ${JSON.stringify(iss.includes)}`;
-        case "regex": return `must match ${iss.pattern}`;
-        case "url": return "not a valid URL";
-        default: return `not a valid ${iss.format}`;
+        case "starts_with":
+          return `must start with ${JSON.stringify(iss.prefix)}`;
+        case "ends_with":
+          return `must end with ${JSON.stringify(iss.suffix)}`;
+        case "includes":
+          return `must include ${JSON.stringify(iss.includes)}`;
+        case "regex":
+          return `must match ${iss.pattern}`;
+        case "url":
+          return "not a valid URL";
+        default:
+          return `not a valid ${iss.format}`;
       }
     }
-    case "not_multiple_of": return `must be a multiple of ${iss.divisor}`;
+    case "not_multiple_of":
+      return `must be a multiple of ${iss.divisor}`;
     case "unrecognized_keys": {
       const shape = iss.inst?._zod?.def?.shape;
       if (shape && Array.isArray(iss.keys)) knownKeysOf.set(iss.keys, Object.keys(shape));
       return "unknown key";
     }
-    case "invalid_key": return "not a valid key";
-    case "custom": return "is not valid";
-    default: return undefined;
+    case "invalid_key":
+      return "not a valid key";
+    case "custom":
+      return "is not valid";
+    default:
+      return undefined;
   }
 }
 
@@ -321,10 +361,7 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
 }
 
 /** Parse with human messages: the value, or every problem as a line. */
-export function parseWithProblems<S extends z.ZodType>(
-  schema: S,
-  input: unknown,
-): { ok: true; value: z.output<S> } | { ok: false; problems: string[] } {
+export function parseWithProblems<S extends z.ZodType>(schema: S, input: unknown): { ok: true; value: z.output<S> } | { ok: false; problems: string[] } {
   const result = schema.safeParse(input, { error: humanMessage as z.core.$ZodErrorMap });
   return result.success ? { ok: true, value: result.data } : { ok: false, problems: formatIssues(result.error.issues, input) };
 }

@@ -21,7 +21,9 @@ function regexError(source: string): string | null {
     return null;
   } catch (e) {
     // Engines phrase it differently (JSC: "...: missing )", V8: "...: /(/: Unterminated group"): keep the reason only.
-    return String((e as Error).message).replace(/^Invalid regular expression:\s*/, "").replace(/^\/.*\/[a-z]*:\s*/s, "");
+    return String((e as Error).message)
+      .replace(/^Invalid regular expression:\s*/, "")
+      .replace(/^\/.*\/[a-z]*:\s*/s, "");
   }
 }
 
@@ -52,8 +54,17 @@ export function checkReferences(config: Config, knownBalancers: readonly string[
       }
       // An address stands for itself: only a name can be looked up for the servers behind it.
       if (!("srv" in server) && server.resolve) {
-        const host = "url" in server ? new URL(server.url).hostname.replace(/^\[|\]$/g, "") : server.address.slice(0, server.address.lastIndexOf(":")).replace(/^\[|\]$/g, "");
-        if (host === "" || isIP(host) !== 0) problems.add(["pools", name, "servers", i, "resolve"], "needs a DNS name to look up, not an address", "", "url" in server ? server.url : server.address);
+        const host =
+          "url" in server
+            ? new URL(server.url).hostname.replace(/^\[|\]$/g, "")
+            : server.address.slice(0, server.address.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+        if (host === "" || isIP(host) !== 0)
+          problems.add(
+            ["pools", name, "servers", i, "resolve"],
+            "needs a DNS name to look up, not an address",
+            "",
+            "url" in server ? server.url : server.address,
+          );
       }
     });
   }
@@ -111,11 +122,17 @@ export function checkReferences(config: Config, knownBalancers: readonly string[
     }
   }
   // TCP and UDP ports are separate namespaces: a udp listener may share a port number with a tcp one.
-  const streams: [Path, string][] = config.listen.map((a, i): [Path, string] => [typeof a === "string" ? ["listen", i] : ["listen", i, "address"], listenAddress(a)]);
+  const streams: [Path, string][] = config.listen.map((a, i): [Path, string] => [
+    typeof a === "string" ? ["listen", i] : ["listen", i, "address"],
+    listenAddress(a),
+  ]);
   if (config.admin !== false) streams.push([["admin", "listen"], config.admin.listen]);
   config.tcp.forEach((l, i) => streams.push([["tcp", i, "listen"], l.listen]));
   checkClashes(problems, streams);
-  checkClashes(problems, config.udp.map((l, i): [Path, string] => [["udp", i, "listen"], l.listen]));
+  checkClashes(
+    problems,
+    config.udp.map((l, i): [Path, string] => [["udp", i, "listen"], l.listen]),
+  );
 
   return problems;
 }

@@ -10,7 +10,6 @@ export function checkUnsupported(config: Config): string[] {
   for (const [name, pool] of Object.entries(config.pools)) {
     if (pool.mode === "http" && pool.cache) problems.add(["pools", name, "cache"], `${NOT_YET}: response caching`);
   }
-  config.listen.forEach((entry, i) => {
-  });
+  config.listen.forEach((entry, i) => {});
   return problems.lines();
 }

@@ -29,7 +29,12 @@ export function readConfigBytes(configPath: string): Promise<string | undefined>
  * `loadedBytes` are the bytes read before the running config was loaded: the file is compared with
  * them once the watch is in place, so a change made while the gateway was starting is not missed.
  */
-export async function watchConfigFile(configPath: string, reload: () => Promise<void>, loadedBytes?: string, debounceMs = WATCH_DEBOUNCE_MS): Promise<ConfigWatch> {
+export async function watchConfigFile(
+  configPath: string,
+  reload: () => Promise<void>,
+  loadedBytes?: string,
+  debounceMs = WATCH_DEBOUNCE_MS,
+): Promise<ConfigWatch> {
   const path = resolve(configPath);
   let lastSeen = loadedBytes ?? (await contents(path));
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -59,7 +59,7 @@ export async function lookupServices(name: string, options: LookupOptions): Prom
  */
 export async function lookupAddresses(name: string, options: LookupOptions): Promise<LookupResult> {
   const [v4, v6] = await withResolver(options, (resolver) =>
-    Promise.allSettled([resolver.resolve4(name, { ttl: true }), resolver.resolve6(name, { ttl: true })])
+    Promise.allSettled([resolver.resolve4(name, { ttl: true }), resolver.resolve6(name, { ttl: true })]),
   );
   {
     const records = [...(v4.status === "fulfilled" ? v4.value : []), ...(v6.status === "fulfilled" ? v6.value : [])];

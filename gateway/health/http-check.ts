@@ -39,7 +39,14 @@ export function httpProbe(runtime: Runtime, pool: Pool, server: UpstreamServer, 
       // client certificate); the runtime's fetch knows none of that.
       if (server.tls) {
         headers.set("host", health.host ?? server.hostHeader);
-        response = await pooledFetch(checkConnections(runtime), server, { method: "GET", pathAndQuery: health.path, headers, body: null, signal, connectTimeout: CONNECT_TIMEOUT_MS });
+        response = await pooledFetch(checkConnections(runtime), server, {
+          method: "GET",
+          pathAndQuery: health.path,
+          headers,
+          body: null,
+          signal,
+          connectTimeout: CONNECT_TIMEOUT_MS,
+        });
       } else response = await runtime.fetchUpstream(url, { method: "GET", headers, body: null, signal });
     } catch (error) {
       return { ok: false, reason: describeProbeError(error) };

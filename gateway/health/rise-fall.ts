@@ -9,7 +9,10 @@ export class RiseFall {
   private passes = 0;
   private fails = 0;
 
-  constructor(private readonly rise: number, private readonly fall: number) {}
+  constructor(
+    private readonly rise: number,
+    private readonly fall: number,
+  ) {}
 
   /**
    * Count one check result against the server's current state; returns the flip it causes, with the number

@@ -135,7 +135,10 @@ export class DownstreamConnection implements TcpHandlers, Expiring {
   /** Bytes the socket still held when the send deadline was last set: fewer later means the client reads. */
   private sendMark = 0;
 
-  constructor(readonly socket: TcpSocket, private readonly options: DownstreamOptions) {
+  constructor(
+    readonly socket: TcpSocket,
+    private readonly options: DownstreamOptions,
+  ) {
     this.maxHeadBytes = options.limits.maxUriLength + options.limits.maxHeaderSize + 1024;
     this.bodyTimeout = options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT;
     this.sendTimeout = options.sendTimeout ?? DEFAULT_SEND_TIMEOUT;

@@ -63,7 +63,7 @@ const KIND = (() => {
   const t = new Uint8Array(128).fill(INVALID);
   for (let b = 0x21; b < 0x7f; b++) t[b] = PLAIN;
   t[PERCENT] = t[BACKSLASH_BYTE] = SPECIAL;
-  for (const c of "\"<>[]^`{|}") t[c.charCodeAt(0)] = ESCAPE;
+  for (const c of '"<>[]^`{|}') t[c.charCodeAt(0)] = ESCAPE;
   t[0x23 /* # */] = INVALID; // a fragment is never sent
   return t;
 })();

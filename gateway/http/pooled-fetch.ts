@@ -101,10 +101,11 @@ async function once(pool: UpstreamPool, server: Address, request: PooledRequest,
   if (chunked) head += "transfer-encoding: chunked\r\n";
   call.write(latin1(`${head}\r\n`));
   if (request.body === null) call.requestSent();
-  else void sendBody(call, request.body, chunked).catch((error) => {
-    call.abort();
-    sink.abort(error);
-  });
+  else
+    void sendBody(call, request.body, chunked).catch((error) => {
+      call.abort();
+      sink.abort(error);
+    });
   return sink.response;
 }
 
@@ -138,7 +139,10 @@ class ResponseBuilder implements ResponseSink {
   private controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   private settled = false;
 
-  constructor(private readonly method: string, private readonly timing: PooledTiming | undefined) {
+  constructor(
+    private readonly method: string,
+    private readonly timing: PooledTiming | undefined,
+  ) {
     this.response = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -157,16 +161,19 @@ class ResponseBuilder implements ResponseSink {
     const bodyless = this.method === "HEAD" || bodylessStatus(head.status);
     let body: ReadableStream<Uint8Array> | null = null;
     if (!bodyless) {
-      body = new ReadableStream<Uint8Array>({
-        start: (controller) => {
-          this.controller = controller;
+      body = new ReadableStream<Uint8Array>(
+        {
+          start: (controller) => {
+            this.controller = controller;
+          },
+          pull: () => this.call.resumeResponse(),
+          cancel: () => {
+            this.call.abort();
+            this.done();
+          },
         },
-        pull: () => this.call.resumeResponse(),
-        cancel: () => {
-          this.call.abort();
-          this.done();
-        },
-      }, { highWaterMark: 0 });
+        { highWaterMark: 0 },
+      );
     }
     this.settled = true;
     // The parser admits 100–599 only and 1xx never get here: the status fits a Response.

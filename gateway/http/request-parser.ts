@@ -153,14 +153,31 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
     const byte = bytes[i]!;
     let ok: boolean;
     switch (k) {
-      case 0: ok = byte === 0x48; break;
-      case 1: case 2: ok = byte === 0x54; break;
-      case 3: ok = byte === 0x50; break;
-      case 4: ok = byte === 0x2f; break;
-      case 5: case 7: ok = byte >= 0x30 && byte <= 0x39; break;
-      case 6: ok = byte === 0x2e; break;
-      case 8: ok = byte === CR; break;
-      default: ok = byte === LF;
+      case 0:
+        ok = byte === 0x48;
+        break;
+      case 1:
+      case 2:
+        ok = byte === 0x54;
+        break;
+      case 3:
+        ok = byte === 0x50;
+        break;
+      case 4:
+        ok = byte === 0x2f;
+        break;
+      case 5:
+      case 7:
+        ok = byte >= 0x30 && byte <= 0x39;
+        break;
+      case 6:
+        ok = byte === 0x2e;
+        break;
+      case 8:
+        ok = byte === CR;
+        break;
+      default:
+        ok = byte === LF;
     }
     if (!ok) {
       if (byte === LF) return headError(400, scanMessage(BARE_LF));
@@ -258,7 +275,8 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
   let host: string;
   if (authorityStart >= 0) {
     host = text.substring(authorityStart, pathStart);
-    pathAndQuery = pathStart === targetEnd ? "/" : bytes[pathStart] === 0x3f ? "/" + text.substring(pathStart, targetEnd) : text.substring(pathStart, targetEnd);
+    pathAndQuery =
+      pathStart === targetEnd ? "/" : bytes[pathStart] === 0x3f ? "/" + text.substring(pathStart, targetEnd) : text.substring(pathStart, targetEnd);
   } else host = hostCount === 0 ? "" : text.substring(hostStart, hostEnd);
   let upgrade: string | undefined;
   if (connection?.upgrade && upgradeCount > 0) {

@@ -55,14 +55,30 @@ export function parseResponseHead(bytes: Uint8Array, maxHeadSize: number): Respo
     const byte = bytes[i]!;
     let ok: boolean;
     switch (i) {
-      case 0: ok = byte === 0x48; break;
-      case 1: case 2: ok = byte === 0x54; break;
-      case 3: ok = byte === 0x50; break;
-      case 4: ok = byte === 0x2f; break;
-      case 5: ok = byte === 0x31; break;
-      case 6: ok = byte === 0x2e; break;
-      case 8: ok = byte === SP; break;
-      default: ok = byte >= 0x30 && byte <= 0x39;
+      case 0:
+        ok = byte === 0x48;
+        break;
+      case 1:
+      case 2:
+        ok = byte === 0x54;
+        break;
+      case 3:
+        ok = byte === 0x50;
+        break;
+      case 4:
+        ok = byte === 0x2f;
+        break;
+      case 5:
+        ok = byte === 0x31;
+        break;
+      case 6:
+        ok = byte === 0x2e;
+        break;
+      case 8:
+        ok = byte === SP;
+        break;
+      default:
+        ok = byte >= 0x30 && byte <= 0x39;
     }
     if (!ok) return refuse(byte === LF ? scanMessage(BARE_LF) : i < 8 ? "invalid HTTP version" : "invalid status line");
   }

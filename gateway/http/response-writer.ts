@@ -11,19 +11,54 @@ import { requestIdFor } from "../proxy/headers.ts";
 import type { AnswerFields } from "./answer-fields.ts";
 
 const REASONS: Record<number, string> = {
-  100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
-  200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information", 204: "No Content",
-  205: "Reset Content", 206: "Partial Content", 207: "Multi-Status",
-  300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
-  307: "Temporary Redirect", 308: "Permanent Redirect",
-  400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-  406: "Not Acceptable", 408: "Request Timeout", 409: "Conflict", 410: "Gone", 411: "Length Required",
-  412: "Precondition Failed", 413: "Content Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
-  416: "Range Not Satisfiable", 417: "Expectation Failed", 421: "Misdirected Request", 422: "Unprocessable Content",
-  426: "Upgrade Required", 428: "Precondition Required", 429: "Too Many Requests",
-  431: "Request Header Fields Too Large", 499: "Client Closed Request",
-  500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
-  504: "Gateway Timeout", 505: "HTTP Version Not Supported",
+  100: "Continue",
+  101: "Switching Protocols",
+  102: "Processing",
+  103: "Early Hints",
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  203: "Non-Authoritative Information",
+  204: "No Content",
+  205: "Reset Content",
+  206: "Partial Content",
+  207: "Multi-Status",
+  300: "Multiple Choices",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  406: "Not Acceptable",
+  408: "Request Timeout",
+  409: "Conflict",
+  410: "Gone",
+  411: "Length Required",
+  412: "Precondition Failed",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  415: "Unsupported Media Type",
+  416: "Range Not Satisfiable",
+  417: "Expectation Failed",
+  421: "Misdirected Request",
+  422: "Unprocessable Content",
+  426: "Upgrade Required",
+  428: "Precondition Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  499: "Client Closed Request",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
 };
 
 export function reasonFor(status: number): string {
@@ -74,7 +109,8 @@ const COPY = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, tar
 /** A complete JSON error answer: `{ "error", "requestId" }`, with `Connection: close` when the connection ends after it. */
 export function errorAnswer(status: number, error: string, requestId: string, close: boolean, headOnly = false, extra = ""): Uint8Array {
   const body = JSON.stringify({ error, requestId });
-  const head = `HTTP/1.1 ${status} ${reasonFor(status)}\r\ncontent-type: application/json\r\nx-request-id: ${requestId}\r\n${extra}` +
+  const head =
+    `HTTP/1.1 ${status} ${reasonFor(status)}\r\ncontent-type: application/json\r\nx-request-id: ${requestId}\r\n${extra}` +
     `content-length: ${Buffer.byteLength(body)}\r\n${close ? "connection: close\r\n" : ""}\r\n`;
   return latin1(headOnly ? head : head + body);
 }
@@ -99,7 +135,14 @@ const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "tra
  * without the body. Resolves when everything has been handed to the socket, with whether the connection must
  * close now (asked for, or an HTTP/1.0 body whose end only the close can mark).
  */
-export async function writeResponse(target: ResponseTarget, response: Response, minor: 0 | 1, close: boolean, headRequest: boolean, own?: AnswerFields): Promise<boolean> {
+export async function writeResponse(
+  target: ResponseTarget,
+  response: Response,
+  minor: 0 | 1,
+  close: boolean,
+  headRequest: boolean,
+  own?: AnswerFields,
+): Promise<boolean> {
   const status = response.status;
   const noBody = headRequest || bodylessStatus(status);
   // Headers refuse CR, LF and NUL in values, but not other controls, and Bun's Response keeps any status text.

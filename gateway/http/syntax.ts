@@ -476,7 +476,15 @@ export function addContentLengthField(framing: Framing, bytes: Uint8Array, start
  * returns why the framing is now broken, or undefined. `chunkedLastOnly`: once anything follows `chunked`, no later
  * field can make the list valid again (requests, whose body must end in chunked).
  */
-export function addTransferEncodingField(framing: Framing, bytes: Uint8Array, start: number, end: number, minor: number, what: string, chunkedLastOnly: boolean): string | undefined {
+export function addTransferEncodingField(
+  framing: Framing,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  minor: number,
+  what: string,
+  chunkedLastOnly: boolean,
+): string | undefined {
   // An HTTP/1.0 message with Transfer-Encoding has faulty framing (RFC 9112 §6.1).
   if (minor === 0) return `Transfer-Encoding in an HTTP/1.0 ${what}`;
   if (framing.contentLength >= 0) return "both Transfer-Encoding and Content-Length";

@@ -318,8 +318,8 @@ export class UpstreamCall implements ConnectionUser, Expiring {
         const next = this.passFraming
           ? this.passChunked(decoder, bytes, offset)
           : decoder.push(bytes, offset, bytes.length, (data) => {
-            if (!this.sink.responseBody(data, 0, data.length)) this.pauseResponse();
-          });
+              if (!this.sink.responseBody(data, 0, data.length)) this.pauseResponse();
+            });
         if (next < 0) {
           this.fail(new UpstreamFailure("bad-response", `${this.serverId} sent an invalid chunked body: ${decoder.error}`), false);
           return;

@@ -112,7 +112,10 @@ export class UpstreamConnection implements TcpHandlers {
 export class IdleList {
   readonly connections: UpstreamConnection[] = [];
   /** For /metrics: the server's `host:port`, and whether its connections speak TLS. */
-  constructor(readonly address = "", readonly tls = false) {}
+  constructor(
+    readonly address = "",
+    readonly tls = false,
+  ) {}
 
   /** For /metrics: connections made to the address, lent again from this list, and gone (closed, or handed to a tunnel). */
   opened = 0;
@@ -133,7 +136,10 @@ export class UpstreamPool {
   /** The response timeouts of requests in flight on these connections. */
   readonly timeouts = new Deadlines(RESPONSE_TIMEOUT_SWEEP_MS);
 
-  constructor(private readonly sockets: SocketRuntime, readonly options: UpstreamPoolOptions = DEFAULT_UPSTREAM_POOL) {}
+  constructor(
+    private readonly sockets: SocketRuntime,
+    readonly options: UpstreamPoolOptions = DEFAULT_UPSTREAM_POOL,
+  ) {}
 
   private listFor(address: UpstreamAddress): IdleList {
     const key = address.tls === undefined ? address.hostPort : address.tls.connectionKey;
@@ -164,7 +170,10 @@ export class UpstreamPool {
     const connection = new UpstreamConnection(list);
     const start = performance.now();
     const { hostname, port, tls } = address;
-    connection.socket = await this.sockets.connectTcp(tls === undefined ? { hostname, port, timeoutMs, signal } : { hostname, port, timeoutMs, signal, tls }, connection);
+    connection.socket = await this.sockets.connectTcp(
+      tls === undefined ? { hostname, port, timeoutMs, signal } : { hostname, port, timeoutMs, signal, tls },
+      connection,
+    );
     connection.connectMs = performance.now() - start;
     this.opened++;
     list.opened++;
@@ -229,7 +238,11 @@ export class UpstreamPool {
     for (const list of this.lists.values()) {
       const key = list.tls ? `tls ${list.address}` : list.address;
       let sum = sums.get(key);
-      if (!sum) sums.set(key, (sum = { labels: list.tls ? ["address", list.address, "tls", "true"] : ["address", list.address], open: 0, idle: 0, opened: 0, reused: 0 }));
+      if (!sum)
+        sums.set(
+          key,
+          (sum = { labels: list.tls ? ["address", list.address, "tls", "true"] : ["address", list.address], open: 0, idle: 0, opened: 0, reused: 0 }),
+        );
       sum.open += list.opened - list.closed;
       sum.idle += list.connections.length;
       sum.opened += list.opened;

@@ -14,15 +14,15 @@ export type PreludeStep =
   | { kind: "more" }
   | { kind: "refuse"; what: "proxy" | "sni"; reason: string }
   | {
-    kind: "done";
-    /** The client's address as the PROXY header gave it (undefined without one, or for a LOCAL header). */
-    source?: ProxyAddress;
-    destination?: ProxyAddress;
-    /** The ClientHello's server name (undefined when it has none, or when the listener does not route by SNI). */
-    serverName?: string;
-    /** Everything received after the PROXY header: to be forwarded first. */
-    rest: Uint8Array;
-  };
+      kind: "done";
+      /** The client's address as the PROXY header gave it (undefined without one, or for a LOCAL header). */
+      source?: ProxyAddress;
+      destination?: ProxyAddress;
+      /** The ClientHello's server name (undefined when it has none, or when the listener does not route by SNI). */
+      serverName?: string;
+      /** Everything received after the PROXY header: to be forwarded first. */
+      rest: Uint8Array;
+    };
 
 export class Prelude {
   private buffer = new Uint8Array(0);

@@ -3,14 +3,7 @@
 // listener with `proxyProtocol: "v1" | "v2"` (sending to the upstream); `parseProxyHeader` is for a listener
 // that accepts one (e.g. behind a cloud load balancer). Both are pure functions over bytes so the listener
 // can call the parser on its growing buffer after every read, on Bun and Deno alike.
-import {
-  formatIPv4,
-  formatIPv6,
-  mapIPv4,
-  parseIPv4,
-  parseIPv6,
-  parseSocketAddress,
-} from "./proxy-protocol-address.ts";
+import { formatIPv4, formatIPv6, mapIPv4, parseIPv4, parseIPv6, parseSocketAddress } from "./proxy-protocol-address.ts";
 
 export interface ProxyAddress {
   address: string;
@@ -126,7 +119,7 @@ export function parseProxyHeader(buffer: Uint8Array): ProxyHeaderResult {
   if (buffer.length === 0) return { kind: "incomplete" };
   if (buffer[0] === PROXY_V2_SIGNATURE[0]) return parseV2(buffer);
   if (buffer[0] === V1_PREFIX.charCodeAt(0)) return parseV1(buffer);
-  return invalid("not a PROXY protocol header (expected \"PROXY \" or the v2 signature)");
+  return invalid('not a PROXY protocol header (expected "PROXY " or the v2 signature)');
 }
 
 function invalid(reason: string): { kind: "invalid"; reason: string } {
@@ -192,7 +185,9 @@ function checkProxyFamily(family: number, transport: number): string | undefined
   }
   if (family === V2_FAMILY_INET || family === V2_FAMILY_INET6) {
     // A TCP listener only relays streams: a UDP (DGRAM) header here means a misconfigured sender.
-    return transport === V2_TRANSPORT_STREAM ? undefined : `PROXY v2 ${family === V2_FAMILY_INET ? "IPv4" : "IPv6"} family with transport ${transport} (not TCP)`;
+    return transport === V2_TRANSPORT_STREAM
+      ? undefined
+      : `PROXY v2 ${family === V2_FAMILY_INET ? "IPv4" : "IPv6"} family with transport ${transport} (not TCP)`;
   }
   if (family === V2_FAMILY_UNIX) {
     // Local sockets have no IP and port to report: accepted without addresses, as LOCAL is.

@@ -91,7 +91,10 @@ export class TcpConnection implements TcpHandlers {
   private reason: string | undefined;
   private done = false;
 
-  constructor(private readonly socket: TcpSocket, private readonly ctx: ListenerContext) {
+  constructor(
+    private readonly socket: TcpSocket,
+    private readonly ctx: ListenerContext,
+  ) {
     this.client = { address: plainAddress(socket.remoteAddress), port: socket.remotePort };
     const { config } = ctx;
     this.prelude = new Prelude({ proxy: config.acceptProxy, sni: config.sni !== undefined });
@@ -268,12 +271,15 @@ export class TcpConnection implements TcpHandlers {
 
   private async attempt(server: UpstreamServer): Promise<ServerLink> {
     const link = new ServerLink();
-    link.socket = await this.ctx.runtime.connectTcp({
-      hostname: server.hostname,
-      port: server.port,
-      timeoutMs: this.ctx.config.connectTimeout,
-      signal: this.abort.signal,
-    }, link);
+    link.socket = await this.ctx.runtime.connectTcp(
+      {
+        hostname: server.hostname,
+        port: server.port,
+        timeoutMs: this.ctx.config.connectTimeout,
+        signal: this.abort.signal,
+      },
+      link,
+    );
     return link;
   }
 

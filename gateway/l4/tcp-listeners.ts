@@ -67,7 +67,11 @@ class Listener {
   private readonly idle: Array<() => void> = [];
   address: string;
 
-  constructor(readonly config: TcpListenerConfig, deps: TcpListenerDeps, traffic: TrafficTable) {
+  constructor(
+    readonly config: TcpListenerConfig,
+    deps: TcpListenerDeps,
+    traffic: TrafficTable,
+  ) {
     this.address = config.listen;
     const route = config.sni ? compileSniRoutes(config.sni) : undefined;
     const self = this;

@@ -4,10 +4,7 @@
 // (server_name). Everything here distrusts the input: every length is checked against what is left of the
 // enclosing structure before it is used, and the sizes that could make a caller buffer a lot are bounded.
 
-export type ClientHelloResult =
-  | { kind: "incomplete" }
-  | { kind: "invalid"; reason: string }
-  | { kind: "ok"; serverName: string | undefined };
+export type ClientHelloResult = { kind: "incomplete" } | { kind: "invalid"; reason: string } | { kind: "ok"; serverName: string | undefined };
 
 /** RFC 8446 §5.1 / RFC 5246 §6.2.1: a plaintext record (the ClientHello is one) carries at most 2^14 bytes. */
 export const TLS_MAX_PLAINTEXT_RECORD = 16384;
@@ -181,7 +178,8 @@ function readClientHello(message: Uint8Array): ClientHelloResult {
   if (sessionIdLength > 32) return invalid(`ClientHello session id longer than 32 bytes (${sessionIdLength})`);
   hello.skip(sessionIdLength);
   const suitesLength = hello.u16();
-  if (!hello.failed && (suitesLength < 2 || suitesLength % 2 !== 0)) return invalid(`ClientHello cipher suites length ${suitesLength} is not a positive even number`);
+  if (!hello.failed && (suitesLength < 2 || suitesLength % 2 !== 0))
+    return invalid(`ClientHello cipher suites length ${suitesLength} is not a positive even number`);
   hello.skip(suitesLength);
   const compressionLength = hello.u8();
   if (!hello.failed && compressionLength < 1) return invalid("ClientHello has no compression methods");

@@ -53,7 +53,10 @@ class UdpListener implements SessionOwner {
   /** What the log last said about this listener failing, so that a flood of drops is one line, not thousands. */
   private warned: string | undefined;
 
-  constructor(private readonly config: UdpListenerConfig, private readonly deps: UdpListenerDeps) {
+  constructor(
+    private readonly config: UdpListenerConfig,
+    private readonly deps: UdpListenerDeps,
+  ) {
     this.idleTimeoutMs = config.idleTimeout;
     this.runtime = deps.runtime;
     this.maxSessions = deps.maxSessions ?? DEFAULT_MAX_SESSIONS;

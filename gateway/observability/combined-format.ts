@@ -31,8 +31,10 @@ export function escapeForLog(value: string): string {
 export function timeLocal(date: Date): string {
   const offset = -date.getTimezoneOffset();
   const abs = Math.abs(offset);
-  return `${two(date.getDate())}/${MONTHS[date.getMonth()]}/${date.getFullYear()}:${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())} ` +
-    `${offset < 0 ? "-" : "+"}${two(Math.floor(abs / 60))}${two(abs % 60)}`;
+  return (
+    `${two(date.getDate())}/${MONTHS[date.getMonth()]}/${date.getFullYear()}:${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())} ` +
+    `${offset < 0 ? "-" : "+"}${two(Math.floor(abs / 60))}${two(abs % 60)}`
+  );
 }
 
 /** An absent header is "-", as nginx writes it; one sent empty stays empty (""). */

@@ -94,7 +94,10 @@ function totalsOf(figures: Figures): { total: Map<string, Totals>; routes: Map<s
   const into = (sample: Sample, add: (totals: Totals) => void): void => {
     const [, labels] = sample;
     const pool = label(labels, "pool");
-    const targets: Array<[Map<string, Totals>, string]> = [[out.total, TOTAL], [out.routes, label(labels, "route")]];
+    const targets: Array<[Map<string, Totals>, string]> = [
+      [out.total, TOTAL],
+      [out.routes, label(labels, "route")],
+    ];
     if (pool !== "") targets.push([out.pools, pool]);
     for (const [map, key] of targets) {
       let totals = map.get(key);

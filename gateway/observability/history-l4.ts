@@ -16,7 +16,13 @@ export type UdpField = (typeof UDP_FIELDS)[number];
 type Kind = "rate" | "gauge";
 const TCP_KINDS: Record<TcpField, Kind> = { connections: "rate", open: "gauge", bytesIn: "rate", bytesOut: "rate" };
 const UDP_KINDS: Record<UdpField, Kind> = {
-  received: "rate", forwarded: "rate", replied: "rate", dropped: "rate", bytesIn: "rate", bytesOut: "rate", sessions: "gauge",
+  received: "rate",
+  forwarded: "rate",
+  replied: "rate",
+  dropped: "rate",
+  bytesIn: "rate",
+  bytesOut: "rate",
+  sessions: "gauge",
 };
 
 function tcpFigures(l: TcpListenerStats): Record<TcpField, number> {
@@ -26,8 +32,13 @@ function tcpFigures(l: TcpListenerStats): Record<TcpField, number> {
 function udpFigures(l: UdpListenerStats): Record<UdpField, number> {
   const dropped = Object.values(l.dropped).reduce((a, n) => a + n, 0);
   return {
-    received: l.received.datagrams, forwarded: l.forwarded.datagrams, replied: l.replied.datagrams, dropped,
-    bytesIn: l.received.bytes, bytesOut: l.replied.bytes, sessions: l.activeSessions,
+    received: l.received.datagrams,
+    forwarded: l.forwarded.datagrams,
+    replied: l.replied.datagrams,
+    dropped,
+    bytesIn: l.received.bytes,
+    bytesOut: l.replied.bytes,
+    sessions: l.activeSessions,
   };
 }
 
@@ -37,7 +48,12 @@ class ListenerHistory<F extends string> {
   private previous = new Map<string, Record<F, number>>();
   private readonly idle: Record<F, number>;
 
-  constructor(private readonly kinds: Record<F, Kind>, fields: readonly F[], capacity: number, maxSeries: number) {
+  constructor(
+    private readonly kinds: Record<F, Kind>,
+    fields: readonly F[],
+    capacity: number,
+    maxSeries: number,
+  ) {
     // Listeners are few and fixed at start: each is shown, busy or not, for as long as it is listening.
     this.series = new SeriesSet({ fields, capacity, maxSeries, active: (v) => fields.some((f) => v[f] > 0), pinned: () => true });
     this.idle = Object.fromEntries(fields.map((f) => [f, 0])) as Record<F, number>;

@@ -39,7 +39,11 @@ export class StateTimeline {
    * `maxChanges` bounds each server's list (a server that flaps at every sample keeps its latest changes);
    * `maxServers` bounds how many servers are followed.
    */
-  constructor(private readonly windowMs: number, private readonly maxServers: number, private readonly maxChanges: number) {}
+  constructor(
+    private readonly windowMs: number,
+    private readonly maxServers: number,
+    private readonly maxChanges: number,
+  ) {}
 
   /** What every server is now. Servers no longer sighted end where they were last seen. */
   observe(sightings: Iterable<ServerSighting>, now: number): void {

@@ -73,7 +73,10 @@ export class History {
   private last: { at: number; processes: number } | undefined;
   private failed = false;
 
-  constructor(private readonly sources: HistorySources, options: Partial<HistoryOptions> = {}) {
+  constructor(
+    private readonly sources: HistorySources,
+    options: Partial<HistoryOptions> = {},
+  ) {
     this.options = { ...DEFAULT_HISTORY, ...options };
     const { points, maxSeries, intervalMs } = this.options;
     this.times = new Ring(points);

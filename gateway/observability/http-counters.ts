@@ -21,7 +21,10 @@ export class RouteFigures {
   /** From the request's head to the end of its answer. */
   readonly duration = new Histogram();
 
-  constructor(readonly route: string, readonly pool: string) {}
+  constructor(
+    readonly route: string,
+    readonly pool: string,
+  ) {}
 
   /** One answer: `method` is a methodIndex, `ms` the time from the head to the answer's end. */
   count(method: number, status: number, ms: number): void {

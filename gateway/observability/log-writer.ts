@@ -34,7 +34,10 @@ export class LogWriter {
   failedLines = 0;
   private reported = false;
 
-  constructor(private file: LogFile, private readonly report: (message: string) => void) {}
+  constructor(
+    private file: LogFile,
+    private readonly report: (message: string) => void,
+  ) {}
 
   /** Bytes (about: characters) queued or being written. */
   get held(): number {
@@ -53,7 +56,10 @@ export class LogWriter {
     const old = this.file;
     this.file = file;
     if (old === file) return;
-    if (this.busy) this.whenIdle().then(() => old.close()).catch(() => {});
+    if (this.busy)
+      this.whenIdle()
+        .then(() => old.close())
+        .catch(() => {});
     else void old.close().catch(() => {});
   }
 

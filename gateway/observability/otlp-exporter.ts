@@ -48,12 +48,7 @@ export function otlpTraceExporter(options: OtlpExporterOptions): SpanExporter {
     return json ? new SdkJsonExporter(given) : new SdkProtobufExporter(given);
   }
   const contentType = json ? "application/json" : "application/x-protobuf";
-  const config = convertLegacyHttpOptions(
-    given,
-    "TRACES",
-    "v1/traces",
-    { "Content-Type": contentType },
-  );
+  const config = convertLegacyHttpOptions(given, "TRACES", "v1/traces", { "Content-Type": contentType });
   const transport = retryingTransport(
     fetchTransport({ url: config.url, headers: config.headers, compression: config.compression, userAgent: config.userAgent }),
   );

@@ -16,10 +16,14 @@ export type FailureReason = (typeof FAILURE_REASONS)[number];
 /** The reason's index in FAILURE_REASONS, or -1 when the failure was the client's doing (gone, body too large). */
 export function failureIndex(failure: UpstreamFailure): number {
   switch (failure.kind) {
-    case "connect": return 0;
-    case "timeout": return 1;
-    case "bad-response": return failure instanceof ClosedBeforeAnswer ? 2 : 3;
-    default: return -1;
+    case "connect":
+      return 0;
+    case "timeout":
+      return 1;
+    case "bad-response":
+      return failure instanceof ClosedBeforeAnswer ? 2 : 3;
+    default:
+      return -1;
   }
 }
 

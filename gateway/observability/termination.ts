@@ -7,12 +7,18 @@ export function terminationOf(status: number, fromUpstream: boolean): Terminatio
   if (status === 101) return "upgraded";
   if (fromUpstream) return "ok";
   switch (status) {
-    case 408: return "client-timeout";
-    case 499: return "client-gone";
-    case 500: return "internal-error";
-    case 502: return "upstream-failed";
-    case 503: return "no-server";
-    case 504: return "timeout";
+    case 408:
+      return "client-timeout";
+    case 499:
+      return "client-gone";
+    case 500:
+      return "internal-error";
+    case 502:
+      return "upstream-failed";
+    case 503:
+      return "no-server";
+    case 504:
+      return "timeout";
   }
   return status >= 400 ? "refused" : "ok";
 }

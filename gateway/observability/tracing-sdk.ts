@@ -104,7 +104,9 @@ export function sdkTracing(config: TelemetryConfig): Tracing {
   // OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME add to the resource; the config's serviceName wins over both.
   const fromEnv = detectResources({ detectors: [envDetector] });
   const serviceName = settings.serviceName ?? (fromEnv.attributes[ATTR_SERVICE_NAME] as string | undefined) ?? DEFAULT_SERVICE_NAME;
-  const resource = defaultResource().merge(fromEnv).merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }));
+  const resource = defaultResource()
+    .merge(fromEnv)
+    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }));
   return new SdkTracing(resource, settings.sampling, processor, settings.timeoutMillis ?? DEFAULT_EXPORT_TIME_MS);
 }
 

@@ -66,7 +66,10 @@ export class RequestSpans implements ServerTrace {
   private route: string | undefined;
   private ended = false;
 
-  constructor(private readonly recorder: SpanRecorder, request: TracedRequest) {
+  constructor(
+    private readonly recorder: SpanRecorder,
+    request: TracedRequest,
+  ) {
     const head = request.head;
     const method = (this.method = KNOWN_METHODS.has(head.method) ? head.method : "_OTHER");
     const context = clientContext(recorder.propagator, head);

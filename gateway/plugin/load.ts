@@ -75,11 +75,13 @@ async function loadOne(ref: PluginRef, where: string, configDir: string): Promis
   if (plugin.options) {
     const result = await plugin.options["~standard"].validate(ref.options ?? {});
     if (result.issues) {
-      throw new PluginLoadError(result.issues.map((issue) => {
-        const keys = (issue.path ?? []).map((p) => (typeof p === "object" ? p.key : p));
-        const suffix = keys.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("");
-        return `${where}.options${suffix}: ${issue.message} (got ${render(valueAt(ref.options, keys))})`;
-      }));
+      throw new PluginLoadError(
+        result.issues.map((issue) => {
+          const keys = (issue.path ?? []).map((p) => (typeof p === "object" ? p.key : p));
+          const suffix = keys.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("");
+          return `${where}.options${suffix}: ${issue.message} (got ${render(valueAt(ref.options, keys))})`;
+        }),
+      );
     }
     options = result.value;
   }
@@ -88,7 +90,9 @@ async function loadOne(ref: PluginRef, where: string, configDir: string): Promis
   const hooks = await plugin.setup(options, { configDir, log: (m) => console.error(`[${plugin.name}] ${m}`), scope });
   const unknown = Object.keys(hooks ?? {}).filter((k) => !HOOK_NAMES.includes(k as keyof PluginHooks));
   if (unknown.length > 0) {
-    throw new PluginLoadError([`${where}.use: plugin "${plugin.name}" returned unknown hooks ${unknown.join(", ")}; known: ${HOOK_NAMES.join(", ")} (got ${render(ref.use)})`]);
+    throw new PluginLoadError([
+      `${where}.use: plugin "${plugin.name}" returned unknown hooks ${unknown.join(", ")}; known: ${HOOK_NAMES.join(", ")} (got ${render(ref.use)})`,
+    ]);
   }
   return { name: plugin.name, hooks: hooks ?? {} };
 }

@@ -197,7 +197,18 @@ export interface PluginHooks {
   teardown?(): MaybePromise<void>;
 }
 
-export const HOOK_NAMES: ReadonlyArray<keyof PluginHooks> = ["onRequest", "middleware", "routes", "beforeUpstream", "afterUpstream", "requestBody", "responseBody", "onError", "onLog", "teardown"];
+export const HOOK_NAMES: ReadonlyArray<keyof PluginHooks> = [
+  "onRequest",
+  "middleware",
+  "routes",
+  "beforeUpstream",
+  "afterUpstream",
+  "requestBody",
+  "responseBody",
+  "onError",
+  "onLog",
+  "teardown",
+];
 
 /** Any Standard Schema validator (zod, valibot, arktype…) can describe a plugin's options. */
 export interface OptionsSchema<Output> {

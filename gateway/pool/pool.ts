@@ -68,7 +68,11 @@ export class Pool {
    * `config` as loaded (validateConfig): `balance` and `hash` are canonical names already. `tls`: the pool's
    * `tls` with its files read (config/certificates.ts), for its https:// servers; the defaults without one.
    */
-  constructor(name: string, config: PoolConfig, private readonly tls: PoolTls = DEFAULT_POOL_TLS) {
+  constructor(
+    name: string,
+    config: PoolConfig,
+    private readonly tls: PoolTls = DEFAULT_POOL_TLS,
+  ) {
     this.name = name;
     this.mode = config.mode;
     this.balance = config.balance;
@@ -96,16 +100,24 @@ export class Pool {
       // One SRV record: its target and port, its weight, and a backup when a lower priority is there.
       const e = endpoint!;
       const target = hostPortOf(e.host, e.port);
-      const options = { ...s, id: `${s.id ?? s.srv}@${target}`, name: s.srv, weight: e.weight ?? s.weight, backup: s.backup || e.backup === true, latencyDecay };
+      const options = {
+        ...s,
+        id: `${s.id ?? s.srv}@${target}`,
+        name: s.srv,
+        weight: e.weight ?? s.weight,
+        backup: s.backup || e.backup === true,
+        latencyDecay,
+      };
       server = new UpstreamServer(config.mode === "tcp" ? target : `http://${target}`, e.host, e.port, options);
     } else if ("address" in s) {
       const i = s.address.lastIndexOf(":");
       const hostname = s.address.slice(0, i).replace(/^\[|\]$/g, "") || "127.0.0.1";
       const port = Number(s.address.slice(i + 1));
       const id = s.id ?? defaultServerId(s.address);
-      server = endpoint === undefined
-        ? new UpstreamServer(s.address, hostname, port, { ...s, id })
-        : new UpstreamServer(hostPortOf(endpoint.host, port), endpoint.host, port, { ...s, id: `${id}@${endpoint.host}`, name: hostname });
+      server =
+        endpoint === undefined
+          ? new UpstreamServer(s.address, hostname, port, { ...s, id })
+          : new UpstreamServer(hostPortOf(endpoint.host, port), endpoint.host, port, { ...s, id: `${id}@${endpoint.host}`, name: hostname });
     } else {
       const url = new URL(s.url);
       const hostname = url.hostname.replace(/^\[|\]$/g, "");
@@ -113,9 +125,17 @@ export class Pool {
       const id = s.id ?? defaultServerId(s.url);
       // https://: asked by its URL's host name (SNI), even when it is one address the name resolved to.
       const tls = url.protocol === "https:" ? serverTls(this.tls, hostname, hostPortOf(endpoint?.host ?? hostname, port)) : undefined;
-      server = endpoint === undefined
-        ? new UpstreamServer(url.origin, hostname, port, { ...s, id, latencyDecay, tls })
-        : new UpstreamServer(`${url.protocol}//${hostPortOf(endpoint.host, port)}`, endpoint.host, port, { ...s, id: `${id}@${endpoint.host}`, name: hostname, hostHeader: `${hostname}:${port}`, latencyDecay, tls });
+      server =
+        endpoint === undefined
+          ? new UpstreamServer(url.origin, hostname, port, { ...s, id, latencyDecay, tls })
+          : new UpstreamServer(`${url.protocol}//${hostPortOf(endpoint.host, port)}`, endpoint.host, port, {
+              ...s,
+              id: `${id}@${endpoint.host}`,
+              name: hostname,
+              hostHeader: `${hostname}:${port}`,
+              latencyDecay,
+              tls,
+            });
     }
     server.live.ownerQueue = this.queue;
     return server;
@@ -137,7 +157,8 @@ export class Pool {
     const names: { index: number; name: string; records: "address" | "srv" }[] = [];
     this.config.servers.forEach((s, index) => {
       if ("srv" in s) names.push({ index, name: s.srv, records: "srv" });
-      else if (s.resolve) names.push({ index, name: "url" in s ? new URL(s.url).hostname : s.address.slice(0, s.address.lastIndexOf(":")), records: "address" });
+      else if (s.resolve)
+        names.push({ index, name: "url" in s ? new URL(s.url).hostname : s.address.slice(0, s.address.lastIndexOf(":")), records: "address" });
     });
     return names;
   }

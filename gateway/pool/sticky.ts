@@ -84,7 +84,10 @@ export function keepOutOfSharedCaches(headers: Headers): void {
 /** The Cache-Control value that keeps an answer out of shared caches, from the one it had (or null). */
 export function privateCacheControl(current: string | null): string {
   if (current === null) return "private";
-  const directives = current.split(",").map((d) => d.trim()).filter((d) => d !== "" && !/^(public|s-maxage=.*)$/i.test(d));
+  const directives = current
+    .split(",")
+    .map((d) => d.trim())
+    .filter((d) => d !== "" && !/^(public|s-maxage=.*)$/i.test(d));
   if (!directives.some((d) => /^(private|no-store)$/i.test(d))) directives.unshift("private");
   return directives.join(", ");
 }

@@ -23,7 +23,10 @@ export class WaitQueue {
   private readonly waiters: Waiter[] = [];
   private seq = 0;
 
-  constructor(private readonly max: number, private readonly timeoutMs: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly timeoutMs: number,
+  ) {}
 
   get length(): number {
     return this.waiters.length;

@@ -23,38 +23,44 @@ export function watchBody(body: ReadableStream<Uint8Array>, maxBytes?: number): 
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   const reader = body.getReader();
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let result: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        result = await reader.read();
-      } catch (error) {
-        // The connection's own verdict on the body (a 400, 408 or 413) is kept as it is.
-        failure ??= error instanceof UpstreamFailure ? error : new UpstreamFailure("aborted", `request body failed: ${(error as Error)?.message ?? error}`, { cause: error });
-        controller.error(failure);
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let result: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          result = await reader.read();
+        } catch (error) {
+          // The connection's own verdict on the body (a 400, 408 or 413) is kept as it is.
+          failure ??=
+            error instanceof UpstreamFailure
+              ? error
+              : new UpstreamFailure("aborted", `request body failed: ${(error as Error)?.message ?? error}`, { cause: error });
+          controller.error(failure);
+          finish();
+          return;
+        }
+        if (result.done) {
+          controller.close();
+          finish();
+          return;
+        }
+        seen += result.value.byteLength;
+        if (maxBytes !== undefined && seen > maxBytes) {
+          failure = new UpstreamFailure("body-too-large", `request body over ${maxBytes} bytes`);
+          controller.error(failure);
+          finish();
+          void reader.cancel(failure).catch(() => {});
+          return;
+        }
+        controller.enqueue(result.value);
+      },
+      cancel(reason) {
         finish();
-        return;
-      }
-      if (result.done) {
-        controller.close();
-        finish();
-        return;
-      }
-      seen += result.value.byteLength;
-      if (maxBytes !== undefined && seen > maxBytes) {
-        failure = new UpstreamFailure("body-too-large", `request body over ${maxBytes} bytes`);
-        controller.error(failure);
-        finish();
-        void reader.cancel(failure).catch(() => {});
-        return;
-      }
-      controller.enqueue(result.value);
+        return reader.cancel(reason);
+      },
     },
-    cancel(reason) {
-      finish();
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
   return {
     stream,
     finished,

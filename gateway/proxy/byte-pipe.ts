@@ -16,7 +16,10 @@ export interface PipeEnds {
 /** One direction of the pipe: reads from `from`, writes to `to`. */
 class Direction {
   ended = false;
-  constructor(private readonly from: TcpSocket, private readonly to: TcpSocket) {}
+  constructor(
+    private readonly from: TcpSocket,
+    private readonly to: TcpSocket,
+  ) {}
 
   data(chunk: Uint8Array): void {
     if (!this.to.write(chunk)) this.from.pause();

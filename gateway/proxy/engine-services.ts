@@ -15,7 +15,10 @@ export interface EngineServices {
   /** A request ended with `status`: count it, and write its log line when anyone reads it. */
   logged(exchange: Exchange, status: number): void;
   /** A plugin answered a request itself (401, 403, 429…) in the onRequest phase; counted when someone counts. */
-  rejected?(route: string, status: number): void;  /** The connection refused a request before its head was whole or valid (400, 408, 414, 431…): counted and logged. */
+  rejected?(
+    route: string,
+    status: number,
+  ): void /** The connection refused a request before its head was whole or valid (400, 408, 414, 431…): counted and logged. */;
   refusedHead(clientIp: string, status: number, message: string, requestId: string): void;
 }
 
@@ -29,9 +32,12 @@ export function engineServices(snapshot: () => Snapshot, upstreams: UpstreamPool
       // pool (no route, a plugin's answer, a refusal) is looked up by name.
       const route = exchange.proxyRoute;
       const log = exchange.log;
-      const slot = route !== undefined
-        ? (route.figures ??= counters.route(route.name, route.pool.name))
-        : log.route === undefined ? counters.unrouted : counters.route(log.route, log.pool ?? "");
+      const slot =
+        route !== undefined
+          ? (route.figures ??= counters.route(route.name, route.pool.name))
+          : log.route === undefined
+            ? counters.unrouted
+            : counters.route(log.route, log.pool ?? "");
       slot.count(methodIndex(exchange.head.method), status, durationMs);
       // The route's hooks (global plugins' included) when one was chosen, else the global plugins' alone.
       const hooks = exchange.logHooks ?? snapshot().logHooks;

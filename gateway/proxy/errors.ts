@@ -11,7 +11,11 @@ export function errorResponse(status: number, error: string, requestId: string, 
 export type FailureKind = "connect" | "timeout" | "bad-response" | "aborted" | "body-too-large";
 
 export class UpstreamFailure extends Error {
-  constructor(readonly kind: FailureKind, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }
@@ -29,13 +33,17 @@ export class ClosedBeforeAnswer extends UpstreamFailure {
 
 /** The client's request body failed (invalid framing, too large, too slow, cut short): answered with its own status. */
 export class ClientBodyFailure extends UpstreamFailure {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(status === 413 ? "body-too-large" : "aborted", message);
   }
 }
 
 // What fetch reports when no connection could be made, or a pooled one was found dead before any reply.
-const CONNECT_ERRORS = /ECONNREFUSED|ConnectionRefused|FailedToOpenSocket|ECONNRESET|ConnectionClosed|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|DNS|connection refused|Connection reset|os error 111/i;
+const CONNECT_ERRORS =
+  /ECONNREFUSED|ConnectionRefused|FailedToOpenSocket|ECONNRESET|ConnectionClosed|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|DNS|connection refused|Connection reset|os error 111/i;
 
 /** Sort an error thrown by fetch into a failure kind. */
 export function classifyFetchError(error: unknown): FailureKind {

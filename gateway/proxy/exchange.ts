@@ -376,9 +376,10 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     if (this.clientGoneFlag) return this.finishLog(499);
     if (error instanceof ClientBodyFailure) return this.answerError(error.status, error.message);
     // An upgrade whose 101 never came is a server that cannot do it: a bad gateway, not a slow one.
-    const failure = this.head.upgrade !== undefined && error instanceof UpstreamFailure && error.kind === "timeout"
-      ? new UpstreamFailure("bad-response", error.message)
-      : error;
+    const failure =
+      this.head.upgrade !== undefined && error instanceof UpstreamFailure && error.kind === "timeout"
+        ? new UpstreamFailure("bad-response", error.message)
+        : error;
     this.answerFailure(toProxyError(failure, this.route!.pool.name));
   }
 
@@ -387,16 +388,24 @@ export class Exchange implements ExchangeEvents, ResponseSink, BodySink {
     const route = this.route!;
     const framing = head.chunked ? "transfer-encoding: chunked\r\n" : hasBody ? `content-length: ${head.contentLength}\r\n` : "";
     this.bodyChunked = head.chunked;
-    const text = upstreamRequestHead(head.method, this.pathAndQuery, head, {
-      host: route.preserveHost && head.host !== "" ? head.host : server.hostHeader,
-      clientIp: this.clientIp,
-      trusted: route.trustedProxies.has(this.clientIp),
-      proto: this.proto,
-      forwardedHost: head.host,
-      requestId: this.requestId,
-      upgrade: head.upgrade !== undefined,
-      stripCookie: route.pool.sticky ? (value) => route.pool.sticky!.stripFromValue(value) : undefined,
-    }, framing, this.phase?.upstream, this.trace?.attemptLines());
+    const text = upstreamRequestHead(
+      head.method,
+      this.pathAndQuery,
+      head,
+      {
+        host: route.preserveHost && head.host !== "" ? head.host : server.hostHeader,
+        clientIp: this.clientIp,
+        trusted: route.trustedProxies.has(this.clientIp),
+        proto: this.proto,
+        forwardedHost: head.host,
+        requestId: this.requestId,
+        upgrade: head.upgrade !== undefined,
+        stripCookie: route.pool.sticky ? (value) => route.pool.sticky!.stripFromValue(value) : undefined,
+      },
+      framing,
+      this.phase?.upstream,
+      this.trace?.attemptLines(),
+    );
     call.write(joinForWrite([text, 0, 0], text.length), text.length);
     if (!hasBody) {
       call.requestSent();

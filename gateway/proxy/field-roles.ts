@@ -58,9 +58,17 @@ export function roleAt(text: string, start: number, end: number): Role {
     case 15:
       return sameNameAt(text, start, end, "x-forwarded-for") ? Role.XForwardedFor : lookalike(text, start, end, "x-forwarded-for");
     case 16:
-      return sameNameAt(text, start, end, "x-forwarded-host") ? Role.XForwardedHost : sameNameAt(text, start, end, "proxy-connection") ? Role.HopByHop : lookalike(text, start, end, "x-forwarded-host");
+      return sameNameAt(text, start, end, "x-forwarded-host")
+        ? Role.XForwardedHost
+        : sameNameAt(text, start, end, "proxy-connection")
+          ? Role.HopByHop
+          : lookalike(text, start, end, "x-forwarded-host");
     case 17:
-      return sameNameAt(text, start, end, "transfer-encoding") ? Role.HopByHop : sameNameAt(text, start, end, "x-forwarded-proto") ? Role.XForwardedProto : lookalike(text, start, end, "x-forwarded-proto");
+      return sameNameAt(text, start, end, "transfer-encoding")
+        ? Role.HopByHop
+        : sameNameAt(text, start, end, "x-forwarded-proto")
+          ? Role.XForwardedProto
+          : lookalike(text, start, end, "x-forwarded-proto");
     case 18:
       return sameNameAt(text, start, end, "proxy-authenticate") ? Role.HopByHop : forwardedClaim(text, start, end);
     case 19:

@@ -51,7 +51,11 @@ export { NoServerAvailable };
 export async function forward(upstreams: UpstreamPool, pool: Pool, policy: ForwardPolicy, out: OutgoingRequest): Promise<ForwardResult> {
   const mayRetry = out.body === null && RETRYABLE_METHODS.has(out.method);
   let tries = 0;
-  const { value: response, server, attempts } = await tryServers(
+  const {
+    value: response,
+    server,
+    attempts,
+  } = await tryServers(
     pool,
     out.selection,
     mayRetry ? 1 + policy.retries : 1,
@@ -116,7 +120,13 @@ function recordAttempt(server: UpstreamServer, timing: PooledTiming, log: Reques
   return tries;
 }
 
-async function attemptOnce(upstreams: UpstreamPool, server: UpstreamServer, policy: ForwardPolicy, out: OutgoingRequest, timing: PooledTiming): Promise<Response> {
+async function attemptOnce(
+  upstreams: UpstreamPool,
+  server: UpstreamServer,
+  policy: ForwardPolicy,
+  out: OutgoingRequest,
+  timing: PooledTiming,
+): Promise<Response> {
   const controller = new AbortController();
   let timedOut = false;
   let answered = false;
@@ -197,24 +207,27 @@ function releaseWhenDone(response: Response, release: () => void): Response {
     release();
   };
   const reader = body.getReader();
-  const relayed = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { value, done } = await reader.read();
-        if (done) {
+  const relayed = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { value, done } = await reader.read();
+          if (done) {
+            once();
+            controller.close();
+          } else controller.enqueue(value);
+        } catch (error) {
           once();
-          controller.close();
-        } else controller.enqueue(value);
-      } catch (error) {
+          controller.error(error);
+        }
+      },
+      cancel(reason) {
         once();
-        controller.error(error);
-      }
+        return reader.cancel(reason);
+      },
     },
-    cancel(reason) {
-      once();
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
   return new Response(relayed, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 

@@ -31,7 +31,15 @@ export interface ForwardFacts {
  * `framing` (a Content-Length or Transfer-Encoding line, or ""). With `traceContext` (tracing is on: the
  * traceparent and tracestate lines of the attempt's span), the client's own trace context fields are replaced.
  */
-export function upstreamRequestHead(method: string, pathAndQuery: string, head: RequestHead, facts: ForwardFacts, framing: string, edits?: HeaderEdits, traceContext?: string): string {
+export function upstreamRequestHead(
+  method: string,
+  pathAndQuery: string,
+  head: RequestHead,
+  facts: ForwardFacts,
+  framing: string,
+  edits?: HeaderEdits,
+  traceContext?: string,
+): string {
   const { text: src, spans } = sourceOf(head);
   const listed = extraHopFields(head.connectionTokens);
   let text = `${method} ${pathAndQuery} HTTP/1.1\r\nhost: ${facts.host}\r\n`;
@@ -110,7 +118,15 @@ export interface AnswerExtras {
  * of kept lines copied whole), X-Request-Id and the gateway's extras, then `framing` and `connection` lines
  * (each "" or a complete line).
  */
-export function clientResponseHead(head: ResponseHead, requestId: string, extras: AnswerExtras | undefined, framing: string, connection: string, edits?: HeaderEdits, own?: AnswerFields): string {
+export function clientResponseHead(
+  head: ResponseHead,
+  requestId: string,
+  extras: AnswerExtras | undefined,
+  framing: string,
+  connection: string,
+  edits?: HeaderEdits,
+  own?: AnswerFields,
+): string {
   const { text: src, spans } = sourceOf(head);
   const listed = extraHopFields(head.connectionTokens);
   const switching = head.status === 101;

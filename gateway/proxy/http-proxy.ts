@@ -64,7 +64,13 @@ export async function proxyHttp(firstRoute: ProxyRoute, exchange: IncomingExchan
   const headers = new Headers(request.headers);
   stripHopByHop(headers);
   pool.sticky?.stripFrom(headers);
-  addForwarded(headers, { clientIp: exchange.clientIp, trusted: route.trustedProxies.has(exchange.clientIp), proto: request.url.startsWith("https:") ? "https" : "http", host: exchange.host, requestId });
+  addForwarded(headers, {
+    clientIp: exchange.clientIp,
+    trusted: route.trustedProxies.has(exchange.clientIp),
+    proto: request.url.startsWith("https:") ? "https" : "http",
+    host: exchange.host,
+    requestId,
+  });
 
   const ctx = newProxyContext(route, exchange, headers);
   const early = await beforeUpstream(route, ctx);
@@ -100,7 +106,7 @@ export async function proxyHttp(firstRoute: ProxyRoute, exchange: IncomingExchan
       method: request.method,
       pathAndQuery: ctx.upstream.pathAndQuery,
       headers,
-      host: route.preserveHost ? request.headers.get("host") ?? undefined : undefined,
+      host: route.preserveHost ? (request.headers.get("host") ?? undefined) : undefined,
       body: upstreamBody,
       clientBodyFailure: () => body?.failure,
       bodySent: body?.finished,
@@ -125,11 +131,13 @@ export async function proxyHttp(firstRoute: ProxyRoute, exchange: IncomingExchan
     responseHeaders.append("set-cookie", pool.sticky.setCookieFor(ctx.server!));
     keepOutOfSharedCaches(responseHeaders);
   }
-  let response = reuse ? upstream : new Response(bodyless ? null : upstream.body, {
-    status: upstream.status,
-    statusText: upstream.statusText,
-    headers: responseHeaders,
-  });
+  let response = reuse
+    ? upstream
+    : new Response(bodyless ? null : upstream.body, {
+        status: upstream.status,
+        statusText: upstream.statusText,
+        headers: responseHeaders,
+      });
   if (bodyless) void upstream.body?.cancel().catch(() => {});
 
   // A plugin that answers with a response of its own (or throws) leaves the upstream body unread: let the

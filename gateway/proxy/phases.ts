@@ -47,7 +47,8 @@ const PUBLIC_MESSAGE: Record<string, string> = {
 };
 
 export function toProxyError(error: unknown, poolName: string): ProxyError {
-  if (error instanceof NoServerAvailable) return { status: 503, kind: "unavailable", message: `no server available in pool "${poolName}"`, detail: error.message };
+  if (error instanceof NoServerAvailable)
+    return { status: 503, kind: "unavailable", message: `no server available in pool "${poolName}"`, detail: error.message };
   if (error instanceof ClientBodyFailure) return { status: error.status, kind: error.kind, message: error.message };
   if (error instanceof UpstreamFailure) {
     return { status: STATUS_FOR[error.kind] ?? 502, kind: error.kind, message: PUBLIC_MESSAGE[error.kind] ?? "bad gateway", detail: error.message };

@@ -20,8 +20,20 @@ const NOT_IN_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** Names the gateway writes itself toward the upstream: framing, hop-by-hop fields, forwarding facts. */
 const OWNED_UPSTREAM = new Set([
-  "host", "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer",
-  "upgrade", "expect", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "upgrade",
+  "expect",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "x-request-id",
 ]);
 /** Names the gateway writes itself toward the client. */
 const OWNED_ANSWER = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "trailer", "upgrade", "x-request-id"]);
@@ -223,7 +235,14 @@ export class PhaseRequest implements GatewayRequest {
  * A plugin's answer as bytes: its status, its headers (checked as edits are), the answer edits of the phase so
  * far, X-Request-Id, a Content-Length, and its body unless `headOnly` (HEAD).
  */
-export function answerBytes(answer: GatewayAnswer, requestId: string, edits: HeaderEdits | undefined, close: boolean, headOnly: boolean, ownLines = ""): Uint8Array {
+export function answerBytes(
+  answer: GatewayAnswer,
+  requestId: string,
+  edits: HeaderEdits | undefined,
+  close: boolean,
+  headOnly: boolean,
+  ownLines = "",
+): Uint8Array {
   const status = answer.status;
   if (!Number.isInteger(status) || status < 200 || status > 599) throw new HeaderEditError(`not a status a plugin can answer with: ${status}`);
   let body: Uint8Array;

@@ -62,10 +62,11 @@ export function answerViaHono(exchange: Exchange, services: EngineServices): voi
       if (writes++ > 0) bodyBytes += bytes.length;
       return conn.write(bytes);
     },
-    waitDrain: () => new Promise<void>((resolve, reject) => {
-      if (gone) return reject(new Error("client went away"));
-      drained = () => (gone ? reject(new Error("client went away")) : resolve());
-    }),
+    waitDrain: () =>
+      new Promise<void>((resolve, reject) => {
+        if (gone) return reject(new Error("client went away"));
+        drained = () => (gone ? reject(new Error("client went away")) : resolve());
+      }),
   };
   let status = 0;
   void (async () => {
@@ -77,7 +78,14 @@ export function answerViaHono(exchange: Exchange, services: EngineServices): voi
     }
     status = response.status;
     const answerEdits = exchange.requestPhase?.answer;
-    const close = await writeResponse(target, answerEdits ? withEdits(response, answerEdits) : response, head.minor, conn.willClose, head.method === "HEAD", conn.answerFields).catch((error) => {
+    const close = await writeResponse(
+      target,
+      answerEdits ? withEdits(response, answerEdits) : response,
+      head.minor,
+      conn.willClose,
+      head.method === "HEAD",
+      conn.answerFields,
+    ).catch((error) => {
       context.pendingLog?.finish(answerOutcome(exchange, bodyBytes, cutShort(gone, error)));
       throw error;
     });

@@ -31,18 +31,19 @@ export type BrowserFamily = (typeof BROWSER_FAMILIES)[number];
 export type BrowserName = BrowserClass | BrowserFamily;
 
 // One bit per name, in schema order: classes first, then families.
-const BIT: Record<BrowserName, number> = Object.fromEntries(
-  [...BROWSER_CLASSES, ...BROWSER_FAMILIES].map((name, i) => [name, 1 << i]),
-) as Record<BrowserName, number>;
+const BIT: Record<BrowserName, number> = Object.fromEntries([...BROWSER_CLASSES, ...BROWSER_FAMILIES].map((name, i) => [name, 1 << i])) as Record<
+  BrowserName,
+  number
+>;
 const CLASS_MASK = BROWSER_CLASSES.reduce((mask, name) => mask | BIT[name], 0);
 
 const FAMILY_OF_BROWSER: Record<string, BrowserFamily> = {
-  "Chrome": "chrome",
-  "Chromium": "chrome",
-  "Firefox": "firefox",
-  "Safari": "safari",
+  Chrome: "chrome",
+  Chromium: "chrome",
+  Firefox: "firefox",
+  Safari: "safari",
   "Microsoft Edge": "edge",
-  "Opera": "opera",
+  Opera: "opera",
   "Opera Coast": "opera",
   "Samsung Internet for Android": "samsung",
   "Internet Explorer": "ie",

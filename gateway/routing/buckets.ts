@@ -39,9 +39,8 @@ export class RouteIndex<V extends { readonly host: string; readonly segment: str
 
   /** Files a route; call in written order. Null keys mean "any". */
   add(route: R, hostKeys: HostKeys | null, segmentKeys: readonly string[] | null): void {
-    const buckets = hostKeys === null
-      ? [this.anyHost]
-      : [...hostKeys.exact.map((h) => bucketOf(this.exact, h)), ...hostKeys.domains.map((d) => bucketOf(this.domains, d))];
+    const buckets =
+      hostKeys === null ? [this.anyHost] : [...hostKeys.exact.map((h) => bucketOf(this.exact, h)), ...hostKeys.domains.map((d) => bucketOf(this.domains, d))];
     for (const bucket of buckets) {
       if (segmentKeys === null) push(bucket.anyPath, route);
       else for (const seg of segmentKeys) pushTo(bucket.bySegment, seg, route);

@@ -22,11 +22,7 @@ export interface HostMatcher {
   readonly keys: HostKeys | null;
 }
 
-type HostPattern =
-  | { kind: "exact"; host: string }
-  | { kind: "any" }
-  | { kind: "suffix"; suffix: string; apex: string | null }
-  | { kind: "regex"; re: RegExp };
+type HostPattern = { kind: "exact"; host: string } | { kind: "any" } | { kind: "suffix"; suffix: string; apex: string | null } | { kind: "regex"; re: RegExp };
 
 export function compileHostMatcher(spec: string | readonly string[]): HostMatcher {
   const patterns = compileEach(spec, parseHostPattern);
@@ -38,9 +34,8 @@ export function compileHostMatcher(spec: string | readonly string[]): HostMatche
   const apexes = patterns.flatMap((p) => (p.kind === "suffix" && p.apex !== null ? [p.apex] : []));
   const regexes = patterns.flatMap((p) => (p.kind === "regex" ? [p.re] : []));
   const test = anyTest(exactTest([...exact, ...apexes]), suffixTest(suffixes), regexTest(regexes))!;
-  const keys: HostKeys | null = regexes.length > 0
-    ? null
-    : { exact: [...new Set([...exact, ...apexes])], domains: [...new Set(suffixes.map((s) => s.slice(1)))] };
+  const keys: HostKeys | null =
+    regexes.length > 0 ? null : { exact: [...new Set([...exact, ...apexes])], domains: [...new Set(suffixes.map((s) => s.slice(1)))] };
   return { test: (view) => test(view.host), keys };
 }
 

@@ -17,7 +17,11 @@ export const MATCH_ALL: Matcher = () => true;
  * name…); the table prepends the route's own position so the caller can print `path.to.key: message (got value)`.
  */
 export class PatternError extends Error {
-  constructor(message: string, readonly value: unknown, readonly at: Array<string | number> = []) {
+  constructor(
+    message: string,
+    readonly value: unknown,
+    readonly at: Array<string | number> = [],
+  ) {
     super(message);
     this.name = "PatternError";
   }
@@ -70,7 +74,9 @@ export function compileRegex(pattern: string, flags = ""): RegExp {
     return new RegExp(source, flags);
   } catch (e) {
     // Engines phrase it differently (JSC vs V8): keep the reason only.
-    const reason = String((e as Error).message).replace(/^Invalid regular expression:\s*/, "").replace(/^\/.*\/[a-z]*:\s*/s, "");
+    const reason = String((e as Error).message)
+      .replace(/^Invalid regular expression:\s*/, "")
+      .replace(/^\/.*\/[a-z]*:\s*/s, "");
     throw new PatternError(`not a valid regular expression: ${reason}`, pattern);
   }
 }

@@ -102,7 +102,14 @@ function parsePathPattern(pattern: string): PathPattern {
   }
   if (underSegment) {
     const under = base + "/";
-    return { kind: "other", text: pattern, test: (path) => path === base || path.startsWith(under), capture: null, names: [], segment: base === "" ? null : first };
+    return {
+      kind: "other",
+      text: pattern,
+      test: (path) => path === base || path.startsWith(under),
+      capture: null,
+      names: [],
+      segment: base === "" ? null : first,
+    };
   }
   if (rawPrefix) return { kind: "other", text: pattern, test: (path) => path.startsWith(base), capture: null, names: [], segment: first };
   return { kind: "exact", text: pattern, test: (path) => path === pattern, capture: null, names: [], segment: first ?? "" };

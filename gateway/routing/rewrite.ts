@@ -70,10 +70,12 @@ function jsReplacement(text: string, re: RegExp, spec: string): string {
 }
 
 /** The route's whole path change (strip, then rewrite), or null when it makes none. */
-export function compilePathRewrite(route: { readonly stripPrefix?: string | undefined; readonly rewrite?: { readonly path: string } | undefined }): PathRewriter | null {
+export function compilePathRewrite(route: {
+  readonly stripPrefix?: string | undefined;
+  readonly rewrite?: { readonly path: string } | undefined;
+}): PathRewriter | null {
   const strip = route.stripPrefix !== undefined ? within(["stripPrefix"], () => compileStripPrefix(route.stripPrefix!)) : null;
   const rewrite = route.rewrite !== undefined ? within(["rewrite", "path"], () => compileRewrite(route.rewrite!.path)) : null;
   if (strip && rewrite) return (path) => rewrite(strip(path));
   return strip ?? rewrite;
 }
-

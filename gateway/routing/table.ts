@@ -49,7 +49,10 @@ export class RouteMatch<T> {
   private _params: Params | undefined = undefined;
   private _path: string | undefined = undefined;
 
-  constructor(readonly route: CompiledRoute<T>, readonly view: RequestView) {}
+  constructor(
+    readonly route: CompiledRoute<T>,
+    readonly view: RequestView,
+  ) {}
 
   get value(): T {
     return this.route.value;

@@ -180,7 +180,9 @@ export function outOfDescriptors(error: unknown): boolean {
 /** The process's soft limit on open files (Linux), or 0 when it cannot be read or is unlimited. */
 function descriptorLimit(): number {
   try {
-    const line = readFileSync("/proc/self/limits", "latin1").split("\n").find((l) => l.startsWith("Max open files"));
+    const line = readFileSync("/proc/self/limits", "latin1")
+      .split("\n")
+      .find((l) => l.startsWith("Max open files"));
     const soft = Number(line?.split(/\s{2,}/)[1]);
     return Number.isFinite(soft) && soft > 0 ? soft : 0;
   } catch {

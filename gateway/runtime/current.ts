@@ -7,8 +7,6 @@ let current: Runtime | undefined;
 
 export async function getRuntime(): Promise<Runtime> {
   if (current) return current;
-  current = typeof Deno !== "undefined"
-    ? (await import("./deno.ts")).denoRuntime
-    : (await import("./bun.ts")).bunRuntime;
+  current = typeof Deno !== "undefined" ? (await import("./deno.ts")).denoRuntime : (await import("./bun.ts")).bunRuntime;
   return current;
 }

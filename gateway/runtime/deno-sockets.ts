@@ -385,7 +385,10 @@ async function connectTls(options: TcpConnectOptions, tls: TlsClientSettings, si
   try {
     return await Promise.race([handshake, aborted]);
   } catch (error) {
-    handshake.then((conn) => conn.close(), () => {});
+    handshake.then(
+      (conn) => conn.close(),
+      () => {},
+    );
     throw error;
   } finally {
     signal.removeEventListener("abort", onAbort!);

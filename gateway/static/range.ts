@@ -1,10 +1,7 @@
 // The Range header (RFC 9110 §14): one byte range is honoured with 206; several ranges are answered with
 // the whole file (200), which the RFC allows and which spares a multipart/byteranges body; a header that does
 // not parse, or names another unit, is ignored.
-export type RangeRequest =
-  | { kind: "none" }
-  | { kind: "range"; start: number; end: number }
-  | { kind: "unsatisfiable" };
+export type RangeRequest = { kind: "none" } | { kind: "range"; start: number; end: number } | { kind: "unsatisfiable" };
 
 const SPEC = /^(\d*)-(\d*)$/;
 

@@ -9,9 +9,7 @@ import { realpath, stat } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { join, resolve, sep } from "node:path";
 
-export type DecodedPath =
-  | { ok: true; segments: string[]; trailingSlash: boolean }
-  | { ok: false; status: 400 | 404; error: string };
+export type DecodedPath = { ok: true; segments: string[]; trailingSlash: boolean } | { ok: false; status: 400 | 404; error: string };
 
 const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
 

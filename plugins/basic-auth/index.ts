@@ -22,25 +22,30 @@ const hash = z.string().superRefine((value, ctx) => {
 // RFC 7617: the user-id cannot hold a colon; no credentials hold control characters.
 const USER_NAME = /^[^:\u0000-\u001f\u007f]+$/;
 
-const options = z.strictObject({
-  users: z.record(z.string(), hash).default({}),
-  /** htpasswd-style file of name:bcrypt-hash lines, relative to the config file. */
-  usersFile: z.string().min(1).optional(),
-  realm: z.string().regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/, { message: "printable ASCII without quotes or backslashes" }).default("restricted"),
-  /** How long a user/password pair that passed is remembered ("0s": check every request). */
-  cacheTtl: duration.default(300_000),
-  /** Header that tells the upstream the authenticated user's name. */
-  userHeader: identityHeaderName.optional(),
-  /** Do not pass the Authorization header on to the upstream. */
-  removeHeader: z.boolean().default(false),
-}).superRefine((o, ctx) => {
-  for (const name of Object.keys(o.users)) {
-    if (!USER_NAME.test(name)) ctx.addIssue({ code: "custom", path: ["users", name], message: "a user name may hold no colon or control character" });
-  }
-  if (o.usersFile === undefined && Object.keys(o.users).length === 0) {
-    ctx.addIssue({ code: "custom", path: ["users"], message: "no users: give users (name → bcrypt hash) or usersFile" });
-  }
-});
+const options = z
+  .strictObject({
+    users: z.record(z.string(), hash).default({}),
+    /** htpasswd-style file of name:bcrypt-hash lines, relative to the config file. */
+    usersFile: z.string().min(1).optional(),
+    realm: z
+      .string()
+      .regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/, { message: "printable ASCII without quotes or backslashes" })
+      .default("restricted"),
+    /** How long a user/password pair that passed is remembered ("0s": check every request). */
+    cacheTtl: duration.default(300_000),
+    /** Header that tells the upstream the authenticated user's name. */
+    userHeader: identityHeaderName.optional(),
+    /** Do not pass the Authorization header on to the upstream. */
+    removeHeader: z.boolean().default(false),
+  })
+  .superRefine((o, ctx) => {
+    for (const name of Object.keys(o.users)) {
+      if (!USER_NAME.test(name)) ctx.addIssue({ code: "custom", path: ["users", name], message: "a user name may hold no colon or control character" });
+    }
+    if (o.usersFile === undefined && Object.keys(o.users).length === 0) {
+      ctx.addIssue({ code: "custom", path: ["users"], message: "no users: give users (name → bcrypt hash) or usersFile" });
+    }
+  });
 
 type Options = z.output<typeof options>;
 
@@ -58,8 +63,12 @@ export default definePlugin({
     if (users.size === 0) throw new Error(`options.usersFile: no users in ${o.usersFile}`);
     const passwords = await PasswordCheck.create(users, o.cacheTtl);
     const challenge = `Basic realm="${o.realm}", charset="UTF-8"`;
-    const refuse = (req: GatewayRequest, error: string): GatewayAnswer =>
-      ({ status: 401, headers: { "www-authenticate": challenge }, json: { error, requestId: req.requestId }, logError: `basic-auth: ${error}` });
+    const refuse = (req: GatewayRequest, error: string): GatewayAnswer => ({
+      status: 401,
+      headers: { "www-authenticate": challenge },
+      json: { error, requestId: req.requestId },
+      logError: `basic-auth: ${error}`,
+    });
     /** The user passed: what the upstream is told. */
     const admit = (req: GatewayRequest, user: string): undefined => {
       if (o.removeHeader) req.removeHeader("authorization");

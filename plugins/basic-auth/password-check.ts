@@ -42,14 +42,17 @@ export class PasswordCheck {
     }
     let pending = this.inFlight.get(key);
     if (pending === undefined) {
-      pending = this.check(user, password).then((ok) => {
-        this.inFlight.delete(key);
-        if (ok && this.cacheMs > 0) this.remember(key, Date.now() + this.cacheMs);
-        return ok;
-      }, (error) => {
-        this.inFlight.delete(key);
-        throw error;
-      });
+      pending = this.check(user, password).then(
+        (ok) => {
+          this.inFlight.delete(key);
+          if (ok && this.cacheMs > 0) this.remember(key, Date.now() + this.cacheMs);
+          return ok;
+        },
+        (error) => {
+          this.inFlight.delete(key);
+          throw error;
+        },
+      );
       this.inFlight.set(key, pending);
     }
     return pending;

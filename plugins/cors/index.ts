@@ -18,25 +18,30 @@ const origin = z.string().superRefine((entry, ctx) => {
   const problem = originProblem(entry);
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
-const method = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { message: 'not a method name (or "*")' }).transform((m) => m.toUpperCase());
+const method = z
+  .string()
+  .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { message: 'not a method name (or "*")' })
+  .transform((m) => m.toUpperCase());
 const headerList = z.array(headerName);
 
-const options = z.strictObject({
-  origins: z.union([origin, z.array(origin).min(1)]).transform((o) => (Array.isArray(o) ? o : [o])),
-  methods: z.array(method).min(1).default(["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"]),
-  /** Request headers a page may send; default: whatever the preflight asks for. */
-  allowHeaders: headerList.optional(),
-  /** Response headers a page may read beyond the CORS-safelisted ones. */
-  exposeHeaders: headerList.default([]),
-  credentials: z.boolean().default(false),
-  maxAge: duration.optional(),
-}).superRefine((o, ctx) => {
-  // Fetch standard: with credentials, "*" is a literal name, not a wildcard, for exposed headers (there is no
-  // request to reflect them from, as there is for the others).
-  if (o.credentials && o.exposeHeaders.includes("*")) {
-    ctx.addIssue({ code: "custom", path: ["exposeHeaders"], message: 'with credentials, "*" exposes nothing: list the headers' });
-  }
-});
+const options = z
+  .strictObject({
+    origins: z.union([origin, z.array(origin).min(1)]).transform((o) => (Array.isArray(o) ? o : [o])),
+    methods: z.array(method).min(1).default(["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"]),
+    /** Request headers a page may send; default: whatever the preflight asks for. */
+    allowHeaders: headerList.optional(),
+    /** Response headers a page may read beyond the CORS-safelisted ones. */
+    exposeHeaders: headerList.default([]),
+    credentials: z.boolean().default(false),
+    maxAge: duration.optional(),
+  })
+  .superRefine((o, ctx) => {
+    // Fetch standard: with credentials, "*" is a literal name, not a wildcard, for exposed headers (there is no
+    // request to reflect them from, as there is for the others).
+    if (o.credentials && o.exposeHeaders.includes("*")) {
+      ctx.addIssue({ code: "custom", path: ["exposeHeaders"], message: 'with credentials, "*" exposes nothing: list the headers' });
+    }
+  });
 
 type Options = z.output<typeof options>;
 
@@ -57,9 +62,12 @@ export default definePlugin({
     const sameForAll = origins.any && !o.credentials;
     const allowOriginOf = (requestOrigin: string) => (sameForAll ? "*" : requestOrigin);
     const methods = wildcard(o.methods) ? "*" : o.methods.includes("*") ? undefined : o.methods.join(", ");
-    const allowHeaders = o.allowHeaders === undefined || (o.allowHeaders.includes("*") && o.credentials)
-      ? undefined // reflect what the preflight asks for
-      : wildcard(o.allowHeaders) ? "*" : o.allowHeaders.join(", ");
+    const allowHeaders =
+      o.allowHeaders === undefined || (o.allowHeaders.includes("*") && o.credentials)
+        ? undefined // reflect what the preflight asks for
+        : wildcard(o.allowHeaders)
+          ? "*"
+          : o.allowHeaders.join(", ");
     const exposeHeaders = o.exposeHeaders.length > 0 ? o.exposeHeaders.join(", ") : undefined;
     const maxAge = o.maxAge === undefined ? undefined : String(Math.floor(o.maxAge / 1000));
 

@@ -8,7 +8,10 @@ import { definePlugin } from "sluice";
 
 const options = z.strictObject({
   /** The request header that names the tenant. */
-  header: z.string().regex(/^[A-Za-z0-9-]+$/, { message: "not a header name" }).default("x-tenant"),
+  header: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, { message: "not a header name" })
+    .default("x-tenant"),
   /** Tenant name → the pool that serves it. */
   tenants: z.record(z.string().min(1), z.string().min(1)).refine((t) => Object.keys(t).length > 0, { message: "name at least one tenant" }),
   /** Write the counts to the log every so often (milliseconds; 0: never). */

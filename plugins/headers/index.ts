@@ -31,18 +31,21 @@ const FORWARDING = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded
 const name = z.string().regex(TOKEN, { message: "not a header name" });
 
 const editsOf = (owned: ReadonlyMap<string, string>) =>
-  z.strictObject({
-    set: z.record(name, fieldValue).default({}),
-    add: z.record(name, fieldValue).default({}),
-    remove: z.array(name).default([]),
-  }).superRefine((e, ctx) => {
-    const refuse = (field: string, path: (string | number)[]) => {
-      const why = owned.get(field.toLowerCase());
-      if (why) ctx.addIssue({ code: "custom", path, message: `the gateway writes ${field.toLowerCase()} itself: ${why}` });
-    };
-    for (const kind of ["set", "add"] as const) for (const field of Object.keys(e[kind])) refuse(field, [kind, field]);
-    e.remove.forEach((field, i) => refuse(field, ["remove", i]));
-  }).default({ set: {}, add: {}, remove: [] });
+  z
+    .strictObject({
+      set: z.record(name, fieldValue).default({}),
+      add: z.record(name, fieldValue).default({}),
+      remove: z.array(name).default([]),
+    })
+    .superRefine((e, ctx) => {
+      const refuse = (field: string, path: (string | number)[]) => {
+        const why = owned.get(field.toLowerCase());
+        if (why) ctx.addIssue({ code: "custom", path, message: `the gateway writes ${field.toLowerCase()} itself: ${why}` });
+      };
+      for (const kind of ["set", "add"] as const) for (const field of Object.keys(e[kind])) refuse(field, [kind, field]);
+      e.remove.forEach((field, i) => refuse(field, ["remove", i]));
+    })
+    .default({ set: {}, add: {}, remove: [] });
 
 const options = z.strictObject({ request: editsOf(REQUEST_OWNED), response: editsOf(RESPONSE_OWNED) });
 

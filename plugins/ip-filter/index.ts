@@ -12,18 +12,20 @@ import { clientAddress } from "./client-address.ts";
 
 const ranges = z.union([addressRange, z.array(addressRange)]).transform((r) => (Array.isArray(r) ? r : [r]));
 
-const options = z.strictObject({
-  /** Addresses let in; empty: every address not denied. */
-  allow: ranges.default([]),
-  /** Addresses refused, whatever `allow` says. */
-  deny: ranges.default([]),
-  /** Proxies whose X-Forwarded-For tells the client's address; default: the gateway's `trustedProxies`. */
-  trustedProxies: ranges.optional(),
-}).superRefine((o, ctx) => {
-  if (o.allow.length === 0 && o.deny.length === 0) {
-    ctx.addIssue({ code: "custom", path: [], message: "give allow, deny or both: an ip-filter with neither lets every client through" });
-  }
-});
+const options = z
+  .strictObject({
+    /** Addresses let in; empty: every address not denied. */
+    allow: ranges.default([]),
+    /** Addresses refused, whatever `allow` says. */
+    deny: ranges.default([]),
+    /** Proxies whose X-Forwarded-For tells the client's address; default: the gateway's `trustedProxies`. */
+    trustedProxies: ranges.optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (o.allow.length === 0 && o.deny.length === 0) {
+      ctx.addIssue({ code: "custom", path: [], message: "give allow, deny or both: an ip-filter with neither lets every client through" });
+    }
+  });
 
 /** Every IPv4 and IPv6 address: whether a text is an address at all. */
 const ANY_ADDRESS = ["0.0.0.0/0", "::/0"];

@@ -33,12 +33,15 @@ export default definePlugin({
     const staticKeys: KeysByAlgorithm = new Map();
     if (o.secret !== undefined) await importSecret(secretBytes(o.secret, o.secretEncoding), algorithms, staticKeys);
     if (publicJwk) await importPublicJwk(publicJwk, algorithms, staticKeys);
-    const remote = o.jwks === undefined ? undefined : new RemoteKeySet(new URL(o.jwks), {
-      refreshMs: o.jwksRefresh,
-      cooldownMs: o.jwksCooldown,
-      timeoutMs: o.jwksTimeout,
-      log,
-    });
+    const remote =
+      o.jwks === undefined
+        ? undefined
+        : new RemoteKeySet(new URL(o.jwks), {
+            refreshMs: o.jwksRefresh,
+            cooldownMs: o.jwksCooldown,
+            timeoutMs: o.jwksTimeout,
+            log,
+          });
     remote?.warmUp();
 
     const verify = createVerifier({
@@ -59,11 +62,15 @@ export default definePlugin({
     const decide = (req: GatewayRequest, token: string | undefined, verdict: Verdict): GatewayAnswer | undefined => {
       if (!verdict.ok) {
         // RFC 6750 §3.1: a request without a token gets the bare challenge; a bad token is named invalid_token.
-        const headers = verdict.status !== 401 ? undefined : {
-          "www-authenticate": token === undefined
-            ? challenge
-            : `${challenge}${o.realm === undefined ? " " : ", "}error="invalid_token", error_description="${verdict.reason}"`,
-        };
+        const headers =
+          verdict.status !== 401
+            ? undefined
+            : {
+                "www-authenticate":
+                  token === undefined
+                    ? challenge
+                    : `${challenge}${o.realm === undefined ? " " : ", "}error="invalid_token", error_description="${verdict.reason}"`,
+              };
         const logError = `jwt: ${verdict.reason}${verdict.detail ? ` (${verdict.detail})` : ""}`;
         return { status: verdict.status, headers, json: { error: verdict.reason, requestId: req.requestId }, logError };
       }

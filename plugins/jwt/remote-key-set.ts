@@ -37,7 +37,10 @@ export class RemoteKeySet {
   /** Goes up whenever the keys change: tokens verified with an older set are verified again. */
   generation = 0;
 
-  constructor(private readonly url: URL, private readonly options: RemoteKeySetOptions) {}
+  constructor(
+    private readonly url: URL,
+    private readonly options: RemoteKeySetOptions,
+  ) {}
 
   /** Cancel a fetch in flight and make no more: the config this set belongs to was replaced. */
   close(): void {
@@ -88,7 +91,8 @@ export class RemoteKeySet {
       (error: Error) => {
         this.pending = undefined;
         this.lastFailure = error.message;
-        if (!this.closed.signal.aborted) this.options.log(`cannot fetch the key set ${this.url.href}: ${error.message}${this.local ? " (keeping the keys in hand)" : ""}`);
+        if (!this.closed.signal.aborted)
+          this.options.log(`cannot fetch the key set ${this.url.href}: ${error.message}${this.local ? " (keeping the keys in hand)" : ""}`);
       },
     );
     return this.pending;

@@ -53,7 +53,8 @@ export function keyKindOf(jwk: JWK): KeyKind {
     if (bits < 2048) throw new Error(`an RSA key of ${bits} bits: at least 2048 are needed`);
     kind = "RSA";
   } else if (jwk.kty === "EC" || jwk.kty === "OKP") {
-    if (typeof jwk.crv !== "string" || !CURVES.has(jwk.crv)) throw new Error(`curve ${JSON.stringify(jwk.crv)} is not supported: use P-256, P-384, P-521 or Ed25519`);
+    if (typeof jwk.crv !== "string" || !CURVES.has(jwk.crv))
+      throw new Error(`curve ${JSON.stringify(jwk.crv)} is not supported: use P-256, P-384, P-521 or Ed25519`);
     kind = jwk.crv as KeyKind;
   } else throw new Error(`key type ${JSON.stringify(jwk.kty)} is not supported: use RSA, EC or OKP`);
   if (jwk.alg !== undefined && (typeof jwk.alg !== "string" || ALGORITHMS[jwk.alg as Algorithm] !== kind)) {
@@ -68,7 +69,12 @@ export function algorithmsOfJwk(jwk: JWK): Algorithm[] {
 }
 
 function rsaBits(n: string): number {
-  const bytes = atob(n.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(n.length / 4) * 4, "="));
+  const bytes = atob(
+    n
+      .replace(/-/g, "+")
+      .replace(/_/g, "/")
+      .padEnd(Math.ceil(n.length / 4) * 4, "="),
+  );
   let leading = 0;
   while (leading < bytes.length && bytes.charCodeAt(leading) === 0) leading++;
   return (bytes.length - leading) * 8;

@@ -5,7 +5,10 @@
 export class VerifiedTokens<T> {
   private readonly entries = new Map<string, { value: T; until: number; generation: number }>();
 
-  constructor(private readonly maxEntries: number, private readonly maxAgeMs: number) {}
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxAgeMs: number,
+  ) {}
 
   get(token: string, now: number, generation: number): T | undefined {
     const entry = this.entries.get(token);

@@ -55,7 +55,11 @@ export default definePlugin({
         } catch (error) {
           return failed(req, error);
         }
-        if (answer instanceof Promise) return answer.then((decision) => decided(req, decision), (error: unknown) => failed(req, error));
+        if (answer instanceof Promise)
+          return answer.then(
+            (decision) => decided(req, decision),
+            (error: unknown) => failed(req, error),
+          );
         return decided(req, answer);
       },
       teardown: release,

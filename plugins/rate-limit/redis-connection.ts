@@ -34,7 +34,11 @@ export class RedisConnection {
   /** Resolves when the first connection is ready, or has failed. */
   readonly firstConnect: Promise<void>;
 
-  constructor(url: string, readonly name: string, log: (message: string) => void) {
+  constructor(
+    url: string,
+    readonly name: string,
+    log: (message: string) => void,
+  ) {
     this.client = new Redis(url, {
       lazyConnect: true,
       enableOfflineQueue: false,

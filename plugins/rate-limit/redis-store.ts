@@ -20,8 +20,9 @@ export function redisSlidingWindow(limit: number, windowMs: number, settings: Re
   const { connection, keyPrefix, timeoutMs } = settings;
   return {
     hit: (key) =>
-      within(timeoutMs, connection.slidingWindowHit(keyPrefix + key, limit, windowMs)).then(([allowed, previous, current, elapsed]): Decision =>
-        slidingWindowDecision(limit, windowMs, previous, current, elapsed, allowed === 1)),
+      within(timeoutMs, connection.slidingWindowHit(keyPrefix + key, limit, windowMs)).then(
+        ([allowed, previous, current, elapsed]): Decision => slidingWindowDecision(limit, windowMs, previous, current, elapsed, allowed === 1),
+      ),
   };
 }
 
@@ -30,8 +31,9 @@ export function redisTokenBucket(limit: number, windowMs: number, burst: number,
   const perMs = limit / windowMs;
   return {
     hit: (key) =>
-      within(timeoutMs, connection.tokenBucketHit(keyPrefix + key, limit, windowMs, burst)).then(([, tokens]): Decision =>
-        tokenBucketDecision(Number(tokens), perMs, burst)),
+      within(timeoutMs, connection.tokenBucketHit(keyPrefix + key, limit, windowMs, burst)).then(
+        ([, tokens]): Decision => tokenBucketDecision(Number(tokens), perMs, burst),
+      ),
   };
 }
 

@@ -26,9 +26,10 @@ const VERIFIED_CLAIMS = "jwtPayload";
  * limit (which share a store) count apart; a global limit's keys are the same on every route.
  */
 export function compileRequestKey(source: KeySource, ipv6Prefix: number, scope: "global" | "route"): RequestKey {
-  const scoped = scope === "global"
-    ? (_req: GatewayRequest, part: string) => `*|${part}`
-    : (req: GatewayRequest, part: string) => `${req.route.length}:${req.route}|${part}`;
+  const scoped =
+    scope === "global"
+      ? (_req: GatewayRequest, part: string) => `*|${part}`
+      : (req: GatewayRequest, part: string) => `${req.route.length}:${req.route}|${part}`;
   switch (source.kind) {
     case "ip":
       // The client's address: the peer's, or the one a trusted proxy in front forwarded (`trustedProxies`).

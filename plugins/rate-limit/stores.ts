@@ -24,7 +24,8 @@ export async function openStore(o: RateLimitOptions, log: (message: string) => v
     const maxKeys = o.store.maxKeys ?? DEFAULT_MAX_KEYS;
     const id = `${limitId}:${maxKeys}`;
     const store = localStores.acquire(id, () =>
-      o.algorithm === "token-bucket" ? localTokenBucket(o.limit, o.window, burst, maxKeys) : localSlidingWindow(o.limit, o.window, maxKeys));
+      o.algorithm === "token-bucket" ? localTokenBucket(o.limit, o.window, burst, maxKeys) : localSlidingWindow(o.limit, o.window, maxKeys),
+    );
     return { store, release: () => localStores.release(id) };
   }
   const connection = acquireRedis(url, log);

@@ -9,7 +9,10 @@ import { definePlugin } from "../../gateway/mod.ts";
 
 const options = z.strictObject({
   /** Header to read the client's ID from and to echo it in, besides X-Request-Id. */
-  header: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/).default("x-request-id"),
+  header: z
+    .string()
+    .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/)
+    .default("x-request-id"),
   /** false: always make a new ID, ignoring what the client sent (edge deployments facing the internet). */
   trustIncoming: z.boolean().default(true),
 });

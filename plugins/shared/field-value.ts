@@ -15,8 +15,9 @@ export const fieldValue = z.string().superRefine((value, ctx) => {
   const code = bad[0].codePointAt(0)!;
   ctx.addIssue({
     code: "custom",
-    message: code > 0xff
-      ? `${JSON.stringify(bad[0])} cannot be sent in a header (only characters up to U+00FF): percent-encode it`
-      : `a control character (U+${code.toString(16).toUpperCase().padStart(4, "0")}) cannot be in a header value: CR, LF and NUL could end the field and start another`,
+    message:
+      code > 0xff
+        ? `${JSON.stringify(bad[0])} cannot be sent in a header (only characters up to U+00FF): percent-encode it`
+        : `a control character (U+${code.toString(16).toUpperCase().padStart(4, "0")}) cannot be in a header value: CR, LF and NUL could end the field and start another`,
   });
 });

@@ -24,9 +24,24 @@ export const headerName = z
  * forwarding facts), or they carry the client's own credentials.
  */
 const RESERVED = new Set([
-  "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade", "expect",
-  "proxy-authorization", "proxy-connection", "authorization", "cookie",
-  "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-request-id",
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "te",
+  "trailer",
+  "upgrade",
+  "expect",
+  "proxy-authorization",
+  "proxy-connection",
+  "authorization",
+  "cookie",
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-request-id",
 ]);
 
 /** A header name a plugin may set on the upstream request to pass on who the client is. */

@@ -8,8 +8,17 @@ export const CHROMIUM = "/usr/bin/chromium";
 
 /** Headless chromium, quiet and offline, with a fresh profile in `dir` (its TMPDIR too, so nothing is left behind). */
 const browser = (dir: string) => [
-  CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", `--user-data-dir=${join(dir, "profile")}`, "--window-size=1280,900",
+  CHROMIUM,
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  `--user-data-dir=${join(dir, "profile")}`,
+  "--window-size=1280,900",
 ];
 
 /** Remove a browser's directory; chromium's helper processes may still write to it for a moment after it exits. */
@@ -56,7 +65,12 @@ export interface Page {
 export async function withPage<T>(url: string, use: (page: Page) => Promise<T>): Promise<T> {
   requireChromium();
   const dir = mkdtempSync(join(tmpdir(), "sluice-chromium-"));
-  const proc = Bun.spawn([...browser(dir), "--remote-debugging-port=0", url], { stdout: "ignore", stderr: "pipe", env: { ...process.env, TMPDIR: dir }, timeout: 30_000 });
+  const proc = Bun.spawn([...browser(dir), "--remote-debugging-port=0", url], {
+    stdout: "ignore",
+    stderr: "pipe",
+    env: { ...process.env, TMPDIR: dir },
+    timeout: 30_000,
+  });
   let socket: WebSocket | undefined;
   try {
     // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/…" on stderr gives the port.
@@ -81,11 +95,12 @@ export async function withPage<T>(url: string, use: (page: Page) => Promise<T>):
       waiting.delete(message.id);
     };
     let nextId = 1;
-    const send = (method: string, params: object = {}) => new Promise<any>((resolve, reject) => {
-      const id = nextId++;
-      waiting.set(id, (m) => (m.error ? reject(new Error(JSON.stringify(m.error))) : resolve(m.result)));
-      socket!.send(JSON.stringify({ id, method, params }));
-    });
+    const send = (method: string, params: object = {}) =>
+      new Promise<any>((resolve, reject) => {
+        const id = nextId++;
+        waiting.set(id, (m) => (m.error ? reject(new Error(JSON.stringify(m.error))) : resolve(m.result)));
+        socket!.send(JSON.stringify({ id, method, params }));
+      });
     const evaluate = async (expression: string) => {
       const result = await send("Runtime.evaluate", { expression, awaitPromise: true, returnByValue: true });
       if (result.exceptionDetails) throw new Error(JSON.stringify(result.exceptionDetails));

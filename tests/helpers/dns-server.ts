@@ -26,7 +26,10 @@ export class TestDnsServer {
   failing = false;
   /** Questions answered so far, as "name TYPE". */
   readonly questions: string[] = [];
-  private constructor(private readonly socket: Socket, readonly port: number) {}
+  private constructor(
+    private readonly socket: Socket,
+    readonly port: number,
+  ) {}
 
   static async start(): Promise<TestDnsServer> {
     const socket = createSocket("udp4");
@@ -77,11 +80,15 @@ export class TestDnsServer {
     const name = labels.join(".").toLowerCase();
     this.questions.push(`${name} ${type === TYPE_A ? "A" : type === TYPE_AAAA ? "AAAA" : type === TYPE_SRV ? "SRV" : type}`);
     const records = this.records.get(name);
-    const rdatas = !records ? []
-      : type === TYPE_A ? (records.a ?? []).map(ipv4Bytes)
-      : type === TYPE_AAAA ? (records.aaaa ?? []).map(ipv6Bytes)
-      : type === TYPE_SRV ? (records.srv ?? []).map(srvBytes)
-      : [];
+    const rdatas = !records
+      ? []
+      : type === TYPE_A
+        ? (records.a ?? []).map(ipv4Bytes)
+        : type === TYPE_AAAA
+          ? (records.aaaa ?? []).map(ipv6Bytes)
+          : type === TYPE_SRV
+            ? (records.srv ?? []).map(srvBytes)
+            : [];
     const header = Buffer.alloc(12);
     header.writeUInt16BE(query.readUInt16BE(0), 0); // the query's id
     // QR, AA, RD copied, RA; RCODE 2 (SERVFAIL) while failing, 3 (NXDOMAIN) for an unknown name.
@@ -109,7 +116,10 @@ function srvBytes(record: { target: string; port: number; weight?: number; prior
   fixed.writeUInt16BE(record.priority ?? 10, 0);
   fixed.writeUInt16BE(record.weight ?? 1, 2);
   fixed.writeUInt16BE(record.port, 4);
-  const labels = record.target.split(".").filter(Boolean).map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, "latin1")]));
+  const labels = record.target
+    .split(".")
+    .filter(Boolean)
+    .map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, "latin1")]));
   return Buffer.concat([fixed, ...labels, Buffer.from([0])]);
 }
 

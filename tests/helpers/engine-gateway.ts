@@ -61,7 +61,18 @@ export async function startEngineGateway(runtime: EngineRuntime, config: ConfigI
 async function startDeno(config: ConfigInput): Promise<EngineGateway> {
   const full = { listen: "127.0.0.1:0", admin: false, accessLog: false, ...config };
   const proc = Bun.spawn(
-    [denoPath, "run", "--unstable-no-legacy-abort", "--unstable-net", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", "tests/helpers/gateway-deno.ts", JSON.stringify(full)],
+    [
+      denoPath,
+      "run",
+      "--unstable-no-legacy-abort",
+      "--unstable-net",
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      "--allow-sys",
+      "tests/helpers/gateway-deno.ts",
+      JSON.stringify(full),
+    ],
     { cwd: repoRoot, stdin: "pipe", stdout: "pipe", stderr: "inherit" },
   );
   const next = jsonLines(proc.stdout, "the Deno gateway exited");

@@ -23,7 +23,8 @@ for await (const piece of Deno.stdin.readable.pipeThrough(new TextDecoderStream(
     pending = pending.slice(eol + 1);
     if (command === "servers") {
       const pools: Record<string, Array<{ id: string; failures: number; active: number; requests: number }>> = {};
-      for (const [name, pool] of gw.current.pools) pools[name] = pool.servers.map((s) => ({ id: s.id, failures: s.failures, active: s.active, requests: s.requests }));
+      for (const [name, pool] of gw.current.pools)
+        pools[name] = pool.servers.map((s) => ({ id: s.id, failures: s.failures, active: s.active, requests: s.requests }));
       out(pools);
     } else if (command === "peak") {
       sample();

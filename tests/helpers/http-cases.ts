@@ -54,10 +54,31 @@ export const requestCases: RequestCase[] = [
   {
     name: "a minimal HTTP/1.1 GET",
     raw: GET("Host: example.com\r\n"),
-    expect: { method: "GET", target: "/", pathAndQuery: "/", minor: 1, host: "example.com", fields: ["Host", "example.com"], contentLength: -1, chunked: false, close: false, expectContinue: false, upgrade: undefined, connectionTokens: undefined },
+    expect: {
+      method: "GET",
+      target: "/",
+      pathAndQuery: "/",
+      minor: 1,
+      host: "example.com",
+      fields: ["Host", "example.com"],
+      contentLength: -1,
+      chunked: false,
+      close: false,
+      expectContinue: false,
+      upgrade: undefined,
+      connectionTokens: undefined,
+    },
   },
-  { name: "field names and values are kept as sent, in order", raw: GET("hOsT: a\r\nX-B: 2\r\nX-A: 1\r\n"), expect: { fields: ["hOsT", "a", "X-B", "2", "X-A", "1"], host: "a" } },
-  { name: "an extension method is kept as sent", raw: "PROPFIND /x?y=1 HTTP/1.1\r\nHost: a\r\n\r\n", expect: { method: "PROPFIND", target: "/x?y=1", pathAndQuery: "/x?y=1" } },
+  {
+    name: "field names and values are kept as sent, in order",
+    raw: GET("hOsT: a\r\nX-B: 2\r\nX-A: 1\r\n"),
+    expect: { fields: ["hOsT", "a", "X-B", "2", "X-A", "1"], host: "a" },
+  },
+  {
+    name: "an extension method is kept as sent",
+    raw: "PROPFIND /x?y=1 HTTP/1.1\r\nHost: a\r\n\r\n",
+    expect: { method: "PROPFIND", target: "/x?y=1", pathAndQuery: "/x?y=1" },
+  },
   { name: "methods are case-sensitive tokens", raw: "get / HTTP/1.1\r\nHost: a\r\n\r\n", expect: { method: "get" } },
   { name: "a method of 32 bytes", raw: `${"M".repeat(32)} / HTTP/1.1\r\nHost: a\r\n\r\n`, expect: { method: "M".repeat(32) } },
   { name: "a method of 33 bytes", raw: `${"M".repeat(33)} / HTTP/1.1\r\nHost: a\r\n\r\n`, expect: 501 },
@@ -75,7 +96,11 @@ export const requestCases: RequestCase[] = [
 
   // Versions
   { name: "HTTP/1.0 without Host", raw: GET("", "HTTP/1.0"), expect: { minor: 0, host: "", close: true } },
-  { name: "HTTP/1.0 with keep-alive", raw: GET("Connection: Keep-Alive\r\n", "HTTP/1.0"), expect: { minor: 0, close: false, connectionTokens: ["keep-alive"] } },
+  {
+    name: "HTTP/1.0 with keep-alive",
+    raw: GET("Connection: Keep-Alive\r\n", "HTTP/1.0"),
+    expect: { minor: 0, close: false, connectionTokens: ["keep-alive"] },
+  },
   { name: "HTTP/1.0 with a Host still checks it", raw: GET("Host: a b\r\n", "HTTP/1.0"), expect: 400 },
   { name: "HTTP/1.2 is served as 1.1", raw: GET("Host: a\r\n", "HTTP/1.2"), expect: { minor: 1 } },
   { name: "HTTP/1.9 is served as 1.1", raw: GET("Host: a\r\n", "HTTP/1.9"), expect: { minor: 1 } },
@@ -88,10 +113,26 @@ export const requestCases: RequestCase[] = [
   { name: "a two-digit major", raw: GET("Host: a\r\n", "HTTP/11.1"), expect: 400 },
 
   // Targets
-  { name: "absolute-form: its authority wins over Host", raw: GET("Host: other.example\r\n", "HTTP/1.1", "http://example.com/p?q=1"), expect: { host: "example.com", pathAndQuery: "/p?q=1", target: "http://example.com/p?q=1" } },
-  { name: "absolute-form: the scheme in any case, a port, no path", raw: GET("Host: a\r\n", "HTTP/1.1", "HTTPS://Example.com:8443"), expect: { host: "Example.com:8443", pathAndQuery: "/" } },
-  { name: "absolute-form: a query without a path", raw: GET("Host: a\r\n", "HTTP/1.1", "http://a.example?x=1"), expect: { host: "a.example", pathAndQuery: "/?x=1" } },
-  { name: "absolute-form: an IPv6 authority", raw: GET("Host: a\r\n", "HTTP/1.1", "http://[2001:db8::1]:80/"), expect: { host: "[2001:db8::1]:80", pathAndQuery: "/" } },
+  {
+    name: "absolute-form: its authority wins over Host",
+    raw: GET("Host: other.example\r\n", "HTTP/1.1", "http://example.com/p?q=1"),
+    expect: { host: "example.com", pathAndQuery: "/p?q=1", target: "http://example.com/p?q=1" },
+  },
+  {
+    name: "absolute-form: the scheme in any case, a port, no path",
+    raw: GET("Host: a\r\n", "HTTP/1.1", "HTTPS://Example.com:8443"),
+    expect: { host: "Example.com:8443", pathAndQuery: "/" },
+  },
+  {
+    name: "absolute-form: a query without a path",
+    raw: GET("Host: a\r\n", "HTTP/1.1", "http://a.example?x=1"),
+    expect: { host: "a.example", pathAndQuery: "/?x=1" },
+  },
+  {
+    name: "absolute-form: an IPv6 authority",
+    raw: GET("Host: a\r\n", "HTTP/1.1", "http://[2001:db8::1]:80/"),
+    expect: { host: "[2001:db8::1]:80", pathAndQuery: "/" },
+  },
   { name: "absolute-form with userinfo", raw: GET("Host: a\r\n", "HTTP/1.1", "http://user:pw@example.com/"), expect: 400 },
   { name: "absolute-form with an empty host", raw: GET("Host: a\r\n", "HTTP/1.1", "http:///x"), expect: 400 },
   { name: "absolute-form of another scheme", raw: GET("Host: a\r\n", "HTTP/1.1", "ftp://example.com/"), expect: 400 },
@@ -158,7 +199,11 @@ export const requestCases: RequestCase[] = [
   { name: "Host with an inner space", raw: GET("Host: a b\r\n"), expect: 400 },
   { name: "Host with pct-encoding", raw: GET("Host: a%41b\r\n"), expect: { host: "a%41b" } },
   { name: "Host with broken pct-encoding", raw: GET("Host: a%4\r\n"), expect: 400 },
-  { name: "Host with sub-delims and unreserved bytes", raw: GET("Host: a-b_c~d!e$f&g'h(i)j*k+l;m=n.example\r\n"), expect: { host: "a-b_c~d!e$f&g'h(i)j*k+l;m=n.example" } },
+  {
+    name: "Host with sub-delims and unreserved bytes",
+    raw: GET("Host: a-b_c~d!e$f&g'h(i)j*k+l;m=n.example\r\n"),
+    expect: { host: "a-b_c~d!e$f&g'h(i)j*k+l;m=n.example" },
+  },
 
   // Content-Length
   { name: "Content-Length", raw: GET("Host: a\r\nContent-Length: 5\r\n") + "hello", expect: { contentLength: 5, headBytes: 46 } },
@@ -173,7 +218,11 @@ export const requestCases: RequestCase[] = [
   { name: "an empty Content-Length", raw: GET("Host: a\r\nContent-Length:\r\n"), expect: 400 },
   { name: "Content-Length with an empty list element", raw: GET("Host: a\r\nContent-Length: 5,\r\n"), expect: 400 },
   { name: "Content-Length in hex", raw: GET("Host: a\r\nContent-Length: 0x5\r\n"), expect: 400 },
-  { name: "Content-Length of Number.MAX_SAFE_INTEGER", raw: GET("Host: a\r\nContent-Length: 9007199254740991\r\n"), expect: { contentLength: 9007199254740991 } },
+  {
+    name: "Content-Length of Number.MAX_SAFE_INTEGER",
+    raw: GET("Host: a\r\nContent-Length: 9007199254740991\r\n"),
+    expect: { contentLength: 9007199254740991 },
+  },
   { name: "Content-Length above Number.MAX_SAFE_INTEGER", raw: GET("Host: a\r\nContent-Length: 9007199254740992\r\n"), expect: 400 },
   { name: "Content-Length of 17 digits, leading zeros", raw: GET("Host: a\r\nContent-Length: 00000000000000005\r\n"), expect: 400 },
   { name: "a broken Content-Length is refused before the head ends", raw: "GET / HTTP/1.1\r\nContent-Length: abc\r\n", expect: 400 },
@@ -182,7 +231,11 @@ export const requestCases: RequestCase[] = [
   { name: "Transfer-Encoding: chunked", raw: GET("Host: a\r\nTransfer-Encoding: chunked\r\n"), expect: { chunked: true, contentLength: -1 } },
   { name: "Transfer-Encoding in any case", raw: GET("Host: a\r\ntransfer-encoding: ChUnKeD\r\n"), expect: { chunked: true } },
   { name: "Transfer-Encoding: gzip, chunked", raw: GET("Host: a\r\nTransfer-Encoding: gzip, chunked\r\n"), expect: 501 },
-  { name: "Transfer-Encoding split over two fields, gzip then chunked", raw: GET("Host: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"), expect: 501 },
+  {
+    name: "Transfer-Encoding split over two fields, gzip then chunked",
+    raw: GET("Host: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"),
+    expect: 501,
+  },
   { name: "Transfer-Encoding: chunked, gzip", raw: GET("Host: a\r\nTransfer-Encoding: chunked, gzip\r\n"), expect: 400 },
   { name: "Transfer-Encoding: gzip", raw: GET("Host: a\r\nTransfer-Encoding: gzip\r\n"), expect: 400 },
   { name: "Transfer-Encoding: identity", raw: GET("Host: a\r\nTransfer-Encoding: identity\r\n"), expect: 400 },
@@ -200,16 +253,36 @@ export const requestCases: RequestCase[] = [
   { name: "Transfer-Encoding quoted", raw: GET('Host: a\r\nTransfer-Encoding: "chunked"\r\n'), expect: 400 },
   { name: "Transfer-Encoding with an empty element", raw: GET("Host: a\r\nTransfer-Encoding: , chunked\r\n"), expect: 400 },
   { name: "an empty Transfer-Encoding", raw: GET("Host: a\r\nTransfer-Encoding:\r\n"), expect: 400 },
-  { name: "CL.TE: Content-Length then Transfer-Encoding", raw: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG", expect: 400 },
-  { name: "TE.CL: Transfer-Encoding then Content-Length", raw: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n5c\r\nGPOST", expect: 400 },
+  {
+    name: "CL.TE: Content-Length then Transfer-Encoding",
+    raw: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG",
+    expect: 400,
+  },
+  {
+    name: "TE.CL: Transfer-Encoding then Content-Length",
+    raw: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n5c\r\nGPOST",
+    expect: 400,
+  },
   { name: "Transfer-Encoding in an HTTP/1.0 request", raw: GET("Transfer-Encoding: chunked\r\n", "HTTP/1.0"), expect: 400 },
-  { name: "Transfer-Encoding ending in something else is refused before the head ends", raw: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n", expect: 400 },
+  {
+    name: "Transfer-Encoding ending in something else is refused before the head ends",
+    raw: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n",
+    expect: 400,
+  },
 
   // Connection, Upgrade, Expect
   { name: "Connection: close", raw: GET("Host: a\r\nConnection: close\r\n"), expect: { close: true, connectionTokens: ["close"] } },
-  { name: "Connection options are lower-cased, across fields, empty elements skipped", raw: GET("Host: a\r\nConnection: Keep-Alive, ,X-Trace\r\nconnection: TE\r\n"), expect: { close: false, connectionTokens: ["keep-alive", "x-trace", "te"] } },
+  {
+    name: "Connection options are lower-cased, across fields, empty elements skipped",
+    raw: GET("Host: a\r\nConnection: Keep-Alive, ,X-Trace\r\nconnection: TE\r\n"),
+    expect: { close: false, connectionTokens: ["keep-alive", "x-trace", "te"] },
+  },
   { name: "a Connection value that is not a token list", raw: GET("Host: a\r\nConnection: close foo\r\n"), expect: 400 },
-  { name: "an upgrade request", raw: GET("Host: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"), expect: { upgrade: "websocket", connectionTokens: ["upgrade"] } },
+  {
+    name: "an upgrade request",
+    raw: GET("Host: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"),
+    expect: { upgrade: "websocket", connectionTokens: ["upgrade"] },
+  },
   { name: "Upgrade without Connection: upgrade", raw: GET("Host: a\r\nUpgrade: websocket\r\n"), expect: { upgrade: undefined } },
   { name: "Expect: 100-continue", raw: GET("Host: a\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n"), expect: { expectContinue: true, contentLength: 3 } },
   { name: "Expect: 100-continue from HTTP/1.0 is ignored", raw: GET("Expect: 100-continue\r\n", "HTTP/1.0"), expect: { expectContinue: false } },
@@ -218,8 +291,18 @@ export const requestCases: RequestCase[] = [
   // Limits
   { name: "a header section of exactly maxHeaderSize", raw: headerSectionOf(100), limits: { maxHeaderSize: 100 }, expect: { method: "GET" } },
   { name: "a header section one byte over maxHeaderSize", raw: headerSectionOf(101), limits: { maxHeaderSize: 100 }, expect: 431 },
-  { name: "an over-large header section is refused before the head ends", raw: "GET / HTTP/1.1\r\nHost: a\r\nX: " + "p".repeat(100), limits: { maxHeaderSize: 100 }, expect: 431 },
-  { name: "a header section of maxHeaderSize waits for its blank line", raw: headerSectionOf(100).slice(0, -2), limits: { maxHeaderSize: 100 }, expect: "incomplete" },
+  {
+    name: "an over-large header section is refused before the head ends",
+    raw: "GET / HTTP/1.1\r\nHost: a\r\nX: " + "p".repeat(100),
+    limits: { maxHeaderSize: 100 },
+    expect: 431,
+  },
+  {
+    name: "a header section of maxHeaderSize waits for its blank line",
+    raw: headerSectionOf(100).slice(0, -2),
+    limits: { maxHeaderSize: 100 },
+    expect: "incomplete",
+  },
   { name: "exactly maxHeaderCount fields", raw: fieldCount(10), limits: { maxHeaderCount: 10 }, expect: { method: "GET" } },
   { name: "one field over maxHeaderCount", raw: fieldCount(11), limits: { maxHeaderCount: 10 }, expect: 431 },
   { name: "one field over maxHeaderCount is refused at its first byte", raw: fieldCount(11).slice(0, -6), limits: { maxHeaderCount: 10 }, expect: 431 },
@@ -229,7 +312,11 @@ export const requestCases: RequestCase[] = [
   { name: "a head cut between CR and LF", raw: "GET / HTTP/1.1\r\nHost: a\r\n\r", expect: "incomplete" },
   { name: "a lone CR", raw: "\r", expect: "incomplete" },
   { name: "nothing yet", raw: "", expect: "incomplete" },
-  { name: "pipelined heads: the first ends exactly at its blank line", raw: GET("Host: a\r\n", "HTTP/1.1", "/a") + GET("Host: a\r\n", "HTTP/1.1", "/b"), expect: { target: "/a", headBytes: 28 } },
+  {
+    name: "pipelined heads: the first ends exactly at its blank line",
+    raw: GET("Host: a\r\n", "HTTP/1.1", "/a") + GET("Host: a\r\n", "HTTP/1.1", "/b"),
+    expect: { target: "/a", headBytes: 28 },
+  },
 ];
 
 export function requestLimits(c: RequestCase): RequestLimits {
@@ -264,7 +351,18 @@ export const responseCases: ResponseCase[] = [
   {
     name: "a 200 with Content-Length",
     raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
-    expect: { status: 200, reason: "OK", minor: 1, fields: ["Content-Length", "5"], contentLength: 5, chunked: false, closeDelimited: false, close: false, connectionTokens: undefined, headBytes: 38 },
+    expect: {
+      status: 200,
+      reason: "OK",
+      minor: 1,
+      fields: ["Content-Length", "5"],
+      contentLength: 5,
+      chunked: false,
+      closeDelimited: false,
+      close: false,
+      connectionTokens: undefined,
+      headBytes: 38,
+    },
   },
   { name: "no reason phrase and no SP", raw: "HTTP/1.1 204\r\n\r\n", expect: { status: 204, reason: "" } },
   { name: "an empty reason phrase after the SP", raw: "HTTP/1.1 204 \r\n\r\n", expect: { status: 204, reason: "" } },
@@ -288,10 +386,26 @@ export const responseCases: ResponseCase[] = [
   { name: "NUL in a field value", raw: "HTTP/1.1 200 OK\r\nX: a\x00\r\n\r\n", expect: 502 },
   { name: "obs-fold", raw: "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", expect: 502 },
   { name: "whitespace before the colon", raw: "HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\n", expect: 502 },
-  { name: "Transfer-Encoding: chunked", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", expect: { chunked: true, closeDelimited: false, contentLength: -1 } },
-  { name: "Transfer-Encoding: gzip, chunked keeps gzip and de-frames chunked", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", expect: { chunked: true, closeDelimited: false, fields: ["Transfer-Encoding", "gzip, chunked"] } },
-  { name: "Transfer-Encoding: gzip runs to close", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", expect: { chunked: false, closeDelimited: true } },
-  { name: "Transfer-Encoding: chunked, gzip runs to close", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", expect: { chunked: false, closeDelimited: true } },
+  {
+    name: "Transfer-Encoding: chunked",
+    raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+    expect: { chunked: true, closeDelimited: false, contentLength: -1 },
+  },
+  {
+    name: "Transfer-Encoding: gzip, chunked keeps gzip and de-frames chunked",
+    raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+    expect: { chunked: true, closeDelimited: false, fields: ["Transfer-Encoding", "gzip, chunked"] },
+  },
+  {
+    name: "Transfer-Encoding: gzip runs to close",
+    raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+    expect: { chunked: false, closeDelimited: true },
+  },
+  {
+    name: "Transfer-Encoding: chunked, gzip runs to close",
+    raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+    expect: { chunked: false, closeDelimited: true },
+  },
   { name: "Transfer-Encoding: chunked twice", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", expect: 502 },
   { name: "Transfer-Encoding: xchunked", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n", expect: { chunked: false, closeDelimited: true } },
   { name: "an empty Transfer-Encoding", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n\r\n", expect: 502 },
@@ -302,7 +416,11 @@ export const responseCases: ResponseCase[] = [
   { name: "a Content-Length list of identical values", raw: "HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n", expect: { contentLength: 7 } },
   { name: "Content-Length: +5", raw: "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n", expect: 502 },
   { name: "no framing fields", raw: "HTTP/1.1 200 OK\r\nX: 1\r\n\r\n", expect: { contentLength: -1, chunked: false, closeDelimited: false } },
-  { name: "a 101 switching protocols", raw: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", expect: { status: 101, connectionTokens: ["upgrade"] } },
+  {
+    name: "a 101 switching protocols",
+    raw: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    expect: { status: 101, connectionTokens: ["upgrade"] },
+  },
   { name: "a head of exactly maxHeadSize", raw: "HTTP/1.1 200 OK\r\nX: 123456\r\n\r\n", maxHeadSize: 30, expect: { status: 200, headBytes: 30 } },
   { name: "a head one byte over maxHeadSize", raw: "HTTP/1.1 200 OK\r\nX: 1234567\r\n\r\n", maxHeadSize: 30, expect: 502 },
   { name: "an over-large head is refused before it ends", raw: "HTTP/1.1 200 OK\r\nX: " + "1".repeat(40), maxHeadSize: 30, expect: 502 },
@@ -355,7 +473,11 @@ export const chunkedCases: ChunkedCase[] = [
   { name: "a space after the size without an extension", raw: "5 \r\nhello\r\n0\r\n\r\n", expect: "error" },
   { name: "an empty size", raw: "\r\nhello\r\n0\r\n\r\n", expect: "error" },
   { name: "a non-hex size", raw: "g\r\n", expect: "error" },
-  { name: "chunk extensions are validated and dropped", raw: '5;a=b;c\r\nhello\r\n5 ; d = "q \\" ; e" ;f=g\r\nworld\r\n0;last\r\n\r\n', expect: { data: "helloworld" } },
+  {
+    name: "chunk extensions are validated and dropped",
+    raw: '5;a=b;c\r\nhello\r\n5 ; d = "q \\" ; e" ;f=g\r\nworld\r\n0;last\r\n\r\n',
+    expect: { data: "helloworld" },
+  },
   { name: "an extension without a name", raw: "5;\r\nhello\r\n0\r\n\r\n", expect: "error" },
   { name: "an extension with an empty value", raw: "5;a=\r\nhello\r\n0\r\n\r\n", expect: "error" },
   { name: "an extension name followed by a space and a token", raw: "5;a b\r\nhello\r\n0\r\n\r\n", expect: "error" },
@@ -368,11 +490,25 @@ export const chunkedCases: ChunkedCase[] = [
   { name: "an LF-only blank line after the last chunk", raw: "5\r\nhello\r\n0\r\n\n", expect: "error" },
   { name: "data longer than its size", raw: "5\r\nhelloX\r\n0\r\n\r\n", expect: "error" },
   { name: "data shorter than its size (TE.CL shape)", raw: "6\r\nhello\r\n0\r\n\r\n", expect: "error" },
-  { name: "a chunk-size line of exactly maxLineLength", raw: EXT_LINE(32) + "\r\nhello\r\n0\r\n\r\n", limits: { maxLineLength: 32 }, expect: { data: "hello" } },
+  {
+    name: "a chunk-size line of exactly maxLineLength",
+    raw: EXT_LINE(32) + "\r\nhello\r\n0\r\n\r\n",
+    limits: { maxLineLength: 32 },
+    expect: { data: "hello" },
+  },
   { name: "a chunk-size line one byte over maxLineLength", raw: EXT_LINE(33) + "\r\nhello\r\n0\r\n\r\n", limits: { maxLineLength: 32 }, expect: "error" },
   { name: "an over-long chunk-size line is refused before it ends", raw: EXT_LINE(33), limits: { maxLineLength: 32 }, expect: "error" },
-  { name: "trailer fields", raw: "5\r\nhello\r\n0\r\nX-Sum: abc\r\nx-other:  v w \r\n\r\n", expect: { data: "hello", trailers: ["X-Sum", "abc", "x-other", "v w"] } },
-  { name: "a trailer section of exactly maxTrailerSize", raw: "0\r\nX: 1234\r\nY: 5\r\n\r\n", limits: { maxTrailerSize: 15 }, expect: { data: "", trailers: ["X", "1234", "Y", "5"] } },
+  {
+    name: "trailer fields",
+    raw: "5\r\nhello\r\n0\r\nX-Sum: abc\r\nx-other:  v w \r\n\r\n",
+    expect: { data: "hello", trailers: ["X-Sum", "abc", "x-other", "v w"] },
+  },
+  {
+    name: "a trailer section of exactly maxTrailerSize",
+    raw: "0\r\nX: 1234\r\nY: 5\r\n\r\n",
+    limits: { maxTrailerSize: 15 },
+    expect: { data: "", trailers: ["X", "1234", "Y", "5"] },
+  },
   { name: "a trailer section one byte over maxTrailerSize", raw: "0\r\nX: 12345\r\nY: 5\r\n\r\n", limits: { maxTrailerSize: 15 }, expect: "error" },
   { name: "an over-large trailer section is refused before it ends", raw: "0\r\nX: " + "1".repeat(20), limits: { maxTrailerSize: 15 }, expect: "error" },
   { name: "an obs-folded trailer", raw: "0\r\nX: 1\r\n 2\r\n\r\n", expect: "error" },
@@ -441,7 +577,8 @@ export function prefixProblem(bytes: Uint8Array, parse: (bytes: Uint8Array) => o
   for (let length = 0; length <= bytes.length; length++) {
     const part = parse(bytes.subarray(0, length));
     if (refusal !== undefined) {
-      if (!isHeadError(part) || part.status !== refusal.status || part.message !== refusal.message) return `refused at ${refusal.status} (${refusal.message}) with ${length - 1} bytes, then ${JSON.stringify(part)} with ${length}`;
+      if (!isHeadError(part) || part.status !== refusal.status || part.message !== refusal.message)
+        return `refused at ${refusal.status} (${refusal.message}) with ${length - 1} bytes, then ${JSON.stringify(part)} with ${length}`;
       continue;
     }
     if (part === undefined) continue;

@@ -29,7 +29,15 @@ let checked = 0;
 
 /** Key order and undefined-valued keys do not matter, as with toEqual. */
 function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => a.localeCompare(b))) : v));
+  return JSON.stringify(value, (_key, v) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v)
+            .filter(([, x]) => x !== undefined)
+            .sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : v,
+  );
 }
 
 function check(name: string, actual: unknown, expected: unknown): void {
@@ -41,13 +49,21 @@ for (const c of requestCases) {
   const bytes = latin1Bytes(c.raw);
   const limits = requestLimits(c);
   check(`request: ${c.name}`, requestOutcome(parseRequestHead(bytes, limits), expectedRequest(c)), expectedRequest(c));
-  check(`request prefixes: ${c.name}`, prefixProblem(bytes, (b) => parseRequestHead(b, limits)), undefined);
+  check(
+    `request prefixes: ${c.name}`,
+    prefixProblem(bytes, (b) => parseRequestHead(b, limits)),
+    undefined,
+  );
 }
 for (const c of responseCases) {
   const bytes = latin1Bytes(c.raw);
   const max = c.maxHeadSize ?? MAX_RESPONSE_HEAD;
   check(`response: ${c.name}`, responseOutcome(parseResponseHead(bytes, max), expectedResponse(c)), expectedResponse(c));
-  check(`response prefixes: ${c.name}`, prefixProblem(bytes, (b) => parseResponseHead(b, max)), undefined);
+  check(
+    `response prefixes: ${c.name}`,
+    prefixProblem(bytes, (b) => parseResponseHead(b, max)),
+    undefined,
+  );
 }
 for (const c of chunkedCases) {
   const bytes = latin1Bytes(c.raw);

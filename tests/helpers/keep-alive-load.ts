@@ -42,7 +42,16 @@ export interface KeepAliveLoad {
 }
 
 export function startKeepAliveLoad(port: number, options: LoadOptions): KeepAliveLoad {
-  const tally: LoadTally = { statuses: new Map(), upstreams: new Map(), closedBeforeAnswer: 0, cutMidAnswer: 0, refused: 0, hung: 0, answered: 0, problems: [] };
+  const tally: LoadTally = {
+    statuses: new Map(),
+    upstreams: new Map(),
+    closedBeforeAnswer: 0,
+    cutMidAnswer: 0,
+    refused: 0,
+    hung: 0,
+    answered: 0,
+    problems: [],
+  };
   const note = (line: string) => void (tally.problems.length < 20 && tally.problems.push(line));
   let stopping = false;
   const target = options.target ?? (() => "/");

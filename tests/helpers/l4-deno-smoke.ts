@@ -46,13 +46,15 @@ function upstream(serve: (conn: Conn) => Promise<void>): { port: number; close()
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   void (async () => {
     for await (const conn of listener) {
-      void serve(conn).catch(() => {}).finally(() => {
-        try {
-          conn.close();
-        } catch {
-          // closed already
-        }
-      });
+      void serve(conn)
+        .catch(() => {})
+        .finally(() => {
+          try {
+            conn.close();
+          } catch {
+            // closed already
+          }
+        });
     }
   })().catch(() => {});
   return { port: listener.addr.port, close: () => listener.close() };
@@ -103,7 +105,12 @@ const config = configSchema.parse({
     flood: { mode: "tcp", servers: [{ address: `127.0.0.1:${flood.port}` }] },
     resetter: { mode: "tcp", servers: [{ address: `127.0.0.1:${resetter.port}` }] },
   },
-  tcp: [{ listen: "127.0.0.1:0", pool: "echo" }, { listen: "127.0.0.1:0", pool: "afterFin" }, { listen: "127.0.0.1:0", pool: "flood" }, { listen: "127.0.0.1:0", pool: "resetter" }],
+  tcp: [
+    { listen: "127.0.0.1:0", pool: "echo" },
+    { listen: "127.0.0.1:0", pool: "afterFin" },
+    { listen: "127.0.0.1:0", pool: "flood" },
+    { listen: "127.0.0.1:0", pool: "resetter" },
+  ],
 });
 const pools = new Map(Object.entries(config.pools).map(([name, p]) => [name, new Pool(name, p)]));
 const tcp = await startTcpListeners(config.tcp, { runtime: denoRuntime, pools: () => pools, log: () => {} });
@@ -160,20 +167,22 @@ echo.close();
 afterFin.close();
 flood.close();
 resetter.close();
-console.log(JSON.stringify({
-  runtime: denoRuntime.name,
-  echoBytes: echoed.bytes.byteLength,
-  echoSame: (await sha(echoed.bytes)) === (await sha(data)),
-  echoMs: Math.round(echoed.ms),
-  afterFin: new TextDecoder().decode(answered.bytes),
-  manyOk,
-  accepted: stats.listeners[0]!.accepted,
-  active: tcp.active,
-  floodBytes,
-  floodedWhilePaused,
-  rssWhilePausedMB: Math.round(rssWhilePaused / 1048576),
-  resetSeen,
-  resetMs,
-  resets: stats.listeners[3]!.errors.resets,
-}));
+console.log(
+  JSON.stringify({
+    runtime: denoRuntime.name,
+    echoBytes: echoed.bytes.byteLength,
+    echoSame: (await sha(echoed.bytes)) === (await sha(data)),
+    echoMs: Math.round(echoed.ms),
+    afterFin: new TextDecoder().decode(answered.bytes),
+    manyOk,
+    accepted: stats.listeners[0]!.accepted,
+    active: tcp.active,
+    floodBytes,
+    floodedWhilePaused,
+    rssWhilePausedMB: Math.round(rssWhilePaused / 1048576),
+    resetSeen,
+    resetMs,
+    resets: stats.listeners[3]!.errors.resets,
+  }),
+);
 Deno.exit(0);

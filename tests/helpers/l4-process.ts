@@ -85,9 +85,21 @@ export async function spawnL4(config: unknown, runtime: L4Runtime = "bun"): Prom
   const { resolve } = await import("node:path");
   const repo = resolve(import.meta.dir, "../..");
   const self = resolve(import.meta.dir, "l4-process.ts");
-  const cmd = runtime === "bun"
-    ? [process.execPath, self, JSON.stringify(config)]
-    : [resolve(repo, "node_modules/.bin/deno"), "run", "--unstable-no-legacy-abort", "--v8-flags=--expose-gc", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", self, JSON.stringify(config)];
+  const cmd =
+    runtime === "bun"
+      ? [process.execPath, self, JSON.stringify(config)]
+      : [
+          resolve(repo, "node_modules/.bin/deno"),
+          "run",
+          "--unstable-no-legacy-abort",
+          "--v8-flags=--expose-gc",
+          "--allow-net",
+          "--allow-read",
+          "--allow-env",
+          "--allow-sys",
+          self,
+          JSON.stringify(config),
+        ];
   const proc = Bun.spawn(cmd, { cwd: repo, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   const next = jsonLines(proc.stdout, `the L4 process (${runtime}) exited`);
   const ask = askInTurn(proc.stdin, next);

@@ -150,7 +150,8 @@ export function openClient(port: number, options: { localAddress?: string } = {}
           if (check(text)) return text;
           throw new Error(`never received the expected bytes (got ${JSON.stringify(text.slice(0, 200))}, ended: ${how || "no"})`);
         },
-      }));
+      }),
+    );
   });
 }
 

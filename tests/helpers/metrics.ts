@@ -47,7 +47,9 @@ export function sampleValue(text: string | MetricSample[], name: string, labels:
 
 /** The sum of every sample with this name whose labels include `labels`. */
 export function sampleSum(text: string, name: string, labels: Record<string, string> = {}): number {
-  return parseSamples(text).filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+  return parseSamples(text)
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((a, s) => a + s.value, 0);
 }
 
 /**

@@ -13,7 +13,9 @@ export function decodePng(png: Uint8Array): Pixels {
   const bytes = Buffer.from(png);
   if (bytes.readUInt32BE(0) !== 0x89504e47) throw new Error("not a PNG");
   let offset = 8;
-  let width = 0, height = 0, colorType = 0;
+  let width = 0,
+    height = 0,
+    colorType = 0;
   const data: Buffer[] = [];
   while (offset < bytes.length) {
     const length = bytes.readUInt32BE(offset);
@@ -22,9 +24,11 @@ export function decodePng(png: Uint8Array): Pixels {
     if (type === "IHDR") {
       width = body.readUInt32BE(0);
       height = body.readUInt32BE(4);
-      const depth = body[8], interlace = body[12];
+      const depth = body[8],
+        interlace = body[12];
       colorType = body[9]!;
-      if (depth !== 8 || interlace !== 0 || (colorType !== 2 && colorType !== 6)) throw new Error(`unsupported PNG (depth ${depth}, color type ${colorType}, interlace ${interlace})`);
+      if (depth !== 8 || interlace !== 0 || (colorType !== 2 && colorType !== 6))
+        throw new Error(`unsupported PNG (depth ${depth}, color type ${colorType}, interlace ${interlace})`);
     } else if (type === "IDAT") data.push(body);
     else if (type === "IEND") break;
     offset += 12 + length;
@@ -45,7 +49,10 @@ export function decodePng(png: Uint8Array): Pixels {
       else if (filter === 2) predictor = b;
       else if (filter === 3) predictor = (a + b) >> 1;
       else if (filter === 4) {
-        const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+        const p = a + b - c,
+          pa = Math.abs(p - a),
+          pb = Math.abs(p - b),
+          pc = Math.abs(p - c);
         predictor = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
       }
       out[y * stride + x] = (line[x]! + predictor) & 0xff;

@@ -124,7 +124,10 @@ export function readStrictRequest(bytes: Buffer): Parsed | undefined {
   }
   const length = lengths.length ? Number(lengths[0]) : 0;
   if (bytes.length < start + length) return undefined;
-  return { request: { method, target, fields, body: bytes.subarray(start, start + length), trailers: [], raw: bytes.subarray(0, start + length) }, consumed: start + length };
+  return {
+    request: { method, target, fields, body: bytes.subarray(start, start + length), trailers: [], raw: bytes.subarray(0, start + length) },
+    consumed: start + length,
+  };
 }
 
 function decodeStrictChunked(bytes: Buffer, offset: number): { body: Buffer; trailers: Array<[string, string]>; end: number } | undefined {

@@ -133,7 +133,11 @@ export interface RawResponse {
  * Send raw bytes to host:port and collect what comes back until the server closes, or `idleMs` of silence
  * once something arrived (keep-alive servers do not close).
  */
-export function rawRequest(port: number, data: string | Uint8Array | Array<string | Uint8Array>, options: { idleMs?: number; timeoutMs?: number; gapMs?: number } = {}): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  data: string | Uint8Array | Array<string | Uint8Array>,
+  options: { idleMs?: number; timeoutMs?: number; gapMs?: number } = {},
+): Promise<RawResponse> {
   const { idleMs = 300, timeoutMs = 5_000, gapMs = 0 } = options;
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -178,7 +182,9 @@ export function parseRaw(bytes: Buffer): RawResponse {
 }
 
 /** Start a gateway with no admin listener and no access log; `pools` entries may be a list of URLs. */
-export function gateway(config: Omit<ConfigInput, "pools"> & { pools?: Record<string, NonNullable<ConfigInput["pools"]>[string] | string[]> }): Promise<Gateway> {
+export function gateway(
+  config: Omit<ConfigInput, "pools"> & { pools?: Record<string, NonNullable<ConfigInput["pools"]>[string] | string[]> },
+): Promise<Gateway> {
   const pools: NonNullable<ConfigInput["pools"]> = {};
   for (const [name, pool] of Object.entries(config.pools ?? {})) {
     pools[name] = Array.isArray(pool) ? { servers: pool.map((url) => ({ url })) } : pool;
@@ -195,19 +201,22 @@ export function portOf(gw: Gateway): number {
 export function generatedStream(total: number, chunk = 64 * 1024): ReadableStream<Uint8Array> {
   let sent = 0;
   let seed = 1;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (sent >= total) return controller.close();
-      const n = Math.min(chunk, total - sent);
-      const buf = new Uint8Array(n);
-      for (let i = 0; i < n; i += 4096) {
-        seed = (seed * 1103515245 + 12345) >>> 0;
-        buf[i] = seed & 0xff;
-      }
-      sent += n;
-      controller.enqueue(buf);
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (sent >= total) return controller.close();
+        const n = Math.min(chunk, total - sent);
+        const buf = new Uint8Array(n);
+        for (let i = 0; i < n; i += 4096) {
+          seed = (seed * 1103515245 + 12345) >>> 0;
+          buf[i] = seed & 0xff;
+        }
+        sent += n;
+        controller.enqueue(buf);
+      },
     },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
 }
 
 /** Byte count and SHA-256 of a stream, read chunk by chunk. */
@@ -275,11 +284,14 @@ export interface GatewayProcess {
 
 /** A gateway in a child process (see gateway-process.ts), for measuring its memory alone. */
 export async function spawnGateway(config: ConfigInput): Promise<GatewayProcess> {
-  const proc = Bun.spawn([process.execPath, `${import.meta.dir}/gateway-process.ts`, JSON.stringify({ listen: "127.0.0.1:0", admin: false, accessLog: false, ...config })], {
-    stdin: "pipe",
-    stdout: "pipe",
-    stderr: "inherit",
-  });
+  const proc = Bun.spawn(
+    [process.execPath, `${import.meta.dir}/gateway-process.ts`, JSON.stringify({ listen: "127.0.0.1:0", admin: false, accessLog: false, ...config })],
+    {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "inherit",
+    },
+  );
   const next = jsonLines(proc.stdout, "the gateway process exited");
   const { url } = await next();
   return {

@@ -153,7 +153,10 @@ function readRequest(bytes: Buffer): { request: ParsedRequest; consumed: number 
   if (field("transfer-encoding")?.toLowerCase() === "chunked") {
     const decoded = decodeChunked(bytes, start);
     if (!decoded) return undefined;
-    return { request: { head, method, target, version, fields, body: decoded.body, wireBody: bytes.subarray(start, decoded.end), trailers: decoded.trailers }, consumed: decoded.end };
+    return {
+      request: { head, method, target, version, fields, body: decoded.body, wireBody: bytes.subarray(start, decoded.end), trailers: decoded.trailers },
+      consumed: decoded.end,
+    };
   }
   const length = Number(field("content-length") ?? 0);
   if (bytes.length < start + length) return undefined;
@@ -312,10 +315,13 @@ export async function openWire(port: number): Promise<WireClient> {
   const more = (deadline: number, what: string) =>
     new Promise<void>((resolve, reject) => {
       if (ended) return reject(new Error(`${what}: the connection ended; got ${JSON.stringify(flat().toString("latin1").slice(0, 300))}`));
-      const timer = setTimeout(() => {
-        wake = undefined;
-        reject(new Error(`${what}: nothing within the deadline; got ${JSON.stringify(flat().toString("latin1").slice(0, 300))}`));
-      }, Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          wake = undefined;
+          reject(new Error(`${what}: nothing within the deadline; got ${JSON.stringify(flat().toString("latin1").slice(0, 300))}`));
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       wake = () => {
         clearTimeout(timer);
         resolve();
@@ -372,9 +378,10 @@ export async function openWire(port: number): Promise<WireClient> {
       return { ...base, framing: "chunked", body: Buffer.concat(parts), trailers };
     }
     if (headers.has("content-length")) return { ...base, framing: "length", body: await take(Number(headers.get("content-length")), deadline), trailers: [] };
-    while (!ended) await more(deadline, "close-delimited body").catch((error) => {
-      if (!ended) throw error;
-    });
+    while (!ended)
+      await more(deadline, "close-delimited body").catch((error) => {
+        if (!ended) throw error;
+      });
     return { ...base, framing: "close", body: consume(size), trailers: [] };
   };
 
@@ -420,7 +427,10 @@ export async function openWire(port: number): Promise<WireClient> {
  * reported as an unhandled rejection meanwhile.
  */
 export function background<T>(work: () => Promise<T>): () => Promise<T> {
-  const outcome = work().then((value) => ({ value }), (error: unknown) => ({ error }));
+  const outcome = work().then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
   return async () => {
     const settled = await outcome;
     if ("error" in settled) throw settled.error;

@@ -179,7 +179,10 @@ describe("backends that misbehave", () => {
         balance: "first",
         retries: 1,
         timeouts,
-        servers: [{ url: server.url, id: "bad", maxFails: 10, failTimeout: "30s" }, { url: good.url, id: "good" }],
+        servers: [
+          { url: server.url, id: "bad", maxFails: 10, failTimeout: "30s" },
+          { url: good.url, id: "good" },
+        ],
       };
       routes.push({ match: { path: `/${name}-pair/*` }, pool: `${name}-pair` });
     }
@@ -313,11 +316,19 @@ describe("reloads under load", () => {
   test("20 reloads, half by SIGHUP after rewriting the file, half by POST /reload: 0 failed requests, the last config in effect", async () => {
     const b1 = startUpstream("b1");
     const b2 = startUpstream("b2");
-    cleanup.push(() => b1.stop(), () => b2.stop());
+    cleanup.push(
+      () => b1.stop(),
+      () => b2.stop(),
+    );
     /** The config of reload `n`: b2's weight is n + 1, and a route of its own names it. */
     const configFor = (n: number): ConfigInput => ({
       pools: {
-        app: { servers: [{ url: b1.url, id: "b1" }, { url: b2.url, id: "b2", weight: n + 1 }] },
+        app: {
+          servers: [
+            { url: b1.url, id: "b1" },
+            { url: b2.url, id: "b2", weight: n + 1 },
+          ],
+        },
         solo: { servers: [{ url: b1.url, id: "b1" }] },
       },
       routes: [{ name: `added-${n}`, match: { path: `/added/${n}` }, pool: "solo" }, { pool: "app" }],

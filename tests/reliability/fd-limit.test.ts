@@ -16,7 +16,19 @@ import { holdConnection } from "../helpers/held-connection.ts";
 const FD_LIMIT = 128;
 const CLIENTS = 200;
 /** deno.json's start task, without its shell. */
-const DENO_RUN = [denoPath, "run", "--config", resolve(repoRoot, "deno.json"), "--unstable-no-legacy-abort", "--unstable-net", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", "--allow-run"];
+const DENO_RUN = [
+  denoPath,
+  "run",
+  "--config",
+  resolve(repoRoot, "deno.json"),
+  "--unstable-no-legacy-abort",
+  "--unstable-net",
+  "--allow-net",
+  "--allow-read",
+  "--allow-env",
+  "--allow-sys",
+  "--allow-run",
+];
 
 let dir: string;
 let upstream: ReturnType<typeof Bun.serve>;
@@ -55,13 +67,16 @@ for (const runtime of ["bun", "deno"] as const) {
       const adminPort = await deadPort();
       admin = `http://127.0.0.1:${adminPort}`;
       const configPath = join(dir, `${runtime}.json`);
-      writeFileSync(configPath, JSON.stringify({
-        listen: `127.0.0.1:${port}`,
-        admin: { listen: `127.0.0.1:${adminPort}` },
-        accessLog: false,
-        pools: { app: { servers: [{ url: `http://127.0.0.1:${upstream.port}` }] } },
-        routes: [{ pool: "app" }],
-      }));
+      writeFileSync(
+        configPath,
+        JSON.stringify({
+          listen: `127.0.0.1:${port}`,
+          admin: { listen: `127.0.0.1:${adminPort}` },
+          accessLog: false,
+          pools: { app: { servers: [{ url: `http://127.0.0.1:${upstream.port}` }] } },
+          routes: [{ pool: "app" }],
+        }),
+      );
       const command = runtime === "bun" ? [process.execPath, cliPath] : [...DENO_RUN, cliPath];
       gateway = spawnCommand(["bash", "-c", `ulimit -n ${FD_LIMIT} && exec "$@"`, "bash", ...command, "--config", configPath]);
       await gateway.waitFor(/serving/, 30_000);

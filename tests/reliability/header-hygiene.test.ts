@@ -156,11 +156,15 @@ describe("what plugins and their config set: a control character is the gateway'
   });
 
   const cases: Array<[where: string, what: string]> = [];
-  for (const where of ["middleware", "before", "after", "cookie", "status"]) for (const what of ["crlf", "lf", "cr", "nul", "vt", "esc", "del"]) cases.push([where, what]);
+  for (const where of ["middleware", "before", "after", "cookie", "status"])
+    for (const what of ["crlf", "lf", "cr", "nul", "vt", "esc", "del"]) cases.push([where, what]);
 
   test.each(cases)("%s sets a value with %s: 500 with a JSON body, the bytes never written", async (where, what) => {
     const before = up.requests.length;
-    const { response, raw } = await exchange(gw.port, `GET /inject/${where}-${what} HTTP/1.1\r\nHost: a.test\r\nX-Inject: ${where}:${what}\r\nX-Request-Id: inject-${where}-${what}\r\n\r\n`);
+    const { response, raw } = await exchange(
+      gw.port,
+      `GET /inject/${where}-${what} HTTP/1.1\r\nHost: a.test\r\nX-Inject: ${where}:${what}\r\nX-Request-Id: inject-${where}-${what}\r\n\r\n`,
+    );
     const body = expectJsonError(response, 500);
     expect(body.requestId).toBe(`inject-${where}-${what}`);
     expect(raw).not.toContain("Injected");
@@ -279,7 +283,7 @@ describe("X-Request-Id: a client's is kept only in a safe shape of at most 200 b
   });
 
   const kept = ["abc-123", "trace_1.2:3@4=5+6/7", "a".repeat(200), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"];
-  const replaced = ["a".repeat(201), "has space", "quote\"d", "<script>", "caf\xe9", "a,b", "semi;colon", "tab\tin", "back\\slash", ""];
+  const replaced = ["a".repeat(201), "has space", 'quote"d', "<script>", "caf\xe9", "a,b", "semi;colon", "tab\tin", "back\\slash", ""];
 
   for (const { name, prefix } of PATHS) {
     test.each(kept.map((id) => [id.length > 40 ? `${id.slice(0, 20)}… (${id.length} bytes)` : id, id]))(`${name}: %s is kept`, async (_label, id) => {
@@ -289,14 +293,20 @@ describe("X-Request-Id: a client's is kept only in a safe shape of at most 200 b
       expect(up.requests.at(-1)!.field("x-request-id")).toBe(id);
     });
 
-    test.each(replaced.map((id) => [JSON.stringify(id.length > 40 ? `${id.slice(0, 20)}… (${id.length} bytes)` : id), id]))(`${name}: %s is replaced by a new id`, async (_label, id) => {
-      const { response } = await exchange(gw.port, `GET ${prefix}/rid HTTP/1.1\r\nHost: a.test\r\nX-Request-Id: ${id}\r\n\r\n`);
-      expect(response.status).toBe(200);
-      const given = response.headers.get("x-request-id")!;
-      expect(given).toMatch(UUID);
-      const sent = up.requests.at(-1)!.fields.filter(([n]) => n.toLowerCase() === "x-request-id").map(([, v]) => v);
-      expect(sent).toEqual([given]);
-    });
+    test.each(replaced.map((id) => [JSON.stringify(id.length > 40 ? `${id.slice(0, 20)}… (${id.length} bytes)` : id), id]))(
+      `${name}: %s is replaced by a new id`,
+      async (_label, id) => {
+        const { response } = await exchange(gw.port, `GET ${prefix}/rid HTTP/1.1\r\nHost: a.test\r\nX-Request-Id: ${id}\r\n\r\n`);
+        expect(response.status).toBe(200);
+        const given = response.headers.get("x-request-id")!;
+        expect(given).toMatch(UUID);
+        const sent = up.requests
+          .at(-1)!
+          .fields.filter(([n]) => n.toLowerCase() === "x-request-id")
+          .map(([, v]) => v);
+        expect(sent).toEqual([given]);
+      },
+    );
   }
 
   test("a refused request's answer carries the client's id only when it is safe", async () => {
@@ -347,16 +357,34 @@ describe("trustedProxies", () => {
     });
 
     test(`${name}: Forwarded, X-Real-Ip and other X-Forwarded-* fields pass from a trusted proxy only`, async () => {
-      const claims = "Forwarded: for=6.6.6.6;proto=https\r\nX-Real-IP: 6.6.6.6\r\nX-Forwarded-Port: 443\r\nx-forwarded-prefix: /evil\r\nX-Forwarded-Ssl: on\r\nX-Other: kept\r\n";
+      const claims =
+        "Forwarded: for=6.6.6.6;proto=https\r\nX-Real-IP: 6.6.6.6\r\nX-Forwarded-Port: 443\r\nx-forwarded-prefix: /evil\r\nX-Forwarded-Ssl: on\r\nX-Other: kept\r\n";
       // (The hono path's Headers sort the names.)
-      const names = (request: RecordedRequest) => request.fields.map(([n]) => n.toLowerCase()).filter((n) => n !== "x-via").sort();
+      const names = (request: RecordedRequest) =>
+        request.fields
+          .map(([n]) => n.toLowerCase())
+          .filter((n) => n !== "x-via")
+          .sort();
       await exchange(gateways.default.port, `GET ${prefix}/claims HTTP/1.1\r\nHost: a.test\r\n${claims}\r\n`);
-      const all = ["host", "forwarded", "x-real-ip", "x-forwarded-port", "x-forwarded-prefix", "x-forwarded-ssl", "x-other", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"];
+      const all = [
+        "host",
+        "forwarded",
+        "x-real-ip",
+        "x-forwarded-port",
+        "x-forwarded-prefix",
+        "x-forwarded-ssl",
+        "x-other",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-request-id",
+      ];
       expect(names(up.requests.at(-1)!)).toEqual(all.sort());
       await exchange(gateways.none.port, `GET ${prefix}/claims HTTP/1.1\r\nHost: a.test\r\n${claims}\r\n`);
       const untrusted = up.requests.at(-1)!;
       expect(untrusted.field("x-other")).toBe("kept");
-      for (const claim of ["forwarded", "x-real-ip", "x-forwarded-port", "x-forwarded-prefix", "x-forwarded-ssl"]) expect([claim, untrusted.field(claim)]).toEqual([claim, undefined]);
+      for (const claim of ["forwarded", "x-real-ip", "x-forwarded-port", "x-forwarded-prefix", "x-forwarded-ssl"])
+        expect([claim, untrusted.field(claim)]).toEqual([claim, undefined]);
     });
 
     test(`${name}: a request without Host leaves no client X-Forwarded-Host behind`, async () => {
@@ -366,7 +394,10 @@ describe("trustedProxies", () => {
     });
 
     test(`${name}: underscore look-alikes of the forwarded fields never reach the upstream`, async () => {
-      const { response } = await exchange(gateways.none.port, `GET ${prefix}/look HTTP/1.1\r\nHost: a.test\r\nX_Forwarded_For: 6.6.6.6\r\nx-forwarded_proto: https\r\nX_Request_Id: forged\r\n\r\n`);
+      const { response } = await exchange(
+        gateways.none.port,
+        `GET ${prefix}/look HTTP/1.1\r\nHost: a.test\r\nX_Forwarded_For: 6.6.6.6\r\nx-forwarded_proto: https\r\nX_Request_Id: forged\r\n\r\n`,
+      );
       expect(response.status).toBe(200);
       expect(up.requests.at(-1)!.fields.filter(([n]) => n.includes("_"))).toEqual([]);
     });
@@ -382,12 +413,25 @@ describe("trustedProxies", () => {
     expect(new AddressSet(["::/0"]).has("2001:db8::1")).toBe(true);
     expect(new AddressSet([]).has("127.0.0.1")).toBe(false);
     expect(parseCidr("10.0.0.1/8")).toEqual({ family: 4, address: [0x0a000000], prefix: 8 });
-    for (const bad of ["10.0.0.0/33", "10.0.0/8", "010.0.0.1", "1.2.3.256", "::1/129", "1:2:3:4:5:6:7:8:9", "1::2::3", "10.0.0.0/", "10.0.0.0/08", "localhost", "fe80::1%eth0"]) {
+    for (const bad of [
+      "10.0.0.0/33",
+      "10.0.0/8",
+      "010.0.0.1",
+      "1.2.3.256",
+      "::1/129",
+      "1:2:3:4:5:6:7:8:9",
+      "1::2::3",
+      "10.0.0.0/",
+      "10.0.0.0/08",
+      "localhost",
+      "fe80::1%eth0",
+    ]) {
       expect([bad, parseCidr(bad)]).toEqual([bad, undefined]);
     }
     const result = parseWithProblems(configSchema, { trustedProxies: ["127.0.0.1/32", "10.0.0.0/33"] });
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.problems).toEqual(['trustedProxies[1]: not an address or CIDR: use "10.0.0.0/8", "192.0.2.7" or "fd00::/8" (got "10.0.0.0/33")']);
+    if (!result.ok)
+      expect(result.problems).toEqual(['trustedProxies[1]: not an address or CIDR: use "10.0.0.0/8", "192.0.2.7" or "fd00::/8" (got "10.0.0.0/33")']);
   });
 });
 
@@ -408,7 +452,10 @@ describe("limits.maxResponseHeaderSize", () => {
 
   for (const { name, prefix } of PATHS) {
     test(`${name}: a response head within the limit is relayed; one byte over is a 502 and the upstream connection is closed`, async () => {
-      for (const [gateway, limit] of [[gw, 64 * 1024], [small, 4 * 1024]] as const) {
+      for (const [gateway, limit] of [
+        [gw, 64 * 1024],
+        [small, 4 * 1024],
+      ] as const) {
         const within = await exchange(gateway.port, `GET ${prefix}/head/${limit} HTTP/1.1\r\nHost: a.test\r\n\r\n`);
         expect(within.response.status).toBe(200);
         expect(within.response.body.toString()).toBe("hi");

@@ -70,10 +70,13 @@ describe("each timeout on its own", () => {
   const BIG = Buffer.alloc(24 * 1024 * 1024, 0x61);
 
   beforeAll(async () => {
-    up = await wireUpstream((request, socket) => {
-      if (request.target.startsWith("/big")) socket.write(answerWith(200, BIG));
-      else socket.write(answerWith(200, `got ${request.body.length}`));
-    }, { onHead: (head) => heads.push(head) });
+    up = await wireUpstream(
+      (request, socket) => {
+        if (request.target.startsWith("/big")) socket.write(answerWith(200, BIG));
+        else socket.write(answerWith(200, `got ${request.body.length}`));
+      },
+      { onHead: (head) => heads.push(head) },
+    );
     gw = await gateway({
       limits: { headerTimeout: "1s", idleTimeout: "4s", bodyTimeout: "1s", sendTimeout: "1s" },
       pools: { app: { servers: [{ url: up.url, maxFails: 0 }] } },
@@ -320,7 +323,11 @@ describe("all at once, against a gateway process: 100 slowloris, 30 unread 10 Mi
     await until(async () => ((await status()).listeners.find((l) => l.kind === "http")!.connections ?? 0) >= 164, "the slow clients are connected", 3_000);
     for (let i = 164; i < MAX_CONNECTIONS; i++) idle.push(watch(port));
     clients.push(...idle);
-    await until(async () => (await status()).listeners.find((l) => l.kind === "http")!.connections === MAX_CONNECTIONS, "the listener is at maxConnections", 3_000);
+    await until(
+      async () => (await status()).listeners.find((l) => l.kind === "http")!.connections === MAX_CONNECTIONS,
+      "the listener is at maxConnections",
+      3_000,
+    );
 
     // Over the limit: a 503 with a JSON body, then the close.
     const over = watch(port);
@@ -354,7 +361,9 @@ describe("all at once, against a gateway process: 100 slowloris, 30 unread 10 Mi
     // All of that while every slow client was still there.
     expect((await status()).listeners.find((l) => l.kind === "http")!.connections).toBe(MAX_CONNECTIONS);
     latencies.sort((a, b) => a - b);
-    console.log(`saturated: 40 real requests p50 ${latencies[20]!.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms; RSS ${baseline.toFixed(1)} → peak ${during.peakMB.toFixed(1)} MB`);
+    console.log(
+      `saturated: 40 real requests p50 ${latencies[20]!.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms; RSS ${baseline.toFixed(1)} → peak ${during.peakMB.toFixed(1)} MB`,
+    );
     expect(during.peakMB - baseline).toBeLessThan(50);
 
     // The slow ones are cut at their timeouts (3 s, swept once a second): slowloris and uploads with a 408.
@@ -399,9 +408,7 @@ describe("config", () => {
   });
 
   test("a listener object's bad values get their line (tls without certificates too)", () => {
-    expect(problems({ listen: [{ address: ":8443", tls: { certificates: [] } }] })).toEqual([
-      "listen[0].tls.certificates: must not be empty (got [])",
-    ]);
+    expect(problems({ listen: [{ address: ":8443", tls: { certificates: [] } }] })).toEqual(["listen[0].tls.certificates: must not be empty (got [])"]);
     expect(problems({ listen: [{ address: "nowhere", maxConnections: -1 }] })).toEqual([
       'listen[0].address: not an address: use "host:port" or ":port" (got "nowhere")',
       "listen[0].maxConnections: must be at least 0 (got -1)",

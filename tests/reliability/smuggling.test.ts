@@ -58,36 +58,128 @@ const GOT: Outcome = { serve: [{ path: "/get" }] };
 
 const cases: AttackCase[] = [
   // ---- CL.TE and TE.CL, with every Transfer-Encoding obfuscation ----------------------------------------
-  { name: "CL.TE: Content-Length then Transfer-Encoding", send: (p) => post(p, "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n", `0\r\n\r\nG${SMUGGLED(p)}`), outcome: refuse(400) },
-  { name: "TE.CL: Transfer-Encoding then Content-Length", send: (p) => post(p, "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n", `${chunk(SMUGGLED(p))}0\r\n\r\n`), outcome: refuse(400) },
-  { name: "TE.TE: chunked, then an unknown coding on a second line", send: (p) => post(p, "Transfer-Encoding: chunked\r\nTransfer-Encoding: cow\r\nContent-Length: 4\r\n", CHUNKED_HELLO), outcome: refuse(400) },
-  { name: "`Transfer-Encoding : chunked` (space before the colon)", send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding : chunked\r\n", CHUNKED_HELLO), outcome: refuse(400) },
-  { name: "`Transfer-Encoding:\\tchunked` alone is valid (tab is OWS) and read as chunked", send: (p) => post(p, "Transfer-Encoding:\tchunked\r\n", chunkedHiding(p)), outcome: { serve: [{ method: "POST", path: "/post", body: `GET /P/smuggled HTTP/1.1\r\n${H}\r\n` }] } },
-  { name: "`Transfer-Encoding:\\tchunked` with Content-Length", send: (p) => post(p, "Content-Length: 3\r\nTransfer-Encoding:\tchunked\r\n", CHUNKED_HELLO), outcome: refuse(400) },
-  { name: "`Transfer-Encoding: chunked ` (trailing space) with Content-Length", send: (p) => post(p, "Transfer-Encoding: chunked \r\nContent-Length: 3\r\n", CHUNKED_HELLO), outcome: refuse(400) },
-  { name: "`Transfer-Encoding: chunked ` (trailing space) alone is chunked", send: (p) => post(p, "Transfer-Encoding: chunked \r\n", CHUNKED_HELLO), outcome: POSTED() },
+  {
+    name: "CL.TE: Content-Length then Transfer-Encoding",
+    send: (p) => post(p, "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n", `0\r\n\r\nG${SMUGGLED(p)}`),
+    outcome: refuse(400),
+  },
+  {
+    name: "TE.CL: Transfer-Encoding then Content-Length",
+    send: (p) => post(p, "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n", `${chunk(SMUGGLED(p))}0\r\n\r\n`),
+    outcome: refuse(400),
+  },
+  {
+    name: "TE.TE: chunked, then an unknown coding on a second line",
+    send: (p) => post(p, "Transfer-Encoding: chunked\r\nTransfer-Encoding: cow\r\nContent-Length: 4\r\n", CHUNKED_HELLO),
+    outcome: refuse(400),
+  },
+  {
+    name: "`Transfer-Encoding : chunked` (space before the colon)",
+    send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding : chunked\r\n", CHUNKED_HELLO),
+    outcome: refuse(400),
+  },
+  {
+    name: "`Transfer-Encoding:\\tchunked` alone is valid (tab is OWS) and read as chunked",
+    send: (p) => post(p, "Transfer-Encoding:\tchunked\r\n", chunkedHiding(p)),
+    outcome: { serve: [{ method: "POST", path: "/post", body: `GET /P/smuggled HTTP/1.1\r\n${H}\r\n` }] },
+  },
+  {
+    name: "`Transfer-Encoding:\\tchunked` with Content-Length",
+    send: (p) => post(p, "Content-Length: 3\r\nTransfer-Encoding:\tchunked\r\n", CHUNKED_HELLO),
+    outcome: refuse(400),
+  },
+  {
+    name: "`Transfer-Encoding: chunked ` (trailing space) with Content-Length",
+    send: (p) => post(p, "Transfer-Encoding: chunked \r\nContent-Length: 3\r\n", CHUNKED_HELLO),
+    outcome: refuse(400),
+  },
+  {
+    name: "`Transfer-Encoding: chunked ` (trailing space) alone is chunked",
+    send: (p) => post(p, "Transfer-Encoding: chunked \r\n", CHUNKED_HELLO),
+    outcome: POSTED(),
+  },
   { name: "`Transfer-Encoding: xchunked`", send: (p) => post(p, "Transfer-Encoding: xchunked\r\n", CHUNKED_HELLO), outcome: refuse(400) },
-  { name: "`Transfer-Encoding: xchunked` with Content-Length", send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding: xchunked\r\n", BODY), outcome: refuse(400) },
+  {
+    name: "`Transfer-Encoding: xchunked` with Content-Length",
+    send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding: xchunked\r\n", BODY),
+    outcome: refuse(400),
+  },
   { name: "`Transfer-Encoding: chunked, identity`", send: (p) => post(p, "Transfer-Encoding: chunked, identity\r\n", CHUNKED_HELLO), outcome: refuse(400) },
-  { name: "`Transfer-Encoding: identity, chunked` (a coding not implemented)", send: (p) => post(p, "Transfer-Encoding: identity, chunked\r\n", CHUNKED_HELLO), outcome: refuse(501) },
+  {
+    name: "`Transfer-Encoding: identity, chunked` (a coding not implemented)",
+    send: (p) => post(p, "Transfer-Encoding: identity, chunked\r\n", CHUNKED_HELLO),
+    outcome: refuse(501),
+  },
   { name: "`Transfer-Encoding: chunked, chunked`", send: (p) => post(p, "Transfer-Encoding: chunked, chunked\r\n", CHUNKED_HELLO), outcome: refuse(400) },
-  { name: "two `Transfer-Encoding: chunked` lines", send: (p) => post(p, "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", CHUNKED_HELLO), outcome: refuse(400) },
-  { name: "`Transfer-Encoding\t: chunked` (tab before the colon)", send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding\t: chunked\r\n", BODY), outcome: refuse(400) },
+  {
+    name: "two `Transfer-Encoding: chunked` lines",
+    send: (p) => post(p, "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", CHUNKED_HELLO),
+    outcome: refuse(400),
+  },
+  {
+    name: "`Transfer-Encoding\t: chunked` (tab before the colon)",
+    send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding\t: chunked\r\n", BODY),
+    outcome: refuse(400),
+  },
   { name: "`Transfer-Encoding: chunk` (a prefix of chunked)", send: (p) => post(p, "Transfer-Encoding: chunk\r\n", CHUNKED_HELLO), outcome: refuse(400) },
-  { name: "`Transfer-Encoding: chunked` with an obs-text byte after it", send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding: chunked\x85\r\n", BODY), outcome: refuse(400) },
+  {
+    name: "`Transfer-Encoding: chunked` with an obs-text byte after it",
+    send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding: chunked\x85\r\n", BODY),
+    outcome: refuse(400),
+  },
   { name: "mixed-case `Transfer-Encoding: cHuNkEd` is chunked", send: (p) => post(p, "Transfer-Encoding: cHuNkEd\r\n", CHUNKED_HELLO), outcome: POSTED() },
-  { name: "`Transfer-Encoding: \"chunked\"` (quoted)", send: (p) => post(p, 'Transfer-Encoding: "chunked"\r\n', CHUNKED_HELLO), outcome: refuse(400) },
-  { name: "`Transfer-Encoding: chunked;q=1` (a parameter on chunked)", send: (p) => post(p, "Transfer-Encoding: chunked;q=1\r\n", CHUNKED_HELLO), outcome: refuse(400) },
-  { name: "Transfer-Encoding with a vertical tab before chunked", send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding:\x0bchunked\r\n", BODY), outcome: refuse(400) },
-  { name: "Transfer-Encoding with a form feed before chunked", send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding:\x0cchunked\r\n", BODY), outcome: refuse(400) },
-  { name: "Transfer-Encoding with a NUL after chunked", send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding: chunked\x00\r\n", BODY), outcome: refuse(400) },
-  { name: "Transfer-Encoding ended by a bare CR, another field after it", send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding: chunked\rX-Y: z\r\n", BODY), outcome: refuse(400) },
-  { name: "Transfer-Encoding on an obs-fold continuation line", send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding:\r\n chunked\r\n", BODY), outcome: refuse(400) },
-  { name: "a continuation line that hides Transfer-Encoding inside another field", send: (p) => post(p, "Content-Length: 5\r\nX-Pad: a\r\n Transfer-Encoding: chunked\r\n", BODY), outcome: refuse(400) },
-  { name: "`Transfer_Encoding: chunked` (underscore) with Content-Length", send: (p) => post(p, "Content-Length: 5\r\nTransfer_Encoding: chunked\r\n", BODY), outcome: refuse(400) },
+  { name: '`Transfer-Encoding: "chunked"` (quoted)', send: (p) => post(p, 'Transfer-Encoding: "chunked"\r\n', CHUNKED_HELLO), outcome: refuse(400) },
+  {
+    name: "`Transfer-Encoding: chunked;q=1` (a parameter on chunked)",
+    send: (p) => post(p, "Transfer-Encoding: chunked;q=1\r\n", CHUNKED_HELLO),
+    outcome: refuse(400),
+  },
+  {
+    name: "Transfer-Encoding with a vertical tab before chunked",
+    send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding:\x0bchunked\r\n", BODY),
+    outcome: refuse(400),
+  },
+  {
+    name: "Transfer-Encoding with a form feed before chunked",
+    send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding:\x0cchunked\r\n", BODY),
+    outcome: refuse(400),
+  },
+  {
+    name: "Transfer-Encoding with a NUL after chunked",
+    send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding: chunked\x00\r\n", BODY),
+    outcome: refuse(400),
+  },
+  {
+    name: "Transfer-Encoding ended by a bare CR, another field after it",
+    send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding: chunked\rX-Y: z\r\n", BODY),
+    outcome: refuse(400),
+  },
+  {
+    name: "Transfer-Encoding on an obs-fold continuation line",
+    send: (p) => post(p, "Content-Length: 5\r\nTransfer-Encoding:\r\n chunked\r\n", BODY),
+    outcome: refuse(400),
+  },
+  {
+    name: "a continuation line that hides Transfer-Encoding inside another field",
+    send: (p) => post(p, "Content-Length: 5\r\nX-Pad: a\r\n Transfer-Encoding: chunked\r\n", BODY),
+    outcome: refuse(400),
+  },
+  {
+    name: "`Transfer_Encoding: chunked` (underscore) with Content-Length",
+    send: (p) => post(p, "Content-Length: 5\r\nTransfer_Encoding: chunked\r\n", BODY),
+    outcome: refuse(400),
+  },
   { name: "upper-case `TRANSFER-ENCODING: CHUNKED` is chunked", send: (p) => post(p, "TRANSFER-ENCODING: CHUNKED\r\n", CHUNKED_HELLO), outcome: POSTED() },
-  { name: "lower-case transfer-encoding with content-length", send: (p) => post(p, "transfer-encoding: chunked\r\ncontent-length: 0\r\n", CHUNKED_HELLO), outcome: refuse(400) },
-  { name: "Transfer-Encoding in an HTTP/1.0 request", send: (p) => `POST ${p}/post HTTP/1.0\r\n${H}Transfer-Encoding: chunked\r\n\r\n${CHUNKED_HELLO}`, outcome: refuse(400) },
+  {
+    name: "lower-case transfer-encoding with content-length",
+    send: (p) => post(p, "transfer-encoding: chunked\r\ncontent-length: 0\r\n", CHUNKED_HELLO),
+    outcome: refuse(400),
+  },
+  {
+    name: "Transfer-Encoding in an HTTP/1.0 request",
+    send: (p) => `POST ${p}/post HTTP/1.0\r\n${H}Transfer-Encoding: chunked\r\n\r\n${CHUNKED_HELLO}`,
+    outcome: refuse(400),
+  },
 
   // ---- Content-Length variants ---------------------------------------------------------------------------
   { name: "`Content-Length: +5`", send: (p) => post(p, "Content-Length: +5\r\n", BODY), outcome: refuse(400) },
@@ -95,7 +187,11 @@ const cases: AttackCase[] = [
   { name: "`Content-Length: 5, 5` is 5", send: (p) => post(p, "Content-Length: 5, 5\r\n", BODY), outcome: POSTED() },
   { name: "two `Content-Length: 5` lines are 5", send: (p) => post(p, "Content-Length: 5\r\nContent-Length: 5\r\n", BODY), outcome: POSTED() },
   { name: "`Content-Length: 5,6`", send: (p) => post(p, "Content-Length: 5,6\r\n", `${BODY}x`), outcome: refuse(400) },
-  { name: "two differing Content-Length lines", send: (p) => post(p, "Content-Length: 5\r\nContent-Length: 44\r\n", `${BODY}${SMUGGLED(p)}`), outcome: refuse(400) },
+  {
+    name: "two differing Content-Length lines",
+    send: (p) => post(p, "Content-Length: 5\r\nContent-Length: 44\r\n", `${BODY}${SMUGGLED(p)}`),
+    outcome: refuse(400),
+  },
   { name: "Content-Length with a space inside", send: (p) => post(p, "Content-Length: 1 0\r\n", "0123456789"), outcome: refuse(400) },
   { name: "Content-Length of 20 digits", send: (p) => post(p, "Content-Length: 99999999999999999999\r\n", BODY), outcome: refuse(400) },
   { name: "Content-Length past Number.MAX_SAFE_INTEGER", send: (p) => post(p, "Content-Length: 9007199254740993\r\n", BODY), outcome: refuse(400) },
@@ -105,20 +201,40 @@ const cases: AttackCase[] = [
   { name: "an empty Content-Length", send: (p) => post(p, "Content-Length:\r\n", BODY), outcome: refuse(400) },
   { name: "Content-Length on an obs-fold continuation line", send: (p) => post(p, "Content-Length:\r\n 5\r\n", BODY), outcome: refuse(400) },
   { name: "Content-Length with a vertical tab", send: (p) => post(p, "Content-Length: 5\x0b\r\n", BODY), outcome: refuse(400) },
-  { name: "`Content_Length` (underscore) hiding a request in its body", send: (p) => get(p, `Content_Length: ${SMUGGLED(p).length}\r\n`) + SMUGGLED(p), outcome: refuse(400) },
+  {
+    name: "`Content_Length` (underscore) hiding a request in its body",
+    send: (p) => get(p, `Content_Length: ${SMUGGLED(p).length}\r\n`) + SMUGGLED(p),
+    outcome: refuse(400),
+  },
   { name: "`Content Length` (space in the name)", send: (p) => post(p, "Content Length: 5\r\n", BODY), outcome: refuse(400) },
 
   // ---- chunk-size tricks -----------------------------------------------------------------------------------
   { name: "chunk size `0x5`", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `0x5\r\nhello\r\n0\r\n\r\n`), outcome: refuse(400) },
-  { name: "a chunk extension with a space inside its name", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `5;a b\r\nhello\r\n0\r\n\r\n`), outcome: refuse(400) },
+  {
+    name: "a chunk extension with a space inside its name",
+    send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `5;a b\r\nhello\r\n0\r\n\r\n`),
+    outcome: refuse(400),
+  },
   { name: "a chunk extension with a bare quote", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `5;a="b\r\nhello\r\n0\r\n\r\n`), outcome: refuse(400) },
-  { name: "a valid chunk extension is read and not passed on", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `5;name=value;q="x y"\r\nhello\r\n0\r\n\r\n`), outcome: POSTED() },
+  {
+    name: "a valid chunk extension is read and not passed on",
+    send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `5;name=value;q="x y"\r\nhello\r\n0\r\n\r\n`),
+    outcome: POSTED(),
+  },
   { name: "chunk size with a leading space", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", ` 5\r\nhello\r\n0\r\n\r\n`), outcome: refuse(400) },
   { name: "chunk size with a leading +", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `+5\r\nhello\r\n0\r\n\r\n`), outcome: refuse(400) },
   { name: "negative chunk size", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `-5\r\nhello\r\n0\r\n\r\n`), outcome: refuse(400) },
-  { name: "chunk size of 17 digits (leading zeros)", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `00000000000000005\r\nhello\r\n0\r\n\r\n`), outcome: refuse(400) },
+  {
+    name: "chunk size of 17 digits (leading zeros)",
+    send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `00000000000000005\r\nhello\r\n0\r\n\r\n`),
+    outcome: refuse(400),
+  },
   { name: "chunk size past 2^53", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `20000000000000\r\nhello\r\n0\r\n\r\n`), outcome: refuse(400) },
-  { name: "chunk size that overflows 64 bits to 5", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `10000000000000005\r\nhello\r\n0\r\n\r\n`), outcome: refuse(400) },
+  {
+    name: "chunk size that overflows 64 bits to 5",
+    send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `10000000000000005\r\nhello\r\n0\r\n\r\n`),
+    outcome: refuse(400),
+  },
   { name: "chunk data longer than its size", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `3\r\nhello\r\n0\r\n\r\n`), outcome: refuse(400) },
   { name: "no CRLF after the chunk data", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `5\r\nhello0\r\n\r\n${SMUGGLED(p)}`), outcome: refuse(400) },
   { name: "LF-only line ends in a chunked body", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `5\nhello\n0\n\n`), outcome: refuse(400) },
@@ -126,12 +242,21 @@ const cases: AttackCase[] = [
   { name: "a bare CR after the chunk size", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `5\rhello\r\n0\r\n\r\n`), outcome: refuse(400) },
   {
     name: "trailers with framing and routing fields: those are dropped, the rest passed on",
-    send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `${chunk(BODY)}0\r\nContent-Length: 44\r\nTransfer-Encoding: chunked\r\nHost: evil.test\r\nX-Checksum: abc\r\n\r\n`),
+    send: (p) =>
+      post(
+        p,
+        "Transfer-Encoding: chunked\r\n",
+        `${chunk(BODY)}0\r\nContent-Length: 44\r\nTransfer-Encoding: chunked\r\nHost: evil.test\r\nX-Checksum: abc\r\n\r\n`,
+      ),
     outcome: POSTED(),
     // The hono path's upstream client sends no trailers at all.
     upstream: ([request]) => expect(request!.trailers.filter(([n]) => n.toLowerCase() !== "x-checksum")).toEqual([]),
   },
-  { name: "a trailer on an obs-fold continuation line", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `${chunk(BODY)}0\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n`), outcome: refuse(400) },
+  {
+    name: "a trailer on an obs-fold continuation line",
+    send: (p) => post(p, "Transfer-Encoding: chunked\r\n", `${chunk(BODY)}0\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n`),
+    outcome: refuse(400),
+  },
 
   // ---- bare LF and bare CR in the head -------------------------------------------------------------------
   { name: "LF-only line ends throughout the head", send: (p) => `GET ${p}/get HTTP/1.1\nHost: a.test\n\n`, outcome: refuse(400) },
@@ -158,10 +283,18 @@ const cases: AttackCase[] = [
   // ---- versions and Expect ---------------------------------------------------------------------------------
   { name: "an HTTP/0.9 request line", send: (p) => `GET ${p}/get\r\n\r\n`, outcome: refuse(400) },
   { name: "HTTP/2.0 in an HTTP/1 request line", send: (p) => `GET ${p}/get HTTP/2.0\r\n${H}\r\n`, outcome: refuse(505) },
-  { name: "HTTP/1.0 with Content-Length is served, then closed", send: (p) => `POST ${p}/post HTTP/1.0\r\nContent-Length: 5\r\n\r\n${BODY}`, outcome: POSTED() },
+  {
+    name: "HTTP/1.0 with Content-Length is served, then closed",
+    send: (p) => `POST ${p}/post HTTP/1.0\r\nContent-Length: 5\r\n\r\n${BODY}`,
+    outcome: POSTED(),
+  },
   { name: "Expect: 100-continue with its body at once", send: (p) => post(p, "Expect: 100-continue\r\nContent-Length: 5\r\n", BODY), outcome: POSTED() },
   { name: "an expectation other than 100-continue", send: (p) => post(p, "Expect: 100-continue, x\r\nContent-Length: 5\r\n", BODY), outcome: refuse(417) },
-  { name: "Expect: 100-continue on a request without a body, pipelined", send: (p) => get(p, "Expect: 100-continue\r\n") + get(p, "", "/second"), outcome: { serve: [{ path: "/get" }, { path: "/second" }] } },
+  {
+    name: "Expect: 100-continue on a request without a body, pipelined",
+    send: (p) => get(p, "Expect: 100-continue\r\n") + get(p, "", "/second"),
+    outcome: { serve: [{ path: "/get" }, { path: "/second" }] },
+  },
 
   // ---- pipelining and hidden requests ------------------------------------------------------------------------
   {
@@ -180,13 +313,37 @@ const cases: AttackCase[] = [
     outcome: GOT,
     upstream: ([request]) => expect(request!.field("http2-settings")).toBeUndefined(),
   },
-  { name: "two requests in one write are two requests, answered in order", send: (p) => get(p) + get(p, "", "/second"), outcome: { serve: [{ path: "/get" }, { path: "/second" }] } },
-  { name: "a chunked POST and a GET in one write", send: (p) => post(p, "Transfer-Encoding: chunked\r\n", CHUNKED_HELLO) + get(p, "", "/second"), outcome: { serve: [{ method: "POST", path: "/post", body: BODY }, { path: "/second" }] } },
-  { name: "a valid request, then a broken one in the same write", send: (p) => get(p) + post(p, "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", BODY), outcome: { serve: [{ path: "/get" }], thenRefuse: 400 } },
-  { name: "an empty line between pipelined requests is skipped", send: (p) => post(p, "Content-Length: 5\r\n", BODY) + "\r\n" + get(p, "", "/second"), outcome: { serve: [{ method: "POST", path: "/post", body: BODY }, { path: "/second" }] } },
+  {
+    name: "two requests in one write are two requests, answered in order",
+    send: (p) => get(p) + get(p, "", "/second"),
+    outcome: { serve: [{ path: "/get" }, { path: "/second" }] },
+  },
+  {
+    name: "a chunked POST and a GET in one write",
+    send: (p) => post(p, "Transfer-Encoding: chunked\r\n", CHUNKED_HELLO) + get(p, "", "/second"),
+    outcome: { serve: [{ method: "POST", path: "/post", body: BODY }, { path: "/second" }] },
+  },
+  {
+    name: "a valid request, then a broken one in the same write",
+    send: (p) => get(p) + post(p, "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", BODY),
+    outcome: { serve: [{ path: "/get" }], thenRefuse: 400 },
+  },
+  {
+    name: "an empty line between pipelined requests is skipped",
+    send: (p) => post(p, "Content-Length: 5\r\n", BODY) + "\r\n" + get(p, "", "/second"),
+    outcome: { serve: [{ method: "POST", path: "/post", body: BODY }, { path: "/second" }] },
+  },
   { name: "three empty lines before a request line", send: (p) => "\r\n\r\n\r\n" + get(p), outcome: refuse(400) },
-  { name: "`Connection: Content-Length` does not unframe the body", send: (p) => post(p, "Connection: Content-Length\r\nContent-Length: 5\r\n", BODY) + get(p, "", "/second"), outcome: { serve: [{ method: "POST", path: "/post", body: BODY }, { path: "/second" }] } },
-  { name: "`Connection: Transfer-Encoding` does not unframe the body", send: (p) => post(p, "Connection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n", CHUNKED_HELLO) + get(p, "", "/second"), outcome: { serve: [{ method: "POST", path: "/post", body: BODY }, { path: "/second" }] } },
+  {
+    name: "`Connection: Content-Length` does not unframe the body",
+    send: (p) => post(p, "Connection: Content-Length\r\nContent-Length: 5\r\n", BODY) + get(p, "", "/second"),
+    outcome: { serve: [{ method: "POST", path: "/post", body: BODY }, { path: "/second" }] },
+  },
+  {
+    name: "`Connection: Transfer-Encoding` does not unframe the body",
+    send: (p) => post(p, "Connection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n", CHUNKED_HELLO) + get(p, "", "/second"),
+    outcome: { serve: [{ method: "POST", path: "/post", body: BODY }, { path: "/second" }] },
+  },
 
   // ---- the request line --------------------------------------------------------------------------------
   { name: "a space inside the target", send: (p) => `GET ${p}/a b HTTP/1.1\r\n${H}\r\n`, outcome: refuse(400) },
@@ -200,8 +357,18 @@ const cases: AttackCase[] = [
   { name: "whitespace before the first field line", send: (p) => `GET ${p}/get HTTP/1.1\r\n ${H}\r\n`, outcome: refuse(400) },
   { name: "a NUL in a field value", send: (p) => get(p, "X-A: b\x00c\r\n"), outcome: refuse(400) },
   { name: "a field line without a colon", send: (p) => get(p, "X-A b\r\n"), outcome: refuse(400) },
-  { name: "obs-text in a field value is passed on as it is", send: (p) => get(p, "X-Latin: caf\xe9 \xff\r\n"), outcome: GOT, upstream: ([request]) => expect(request!.field("x-latin")).toBe("caf\xe9 \xff") },
-  { name: "`X_Forwarded_For` (underscore) does not reach the upstream", send: (p) => get(p, "X_Forwarded_For: 6.6.6.6\r\nX_Request_Id: forged\r\n"), outcome: GOT, upstream: ([request]) => expect(request!.fields.filter(([n]) => n.includes("_"))).toEqual([]) },
+  {
+    name: "obs-text in a field value is passed on as it is",
+    send: (p) => get(p, "X-Latin: caf\xe9 \xff\r\n"),
+    outcome: GOT,
+    upstream: ([request]) => expect(request!.field("x-latin")).toBe("caf\xe9 \xff"),
+  },
+  {
+    name: "`X_Forwarded_For` (underscore) does not reach the upstream",
+    send: (p) => get(p, "X_Forwarded_For: 6.6.6.6\r\nX_Request_Id: forged\r\n"),
+    outcome: GOT,
+    upstream: ([request]) => expect(request!.fields.filter(([n]) => n.includes("_"))).toEqual([]),
+  },
   { name: "100 header fields (the limit) are served", send: (p) => get(p, fieldsOf(99)), outcome: GOT },
   { name: "101 header fields are too many", send: (p) => get(p, fieldsOf(100)), outcome: refuse(431) },
 ];
