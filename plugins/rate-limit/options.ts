@@ -1,16 +1,7 @@
 // The options of the rate-limit plugin, checked once at load: every problem comes back as a config line
 // (`plugins[0].options.window: ...`), and the rest of the plugin reads milliseconds and parsed keys only.
 import { z } from "zod";
-import { parseDuration } from "../../gateway/mod.ts";
-
-const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === null) {
-    ctx.addIssue({ code: "custom", message: 'not a duration: use milliseconds or a number with ms, s, m, h or d, like "1m"' });
-    return z.NEVER;
-  }
-  return ms;
-});
+import { duration } from "../shared/option-types.ts";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
