@@ -222,61 +222,54 @@ export function renderCharts(history: HistoryDocument): string {
         `${xAxis(TH, LABEL, TW)}${bandRows}</svg>`) +
     `</section>`;
 
-  const tcp =
-    history.tcp.length === 0
+  // The TCP and UDP listeners: one section each, a row of charts per listener.
+  const throughput = (p: { bytesIn: Values; bytesOut: Values }): string =>
+    chart(
+      "bytes",
+      "Throughput",
+      "B/s",
+      [
+        { name: "bytesIn", label: "from clients", color: COLORS.in, values: p.bytesIn },
+        { name: "bytesOut", label: "to clients", color: COLORS.out, values: p.bytesOut },
+      ],
+      1024,
+    );
+  const listenerSection = <P>(group: string, title: string, listeners: Array<{ listener: string; points: P }>, charts: (p: P) => string): string =>
+    listeners.length === 0
       ? ""
-      : `<section class="card" id="tcp-charts"><div class="card-head"><h2>TCP listeners traffic</h2><span class="meta">${esc(windowText)}</span></div>` +
-        history.tcp
+      : `<section class="card" id="${group}-charts"><div class="card-head"><h2>${title}</h2><span class="meta">${esc(windowText)}</span></div>` +
+        listeners
           .map(
             (l) =>
-              `<div class="chart-row" data-group="tcp" data-name="${esc(l.listener)}"><h3><span class="dim">listener</span> ${esc(l.listener)}</h3><div class="charts">` +
-              chart("connections", "New connections", "conn/s", [
-                { name: "connections", label: "accepted", color: COLORS.connections, values: l.points.connections },
-              ]) +
-              chart("open", "Open connections", "", [{ name: "open", label: "open", color: COLORS.open, values: l.points.open }]) +
-              chart(
-                "bytes",
-                "Throughput",
-                "B/s",
-                [
-                  { name: "bytesIn", label: "from clients", color: COLORS.in, values: l.points.bytesIn },
-                  { name: "bytesOut", label: "to clients", color: COLORS.out, values: l.points.bytesOut },
-                ],
-                1024,
-              ) +
+              `<div class="chart-row" data-group="${group}" data-name="${esc(l.listener)}"><h3><span class="dim">listener</span> ${esc(l.listener)}</h3><div class="charts">` +
+              charts(l.points) +
               `</div></div>`,
           )
           .join("") +
         `</section>`;
-  const udp =
-    history.udp.length === 0
-      ? ""
-      : `<section class="card" id="udp-charts"><div class="card-head"><h2>UDP listeners traffic</h2><span class="meta">${esc(windowText)}</span></div>` +
-        history.udp
-          .map(
-            (l) =>
-              `<div class="chart-row" data-group="udp" data-name="${esc(l.listener)}"><h3><span class="dim">listener</span> ${esc(l.listener)}</h3><div class="charts">` +
-              chart("datagrams", "Datagrams", "dgram/s", [
-                { name: "received", label: "received", color: COLORS.in, values: l.points.received },
-                { name: "forwarded", label: "forwarded", color: COLORS.forwarded, values: l.points.forwarded },
-                { name: "replied", label: "replied", color: COLORS.out, values: l.points.replied },
-                { name: "dropped", label: "dropped", color: COLORS.dropped, values: l.points.dropped },
-              ]) +
-              chart(
-                "bytes",
-                "Throughput",
-                "B/s",
-                [
-                  { name: "bytesIn", label: "from clients", color: COLORS.in, values: l.points.bytesIn },
-                  { name: "bytesOut", label: "to clients", color: COLORS.out, values: l.points.bytesOut },
-                ],
-                1024,
-              ) +
-              chart("sessions", "Sessions", "", [{ name: "sessions", label: "open", color: COLORS.open, values: l.points.sessions }]) +
-              `</div></div>`,
-          )
-          .join("") +
-        `</section>`;
+  const tcp = listenerSection(
+    "tcp",
+    "TCP listeners traffic",
+    history.tcp,
+    (p) =>
+      chart("connections", "New connections", "conn/s", [{ name: "connections", label: "accepted", color: COLORS.connections, values: p.connections }]) +
+      chart("open", "Open connections", "", [{ name: "open", label: "open", color: COLORS.open, values: p.open }]) +
+      throughput(p),
+  );
+  const udp = listenerSection(
+    "udp",
+    "UDP listeners traffic",
+    history.udp,
+    (p) =>
+      chart("datagrams", "Datagrams", "dgram/s", [
+        { name: "received", label: "received", color: COLORS.in, values: p.received },
+        { name: "forwarded", label: "forwarded", color: COLORS.forwarded, values: p.forwarded },
+        { name: "replied", label: "replied", color: COLORS.out, values: p.replied },
+        { name: "dropped", label: "dropped", color: COLORS.dropped, values: p.dropped },
+      ]) +
+      throughput(p) +
+      chart("sessions", "Sessions", "", [{ name: "sessions", label: "open", color: COLORS.open, values: p.sessions }]),
+  );
 
   return traffic + timeline + tcp + udp;
 }
