@@ -38,6 +38,7 @@ import {
   fieldSpans,
   recordField,
 } from "./syntax.ts";
+import { fitsHttpVersion } from "./http-version.ts";
 
 /**
  * Longest method accepted (501 above, as for any method not implemented). RFC 9110 sets no bound, but the
@@ -151,34 +152,7 @@ export function parseRequestHead(bytes: Uint8Array, limits: RequestLimits): Requ
   for (let k = 0; k < 10; k++, i++) {
     if (i === end) return undefined;
     const byte = bytes[i]!;
-    let ok: boolean;
-    switch (k) {
-      case 0:
-        ok = byte === 0x48;
-        break;
-      case 1:
-      case 2:
-        ok = byte === 0x54;
-        break;
-      case 3:
-        ok = byte === 0x50;
-        break;
-      case 4:
-        ok = byte === 0x2f;
-        break;
-      case 5:
-      case 7:
-        ok = byte >= 0x30 && byte <= 0x39;
-        break;
-      case 6:
-        ok = byte === 0x2e;
-        break;
-      case 8:
-        ok = byte === CR;
-        break;
-      default:
-        ok = byte === LF;
-    }
+    const ok = k < 8 ? fitsHttpVersion(byte, k) : byte === (k === 8 ? CR : LF);
     if (!ok) {
       if (byte === LF) return headError(400, scanMessage(BARE_LF));
       return headError(400, k === 9 ? scanMessage(BARE_CR) : "invalid HTTP version");

@@ -28,6 +28,7 @@ import {
   fieldSpans,
   recordField,
 } from "./syntax.ts";
+import { fitsHttpVersion } from "./http-version.ts";
 
 const line = new Int32Array(4);
 
@@ -53,33 +54,8 @@ export function parseResponseHead(bytes: Uint8Array, maxHeadSize: number): Respo
     if (i === end) return undefined;
     if (i >= lineLimit) return refuse(TOO_LARGE);
     const byte = bytes[i]!;
-    let ok: boolean;
-    switch (i) {
-      case 0:
-        ok = byte === 0x48;
-        break;
-      case 1:
-      case 2:
-        ok = byte === 0x54;
-        break;
-      case 3:
-        ok = byte === 0x50;
-        break;
-      case 4:
-        ok = byte === 0x2f;
-        break;
-      case 5:
-        ok = byte === 0x31;
-        break;
-      case 6:
-        ok = byte === 0x2e;
-        break;
-      case 8:
-        ok = byte === SP;
-        break;
-      default:
-        ok = byte >= 0x30 && byte <= 0x39;
-    }
+    // The major version is 1: a response is the answer to the HTTP/1.1 request sent.
+    const ok = i < 8 ? fitsHttpVersion(byte, i) && (i !== 5 || byte === 0x31) : i === 8 ? byte === SP : byte >= 0x30 && byte <= 0x39;
     if (!ok) return refuse(byte === LF ? scanMessage(BARE_LF) : i < 8 ? "invalid HTTP version" : "invalid status line");
   }
   const minor: 0 | 1 = bytes[7] === 0x30 ? 0 : 1;
