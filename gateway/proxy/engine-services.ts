@@ -15,10 +15,8 @@ export interface EngineServices {
   /** A request ended with `status`: count it, and write its log line when anyone reads it. */
   logged(exchange: Exchange, status: number): void;
   /** A plugin answered a request itself (401, 403, 429…) in the onRequest phase; counted when someone counts. */
-  rejected?(
-    route: string,
-    status: number,
-  ): void /** The connection refused a request before its head was whole or valid (400, 408, 414, 431…): counted and logged. */;
+  rejected?(route: string, status: number): void;
+  /** The connection refused a request before its head was whole or valid (400, 408, 414, 431…): counted and logged. */
   refusedHead(clientIp: string, status: number, message: string, requestId: string): void;
 }
 
