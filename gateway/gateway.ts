@@ -8,7 +8,7 @@ import { balancerNames, canonicalBalancer } from "./balancing/registry.ts";
 import type { HttpListener, Runtime } from "./runtime/types.ts";
 import { getRuntime } from "./runtime/current.ts";
 import { buildSnapshot, discardSnapshot, inheritServerState, type Snapshot } from "./snapshot.ts";
-import { hostPort, ListenerSet, prepareAll, stopWithin, type ListenerChange, type WantedListener } from "./listener-set.ts";
+import { ListenerSet, prepareAll, stopWithin, type ListenerChange, type WantedListener } from "./listener-set.ts";
 import { problemsOf, refusalResult, refusedWith, ReloadHistory, type ListenerMoves, type ReloadResult, type ReloadTrigger } from "./reload-result.ts";
 import { tcpGroup, udpGroup } from "./l4/listener-groups.ts";
 import { TrafficTable } from "./l4/tcp-stats.ts";
@@ -94,7 +94,7 @@ export class Gateway {
   private readonly httpSet = new ListenerSet<HttpListenerEntry, OpenHttpListener>({
     open: (entry) => this.openHttp(entry),
     close: (listener, graceMs) => stopWithin(listener.engine, graceMs),
-    bound: (listener) => [hostPort(listener.engine.hostname, listener.engine.port)],
+    bound: (listener) => [formatAddress(listener.engine)],
   });
   private readonly tcpSet = new ListenerSet<TcpListenerConfig, TcpListeners>({
     open: (config) => startTcpListeners([config], this.l4Deps(), this.tcpTraffic),
@@ -109,7 +109,7 @@ export class Gateway {
   private readonly adminSet = new ListenerSet<string, HttpListener>({
     open: (address) => this.openAdmin(address),
     close: (listener, graceMs) => stopWithin(listener, graceMs),
-    bound: (listener) => [hostPort(listener.hostname, listener.port)],
+    bound: (listener) => [formatAddress(listener)],
   });
   /** Bytes per upstream server through the TCP listeners, those a reload opened included. */
   private readonly tcpTraffic = new TrafficTable();

@@ -195,11 +195,6 @@ export async function stopWithin(listener: { stop(force?: boolean): Promise<void
   if (outcome === "timeout") await listener.stop(true);
 }
 
-/** `host:port` as a config writes it (IPv6 in brackets). */
-export function hostPort(hostname: string, port: number): string {
-  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-}
-
 /** The same address written two ways (`:8080`, `0.0.0.0:8080`) is one listener. */
 function addressKey(address: string): string {
   const parsed = parseAddress(address);

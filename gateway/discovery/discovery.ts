@@ -7,6 +7,7 @@
 // The gateway starts it for each snapshot and stops it when the snapshot is replaced or the gateway stops.
 import type { Endpoint, Pool } from "../pool/pool.ts";
 import { RESOLVER_DEFAULTS, type ResolverConfig } from "../config/schema.ts";
+import { formatAddress } from "../config/address.ts";
 import { lookupAddresses, lookupServices, type LookupOptions } from "./lookup.ts";
 
 /** SRV answers come without a TTL (node:dns): without `interval` they are looked up this often (within minTtl–maxTtl). */
@@ -27,7 +28,7 @@ async function endpointsOf(name: string, records: "address" | "srv", options: Lo
 
 /** How an endpoint reads in a log line. */
 function shown(e: Endpoint): string {
-  return e.port === 0 ? e.host : `${e.host.includes(":") ? `[${e.host}]` : e.host}:${e.port}`;
+  return e.port === 0 ? e.host : formatAddress({ hostname: e.host, port: e.port });
 }
 
 export interface Discovery {

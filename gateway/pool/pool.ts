@@ -7,6 +7,7 @@
 // answers and failures, health checks their results, the admin API its changes. Each method also does what
 // belongs with the change: a server that becomes available wakes the queue, one that comes back starts
 // slow start.
+import { formatAddress } from "../config/address.ts";
 import type { PoolConfig } from "../config/schema.ts";
 import { defaultServerId } from "../config/references.ts";
 import { createSelector } from "../balancing/registry.ts";
@@ -34,11 +35,6 @@ export interface Endpoint {
 /** What a configured server points at: its url, address or SRV name. */
 function targetOf(s: PoolConfig["servers"][number]): string {
   return "srv" in s ? s.srv : "url" in s ? s.url : s.address;
-}
-
-/** `address:port`, an IPv6 address in brackets. */
-function hostPortOf(address: string, port: number): string {
-  return `${address.includes(":") ? `[${address}]` : address}:${port}`;
 }
 
 export class Pool {
@@ -99,7 +95,7 @@ export class Pool {
     if ("srv" in s) {
       // One SRV record: its target and port, its weight, and a backup when a lower priority is there.
       const e = endpoint!;
-      const target = hostPortOf(e.host, e.port);
+      const target = formatAddress({ hostname: e.host, port: e.port });
       const options = {
         ...s,
         id: `${s.id ?? s.srv}@${target}`,
@@ -117,18 +113,18 @@ export class Pool {
       server =
         endpoint === undefined
           ? new UpstreamServer(s.address, hostname, port, { ...s, id })
-          : new UpstreamServer(hostPortOf(endpoint.host, port), endpoint.host, port, { ...s, id: `${id}@${endpoint.host}`, name: hostname });
+          : new UpstreamServer(formatAddress({ hostname: endpoint.host, port }), endpoint.host, port, { ...s, id: `${id}@${endpoint.host}`, name: hostname });
     } else {
       const url = new URL(s.url);
       const hostname = url.hostname.replace(/^\[|\]$/g, "");
       const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
       const id = s.id ?? defaultServerId(s.url);
       // https://: asked by its URL's host name (SNI), even when it is one address the name resolved to.
-      const tls = url.protocol === "https:" ? serverTls(this.tls, hostname, hostPortOf(endpoint?.host ?? hostname, port)) : undefined;
+      const tls = url.protocol === "https:" ? serverTls(this.tls, hostname, formatAddress({ hostname: endpoint?.host ?? hostname, port })) : undefined;
       server =
         endpoint === undefined
           ? new UpstreamServer(url.origin, hostname, port, { ...s, id, latencyDecay, tls })
-          : new UpstreamServer(`${url.protocol}//${hostPortOf(endpoint.host, port)}`, endpoint.host, port, {
+          : new UpstreamServer(`${url.protocol}//${formatAddress({ hostname: endpoint.host, port })}`, endpoint.host, port, {
               ...s,
               id: `${id}@${endpoint.host}`,
               name: hostname,

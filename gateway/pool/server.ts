@@ -2,6 +2,7 @@
 // it while running (server-state.ts). Selectors, /status, /metrics and the dashboard read that state here;
 // only the pool that owns the server changes it (pool.ts), so every algorithm sees the same truth and none
 // keeps history of its own.
+import { formatAddress } from "../config/address.ts";
 import { ServerState, type AdminState, type CheckResult } from "./server-state.ts";
 import type { ServerFigures } from "../observability/server-figures.ts";
 import type { UpstreamTls } from "../http/upstream-tls.ts";
@@ -79,7 +80,7 @@ export class UpstreamServer {
     this.hostname = hostname;
     this.port = port;
     this.name = options.name;
-    this.hostPort = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+    this.hostPort = formatAddress({ hostname, port });
     this.hostHeader = options.hostHeader ?? this.hostPort;
     this.tls = options.tls;
     this.id = options.id;
