@@ -20,6 +20,11 @@ export interface UpstreamAddress {
   readonly tls?: UpstreamTls;
 }
 
+/** The name of the address's idle list: its `hostPort`, or for TLS its settings' `connectionKey`. */
+function idleListKey(address: UpstreamAddress): string {
+  return address.tls === undefined ? address.hostPort : address.tls.connectionKey;
+}
+
 /** How often response timeouts are checked: they fire up to this much late. */
 const RESPONSE_TIMEOUT_SWEEP_MS = 25;
 
@@ -142,7 +147,7 @@ export class UpstreamPool {
   ) {}
 
   private listFor(address: UpstreamAddress): IdleList {
-    const key = address.tls === undefined ? address.hostPort : address.tls.connectionKey;
+    const key = idleListKey(address);
     let list = this.lists.get(key);
     if (!list) this.lists.set(key, (list = new IdleList(address.hostPort, address.tls !== undefined)));
     return list;
@@ -150,7 +155,7 @@ export class UpstreamPool {
 
   /** An idle connection to the address, or undefined when there is none. */
   takeIdle(address: UpstreamAddress): UpstreamConnection | undefined {
-    const list = this.lists.get(address.tls === undefined ? address.hostPort : address.tls.connectionKey);
+    const list = this.lists.get(idleListKey(address));
     if (!list) return undefined;
     const now = Date.now();
     let connection: UpstreamConnection | undefined;
@@ -201,7 +206,7 @@ export class UpstreamPool {
 
   /** Idle connections now, per address (for /status and tests). */
   idleCount(address: UpstreamAddress): number {
-    return this.lists.get(address.tls === undefined ? address.hostPort : address.tls.connectionKey)?.connections.length ?? 0;
+    return this.lists.get(idleListKey(address))?.connections.length ?? 0;
   }
 
   private startSweeping(): ReturnType<typeof setInterval> {
