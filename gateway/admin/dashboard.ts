@@ -63,10 +63,11 @@ const UNAUTHORIZED = `<!doctype html><meta charset="utf-8"><title>Sluice admin</
 // the types); guard against text that would end the inline script early.
 const RENDER_SOURCE = renderDashboard.toString();
 const WORKERS_SOURCE = renderWorkers.toString();
-if (/<\/script|<!--/i.test(WORKERS_SOURCE)) throw new Error("dashboard workers renderer source cannot be inlined in a <script>");
 const RELOAD_LINE_SOURCE = renderReloadLine.toString();
 const CHARTS_SOURCE = renderCharts.toString();
-if (/<\/script|<!--/i.test(RENDER_SOURCE + RELOAD_LINE_SOURCE + CHARTS_SOURCE)) throw new Error("dashboard renderer source cannot be inlined in a <script>");
+if (/<\/script|<!--/i.test(RENDER_SOURCE + WORKERS_SOURCE + RELOAD_LINE_SOURCE + CHARTS_SOURCE)) {
+  throw new Error("dashboard renderer source cannot be inlined in a <script>");
+}
 
 /** Where renderDashboard leaves room for the charts. */
 const CHARTS_SLOT = '<div id="charts-slot"></div>';
