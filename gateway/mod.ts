@@ -17,8 +17,8 @@ export type {
   ProxyError,
   Termination,
 } from "./plugin/types.ts";
-/** Durations as the config writes them (`250`, `"500ms"`, `"2s"`, `"1m"`, `"1h"`, `"1d"`) → milliseconds, or null: for plugin options. */
-export { parseDuration } from "./config/duration.ts";
+/** Durations as the config writes them (`250`, `"500ms"`, `"2s"`, `"1m"`, `"1h"`, `"1d"`) → milliseconds, or null, and why a value is not one: for plugin options. */
+export { durationProblem, parseDuration } from "./config/duration.ts";
 /** Address ranges ("10.0.0.0/8", "fd00::/8", "192.0.2.7"): parseCidr checks one, AddressSet answers whether a client address is in a list. */
 export { AddressSet, parseCidr } from "./config/cidr.ts";
 /** The client behind trusted proxies: the peer, or the right-most X-Forwarded-For hop that is not a trusted proxy. */

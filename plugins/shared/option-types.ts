@@ -1,13 +1,13 @@
 // Option types the built-in plugins share, so a duration or a header name is written and checked the same way
 // in every plugin as in the rest of the config.
 import { z } from "zod";
-import { parseCidr, parseDuration } from "../../gateway/mod.ts";
+import { durationProblem, parseCidr, parseDuration } from "../../gateway/mod.ts";
 
 /** A duration as milliseconds: 250, "500ms", "2s", "1m", "1h", "1d". */
 export const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const ms = parseDuration(value);
   if (ms === null) {
-    ctx.addIssue({ code: "custom", message: 'not a duration: use milliseconds or a number with ms, s, m, h or d, like "2s"' });
+    ctx.addIssue({ code: "custom", message: durationProblem(value) });
     return z.NEVER;
   }
   return ms;
