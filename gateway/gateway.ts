@@ -645,7 +645,7 @@ function randomSecret(): string {
 
 function urlOf(listener: HttpListener, scheme = "http"): string {
   const host = listener.hostname === "0.0.0.0" || listener.hostname === "::" ? "127.0.0.1" : listener.hostname;
-  return `${scheme}://${host.includes(":") ? `[${host}]` : host}:${listener.port}`;
+  return `${scheme}://${formatAddress({ hostname: host, port: listener.port })}`;
 }
 
 /** Start a gateway: the entry point for the CLI, tests and embedding. */
