@@ -343,7 +343,7 @@ function bunTlsOf(settings: TlsClientSettings): object {
 }
 
 /** The server closed the connection before the TLS handshake was done (it refused it, or does not speak TLS). */
-export class HandshakeClosed extends Error {
+class HandshakeClosed extends Error {
   readonly code = "ECONNRESET";
   constructor(options: TcpConnectOptions) {
     super(`${options.hostname}:${options.port} closed the connection during the TLS handshake`);
