@@ -87,13 +87,7 @@ class SdkTracing implements Tracing, SpanRecorder {
 export function sdkTracing(config: TelemetryConfig): Tracing {
   reportSdkProblems();
   const settings = tracingSettings(config);
-  const exporter = otlpTraceExporter({
-    protocol: settings.protocol,
-    url: settings.url,
-    headers: settings.headers,
-    timeoutMillis: settings.timeoutMillis,
-    compression: settings.compression,
-  });
+  const exporter = otlpTraceExporter(settings);
   const processor = new BatchSpanProcessor({
     exporter,
     maxQueueSize: settings.maxQueueSize,
