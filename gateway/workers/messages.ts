@@ -3,14 +3,13 @@
 // apply) and each question gets one answer; it also pushes the servers' shared state: whole when a worker
 // joins, one server at a time when an active health check flips it. Every message is checked for its shape
 // before it is used: a malformed one is dropped, and the connection closed.
+import { STATE_ACTIONS, type StateAction } from "../admin/server-actions.ts";
 import type { Figures } from "../observability/exposition.ts";
 import type { AdminState, CheckResult } from "../pool/server-state.ts";
 import type { ProcessView } from "./process-view.ts";
 
 /** An operator's change to one server, as the admin API takes it (admin/server-actions.ts applies it). */
-export type ServerChange =
-  | { pool: string; server: string; action: "drain" | "disable" | "enable" }
-  | { pool: string; server: string; action: "weight"; weight: number };
+export type ServerChange = { pool: string; server: string; action: StateAction } | { pool: string; server: string; action: "weight"; weight: number };
 
 /** What the primary asks a worker. */
 export type Question = { what: "figures" } | { what: "view" } | { what: "change"; change: ServerChange };
@@ -84,7 +83,6 @@ export type Hello = { hello: string; worker: number; pid: number };
 export type ToPrimary = { answer: number; value: unknown };
 
 const ADMIN_STATES: readonly string[] = ["up", "drain", "disabled"];
-const STATE_ACTIONS: readonly string[] = ["drain", "disable", "enable"];
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isCount = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
@@ -99,7 +97,7 @@ export function asToPrimary(v: unknown): ToPrimary | undefined {
 
 export function asServerChange(v: unknown): ServerChange | undefined {
   if (!isObject(v) || typeof v.pool !== "string" || typeof v.server !== "string") return undefined;
-  if (STATE_ACTIONS.includes(v.action as string)) return { pool: v.pool, server: v.server, action: v.action as "drain" | "disable" | "enable" };
+  if ((STATE_ACTIONS as readonly unknown[]).includes(v.action)) return { pool: v.pool, server: v.server, action: v.action as StateAction };
   if (v.action === "weight" && typeof v.weight === "number") return { pool: v.pool, server: v.server, action: "weight", weight: v.weight };
   return undefined;
 }
