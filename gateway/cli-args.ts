@@ -1,7 +1,7 @@
 // The command line read against the tables of cli-help.ts: a command, its flags, nothing else. Anything else is a
 // usage error (exit 2) that says what was wrong and, for a typo, what was meant: `--confg` → "did you mean
 // --config?", a flag of another command → which command takes it.
-import { closest } from "./config/errors.ts";
+import { closest, didYouMean } from "./config/errors.ts";
 import { COMMANDS, GLOBAL_FLAGS, allFlags, findCommand, type CommandSpec, type FlagSpec } from "./cli-help.ts";
 
 export interface CommandLine {
@@ -53,11 +53,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   const name = positionals[0] ?? "run";
   const command = findCommand(name);
   if (!command) {
-    const hint = closest(
-      name,
-      COMMANDS.map((c) => c.name),
-    );
-    throw new UsageError(`unknown command "${name}"${hint ? ` — did you mean "${hint}"?` : ""}`);
+    const names = COMMANDS.map((c) => c.name);
+    throw new UsageError(`unknown command "${name}"${didYouMean(name, names)}`);
   }
   const args = positionals.slice(1);
   if (args.length > (command.name === "help" ? 1 : 0)) {

@@ -8,7 +8,7 @@ import { getRuntime } from "./runtime/current.ts";
 import { findDefaultConfig } from "./config/load.ts";
 import { checkConfig } from "./config/check.ts";
 import { readConfigBytes, watchConfigFile } from "./config/watch.ts";
-import { ConfigError, closest } from "./config/errors.ts";
+import { ConfigError, didYouMean } from "./config/errors.ts";
 import { configJsonSchemaText } from "./config/json-schema.ts";
 import { parseCommandLine, UsageError, type CommandLine } from "./cli-args.ts";
 import { COMMANDS, EXIT, commandHelp, findCommand, mainHelp } from "./cli-help.ts";
@@ -41,11 +41,8 @@ async function main(): Promise<number> {
       if (args[0] === undefined) return print(mainHelp());
       const about = findCommand(args[0]);
       if (!about) {
-        const hint = closest(
-          args[0],
-          COMMANDS.map((c) => c.name),
-        );
-        return usageError(`help: no command "${args[0]}"${hint ? ` — did you mean "${hint}"?` : ""}`);
+        const names = COMMANDS.map((c) => c.name);
+        return usageError(`help: no command "${args[0]}"${didYouMean(args[0], names)}`);
       }
       return print(commandHelp(about));
     }
