@@ -4,7 +4,7 @@
 import { createRequire } from "node:module";
 import { isAbsolute, join, resolve } from "node:path";
 import type { PluginRef } from "../config/schema.ts";
-import { closest } from "../config/errors.ts";
+import { didYouMean } from "../config/errors.ts";
 import { builtinPlugins } from "./builtins.ts";
 import { HOOK_NAMES, type Plugin, type PluginHooks } from "./types.ts";
 import { teardownPlugins } from "./teardown.ts";
@@ -45,8 +45,7 @@ function packageEntry(name: string, configDir: string): string {
       // not installed there: the next place
     }
   }
-  const hint = closest(name, Object.keys(builtinPlugins));
-  throw new Error(`not a built-in plugin, a file or an installed package${hint ? ` — did you mean "${hint}"?` : ""}`);
+  throw new Error(`not a built-in plugin, a file or an installed package${didYouMean(name, Object.keys(builtinPlugins))}`);
 }
 
 function render(value: unknown): string {
