@@ -147,20 +147,27 @@ export function renderCharts(history: HistoryDocument): string {
     );
   };
 
+  /** A row of charts under a heading; `group` and `name` are what the page's selector filters by. */
+  const chartRow = (group: string, name: string, heading: string, charts: string): string =>
+    `<div class="chart-row" data-group="${group}" data-name="${esc(name)}"><h3>${heading}</h3><div class="charts">${charts}</div></div>`;
+
   type HttpPoints = HistoryDocument["http"]["total"];
   const httpRow = (group: string, name: string, heading: string, p: HttpPoints): string =>
-    `<div class="chart-row" data-group="${group}" data-name="${esc(name)}"><h3>${heading}</h3><div class="charts">` +
-    chart("requests", "Requests", "req/s", [{ name: "requests", label: "requests", color: COLORS.requests, values: p.requests }]) +
-    chart("errors", "Errors", "%", [
-      { name: "errors5xx", label: "5xx", color: COLORS.errors5xx, values: p.errors5xx },
-      { name: "errors4xx", label: "4xx", color: COLORS.errors4xx, values: p.errors4xx },
-    ]) +
-    chart("latency", "Latency", "ms", [
-      { name: "p50", label: "p50", color: COLORS.p50, values: p.p50 },
-      { name: "p95", label: "p95", color: COLORS.p95, values: p.p95 },
-      { name: "p99", label: "p99", color: COLORS.p99, values: p.p99 },
-    ]) +
-    `</div></div>`;
+    chartRow(
+      group,
+      name,
+      heading,
+      chart("requests", "Requests", "req/s", [{ name: "requests", label: "requests", color: COLORS.requests, values: p.requests }]) +
+        chart("errors", "Errors", "%", [
+          { name: "errors5xx", label: "5xx", color: COLORS.errors5xx, values: p.errors5xx },
+          { name: "errors4xx", label: "4xx", color: COLORS.errors4xx, values: p.errors4xx },
+        ]) +
+        chart("latency", "Latency", "ms", [
+          { name: "p50", label: "p50", color: COLORS.p50, values: p.p50 },
+          { name: "p95", label: "p95", color: COLORS.p95, values: p.p95 },
+          { name: "p99", label: "p99", color: COLORS.p99, values: p.p99 },
+        ]),
+    );
 
   const routeName = (name: string): string => (name === "" ? '<span class="dim">no route</span>' : esc(name));
   const rows = [
@@ -238,14 +245,7 @@ export function renderCharts(history: HistoryDocument): string {
     listeners.length === 0
       ? ""
       : `<section class="card" id="${group}-charts"><div class="card-head"><h2>${title}</h2><span class="meta">${esc(windowText)}</span></div>` +
-        listeners
-          .map(
-            (l) =>
-              `<div class="chart-row" data-group="${group}" data-name="${esc(l.listener)}"><h3><span class="dim">listener</span> ${esc(l.listener)}</h3><div class="charts">` +
-              charts(l.points) +
-              `</div></div>`,
-          )
-          .join("") +
+        listeners.map((l) => chartRow(group, l.listener, `<span class="dim">listener</span> ${esc(l.listener)}`, charts(l.points))).join("") +
         `</section>`;
   const tcp = listenerSection(
     "tcp",
