@@ -12,7 +12,7 @@ export type TcpField = (typeof TCP_FIELDS)[number];
 export const UDP_FIELDS = ["received", "forwarded", "replied", "dropped", "bytesIn", "bytesOut", "sessions"] as const;
 export type UdpField = (typeof UDP_FIELDS)[number];
 
-/** What a field is: a counter shown as its growth per second, or a gauge shown as it stands. */
+/** What a field is: a counter shown as its growth per second, or a gauge shown as it stands. Listed in the fields' order. */
 type Kind = "rate" | "gauge";
 const TCP_KINDS: Record<TcpField, Kind> = { connections: "rate", open: "gauge", bytesIn: "rate", bytesOut: "rate" };
 const UDP_KINDS: Record<UdpField, Kind> = {
@@ -46,14 +46,15 @@ function udpFigures(l: UdpListenerStats): Record<UdpField, number> {
 class ListenerHistory<F extends string> {
   readonly series: SeriesSet<F>;
   private previous = new Map<string, Record<F, number>>();
+  private readonly fields: readonly F[];
   private readonly idle: Record<F, number>;
 
   constructor(
     private readonly kinds: Record<F, Kind>,
-    fields: readonly F[],
     capacity: number,
     maxSeries: number,
   ) {
+    const fields = (this.fields = Object.keys(kinds) as F[]);
     // Listeners are few and fixed at start: each is shown, busy or not, for as long as it is listening.
     this.series = new SeriesSet({ fields, capacity, maxSeries, active: (v) => fields.some((f) => v[f] > 0), pinned: () => true });
     this.idle = Object.fromEntries(fields.map((f) => [f, 0])) as Record<F, number>;
@@ -68,7 +69,7 @@ class ListenerHistory<F extends string> {
     for (const [key, figures] of now) {
       const before = this.previous.get(key);
       const point = {} as Record<F, number>;
-      for (const field of Object.keys(this.kinds) as F[]) {
+      for (const field of this.fields) {
         if (this.kinds[field] === "gauge") point[field] = figures[field];
         else point[field] = before === undefined || figures[field] < before[field] ? NaN : (figures[field] - before[field]) / seconds;
       }
@@ -89,8 +90,8 @@ export class L4History {
   private readonly udpHistory: ListenerHistory<UdpField>;
 
   constructor(capacity: number, maxSeries: number) {
-    this.tcpHistory = new ListenerHistory(TCP_KINDS, TCP_FIELDS, capacity, maxSeries);
-    this.udpHistory = new ListenerHistory(UDP_KINDS, UDP_FIELDS, capacity, maxSeries);
+    this.tcpHistory = new ListenerHistory(TCP_KINDS, capacity, maxSeries);
+    this.udpHistory = new ListenerHistory(UDP_KINDS, capacity, maxSeries);
   }
 
   get tcp(): SeriesSet<TcpField> {
