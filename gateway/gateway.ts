@@ -568,11 +568,7 @@ export class Gateway {
     this.history?.stop();
     // TCP connections drain in parallel with HTTP requests, under the same grace period.
     const tcpDrained = this.tcpSet.stop(graceMs);
-    const graceful = Promise.all(this.http.map((l) => l.stop(false)));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)));
-    if ((await Promise.race([graceful, deadline])) === "timeout") await Promise.all(this.http.map((l) => l.stop(true)));
-    clearTimeout(timer);
+    await Promise.all(this.http.map((l) => stopWithin(l, graceMs)));
     await tcpDrained;
     await this.udpSet.stop(graceMs);
     await this.admin?.stop(true);
