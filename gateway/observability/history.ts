@@ -31,7 +31,7 @@ export interface HistoryOptions {
 }
 
 /** 15 minutes at one sample per 5 s: fine enough to see a spike, and 180 points draw well in a chart. */
-export const DEFAULT_HISTORY: HistoryOptions = { intervalMs: 5_000, points: 180, maxSeries: 200 };
+const DEFAULT_HISTORY: HistoryOptions = { intervalMs: 5_000, points: 180, maxSeries: 200 };
 
 type Points<F extends string> = Record<F, Array<number | null>>;
 

@@ -124,7 +124,7 @@ async function readLimited(response: Response): Promise<Uint8Array> {
 }
 
 /** Retry-After as milliseconds from now: delay-seconds or an HTTP date; undefined when absent or unreadable. */
-export function retryAfterMillis(value: string | null): number | undefined {
+function retryAfterMillis(value: string | null): number | undefined {
   if (value === null) return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;

@@ -75,7 +75,7 @@ export function tracesUrl(otlp: string): string {
  * (bench/PLUGINS.md), and protobuf puts less on the wire. grpc is not offered (a collector's OTLP/HTTP port
  * takes the same spans): it falls back to the default.
  */
-export function protocolFromEnv(): OtlpProtocol {
+function protocolFromEnv(): OtlpProtocol {
   const name = (getStringFromEnv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") ?? getStringFromEnv("OTEL_EXPORTER_OTLP_PROTOCOL"))?.trim().toLowerCase();
   if (name === undefined || name === "http/protobuf") return "http/protobuf";
   if (name === "http/json") return "http/json";
