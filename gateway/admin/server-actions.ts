@@ -16,8 +16,8 @@ const TARGET: Record<StateAction, AdminState> = { drain: "drain", disable: "disa
 
 export const STATE_ACTIONS: readonly StateAction[] = ["drain", "disable", "enable"];
 
-export const MIN_WEIGHT = 1;
-export const MAX_WEIGHT = 1000;
+const MIN_WEIGHT = 1;
+const MAX_WEIGHT = 1000;
 
 export type { ServerChange };
 

@@ -12,7 +12,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 
 /** How long the directory must stay quiet before the file is read again (a ConfigMap swap is several events). */
-export const WATCH_DEBOUNCE_MS = 200;
+const WATCH_DEBOUNCE_MS = 200;
 
 export interface ConfigWatch {
   close(): void;

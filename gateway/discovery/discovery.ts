@@ -11,7 +11,7 @@ import { formatAddress } from "../config/address.ts";
 import { lookupAddresses, lookupServices, type LookupOptions } from "./lookup.ts";
 
 /** SRV answers come without a TTL (node:dns): without `interval` they are looked up this often (within minTtl–maxTtl). */
-export const SRV_INTERVAL_MS = 30_000;
+const SRV_INTERVAL_MS = 30_000;
 
 /** What a name stands for now, and how many seconds that holds. */
 async function endpointsOf(name: string, records: "address" | "srv", options: LookupOptions): Promise<{ endpoints: Endpoint[]; ttl: number }> {

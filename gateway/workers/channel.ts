@@ -22,7 +22,7 @@ const MAX_HELLO_BYTES = 256;
 /** The longest answer a worker may send (its figures grow with routes, status codes and servers). */
 export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 /** The longest message the primary may send (a question, or the state of every server). */
-export const MAX_PUSH_BYTES = 8 * 1024 * 1024;
+const MAX_PUSH_BYTES = 8 * 1024 * 1024;
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();

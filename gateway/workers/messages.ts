@@ -95,7 +95,7 @@ export function asToPrimary(v: unknown): ToPrimary | undefined {
   return isObject(v) && isCount(v.answer) && "value" in v ? (v as ToPrimary) : undefined;
 }
 
-export function asServerChange(v: unknown): ServerChange | undefined {
+function asServerChange(v: unknown): ServerChange | undefined {
   if (!isObject(v) || typeof v.pool !== "string" || typeof v.server !== "string") return undefined;
   if ((STATE_ACTIONS as readonly unknown[]).includes(v.action)) return { pool: v.pool, server: v.server, action: v.action as StateAction };
   if (v.action === "weight" && typeof v.weight === "number") return { pool: v.pool, server: v.server, action: "weight", weight: v.weight };
