@@ -46,6 +46,8 @@ const CHECKED_UPSTREAM = new Map<string, string>();
 const CHECKED_ANSWER = new Map<string, string>();
 /** Enough for any set of plugins; a plugin making names up per request is checked every time past it. */
 const CHECKED_NAMES_KEPT = 512;
+/** Plugin answers' bodies as UTF-8: one encoder for all of them. */
+const utf8 = new TextEncoder();
 
 function checked(name: string, value: string, owned: ReadonlySet<string>, known: Map<string, string>): string {
   let lower = known.get(name);
@@ -248,10 +250,10 @@ export function answerBytes(
   let body: Uint8Array;
   let text = `HTTP/1.1 ${status} ${reasonFor(status)}\r\n`;
   if (answer.json !== undefined) {
-    body = new TextEncoder().encode(JSON.stringify(answer.json));
+    body = utf8.encode(JSON.stringify(answer.json));
     if (!hasHeader(answer.headers, "content-type")) text += "content-type: application/json\r\n";
   } else if (typeof answer.body === "string") {
-    body = new TextEncoder().encode(answer.body);
+    body = utf8.encode(answer.body);
     if (!hasHeader(answer.headers, "content-type")) text += "content-type: text/plain; charset=utf-8\r\n";
   } else body = answer.body ?? new Uint8Array(0);
   if (answer.headers) {
