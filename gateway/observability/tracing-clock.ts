@@ -17,12 +17,32 @@ export function resyncSpanClock(): void {
   offsetMs = Date.now() - performance.now();
 }
 
-/** A spanClock() reading as wall-clock [seconds, nanoseconds] since the epoch. */
-export function wallTime(reading: number): HrTime {
+/** Wall-clock time as seconds and nanoseconds since the epoch, the parts of an HrTime. */
+export interface WallTime {
+  seconds: number;
+  nanos: number;
+}
+
+/** A spanClock() reading as wall-clock time since the epoch, written into `into` (no array for the exporter to drop). */
+export function readWallTime(reading: number, into: WallTime): void {
   const ms = reading + offsetMs;
   const seconds = Math.floor(ms / 1000);
   const nanos = Math.round((ms - seconds * 1000) * 1e6);
-  return nanos >= 1e9 ? [seconds + 1, nanos - 1e9] : [seconds, nanos];
+  if (nanos >= 1e9) {
+    into.seconds = seconds + 1;
+    into.nanos = nanos - 1e9;
+  } else {
+    into.seconds = seconds;
+    into.nanos = nanos;
+  }
+}
+
+const wall: WallTime = { seconds: 0, nanos: 0 };
+
+/** A spanClock() reading as wall-clock [seconds, nanoseconds] since the epoch. */
+export function wallTime(reading: number): HrTime {
+  readWallTime(reading, wall);
+  return [wall.seconds, wall.nanos];
 }
 
 /** A length of time in milliseconds as [seconds, nanoseconds]. */
