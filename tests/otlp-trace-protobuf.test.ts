@@ -66,12 +66,13 @@ const gatewayRequest = fc.record({
     { nil: undefined },
   ),
   clientIp: fc.constantFrom("127.0.0.1", "::1", "203.0.113.9"),
+  proto: fc.constantFrom("http" as const, "https" as const),
   attempts: fc.array(
     fc.record({
       server: fc.constantFrom(
         { hostname: "127.0.0.1", port: 9000, hostPort: "127.0.0.1:9000" },
         { hostname: "::1", port: 8081, hostPort: "[::1]:8081" },
-        { hostname: "backend.internal", port: 443, hostPort: "backend.internal:443" },
+        { hostname: "backend.internal", port: 443, hostPort: "backend.internal:443", tls: {} },
       ),
       outcome: fc.oneof(
         fc.record({ status: fc.constantFrom(200, 204, 301, 404, 429, 500, 503) }),
@@ -106,7 +107,7 @@ function headOf(request: GatewayRequest): RequestHead {
 
 /** The spans the gateway records for one request, driven as an Exchange drives them. */
 function recordRequest(request: GatewayRequest, spans: RecordedSpan[]): void {
-  const trace = new RequestSpans(recorder(spans), { head: headOf(request), clientIp: request.clientIp });
+  const trace = new RequestSpans(recorder(spans), { head: headOf(request), clientIp: request.clientIp, proto: request.proto });
   if (request.route !== undefined) trace.routed(request.route);
   for (const attempt of request.attempts) {
     trace.attempt(request.method, attempt.server, `${request.path}${request.query === undefined ? "" : `?${request.query}`}`);

@@ -29,12 +29,20 @@ export class ProtobufWriter {
   private buffer: Uint8Array;
   private view: DataView;
   private readonly encoder = new TextEncoder();
+  /** The buffer's length, kept as a number: ensure() runs for nearly every field. */
+  private capacity: number;
   /** Where the next byte goes. */
   pos = 0;
 
   constructor(initialSize = 64 * 1024) {
     this.buffer = new Uint8Array(initialSize);
+    this.capacity = initialSize;
     this.view = new DataView(this.buffer.buffer);
+  }
+
+  /** The buffer itself, for a caller that writes bytes in place after ensure() (pos is then its to move). */
+  get array(): Uint8Array {
+    return this.buffer;
   }
 
   /** Start a new message (the buffer is kept). */
@@ -49,14 +57,17 @@ export class ProtobufWriter {
 
   /** Room for `n` more bytes. */
   ensure(n: number): void {
-    const needed = this.pos + n;
-    if (needed <= this.buffer.length) return;
-    let size = this.buffer.length * 2;
+    if (this.pos + n > this.capacity) this.grow(this.pos + n);
+  }
+
+  private grow(needed: number): void {
+    let size = this.capacity * 2;
     while (size < needed) size *= 2;
     const grown = new Uint8Array(size);
     grown.set(this.buffer.subarray(0, this.pos));
     this.buffer = grown;
     this.view = new DataView(grown.buffer);
+    this.capacity = size;
   }
 
   /** A field's key: its number and wire type (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32). */
@@ -134,37 +145,74 @@ export class ProtobufWriter {
     this.pos += 8;
   }
 
+  /** One byte: a field key of a field number under 16, a fixed value. */
+  byte(b: number): void {
+    this.ensure(1);
+    this.buffer[this.pos++] = b;
+  }
+
   /** A string's length and its UTF-8 bytes (a lone surrogate becomes U+FFFD, as TextEncoder has it). */
   string(s: string): void {
-    const length = s.length;
+    this.stringRange(s, 0, s.length);
+  }
+
+  /** The same for the part of `s` from `start` to `end`, without cutting it out first. */
+  stringRange(s: string, start: number, end: number): void {
+    const length = end - start;
     // Room for the longest outcome: three bytes per UTF-16 unit, and its length's varint.
     this.ensure(length * 3 + 5);
     const b = this.buffer;
     const lengthAt = this.pos;
     const reserved = varintSize(length);
-    let at = lengthAt + reserved;
+    const at = lengthAt + reserved;
     let i = 0;
     for (; i < length; i++) {
-      const c = s.charCodeAt(i);
+      const c = s.charCodeAt(start + i);
       if (c > 0x7f) break;
       b[at + i] = c;
     }
     if (i === length) {
       this.pos = lengthAt;
       this.varint(length);
-      this.pos = lengthAt + reserved + length;
+      this.pos = at + length;
       return;
     }
-    // Not ASCII: the encoder writes it after the longest length prefix it can need, and the bytes are moved up
-    // when the length turns out shorter.
+    // Not ASCII: the bytes go after the longest length prefix they can need, and are moved up when the length
+    // turns out shorter.
     const widest = varintSize(length * 3);
-    at = lengthAt + widest;
-    const written = this.encoder.encodeInto(s, b.subarray(at, at + length * 3)).written;
+    const from = lengthAt + widest;
+    const written = this.encodeInto(s, start, end, from);
     const needed = varintSize(written);
-    if (needed < widest) b.copyWithin(lengthAt + needed, at, at + written);
+    if (needed < widest) b.copyWithin(lengthAt + needed, from, from + written);
     this.pos = lengthAt;
     this.varint(written);
     this.pos = lengthAt + needed + written;
+  }
+
+  /**
+   * The UTF-8 bytes of the part of `s` from `start` to `end`, with no length: one piece of a string whose length
+   * a begin()/end() pair around its pieces writes.
+   */
+  utf8(s: string, start = 0, end = s.length): void {
+    const length = end - start;
+    this.ensure(length * 3);
+    const b = this.buffer;
+    const at = this.pos;
+    for (let i = 0; i < length; i++) {
+      const c = s.charCodeAt(start + i);
+      if (c > 0x7f) {
+        this.pos = at + i + this.encodeInto(s, start + i, end, at + i);
+        return;
+      }
+      b[at + i] = c;
+    }
+    this.pos = at + length;
+  }
+
+  /** TextEncoder's UTF-8 of s[start, end) written at `at` (room was made for three bytes a unit): how many bytes. */
+  private encodeInto(s: string, start: number, end: number, at: number): number {
+    const part = start === 0 && end === s.length ? s : s.slice(start, end);
+    return this.encoder.encodeInto(part, this.buffer.subarray(at, at + (end - start) * 3)).written;
   }
 
   /** Bytes with their length. */

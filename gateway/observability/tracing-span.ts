@@ -1,12 +1,17 @@
-// One recorded span, as the SDK's batch span processor and OTLP exporter take it (a ReadableSpan), without the
-// SDK's Span behind it: the gateway knows every attribute it sets (names from the semantic conventions, values
-// that are strings and numbers), so the checks the SDK makes on each setAttribute, the contexts it allocates and
-// its clock arithmetic are work a request need not pay for. A span is its own SpanContext (no object for that),
-// and it is handed to the processor once, ended.
+// One recorded span, as the SDK's batch span processor and OTLP exporters take it (a ReadableSpan), without the
+// SDK's Span behind it: the gateway knows every attribute it records (names from the semantic conventions,
+// values that are strings and numbers), so the checks the SDK makes on each setAttribute, the contexts it
+// allocates and its clock arithmetic are work a request need not pay for. A span is its own SpanContext (no
+// object for that), and it is handed to the processor once, ended.
+//
+// The attributes are kept as the fields a request fills in (ServerSpan, ClientSpan): the `attributes` object a
+// ReadableSpan has is made only when something reads it (the JSON exporter), and the protobuf encoder asks the
+// span to write its attributes itself (writeAttributes), from those fields, in the same order.
 import { TraceFlags, type Attributes, type HrTime, type Link, type SpanContext, type SpanKind, type SpanStatus, type TraceState } from "@opentelemetry/api";
 import type { InstrumentationScope } from "@opentelemetry/core";
 import type { Resource } from "@opentelemetry/resources";
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace";
+import type { ProtobufWriter } from "./protobuf-writer.ts";
 import { hrDuration, wallTime } from "./tracing-clock.ts";
 
 /** Where a tracer's spans come from: the same for every span it records. */
@@ -19,7 +24,7 @@ const NO_LINKS: Link[] = [];
 const NO_EVENTS: TimedEvent[] = [];
 const UNSET: SpanStatus = Object.freeze({ code: 0 });
 
-export class RecordedSpan implements ReadableSpan, SpanContext {
+export abstract class RecordedSpan implements ReadableSpan, SpanContext {
   status: SpanStatus = UNSET;
   /** spanClock() at the end; NaN while the span is open. */
   endReading = NaN;
@@ -31,12 +36,23 @@ export class RecordedSpan implements ReadableSpan, SpanContext {
     readonly traceState: TraceState | undefined,
     /** The client's span for a server span with a traceparent, the server span for a client span. */
     readonly parentSpanContext: SpanContext | undefined,
-    readonly kind: SpanKind,
-    public name: string,
-    readonly attributes: Attributes,
     /** spanClock() at the start. */
     readonly startReading: number,
   ) {}
+
+  abstract readonly kind: SpanKind;
+  abstract readonly name: string;
+  /** The span's attributes as an object, made anew on each read. */
+  abstract readonly attributes: Attributes;
+
+  /**
+   * The attributes as OTLP's repeated KeyValue field `field` of the span message: the same keys, values and
+   * order as `attributes` has them (tests/otlp-trace-protobuf.test.ts holds the two to the SDK's encoding).
+   */
+  abstract writeAttributes(w: ProtobufWriter, field: number): void;
+
+  /** The span's name as OTLP's field `field`, written from its parts. */
+  abstract writeName(w: ProtobufWriter, field: number): void;
 
   spanContext(): SpanContext {
     return this;

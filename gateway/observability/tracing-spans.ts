@@ -5,31 +5,17 @@
 //
 // A request the sampler leaves out records nothing: it keeps its trace id and the id of its current attempt,
 // which is all the traceparent it passes upstream needs (same trace, sampled flag off). A recorded request
-// makes two RecordedSpans, each with its attributes in one object, handed to the batch processor as they end.
-import { SpanKind, SpanStatusCode, trace, type Attributes, type Context, type SpanContext, type TextMapPropagator } from "@opentelemetry/api";
-import {
-  ATTR_CLIENT_ADDRESS,
-  ATTR_ERROR_TYPE,
-  ATTR_HTTP_REQUEST_METHOD,
-  ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
-  ATTR_HTTP_REQUEST_RESEND_COUNT,
-  ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ATTR_HTTP_ROUTE,
-  ATTR_NETWORK_PROTOCOL_VERSION,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
-  ATTR_URL_FULL,
-  ATTR_URL_PATH,
-  ATTR_URL_QUERY,
-  ATTR_URL_SCHEME,
-  ATTR_USER_AGENT_ORIGINAL,
-} from "@opentelemetry/semantic-conventions";
+// makes a ServerSpan and a ClientSpan per attempt, their attributes kept as fields, handed to the batch processor
+// as they end.
+import { SpanStatusCode, trace, type Context, type SpanContext, type TextMapPropagator } from "@opentelemetry/api";
 import { headerValue } from "../http/head.ts";
 import type { AttemptFailure, RequestOutcome, ServerTrace, TracedRequest, TracedServer } from "./tracing.ts";
+import { ClientSpan } from "./tracing-client-span.ts";
 import { spanClock } from "./tracing-clock.ts";
 import { clientContext, setTraceHeaders, traceLines, traceparentOf } from "./tracing-context.ts";
 import { newSpanId, newTraceId } from "./tracing-ids.ts";
-import { RecordedSpan, type SpanSource } from "./tracing-span.ts";
+import { OTHER_METHOD, ServerSpan } from "./tracing-server-span.ts";
+import type { RecordedSpan, SpanSource } from "./tracing-span.ts";
 
 /** Methods the conventions name; any other is recorded as `_OTHER`, the method as sent in http.request.method_original. */
 const KNOWN_METHODS = new Set(["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"]);
@@ -53,13 +39,11 @@ export class RequestSpans implements ServerTrace {
   /** The client's tracestate, serialised, passed on upstream; undefined when it sent none. */
   private readonly tracestate: string | undefined;
   /** The server span, when the request is recorded. */
-  private readonly server: RecordedSpan | undefined;
-  /** The method as the span names and attributes carry it ("_OTHER" for a method the conventions do not know). */
-  private readonly method: string;
+  private readonly server: ServerSpan | undefined;
   /** The span id of the attempt under way ("" before the first): the upstream's parent. */
   private attemptSpanId = "";
   /** The client span of the attempt under way, when recorded and not yet ended. */
-  private current: RecordedSpan | undefined;
+  private current: ClientSpan | undefined;
   private attempts = 0;
   /** How the last failed attempt failed: the server span's error.type when the answer is the gateway's 5xx. */
   private failureKind: string | undefined;
@@ -71,7 +55,6 @@ export class RequestSpans implements ServerTrace {
     request: TracedRequest,
   ) {
     const head = request.head;
-    const method = (this.method = KNOWN_METHODS.has(head.method) ? head.method : "_OTHER");
     const context = clientContext(recorder.propagator, head);
     const parent = context === undefined ? undefined : validParent(trace.getSpanContext(context));
     const traceId = (this.traceId = parent?.traceId ?? newTraceId());
@@ -80,23 +63,22 @@ export class RequestSpans implements ServerTrace {
     this.tracestate = tracestate === "" ? undefined : tracestate;
     this.sampled = recorder.sampled(context, traceId);
     if (!this.sampled) return;
-    const start = spanClock();
-    const target = head.pathAndQuery;
-    const q = target.indexOf("?");
-    const attributes: Attributes = {
-      [ATTR_HTTP_REQUEST_METHOD]: method,
-      [ATTR_URL_SCHEME]: "http",
-      [ATTR_URL_PATH]: q < 0 ? target : target.slice(0, q),
-      [ATTR_CLIENT_ADDRESS]: request.clientIp,
-      [ATTR_NETWORK_PROTOCOL_VERSION]: head.minor === 1 ? "1.1" : "1.0",
-    };
-    if (method === "_OTHER") attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = head.method;
-    if (q >= 0) attributes[ATTR_URL_QUERY] = target.slice(q + 1);
-    if (head.host !== "") setAuthority(attributes, head.host);
-    const userAgent = headerValue(head, "user-agent");
-    if (userAgent !== null) attributes[ATTR_USER_AGENT_ORIGINAL] = userAgent;
-    const name = method === "_OTHER" ? "HTTP" : method;
-    this.server = new RecordedSpan(recorder, traceId, newSpanId(), traceState, parent, SpanKind.SERVER, name, attributes, start);
+    this.server = new ServerSpan(
+      recorder,
+      traceId,
+      newSpanId(),
+      traceState,
+      parent,
+      spanClock(),
+      KNOWN_METHODS.has(head.method) ? head.method : OTHER_METHOD,
+      head.method,
+      request.proto,
+      head.pathAndQuery,
+      request.clientIp,
+      head.minor === 1 ? "1.1" : "1.0",
+      head.host,
+      headerValue(head, "user-agent"),
+    );
   }
 
   routed(name: string): void {
@@ -109,18 +91,8 @@ export class RequestSpans implements ServerTrace {
     const spanId = (this.attemptSpanId = newSpanId());
     const parent = this.server;
     if (parent === undefined) return;
-    const known = KNOWN_METHODS.has(method) ? method : "_OTHER";
-    const attributes: Attributes = {
-      [ATTR_HTTP_REQUEST_METHOD]: known,
-      [ATTR_SERVER_ADDRESS]: server.hostname,
-      [ATTR_SERVER_PORT]: server.port,
-      [ATTR_URL_FULL]: `http://${server.hostPort}${pathAndQuery}`,
-      [ATTR_NETWORK_PROTOCOL_VERSION]: "1.1",
-    };
-    if (known === "_OTHER") attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = method;
-    if (resends > 0) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = resends;
-    const name = known === "_OTHER" ? "HTTP" : known;
-    this.current = new RecordedSpan(this.recorder, this.traceId, spanId, parent.traceState, parent, SpanKind.CLIENT, name, attributes, spanClock());
+    const known = KNOWN_METHODS.has(method) ? method : OTHER_METHOD;
+    this.current = new ClientSpan(this.recorder, this.traceId, spanId, parent.traceState, parent, spanClock(), known, method, server, pathAndQuery, resends);
   }
 
   attemptLines(): string {
@@ -136,10 +108,10 @@ export class RequestSpans implements ServerTrace {
   attemptAnswered(status: number): void {
     const attempt = this.current;
     if (attempt === undefined) return;
-    attempt.attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
+    attempt.statusCode = status;
     // A client span's 4xx is an error too: the request did not get what it asked for.
     if (status >= 400) {
-      attempt.attributes[ATTR_ERROR_TYPE] = String(status);
+      attempt.errorType = String(status);
       attempt.status = { code: SpanStatusCode.ERROR };
     }
   }
@@ -148,7 +120,7 @@ export class RequestSpans implements ServerTrace {
     this.failureKind = failure.kind;
     const attempt = this.current;
     if (attempt === undefined) return;
-    attempt.attributes[ATTR_ERROR_TYPE] = failure.kind;
+    attempt.errorType = failure.kind;
     attempt.status = { code: SpanStatusCode.ERROR, message: failure.message };
     this.endAttempt();
   }
@@ -159,23 +131,18 @@ export class RequestSpans implements ServerTrace {
     this.endAttempt();
     const span = this.server;
     if (span === undefined) return;
-    const attributes = span.attributes;
-    const route = outcome?.route ?? this.route;
-    if (route !== undefined) {
-      attributes[ATTR_HTTP_ROUTE] = route;
-      span.name = `${this.method === "_OTHER" ? "HTTP" : this.method} ${route}`;
-    }
+    span.route = outcome?.route ?? this.route;
     const error = outcome?.error;
     if (status === CLIENT_GONE) {
       // No answer was sent: no status code, and the client's leaving is what went wrong.
-      attributes[ATTR_ERROR_TYPE] = "aborted";
+      span.errorType = "aborted";
       span.status = { code: SpanStatusCode.ERROR, message: error ?? "client went away" };
     } else {
-      attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
+      span.statusCode = status;
       // A server span's 4xx is the client's doing (status left unset); a 5xx, or an answer cut short after its
       // head (the status says 2xx, the log an error), is the gateway's or the upstream's.
       if (status >= 500 || (status < 400 && error !== undefined)) {
-        attributes[ATTR_ERROR_TYPE] = this.failureKind ?? String(status);
+        span.errorType = this.failureKind ?? String(status);
         span.status = { code: SpanStatusCode.ERROR, message: error };
       }
     }
@@ -196,16 +163,4 @@ export class RequestSpans implements ServerTrace {
 /** The client's span context when the propagator found a valid one (an invalid traceparent starts a new trace). */
 function validParent(parent: SpanContext | undefined): SpanContext | undefined {
   return parent !== undefined && trace.isSpanContextValid(parent) ? parent : undefined;
-}
-
-/** server.address and server.port from the request's authority ("host", "host:port", "[v6]:port"). */
-function setAuthority(attributes: Attributes, authority: string): void {
-  const close = authority.charCodeAt(0) === 91 /* [ */ ? authority.indexOf("]") : -1;
-  const colon = authority.indexOf(":", close < 0 ? 0 : close);
-  const host = colon < 0 ? authority : authority.slice(0, colon);
-  attributes[ATTR_SERVER_ADDRESS] = close > 0 ? host.slice(1, close) : host;
-  if (colon >= 0) {
-    const port = Number(authority.slice(colon + 1));
-    if (Number.isInteger(port) && port > 0) attributes[ATTR_SERVER_PORT] = port;
-  }
 }

@@ -12,6 +12,8 @@ export type TelemetryConfig = NonNullable<Config["telemetry"]>;
 export interface TracedRequest {
   readonly head: RequestHead;
   readonly clientIp: string;
+  /** What the listener speaks (url.scheme). */
+  readonly proto: "http" | "https";
 }
 
 /** An upstream server as a client span names it. */
@@ -20,6 +22,8 @@ export interface TracedServer {
   readonly port: number;
   /** `host:port`, brackets around an IPv6 address. */
   readonly hostPort: string;
+  /** Set for a server spoken to over TLS (url.full is https then). */
+  readonly tls?: object | undefined;
 }
 
 /** Why an attempt failed: an UpstreamFailure's `kind` ("connect", "timeout", "bad-response", "aborted", …) and message. */

@@ -1,0 +1,167 @@
+// The SERVER span of a request: from its parsed head to the end of its answer, with the attributes of the
+// OpenTelemetry HTTP server semantic conventions, kept as the fields the request fills in. `attributes` (the
+// object a ReadableSpan has) and `writeAttributes` (the same for the protobuf encoder) are two readings of those
+// fields, side by side below, in one order.
+import { SpanKind, type Attributes, type SpanContext, type TraceState } from "@opentelemetry/api";
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_NETWORK_PROTOCOL_VERSION,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_PATH,
+  ATTR_URL_QUERY,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
+} from "@opentelemetry/semantic-conventions";
+import { attributeKey, writeIntAttribute, writeRangeAttribute, writeStringAttribute } from "./otlp-attribute-writer.ts";
+import type { ProtobufWriter } from "./protobuf-writer.ts";
+import { RecordedSpan, type SpanSource } from "./tracing-span.ts";
+
+/** The conventions' stand-in for a method they do not name (the method as sent goes in method_original). */
+export const OTHER_METHOD = "_OTHER";
+
+// The attribute keys, encoded once.
+const CLIENT_ADDRESS = attributeKey(ATTR_CLIENT_ADDRESS);
+const ERROR_TYPE = attributeKey(ATTR_ERROR_TYPE);
+const HTTP_REQUEST_METHOD = attributeKey(ATTR_HTTP_REQUEST_METHOD);
+const HTTP_REQUEST_METHOD_ORIGINAL = attributeKey(ATTR_HTTP_REQUEST_METHOD_ORIGINAL);
+const HTTP_RESPONSE_STATUS_CODE = attributeKey(ATTR_HTTP_RESPONSE_STATUS_CODE);
+const HTTP_ROUTE = attributeKey(ATTR_HTTP_ROUTE);
+const NETWORK_PROTOCOL_VERSION = attributeKey(ATTR_NETWORK_PROTOCOL_VERSION);
+const SERVER_ADDRESS = attributeKey(ATTR_SERVER_ADDRESS);
+const SERVER_PORT = attributeKey(ATTR_SERVER_PORT);
+const URL_PATH = attributeKey(ATTR_URL_PATH);
+const URL_QUERY = attributeKey(ATTR_URL_QUERY);
+const URL_SCHEME = attributeKey(ATTR_URL_SCHEME);
+const USER_AGENT_ORIGINAL = attributeKey(ATTR_USER_AGENT_ORIGINAL);
+
+export class ServerSpan extends RecordedSpan {
+  /** http.route: the route that won, once known. */
+  route: string | undefined;
+  /** http.response.status_code; undefined when no answer was sent (the client went away). */
+  statusCode: number | undefined;
+  /** error.type, when the request failed. */
+  errorType: string | undefined;
+
+  constructor(
+    source: SpanSource,
+    traceId: string,
+    spanId: string,
+    traceState: TraceState | undefined,
+    parent: SpanContext | undefined,
+    start: number,
+    /** http.request.method: a method the conventions name, or OTHER_METHOD. */
+    readonly method: string,
+    /** The method as the client sent it. */
+    readonly originalMethod: string,
+    /** url.scheme: what the listener speaks. */
+    readonly scheme: string,
+    /** The request target as sent: url.path, and url.query after a "?". */
+    readonly target: string,
+    readonly clientAddress: string,
+    /** network.protocol.version: "1.1" or "1.0". */
+    readonly protocolVersion: string,
+    /** The request's Host ("" for none): server.address and server.port. */
+    readonly authority: string,
+    /** user_agent.original, null for none. */
+    readonly userAgent: string | null,
+  ) {
+    super(source, traceId, spanId, traceState, parent, start);
+  }
+
+  get kind(): SpanKind {
+    return SpanKind.SERVER;
+  }
+
+  /** "GET" until routed, then "GET route"; "HTTP" in place of a method the conventions do not name. */
+  get name(): string {
+    const method = this.method === OTHER_METHOD ? "HTTP" : this.method;
+    return this.route === undefined ? method : `${method} ${this.route}`;
+  }
+
+  writeName(w: ProtobufWriter, field: number): void {
+    w.tag(field, 2);
+    if (this.route === undefined) return w.string(this.method === OTHER_METHOD ? "HTTP" : this.method);
+    const mark = w.begin();
+    w.utf8(this.method === OTHER_METHOD ? "HTTP" : this.method);
+    w.byte(0x20);
+    w.utf8(this.route);
+    w.end(mark);
+  }
+
+  get attributes(): Attributes {
+    const target = this.target;
+    const q = target.indexOf("?");
+    const attributes: Attributes = {
+      [ATTR_HTTP_REQUEST_METHOD]: this.method,
+      [ATTR_URL_SCHEME]: this.scheme,
+      [ATTR_URL_PATH]: q < 0 ? target : target.slice(0, q),
+      [ATTR_CLIENT_ADDRESS]: this.clientAddress,
+      [ATTR_NETWORK_PROTOCOL_VERSION]: this.protocolVersion,
+    };
+    if (this.method === OTHER_METHOD) attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = this.originalMethod;
+    if (q >= 0) attributes[ATTR_URL_QUERY] = target.slice(q + 1);
+    const authority = this.authority;
+    if (authority !== "") {
+      const colon = portColon(authority);
+      const close = closingBracket(authority);
+      attributes[ATTR_SERVER_ADDRESS] = authority.slice(close > 0 ? 1 : 0, close > 0 ? close : colon < 0 ? authority.length : colon);
+      const port = portOf(authority, colon);
+      if (port !== undefined) attributes[ATTR_SERVER_PORT] = port;
+    }
+    if (this.userAgent !== null) attributes[ATTR_USER_AGENT_ORIGINAL] = this.userAgent;
+    if (this.route !== undefined) attributes[ATTR_HTTP_ROUTE] = this.route;
+    if (this.statusCode !== undefined) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = this.statusCode;
+    if (this.errorType !== undefined) attributes[ATTR_ERROR_TYPE] = this.errorType;
+    return attributes;
+  }
+
+  writeAttributes(w: ProtobufWriter, field: number): void {
+    const target = this.target;
+    const q = target.indexOf("?");
+    writeStringAttribute(w, field, HTTP_REQUEST_METHOD, this.method);
+    writeStringAttribute(w, field, URL_SCHEME, this.scheme);
+    writeRangeAttribute(w, field, URL_PATH, target, 0, q < 0 ? target.length : q);
+    writeStringAttribute(w, field, CLIENT_ADDRESS, this.clientAddress);
+    writeStringAttribute(w, field, NETWORK_PROTOCOL_VERSION, this.protocolVersion);
+    if (this.method === OTHER_METHOD) writeStringAttribute(w, field, HTTP_REQUEST_METHOD_ORIGINAL, this.originalMethod);
+    if (q >= 0) writeRangeAttribute(w, field, URL_QUERY, target, q + 1, target.length);
+    const authority = this.authority;
+    if (authority !== "") {
+      const colon = portColon(authority);
+      const close = closingBracket(authority);
+      writeRangeAttribute(w, field, SERVER_ADDRESS, authority, close > 0 ? 1 : 0, close > 0 ? close : colon < 0 ? authority.length : colon);
+      const port = portOf(authority, colon);
+      if (port !== undefined) writeIntAttribute(w, field, SERVER_PORT, port);
+    }
+    if (this.userAgent !== null) writeStringAttribute(w, field, USER_AGENT_ORIGINAL, this.userAgent);
+    if (this.route !== undefined) writeStringAttribute(w, field, HTTP_ROUTE, this.route);
+    if (this.statusCode !== undefined) writeIntAttribute(w, field, HTTP_RESPONSE_STATUS_CODE, this.statusCode);
+    if (this.errorType !== undefined) writeStringAttribute(w, field, ERROR_TYPE, this.errorType);
+  }
+}
+
+// server.address and server.port from the request's authority ("host", "host:port", "[v6]:port").
+
+/** Where an IPv6 literal's "]" is, -1 when the authority is not one. */
+function closingBracket(authority: string): number {
+  return authority.charCodeAt(0) === 91 /* [ */ ? authority.indexOf("]") : -1;
+}
+
+/** Where the colon before the port is, -1 for none. */
+function portColon(authority: string): number {
+  const close = closingBracket(authority);
+  return authority.indexOf(":", close < 0 ? 0 : close);
+}
+
+/** The port after `colon`, when it is a positive integer. */
+function portOf(authority: string, colon: number): number | undefined {
+  if (colon < 0) return undefined;
+  const port = Number(authority.slice(colon + 1));
+  return Number.isInteger(port) && port > 0 ? port : undefined;
+}
