@@ -11,6 +11,9 @@ import { startGateway, validateConfig } from "../gateway/gateway.ts";
 import type { ConfigInput } from "../gateway/config/schema.ts";
 import { repoRoot } from "./helpers/process.ts";
 import { startEngineGateway } from "./helpers/engine-gateway.ts";
+import { makeCertificates } from "./helpers/test-certificates.ts";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
 
 const fixtures = resolve(import.meta.dir, "fixtures/plugins");
 /** A client's own trace: what a traced service in front of the gateway would send. */
@@ -111,6 +114,38 @@ describe("the byte path", () => {
     } finally {
       await gw.stop(0);
       await up.stop();
+    }
+  });
+
+  test("over TLS at both ends: the server span's url.scheme is https, the client span's url.full is an https URL", async () => {
+    const certs = await makeCertificates("sluice-trace-tls-");
+    await certs.leaf("local", "IP:127.0.0.1");
+    const files = certs.files("local");
+    const seen: string[] = [];
+    const upstream = createHttpsServer({ cert: await Bun.file(files.cert).text(), key: await Bun.file(files.key).text() }, (req, res) => {
+      seen.push(String(req.headers.traceparent));
+      res.end("secure");
+    });
+    await new Promise<void>((done) => upstream.listen(0, "127.0.0.1", done));
+    const upPort = (upstream.address() as AddressInfo).port;
+    const gwPort = await deadPort();
+    const gw = await gateway({
+      listen: [{ address: `127.0.0.1:${gwPort}`, tls: { certificates: [files] } }],
+      pools: { app: { servers: [{ url: `https://127.0.0.1:${upPort}` }], tls: { ca: certs.ca } } },
+      routes: [{ name: "secure", pool: "app" }],
+      telemetry: telemetry(),
+    });
+    try {
+      const response = await fetch(`https://127.0.0.1:${gwPort}/s?x=1`, { tls: { ca: await Bun.file(certs.ca).text() } });
+      expect(await response.text()).toBe("secure");
+      const sent = parseTraceparent(seen[0]);
+      const spans = await spansOf(sent!.traceId, 2);
+      expect(serverSpanOf(spans).attributes).toMatchObject({ "url.scheme": "https", "url.path": "/s", "server.port": gwPort });
+      expect(clientSpansOf(spans)[0]!.attributes).toMatchObject({ "url.full": `https://127.0.0.1:${upPort}/s?x=1`, "server.port": upPort });
+    } finally {
+      await gw.stop(0);
+      await new Promise((done) => upstream.close(done));
+      await certs.remove();
     }
   });
 
