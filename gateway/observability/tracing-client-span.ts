@@ -13,7 +13,8 @@ import {
   ATTR_SERVER_PORT,
   ATTR_URL_FULL,
 } from "@opentelemetry/semantic-conventions";
-import { attributeKey, writeIntAttribute, writePiecesAttribute, writeStringAttribute } from "./otlp-attribute-writer.ts";
+import { writeIntAttribute, writePiecesAttribute, writeStringAttribute } from "./otlp-attribute-writer.ts";
+import * as KEY from "./otlp-http-attribute-keys.ts";
 import type { ProtobufWriter } from "./protobuf-writer.ts";
 import type { TracedServer } from "./tracing.ts";
 import { RecordedSpan, type SpanSource } from "./tracing-span.ts";
@@ -21,17 +22,6 @@ import { OTHER_METHOD } from "./tracing-server-span.ts";
 
 /** The gateway speaks HTTP/1.1 to every upstream. */
 const UPSTREAM_PROTOCOL_VERSION = "1.1";
-
-// The attribute keys, encoded once.
-const ERROR_TYPE = attributeKey(ATTR_ERROR_TYPE);
-const HTTP_REQUEST_METHOD = attributeKey(ATTR_HTTP_REQUEST_METHOD);
-const HTTP_REQUEST_METHOD_ORIGINAL = attributeKey(ATTR_HTTP_REQUEST_METHOD_ORIGINAL);
-const HTTP_REQUEST_RESEND_COUNT = attributeKey(ATTR_HTTP_REQUEST_RESEND_COUNT);
-const HTTP_RESPONSE_STATUS_CODE = attributeKey(ATTR_HTTP_RESPONSE_STATUS_CODE);
-const NETWORK_PROTOCOL_VERSION = attributeKey(ATTR_NETWORK_PROTOCOL_VERSION);
-const SERVER_ADDRESS = attributeKey(ATTR_SERVER_ADDRESS);
-const SERVER_PORT = attributeKey(ATTR_SERVER_PORT);
-const URL_FULL = attributeKey(ATTR_URL_FULL);
 
 export class ClientSpan extends RecordedSpan {
   /** http.response.status_code, once the server answered. */
@@ -95,14 +85,14 @@ export class ClientSpan extends RecordedSpan {
 
   writeAttributes(w: ProtobufWriter, field: number): void {
     const server = this.server;
-    writeStringAttribute(w, field, HTTP_REQUEST_METHOD, this.method);
-    writeStringAttribute(w, field, SERVER_ADDRESS, server.hostname);
-    writeIntAttribute(w, field, SERVER_PORT, server.port);
-    writePiecesAttribute(w, field, URL_FULL, this.scheme, server.hostPort, this.pathAndQuery);
-    writeStringAttribute(w, field, NETWORK_PROTOCOL_VERSION, UPSTREAM_PROTOCOL_VERSION);
-    if (this.method === OTHER_METHOD) writeStringAttribute(w, field, HTTP_REQUEST_METHOD_ORIGINAL, this.originalMethod);
-    if (this.resends > 0) writeIntAttribute(w, field, HTTP_REQUEST_RESEND_COUNT, this.resends);
-    if (this.statusCode !== undefined) writeIntAttribute(w, field, HTTP_RESPONSE_STATUS_CODE, this.statusCode);
-    if (this.errorType !== undefined) writeStringAttribute(w, field, ERROR_TYPE, this.errorType);
+    writeStringAttribute(w, field, KEY.HTTP_REQUEST_METHOD, this.method);
+    writeStringAttribute(w, field, KEY.SERVER_ADDRESS, server.hostname);
+    writeIntAttribute(w, field, KEY.SERVER_PORT, server.port);
+    writePiecesAttribute(w, field, KEY.URL_FULL, this.scheme, server.hostPort, this.pathAndQuery);
+    writeStringAttribute(w, field, KEY.NETWORK_PROTOCOL_VERSION, UPSTREAM_PROTOCOL_VERSION);
+    if (this.method === OTHER_METHOD) writeStringAttribute(w, field, KEY.HTTP_REQUEST_METHOD_ORIGINAL, this.originalMethod);
+    if (this.resends > 0) writeIntAttribute(w, field, KEY.HTTP_REQUEST_RESEND_COUNT, this.resends);
+    if (this.statusCode !== undefined) writeIntAttribute(w, field, KEY.HTTP_RESPONSE_STATUS_CODE, this.statusCode);
+    if (this.errorType !== undefined) writeStringAttribute(w, field, KEY.ERROR_TYPE, this.errorType);
   }
 }

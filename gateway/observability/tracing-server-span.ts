@@ -18,27 +18,13 @@ import {
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from "@opentelemetry/semantic-conventions";
-import { attributeKey, writeIntAttribute, writeRangeAttribute, writeStringAttribute } from "./otlp-attribute-writer.ts";
+import { writeIntAttribute, writeRangeAttribute, writeStringAttribute } from "./otlp-attribute-writer.ts";
+import * as KEY from "./otlp-http-attribute-keys.ts";
 import type { ProtobufWriter } from "./protobuf-writer.ts";
 import { RecordedSpan, type SpanSource } from "./tracing-span.ts";
 
 /** The conventions' stand-in for a method they do not name (the method as sent goes in method_original). */
 export const OTHER_METHOD = "_OTHER";
-
-// The attribute keys, encoded once.
-const CLIENT_ADDRESS = attributeKey(ATTR_CLIENT_ADDRESS);
-const ERROR_TYPE = attributeKey(ATTR_ERROR_TYPE);
-const HTTP_REQUEST_METHOD = attributeKey(ATTR_HTTP_REQUEST_METHOD);
-const HTTP_REQUEST_METHOD_ORIGINAL = attributeKey(ATTR_HTTP_REQUEST_METHOD_ORIGINAL);
-const HTTP_RESPONSE_STATUS_CODE = attributeKey(ATTR_HTTP_RESPONSE_STATUS_CODE);
-const HTTP_ROUTE = attributeKey(ATTR_HTTP_ROUTE);
-const NETWORK_PROTOCOL_VERSION = attributeKey(ATTR_NETWORK_PROTOCOL_VERSION);
-const SERVER_ADDRESS = attributeKey(ATTR_SERVER_ADDRESS);
-const SERVER_PORT = attributeKey(ATTR_SERVER_PORT);
-const URL_PATH = attributeKey(ATTR_URL_PATH);
-const URL_QUERY = attributeKey(ATTR_URL_QUERY);
-const URL_SCHEME = attributeKey(ATTR_URL_SCHEME);
-const USER_AGENT_ORIGINAL = attributeKey(ATTR_USER_AGENT_ORIGINAL);
 
 export class ServerSpan extends RecordedSpan {
   /** http.route: the route that won, once known. */
@@ -124,25 +110,25 @@ export class ServerSpan extends RecordedSpan {
   writeAttributes(w: ProtobufWriter, field: number): void {
     const target = this.target;
     const q = target.indexOf("?");
-    writeStringAttribute(w, field, HTTP_REQUEST_METHOD, this.method);
-    writeStringAttribute(w, field, URL_SCHEME, this.scheme);
-    writeRangeAttribute(w, field, URL_PATH, target, 0, q < 0 ? target.length : q);
-    writeStringAttribute(w, field, CLIENT_ADDRESS, this.clientAddress);
-    writeStringAttribute(w, field, NETWORK_PROTOCOL_VERSION, this.protocolVersion);
-    if (this.method === OTHER_METHOD) writeStringAttribute(w, field, HTTP_REQUEST_METHOD_ORIGINAL, this.originalMethod);
-    if (q >= 0) writeRangeAttribute(w, field, URL_QUERY, target, q + 1, target.length);
+    writeStringAttribute(w, field, KEY.HTTP_REQUEST_METHOD, this.method);
+    writeStringAttribute(w, field, KEY.URL_SCHEME, this.scheme);
+    writeRangeAttribute(w, field, KEY.URL_PATH, target, 0, q < 0 ? target.length : q);
+    writeStringAttribute(w, field, KEY.CLIENT_ADDRESS, this.clientAddress);
+    writeStringAttribute(w, field, KEY.NETWORK_PROTOCOL_VERSION, this.protocolVersion);
+    if (this.method === OTHER_METHOD) writeStringAttribute(w, field, KEY.HTTP_REQUEST_METHOD_ORIGINAL, this.originalMethod);
+    if (q >= 0) writeRangeAttribute(w, field, KEY.URL_QUERY, target, q + 1, target.length);
     const authority = this.authority;
     if (authority !== "") {
       const colon = portColon(authority);
       const close = closingBracket(authority);
-      writeRangeAttribute(w, field, SERVER_ADDRESS, authority, close > 0 ? 1 : 0, close > 0 ? close : colon < 0 ? authority.length : colon);
+      writeRangeAttribute(w, field, KEY.SERVER_ADDRESS, authority, close > 0 ? 1 : 0, close > 0 ? close : colon < 0 ? authority.length : colon);
       const port = portOf(authority, colon);
-      if (port !== undefined) writeIntAttribute(w, field, SERVER_PORT, port);
+      if (port !== undefined) writeIntAttribute(w, field, KEY.SERVER_PORT, port);
     }
-    if (this.userAgent !== null) writeStringAttribute(w, field, USER_AGENT_ORIGINAL, this.userAgent);
-    if (this.route !== undefined) writeStringAttribute(w, field, HTTP_ROUTE, this.route);
-    if (this.statusCode !== undefined) writeIntAttribute(w, field, HTTP_RESPONSE_STATUS_CODE, this.statusCode);
-    if (this.errorType !== undefined) writeStringAttribute(w, field, ERROR_TYPE, this.errorType);
+    if (this.userAgent !== null) writeStringAttribute(w, field, KEY.USER_AGENT_ORIGINAL, this.userAgent);
+    if (this.route !== undefined) writeStringAttribute(w, field, KEY.HTTP_ROUTE, this.route);
+    if (this.statusCode !== undefined) writeIntAttribute(w, field, KEY.HTTP_RESPONSE_STATUS_CODE, this.statusCode);
+    if (this.errorType !== undefined) writeStringAttribute(w, field, KEY.ERROR_TYPE, this.errorType);
   }
 }
 
