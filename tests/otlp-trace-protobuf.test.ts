@@ -13,7 +13,7 @@ import { defaultResource, resourceFromAttributes, type Resource } from "@opentel
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace";
 import { parseRequestHead } from "../gateway/http/request-parser.ts";
 import type { RequestHead } from "../gateway/http/head.ts";
-import { protobufTraceSerializer } from "../gateway/observability/otlp-trace-protobuf.ts";
+import { protobufTraceSerializer, releaseExportBody } from "../gateway/observability/otlp-trace-protobuf.ts";
 import { spanClock } from "../gateway/observability/tracing-clock.ts";
 import type { RecordedSpan } from "../gateway/observability/tracing-span.ts";
 import { RequestSpans, type SpanRecorder } from "../gateway/observability/tracing-spans.ts";
@@ -143,13 +143,46 @@ describe("the gateway's spans", () => {
     expect(again.length).toBe(ProtobufTraceSerializer.serializeRequest(batch.slice(0, 3))!.length);
   });
 
-  test("each batch is a copy: a later batch does not change the bytes handed out before it", () => {
+  test("a batch's body stays as it is until its export is over; then its buffer holds a later batch", () => {
     const spans: RecordedSpan[] = [];
     for (const request of fc.sample(gatewayRequest, { numRuns: 4, seed: 7 })) recordRequest(request, spans);
     const first = protobufTraceSerializer.serializeRequest(spans.slice(0, 2))!;
     const kept = Buffer.from(first).toString("hex");
-    protobufTraceSerializer.serializeRequest(spans.slice(2));
+    // Not released (its export still running, or to be retried): later batches go elsewhere.
+    const second = protobufTraceSerializer.serializeRequest(spans.slice(2))!;
+    expect(second.buffer).not.toBe(first.buffer);
     expect(Buffer.from(first).toString("hex")).toBe(kept);
+    // Released: the next batch is written into the same memory, and is whole.
+    releaseExportBody(first);
+    const third = protobufTraceSerializer.serializeRequest(spans.slice(1, 3))!;
+    expect(third.buffer).toBe(first.buffer);
+    expect(Buffer.from(third).toString("hex")).toBe(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans.slice(1, 3))!).toString("hex"));
+    releaseExportBody(second);
+    releaseExportBody(third);
+  });
+
+  test("a body the encoder did not make (the JSON serializer's) is left alone when its export ends", () => {
+    const foreign = new Uint8Array([1, 2, 3]);
+    releaseExportBody(foreign);
+    releaseExportBody(foreign);
+    const spans: RecordedSpan[] = [];
+    for (const request of fc.sample(gatewayRequest, { numRuns: 2, seed: 8 })) recordRequest(request, spans);
+    const body = protobufTraceSerializer.serializeRequest(spans)!;
+    expect(body.buffer).not.toBe(foreign.buffer);
+    expect([...foreign]).toEqual([1, 2, 3]);
+    releaseExportBody(body);
+  });
+
+  test("a batch larger than every buffer kept gets a buffer of its own size", () => {
+    const sample = fc.sample(gatewayRequest, { numRuns: 600, seed: 9 });
+    const spans: RecordedSpan[] = [];
+    for (const request of sample) recordRequest(request, spans);
+    const small = protobufTraceSerializer.serializeRequest(spans.slice(0, 2))!;
+    releaseExportBody(small);
+    const large = protobufTraceSerializer.serializeRequest(spans)!;
+    expect(large.length).toBeGreaterThan(64 * 1024);
+    expect(Buffer.from(large).toString("hex")).toBe(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans)!).toString("hex"));
+    releaseExportBody(large);
   });
 
   test("an empty batch is an empty body, as the SDK's", () => {

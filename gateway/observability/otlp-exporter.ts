@@ -10,12 +10,12 @@
 import { getStringFromEnv } from "@opentelemetry/core";
 import { OTLPTraceExporter as SdkJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as SdkProtobufExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { createOtlpNetworkExportDelegate, OTLPExporterBase, type CompressionAlgorithm } from "@opentelemetry/otlp-exporter-base";
+import { createOtlpNetworkExportDelegate, OTLPExporterBase, type CompressionAlgorithm, type IExporterTransport } from "@opentelemetry/otlp-exporter-base";
 import { convertLegacyHttpOptions, createOtlpHttpExporterMetrics } from "@opentelemetry/otlp-exporter-base/node-http";
 import { JsonTraceSerializer, TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace";
 import { fetchTransport } from "./otlp-fetch-transport.ts";
-import { protobufTraceSerializer } from "./otlp-trace-protobuf.ts";
+import { protobufTraceSerializer, releaseExportBody } from "./otlp-trace-protobuf.ts";
 import { retryingTransport } from "./otlp-retrying-transport.ts";
 import type { OtlpProtocol } from "./tracing-settings.ts";
 
@@ -37,6 +37,14 @@ const CERTIFICATE_VARIABLES = ["CERTIFICATE", "CLIENT_KEY", "CLIENT_CERTIFICATE"
   `OTEL_EXPORTER_OTLP_${name}`,
 ]);
 
+/** `transport`, handing each body back to the encoder's buffers once its export is over (retries included). */
+function releasingTransport(transport: IExporterTransport): IExporterTransport {
+  return {
+    send: (data, timeoutMillis) => transport.send(data, timeoutMillis).finally(() => releaseExportBody(data)),
+    shutdown: () => transport.shutdown(),
+  };
+}
+
 export function otlpTraceExporter(options: OtlpExporterOptions): SpanExporter {
   const json = options.protocol === "http/json";
   const given = {
@@ -51,8 +59,8 @@ export function otlpTraceExporter(options: OtlpExporterOptions): SpanExporter {
   }
   const contentType = json ? "application/json" : "application/x-protobuf";
   const config = convertLegacyHttpOptions(given, "TRACES", "v1/traces", { "Content-Type": contentType });
-  const transport = retryingTransport(
-    fetchTransport({ url: config.url, headers: config.headers, compression: config.compression, userAgent: config.userAgent }),
+  const transport = releasingTransport(
+    retryingTransport(fetchTransport({ url: config.url, headers: config.headers, compression: config.compression, userAgent: config.userAgent })),
   );
   const metrics = createOtlpHttpExporterMetrics(COMPONENT_TYPE, TraceExporterMetricsHelper, config.url, undefined);
   const serializer = json ? JsonTraceSerializer : protobufTraceSerializer;

@@ -3,7 +3,7 @@
 // field and in the same order (tests/otlp-trace-protobuf.test.ts compares the two on generated spans); what
 // differs is the work. The SDK's writer goes over a batch twice, once to size its buffer and once to fill it, and
 // makes an array per id and per timestamp; this one writes each batch once into a buffer kept from the last
-// batch, turns hex ids into bytes in place, reads a RecordedSpan's times from its clock readings and has it write
+// batch (and hands it out in a buffer used again once its export is over, otlp-export-bodies.ts), turns hex ids into bytes in place, reads a RecordedSpan's times from its clock readings and has it write
 // its name and attributes from its fields (no attributes object, no string built to be taken apart again). At
 // 100% sampling the SDK's serializer was the largest part of what tracing cost a request (bench/PLUGINS.md).
 //
@@ -14,6 +14,7 @@ import type { InstrumentationScope } from "@opentelemetry/core";
 import { ProtobufTraceSerializer, type IExportTraceServiceResponse, type ISerializer } from "@opentelemetry/otlp-transformer";
 import type { Resource } from "@opentelemetry/resources";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
+import { ExportBodies } from "./otlp-export-bodies.ts";
 import { ProtobufWriter } from "./protobuf-writer.ts";
 import { readWallTime, type WallTime } from "./tracing-clock.ts";
 import { RecordedSpan } from "./tracing-span.ts";
@@ -33,6 +34,8 @@ const MAX_INT64 = 2 ** 63;
 const TWO_32 = 4294967296;
 
 const writer = new ProtobufWriter();
+/** Where each batch's bytes go for its export: buffers used again once an export is over (releaseExportBody). */
+const exportBodies = new ExportBodies();
 const wall: WallTime = { seconds: 0, nanos: 0 };
 
 export const protobufTraceSerializer: ISerializer<ReadableSpan[], IExportTraceServiceResponse> = {
@@ -45,10 +48,15 @@ export const protobufTraceSerializer: ISerializer<ReadableSpan[], IExportTraceSe
     } else {
       for (const [resource, scopes] of grouped(spans)) writeResourceSpans(writer, resource, [...scopes.values()]);
     }
-    return writer.take();
+    return exportBodies.copy(writer.written());
   },
   deserializeResponse: (data: Uint8Array) => ProtobufTraceSerializer.deserializeResponse(data),
 };
+
+/** The export of `body` (a serializeRequest answer, or any other body) is over, retries included. */
+export function releaseExportBody(body: Uint8Array): void {
+  exportBodies.release(body);
+}
 
 /** Spans by resource, then by instrumentation scope, each in the order first met (as the SDK groups them). */
 function grouped(spans: ReadableSpan[]): Map<Resource, Map<InstrumentationScope, ReadableSpan[]>> {

@@ -55,6 +55,11 @@ export class ProtobufWriter {
     return this.buffer.slice(0, this.pos);
   }
 
+  /** Everything written since reset(), in place: valid until the next write. */
+  written(): Uint8Array {
+    return this.buffer.subarray(0, this.pos);
+  }
+
   /** Room for `n` more bytes. */
   ensure(n: number): void {
     if (this.pos + n > this.capacity) this.grow(this.pos + n);
