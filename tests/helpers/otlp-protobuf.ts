@@ -33,6 +33,8 @@ function readMessage(bytes: Uint8Array): Map<number, Field[]> {
   while (at < bytes.length) {
     const key = Number(varint());
     const number = key >>> 3;
+    // Field number 0 does not exist: bytes past the end of the message (a body sent with more than was written) read as one.
+    if (number === 0) throw new Error(`protobuf: field number 0 at byte ${at}`);
     let field: Field;
     switch (key & 7) {
       case 0:
