@@ -96,9 +96,10 @@ export function writeIntAttribute(w: ProtobufWriter, field: number, key: Attribu
   const b = w.array;
   let at = w.pos;
   b[at++] = fieldTag(field);
-  b[at++] = keyLength + 2 + varintSize(value);
+  const valueSize = varintSize(value);
+  b[at++] = keyLength + 2 + valueSize;
   for (let i = 0; i < keyLength; i++) b[at++] = key[i]!;
-  b[at++] = 1 + varintSize(value);
+  b[at++] = 1 + valueSize;
   b[at++] = INT_VALUE_TAG;
   w.pos = at;
   w.varint(value);

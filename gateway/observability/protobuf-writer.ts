@@ -4,7 +4,7 @@
 // was reserved), so nothing is measured twice. Every number comes out as protobuf's canonical encoding: the
 // shortest varint, little-endian fixed-width values.
 //
-// The buffer is reused from one message to the next; `take()` hands out a copy of what was written.
+// The buffer is reused from one message to the next; `written()` shows what was written, for the caller to copy.
 
 const TWO_32 = 4294967296;
 
@@ -48,11 +48,6 @@ export class ProtobufWriter {
   /** Start a new message (the buffer is kept). */
   reset(): void {
     this.pos = 0;
-  }
-
-  /** A copy of everything written since reset(). */
-  take(): Uint8Array {
-    return this.buffer.slice(0, this.pos);
   }
 
   /** Everything written since reset(), in place: valid until the next write. */

@@ -94,10 +94,9 @@ export class ServerSpan extends RecordedSpan {
     if (q >= 0) attributes[ATTR_URL_QUERY] = target.slice(q + 1);
     const authority = this.authority;
     if (authority !== "") {
-      const colon = portColon(authority);
-      const close = closingBracket(authority);
-      attributes[ATTR_SERVER_ADDRESS] = authority.slice(close > 0 ? 1 : 0, close > 0 ? close : colon < 0 ? authority.length : colon);
-      const port = portOf(authority, colon);
+      splitAuthority(authority);
+      attributes[ATTR_SERVER_ADDRESS] = authority.slice(parts.addressStart, parts.addressEnd);
+      const port = portOf(authority, parts.colon);
       if (port !== undefined) attributes[ATTR_SERVER_PORT] = port;
     }
     if (this.userAgent !== null) attributes[ATTR_USER_AGENT_ORIGINAL] = this.userAgent;
@@ -119,10 +118,9 @@ export class ServerSpan extends RecordedSpan {
     if (q >= 0) writeRangeAttribute(w, field, KEY.URL_QUERY, target, q + 1, target.length);
     const authority = this.authority;
     if (authority !== "") {
-      const colon = portColon(authority);
-      const close = closingBracket(authority);
-      writeRangeAttribute(w, field, KEY.SERVER_ADDRESS, authority, close > 0 ? 1 : 0, close > 0 ? close : colon < 0 ? authority.length : colon);
-      const port = portOf(authority, colon);
+      splitAuthority(authority);
+      writeRangeAttribute(w, field, KEY.SERVER_ADDRESS, authority, parts.addressStart, parts.addressEnd);
+      const port = portOf(authority, parts.colon);
       if (port !== undefined) writeIntAttribute(w, field, KEY.SERVER_PORT, port);
     }
     if (this.userAgent !== null) writeStringAttribute(w, field, KEY.USER_AGENT_ORIGINAL, this.userAgent);
@@ -134,15 +132,16 @@ export class ServerSpan extends RecordedSpan {
 
 // server.address and server.port from the request's authority ("host", "host:port", "[v6]:port").
 
-/** Where an IPv6 literal's "]" is, -1 when the authority is not one. */
-function closingBracket(authority: string): number {
-  return authority.charCodeAt(0) === 91 /* [ */ ? authority.indexOf("]") : -1;
-}
+/** Where server.address lies in the last authority split (an IPv6 literal without its brackets), and the colon
+ * before the port (-1 for none). */
+const parts = { addressStart: 0, addressEnd: 0, colon: -1 };
 
-/** Where the colon before the port is, -1 for none. */
-function portColon(authority: string): number {
-  const close = closingBracket(authority);
-  return authority.indexOf(":", close < 0 ? 0 : close);
+function splitAuthority(authority: string): void {
+  const close = authority.charCodeAt(0) === 91 /* [ */ ? authority.indexOf("]") : -1;
+  const colon = authority.indexOf(":", close < 0 ? 0 : close);
+  parts.addressStart = close > 0 ? 1 : 0;
+  parts.addressEnd = close > 0 ? close : colon < 0 ? authority.length : colon;
+  parts.colon = colon;
 }
 
 /** The port after `colon`, when it is a positive integer. */

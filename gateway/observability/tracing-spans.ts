@@ -47,7 +47,6 @@ export class RequestSpans implements ServerTrace {
   private attempts = 0;
   /** How the last failed attempt failed: the server span's error.type when the answer is the gateway's 5xx. */
   private failureKind: string | undefined;
-  private route: string | undefined;
   private ended = false;
 
   constructor(
@@ -82,7 +81,7 @@ export class RequestSpans implements ServerTrace {
   }
 
   routed(name: string): void {
-    this.route = name;
+    if (this.server !== undefined) this.server.route = name;
   }
 
   attempt(method: string, server: TracedServer, pathAndQuery: string): void {
@@ -131,7 +130,7 @@ export class RequestSpans implements ServerTrace {
     this.endAttempt();
     const span = this.server;
     if (span === undefined) return;
-    span.route = outcome?.route ?? this.route;
+    if (outcome?.route !== undefined) span.route = outcome.route;
     const error = outcome?.error;
     if (status === CLIENT_GONE) {
       // No answer was sent: no status code, and the client's leaving is what went wrong.
