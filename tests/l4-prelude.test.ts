@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { encodeProxyHeader, parseProxyHeader } from "../gateway/l4/proxy-protocol.ts";
 import { exchange, startL4, tcpPoolOf, tcpUpstream, type L4Setup, type TcpUpstream } from "./helpers/l4.ts";
 import { closeServer, listen } from "./helpers/upstream.ts";
+import { selfSigned } from "./helpers/test-certificates.ts";
 
 /** A server that says its name, records every byte of each connection, and closes after the client's FIN. */
 interface Recorder extends TcpUpstream {
@@ -173,33 +174,9 @@ async function captureHello(servername: string): Promise<Buffer> {
 beforeAll(async () => {
   for (const name of ["db.example.com", "www.example.com", "other.org", ""]) hellos.set(name, await captureHello(name));
   certDir = await mkdtemp(join(tmpdir(), "sluice-l4-tls-"));
-  const proc = Bun.spawn(
-    [
-      "openssl",
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=db.example.com",
-      "-addext",
-      "subjectAltName=DNS:db.example.com",
-      "-keyout",
-      join(certDir, "key.pem"),
-      "-out",
-      join(certDir, "cert.pem"),
-    ],
-    { stdout: "ignore", stderr: "pipe" },
-  );
-  if ((await proc.exited) !== 0)
-    throw new Error(`openssl could not make a test certificate: ${await new Response(proc.stderr).text()} (install: apt-get install -y openssl)`);
-  cert = await readFile(join(certDir, "cert.pem"));
-  key = await readFile(join(certDir, "key.pem"));
+  const files = await selfSigned(certDir, "db.example.com");
+  cert = await readFile(files.cert);
+  key = await readFile(files.key);
 });
 
 afterAll(async () => {

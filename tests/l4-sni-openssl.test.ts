@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { startGateway } from "../gateway/gateway.ts";
 import { deadPort } from "./helpers/common.ts";
+import { selfSigned } from "./helpers/test-certificates.ts";
 
 const INSTALL = "apt-get install -y openssl";
 let dir: string;
@@ -30,35 +31,8 @@ async function run(cmd: string[], input?: string): Promise<{ code: number; out: 
   return { code: await proc.exited, out: out + err };
 }
 
-async function certificate(name: string): Promise<{ cert: string; key: string }> {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  const made = await run([
-    "openssl",
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    `/CN=${name}`,
-    "-addext",
-    `subjectAltName=DNS:${name}`,
-    "-keyout",
-    key,
-    "-out",
-    cert,
-  ]);
-  if (made.code !== 0) throw new Error(`openssl req failed (${INSTALL}): ${made.out}`);
-  return { cert, key };
-}
-
 async function sServer(name: string): Promise<number> {
-  const { cert, key } = await certificate(name);
+  const { cert, key } = await selfSigned(dir, name);
   const port = await deadPort();
   const proc = Bun.spawn(["openssl", "s_server", "-accept", `127.0.0.1:${port}`, "-cert", cert, "-key", key, "-www", "-quiet"], {
     stdin: "ignore",

@@ -35,6 +35,32 @@ async function openssl(args: string[]): Promise<void> {
   if (made.code !== 0) throw new Error(`openssl ${args[0]} failed (${INSTALL}): ${made.out}`);
 }
 
+/** A self-signed certificate (no CA) for the DNS name `name`, a day's validity: its PEM files, written into `dir`. */
+export async function selfSigned(dir: string, name: string): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  await openssl([
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    `/CN=${name}`,
+    "-addext",
+    `subjectAltName=DNS:${name}`,
+    "-keyout",
+    key,
+    "-out",
+    cert,
+  ]);
+  return { cert, key };
+}
+
 export async function makeCertificates(prefix: string): Promise<TestCertificates> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const ca = join(dir, "ca.pem");
