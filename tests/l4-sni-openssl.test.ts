@@ -8,28 +8,12 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { startGateway } from "../gateway/gateway.ts";
 import { deadPort } from "./helpers/common.ts";
-import { selfSigned } from "./helpers/test-certificates.ts";
+import { run, selfSigned } from "./helpers/test-certificates.ts";
 
-const INSTALL = "apt-get install -y openssl";
 let dir: string;
 const servers: Subprocess[] = [];
 let gw: Awaited<ReturnType<typeof startGateway>>;
 let listenPort: number;
-
-async function run(cmd: string[], input?: string): Promise<{ code: number; out: string }> {
-  let proc;
-  try {
-    proc = Bun.spawn(cmd, { stdin: input === undefined ? "ignore" : "pipe", stdout: "pipe", stderr: "pipe" });
-  } catch {
-    throw new Error(`${cmd[0]} is missing: ${INSTALL}`);
-  }
-  if (input !== undefined && proc.stdin) {
-    proc.stdin.write(input);
-    proc.stdin.end();
-  }
-  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code: await proc.exited, out: out + err };
-}
 
 async function sServer(name: string): Promise<number> {
   const { cert, key } = await selfSigned(dir, name);
