@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import { deadPort, reaches, until } from "./helpers/common.ts";
-import { repoRoot, spawnCommand, startCli } from "./helpers/process.ts";
+import { spawnCommand, startCli } from "./helpers/process.ts";
+import { DENO_GATEWAY_FLAGS, denoPath } from "./helpers/engine-gateway.ts";
 import { startUpstream, type Upstream } from "./helpers/upstream.ts";
 import { openWire } from "./helpers/wire.ts";
 
@@ -345,20 +346,7 @@ describe("on Deno", () => {
     const taken = (occupier.address() as { port: number }).port;
     const withAdmin = (listen: string[]) => ({ ...config(listen), admin: { listen: `127.0.0.1:${adminPort}`, token: TOKEN } });
     const file = await configFile(withAdmin([`127.0.0.1:${a}`]));
-    const deno = resolve(repoRoot, "node_modules/.bin/deno");
-    const gw = spawnCommand([
-      deno,
-      "run",
-      "--unstable-no-legacy-abort",
-      "--unstable-net",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      "--allow-sys",
-      "gateway/cli.ts",
-      "--config",
-      file.path,
-    ]);
+    const gw = spawnCommand([denoPath, "run", ...DENO_GATEWAY_FLAGS, "gateway/cli.ts", "--config", file.path]);
     const reload = async () => {
       const response = await fetch(`http://127.0.0.1:${adminPort}/reload`, { method: "POST", headers: auth });
       return { status: response.status, body: (await response.json()) as Record<string, any> };

@@ -10,6 +10,7 @@ import { deadPort } from "./helpers/common.ts";
 import { listen, startUpstream, type Upstream } from "./helpers/upstream.ts";
 import { connect, createServer, type Server } from "node:net";
 import { SignJWT } from "jose";
+import { DENO_GATEWAY_FLAGS } from "./helpers/engine-gateway.ts";
 
 let work: string;
 let up: Upstream;
@@ -201,7 +202,7 @@ describe("the compiled binary", () => {
 
 describe("Deno", () => {
   const deno = resolve(repoRoot, "node_modules/.bin/deno");
-  const denoRun = [deno, "run", "--unstable-no-legacy-abort", "--unstable-net", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", "gateway/cli.ts"];
+  const denoRun = [deno, "run", ...DENO_GATEWAY_FLAGS, "gateway/cli.ts"];
 
   test("deno is installed (npm ci brings it)", () => {
     if (!existsSync(deno)) throw new Error("deno is missing: run `npm ci` (the deno npm package is a devDependency)");

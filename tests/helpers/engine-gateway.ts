@@ -29,6 +29,8 @@ export interface EngineGateway {
 }
 
 export const denoPath = resolve(repoRoot, "node_modules/.bin/deno");
+/** The flags `deno task start` gives the gateway (deno.json), less --allow-run: what a Deno gateway in a test needs. */
+export const DENO_GATEWAY_FLAGS = ["--unstable-no-legacy-abort", "--unstable-net", "--allow-net", "--allow-read", "--allow-env", "--allow-sys"];
 
 /** Start a gateway on `runtime` with `config` (no admin listener, no access log, on a free loopback port). */
 export async function startEngineGateway(runtime: EngineRuntime, config: ConfigInput, options: { ownProcess?: boolean } = {}): Promise<EngineGateway> {
@@ -60,21 +62,12 @@ export async function startEngineGateway(runtime: EngineRuntime, config: ConfigI
 
 async function startDeno(config: ConfigInput): Promise<EngineGateway> {
   const full = { listen: "127.0.0.1:0", admin: false, accessLog: false, ...config };
-  const proc = Bun.spawn(
-    [
-      denoPath,
-      "run",
-      "--unstable-no-legacy-abort",
-      "--unstable-net",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      "--allow-sys",
-      "tests/helpers/gateway-deno.ts",
-      JSON.stringify(full),
-    ],
-    { cwd: repoRoot, stdin: "pipe", stdout: "pipe", stderr: "inherit" },
-  );
+  const proc = Bun.spawn([denoPath, "run", ...DENO_GATEWAY_FLAGS, "tests/helpers/gateway-deno.ts", JSON.stringify(full)], {
+    cwd: repoRoot,
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   const next = jsonLines(proc.stdout, "the Deno gateway exited");
   const ask = askInTurn(proc.stdin, next);
   const { url } = await next();

@@ -10,25 +10,13 @@ import { join, resolve } from "node:path";
 import type { Socket } from "node:net";
 import { deadPort, processAlive, until } from "../helpers/common.ts";
 import { cliPath, repoRoot, spawnCommand, type RunningProcess } from "../helpers/process.ts";
-import { denoPath } from "../helpers/engine-gateway.ts";
+import { DENO_GATEWAY_FLAGS, denoPath } from "../helpers/engine-gateway.ts";
 import { holdConnection } from "../helpers/held-connection.ts";
 
 const FD_LIMIT = 128;
 const CLIENTS = 200;
 /** deno.json's start task, without its shell. */
-const DENO_RUN = [
-  denoPath,
-  "run",
-  "--config",
-  resolve(repoRoot, "deno.json"),
-  "--unstable-no-legacy-abort",
-  "--unstable-net",
-  "--allow-net",
-  "--allow-read",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-run",
-];
+const DENO_RUN = [denoPath, "run", "--config", resolve(repoRoot, "deno.json"), ...DENO_GATEWAY_FLAGS, "--allow-run"];
 
 let dir: string;
 let upstream: ReturnType<typeof Bun.serve>;
