@@ -107,7 +107,7 @@ function headOf(request: GatewayRequest): RequestHead {
 
 /** The spans the gateway records for one request, driven as an Exchange drives them. */
 function recordRequest(request: GatewayRequest, spans: RecordedSpan[]): void {
-  const trace = new RequestSpans(recorder(spans), { head: headOf(request), clientIp: request.clientIp, proto: request.proto });
+  const trace = new RequestSpans(recorder(spans), { head: headOf(request), clientIp: request.clientIp, proto: request.proto, started: performance.now() });
   if (request.route !== undefined) trace.routed(request.route);
   for (const attempt of request.attempts) {
     trace.attempt(request.method, attempt.server, `${request.path}${request.query === undefined ? "" : `?${request.query}`}`);

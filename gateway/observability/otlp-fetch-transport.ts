@@ -94,12 +94,14 @@ function isTimeout(error: unknown): boolean {
 
 /** The collector's answer body, refused past MAX_ANSWER_BYTES (it is only ever a small partial-success message). */
 async function readLimited(response: Response): Promise<Uint8Array> {
-  const declared = Number(response.headers.get("content-length"));
-  if (declared > MAX_ANSWER_BYTES) {
+  const declared = response.headers.get("content-length");
+  if (Number(declared) > MAX_ANSWER_BYTES) {
     await response.body?.cancel();
     throw new Error(`OTLP export response body exceeded size limit of ${MAX_ANSWER_BYTES} bytes`);
   }
   if (response.body === null) return new Uint8Array(0);
+  // A length within the limit, which the runtime holds the body to: read in one call, without a reader.
+  if (declared !== null) return new Uint8Array(await response.arrayBuffer());
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = response.body.getReader();

@@ -13,7 +13,7 @@ import type { AttemptFailure, RequestOutcome, ServerTrace, TracedRequest, Traced
 import { ClientSpan } from "./tracing-client-span.ts";
 import { spanClock } from "./tracing-clock.ts";
 import { clientContext, setTraceHeaders, traceLines, traceparentOf } from "./tracing-context.ts";
-import { newSpanId, newTraceId } from "./tracing-ids.ts";
+import { ATTEMPT_SPAN_ID_END, newRequestIds, newSpanId, SERVER_SPAN_ID_END, TRACE_ID_END } from "./tracing-ids.ts";
 import { OTHER_METHOD, ServerSpan } from "./tracing-server-span.ts";
 import type { RecordedSpan, SpanSource } from "./tracing-span.ts";
 
@@ -40,6 +40,8 @@ export class RequestSpans implements ServerTrace {
   private readonly tracestate: string | undefined;
   /** The server span, when the request is recorded. */
   private readonly server: ServerSpan | undefined;
+  /** The request's first ids (tracing-ids.ts newRequestIds): the first attempt's span id is cut from them. */
+  private readonly ids: string;
   /** The span id of the attempt under way ("" before the first): the upstream's parent. */
   private attemptSpanId = "";
   /** The client span of the attempt under way, when recorded and not yet ended. */
@@ -56,7 +58,8 @@ export class RequestSpans implements ServerTrace {
     const head = request.head;
     const context = clientContext(recorder.propagator, head);
     const parent = context === undefined ? undefined : validParent(trace.getSpanContext(context));
-    const traceId = (this.traceId = parent?.traceId ?? newTraceId());
+    const ids = (this.ids = newRequestIds());
+    const traceId = (this.traceId = parent?.traceId ?? ids.slice(0, TRACE_ID_END));
     const traceState = parent?.traceState;
     const tracestate = traceState?.serialize();
     this.tracestate = tracestate === "" ? undefined : tracestate;
@@ -65,10 +68,11 @@ export class RequestSpans implements ServerTrace {
     this.server = new ServerSpan(
       recorder,
       traceId,
-      newSpanId(),
+      ids.slice(TRACE_ID_END, SERVER_SPAN_ID_END),
       traceState,
       parent,
-      spanClock(),
+      // The exchange's own reading of the clock when the head was parsed: the span starts with the request.
+      request.started,
       KNOWN_METHODS.has(head.method) ? head.method : OTHER_METHOD,
       head.method,
       request.proto,
@@ -85,13 +89,15 @@ export class RequestSpans implements ServerTrace {
   }
 
   attempt(method: string, server: TracedServer, pathAndQuery: string): void {
-    this.endAttempt();
     const resends = this.attempts++;
-    const spanId = (this.attemptSpanId = newSpanId());
+    const spanId = (this.attemptSpanId = resends === 0 ? this.ids.slice(SERVER_SPAN_ID_END, ATTEMPT_SPAN_ID_END) : newSpanId());
     const parent = this.server;
     if (parent === undefined) return;
+    // One reading: the attempt before (a retry's) ends when this one starts.
+    const now = spanClock();
+    this.endAttempt(now);
     const known = KNOWN_METHODS.has(method) ? method : OTHER_METHOD;
-    this.current = new ClientSpan(this.recorder, this.traceId, spanId, parent.traceState, parent, spanClock(), known, method, server, pathAndQuery, resends);
+    this.current = new ClientSpan(this.recorder, this.traceId, spanId, parent.traceState, parent, now, known, method, server, pathAndQuery, resends);
   }
 
   attemptLines(): string {
@@ -121,15 +127,18 @@ export class RequestSpans implements ServerTrace {
     if (attempt === undefined) return;
     attempt.errorType = failure.kind;
     attempt.status = { code: SpanStatusCode.ERROR, message: failure.message };
-    this.endAttempt();
+    this.endAttempt(spanClock());
   }
 
   end(status: number, outcome?: RequestOutcome): void {
     if (this.ended) return;
     this.ended = true;
-    this.endAttempt();
+    // A request left out by the sampler has no spans, its attempts' included.
     const span = this.server;
     if (span === undefined) return;
+    // One reading for both ends: the answer is over as the last attempt's is.
+    const now = spanClock();
+    this.endAttempt(now);
     if (outcome?.route !== undefined) span.route = outcome.route;
     const error = outcome?.error;
     if (status === CLIENT_GONE) {
@@ -145,16 +154,16 @@ export class RequestSpans implements ServerTrace {
         span.status = { code: SpanStatusCode.ERROR, message: error };
       }
     }
-    span.endReading = spanClock();
+    span.endReading = now;
     this.recorder.finished(span);
   }
 
   /** The client span of the attempt under way ends (the next attempt, a failure or the request's end). */
-  private endAttempt(): void {
+  private endAttempt(now: number): void {
     const attempt = this.current;
     if (attempt === undefined) return;
     this.current = undefined;
-    attempt.endReading = spanClock();
+    attempt.endReading = now;
     this.recorder.finished(attempt);
   }
 }

@@ -14,6 +14,8 @@ export interface TracedRequest {
   readonly clientIp: string;
   /** What the listener speaks (url.scheme). */
   readonly proto: "http" | "https";
+  /** performance.now() when the head was parsed: the server span's start. */
+  readonly started: number;
 }
 
 /** An upstream server as a client span names it. */
