@@ -1,16 +1,13 @@
-// Counts in this process: an LRU map of at most `maxKeys` clients, whose entries expire once they no longer
-// matter (an entry is dropped when read after its lifetime: no timer per key). A client forgotten, by expiry or because
-// `maxKeys` newer ones pushed it out, starts again with a full allowance.
+// Counts in this process: an LRU map of at most `maxKeys` clients. An entry needs no expiry of its own: what it
+// holds says when it was counted (the window's index, the bucket's last refill), so an entry read long after is
+// read as a full allowance, as a forgotten client starts again with one. The map is made without lru-cache's TTL,
+// which would cost every request a clock reading and a staleness check for no difference in the answer.
 import { LRUCache } from "lru-cache";
 import type { Decision, RateLimitStore } from "./decision.ts";
 import { fits, slidingWindowDecision } from "./sliding-window.ts";
 import { refilled, tokenBucketDecision } from "./token-bucket.ts";
 
 export const DEFAULT_MAX_KEYS = 100_000;
-
-// Both maps are made with `ttlResolution: 0`: lru-cache's default (1 ms) keeps its clock reading for a
-// millisecond and starts a timer to forget it, so a busy gateway ran a timer a millisecond (a thousand event
-// loop wakeups a second) to spare a performance.now() per request, which costs far less.
 
 interface WindowState {
   index: number;
@@ -24,9 +21,8 @@ interface BucketState {
 }
 
 export function localSlidingWindow(limit: number, windowMs: number, maxKeys: number): RateLimitStore {
-  // An entry lives two windows from its last move to a new window: as long as its count can still matter
-  // (this window, then the next as the previous one). Renewed once per window, not on every request.
-  const counts = new LRUCache<string, WindowState>({ max: maxKeys, ttl: 2 * windowMs, ttlResolution: 0 });
+  // An entry two windows old counts for nothing: its window is neither this one nor the previous one.
+  const counts = new LRUCache<string, WindowState>({ max: maxKeys });
   return {
     hit(key: string): Decision {
       const now = Date.now();
@@ -52,8 +48,8 @@ export function localSlidingWindow(limit: number, windowMs: number, maxKeys: num
 
 export function localTokenBucket(limit: number, windowMs: number, burst: number, maxKeys: number): RateLimitStore {
   const perMs = limit / windowMs;
-  // A bucket left alone this long is full again: forgetting it changes nothing.
-  const buckets = new LRUCache<string, BucketState>({ max: maxKeys, ttl: Math.ceil(burst / perMs), updateAgeOnGet: true, ttlResolution: 0 });
+  // A bucket left alone long enough is refilled to full when read: forgetting it would change nothing.
+  const buckets = new LRUCache<string, BucketState>({ max: maxKeys });
   return {
     hit(key: string): Decision {
       const now = Date.now();

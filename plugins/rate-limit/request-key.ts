@@ -11,6 +11,8 @@ type RequestKey = (req: GatewayRequest) => string;
 
 /** The key part of requests that lack the key; every other key part starts with "=" or "#". */
 const NO_KEY = "-";
+/** Clients whose address key is kept (a few hundred bytes each); past it the map starts again. */
+const KEYS_KEPT = 10_000;
 /** Longer values (a header the client chose) are hashed, so a client cannot make the store hold big keys. */
 const LONGEST_KEPT = 64;
 
@@ -31,9 +33,22 @@ export function compileRequestKey(source: KeySource, ipv6Prefix: number, scope: 
       ? (_req: GatewayRequest, part: string) => `*|${part}`
       : (req: GatewayRequest, part: string) => `${req.route.length}:${req.route}|${part}`;
   switch (source.kind) {
-    case "ip":
-      // The client's address: the peer's, or the one a trusted proxy in front forwarded (`trustedProxies`).
-      return (req) => scoped(req, `=${clientAddressKey(req.clientIp, ipv6Prefix)}`);
+    case "ip": {
+      // The client's address: the peer's, or the one a trusted proxy in front forwarded (`trustedProxies`). A
+      // client's key is the same on each of its requests, so it is kept by address: the peer's address is one
+      // string per connection, so a request looks its key up instead of building a new string (and the store
+      // hashing it anew).
+      const known = new Map<string, { route: string; key: string }>();
+      return (req) => {
+        const address = req.clientIp;
+        const kept = known.get(address);
+        if (kept !== undefined && kept.route === req.route) return kept.key;
+        const key = scoped(req, `=${clientAddressKey(address, ipv6Prefix)}`);
+        if (known.size >= KEYS_KEPT) known.clear();
+        known.set(address, { route: req.route, key });
+        return key;
+      };
+    }
     case "route":
       // A route's own limit: the route is already in the scope. A global one: a limit per route ("" for none).
       return scope === "global" ? (req) => scoped(req, valueKey(req.route)) : (req) => scoped(req, "");
