@@ -32,10 +32,10 @@ export function localSlidingWindow(limit: number, windowMs: number, maxKeys: num
         state = { index, current: 0, previous: 0 };
         counts.set(key, state);
       } else if (state.index !== index) {
+        // Moved to the new window in place: the map holds this object, and get() has made it the most recent.
         state.previous = state.index === index - 1 ? state.current : 0;
         state.current = 0;
         state.index = index;
-        counts.set(key, state);
       }
       const elapsed = now - index * windowMs;
       const allowed = fits(limit, windowMs, state.previous, state.current, elapsed);

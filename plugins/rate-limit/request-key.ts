@@ -38,14 +38,17 @@ export function compileRequestKey(source: KeySource, ipv6Prefix: number, scope: 
       // client's key is the same on each of its requests, so it is kept by address: the peer's address is one
       // string per connection, so a request looks its key up instead of building a new string (and the store
       // hashing it anew).
+      // A global limit's key is the same on every route: only a route's own limit keeps keys per route.
+      const routeOf = scope === "global" ? () => "" : (req: GatewayRequest) => req.route;
       const known = new Map<string, { route: string; key: string }>();
       return (req) => {
         const address = req.clientIp;
+        const route = routeOf(req);
         const kept = known.get(address);
-        if (kept !== undefined && kept.route === req.route) return kept.key;
+        if (kept !== undefined && kept.route === route) return kept.key;
         const key = scoped(req, `=${clientAddressKey(address, ipv6Prefix)}`);
         if (known.size >= KEYS_KEPT) known.clear();
-        known.set(address, { route: req.route, key });
+        known.set(address, { route, key });
         return key;
       };
     }

@@ -35,52 +35,23 @@ async function openssl(args: string[]): Promise<void> {
   if (made.code !== 0) throw new Error(`openssl ${args[0]} failed (${INSTALL}): ${made.out}`);
 }
 
+/** `openssl req` making a new P-256 key, unencrypted, into `keyFile`, for the subject `subject`. */
+function newEcKey(keyFile: string, subject: string): string[] {
+  return ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", subject, "-keyout", keyFile];
+}
+
 /** A self-signed certificate (no CA) for the DNS name `name`, a day's validity: its PEM files, written into `dir`. */
 export async function selfSigned(dir: string, name: string): Promise<{ cert: string; key: string }> {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
-  await openssl([
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    `/CN=${name}`,
-    "-addext",
-    `subjectAltName=DNS:${name}`,
-    "-keyout",
-    key,
-    "-out",
-    cert,
-  ]);
+  await openssl([...newEcKey(key, `/CN=${name}`), "-x509", "-days", "1", "-addext", `subjectAltName=DNS:${name}`, "-out", cert]);
   return { cert, key };
 }
 
 export async function makeCertificates(prefix: string): Promise<TestCertificates> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const ca = join(dir, "ca.pem");
-  await openssl([
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=Sluice test CA",
-    "-keyout",
-    join(dir, "ca.key"),
-    "-out",
-    ca,
-  ]);
+  await openssl([...newEcKey(join(dir, "ca.key"), "/CN=Sluice test CA"), "-x509", "-days", "2", "-out", ca]);
   const files = (name: string) => ({ cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) });
   return {
     dir,
@@ -91,7 +62,7 @@ export async function makeCertificates(prefix: string): Promise<TestCertificates
       const csr = join(dir, `${name}.csr`);
       const ext = join(dir, `${name}.ext`);
       await Bun.write(ext, `subjectAltName=${san}\n`);
-      await openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", `/CN=${name}`, "-keyout", key, "-out", csr]);
+      await openssl([...newEcKey(key, `/CN=${name}`), "-out", csr]);
       await openssl(["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", join(dir, "ca.key"), "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert]);
     },
     remove: () => rm(dir, { recursive: true, force: true }),
