@@ -155,16 +155,33 @@ function writeRecordedSpan(w: ProtobufWriter, span: RecordedSpan): void {
   w.byte(0x41); // end_time_unix_nano
   writeReading(w, span.endReading);
   span.writeAttributes(w, 9);
-  w.raw(NOTHING_DROPPED);
-  w.byte(0x7a); // status
-  const status = w.begin();
-  if (span.status.message) {
+  const message = span.status.message;
+  if (message) {
+    w.raw(NOTHING_DROPPED);
+    w.byte(0x7a); // status
+    const status = w.begin();
     w.byte(0x12);
-    w.string(span.status.message);
+    w.string(message);
+    w.byte(0x18);
+    w.byte(span.status.code);
+    w.end(status);
+  } else {
+    // The usual tail in one go: nothing dropped, a status of its code alone.
+    w.ensure(10);
+    const b = w.array;
+    let at = w.pos;
+    b[at++] = 0x50;
+    b[at++] = 0;
+    b[at++] = 0x60;
+    b[at++] = 0;
+    b[at++] = 0x70;
+    b[at++] = 0;
+    b[at++] = 0x7a;
+    b[at++] = 2;
+    b[at++] = 0x18;
+    b[at++] = span.status.code;
+    w.pos = at;
   }
-  w.byte(0x18);
-  w.byte(span.status.code);
-  w.end(status);
   w.byte(0x85); // flags (field 16, fixed32)
   w.byte(0x01);
   w.fixed32(spanFlags(span, parent?.isRemote));
